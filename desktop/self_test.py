@@ -1,0 +1,75 @@
+"""``huacaya --self-test``: proves an installation (or a frozen bundle) works end to end.
+
+Loads the starter model, generates a few tokens, opens the main window offscreen, waits for
+it to load the model, closes it, and exits 0 — or prints what failed and exits 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from desktop.core.engine import ChatEngine
+from desktop.core.errors import HuacayaError
+from desktop.core.settings import GenerationSettings
+from desktop.core.starter import starter_model_path
+
+WINDOW_TIMEOUT_S = 60
+
+
+def _say(text: str) -> None:
+    print(f"self-test: {text}", flush=True)
+
+
+def _check_engine() -> None:
+    path = starter_model_path()
+    _say(f"starter model at {path}")
+    engine = ChatEngine(path, context_length=512)
+    info = engine.load()
+    try:
+        settings = GenerationSettings(temperature=0.0, max_tokens=8)
+        text = "".join(engine.stream([{"role": "user", "content": "Say hello."}], settings))
+        stats = engine.last_stats
+    finally:
+        engine.close()
+    if stats is None or stats.generated_tokens == 0:
+        raise HuacayaError("The starter model generated nothing.")
+    _say(f"{info.name}: generated {stats.generated_tokens} tokens ({text.strip()!r})")
+
+
+def _check_window() -> None:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from desktop.ui.app import create_application
+    from desktop.ui.main_window import MainWindow
+
+    app = create_application()
+    window = MainWindow()
+    window.show()
+    loop = QEventLoop()
+    outcome: dict[str, object] = {}
+    window.model_ready.connect(lambda info: (outcome.setdefault("info", info), loop.quit()))
+    window.engine.load_failed.connect(lambda err: (outcome.setdefault("error", err), loop.quit()))
+    QTimer.singleShot(WINDOW_TIMEOUT_S * 1000, loop.quit)
+    started = time.perf_counter()
+    loop.exec()
+    window.close()
+    app.processEvents()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    if "info" not in outcome:
+        raise HuacayaError(f"The window did not load a model within {WINDOW_TIMEOUT_S} s.")
+    _say(f"main window opened, loaded the model in {time.perf_counter() - started:.2f} s, closed")
+
+
+def run_self_test() -> int:
+    try:
+        _check_engine()
+        _check_window()
+    except HuacayaError as exc:
+        print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    _say("passed")
+    return 0

@@ -1,0 +1,155 @@
+"""The chat engine on its own thread, driven from the GUI through queued signals.
+
+``EngineController`` lives on the GUI thread; ``_EngineWorker`` lives on a QThread and owns the
+``ChatEngine`` (so every llama.cpp call happens on that one thread). Loading and answering
+never block the window. Stopping calls the engine's thread-safe ``stop`` directly, because the
+worker thread is busy in the generation loop and would only see a queued request afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from desktop.core.engine import ChatEngine
+from desktop.core.errors import HuacayaError
+from desktop.core.settings import GenerationSettings
+from desktop.ui.errors import as_user_error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    path: Path
+    context_length: int
+    threads: int
+    gpu_layers: int
+    prompt_format: str = "auto"
+
+
+class _EngineWorker(QObject):
+    loaded = Signal(object)  # ModelInfo
+    load_failed = Signal(object)  # HuacayaError
+    delta = Signal(str)
+    finished = Signal(object)  # GenerationStats
+    failed = Signal(object)  # HuacayaError
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine: ChatEngine | None = None
+
+    @Slot(object)
+    def load(self, request: LoadRequest) -> None:
+        self._close()
+        engine = ChatEngine(
+            request.path,
+            context_length=request.context_length,
+            threads=request.threads,
+            gpu_layers=request.gpu_layers,
+            prompt_format=request.prompt_format,
+        )
+        try:
+            info = engine.load()
+        except Exception as exc:  # shown to the user; the app keeps running
+            self.load_failed.emit(as_user_error(exc))
+            return
+        self.engine = engine
+        self.loaded.emit(info)
+
+    @Slot(list, object)
+    def generate(self, messages: list, settings: GenerationSettings) -> None:
+        engine = self.engine
+        if engine is None:
+            self.failed.emit(HuacayaError("No model is loaded.", "Choose a model first."))
+            return
+        try:
+            for text in engine.stream(messages, settings):
+                self.delta.emit(text)
+        except Exception as exc:
+            self.failed.emit(as_user_error(exc))
+            return
+        self.finished.emit(engine.last_stats)
+
+    @Slot()
+    def shutdown(self) -> None:
+        self._close()
+        self.thread().quit()
+
+    def _close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+class EngineController(QObject):
+    """The GUI's handle on the engine thread."""
+
+    loaded = Signal(object)
+    load_failed = Signal(object)
+    delta = Signal(str)
+    finished = Signal(object)
+    failed = Signal(object)
+
+    _request_load = Signal(object)
+    _request_generate = Signal(list, object)
+    _request_shutdown = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread = QThread()
+        self._thread.setObjectName("huacaya-engine")
+        self._worker = _EngineWorker()
+        self._worker.moveToThread(self._thread)
+        self._request_load.connect(self._worker.load)
+        self._request_generate.connect(self._worker.generate)
+        self._request_shutdown.connect(self._worker.shutdown)
+        self._worker.loaded.connect(self._on_loaded)
+        self._worker.load_failed.connect(self._on_load_failed)
+        self._worker.delta.connect(self.delta)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self.busy = False  # loading or answering
+        self.generating = False
+        self._thread.start()
+
+    def load(self, request: LoadRequest) -> None:
+        self.busy = True
+        self._request_load.emit(request)
+
+    def generate(self, messages: list, settings: GenerationSettings) -> None:
+        self.busy = self.generating = True
+        self._request_generate.emit(list(messages), settings)
+
+    def stop(self) -> None:
+        engine = self._worker.engine
+        if engine is not None and self.generating:
+            engine.stop()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Stop any answer, free the model on its own thread and end the thread."""
+        if not self._thread.isRunning():
+            return
+        self.stop()
+        self._request_shutdown.emit()
+        if not self._thread.wait(timeout_ms):
+            log.warning("the engine thread did not finish within %d ms", timeout_ms)
+
+    def _on_loaded(self, info: object) -> None:
+        self.busy = False
+        self.loaded.emit(info)
+
+    def _on_load_failed(self, error: object) -> None:
+        self.busy = False
+        self.load_failed.emit(error)
+
+    def _on_finished(self, stats: object) -> None:
+        self.busy = self.generating = False
+        self.finished.emit(stats)
+
+    def _on_failed(self, error: object) -> None:
+        self.busy = self.generating = False
+        self.failed.emit(error)

@@ -1,0 +1,175 @@
+"""ChatEngine on the real starter model through llama.cpp."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from desktop.core.engine import ChatEngine
+from desktop.core.errors import ModelFileError, PromptTooLongError
+from desktop.core.settings import GenerationSettings
+from tests.conftest import FRANCE, greedy
+from tests.helpers import text_file_named_gguf, truncated_copy, without_chat_template
+
+STORY = "Write a very long story about a dragon who learns to bake bread."
+
+# Stanford Alpaca's template for an instruction without input, as its release publishes it.
+STANFORD_NO_INPUT = (
+    "Below is an instruction that describes a task. Write a response that appropriately "
+    "completes the request.\n\n### Instruction:\n{instruction}\n\n### Response:"
+)
+
+
+def ask(engine: ChatEngine, question: str, settings: GenerationSettings | None = None) -> str:
+    return "".join(engine.stream([{"role": "user", "content": question}], settings or greedy()))
+
+
+def test_greedy_answer_names_paris_and_reports_stats(engine: ChatEngine) -> None:
+    answer = ask(engine, FRANCE)
+    assert "Paris" in answer
+    stats = engine.last_stats
+    assert stats is not None
+    rendered = engine.render_prompt([{"role": "user", "content": FRANCE}])
+    assert stats.prompt_tokens == len(engine.tokenize(rendered.text))
+    assert stats.generated_tokens >= len(engine.tokenize(answer)) - 1
+    assert stats.finish_reason == "stop"
+    assert 0 < stats.time_to_first_token < stats.total_seconds
+    assert stats.tokens_per_second > 0
+
+
+def test_uses_the_models_chat_template(engine: ChatEngine) -> None:
+    assert engine.info is not None and engine.info.prompt_format == "template"
+    text = engine.render_prompt([{"role": "user", "content": "Hi"}]).text
+    assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
+    engine: ChatEngine,
+) -> None:
+    request_stop, stopped = threading.Event(), threading.Event()
+
+    def stopper() -> None:
+        request_stop.wait(30)
+        engine.stop()
+        stopped.set()
+
+    thread = threading.Thread(target=stopper)
+    thread.start()
+    after_stop = 0
+    tokens_before_stop = 0
+    for count, _ in enumerate(engine.stream([{"role": "user", "content": STORY}], greedy(400))):
+        if stopped.is_set():
+            after_stop += 1
+        elif count == 5:
+            tokens_before_stop = count + 1
+            request_stop.set()
+            assert stopped.wait(10)
+    thread.join()
+    stats = engine.last_stats
+    assert stats is not None and stats.finish_reason == "cancelled"
+    assert after_stop <= 1
+    assert stats.generated_tokens <= tokens_before_stop + 1
+    assert "Paris" in ask(engine, FRANCE)
+
+
+def test_closing_the_stream_stops_generation(engine: ChatEngine) -> None:
+    stream = engine.stream([{"role": "user", "content": STORY}], greedy(400))
+    for _ in range(3):
+        next(stream)
+    stream.close()
+    assert engine.last_stats is not None
+    assert engine.last_stats.finish_reason == "cancelled"
+    assert engine.last_stats.generated_tokens <= 4
+    assert "Paris" in ask(engine, FRANCE)
+
+
+def test_max_tokens_ends_the_answer(engine: ChatEngine) -> None:
+    ask(engine, STORY, greedy(5))
+    assert engine.last_stats is not None
+    assert engine.last_stats.generated_tokens == 5
+    assert engine.last_stats.finish_reason == "length"
+
+
+def test_follow_up_evaluates_only_new_tokens(engine: ChatEngine) -> None:
+    messages = [{"role": "user", "content": FRANCE}]
+    answer = "".join(engine.stream(messages, greedy()))
+    messages += [
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "And of Italy?"},
+    ]
+    "".join(engine.stream(messages, greedy()))
+    stats = engine.last_stats
+    assert stats is not None
+    assert stats.prompt_tokens > 40
+    assert stats.evaluated_prompt_tokens < 20  # the closing tag, the new question, the header
+
+
+def test_same_seed_gives_same_answer(engine: ChatEngine) -> None:
+    settings = GenerationSettings(temperature=0.9, max_tokens=24, seed=1234)
+    assert ask(engine, "Tell me a fun fact.", settings) == ask(
+        engine, "Tell me a fun fact.", settings
+    )
+
+
+def test_question_longer_than_the_context_is_refused(starter_path: Path) -> None:
+    small = ChatEngine(starter_path, context_length=128)
+    info = small.load()
+    try:
+        assert info.context_length < 400  # llama.cpp may round the context up a little
+        with pytest.raises(PromptTooLongError, match=f"context holds {info.context_length}"):
+            ask(small, "word " * 400)
+        assert "Paris" in ask(small, FRANCE)  # still usable afterwards
+    finally:
+        small.close()
+
+
+def test_engine_refuses_calls_from_another_thread(engine: ChatEngine) -> None:
+    errors: list[BaseException] = []
+
+    def use() -> None:
+        try:
+            engine.count_tokens("hello")
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert errors and "thread" in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda src, dst: dst, "does not exist"),
+        (lambda src, dst: text_file_named_gguf(dst), "not a GGUF model file"),
+        (lambda src, dst: truncated_copy(src, dst, 0.5), "truncated"),
+        (lambda src, dst: truncated_copy(src, dst, 0.0005), "truncated"),
+    ],
+    ids=["missing", "text-file", "truncated-data", "truncated-header"],
+)
+def test_bad_model_files_raise_a_clear_error(
+    starter_path: Path, tmp_path: Path, make, message: str
+) -> None:
+    bad = make(starter_path, tmp_path / "model.gguf")
+    with pytest.raises(ModelFileError, match=message) as caught:
+        ChatEngine(bad).load()
+    assert caught.value.hint  # says what to do
+
+
+def test_model_without_template_uses_the_exact_stanford_alpaca_prompt(
+    starter_path: Path, tmp_path: Path
+) -> None:
+    plain = without_chat_template(starter_path, tmp_path / "no-template.gguf")
+    alpaca = ChatEngine(plain, context_length=512)
+    info = alpaca.load()
+    try:
+        assert not info.has_chat_template
+        assert info.prompt_format == "alpaca"
+        rendered = alpaca.render_prompt([{"role": "user", "content": FRANCE}])
+        assert rendered.text == STANFORD_NO_INPUT.format(instruction=FRANCE)
+        assert ask(alpaca, FRANCE, greedy(16)).strip()
+    finally:
+        alpaca.close()

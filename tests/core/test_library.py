@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gguf
+import pytest
+
+from desktop.core import paths
+from desktop.core.errors import ModelFileError, ModelNotFoundError
+from desktop.core.gguf_file import read_gguf_info
+from desktop.core.library import ModelLibrary, resolve_model
+from desktop.core.starter import STARTER_ID
+from tests.helpers import copy_with_renamed_key, text_file_named_gguf
+
+
+def test_starter_registered_on_first_start_without_its_path(starter_path: Path) -> None:
+    library = ModelLibrary()
+    assert library.entries() == []
+    entry = library.ensure_starter()
+    assert entry is not None and entry.is_starter
+    assert library.default_entry() == entry
+    assert library.path_of(entry) == starter_path
+    manifest = (paths.models_dir() / STARTER_ID / "manifest.json").read_text(encoding="utf-8")
+    assert str(starter_path.parent) not in manifest  # the package may move; user data must not
+    assert json.loads(manifest)["quantization"] == "Q4_1"
+    assert library.ensure_starter() == entry  # idempotent
+
+
+def test_header_reader_agrees_with_the_gguf_package(starter_path: Path) -> None:
+    ours = read_gguf_info(starter_path)
+    reference = gguf.GGUFReader(starter_path)
+    assert ours.tensor_count == len(reference.tensors)
+    assert ours.parameter_count == sum(int(t.n_elements) for t in reference.tensors)
+    assert ours.architecture == reference.fields["general.architecture"].contents()
+    assert ours.chat_template == reference.fields["tokenizer.chat_template"].contents()
+    assert ours.context_length == reference.fields["llama.context_length"].contents()
+    assert ours.array_lengths["tokenizer.ggml.tokens"] == 49152
+
+
+def test_unsupported_version_and_damaged_counts_are_named(starter_path: Path, tmp_path: Path):
+    data = bytearray(starter_path.read_bytes()[:4096])
+    data[4:8] = (7).to_bytes(4, "little")
+    (tmp_path / "v7.gguf").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="version 7"):
+        read_gguf_info(tmp_path / "v7.gguf")
+    data[4:8] = (3).to_bytes(4, "little")
+    data[16:24] = (2**40).to_bytes(8, "little")  # absurd metadata count
+    (tmp_path / "kv.gguf").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="damaged"):
+        read_gguf_info(tmp_path / "kv.gguf")
+
+
+def test_add_file_registers_an_opened_gguf_once(starter_path: Path, tmp_path: Path) -> None:
+    copy = copy_with_renamed_key(starter_path, tmp_path / "copy.gguf", b"general.name",
+                                 b"general.nbme")  # fmt: skip
+    library = ModelLibrary()
+    entry = library.add_file(copy)
+    assert entry.name == "copy"
+    assert library.path_of(entry) == copy.resolve()
+    assert library.add_file(copy) == entry
+    assert library.get("copy") == entry
+    assert resolve_model("copy") == copy.resolve()
+
+
+def test_bad_file_leaves_the_library_unchanged(tmp_path: Path) -> None:
+    library = ModelLibrary()
+    library.ensure_starter()
+    before = sorted(p.name for p in paths.models_dir().rglob("*"))
+    with pytest.raises(ModelFileError):
+        library.add_file(text_file_named_gguf(tmp_path / "list.gguf"))
+    assert sorted(p.name for p in paths.models_dir().rglob("*")) == before
+
+
+def test_resolve_model(starter_path: Path, tmp_path: Path) -> None:
+    assert resolve_model("") == starter_path
+    assert resolve_model(STARTER_ID) == starter_path
+    assert resolve_model(str(tmp_path / "x.gguf")) == tmp_path / "x.gguf"
+    with pytest.raises(ModelNotFoundError, match="No model called"):
+        resolve_model("llama-9000")
+
+
+def test_damaged_manifest_is_skipped(tmp_path: Path) -> None:
+    library = ModelLibrary()
+    library.ensure_starter()
+    broken = paths.models_dir() / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{", encoding="utf-8")
+    assert [e.id for e in library.entries()] == [STARTER_ID]

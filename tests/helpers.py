@@ -1,0 +1,35 @@
+"""Real broken and altered model files, made from the starter model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
+    with source.open("rb") as src, target.open("wb") as dst:
+        dst.write(src.read(int(source.stat().st_size * fraction)))
+    return target
+
+
+def text_file_named_gguf(target: Path) -> Path:
+    target.write_text("This is a shopping list, not a model.\n" * 20, encoding="utf-8")
+    return target
+
+
+def copy_with_renamed_key(source: Path, target: Path, key: bytes, new_key: bytes) -> Path:
+    """Copy a GGUF, renaming one metadata key in place (same length keeps the file valid)."""
+    assert len(key) == len(new_key)
+    shutil.copyfile(source, target)
+    with target.open("r+b") as handle:
+        head = handle.read(8 * 1024 * 1024)  # metadata lives at the start
+        offset = head.index(key)
+        handle.seek(offset)
+        handle.write(new_key)
+    return target
+
+
+def without_chat_template(source: Path, target: Path) -> Path:
+    return copy_with_renamed_key(
+        source, target, b"tokenizer.chat_template", b"tokenizer.chat_templatX"
+    )
