@@ -125,14 +125,22 @@ def run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminal_instead(reason: str, model: str) -> int:
+    print(f"huacaya: {reason}.\nhuacaya: starting the terminal chat instead.", file=sys.stderr)
+    args = build_parser().parse_args(["chat", *(["--model", model] if model else [])])
+    return run_chat(args)
+
+
 def run_gui(model: str = "") -> int:
     if not display_available():
-        print("huacaya: no display found, so starting the terminal chat instead "
-              "(the window needs a desktop session).", file=sys.stderr)  # fmt: skip
-        args = build_parser().parse_args(["chat", *(["--model", model] if model else [])])
-        return run_chat(args)
-    from desktop.ui.app import run_app
-
+        return _terminal_instead("no display found (the window needs a desktop session)", model)
+    try:
+        from desktop.ui.app import platform_problem, run_app
+    except ImportError as exc:
+        return _terminal_instead(f"the window toolkit (PySide6) cannot load: {exc}", model)
+    problem = platform_problem()
+    if problem:
+        return _terminal_instead(problem, model)
     return run_app(model)
 
 

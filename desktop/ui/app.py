@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.resources
 import logging
+import os
 import sys
+from pathlib import Path
+from types import TracebackType
 
 from PySide6.QtCore import QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import APP_ID, APP_NAME, __version__
+from desktop.ui.errors import show_error
 
 ICON_FILE = "huacaya.svg"
 
+log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
 _QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG,
@@ -49,10 +55,50 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def platform_problem() -> str | None:
+    """Why Qt's X11 plugin cannot start here, or None.
+
+    Without its system libraries (libxcb-cursor0 and friends) Qt aborts the whole process, so
+    the plugin is loaded once by hand first: the loader's message names the missing library.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    requested = os.environ.get("QT_QPA_PLATFORM", "")
+    if requested and not requested.startswith("xcb"):
+        return None
+    if not requested and os.environ.get("XDG_SESSION_TYPE") == "wayland":
+        return None
+    import PySide6
+
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.exists():
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        return (
+            f"Qt cannot open a window on this X11 desktop ({exc}). On Debian or Ubuntu install "
+            "the missing libraries with: sudo apt install libxcb-cursor0 libxcb-icccm4 "
+            "libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0"
+        )
+    return None
+
+
+def _install_excepthook(window: QWidget) -> None:
+    """A bug in a slot must not vanish into stderr: log it and show it in the error dialog."""
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        log.error("unhandled exception", exc_info=(kind, value, tb))
+        show_error(window, value)
+
+    sys.excepthook = hook
+
+
 def run_app(model: str = "") -> int:
     from desktop.ui.main_window import MainWindow
 
     app = create_application()
     window = MainWindow(initial_model=model)
+    _install_excepthook(window)
     window.show()
     return app.exec()

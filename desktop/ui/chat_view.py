@@ -50,14 +50,13 @@ class ChatView(QTextBrowser):
         frame_format.setBottomMargin(10)
         if role == "user":
             frame_format.setBackground(user_bg)
-        frame = cursor.insertFrame(frame_format)
+        cursor.insertFrame(frame_format)
         label_format = QTextCharFormat()
         label_format.setFontWeight(QFont.Weight.Bold)
         label_format.setForeground(label_color)
         cursor.insertText(label, label_format)
         cursor.insertBlock()
         cursor.setCharFormat(QTextCharFormat())
-        frame.setProperty(QTextFrameFormat.Property.UserProperty, role)
         return cursor
 
     def _at_bottom(self) -> bool:

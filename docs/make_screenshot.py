@@ -1,0 +1,67 @@
+"""Regenerate docs/screenshot.png: the real window answering a real question, offscreen.
+
+    python docs/make_screenshot.py [--out docs/screenshot.png] [--question "..."]
+
+It uses a throw-away HUACAYA_HOME, the starter model and greedy decoding, so anyone can
+reproduce the picture in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--question", default="What is the capital of France?")
+    parser.add_argument("--timeout", type=int, default=120, help="seconds to wait for the model")
+    args = parser.parse_args()
+
+    os.environ["HUACAYA_HOME"] = tempfile.mkdtemp(prefix="huacaya-screenshot-")
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from desktop.core.settings import GenerationSettings
+    from desktop.ui.app import create_application
+    from desktop.ui.main_window import MainWindow
+
+    app = create_application()
+    window = MainWindow()
+    window.resize(900, 620)
+    window.show()
+
+    def wait_for(signal) -> None:  # type: ignore[no-untyped-def]
+        loop = QEventLoop()
+        signal.connect(lambda *_: loop.quit())
+        QTimer.singleShot(args.timeout * 1000, loop.quit)
+        loop.exec()
+
+    wait_for(window.model_ready)
+    if window.model_info is None:
+        print("the model did not load", file=sys.stderr)
+        return 1
+    window.settings.generation = GenerationSettings(temperature=0.0, max_tokens=200, seed=1)
+    window.composer.setPlainText(args.question)
+    window.composer.submit()
+    wait_for(window.answer_finished)
+    window.chat_view.flush()
+    app.processEvents()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(args.out)):
+        print(f"could not write {args.out}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

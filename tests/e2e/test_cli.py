@@ -1,0 +1,146 @@
+"""The huacaya command, run as a user runs it (a real process, the real starter model)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop import __version__
+from desktop.core.engine import ChatEngine
+from desktop.terminal import TerminalChat
+from tests.conftest import FRANCE, greedy
+from tests.helpers import text_file_named_gguf, truncated_copy
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def huacaya(
+    *args: str, home: Path, stdin: str = "", display: bool = False, timeout: int = 180
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}}  # fmt: skip
+    env["HUACAYA_HOME"] = str(home)
+    if display:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return subprocess.run(
+        [sys.executable, "-m", "desktop", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def test_one_question_streams_the_answer_and_exits(huacaya_home: Path) -> None:
+    result = huacaya("chat", FRANCE, "--temperature", "0", "--max-tokens", "64", home=huacaya_home)
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+
+
+def test_piped_lines_are_questions_of_one_conversation(huacaya_home: Path) -> None:
+    result = huacaya(
+        "chat", "--temperature", "0", "--max-tokens", "48", "--stats",
+        home=huacaya_home, stdin=f"{FRANCE}\n\nWhat did I just ask you?\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Paris" in result.stdout
+    stats = [line for line in result.stderr.splitlines() if "tok/s" in line]
+    assert len(stats) == 2  # the empty line was not a question
+    second_prompt = int(stats[1].split("prompt ")[1].split()[0])
+    first_prompt = int(stats[0].split("prompt ")[1].split()[0])
+    assert second_prompt > first_prompt + 10  # the first turn is part of the second prompt
+
+
+def test_terminal_chat_keeps_the_conversation_and_reuses_the_cache(engine: ChatEngine) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    chat = TerminalChat(engine, greedy(48), out=out, err=err)
+    chat.run_script(io.StringIO(f"{FRANCE}\nAnd of Italy?\n"))
+    assert [m["role"] for m in chat.messages] == ["user", "assistant", "user", "assistant"]
+    assert "Paris" in chat.messages[1]["content"]
+    stats = engine.last_stats
+    assert stats is not None and stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
+
+
+def test_ctrl_c_stops_the_answer_and_the_session_goes_on(engine: ChatEngine) -> None:
+    class InterruptAfterFewWrites(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            if self.writes == 4:
+                os.kill(os.getpid(), signal.SIGINT)  # what Ctrl+C sends
+            return super().write(text)
+
+    out, err = InterruptAfterFewWrites(), io.StringIO()
+    chat = TerminalChat(engine, greedy(400), out=out, err=err)
+    chat.ask("Write a very long story about a dragon who bakes bread.")
+    assert "[stopped]" in err.getvalue()
+    assert engine.last_stats is not None and engine.last_stats.generated_tokens < 20
+    assert "Paris" in chat.ask(FRANCE)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_without_a_display_the_default_command_opens_the_terminal_chat(huacaya_home: Path):
+    result = huacaya(home=huacaya_home, stdin=f"{FRANCE}\n")
+    assert result.returncode == 0, result.stderr
+    assert "no display" in result.stderr
+    assert "terminal chat" in result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "truncated"])
+def test_bad_model_file_is_one_line_on_stderr_and_nonzero_exit(
+    kind: str, huacaya_home: Path, tmp_path: Path, starter_path: Path
+) -> None:
+    path = tmp_path / "bad.gguf"
+    if kind == "text":
+        text_file_named_gguf(path)
+    elif kind == "truncated":
+        truncated_copy(starter_path, path)
+    result = huacaya("chat", "--model", str(path), "Hello?", home=huacaya_home)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("huacaya: error:")
+    assert "bad.gguf" in lines[0]
+    assert result.stdout == ""
+
+
+def test_unknown_model_name(huacaya_home: Path) -> None:
+    result = huacaya("chat", "--model", "llama-9000", "Hi", home=huacaya_home)
+    assert result.returncode == 1
+    assert "No model called “llama-9000”" in result.stderr
+    assert "huacaya models list" in result.stderr
+
+
+def test_version_and_models_list(huacaya_home: Path) -> None:
+    version = huacaya("--version", home=huacaya_home)
+    assert version.returncode == 0 and version.stdout.strip() == f"huacaya {__version__}"
+    listing = huacaya("models", "list", home=huacaya_home)
+    assert listing.returncode == 0
+    assert "smollm2-135m-instruct" in listing.stdout and "Q4_1" in listing.stdout
+
+
+def test_self_test_passes(huacaya_home: Path) -> None:
+    result = huacaya("--self-test", home=huacaya_home, display=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "self-test: passed" in result.stdout
+    assert "main window opened" in result.stdout
+
+
+def test_convert_command_is_installed_and_says_it_is_not_ready() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "conversion.cli", "--help"], capture_output=True, text=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "not yet available" in result.stderr
