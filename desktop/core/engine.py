@@ -204,6 +204,10 @@ class ChatEngine:
 
     # -- generation ------------------------------------------------------------------------
 
+    def forget_cache(self) -> None:
+        """Drop the evaluated prefix so the next prompt is evaluated from scratch."""
+        self._require().reset()
+
     def stop(self) -> None:
         """Ask the running stream to end before its next token. Safe from any thread."""
         self._stop.set()

@@ -18,6 +18,7 @@ from desktop import APP_ID, APP_NAME, __version__
 from desktop.ui.errors import show_error
 
 ICON_FILE = "huacaya.svg"
+STYLE_FILE = "style.qss"
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
@@ -40,6 +41,10 @@ def app_icon() -> QIcon:
         return QIcon(str(path))
 
 
+def app_style() -> str:
+    return (importlib.resources.files("desktop.resources") / STYLE_FILE).read_text("utf-8")
+
+
 def create_application(argv: list[str] | None = None) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
@@ -52,6 +57,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
+    app.setStyleSheet(app_style())
     return app
 
 
