@@ -33,3 +33,17 @@ def without_chat_template(source: Path, target: Path) -> Path:
     return copy_with_renamed_key(
         source, target, b"tokenizer.chat_template", b"tokenizer.chat_templatX"
     )
+
+
+def with_architecture(source: Path, target: Path, architecture: bytes) -> Path:
+    """Copy a GGUF, overwriting its architecture string (same length as the original)."""
+    shutil.copyfile(source, target)
+    key = b"general.architecture"
+    with target.open("r+b") as handle:
+        head = handle.read(1024 * 1024)
+        start = head.index(key) + len(key) + 4 + 8  # value type (u32), string length (u64)
+        length = int.from_bytes(head[start - 8 : start], "little")
+        assert length == len(architecture)
+        handle.seek(start)
+        handle.write(architecture)
+    return target

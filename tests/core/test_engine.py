@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, PromptTooLongError
+from desktop.core.errors import ModelFileError, ModelLoadError, PromptTooLongError
 from desktop.core.settings import GenerationSettings
 from tests.conftest import FRANCE, greedy
-from tests.helpers import text_file_named_gguf, truncated_copy, without_chat_template
+from tests.helpers import (
+    text_file_named_gguf,
+    truncated_copy,
+    with_architecture,
+    without_chat_template,
+)
 
 STORY = "Write a very long story about a dragon who learns to bake bread."
 
@@ -157,6 +162,14 @@ def test_bad_model_files_raise_a_clear_error(
     with pytest.raises(ModelFileError, match=message) as caught:
         ChatEngine(bad).load()
     assert caught.value.hint  # says what to do
+
+
+def test_architecture_llama_cpp_does_not_know_is_reported_with_its_words(
+    starter_path: Path, tmp_path: Path
+) -> None:
+    odd = with_architecture(starter_path, tmp_path / "odd.gguf", b"llamx")
+    with pytest.raises(ModelLoadError, match="unknown model architecture: 'llamx'"):
+        ChatEngine(odd).load()
 
 
 def test_model_without_template_uses_the_exact_stanford_alpaca_prompt(
