@@ -71,9 +71,14 @@ def main() -> int:
     prompt = engine.tokenize(prompt_text.text, add_special=prompt_text.add_special)
     llama_log.install()
     raw = llama_cpp.Llama(
-        model_path=str(model), n_ctx=args.ctx, n_batch=min(512, args.ctx),
-        n_threads=args.threads, n_threads_batch=args.threads, n_gpu_layers=0, verbose=False,
-    )  # fmt: skip
+        model_path=str(model),
+        n_ctx=args.ctx,
+        n_batch=min(512, args.ctx),
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        n_gpu_layers=0,
+        verbose=False,
+    )
 
     run_engine(engine, 16)  # warm-up both
     run_raw(raw, prompt, 16)
@@ -90,8 +95,10 @@ def main() -> int:
     ours_rate, ours_ttft, ours_n = medians(ours)
     raw_rate, raw_ttft, raw_n = medians(theirs)
     ratio = ours_rate / raw_rate if raw_rate else float("nan")
-    print(f"model: {model.name}; prompt {len(prompt)} tokens; {args.threads} threads; "
-          f"{args.rounds} rounds of up to {args.tokens} tokens, greedy")  # fmt: skip
+    print(
+        f"model: {model.name}; prompt {len(prompt)} tokens; {args.threads} threads; "
+        f"{args.rounds} rounds of up to {args.tokens} tokens, greedy"
+    )
     print(f"{'':<26}{'tokens/s':>10}{'first token':>14}{'tokens':>8}")
     for label, (rate, ttft, count) in (
         ("ChatEngine", (ours_rate, ours_ttft, ours_n)),

@@ -1,19 +1,168 @@
-"""``huacaya-convert``: Hugging Face checkpoint → GGUF (arrives with the conversion work)."""
+"""``huacaya-convert``: a Hugging Face checkpoint → GGUF, optionally quantized, with a progress bar.
+
+    huacaya-convert SRC -o OUT.gguf [--outtype f16|bf16|f32|q8_0|auto|q4_0|q4_k_m|q5_k_m|q6_k]
+                    [--lora ADAPTER_DIR] [--recover-from LLAMA_DIR] [--template auto|alpaca]
+                    [--force] [--allow-pickle]
+
+K-quants are made in two steps, both with progress: conversion to a temporary f16 GGUF next to
+the output, then llama.cpp's quantizer.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import signal
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
+from pathlib import Path
+
+from conversion.convert import OUTTYPES, TEMPLATES, convert
+from conversion.errors import Cancelled, HuacayaError, OutputExistsError
+from conversion.progress import CancelToken, sub_range
+from conversion.quantize import QUANT_TYPES, quantize
+
+FLOAT_OUTTYPES = tuple(t for t in OUTTYPES if t != "q8_0")
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:  # type: ignore[no-untyped-def]
+        self.stream = stream
+        self.width = width
+        self.tty = stream.isatty()
+        self.last_decile = -1
+        self.started = time.perf_counter()
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(fraction, 0.0), 1.0)
+        if self.tty:
+            filled = int(fraction * self.width)
+            bar = "█" * filled + "·" * (self.width - filled)
+            self.stream.write(f"\r{bar} {fraction:6.1%}  {message[:50]:<50}")
+            self.stream.flush()
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(f"{fraction:6.1%}  {message}\n")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huacaya-convert",
+        description="Convert a Hugging Face LLaMA-family checkpoint to GGUF (no PyTorch needed).",
+    )
+    parser.add_argument("src", type=Path, help="checkpoint folder (config.json, *.safetensors)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the .gguf to write")
+    parser.add_argument(
+        "--outtype",
+        default="f16",
+        choices=[*OUTTYPES, *(q for q in QUANT_TYPES if q not in OUTTYPES)],
+        help="f16 (default), bf16, f32, q8_0, auto (the source's), or a llama.cpp quantization",
+    )
+    parser.add_argument("--lora", type=Path, help="PEFT LoRA adapter folder to merge in")
+    parser.add_argument(
+        "--recover-from",
+        type=Path,
+        metavar="LLAMA_DIR",
+        help="SRC is an Alpaca weight diff: add it to this raw LLaMA-7B (HF format) folder",
+    )
+    parser.add_argument(
+        "--template",
+        default="auto",
+        choices=TEMPLATES,
+        help="auto: the model's chat template (Alpaca's if it has none); alpaca: Stanford's",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read .bin/.pt weights (with PyTorch's restricted loader); only for files you trust",
+    )
+    parser.add_argument("--threads", type=int, default=0, help="quantizer threads")
+    return parser
+
+
+def run(args: argparse.Namespace, cancel: CancelToken) -> int:
+    bar = ProgressBar()
+    if args.output.exists() and not args.force:
+        raise OutputExistsError(f"“{args.output}” already exists.")
+    common = dict(
+        lora=args.lora,
+        recover_from=args.recover_from,
+        template=args.template,
+        allow_pickle=args.allow_pickle,
+    )
+    if args.outtype in OUTTYPES:
+        result = convert(
+            args.src, args.output, args.outtype, bar, cancel, force=args.force, **common
+        )
+        bar.finish()
+        print(
+            f"Wrote {result.path} ({result.bytes_written / 1e6:,.1f} MB, {result.outtype}, "
+            f"{result.tensors} tensors) in {result.seconds:.1f} s"
+        )
+        _report_integrity(result.integrity)
+        return 0
+    with tempfile.TemporaryDirectory(prefix=".huacaya-convert-", dir=args.output.parent) as tmp:
+        intermediate = Path(tmp) / "model-f16.gguf"
+        converted = convert(
+            args.src, intermediate, "f16", sub_range(bar, 0.0, 0.5), cancel, **common
+        )
+        result = quantize(
+            intermediate,
+            args.output,
+            args.outtype,
+            sub_range(bar, 0.5, 1.0),
+            cancel,
+            threads=args.threads,
+            force=args.force,
+        )
+    bar.finish()
+    print(
+        f"Wrote {result.path} ({result.bytes_written / 1e6:,.1f} MB, {args.outtype.upper()}) "
+        f"in {converted.seconds + result.seconds:.1f} s"
+    )
+    _report_integrity(converted.integrity)
+    return 0
+
+
+def _report_integrity(integrity: dict) -> None:  # type: ignore[type-arg]
+    if integrity:
+        verdict = "PASSED" if integrity["passed"] else "FAILED"
+        print(
+            f"Integrity check {verdict}: sum of all recovered weights {integrity['sum']:.4f} "
+            f"(Alpaca-7B: {integrity['expected']:.4f})"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    print(
-        "huacaya-convert: converting checkpoints is not yet available in this version of "
-        "Huacaya. Use a ready-made .gguf model meanwhile (huacaya chat --model FILE.gguf).",
-        file=sys.stderr,
-    )
-    return 2
+    args = build_parser().parse_args(argv)
+    cancel = CancelToken()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        cancel.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return run(args, cancel)
+    except Cancelled:
+        print("\nhuacaya-convert: cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    except HuacayaError as exc:
+        print(f"\nhuacaya-convert: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
+    if os.name == "nt":  # spawned quantizer processes re-import this module
+        import multiprocessing
+
+        multiprocessing.freeze_support()
     sys.exit(main(sys.argv[1:]))

@@ -33,9 +33,13 @@ def _positive(text: str) -> int:
 
 
 def _add_chat_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", default="",
-                        help="library name or id, or a path to a .gguf file (default: your "
-                             "default model, else the starter model)")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        "-m",
+        default="",
+        help="library name or id, or a path to a .gguf file (default: your "
+        "default model, else the starter model)",
+    )
     parser.add_argument("--ctx", type=_positive, help="context length in tokens")
     parser.add_argument("--temperature", "-t", type=float, help="0 answers greedily")
     parser.add_argument("--max-tokens", "-n", type=_positive, help="longest answer in tokens")
@@ -58,9 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "terminal chat where there is no display).",
     )
     parser.add_argument("--version", action="version", version=f"huacaya {__version__}")
-    parser.add_argument("--self-test", action="store_true",
-                        help="load the starter model, generate a few tokens, open and close the "
-                             "window offscreen, and exit 0 if all worked")  # fmt: skip
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="load the starter model, generate a few tokens, open and close the "
+        "window offscreen, and exit 0 if all worked",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     gui = commands.add_parser("gui", help="open the window (the default)")
@@ -99,8 +106,7 @@ def run_chat(args: argparse.Namespace) -> int:
     engine.load()
     try:
         interactive = args.question is None and sys.stdin.isatty()
-        chat = TerminalChat(engine, generation, args.system,
-                            show_stats=args.stats or interactive)  # fmt: skip
+        chat = TerminalChat(engine, generation, args.system, show_stats=args.stats or interactive)
         if args.question is not None:
             chat.ask(args.question)
         else:
@@ -120,8 +126,10 @@ def run_models(args: argparse.Namespace) -> int:
     print(f"{'ID':<32} {'QUANT':<8} {'SIZE':>9} {'CONTEXT':>8}  NAME")
     for entry in entries:
         size = f"{entry.size_bytes / 1e6:,.0f} MB"
-        print(f"{entry.id:<32} {entry.quantization:<8} {size:>9} {entry.context_length:>8}  "
-              f"{entry.name}")  # fmt: skip
+        print(
+            f"{entry.id:<32} {entry.quantization:<8} {size:>9} {entry.context_length:>8}  "
+            f"{entry.name}"
+        )
     return 0
 
 

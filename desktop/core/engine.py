@@ -19,9 +19,9 @@ from pathlib import Path
 
 import llama_cpp
 
+from conversion.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core import hardware, llama_log
 from desktop.core.errors import GenerationError, ModelLoadError, PromptTooLongError
-from desktop.core.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core.prompts import Message, PromptFormat, RenderedPrompt, choose_format
 from desktop.core.settings import GenerationSettings
 
@@ -148,10 +148,18 @@ class ChatEngine:
         self._owner = threading.get_ident()
         bos = self._token_text(llama.token_bos())
         eos = self._token_text(llama.token_eos())
-        self._format = choose_format(self.prompt_format_name, header.chat_template, bos, eos)
+        adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llama._model.vocab))
+        self._format = choose_format(
+            self.prompt_format_name, header.chat_template, bos, eos, adds_bos
+        )
         self.info = self._describe(header, llama.n_ctx())
-        log.info("loaded %s (%s, ctx %d, %d threads)", self.info.name, self._format.name,
-                 self.info.context_length, self.threads)  # fmt: skip
+        log.info(
+            "loaded %s (%s, ctx %d, %d threads)",
+            self.info.name,
+            self._format.name,
+            self.info.context_length,
+            self.threads,
+        )
         return self.info
 
     def close(self) -> None:
@@ -222,8 +230,9 @@ class ChatEngine:
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
         rendered = self.render_prompt(messages)
-        tokens = llama.tokenize(rendered.text.encode("utf-8"), add_bos=rendered.add_special,
-                                special=True)  # fmt: skip
+        tokens = llama.tokenize(
+            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
+        )
         context = llama.n_ctx()
         if len(tokens) >= context:
             raise PromptTooLongError(

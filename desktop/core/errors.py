@@ -6,32 +6,35 @@ Every error carries a short ``message`` (what went wrong, naming the thing) and 
 
 from __future__ import annotations
 
+# The root of the hierarchy is defined in ``conversion`` (the lowest layer) and shared.
+from conversion.errors import (
+    Cancelled,
+    CheckpointError,
+    ConversionError,
+    HuacayaError,
+    ModelFileError,
+    OutputExistsError,
+    PickleCheckpointError,
+    UnsupportedModelError,
+)
 
-class HuacayaError(Exception):
-    """Base class of errors shown to the user."""
-
-    default_hint = ""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = self.default_hint if hint is None else hint
-
-    def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
-
-
-class Cancelled(HuacayaError):
-    """The user asked a long operation to stop."""
-
-    def __init__(self, message: str = "Cancelled.", hint: str | None = "") -> None:
-        super().__init__(message, hint)
-
-
-class ModelFileError(HuacayaError):
-    """A model file is missing, unreadable, truncated or not a GGUF file."""
-
-    default_hint = "Choose a complete .gguf model file (download or convert it again if needed)."
+__all__ = [
+    "Cancelled",
+    "CheckpointError",
+    "ConversionError",
+    "GenerationError",
+    "HuacayaError",
+    "LibraryError",
+    "ModelFileError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "OutputExistsError",
+    "PickleCheckpointError",
+    "PromptTooLongError",
+    "SettingsError",
+    "StarterModelMissing",
+    "UnsupportedModelError",
+]
 
 
 class ModelLoadError(HuacayaError):

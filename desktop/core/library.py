@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from conversion.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core import paths, starter
 from desktop.core.errors import LibraryError, ModelFileError, ModelNotFoundError
-from desktop.core.gguf_file import GGUFInfo, read_gguf_info
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +167,11 @@ class ModelLibrary:
         info = read_gguf_info(path)
         display = name or info.metadata.get("general.name") or path.stem
         entry = ModelEntry(
-            id=self._unique_id(str(display)), name=str(display), source=SOURCE_FILE,
+            id=self._unique_id(str(display)),
+            name=str(display),
+            source=SOURCE_FILE,
             location=str(path),
-        )  # fmt: skip
+        )
         self._write(self._describe(entry, info))
         return entry
 

@@ -17,8 +17,13 @@ import llama_cpp
 log = logging.getLogger("llama.cpp")
 
 # ggml_log_level: NONE=0, DEBUG=1, INFO=2, WARN=3, ERROR=4, CONT=5 (continues the last line)
-_LEVELS = {0: logging.INFO, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.WARNING,
-           4: logging.ERROR}  # fmt: skip
+_LEVELS = {
+    0: logging.INFO,
+    1: logging.DEBUG,
+    2: logging.DEBUG,
+    3: logging.WARNING,
+    4: logging.ERROR,
+}
 _CONT = 5
 
 _lock = threading.Lock()

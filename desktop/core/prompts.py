@@ -33,8 +33,8 @@ class Message(TypedDict):
 @dataclass(frozen=True)
 class RenderedPrompt:
     text: str
-    # True: let the tokenizer add BOS etc. as the model's metadata says. A chat template
-    # writes its own special tokens, so then this is False.
+    # True: the tokenizer adds BOS as the model's metadata says (templates that write
+    # ``{{ bos_token }}`` themselves have it stripped first, so it is never doubled).
     add_special: bool
     stop: list[str] = field(default_factory=list)
     format_name: str = ""
@@ -46,34 +46,6 @@ class PromptFormat:
 
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
         raise NotImplementedError
-
-
-class AlpacaFormat(PromptFormat):
-    """Stanford Alpaca's template; later turns repeat its Instruction/Response blocks.
-
-    A system message, when given, replaces the template's opening sentence.
-    """
-
-    name = "alpaca"
-    label = "Alpaca (Stanford)"
-    _preamble_end = "### Instruction:"
-
-    def render(self, messages: Sequence[Message]) -> RenderedPrompt:
-        system = next((m["content"] for m in messages if m["role"] == "system"), None)
-        turns = [m for m in messages if m["role"] != "system"]
-        text = ""
-        for message in turns:
-            if message["role"] == "user":
-                if not text:
-                    text = alpaca.format_prompt(message["content"])
-                    if system is not None:
-                        text = system.strip() + "\n\n" + text[text.index(self._preamble_end) :]
-                else:
-                    text += f"\n\n### Instruction:\n{message['content']}\n\n### Response:"
-            else:
-                text += message["content"]
-        stop = ["### Instruction:", "### Input:", "### Response:"]
-        return RenderedPrompt(text, add_special=True, stop=stop, format_name=self.name)
 
 
 class ChatMLFormat(PromptFormat):
@@ -91,12 +63,12 @@ class Llama3Format(PromptFormat):
     label = "Llama 3"
 
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
-        text = "<|begin_of_text|>"
+        text = ""
         for m in messages:
             text += f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content'].strip()}"
             text += "<|eot_id|>"
         text += "<|start_header_id|>assistant<|end_header_id|>\n\n"
-        return RenderedPrompt(text, add_special=False, stop=["<|eot_id|>"], format_name=self.name)
+        return RenderedPrompt(text, add_special=True, stop=["<|eot_id|>"], format_name=self.name)
 
 
 def _raise_exception(message: str) -> None:
@@ -112,8 +84,11 @@ class JinjaTemplateFormat(PromptFormat):
 
     name = "template"
     label = "Model's chat template"
+    stop: tuple[str, ...] = ()
 
-    def __init__(self, template: str, bos_token: str = "", eos_token: str = "") -> None:
+    def __init__(
+        self, template: str, bos_token: str = "", eos_token: str = "", adds_bos: bool = True
+    ) -> None:
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
@@ -121,6 +96,7 @@ class JinjaTemplateFormat(PromptFormat):
         self.template = env.from_string(template)  # raises TemplateSyntaxError
         self.bos_token = bos_token
         self.eos_token = eos_token
+        self.adds_bos = adds_bos  # does the tokenizer add BOS itself (the model's metadata)?
 
     def _render(self, messages: Sequence[Message]) -> str:
         return self.template.render(
@@ -143,7 +119,20 @@ class JinjaTemplateFormat(PromptFormat):
                 ) from exc
             # Some templates (Mistral, Gemma) reject a system role: fold it into the question.
             text = self._render(merged)
-        return RenderedPrompt(text, add_special=False, format_name=self.name)
+        if self.adds_bos and self.bos_token and text.startswith(self.bos_token):
+            text = text[len(self.bos_token) :]  # the tokenizer adds it: never twice
+        return RenderedPrompt(text, add_special=True, stop=list(self.stop), format_name=self.name)
+
+
+class AlpacaFormat(JinjaTemplateFormat):
+    """Stanford Alpaca's template (see ``conversion.alpaca.CHAT_TEMPLATE``)."""
+
+    name = "alpaca"
+    label = "Alpaca (Stanford)"
+    stop = alpaca.STOP_STRINGS
+
+    def __init__(self, bos_token: str = "", eos_token: str = "", adds_bos: bool = True) -> None:
+        super().__init__(alpaca.CHAT_TEMPLATE, bos_token, eos_token, adds_bos)
 
 
 def _merge_system_into_first_user(messages: Sequence[Message]) -> list[Message] | None:
@@ -168,9 +157,15 @@ FORMAT_CHOICES = ("auto", *BUILTIN_FORMATS)
 
 
 def choose_format(
-    name: str, chat_template: str | None, bos_token: str = "", eos_token: str = ""
+    name: str,
+    chat_template: str | None,
+    bos_token: str = "",
+    eos_token: str = "",
+    adds_bos: bool = True,
 ) -> PromptFormat:
     """The format called ``name``; ``auto`` means the model's template, else Alpaca."""
+    if name == AlpacaFormat.name:
+        return AlpacaFormat(bos_token, eos_token, adds_bos)
     if name in BUILTIN_FORMATS:
         return BUILTIN_FORMATS[name]()
     if name != "auto":
@@ -179,7 +174,7 @@ def choose_format(
         )
     if chat_template:
         try:
-            return JinjaTemplateFormat(chat_template, bos_token, eos_token)
+            return JinjaTemplateFormat(chat_template, bos_token, eos_token, adds_bos)
         except jinja2.exceptions.TemplateError as exc:
             log.warning("the model's chat template does not compile (%s); using Alpaca", exc)
-    return AlpacaFormat()
+    return AlpacaFormat(bos_token, eos_token, adds_bos)

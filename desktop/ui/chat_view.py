@@ -108,8 +108,7 @@ class ChatView(QTextBrowser):
             note_format = QTextCharFormat()
             note_format.setForeground(self._colors()[1])
             note_format.setFontItalic(True)
-            self._stream_cursor.insertText(("  " if not self._at_start else "") + note,
-                                           note_format)  # fmt: skip
+            self._stream_cursor.insertText(("  " if not self._at_start else "") + note, note_format)
         self._stream_cursor = None
 
     def clear_conversation(self) -> None:

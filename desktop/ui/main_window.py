@@ -242,8 +242,10 @@ class MainWindow(QMainWindow):
         self.model_entry = self._loading_entry
         self.model_info = info
         self._select_in_picker(self.model_entry.id)
-        self._set_status(f"{self.model_entry.name} · context {info.context_length:,} tokens · "
-                         f"{info.threads} threads")  # fmt: skip
+        self._set_status(
+            f"{self.model_entry.name} · context {info.context_length:,} tokens · "
+            f"{info.threads} threads"
+        )
         self._update_controls()
         self.model_ready.emit(info)
 

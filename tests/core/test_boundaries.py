@@ -26,8 +26,9 @@ def test_no_qt_import_in_core_or_conversion_sources() -> None:
     offenders = []
     for folder in QT_FREE:
         for source in folder.rglob("*.py"):
-            if any(name.split(".")[0] in {"PySide6", "shiboken6"}
-                   for name in _imported_modules(source)):  # fmt: skip
+            if any(
+                name.split(".")[0] in {"PySide6", "shiboken6"} for name in _imported_modules(source)
+            ):
                 offenders.append(str(source.relative_to(ROOT)))
     assert offenders == []
 

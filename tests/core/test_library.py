@@ -6,9 +6,9 @@ from pathlib import Path
 import gguf
 import pytest
 
+from conversion.gguf_file import read_gguf_info
 from desktop.core import paths
 from desktop.core.errors import ModelFileError, ModelNotFoundError
-from desktop.core.gguf_file import read_gguf_info
 from desktop.core.library import ModelLibrary, resolve_model
 from desktop.core.starter import STARTER_ID
 from tests.helpers import copy_with_renamed_key, text_file_named_gguf
@@ -52,8 +52,9 @@ def test_unsupported_version_and_damaged_counts_are_named(starter_path: Path, tm
 
 
 def test_add_file_registers_an_opened_gguf_once(starter_path: Path, tmp_path: Path) -> None:
-    copy = copy_with_renamed_key(starter_path, tmp_path / "copy.gguf", b"general.name",
-                                 b"general.nbme")  # fmt: skip
+    copy = copy_with_renamed_key(
+        starter_path, tmp_path / "copy.gguf", b"general.name", b"general.nbme"
+    )
     library = ModelLibrary()
     entry = library.add_file(copy)
     assert entry.name == "copy"

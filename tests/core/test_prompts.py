@@ -12,11 +12,13 @@ PREAMBLE = (
 
 
 def test_alpaca_multi_turn_repeats_instruction_blocks() -> None:
-    rendered = AlpacaFormat().render([
-        {"role": "user", "content": "Name a fruit."},
-        {"role": "assistant", "content": "Apple."},
-        {"role": "user", "content": "Another one."},
-    ])  # fmt: skip
+    rendered = AlpacaFormat().render(
+        [
+            {"role": "user", "content": "Name a fruit."},
+            {"role": "assistant", "content": "Apple."},
+            {"role": "user", "content": "Another one."},
+        ]
+    )
     assert rendered.text == (
         PREAMBLE + "### Instruction:\nName a fruit.\n\n### Response:Apple."
         "\n\n### Instruction:\nAnother one.\n\n### Response:"
@@ -26,10 +28,12 @@ def test_alpaca_multi_turn_repeats_instruction_blocks() -> None:
 
 
 def test_alpaca_system_prompt_replaces_the_preamble() -> None:
-    rendered = AlpacaFormat().render([
-        {"role": "system", "content": "Answer like a pirate."},
-        {"role": "user", "content": "Hi"},
-    ])  # fmt: skip
+    rendered = AlpacaFormat().render(
+        [
+            {"role": "system", "content": "Answer like a pirate."},
+            {"role": "user", "content": "Hi"},
+        ]
+    )
     assert rendered.text == "Answer like a pirate.\n\n### Instruction:\nHi\n\n### Response:"
 
 
@@ -40,10 +44,12 @@ def test_template_without_system_role_gets_system_folded_into_question() -> None
         "[{{ m['role'] }}]{{ m['content'] }}{% endfor %}"
     )
     fmt = JinjaTemplateFormat(template)
-    rendered = fmt.render([
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Hi"},
-    ])  # fmt: skip
+    rendered = fmt.render(
+        [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+        ]
+    )
     assert rendered.text == "[user]Be brief.\n\nHi"
     with pytest.raises(GenerationError, match="refused"):
         JinjaTemplateFormat("{{ raise_exception('no') }}").render(

@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def huacaya(
     *args: str, home: Path, stdin: str = "", display: bool = False, timeout: int = 180
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}
+    }
     env["HUACAYA_HOME"] = str(home)
     if display:
         env["QT_QPA_PLATFORM"] = "offscreen"
@@ -47,9 +50,15 @@ def test_one_question_streams_the_answer_and_exits(huacaya_home: Path) -> None:
 
 def test_piped_lines_are_questions_of_one_conversation(huacaya_home: Path) -> None:
     result = huacaya(
-        "chat", "--temperature", "0", "--max-tokens", "48", "--stats",
-        home=huacaya_home, stdin=f"{FRANCE}\n\nWhat did I just ask you?\n",
-    )  # fmt: skip
+        "chat",
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "48",
+        "--stats",
+        home=huacaya_home,
+        stdin=f"{FRANCE}\n\nWhat did I just ask you?\n",
+    )
     assert result.returncode == 0, result.stderr
     assert "Paris" in result.stdout
     stats = [line for line in result.stderr.splitlines() if "tok/s" in line]
@@ -135,12 +144,3 @@ def test_self_test_passes(huacaya_home: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test: passed" in result.stdout
     assert "main window opened" in result.stdout
-
-
-def test_convert_command_is_installed_and_says_it_is_not_ready() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "conversion.cli", "--help"], capture_output=True, text=True,
-        cwd=ROOT,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert "not yet available" in result.stderr

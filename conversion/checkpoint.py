@@ -1,0 +1,141 @@
+"""Inspect a Hugging Face checkpoint folder before converting it.
+
+Answers: which architecture (and is it supported), which tokenizer, where the weights are, and
+whether the folder is a LoRA adapter instead of a model. Every problem is a clear error naming
+the file and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conversion.errors import CheckpointError, PickleCheckpointError, UnsupportedModelError
+
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: dict[str, Any]
+    architecture: str
+    tokenizer: str  # "sentencepiece" or "bpe"
+    pickle_only: bool = False
+    pickle_files: list[Path] = field(default_factory=list)
+
+    def hparam(self, *names: str, default: Any = None) -> Any:
+        for name in names:
+            if self.config.get(name) is not None:
+                return self.config[name]
+        return default
+
+    @property
+    def n_head(self) -> int:
+        return int(self.config["num_attention_heads"])
+
+    @property
+    def n_head_kv(self) -> int:
+        return int(self.hparam("num_key_value_heads", default=self.n_head))
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.config["num_hidden_layers"])
+
+    @property
+    def head_dim(self) -> int:
+        return int(self.hparam("head_dim", default=self.config["hidden_size"] // self.n_head))
+
+    @property
+    def rope_theta(self) -> float:
+        params = self.config.get("rope_parameters") or {}
+        return float(self.hparam("rope_theta", default=params.get("rope_theta", 10000.0)))
+
+    @property
+    def rope_scaling(self) -> dict[str, Any] | None:
+        scaling = self.config.get("rope_scaling") or self.config.get("rope_parameters")
+        if not isinstance(scaling, dict):
+            return None
+        kind = scaling.get("rope_type") or scaling.get("type")
+        return None if kind in (None, "default") else {**scaling, "rope_type": kind}
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("_name_or_path") or self.path.name).rstrip("/").split("/")[-1]
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"“{path.parent.name}” has no {path.name}.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"“{path}” should hold a JSON object.")
+    return data
+
+
+def is_lora_adapter(path: Path) -> bool:
+    return (path / "adapter_config.json").is_file()
+
+
+def inspect_checkpoint(path: str | Path, allow_pickle: bool = False) -> Checkpoint:
+    """Check that ``path`` is a convertible checkpoint and describe it."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"“{path}” does not exist.", "Check the folder name.")
+    if not path.is_dir():
+        raise CheckpointError(
+            f"“{path}” is a file; a Hugging Face checkpoint is a folder with config.json.",
+            "A .gguf file needs no conversion: open it directly.",
+        )
+    if is_lora_adapter(path) and not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"“{path.name}” is a LoRA adapter, not a full model.",
+            "Convert its base model and pass the adapter with --lora.",
+        )
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"“{path.name}” has no config.json, so it is not a Hugging Face checkpoint.",
+            "Point at the folder that holds config.json, *.safetensors and the tokenizer files.",
+        )
+    config = read_json(path / "config.json")
+    architectures = config.get("architectures") or []
+    architecture = architectures[0] if architectures else str(config.get("model_type", "?"))
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise UnsupportedModelError(
+            f"“{path.name}” is a {architecture} model, which Huacaya cannot convert.",
+            f"Supported architectures: {', '.join(SUPPORTED_ARCHITECTURES)} (LLaMA 1/2/3, "
+            "Alpaca, Vicuna, TinyLlama, SmolLM, Mistral). For others, look for a ready GGUF.",
+        )
+    for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"):
+        if not isinstance(config.get(key), int):
+            raise CheckpointError(f"config.json of “{path.name}” lacks a valid {key}.")
+
+    if (path / "tokenizer.model").is_file():
+        tokenizer = "sentencepiece"
+    elif (path / "tokenizer.json").is_file():
+        tokenizer = "bpe"
+    else:
+        raise CheckpointError(
+            f"“{path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",
+            "Copy the tokenizer files of the model into the folder.",
+        )
+
+    has_safetensors = any(path.glob("*.safetensors"))
+    pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    if not has_safetensors:
+        if not pickles:
+            raise CheckpointError(f"“{path.name}” has no weights (*.safetensors).")
+        if not allow_pickle:
+            raise PickleCheckpointError(
+                f"“{path.name}” only has pickle weights ({pickles[0].name}"
+                f"{' …' if len(pickles) > 1 else ''}).",
+            )
+    return Checkpoint(
+        path, config, architecture, tokenizer, pickle_only=not has_safetensors, pickle_files=pickles
+    )

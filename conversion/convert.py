@@ -1,0 +1,261 @@
+"""Hugging Face checkpoint → GGUF, tensor by tensor, without PyTorch.
+
+All tensor headers are written first; then each tensor is read from the memory-mapped
+safetensors, transformed (LoRA merge, weight-diff recovery, Q/K permutation), cast and
+appended, so peak memory is about one tensor. The output is written under a temporary name
+beside the destination and renamed at the very end: a cancel or crash leaves nothing under the
+real name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+from conversion import alpaca, llama
+from conversion.checkpoint import Checkpoint, inspect_checkpoint, read_json
+from conversion.errors import CheckpointError, ConversionError, OutputExistsError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from conversion.sources import WeightSource, open_weights
+from conversion.vocab import Vocab, bpe_vocab, sentencepiece_vocab, special_vocab
+
+log = logging.getLogger(__name__)
+
+OUTTYPES = ("auto", "f32", "f16", "bf16", "q8_0")
+TEMPLATES = ("auto", "alpaca")
+_QUANT = gguf.GGMLQuantizationType
+_FILE_TYPES = {
+    "f32": gguf.LlamaFileType.ALL_F32,
+    "f16": gguf.LlamaFileType.MOSTLY_F16,
+    "bf16": gguf.LlamaFileType.MOSTLY_BF16,
+    "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+}
+
+
+@dataclass
+class ConversionResult:
+    path: Path
+    outtype: str
+    tensors: int
+    bytes_written: int
+    seconds: float
+    chat_template: str  # "model", "alpaca" or ""
+    integrity: dict[str, float | bool] = field(default_factory=dict)  # weight-diff check
+
+
+def resolve_outtype(outtype: str, weights: WeightSource) -> str:
+    outtype = outtype.lower()
+    if outtype not in OUTTYPES:
+        raise ConversionError(
+            f"Unknown output type “{outtype}”.",
+            f"Choose one of {', '.join(OUTTYPES)} (quantize afterwards for Q4_K_M and friends).",
+        )
+    if outtype != "auto":
+        return outtype
+    dtypes = {weights.dtype(name) for name in weights.names()}
+    return {"BF16": "bf16", "F16": "f16", "F32": "f32"}[
+        "BF16" if "BF16" in dtypes else "F16" if "F16" in dtypes else "F32"
+    ]
+
+
+def tensor_type(outtype: str, shape: tuple[int, ...]) -> gguf.GGMLQuantizationType:
+    """Norms and other 1-D tensors stay F32; Q8_0 needs rows divisible by its block."""
+    if len(shape) < 2 or outtype == "f32":
+        return _QUANT.F32
+    if outtype == "q8_0":
+        block = gguf.GGML_QUANT_SIZES[_QUANT.Q8_0][0]
+        return _QUANT.Q8_0 if shape[-1] % block == 0 else _QUANT.F16
+    return _QUANT.BF16 if outtype == "bf16" else _QUANT.F16
+
+
+def encode(data: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
+    if qtype == _QUANT.F32:
+        return np.ascontiguousarray(data, dtype=np.float32)
+    if qtype == _QUANT.F16:
+        return np.ascontiguousarray(data, dtype=np.float16)
+    return gguf.quants.quantize(np.ascontiguousarray(data, dtype=np.float32), qtype)
+
+
+def encoded_nbytes(shape: tuple[int, ...], qtype: gguf.GGMLQuantizationType) -> int:
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    rows = int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+    return rows * (shape[-1] // block) * size
+
+
+def load_vocab(ckpt: Checkpoint) -> Vocab:
+    declared = int(ckpt.hparam("vocab_size", default=0) or 0)
+    if ckpt.tokenizer == "sentencepiece":
+        return sentencepiece_vocab(ckpt.path, declared)
+    return bpe_vocab(ckpt.path, declared or _bpe_size(ckpt.path))
+
+
+def _bpe_size(folder: Path) -> int:
+    data = read_json(folder / "tokenizer.json")
+    ids = list(data["model"]["vocab"].values()) + [t["id"] for t in data.get("added_tokens", [])]
+    return max(ids) + 1
+
+
+def _write_metadata(
+    writer: gguf.GGUFWriter, ckpt: Checkpoint, vocab: Vocab, outtype: str, template: str
+) -> str:
+    writer.add_type(gguf.GGUFType.MODEL)
+    writer.add_name(ckpt.name)
+    llama.add_hyperparameters(writer, ckpt, len(vocab.tokens))
+    writer.add_file_type(_FILE_TYPES[outtype])
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    writer.add_tokenizer_model(vocab.model)
+    writer.add_tokenizer_pre(vocab.pre)
+    writer.add_token_list(vocab.tokens)
+    if vocab.scores is not None:
+        writer.add_token_scores(vocab.scores)
+    writer.add_token_types(vocab.types)
+    specials = special_vocab(ckpt.path, vocab)
+    source = "model" if specials.chat_template else ""
+    if template == "alpaca" or not specials.chat_template:
+        specials.chat_template = alpaca.CHAT_TEMPLATE
+        source = "alpaca"
+    specials.add_to_gguf(writer)
+    tokenizer_config = ckpt.path / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        prefix = read_json(tokenizer_config).get("add_prefix_space")
+        if isinstance(prefix, bool):
+            writer.add_add_space_prefix(prefix)
+    return source
+
+
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    outtype: str = "f16",
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    *,
+    lora: str | Path | None = None,
+    recover_from: str | Path | None = None,
+    template: str = "auto",
+    force: bool = False,
+    allow_pickle: bool = False,
+) -> ConversionResult:
+    """Convert the checkpoint folder ``src`` to the GGUF file ``dst``.
+
+    ``lora``: a PEFT adapter folder merged into the weights. ``recover_from``: the raw LLaMA
+    folder to which ``src`` (an Alpaca weight diff) is added. ``template``: ``auto`` keeps the
+    model's chat template (Alpaca's when it has none); ``alpaca`` forces the Stanford template.
+    """
+    started = time.perf_counter()
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    if template not in TEMPLATES:
+        raise ConversionError(f"Unknown template “{template}”.", "Choose auto or alpaca.")
+    if dst.exists() and not force:
+        raise OutputExistsError(f"“{dst}” already exists.")
+    if not dst.parent.is_dir():
+        raise ConversionError(f"The output folder “{dst.parent}” does not exist.")
+    ckpt = inspect_checkpoint(src, allow_pickle=allow_pickle)
+    progress(0.0, f"Reading {ckpt.name}")
+    vocab = load_vocab(ckpt)
+    with open_weights(
+        ckpt, lora=lora, recover_from=recover_from, allow_pickle=allow_pickle
+    ) as weights:
+        outtype = resolve_outtype(outtype, weights)
+        plan = _plan(ckpt, weights, vocab, outtype)
+        writer = gguf.GGUFWriter(None, llama.ARCH_NAME)
+        chat_template = _write_metadata(writer, ckpt, vocab, outtype, template)
+        for name, _hf, shape, qtype, _extra in plan:
+            writer.add_tensor_info(
+                name, shape, np.dtype(np.float32), encoded_nbytes(shape, qtype), raw_dtype=qtype
+            )
+        written = _write_atomically(
+            dst, writer, lambda: _tensors(plan, weights, ckpt), progress, cancel, total=len(plan)
+        )
+        integrity = weights.integrity()
+    progress(1.0, f"Wrote {dst.name}")
+    return ConversionResult(
+        dst, outtype, len(plan), written, time.perf_counter() - started, chat_template, integrity
+    )
+
+
+_Plan = list[tuple[str, str, tuple[int, ...], gguf.GGMLQuantizationType, "np.ndarray | None"]]
+
+
+def _plan(ckpt: Checkpoint, weights: WeightSource, vocab: Vocab, outtype: str) -> _Plan:
+    plan: _Plan = []
+    seen = set()
+    for hf_name in weights.names():
+        name = llama.gguf_name(hf_name, ckpt.n_layers)
+        if name is None:
+            continue
+        shape = tuple(weights.shape(hf_name))
+        llama.check_shape(hf_name, shape, ckpt, len(vocab.tokens))
+        plan.append((name, hf_name, shape, tensor_type(outtype, shape), None))
+        seen.add(name)
+    required = {"token_embd.weight", "output_norm.weight"} | {
+        f"blk.{i}.{part}.weight"
+        for i in range(ckpt.n_layers)
+        for part in (
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
+            "attn_norm",
+            "ffn_norm",
+        )
+    }
+    missing = sorted(required - seen)
+    if missing:
+        raise CheckpointError(
+            f"The checkpoint lacks {len(missing)} tensors the model needs (first: {missing[0]}).",
+            "A shard may be missing or the download incomplete.",
+        )
+    factors = llama.llama3_rope_factors(ckpt)
+    if factors is not None:
+        plan.append(("rope_freqs.weight", "", factors.shape, _QUANT.F32, factors))
+    return plan
+
+
+def _tensors(plan: _Plan, weights: WeightSource, ckpt: Checkpoint):  # type: ignore[no-untyped-def]
+    for _name, hf_name, _shape, qtype, extra in plan:
+        if extra is None:
+            extra = llama.prepare(hf_name, weights.float32(hf_name), ckpt)
+        yield encode(extra, qtype)
+
+
+def _write_atomically(
+    dst: Path,
+    writer: gguf.GGUFWriter,
+    tensors: Callable,  # type: ignore[type-arg]
+    progress: Progress,
+    cancel: CancelToken,
+    total: int,
+) -> int:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writer.write_header_to_file(tmp)
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+        for index, data in enumerate(tensors()):
+            cancel.check()
+            writer.write_tensor_data(data)
+            progress((index + 1) / total * 0.99, f"Tensor {index + 1}/{total}")
+        writer.flush()
+        assert writer.fout is not None
+        os.fsync(writer.fout[0].fileno())
+        writer.close()
+        os.replace(tmp, dst)
+    except BaseException:
+        writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    return dst.stat().st_size

@@ -1,0 +1,186 @@
+"""Tokenizer vocabularies for GGUF: SentencePiece (``tokenizer.model``) and HF BPE
+(``tokenizer.json``), built the way llama.cpp's own converter builds them.
+
+For BPE, llama.cpp chooses its pre-tokenizer by the name in ``tokenizer.ggml.pre``; that name is
+found by tokenizing a fixed test text and hashing the token ids (the hashes are llama.cpp's).
+Special token ids, ``add_bos``/``add_eos``, merges and the chat template come from
+``gguf.SpecialVocab``, which reads ``tokenizer_config.json``, ``config.json`` and
+``chat_template.jinja``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gguf
+
+from conversion.errors import CheckpointError, UnsupportedModelError
+
+# llama.cpp's pre-tokenizer test text (convert_hf_to_gguf.py, get_vocab_base_pre).
+PRE_TOKENIZER_TEST_TEXT = (
+    "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis "
+    "concatenated) ✅ 🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 "
+    "កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ ------======= нещо на Български "
+    "''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? 'M not "
+    "sure I'll make it, 'D you like some tea? We'Ve a'lL"
+)
+# sha256(str(token ids)) → llama.cpp pre-tokenizer, for the LLaMA-family BPE tokenizers.
+PRE_TOKENIZER_HASHES = {
+    "0ef9807a4087ebef797fc749390439009c3b9eda9ad1a097abbe738f486c01e5": "llama-bpe",  # Llama 3
+    "855059429035d75a914d1eda9f10a876752e281a054a7a3d421ef0533e5b6249": "smollm",
+    "c136ed14d01c2745d4f60a9596ae66800e2b61fa45643e72436041855ad4089d": "smaug-bpe",
+    "049ecf7629871e3041641907f3de7c733e4dbfdc736f57d882ba0b0845599754": "deepseek-llm",
+    "347715f544604f9118bb75ed199f68779f423cabb20db6de6f31b908d04d7821": "deepseek-coder",
+    "63b97e4253352e6f357cc59ea5b583e3a680eaeaf2632188c2b952de2588485e": "tekken",  # Mistral Nemo
+    "0e9433cbbb161f89e264eb32e8e64bfe69e834973ffca5d41d3948a604a3e2a3": "pixtral",
+    "3ce83efda5659b07b1ad37ca97ca5797ea4285d9b9ab0dc679e4a720c9da7454": "gpt-2",
+}
+
+# SentencePiece piece types (sentencepiece_model.proto) → GGUF token types.
+_SPM_NORMAL, _SPM_UNKNOWN, _SPM_CONTROL, _SPM_USER, _SPM_UNUSED, _SPM_BYTE = 1, 2, 3, 4, 5, 6
+_LOWER_ONE_EIGHTH_BLOCK = "\u2581"
+
+
+@dataclass
+class Vocab:
+    model: str  # "llama" (SentencePiece) or "gpt2" (BPE)
+    pre: str
+    tokens: list[bytes] = field(default_factory=list)
+    types: list[int] = field(default_factory=list)
+    scores: list[float] | None = None
+
+
+def _looks_special(token: str) -> bool:
+    return (token.startswith("<|") and token.endswith("|>")) or token in {
+        "<pad>",
+        "<mask>",
+        "<2mass>",
+        "[@BOS@]",
+        "<s>",
+        "</s>",
+        "<unk>",
+    }
+
+
+def pre_tokenizer_name(tokenizer_json: Path) -> str:
+    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json``, by llama.cpp's hash test."""
+    from tokenizers import Tokenizer  # torch-free (Rust)
+
+    try:
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+    except Exception as exc:  # the Rust library raises plain Exceptions
+        raise CheckpointError(f"“{tokenizer_json.name}” cannot be read: {exc}") from exc
+    ids = tokenizer.encode(PRE_TOKENIZER_TEST_TEXT).ids
+    digest = hashlib.sha256(str(ids).encode()).hexdigest()
+    name = PRE_TOKENIZER_HASHES.get(digest)
+    if name is None:
+        raise UnsupportedModelError(
+            "This model's BPE tokenizer splits text in a way Huacaya does not recognise "
+            f"(pre-tokenizer hash {digest[:16]}…).",
+            "Supported: Llama 3, SmolLM/SmolLM2, DeepSeek (LLaMA), Mistral Nemo. For others, "
+            "use a GGUF made by llama.cpp's converter.",
+        )
+    return name
+
+
+def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
+    path = folder / "tokenizer.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"“{path.name}” is missing or damaged.") from exc
+    model = data.get("model", {})
+    if model.get("type") != "BPE":
+        raise UnsupportedModelError(
+            f"The tokenizer in “{path.name}” is {model.get('type')!r}; expected BPE."
+        )
+    reverse: dict[int, str] = {i: t for t, i in model.get("vocab", {}).items()}
+    added = {t["id"]: t for t in data.get("added_tokens", [])}
+    for token_id, info in added.items():
+        reverse[token_id] = info["content"]
+    if reverse and max(reverse) >= vocab_size:
+        raise CheckpointError(
+            f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {vocab_size}."
+        )
+    vocab = Vocab(model="gpt2", pre=pre_tokenizer_name(path))
+    for i in range(vocab_size):
+        if i not in reverse:
+            vocab.tokens.append(f"[PAD{i}]".encode())
+            vocab.types.append(gguf.TokenType.UNUSED)
+            continue
+        token = reverse[i]
+        if i in added:
+            if added[i].get("special") or _looks_special(token):
+                vocab.types.append(gguf.TokenType.CONTROL)
+            else:
+                token = token.replace(_LOWER_ONE_EIGHTH_BLOCK, " ")
+                vocab.types.append(gguf.TokenType.USER_DEFINED)
+        else:
+            vocab.types.append(gguf.TokenType.NORMAL)
+        vocab.tokens.append(token.encode("utf-8"))
+    return vocab
+
+
+def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
+    """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``."""
+    from sentencepiece import SentencePieceProcessor
+
+    processor = SentencePieceProcessor()
+    try:
+        processor.LoadFromFile(str(folder / "tokenizer.model"))
+    except (OSError, RuntimeError) as exc:
+        raise CheckpointError("“tokenizer.model” is missing or damaged.") from exc
+    base = processor.vocab_size()
+    size = max(vocab_size, base) if vocab_size else base
+    tokens = [f"[PAD{i}]".encode() for i in range(size)]
+    scores = [-10000.0] * size
+    types = [int(gguf.TokenType.UNUSED)] * size
+    for i in range(min(base, size)):
+        piece_type = _SPM_NORMAL
+        if processor.IsUnknown(i):
+            piece_type = _SPM_UNKNOWN
+        elif processor.IsControl(i):
+            piece_type = _SPM_CONTROL
+        elif processor.IsUnused(i):
+            piece_type = _SPM_UNUSED
+        elif processor.IsByte(i):
+            piece_type = _SPM_BYTE
+        tokens[i] = processor.IdToPiece(i).encode("utf-8")
+        scores[i] = processor.GetScore(i)
+        types[i] = piece_type
+    for token_id, content, special in _added_tokens(folder):
+        if token_id >= size:
+            raise CheckpointError(
+                f"Added token {content!r} has id {token_id}, beyond the model's vocab_size {size}."
+            )
+        if special or _looks_special(content):
+            types[token_id] = gguf.TokenType.CONTROL
+        else:
+            content = content.replace(_LOWER_ONE_EIGHTH_BLOCK, " ")
+            types[token_id] = gguf.TokenType.USER_DEFINED
+        tokens[token_id] = content.encode("utf-8")
+        scores[token_id] = -1000.0
+    return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
+
+
+def _added_tokens(folder: Path) -> list[tuple[int, str, bool]]:
+    """(id, text, special) from added_tokens.json and tokenizer_config.json, later wins."""
+    found: dict[int, tuple[str, bool]] = {}
+    added_json = folder / "added_tokens.json"
+    if added_json.is_file():
+        for content, token_id in json.loads(added_json.read_text(encoding="utf-8")).items():
+            found[int(token_id)] = (content, False)
+    config = folder / "tokenizer_config.json"
+    if config.is_file():
+        decoder = json.loads(config.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
+        for token_id, info in decoder.items():
+            found[int(token_id)] = (info["content"], bool(info.get("special")))
+    return [(i, text, special) for i, (text, special) in sorted(found.items())]
+
+
+def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
+    """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
+    return gguf.SpecialVocab(folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens))

@@ -1,0 +1,171 @@
+"""Real Hugging Face checkpoints for the conversion tests, built once per session.
+
+- ``smollm_checkpoint``: the starter GGUF loaded with transformers, copied into a fresh
+  LlamaForCausalLM in bf16 and saved with its tokenizer: SmolLM2-135M-Instruct as the Hub has it.
+- ``tiny_llama``: a random LLaMA with a SentencePiece tokenizer trained here, n_head ≠ n_kv_head
+  and an added ``[PAD]`` token (Alpaca's layout).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+CORPUS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Alpacas are domesticated camelids from South America, kept for their soft fleece.",
+    "Paris is the capital of France; Rome is the capital of Italy.",
+    "Instruction: write a poem about the sea. Response: The sea is wide and deep.",
+    "Numbers like 12, 345 and 6789 appear in text too, as do symbols: %, $ and #.",
+] * 40
+
+
+def _gguf_scalar(reader: gguf.GGUFReader, key: str):  # type: ignore[no-untyped-def]
+    field = reader.fields.get(key)
+    return None if field is None else field.contents()
+
+
+@pytest.fixture(scope="session")
+def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
+    out = tmp_path_factory.mktemp("smollm2-hf")
+    tokenizer = AutoTokenizer.from_pretrained(starter_path.parent, gguf_file=starter_path.name)
+    loaded = AutoModelForCausalLM.from_pretrained(
+        starter_path.parent, gguf_file=starter_path.name, dtype=torch.float32
+    )
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # it describes the GGUF we read, not this checkpoint
+    fresh = LlamaForCausalLM(config).to(torch.bfloat16)
+    fresh.load_state_dict({k: v.to(torch.bfloat16) for k, v in loaded.state_dict().items()})
+    fresh.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    # transformers' GGUF tokenizer import drops two flags the original tokenizer_config.json has.
+    reader = gguf.GGUFReader(starter_path)
+    tokenizer_config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
+    tokenizer_config["add_bos_token"] = bool(_gguf_scalar(reader, "tokenizer.ggml.add_bos_token"))
+    tokenizer_config["add_prefix_space"] = bool(
+        _gguf_scalar(reader, "tokenizer.ggml.add_space_prefix")
+    )
+    (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
+    return out
+
+
+def train_sentencepiece(folder: Path, vocab_size: int = 400) -> Path:
+    import sentencepiece as spm
+
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(folder / "tokenizer"),
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        character_coverage=1.0,
+        bos_id=1,
+        eos_id=2,
+        unk_id=0,
+        pad_id=-1,
+        minloglevel=2,
+    )
+    corpus.unlink()
+    (folder / "tokenizer.vocab").unlink()
+    return folder / "tokenizer.model"
+
+
+def save_tiny_llama(folder: Path, model: LlamaForCausalLM, tokenizer_model: Path) -> Path:
+    """A LLaMA checkpoint folder as alpaca-era repos have it: SentencePiece + [PAD]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    (folder / "tokenizer.model").write_bytes(tokenizer_model.read_bytes())
+    pad_id = model.config.vocab_size - 1
+    (folder / "added_tokens.json").write_text(json.dumps({"[PAD]": pad_id}))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "pad_token": "[PAD]",
+                "add_bos_token": True,
+                "add_eos_token": False,
+            }
+        )
+    )
+    return folder
+
+
+def tiny_config(vocab_size: int) -> LlamaConfig:
+    return LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        rms_norm_eps=1e-5,
+        initializer_range=0.2,  # peaked distributions: no near-ties in the top-1 comparison
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=vocab_size - 1,
+        tie_word_embeddings=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def sentencepiece_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_sentencepiece(tmp_path_factory.mktemp("spm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory, sentencepiece_model: Path) -> Path:
+    import sentencepiece as spm
+
+    base_size = spm.SentencePieceProcessor(model_file=str(sentencepiece_model)).vocab_size()
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(tiny_config(base_size + 1)).to(torch.float32)
+    return save_tiny_llama(
+        tmp_path_factory.mktemp("tiny") / "tiny-llama", model, sentencepiece_model
+    )
+
+
+def hf_logits(folder: Path, tokens: list[int], model=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+    model = model or AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model.eval()
+    with torch.no_grad():
+        return model(torch.tensor([tokens])).logits[0].float().numpy()
+
+
+def llama_cpp_logits(path: Path, tokens: list[int]) -> np.ndarray:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(
+        model_path=str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2, n_gpu_layers=0
+    )
+    try:
+        llm.eval(tokens)
+        return np.array(llm.scores[: len(tokens)], dtype=np.float32)
+    finally:
+        llm.close()
+
+
+def agreement(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    """(top-1 agreement, mean KL(reference ‖ candidate)) over positions."""
+    top1 = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
+
+    def log_softmax(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        x = x - x.max(-1, keepdims=True)
+        return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+    p_log, q_log = log_softmax(reference), log_softmax(candidate)
+    kl = float(np.mean((np.exp(p_log) * (p_log - q_log)).sum(-1)))
+    return top1, kl
