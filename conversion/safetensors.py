@@ -8,7 +8,6 @@ Supported dtypes: F32, F16 and BF16 (BF16 is widened to float32 on request, or k
 
 from __future__ import annotations
 
-import contextlib
 import json
 import mmap
 import struct
@@ -49,8 +48,10 @@ class TensorRef:
 
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:
-    """Widen BF16 bit patterns (uint16) to float32 exactly."""
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    """Widen BF16 bit patterns (uint16) to float32 exactly (one new array, shifted in place)."""
+    wide = raw.astype(np.uint32)
+    wide <<= 16
+    return wide.view(np.float32)
 
 
 class SafetensorsFile:
@@ -96,10 +97,13 @@ class SafetensorsFile:
                     f"{ref.start + ref.nbytes:,} but the file has {size:,}.",
                 )
             self.tensors[name] = ref
-        self._map = mmap.mmap(self._handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
 
     def raw(self, name: str) -> np.ndarray:
-        """The tensor as stored (BF16 as uint16 bit patterns), a view into the mapping."""
+        """The tensor as stored (BF16 as uint16 bit patterns), a read-only view.
+
+        Each tensor gets its own mapping, released with the array, so pages already converted
+        leave the process's memory instead of accumulating up to the model's size.
+        """
         ref = self.tensors[name]
         if ref.dtype not in _DTYPES:
             raise CheckpointError(
@@ -107,18 +111,23 @@ class SafetensorsFile:
                 "weights can be converted.",
                 "Use an unquantized (float) checkpoint.",
             )
-        assert self._map is not None
-        count = ref.nbytes // _DTYPES[ref.dtype].itemsize
-        array = np.frombuffer(self._map, dtype=_DTYPES[ref.dtype], count=count, offset=ref.start)
+        dtype = _DTYPES[ref.dtype]
+        if ref.nbytes == 0:
+            return np.zeros(ref.shape, dtype=dtype)
+        start = ref.start - ref.start % mmap.ALLOCATIONGRANULARITY
+        mapping = mmap.mmap(
+            self._handle.fileno(),
+            ref.start + ref.nbytes - start,
+            offset=start,
+            access=mmap.ACCESS_READ,
+        )
+        array = np.frombuffer(
+            mapping, dtype=dtype, count=ref.nbytes // dtype.itemsize, offset=ref.start - start
+        )
         return array.reshape(ref.shape)
 
     def close(self) -> None:
-        if self._map is not None:
-            # Arrays may still view the mapping; then it goes away with them.
-            with contextlib.suppress(BufferError):
-                self._map.close()
-            self._map = None
-        self._handle.close()
+        self._handle.close()  # mappings handed out stay valid until their arrays go
 
 
 class SafetensorsCheckpoint:

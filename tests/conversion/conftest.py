@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import gguf
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+from tests.conversion.checkpoints import build_smollm_checkpoint
 
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -26,34 +27,9 @@ CORPUS = [
 ] * 40
 
 
-def _gguf_scalar(reader: gguf.GGUFReader, key: str):  # type: ignore[no-untyped-def]
-    field = reader.fields.get(key)
-    return None if field is None else field.contents()
-
-
 @pytest.fixture(scope="session")
 def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
-    out = tmp_path_factory.mktemp("smollm2-hf")
-    tokenizer = AutoTokenizer.from_pretrained(starter_path.parent, gguf_file=starter_path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        starter_path.parent, gguf_file=starter_path.name, dtype=torch.float32
-    )
-    config = loaded.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config  # it describes the GGUF we read, not this checkpoint
-    fresh = LlamaForCausalLM(config).to(torch.bfloat16)
-    fresh.load_state_dict({k: v.to(torch.bfloat16) for k, v in loaded.state_dict().items()})
-    fresh.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    # transformers' GGUF tokenizer import drops two flags the original tokenizer_config.json has.
-    reader = gguf.GGUFReader(starter_path)
-    tokenizer_config = json.loads((out / "tokenizer_config.json").read_text(encoding="utf-8"))
-    tokenizer_config["add_bos_token"] = bool(_gguf_scalar(reader, "tokenizer.ggml.add_bos_token"))
-    tokenizer_config["add_prefix_space"] = bool(
-        _gguf_scalar(reader, "tokenizer.ggml.add_space_prefix")
-    )
-    (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
-    return out
+    return build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("smollm2-hf"))
 
 
 def train_sentencepiece(folder: Path, vocab_size: int = 400) -> Path:
