@@ -169,3 +169,35 @@ def test_integrity_check_compares_against_the_release_sum() -> None:
     wrong = RecoveredFromDiff(Source(25000.0), Source(0.0))
     wrong.float32("w")
     assert wrong.integrity()["passed"] is False
+
+
+def test_mistral_and_llama3_rope_scaling_match_transformers(
+    tmp_path: Path, sentencepiece_model: Path
+) -> None:
+    from transformers import MistralConfig, MistralForCausalLM
+
+    base_size = spm.SentencePieceProcessor(model_file=str(sentencepiece_model)).vocab_size()
+    tokens = sample_tokens(sentencepiece_model)
+    torch.manual_seed(3)
+    llama3 = tiny_config(base_size + 1)
+    llama3.rope_parameters = {
+        "rope_type": "llama3",
+        "rope_theta": 500000.0,
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 16,
+    }
+    shared = tiny_config(base_size + 1).to_dict()
+    mistral = MistralConfig(**{k: v for k, v in shared.items() if k in MistralConfig().to_dict()})
+    for label, model in (
+        ("llama3", AutoModelForCausalLM.from_config(llama3)),
+        ("mistral", MistralForCausalLM(mistral)),
+    ):
+        folder = save_tiny_llama(tmp_path / label, model.to(torch.float32), sentencepiece_model)
+        out = convert(folder, tmp_path / f"{label}.gguf", "f32").path
+        names = {t.name for t in gguf.GGUFReader(out).tensors}
+        assert ("rope_freqs.weight" in names) == (label == "llama3")
+        top1, kl = agreement(hf_logits(folder, tokens), llama_cpp_logits(out, tokens))
+        assert top1 >= 0.99, label
+        assert kl <= 1e-4, label
