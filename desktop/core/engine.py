@@ -9,6 +9,8 @@ Follow-up questions reuse the evaluated prefix of the conversation (llama.cpp's 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import io
 import logging
 import random
 import threading
@@ -128,22 +130,30 @@ class ChatEngine:
         llama_log.install()
         llama_log.take_recent_errors()
         context = self._context_for(header)
+        # verbose=True: with False, llama-cpp-python silences the whole process's stdout and
+        # stderr (file descriptors 1 and 2) while loading, swallowing other threads' output.
+        # Its own Python prints are captured here; llama.cpp's log goes to our callback.
+        said = io.StringIO()
         try:
-            llama = llama_cpp.Llama(
-                model_path=str(self.model_path),
-                n_ctx=context,
-                n_batch=min(512, context),
-                n_threads=self.threads,
-                n_threads_batch=self.threads,
-                n_gpu_layers=self.gpu_layers,
-                verbose=False,
-            )
+            with contextlib.redirect_stderr(said):
+                llama = llama_cpp.Llama(
+                    model_path=str(self.model_path),
+                    n_ctx=context,
+                    n_batch=min(512, context),
+                    n_threads=self.threads,
+                    n_threads_batch=self.threads,
+                    n_gpu_layers=self.gpu_layers,
+                    verbose=True,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
-            said = "; ".join(llama_log.take_recent_errors()[-3:])
-            detail = f" llama.cpp said: {said}" if said else ""
+            errors = "; ".join(llama_log.take_recent_errors()[-3:])
+            detail = f" llama.cpp said: {errors}" if errors else ""
             raise ModelLoadError(
                 f"llama.cpp could not load “{self.model_path.name}”.{detail}"
             ) from exc
+        finally:
+            log.debug("llama-cpp-python while loading: %s", said.getvalue())
+        llama.verbose = False  # no per-answer prints from here on
         self._llama = llama
         self._owner = threading.get_ident()
         bos = self._token_text(llama.token_bos())

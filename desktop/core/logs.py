@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 
 from desktop.core import paths
 
@@ -25,9 +26,11 @@ def setup(console_level: int | None = logging.WARNING) -> None:
         root.addHandler(handler)
     except OSError:
         pass  # a read-only home must not stop the app; the console handler still works
-    if console_level is not None:
+    if console_level is not None and sys.stderr is not None:  # windowed apps have no stderr
         console = logging.StreamHandler()
         console.setLevel(console_level)
+        # llama.cpp's own lines go to the file only: its errors reach the user inside ours.
+        console.addFilter(lambda record: not record.name.startswith("llama.cpp"))
         console.setFormatter(logging.Formatter("huacaya: %(levelname)s: %(message)s"))
         root.addHandler(console)
     # llama.cpp's own log is chatty at INFO; keep its warnings and errors only.

@@ -15,7 +15,7 @@ from desktop import __version__
 from desktop.core.engine import ChatEngine
 from desktop.terminal import TerminalChat
 from tests.conftest import FRANCE, greedy
-from tests.helpers import text_file_named_gguf, truncated_copy
+from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,7 +107,7 @@ def test_without_a_display_the_default_command_opens_the_terminal_chat(huacaya_h
     assert result.stdout.strip()
 
 
-@pytest.mark.parametrize("kind", ["missing", "text", "truncated"])
+@pytest.mark.parametrize("kind", ["missing", "text", "truncated", "architecture"])
 def test_bad_model_file_is_one_line_on_stderr_and_nonzero_exit(
     kind: str, huacaya_home: Path, tmp_path: Path, starter_path: Path
 ) -> None:
@@ -116,6 +116,8 @@ def test_bad_model_file_is_one_line_on_stderr_and_nonzero_exit(
         text_file_named_gguf(path)
     elif kind == "truncated":
         truncated_copy(starter_path, path)
+    elif kind == "architecture":
+        with_architecture(starter_path, path, b"llamx")
     result = huacaya("chat", "--model", str(path), "Hello?", home=huacaya_home)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -144,3 +146,4 @@ def test_self_test_passes(huacaya_home: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "self-test: passed" in result.stdout
     assert "main window opened" in result.stdout
+    assert "window shown" in result.stdout  # not swallowed while the model loads
