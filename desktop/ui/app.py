@@ -6,11 +6,12 @@ import ctypes
 import importlib.resources
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -100,11 +101,27 @@ def _install_excepthook(window: QWidget) -> None:
     sys.excepthook = hook
 
 
+def _close_on_ctrl_c(window: QWidget) -> QTimer:
+    """Ctrl+C in the terminal closes the window cleanly (the model is freed, nothing leaks).
+
+    Python only runs signal handlers between bytecodes, so a timer lets it in now and then.
+    """
+    signal.signal(signal.SIGINT, lambda signum, frame: window.close())
+    timer = QTimer(window)
+    timer.start(250)
+    timer.timeout.connect(lambda: None)
+    return timer
+
+
 def run_app(model: str = "") -> int:
     from desktop.ui.main_window import MainWindow
 
     app = create_application()
     window = MainWindow(initial_model=model)
     _install_excepthook(window)
+    _close_on_ctrl_c(window)
+    app.aboutToQuit.connect(window.engine.shutdown)  # also when quit without closing the window
     window.show()
-    return app.exec()
+    code = app.exec()
+    log.info("exiting with code %d", code)
+    return code
