@@ -54,6 +54,7 @@ class TerminalChat:
         self.err = err or sys.stderr
         self.show_stats = show_stats
         self.messages: list[Message] = []
+        self.dropped = 0  # oldest messages already left out of the model's view
         if system_prompt:
             self.messages.append({"role": "system", "content": system_prompt})
 
@@ -80,6 +81,13 @@ class TerminalChat:
         stats = self.engine.last_stats
         if stats is not None and stats.finish_reason == "cancelled":
             self.err.write("[stopped]\n")
+        if stats is not None and stats.dropped_messages > self.dropped:
+            self.err.write(
+                f"[the {stats.dropped_messages} oldest messages no longer fit the context "
+                "and were left out]\n"
+            )
+        if stats is not None:
+            self.dropped = stats.dropped_messages
         if self.show_stats and stats is not None:
             self.err.write(format_stats(stats) + "\n")
         self.messages.append({"role": "assistant", "content": answer})

@@ -53,6 +53,7 @@ class GenerationStats:
     time_to_first_token: float  # seconds from the request to the first token
     total_seconds: float
     finish_reason: str  # "stop", "length" or "cancelled"
+    dropped_messages: int = 0  # oldest messages left out so the conversation fits
 
     @property
     def tokens_per_second(self) -> float:
@@ -118,6 +119,7 @@ class ChatEngine:
         self._stop = threading.Event()
         self.info: ModelInfo | None = None
         self.last_stats: GenerationStats | None = None
+        self._window_anchor: tuple[str, str] | None = None  # see fit_to_context
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -220,6 +222,9 @@ class ChatEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self._prompt_tokens(messages)[0])
+
     # -- generation ------------------------------------------------------------------------
 
     def forget_cache(self) -> None:
@@ -239,21 +244,64 @@ class ChatEngine:
         """
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
-        rendered = self.render_prompt(messages)
-        tokens = llama.tokenize(
-            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
-        )
-        context = llama.n_ctx()
-        if len(tokens) >= context:
-            raise PromptTooLongError(
-                f"The conversation is {len(tokens):,} tokens long; the model's context holds "
-                f"{context:,}."
-            )
-        max_tokens = min(settings.max_tokens, context - len(tokens))
+        kept, tokens, rendered = self.fit_to_context(messages, settings)
+        max_tokens = min(settings.max_tokens, llama.n_ctx() - len(tokens))
         cached = self._cached_prefix(tokens)
         self._stop.clear()
         self.last_stats = None
-        return self._generate(llama, tokens, cached, max_tokens, settings, rendered.stop)
+        dropped = len(messages) - len(kept)
+        return self._generate(llama, tokens, cached, max_tokens, settings, rendered.stop, dropped)
+
+    def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], RenderedPrompt]:
+        rendered = self.render_prompt(messages)
+        llama = self._require()
+        tokens = llama.tokenize(
+            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
+        )
+        return tokens, rendered
+
+    def fit_to_context(
+        self, messages: Sequence[Message], settings: GenerationSettings
+    ) -> tuple[list[Message], list[int], RenderedPrompt]:
+        """Drop the oldest turns until the prompt leaves room for the answer.
+
+        The system prompt and the latest question always stay. When turns must go, enough go
+        to leave half of the room free, and the next questions start from the same turn
+        until the room is used up again, so they keep reusing the evaluated prefix instead of
+        re-reading the conversation every turn. A question that does not fit even alone is
+        refused with a clear message.
+        """
+        context = self._require().n_ctx()
+        reserve = min(settings.max_tokens, context // 2)
+        budget = context - reserve
+        system = [m for m in messages[:1] if m["role"] == "system"]
+        older, latest = list(messages[len(system) : -1]), list(messages[-1:])
+        # Where the last window started, if this is the same conversation: starting there again
+        # keeps the prompt's prefix identical, so llama.cpp's cache still holds it.
+        start = next(
+            (i for i, m in enumerate(older) if (m["role"], m["content"]) == self._window_anchor),
+            0,
+        )
+        older = older[start:]
+        tokens, rendered = self._prompt_tokens(system + older + latest)
+        if len(tokens) > budget:
+            target = budget // 2
+            while older and len(tokens) > target:
+                del older[: 2 if len(older) > 1 else 1]  # a question and its answer
+                tokens, rendered = self._prompt_tokens(system + older + latest)
+        if len(tokens) > budget:
+            raise PromptTooLongError(
+                f"This question is {len(tokens):,} tokens long with the system prompt; the "
+                f"model's context holds {context:,} tokens and {reserve:,} are kept for the "
+                "answer.",
+                "Shorten the question, lower the answer length, or raise the context length "
+                "in Settings.",
+            )
+        dropped_any = len(system) + len(older) + len(latest) < len(messages)
+        self._window_anchor = (
+            (older[0]["role"], older[0]["content"]) if dropped_any and older else None
+        )
+        return system + older + latest, tokens, rendered
 
     def _generate(
         self,
@@ -263,6 +311,7 @@ class ChatEngine:
         max_tokens: int,
         settings: GenerationSettings,
         stops: list[str],
+        dropped: int = 0,
     ) -> Iterator[str]:
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
         llama.set_seed(seed)
@@ -322,6 +371,7 @@ class ChatEngine:
                 time_to_first_token=(first_token_at or ended) - started,
                 total_seconds=ended - started,
                 finish_reason=finish,
+                dropped_messages=dropped,
             )
 
     def _cached_prefix(self, tokens: list[int]) -> int:

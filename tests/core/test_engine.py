@@ -186,3 +186,32 @@ def test_model_without_template_uses_the_exact_stanford_alpaca_prompt(
         assert ask(alpaca, FRANCE, greedy(16)).strip()
     finally:
         alpaca.close()
+
+
+def test_forty_turns_in_a_small_context_keep_answering(starter_path: Path) -> None:
+    small = ChatEngine(starter_path, context_length=512)
+    small.load()
+    system = {"role": "system", "content": "You are a terse assistant called Huacaya."}
+    messages = [system]
+    settings = greedy(48)
+    dropped_turns, reused = 0, 0
+    try:
+        for turn in range(40):
+            messages.append({"role": "user", "content": f"Question {turn}: name an animal."})
+            answer = "".join(small.stream(messages, settings))
+            stats = small.last_stats
+            assert stats is not None and stats.generated_tokens > 0, turn
+            dropped_turns += stats.dropped_messages > 0
+            reused += stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
+            messages.append({"role": "assistant", "content": answer})
+        kept, tokens, rendered = small.fit_to_context(
+            [*messages, {"role": "user", "content": "And one more?"}], settings
+        )
+    finally:
+        small.close()
+    assert dropped_turns > 0  # the conversation outgrew the context…
+    assert reused > 30  # …yet most turns only evaluated their new tokens
+    assert kept[0] == system  # the system prompt is still applied
+    assert kept[-1]["content"] == "And one more?"
+    assert len(tokens) <= 512 - 48
+    assert rendered.text.count("You are a terse assistant called Huacaya.") == 1
