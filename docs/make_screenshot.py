@@ -1,9 +1,9 @@
-"""Regenerate docs/screenshot.png: the real window answering a real question, offscreen.
+"""Regenerate the README's screenshots: the real window answering real questions, offscreen.
 
-    python docs/make_screenshot.py [--out docs/screenshot.png] [--question "..."]
+    python docs/make_screenshot.py [--theme light|dark] [--out FILE.png]
 
 It uses a throw-away HUACAYA_HOME, the starter model and greedy decoding, so anyone can
-reproduce the picture in the README.
+reproduce the pictures: a conversation with a short answer, then one with a code answer.
 """
 
 from __future__ import annotations
@@ -20,8 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
-    parser.add_argument("--question", default="What is the capital of France?")
+    parser.add_argument("--theme", choices=["light", "dark"], default="light")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--question",
+        action="append",
+        help="ask this (repeatable); default: the France question, then a code question",
+    )
     parser.add_argument("--timeout", type=int, default=120, help="seconds to wait for the model")
     args = parser.parse_args()
 
@@ -32,10 +37,17 @@ def main() -> int:
     from desktop.core.settings import GenerationSettings
     from desktop.ui.app import create_application
     from desktop.ui.main_window import MainWindow
+    from desktop.ui.theme import apply_theme
 
+    questions = args.question or [
+        "What is the capital of France?",
+        "Write a Python function that adds two numbers.",
+    ]
+    out = args.out or ROOT / "docs" / f"screenshot-{args.theme}.png"
     app = create_application()
+    apply_theme(app, args.theme)
     window = MainWindow()
-    window.resize(900, 620)
+    window.resize(1100, 700)
     window.show()
 
     def wait_for(signal) -> None:  # type: ignore[no-untyped-def]
@@ -48,17 +60,18 @@ def main() -> int:
     if window.model_info is None:
         print("the model did not load", file=sys.stderr)
         return 1
-    window.settings.generation = GenerationSettings(temperature=0.0, max_tokens=200, seed=1)
-    window.composer.setPlainText(args.question)
-    window.composer.submit()
-    wait_for(window.answer_finished)
+    for question in questions:
+        window.conversation.generation = GenerationSettings(temperature=0.0, max_tokens=200, seed=1)
+        window.composer.setPlainText(question)
+        window.composer.submit()
+        wait_for(window.answer_finished)
     window.chat_view.flush()
     app.processEvents()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(args.out)):
-        print(f"could not write {args.out}", file=sys.stderr)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        print(f"could not write {out}", file=sys.stderr)
         return 1
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
     window.close()
     return 0
 

@@ -115,6 +115,7 @@ class ChatEngine:
         self.prompt_format_name = prompt_format
         self._llama: llama_cpp.Llama | None = None
         self._format: PromptFormat | None = None
+        self._format_args: tuple[str | None, str, str, bool] = (None, "", "", True)
         self._owner: int | None = None
         self._stop = threading.Event()
         self.info: ModelInfo | None = None
@@ -161,9 +162,8 @@ class ChatEngine:
         bos = self._token_text(llama.token_bos())
         eos = self._token_text(llama.token_eos())
         adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llama._model.vocab))
-        self._format = choose_format(
-            self.prompt_format_name, header.chat_template, bos, eos, adds_bos
-        )
+        self._format_args = (header.chat_template, bos, eos, adds_bos)
+        self._format = choose_format(self.prompt_format_name, *self._format_args)
         self.info = self._describe(header, llama.n_ctx())
         log.info(
             "loaded %s (%s, ctx %d, %d threads)",
@@ -209,6 +209,12 @@ class ChatEngine:
         )
 
     # -- prompts ---------------------------------------------------------------------------
+
+    def set_prompt_format(self, name: str) -> None:
+        """Switch how conversations are rendered (no reload; the cache simply won't match)."""
+        if name != self.prompt_format_name and self._format is not None:
+            self._format = choose_format(name, *self._format_args)
+            self.prompt_format_name = name
 
     def render_prompt(self, messages: Sequence[Message]) -> RenderedPrompt:
         if self._format is None:

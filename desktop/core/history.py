@@ -368,13 +368,15 @@ class History:
         query = fts_query(text)
         if not query:
             return []
+        # Newest matches first: FTS5 walks its index in rowid order and stops at the limit,
+        # so a common word costs no more than a rare one (ranking would score every match).
         rows = self.db.execute(
             "SELECT m.conversation_id, m.id, c.title, "
-            f"snippet(messages_fts, 0, '{_HIT_START}', '{_HIT_END}', '…', 12) AS snippet "
+            f"snippet(messages_fts, 0, '{_HIT_START}', '{_HIT_END}', '…', 12) "
             "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
             "JOIN conversations c ON c.id = m.conversation_id "
             "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
-            "ORDER BY bm25(messages_fts), c.updated_at DESC LIMIT ?",
+            "ORDER BY messages_fts.rowid DESC LIMIT ?",
             (query, limit),
         ).fetchall()
         return [SearchHit(row[0], row[1], row[2], self._highlight(row[3])) for row in rows]

@@ -56,6 +56,12 @@ class Settings:
     theme: str = "system"
     font_size: int = 0  # 0: the system's
     generation: GenerationSettings = field(default_factory=GenerationSettings)
+    # per model id: generation settings that new chats with that model start from
+    model_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # window state, restored at start
+    window_geometry: str = ""  # base64 of QWidget.saveGeometry()
+    splitter_state: str = ""
+    last_conversation: int = 0
     schema_version: int = SCHEMA_VERSION
 
 
@@ -71,6 +77,9 @@ def _coerce(dataclass_type: type, raw: Any) -> Any:
         value = raw[item.name]
         if hasattr(default, "__dataclass_fields__"):
             setattr(instance, item.name, _coerce(type(default), value))
+        elif isinstance(default, dict):
+            if isinstance(value, dict):
+                setattr(instance, item.name, value)
         elif isinstance(default, bool) or isinstance(value, bool):
             if isinstance(value, bool) and isinstance(default, bool):
                 setattr(instance, item.name, value)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import APP_ID, APP_NAME, __version__
 from desktop.ui.errors import show_error
+from desktop.ui.theme import apply_theme
 
 ICON_FILE = "huacaya.svg"
 STYLE_FILE = "style.qss"
@@ -118,6 +119,7 @@ def run_app(model: str = "") -> int:
 
     app = create_application()
     window = MainWindow(initial_model=model)
+    apply_theme(app, window.settings.theme, window.settings.font_size)
     _install_excepthook(window)
     _close_on_ctrl_c(window)
     app.aboutToQuit.connect(window.engine.shutdown)  # also when quit without closing the window

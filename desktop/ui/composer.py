@@ -1,4 +1,5 @@
-"""The box where the user types: Enter sends, Shift+Enter starts a new line."""
+"""The box where the user types: Enter (or Ctrl+Enter) sends, Shift+Enter starts a new line,
+Up in an empty box edits the last question."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ MAX_VISIBLE_LINES = 8
 
 class Composer(QPlainTextEdit):
     submitted = Signal(str)
+    edit_last_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -26,6 +28,9 @@ class Composer(QPlainTextEdit):
                 self.insertPlainText("\n")
                 return
             self.submit()
+            return
+        if event.key() == Qt.Key.Key_Up and not self.toPlainText():
+            self.edit_last_requested.emit()
             return
         super().keyPressEvent(event)
 

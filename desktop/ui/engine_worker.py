@@ -60,13 +60,14 @@ class _EngineWorker(QObject):
         self.engine = engine
         self.loaded.emit(info)
 
-    @Slot(list, object)
-    def generate(self, messages: list, settings: GenerationSettings) -> None:
+    @Slot(list, object, str)
+    def generate(self, messages: list, settings: GenerationSettings, prompt_format: str) -> None:
         engine = self.engine
         if engine is None:
             self.failed.emit(HuacayaError("No model is loaded.", "Choose a model first."))
             return
         try:
+            engine.set_prompt_format(prompt_format)
             for text in engine.stream(messages, settings):
                 self.delta.emit(text)
         except Exception as exc:
@@ -95,7 +96,7 @@ class EngineController(QObject):
     failed = Signal(object)
 
     _request_load = Signal(object)
-    _request_generate = Signal(list, object)
+    _request_generate = Signal(list, object, str)
     _request_shutdown = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -120,9 +121,11 @@ class EngineController(QObject):
         self.busy = True
         self._request_load.emit(request)
 
-    def generate(self, messages: list, settings: GenerationSettings) -> None:
+    def generate(
+        self, messages: list, settings: GenerationSettings, prompt_format: str = "auto"
+    ) -> None:
         self.busy = self.generating = True
-        self._request_generate.emit(list(messages), settings)
+        self._request_generate.emit(list(messages), settings, prompt_format)
 
     def stop(self) -> None:
         engine = self._worker.engine

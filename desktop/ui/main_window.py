@@ -1,20 +1,23 @@
-"""The main window: model picker, transcript, composer with Send/Stop, and a status bar."""
+"""The main window: conversations on the left; the model picker, transcript, composer and
+status bar on the right. The work happens elsewhere: the model library and file checks in
+background tasks, the model on its engine thread, the conversation in ConversationController."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
     QSizePolicy,
+    QSplitter,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -24,17 +27,20 @@ from desktop import APP_NAME
 from desktop.core import settings as settings_store
 from desktop.core.engine import GenerationStats, ModelInfo
 from desktop.core.errors import HuacayaError
+from desktop.core.history import History
 from desktop.core.library import ModelEntry, ModelLibrary
-from desktop.core.prompts import Message
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
+from desktop.ui.conversation import ConversationController
 from desktop.ui.engine_worker import EngineController, LoadRequest
 from desktop.ui.errors import show_error
+from desktop.ui.model_picker import ModelPicker
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.sidebar import Sidebar
 from desktop.ui.tasks import run_in_background
+from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
-
-OPEN_FILE = "__open_file__"
 
 
 def format_stats(stats: GenerationStats) -> str:
@@ -51,93 +57,103 @@ class MainWindow(QMainWindow):
     def __init__(self, library: ModelLibrary | None = None, initial_model: str = "") -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.resize(900, 680)
+        self.resize(1100, 720)
         self.settings = settings_store.load()
         self.library = library or ModelLibrary()
-        self.messages: list[Message] = []
+        self.history = History()
+        self.history.purge_deleted()  # leftovers of a session that ended during an undo
         self.model_entry: ModelEntry | None = None
         self.model_info: ModelInfo | None = None
         self._loading_entry: ModelEntry | None = None
-        self._answer_parts: list[str] = []
+        self._editing: int | None = None  # index of the question being edited
         self._initial_model = initial_model or self.settings.default_model
 
         self.engine = EngineController(self)
         self.engine.loaded.connect(self._on_model_loaded)
         self.engine.load_failed.connect(self._on_model_failed)
-        self.engine.delta.connect(self._on_delta)
-        self.engine.finished.connect(self._on_answer_finished)
-        self.engine.failed.connect(self._on_answer_failed)
-
-        self._build_toolbar()
-        self._build_body()
-        self._build_status_bar()
+        self._build()
+        self.conversation = ConversationController(
+            self.history, self.chat_view, self.engine, self.settings
+        )
+        self.conversation.conversations_changed.connect(self.refresh_sidebar)
+        self.conversation.answer_finished.connect(self._on_answer_finished)
+        self.conversation.answer_failed.connect(self._on_answer_failed)
+        self.conversation.question_returned.connect(self._return_question)
+        self._restore_state()
         self._update_controls()
         self._set_status("Preparing the model library…")
         run_in_background(self._prepare_library, self._on_library_ready, self._on_library_failed)
 
+    @property
+    def messages(self) -> list:  # type: ignore[type-arg]
+        return self.conversation.messages
+
     # -- layout ----------------------------------------------------------------------------
 
-    def _build_toolbar(self) -> None:
+    def _build(self) -> None:
         bar = QToolBar("Main", self)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
         self.addToolBar(bar)
-
-        self.new_chat_action = QAction("New chat", self)
-        self.new_chat_action.setShortcut(QKeySequence.StandardKey.New)
-        self.new_chat_action.triggered.connect(self.new_chat)
-        bar.addAction(self.new_chat_action)
-
         spacer = QWidget(self)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         bar.addWidget(QLabel("Model ", self))
-        self.model_picker = QComboBox(self)
-        self.model_picker.setObjectName("modelPicker")
-        self.model_picker.setMinimumContentsLength(28)
-        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_picker.activated.connect(self._on_model_picked)
+        self.model_picker = ModelPicker(self)
+        self.model_picker.model_chosen.connect(self._on_model_picked)
+        self.model_picker.open_file_requested.connect(self.choose_model_file)
         bar.addWidget(self.model_picker)
+        settings_action = bar.addAction("Settings…", self.open_settings)
+        settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
 
-        self.open_model_action = QAction("Open model file…", self)
-        self.open_model_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_model_action.triggered.connect(self.choose_model_file)
-        self.addAction(self.open_model_action)
+        for keys, slot in (
+            (QKeySequence.StandardKey.New, self.new_chat),
+            (QKeySequence.StandardKey.Find, lambda: self.sidebar.focus_search()),
+            (QKeySequence.StandardKey.Open, self.choose_model_file),
+            (QKeySequence(Qt.Key.Key_Escape), self.stop_answer),
+        ):
+            action = QAction(self)
+            action.setShortcut(keys)
+            action.triggered.connect(slot)
+            self.addAction(action)
 
-        stop_action = QAction("Stop", self)
-        stop_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
-        stop_action.triggered.connect(self.stop_answer)
-        self.addAction(stop_action)
+        self.sidebar = Sidebar(self.history, self)
+        self.sidebar.conversation_chosen.connect(self.open_conversation)
+        self.sidebar.new_chat_clicked.connect(self.new_chat)
+        self.sidebar.deleted.connect(self._on_deleted)
 
-    def _build_body(self) -> None:
-        body = QWidget(self)
-        layout = QVBoxLayout(body)
+        chat = QWidget(self)
+        layout = QVBoxLayout(chat)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        self.chat_view = ChatView(body)
+        self.chat_view = ChatView(chat)
+        self.chat_view.action_requested.connect(self._on_message_action)
         layout.addWidget(self.chat_view, 1)
-
         row = QHBoxLayout()
         row.setContentsMargins(12, 8, 12, 12)
-        self.composer = Composer(body)
+        self.composer = Composer(chat)
         self.composer.submitted.connect(self.send)
+        self.composer.edit_last_requested.connect(self.edit_last_question)
         row.addWidget(self.composer, 1)
-        self.send_button = QPushButton("Send", body)
+        self.send_button = QPushButton("Send", chat)
         self.send_button.setObjectName("sendButton")
-        self.send_button.setDefault(False)
         self.send_button.setAutoDefault(False)
         self.send_button.clicked.connect(self._on_send_button)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         layout.addLayout(row)
-        self.setCentralWidget(body)
-        self.composer.setFocus()
 
-    def _build_status_bar(self) -> None:
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(chat)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([260, 840])
+        self.setCentralWidget(self.splitter)
         self.status_label = QLabel(self)
         self.stats_label = QLabel(self)
         self.stats_label.setObjectName("statsLabel")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.stats_label)
+        self.composer.setFocus()
 
     def _set_status(self, text: str) -> None:
         self.status_label.setText(text)
@@ -148,7 +164,89 @@ class MainWindow(QMainWindow):
         self.send_button.setText("Stop" if generating else "Send")
         self.send_button.setEnabled(generating or ready)
         self.model_picker.setEnabled(not self.engine.busy)
-        self.new_chat_action.setEnabled(not generating)
+        self.sidebar.setEnabled(not generating)
+
+    # -- window state ----------------------------------------------------------------------
+
+    def _restore_state(self) -> None:
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
+        if self.settings.splitter_state:
+            self.splitter.restoreState(QByteArray.fromBase64(self.settings.splitter_state.encode()))
+        self.refresh_sidebar()
+        last = self.settings.last_conversation
+        if last and self.sidebar.item_for(last) is not None:
+            self.open_conversation(last)
+
+    def _save_state(self) -> None:
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self.settings.splitter_state = bytes(self.splitter.saveState().toBase64()).decode()
+        self.settings.last_conversation = self.conversation.conversation_id or 0
+        try:
+            settings_store.save(self.settings)
+        except OSError as exc:
+            log.warning("could not save the settings: %s", exc)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def refresh_sidebar(self) -> None:
+        self.sidebar.refresh(self.conversation.conversation_id)
+
+    def new_chat(self) -> None:
+        if self.engine.generating:
+            return
+        self._cancel_edit()
+        self.conversation.new()
+        self.sidebar.select(None)
+        self.stats_label.clear()
+        self.composer.setFocus()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if self.engine.generating:
+            return
+        self._cancel_edit()
+        try:
+            self.conversation.open(conversation_id)
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return
+        self.sidebar.select(conversation_id)
+        self.stats_label.clear()
+        search = self.sidebar.search.text().strip()
+        if self.sidebar.searching and search:
+            self.chat_view.find(search.split()[0])  # show the first hit
+
+    def _on_deleted(self, conversation_id: int) -> None:
+        if conversation_id == self.conversation.conversation_id:
+            self.new_chat()
+
+    # -- settings --------------------------------------------------------------------------
+
+    def open_settings(self) -> SettingsDialog:
+        model_id = self.model_entry.id if self.model_entry else ""
+        dialog = SettingsDialog(
+            self,
+            self.settings,
+            self.conversation.system_prompt,
+            self.conversation.prompt_format,
+            self.conversation.generation,
+            self.conversation.defaults_for(model_id),
+        )
+        dialog.accepted.connect(lambda: self._apply_settings(dialog, model_id))
+        dialog.open()
+        return dialog
+
+    def _apply_settings(self, dialog: SettingsDialog, model_id: str) -> None:
+        self.conversation.system_prompt = dialog.system_prompt.toPlainText().strip()
+        self.conversation.prompt_format = dialog.prompt_format.currentData()
+        self.conversation.generation = dialog.generation()
+        self.conversation.save_settings()
+        reload = dialog.apply_to(self.settings, model_id)
+        self._save_state()
+        apply_theme(QApplication.instance(), self.settings.theme, self.settings.font_size)
+        self.chat_view.show_messages([(e.role, e.label, e.content) for e in self.chat_view.entries])
+        if reload and self.model_entry is not None:
+            self.load_model(self.model_entry)
 
     # -- model library and loading ---------------------------------------------------------
 
@@ -157,7 +255,7 @@ class MainWindow(QMainWindow):
         return self.library.entries()
 
     def _on_library_ready(self, entries: list[ModelEntry]) -> None:
-        self._fill_picker(entries)
+        self.model_picker.fill(entries)
         if not entries:
             self._set_status("No model installed — open a .gguf file (Ctrl+O).")
             return
@@ -168,27 +266,7 @@ class MainWindow(QMainWindow):
         self._set_status("The model library could not be read.")
         show_error(self, exc)
 
-    def _fill_picker(self, entries: list[ModelEntry], current: str = "") -> None:
-        self.model_picker.clear()
-        for entry in entries:
-            self.model_picker.addItem(entry.name, entry.id)
-        self.model_picker.insertSeparator(self.model_picker.count())
-        self.model_picker.addItem("Open model file…", OPEN_FILE)
-        self._select_in_picker(current)
-
-    def _select_in_picker(self, model_id: str) -> None:
-        index = self.model_picker.findData(model_id)
-        if index >= 0:
-            self.model_picker.setCurrentIndex(index)
-
-    def _on_model_picked(self, index: int) -> None:
-        model_id = self.model_picker.itemData(index)
-        if model_id == OPEN_FILE:
-            self._select_in_picker(self.model_entry.id if self.model_entry else "")
-            self.choose_model_file()
-            return
-        if self.model_entry is not None and model_id == self.model_entry.id:
-            return
+    def _on_model_picked(self, model_id: str) -> None:
         try:
             self.load_model(self.library.get(model_id))
         except HuacayaError as exc:
@@ -209,7 +287,7 @@ class MainWindow(QMainWindow):
         )
 
     def _on_file_added(self, entry: ModelEntry) -> None:
-        self._fill_picker(self.library.entries(), self.model_entry.id if self.model_entry else "")
+        self.model_picker.fill(self.library.entries())
         self.load_model(entry)
 
     def _on_file_rejected(self, exc: BaseException) -> None:
@@ -225,23 +303,20 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return
         self._loading_entry = entry
-        self._select_in_picker(entry.id)
+        self.model_picker.select(entry.id)
         self._set_status(f"Loading {entry.name}…")
         self.engine.load(
             LoadRequest(
-                path=path,
-                context_length=self.settings.context_length,
-                threads=self.settings.threads,
-                gpu_layers=self.settings.gpu_layers,
+                path, self.settings.context_length, self.settings.threads, self.settings.gpu_layers
             )
         )
         self._update_controls()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         assert self._loading_entry is not None
-        self.model_entry = self._loading_entry
-        self.model_info = info
-        self._select_in_picker(self.model_entry.id)
+        self.model_entry, self.model_info = self._loading_entry, info
+        self.conversation.set_model(self.model_entry.id, self.model_entry.name)
+        self.model_picker.select(self.model_entry.id)
         self._set_status(
             f"{self.model_entry.name} · context {info.context_length:,} tokens · "
             f"{info.threads} threads"
@@ -251,12 +326,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_failed(self, error: HuacayaError) -> None:
         name = self._loading_entry.name if self._loading_entry else "the model"
-        if self.model_entry is not None:
-            self._set_status(f"Could not load {name}; {self.model_entry.name} is unloaded too.")
-        else:
-            self._set_status(f"Could not load {name}.")
-        self.model_info = None
-        self.model_entry = None
+        self._set_status(f"Could not load {name}.")
+        self.model_info = self.model_entry = None
         self._update_controls()
         show_error(self, error, "Cannot load this model")
 
@@ -274,55 +345,69 @@ class MainWindow(QMainWindow):
                 self._set_status("Load a model before asking.")
             return
         self.composer.clear()
-        self.messages.append({"role": "user", "content": text})
-        self.chat_view.add_user_message(text)
-        self._answer_parts = []
-        assert self.model_entry is not None
-        self.chat_view.begin_answer(self.model_entry.name)
-        self.engine.generate(self.messages, self.settings.generation)
+        editing, self._editing = self._editing, None
         self.stats_label.setText("Thinking…")
+        if editing is not None:
+            self.conversation.edit_and_resend(editing, text)
+        else:
+            self.conversation.send(text)
         self._update_controls()
 
     def stop_answer(self) -> None:
-        self.engine.stop()
+        if self.engine.generating:
+            self.engine.stop()
+        elif self._editing is not None:
+            self._cancel_edit()
 
-    def _on_delta(self, text: str) -> None:
-        self._answer_parts.append(text)
-        self.chat_view.append_delta(text)
+    def edit_last_question(self) -> None:
+        index = self.conversation.last_question_index()
+        if index is not None:
+            self._start_edit(index)
+
+    def _start_edit(self, index: int) -> None:
+        if self.engine.busy:
+            return
+        self._editing = index
+        self.composer.setPlainText(self.conversation.messages[index]["content"])
+        self.composer.setFocus()
+        self._set_status(
+            "Editing a question: Enter resends it (later turns are replaced), Esc cancels."
+        )
+
+    def _cancel_edit(self) -> None:
+        if self._editing is not None:
+            self._editing = None
+            self.composer.clear()
+            self._set_status("")
+
+    def _on_message_action(self, action: str, index: int) -> None:
+        if action == "edit":
+            self._start_edit(index)
+        elif action == "regenerate" and not self.engine.busy:
+            self.stats_label.setText("Thinking…")
+            self.conversation.regenerate()
+            self._update_controls()
 
     def _on_answer_finished(self, stats: GenerationStats) -> None:
-        answer = "".join(self._answer_parts).strip()
-        self.messages.append({"role": "assistant", "content": answer})
-        note = ""
-        if stats.finish_reason == "cancelled":
-            note = "(stopped)"
-        elif stats.finish_reason == "length":
-            note = "(reached the answer length limit)"
-        self.chat_view.end_answer(note)
         self.stats_label.setText(format_stats(stats))
         self._update_controls()
         self.composer.setFocus()
         self.answer_finished.emit(stats)
 
     def _on_answer_failed(self, error: HuacayaError) -> None:
-        question = self.messages.pop()  # back into the composer, to try again
-        if not self.composer.toPlainText().strip():
-            self.composer.setPlainText(question["content"])
-        self.chat_view.end_answer("(failed)")
         self.stats_label.clear()
         self._update_controls()
         show_error(self, error)
 
-    def new_chat(self) -> None:
-        if self.engine.generating:
-            return
-        self.messages.clear()
-        self.chat_view.clear_conversation()
-        self.stats_label.clear()
-        self.composer.setFocus()
+    def _return_question(self, question: str) -> None:
+        if not self.composer.toPlainText().strip():
+            self.composer.setPlainText(question)
 
     # -- shutdown --------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._save_state()
+        self.sidebar.forget_deleted()
         self.engine.shutdown()
+        self.history.close()
         super().closeEvent(event)

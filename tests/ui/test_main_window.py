@@ -26,7 +26,7 @@ def window(qtbot) -> Iterator[MainWindow]:
     qtbot.addWidget(main)
     with qtbot.waitSignal(main.model_ready, timeout=LOAD_TIMEOUT_MS):
         main.show()
-    main.settings.generation = greedy(96)
+    main.conversation.generation = greedy(96)
     yield main
     main.close()
 
@@ -66,7 +66,7 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, window: MainWindow) -
 
 
 def test_stop_ends_the_answer_and_the_next_question_works(qtbot, window: MainWindow) -> None:
-    window.settings.generation = greedy(600)
+    window.conversation.generation = greedy(600)
     deltas: list[str] = []
     window.engine.delta.connect(deltas.append)
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS) as finished:
@@ -78,15 +78,15 @@ def test_stop_ends_the_answer_and_the_next_question_works(qtbot, window: MainWin
     assert stats.generated_tokens < 600
     assert "(stopped)" in window.chat_view.toPlainText()
 
-    window.settings.generation = greedy(96)
     window.new_chat()
+    window.conversation.generation = greedy(96)
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS):
         type_and_send(qtbot, window, FRANCE)
     assert "Paris" in window.chat_view.toPlainText()
 
 
 def test_window_stays_responsive_while_answering(qtbot, window: MainWindow) -> None:
-    window.settings.generation = greedy(200)
+    window.conversation.generation = greedy(200)
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)

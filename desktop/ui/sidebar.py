@@ -1,0 +1,302 @@
+"""The conversations panel: newest first, New chat, search over every message, rename,
+delete with a few seconds to undo, export (Markdown, JSON) and import (JSON)."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.errors import HuacayaError
+from desktop.core.history import Conversation, History, SearchHit
+from desktop.core.paths import atomic_write_text
+from desktop.ui.errors import show_error
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+SEARCH_DELAY_MS = 150
+UNDO_SECONDS = 6
+
+
+class HtmlDelegate(QStyledItemDelegate):
+    """Items whose text is a little HTML (a bold title, a highlighted search hit)."""
+
+    def _document(self, option: QStyleOptionViewItem, index: QModelIndex) -> QTextDocument:
+        document = QTextDocument()
+        document.setDefaultFont(option.font)
+        document.setHtml(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        document.setTextWidth(max(option.rect.width() - 12, 50))
+        return document
+
+    def paint(self, painter, option, index) -> None:  # type: ignore[no-untyped-def]
+        options = QStyleOptionViewItem(option)
+        self.initStyleOption(options, index)
+        document = self._document(options, index)
+        options.text = ""
+        style = options.widget.style() if options.widget else None
+        if style:
+            style.drawControl(
+                QStyle.ControlElement.CE_ItemViewItem, options, painter, options.widget
+            )
+        painter.save()
+        painter.translate(options.rect.left() + 6, options.rect.top() + 4)
+        context = QAbstractTextDocumentLayout.PaintContext()
+        if options.state & QStyle.StateFlag.State_Selected:
+            context.palette.setColor(
+                QPalette.ColorRole.Text, options.palette.color(QPalette.ColorRole.HighlightedText)
+            )
+        document.documentLayout().draw(painter, context)
+        painter.restore()
+
+    def sizeHint(self, option, index) -> QSize:
+        document = self._document(option, index)
+        return QSize(int(document.idealWidth()), int(document.size().height()) + 8)
+
+
+def _when(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp)
+    today = datetime.now().date()
+    if moment.date() == today:
+        return moment.strftime("%H:%M")
+    return moment.strftime("%d %b %Y")
+
+
+class Sidebar(QWidget):
+    conversation_chosen = Signal(int)
+    new_chat_clicked = Signal()
+    deleted = Signal(int)
+
+    def __init__(self, history: History, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sidebar")
+        self.history = history
+        self.current: int | None = None
+        self._deleted: int | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        buttons = QHBoxLayout()
+        self.new_button = QPushButton("New chat", self)
+        self.new_button.setObjectName("newChatButton")
+        self.new_button.clicked.connect(self.new_chat_clicked)
+        buttons.addWidget(self.new_button, 1)
+        self.import_button = QPushButton("Import…", self)
+        self.import_button.clicked.connect(lambda: self.import_conversation())
+        buttons.addWidget(self.import_button)
+        layout.addLayout(buttons)
+        self.search = QLineEdit(self)
+        self.search.setObjectName("searchBox")
+        self.search.setPlaceholderText("Search all chats (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        layout.addWidget(self.search)
+        self.list = QListWidget(self)
+        self.list.setObjectName("conversationList")
+        self.list.setItemDelegate(HtmlDelegate(self.list))
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
+        self.list.itemActivated.connect(self._chosen)
+        self.list.itemClicked.connect(self._chosen)
+        layout.addWidget(self.list, 1)
+        self.undo_bar = QWidget(self)
+        undo_layout = QHBoxLayout(self.undo_bar)
+        undo_layout.setContentsMargins(4, 2, 4, 2)
+        self.undo_label = QLabel(self.undo_bar)
+        self.undo_label.setWordWrap(True)
+        undo_layout.addWidget(self.undo_label, 1)
+        self.undo_button = QPushButton("Undo", self.undo_bar)
+        self.undo_button.setObjectName("undoButton")
+        self.undo_button.clicked.connect(self.undo_delete)
+        undo_layout.addWidget(self.undo_button)
+        self.undo_bar.hide()
+        layout.addWidget(self.undo_bar)
+        self._undo_timer = QTimer(self)
+        self._undo_timer.setSingleShot(True)
+        self._undo_timer.timeout.connect(self.forget_deleted)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: self.refresh(self.current))
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self.searching = False
+
+    def refresh(self, current: int | None) -> None:
+        """The list, or the search results while there is a search."""
+        self.current = current
+        query = self.search.text().strip()
+        if query:
+            self.show_search_results(self.history.search(query))
+        else:
+            self.show_conversations(self.history.list(), current)
+
+    def show_conversations(self, conversations: list[Conversation], current: int | None) -> None:
+        self.searching = False
+        self.list.clear()
+        for conversation in conversations:
+            title = html.escape(conversation.title or "New chat")
+            item = QListWidgetItem(
+                f"<b>{title}</b><br><small>{_when(conversation.updated_at)}</small>"
+            )
+            item.setData(ID_ROLE, conversation.id)
+            item.setToolTip(conversation.title)
+            self.list.addItem(item)
+        self.select(current)
+
+    def show_search_results(self, hits: list[SearchHit]) -> None:
+        self.searching = True
+        self.list.clear()
+        if not hits:
+            empty = QListWidgetItem("<i>No messages match.</i>")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(empty)
+        for hit in hits:
+            title = html.escape(hit.title or "New chat")
+            item = QListWidgetItem(f"<b>{title}</b><br><small>{hit.snippet_html}</small>")
+            item.setData(ID_ROLE, hit.conversation_id)
+            self.list.addItem(item)
+
+    def select(self, conversation_id: int | None) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(ID_ROLE) == conversation_id:
+                self.list.setCurrentItem(item)
+                return
+        self.list.clearSelection()
+
+    def item_for(self, conversation_id: int) -> QListWidgetItem | None:
+        for row in range(self.list.count()):
+            if self.list.item(row).data(ID_ROLE) == conversation_id:
+                return self.list.item(row)
+        return None
+
+    # -- operations ------------------------------------------------------------------------
+
+    def rename(self, conversation_id: int, title: str | None = None) -> None:
+        if title is None:
+            current = self.history.get(conversation_id).title
+            title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
+            if not ok:
+                return
+        if title.strip():
+            self.history.rename(conversation_id, title)
+            self.refresh(self.current)
+
+    def delete(self, conversation_id: int) -> None:
+        """Hide it at once; it is gone for good when the undo offer expires."""
+        self.forget_deleted()  # one undo at a time
+        title = self.history.get(conversation_id).title or "Conversation"
+        self.history.delete(conversation_id)
+        self._deleted = conversation_id
+        self.undo_label.setText(f"“{title}” deleted.")
+        self.undo_bar.show()
+        self._undo_timer.start(UNDO_SECONDS * 1000)
+        self.deleted.emit(conversation_id)
+        self.refresh(self.current)
+
+    def undo_delete(self) -> None:
+        if self._deleted is not None:
+            self.history.restore(self._deleted)
+            self._deleted = None
+        self._undo_timer.stop()
+        self.undo_bar.hide()
+        self.refresh(self.current)
+
+    def forget_deleted(self) -> None:
+        if self._deleted is not None:
+            self.history.purge_deleted()
+            self._deleted = None
+        self._undo_timer.stop()
+        self.undo_bar.hide()
+
+    def export_conversation(
+        self, conversation_id: int, kind: str, path: Path | None = None
+    ) -> None:
+        if path is None:
+            suffix = "md" if kind == "markdown" else "json"
+            title = self.history.get(conversation_id).title or "conversation"
+            name, _ = QFileDialog.getSaveFileName(
+                self,
+                "Export chat",
+                str(Path.home() / f"{title[:40]}.{suffix}"),
+                "Markdown (*.md)" if kind == "markdown" else "JSON (*.json)",
+            )
+            if not name:
+                return
+            path = Path(name)
+        if kind == "markdown":
+            text = self.history.export_markdown(conversation_id)
+        else:
+            data = self.history.export_json(conversation_id)
+            text = json.dumps(data, indent=2, ensure_ascii=False)
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            show_error(self, HuacayaError(f"Could not write “{path}”: {exc.strerror}."))
+
+    def import_conversation(self, path: Path | None = None) -> None:
+        if path is None:
+            name, _ = QFileDialog.getOpenFileName(
+                self, "Import chat", str(Path.home()), "JSON (*.json)"
+            )
+            if not name:
+                return
+            path = Path(name)
+        try:
+            imported = self.history.import_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            show_error(
+                self,
+                HuacayaError(
+                    f"“{path.name}” cannot be read as JSON: {exc}.",
+                    "Choose a file saved with Export as JSON.",
+                ),
+            )
+            return
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return
+        self.refresh(self.current)
+        self.conversation_chosen.emit(imported.id)
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        conversation_id = item.data(ID_ROLE)
+        if conversation_id is not None:
+            self.conversation_chosen.emit(int(conversation_id))
+
+    def _menu(self, position: QPoint) -> None:
+        item = self.list.itemAt(position)
+        if item is None or item.data(ID_ROLE) is None:
+            return
+        conversation_id = int(item.data(ID_ROLE))
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self.rename_requested.emit(conversation_id))
+        menu.addAction(
+            "Export as Markdown…", lambda: self.export_requested.emit(conversation_id, "markdown")
+        )
+        menu.addAction(
+            "Export as JSON…", lambda: self.export_requested.emit(conversation_id, "json")
+        )
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.delete_requested.emit(conversation_id))
+        menu.exec(self.list.viewport().mapToGlobal(position))
