@@ -10,6 +10,7 @@ the view follows the answer only while the reader is at the bottom. Links under 
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
@@ -156,6 +157,7 @@ class ChatView(QTextBrowser):
 
     def begin_answer(self, label: str) -> None:
         self.flush()
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         previous = self._last_assistant()
         self.entries.append(Entry("assistant", label, "", streaming=True))
         self._append_frame(self.entries[-1])
@@ -182,7 +184,11 @@ class ChatView(QTextBrowser):
             return
         self._pending = False
         was_at_bottom = self._at_bottom()
+        started = time.perf_counter()
         self._render(len(self.entries) - 1)
+        # A long answer takes longer to render: flush less often so typing stays smooth.
+        spent_ms = (time.perf_counter() - started) * 1000
+        self._flush_timer.setInterval(max(FLUSH_INTERVAL_MS, int(spent_ms * 3)))
         self._follow(was_at_bottom)
 
     def end_answer(self, note: str = "") -> None:

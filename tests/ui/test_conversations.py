@@ -50,9 +50,14 @@ def test_a_question_creates_a_titled_conversation_that_survives_restart(qtbot, w
     stored = window.history.messages(window.conversation.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[1].stats["generated_tokens"] > 0 and "Paris" in stored[1].content
+    window.resize(760, 540)  # within the offscreen screen (800×600): restore keeps it on screen
+    window.splitter.setSizes([300, 460])
+    size, sizes = window.size(), window.splitter.sizes()
     window.close()
 
     again = open_window(qtbot)
+    assert again.size() == size
+    assert again.splitter.sizes() == sizes
     assert sidebar_titles(again) == [FRANCE]
     assert again.conversation.conversation_id == stored[0].conversation_id  # last chat reopened
     assert "Paris" in again.chat_view.plain_text()
