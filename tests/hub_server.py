@@ -1,0 +1,236 @@
+"""A loopback server that speaks the Hugging Face Hub's HTTP protocol to huggingface-hub.
+
+Enough of it for Huacaya: model search (``/api/models``), repository metadata with file sizes
+and hashes (``/api/models/{repo}?blobs=true``), token checks (``/api/whoami-v2``), and file
+downloads with HTTP ranges (``/{repo}/resolve/{revision}/{file}``). Gated repositories answer 401
+with the Hub's error code until the right token is sent. Knobs let tests corrupt a byte in
+transit, slow a transfer down, or drop the connection after some bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+GOOD_TOKEN = "hf_loopback_good_token"
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclass
+class Repo:
+    files: dict[str, Path]  # name in the repo → file on disk
+    gated: bool = False
+    tags: list[str] = field(default_factory=list)
+    likes: int = 0
+
+
+@dataclass
+class Knobs:
+    corrupt: set[str] = field(default_factory=set)  # file names to flip one byte of
+    delay_per_mb: float = 0.0
+    drop_after: int | None = None  # close the connection after this many bytes (once)
+
+
+class LoopbackHub:
+    def __init__(self) -> None:
+        self.repos: dict[str, Repo] = {}
+        self.knobs = Knobs()
+        self.bytes_served = 0
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self._hashes: dict[Path, tuple[str, str]] = {}
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                hub._handle(self, head=True)
+
+            def do_GET(self) -> None:
+                hub._handle(self, head=False)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> LoopbackHub:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add_repo(self, repo_id: str, files: dict[str, Path], **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.repos[repo_id] = Repo(files, **kwargs)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _digests(self, path: Path) -> tuple[str, str]:
+        if path not in self._hashes:
+            data = path.read_bytes()
+            sha256 = hashlib.sha256(data).hexdigest()
+            blob = hashlib.sha1(f"blob {len(data)}\0".encode() + data, usedforsecurity=False)
+            self._hashes[path] = (sha256, blob.hexdigest())
+        return self._hashes[path]
+
+    def _authorized(self, handler: BaseHTTPRequestHandler, repo: Repo) -> bool:
+        return not repo.gated or handler.headers.get("Authorization") == f"Bearer {GOOD_TOKEN}"
+
+    @staticmethod
+    def _send_json(handler, status: int, data: object, headers: dict | None = None) -> None:  # type: ignore[no-untyped-def]
+        body = json.dumps(data).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def _model_json(self, repo_id: str, repo: Repo, blobs: bool) -> dict:  # type: ignore[type-arg]
+        siblings = []
+        for name, path in sorted(repo.files.items()):
+            sibling: dict = {"rfilename": name}  # type: ignore[type-arg]
+            if blobs:
+                sha256, blob = self._digests(path)
+                size = path.stat().st_size
+                sibling.update(size=size, blobId=blob)
+                if name.endswith((".safetensors", ".gguf")):
+                    sibling["lfs"] = {"sha256": sha256, "size": size, "pointerSize": 134}
+            siblings.append(sibling)
+        return {
+            "_id": repo_id,
+            "id": repo_id,
+            "modelId": repo_id,
+            "sha": REVISION,
+            "private": False,
+            "gated": "manual" if repo.gated else False,
+            "likes": repo.likes,
+            "downloads": 10,
+            "tags": repo.tags,
+            "siblings": siblings,
+        }
+
+    # -- routes ----------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler, head: bool) -> None:
+        parsed = urllib.parse.urlparse(handler.path)
+        query = urllib.parse.parse_qs(parsed.query)
+        path = urllib.parse.unquote(parsed.path)
+        with self._lock:
+            self.requests.append(path)
+        if path == "/api/whoami-v2":
+            if handler.headers.get("Authorization") == f"Bearer {GOOD_TOKEN}":
+                self._send_json(handler, 200, {"name": "loopback-user", "type": "user"})
+            else:
+                self._send_json(
+                    handler,
+                    401,
+                    {"error": "Invalid credentials"},
+                    {"X-Error-Message": "Invalid credentials"},
+                )
+            return
+        if path == "/api/models":
+            self._search(handler, query)
+            return
+        if path.startswith("/api/models/"):
+            repo_id = path.removeprefix("/api/models/").split("/revision/")[0]
+            repo = self.repos.get(repo_id)
+            if repo is None:
+                self._send_json(
+                    handler,
+                    404,
+                    {"error": "Repository not found"},
+                    {"X-Error-Code": "RepoNotFound"},
+                )
+            elif not self._authorized(handler, repo):
+                self._send_json(
+                    handler,
+                    401,
+                    {"error": "Access to this model is restricted."},
+                    {"X-Error-Code": "GatedRepo"},
+                )
+            else:
+                self._send_json(handler, 200, self._model_json(repo_id, repo, "blobs" in query))
+            return
+        if "/resolve/" in path:
+            self._file(handler, path, head)
+            return
+        self._send_json(handler, 404, {"error": "not found"})
+
+    def _search(self, handler, query: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+        words = query.get("search", [""])[0].lower()
+        filters = query.get("filter", [])
+        found = [
+            self._model_json(repo_id, repo, blobs=False)
+            for repo_id, repo in self.repos.items()
+            if words in repo_id.lower() and all(f in repo.tags for f in filters)
+        ]
+        found.sort(key=lambda m: -m["likes"])
+        limit = int(query.get("limit", ["1000"])[0])
+        self._send_json(handler, 200, found[:limit])
+
+    def _file(self, handler, path: str, head: bool) -> None:  # type: ignore[no-untyped-def]
+        repo_id, _, rest = path.lstrip("/").partition("/resolve/")
+        _revision, _, name = rest.partition("/")
+        repo = self.repos.get(repo_id)
+        if repo is None or name not in repo.files:
+            self._send_json(
+                handler, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"}
+            )
+            return
+        if not self._authorized(handler, repo):
+            self._send_json(
+                handler, 401, {"error": "Access restricted"}, {"X-Error-Code": "GatedRepo"}
+            )
+            return
+        data = repo.files[name].read_bytes()
+        if name in self.knobs.corrupt:
+            data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+        start = 0
+        range_header = handler.headers.get("Range")
+        if range_header and range_header.startswith("bytes="):
+            start = int(range_header[6:].split("-")[0])
+        body = data[start:]
+        handler.send_response(206 if start else 200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("ETag", f'"{self._digests(repo.files[name])[0]}"')
+        handler.send_header("X-Repo-Commit", REVISION)
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        handler.end_headers()
+        if head:
+            return
+        sent = 0
+        step = 1 << 20
+        for offset in range(0, len(body), step):
+            chunk = body[offset : offset + step]
+            drop = self.knobs.drop_after
+            if drop is not None and sent + len(chunk) > drop:
+                self.knobs.drop_after = None  # once
+                handler.wfile.write(chunk[: drop - sent])
+                with self._lock:
+                    self.bytes_served += drop - sent
+                handler.close_connection = True
+                handler.connection.shutdown(2)
+                return
+            try:
+                handler.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return
+            sent += len(chunk)
+            with self._lock:
+                self.bytes_served += len(chunk)
+            if self.knobs.delay_per_mb:
+                time.sleep(self.knobs.delay_per_mb)
