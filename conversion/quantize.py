@@ -119,9 +119,10 @@ def quantize(
             )
         os.replace(tmp, dst)
     except BaseException:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join(10)
+        if worker.pid is not None:  # it may have failed to start at all
+            if worker.is_alive():
+                worker.terminate()
+            worker.join(10)
         tmp.unlink(missing_ok=True)
         raise
     worker.join(10)

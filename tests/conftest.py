@@ -13,6 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from desktop.core.engine import ChatEngine
 from desktop.core.settings import GenerationSettings
 from desktop.core.starter import starter_model_path
+from tests.hub_server import LoopbackHub
 
 FRANCE = "What is the capital of France?"
 
@@ -31,6 +32,46 @@ def huacaya_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def starter_path() -> Path:
     return starter_model_path()
+
+
+@pytest.fixture(scope="session")
+def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
+    """SmolLM2-135M-Instruct as a Hugging Face checkpoint, rebuilt from the starter GGUF."""
+    from tests.conversion.checkpoints import build_smollm_checkpoint
+
+    return build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("smollm2-hf"))
+
+
+@pytest.fixture(scope="session")
+def hub_server(smollm_checkpoint: Path, starter_path: Path) -> Iterator[LoopbackHub]:
+    """A loopback Hugging Face Hub serving that checkpoint, the starter GGUF and variants."""
+    files = {p.name: p for p in smollm_checkpoint.iterdir() if p.is_file()}
+    server = LoopbackHub()
+    server.add_repo(
+        "test-org/smollm2-hf", files, tags=["llama", "safetensors", "license:apache-2.0"], likes=5
+    )
+    server.add_repo(
+        "test-org/smollm2-gguf",
+        {"smollm2.Q4_1.gguf": starter_path},
+        tags=["llama", "gguf", "license:apache-2.0"],
+        likes=9,
+    )
+    server.add_repo(
+        "test-org/gated-gguf", {"smollm2.Q4_1.gguf": starter_path}, gated=True, tags=["gguf"]
+    )
+    server.add_repo("test-org/corrupt-gguf", {"smollm2.Q4_1.gguf": starter_path}, tags=["gguf"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hub_endpoint(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> LoopbackHub:
+    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
+    hub_server.knobs.corrupt.clear()
+    hub_server.knobs.delay_per_mb = 0.0
+    hub_server.knobs.drop_after = None
+    return hub_server
 
 
 @pytest.fixture(scope="session")

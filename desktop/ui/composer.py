@@ -44,4 +44,5 @@ class Composer(QPlainTextEdit):
         line_height = self.fontMetrics().lineSpacing()
         margins = self.contentsMargins()
         frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom()
-        self.setFixedHeight(lines * line_height + frame + 4)
+        padding = 14  # the style sheet's padding and border
+        self.setFixedHeight(lines * line_height + frame + padding)

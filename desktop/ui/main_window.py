@@ -34,7 +34,9 @@ from desktop.ui.composer import Composer
 from desktop.ui.conversation import ConversationController
 from desktop.ui.engine_worker import EngineController, LoadRequest
 from desktop.ui.errors import show_error
+from desktop.ui.job_process import JobManager
 from desktop.ui.model_picker import ModelPicker
+from desktop.ui.models_dialog import ModelsDialog
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.sidebar import Sidebar
 from desktop.ui.tasks import run_in_background
@@ -68,6 +70,9 @@ class MainWindow(QMainWindow):
         self._editing: int | None = None  # index of the question being edited
         self._initial_model = initial_model or self.settings.default_model
 
+        self.jobs = JobManager(self.settings, self)
+        self.jobs.installed.connect(self._on_model_installed)
+        self.models_dialog: ModelsDialog | None = None
         self.engine = EngineController(self)
         self.engine.loaded.connect(self._on_model_loaded)
         self.engine.load_failed.connect(self._on_model_failed)
@@ -83,6 +88,9 @@ class MainWindow(QMainWindow):
         self._update_controls()
         self._set_status("Preparing the model library…")
         run_in_background(self._prepare_library, self._on_library_ready, self._on_library_failed)
+        resumed = self.jobs.resume_unfinished()
+        if resumed:
+            self._set_status(f"Resuming {len(resumed)} model download(s) — see Models.")
 
     @property
     def messages(self) -> list:  # type: ignore[type-arg]
@@ -103,6 +111,8 @@ class MainWindow(QMainWindow):
         self.model_picker.model_chosen.connect(self._on_model_picked)
         self.model_picker.open_file_requested.connect(self.choose_model_file)
         bar.addWidget(self.model_picker)
+        models_action = bar.addAction("Models…", self.open_models)
+        models_action.setShortcut(QKeySequence("Ctrl+M"))
         settings_action = bar.addAction("Settings…", self.open_settings)
         settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
 
@@ -219,6 +229,23 @@ class MainWindow(QMainWindow):
     def _on_deleted(self, conversation_id: int) -> None:
         if conversation_id == self.conversation.conversation_id:
             self.new_chat()
+
+    # -- models ------------------------------------------------------------------------------
+
+    def open_models(self) -> ModelsDialog:
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self, self.settings, self.library, self.jobs)
+            self.models_dialog.library_changed.connect(self._refresh_models)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        return self.models_dialog
+
+    def _refresh_models(self) -> None:
+        self.model_picker.fill(self.library.entries())
+
+    def _on_model_installed(self, model_id: str) -> None:
+        self._refresh_models()
+        self._set_status(f"{self.library.get(model_id).name} is installed: pick it in the list.")
 
     # -- settings --------------------------------------------------------------------------
 
@@ -408,6 +435,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self._save_state()
         self.sidebar.forget_deleted()
+        self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.engine.shutdown()
         self.history.close()
         super().closeEvent(event)

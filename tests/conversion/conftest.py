@@ -1,7 +1,6 @@
 """Real Hugging Face checkpoints for the conversion tests, built once per session.
 
-- ``smollm_checkpoint``: the starter GGUF loaded with transformers, copied into a fresh
-  LlamaForCausalLM in bf16 and saved with its tokenizer: SmolLM2-135M-Instruct as the Hub has it.
+- ``smollm_checkpoint`` (in tests/conftest.py): SmolLM2-135M-Instruct as the Hub has it.
 - ``tiny_llama``: a random LLaMA with a SentencePiece tokenizer trained here, n_head ≠ n_kv_head
   and an added ``[PAD]`` token (Alpaca's layout).
 """
@@ -16,8 +15,6 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
-from tests.conversion.checkpoints import build_smollm_checkpoint
-
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "Alpacas are domesticated camelids from South America, kept for their soft fleece.",
@@ -25,11 +22,6 @@ CORPUS = [
     "Instruction: write a poem about the sea. Response: The sea is wide and deep.",
     "Numbers like 12, 345 and 6789 appear in text too, as do symbols: %, $ and #.",
 ] * 40
-
-
-@pytest.fixture(scope="session")
-def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
-    return build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("smollm2-hf"))
 
 
 def train_sentencepiece(folder: Path, vocab_size: int = 400) -> Path:

@@ -139,8 +139,9 @@ def test_kill_9_mid_writes_keeps_every_committed_message(tmp_path: Path) -> None
     path = tmp_path / "crash.sqlite3"
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER.format(root=str(ROOT), path=str(path))],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert writer.stdout is not None
     committed = -1
     for line in writer.stdout:

@@ -52,37 +52,8 @@ class MemoryKeyring(KeyringBackend):
         self.store.pop((service, username), None)
 
 
-@pytest.fixture(scope="module")
-def hub_server(tmp_path_factory, starter_path: Path) -> Iterator[LoopbackHub]:  # type: ignore[no-untyped-def]
-    from tests.conversion.checkpoints import build_smollm_checkpoint
-
-    checkpoint = build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("hub") / "smol")
-    files = {p.name: p for p in checkpoint.iterdir() if p.is_file()}
-    server = LoopbackHub()
-    server.add_repo(
-        "test-org/smollm2-hf", files, tags=["llama", "safetensors", "license:apache-2.0"], likes=5
-    )
-    server.add_repo(
-        "test-org/smollm2-gguf",
-        {"smollm2.Q4_1.gguf": starter_path},
-        tags=["llama", "gguf", "license:apache-2.0"],
-        likes=9,
-    )
-    server.add_repo(
-        "test-org/gated-gguf", {"smollm2.Q4_1.gguf": starter_path}, gated=True, tags=["gguf"]
-    )
-    server.add_repo("test-org/corrupt-gguf", {"smollm2.Q4_1.gguf": starter_path}, tags=["gguf"])
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def hub(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> HubClient:
-    monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-    hub_server.knobs.corrupt.clear()
-    hub_server.knobs.delay_per_mb = 0.0
-    hub_server.knobs.drop_after = None
+def hub(hub_endpoint: LoopbackHub) -> HubClient:
     return HubClient(secrets.get_token, lambda: False)
 
 

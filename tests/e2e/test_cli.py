@@ -147,3 +147,40 @@ def test_self_test_passes(huacaya_home: Path) -> None:
     assert "self-test: passed" in result.stdout
     assert "main window opened" in result.stdout
     assert "window shown" in result.stdout  # not swallowed while the model loads
+
+
+def test_models_pull_list_chat_and_remove_through_the_loopback_hub(
+    huacaya_home: Path, hub_endpoint
+) -> None:  # type: ignore[no-untyped-def]
+    pulled = huacaya(
+        "models",
+        "pull",
+        "test-org/smollm2-gguf",
+        "--file",
+        "smollm2.Q4_1.gguf",
+        "--quant",
+        "none",
+        "--name",
+        "Loopback Smol",
+        home=huacaya_home,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    assert "offline mode is now off" in pulled.stderr
+    assert "Installed “Loopback Smol” as loopback-smol" in pulled.stdout
+    listing = huacaya("models", "list", home=huacaya_home)
+    assert "loopback-smol" in listing.stdout and "Q4_1" in listing.stdout
+    answer = huacaya(
+        "chat",
+        "--model",
+        "loopback-smol",
+        "--temperature",
+        "0",
+        "What is the capital of France? Answer in one word.",
+        home=huacaya_home,
+    )
+    assert answer.returncode == 0 and "Paris" in answer.stdout
+    removed = huacaya("models", "rm", "loopback-smol", home=huacaya_home)
+    assert removed.returncode == 0
+    assert "loopback-smol" not in huacaya("models", "list", home=huacaya_home).stdout
+    refused = huacaya("models", "rm", "smollm2-135m-instruct", home=huacaya_home)
+    assert refused.returncode == 1 and "cannot be removed" in refused.stderr

@@ -1,0 +1,463 @@
+"""The Models window: the catalogue, the Hugging Face Hub, installed models, imports and jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from conversion.quantize import QUANT_TYPES
+from desktop.core import hardware, secrets
+from desktop.core import settings as settings_store
+from desktop.core.catalog import load_catalog
+from desktop.core.errors import HuacayaError
+from desktop.core.hub import HubClient, SearchResult
+from desktop.core.jobs import JobSpec
+from desktop.core.library import ModelLibrary
+from desktop.ui.errors import show_error
+from desktop.ui.job_process import JobManager
+from desktop.ui.tasks import run_in_background
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return table
+
+
+def _quant_box(default: str = "q4_k_m") -> QComboBox:
+    box = QComboBox()
+    for name in QUANT_TYPES:
+        box.addItem(name.upper(), name)
+    box.addItem("keep as converted (F16)", "")
+    box.setCurrentIndex(box.findData(default))
+    return box
+
+
+class ModelsDialog(QDialog):
+    library_changed = Signal()
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        settings,
+        library: ModelLibrary,  # type: ignore[no-untyped-def]
+        jobs: JobManager,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsDialog")
+        self.setWindowTitle("Models")
+        self.resize(900, 600)
+        self.settings, self.library, self.jobs = settings, library, jobs
+        self.hub = HubClient(secrets.get_token, lambda: self.settings.offline)
+        self.catalog = load_catalog()
+        tabs = QTabWidget(self)
+        tabs.addTab(self._catalog_tab(), "Catalogue")
+        tabs.addTab(self._hub_tab(), "Hugging Face")
+        tabs.addTab(self._installed_tab(), "Installed")
+        tabs.addTab(self._import_tab(), "Import")
+        self.jobs_table = _table(["Job", "Progress", "Status", ""])
+        self.jobs_table.setMaximumHeight(150)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(QLabel("<b>Downloads and conversions</b>"))
+        layout.addWidget(self.jobs_table)
+        jobs.changed.connect(self.show_jobs)
+        jobs.installed.connect(lambda _id: self.show_installed())
+        self.show_jobs()
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def _catalog_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        total = hardware.total_memory_bytes() / 1e9
+        layout.addWidget(
+            QLabel(f"Models that run well on a laptop. This computer has {total:.0f} GB of memory.")
+        )
+        self.catalog_table = _table(["Model", "Format", "Download", "Memory", "Licence", "Fits"])
+        for entry in self.catalog:
+            row = self.catalog_table.rowCount()
+            self.catalog_table.insertRow(row)
+            fits = entry.fits()
+            cells = [
+                entry.name + (" (needs a token)" if entry.token else ""),
+                entry.format,
+                f"{entry.download_gb:g} GB",
+                f"{entry.ram_gb:g} GB",
+                entry.licence,
+                "✓ fits" if fits else "needs more memory",
+            ]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setToolTip(entry.notes + (f" Needs: {entry.base}." if entry.base else ""))
+                if column == 5 and not fits:
+                    item.setForeground(QColor("#c0392b"))
+                self.catalog_table.setItem(row, column, item)
+        layout.addWidget(self.catalog_table, 1)
+        row = QHBoxLayout()
+        self.catalog_quant = _quant_box()
+        row.addWidget(QLabel("Quantization"))
+        row.addWidget(self.catalog_quant)
+        row.addStretch(1)
+        download = QPushButton("Download")
+        download.setObjectName("catalogDownload")
+        download.clicked.connect(self.download_catalog_entry)
+        row.addWidget(download)
+        layout.addLayout(row)
+        return tab
+
+    def download_catalog_entry(self) -> None:
+        row = self.catalog_table.currentRow()
+        if row < 0:
+            return
+        entry = self.catalog[row]
+        if entry.format in ("lora", "weight-diff"):
+            show_error(
+                self,
+                HuacayaError(
+                    f"{entry.name} needs {entry.base} as well.",
+                    "Download both folders, then use Import with the base folder.",
+                ),
+            )
+            return
+        quant = entry.quant if entry.format == "gguf" else self.catalog_quant.currentData()
+        self.start(JobSpec("hub", entry.repo, entry.name, quant, entry.file))
+
+    # -- the Hub ---------------------------------------------------------------------------
+
+    def _hub_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        self.offline_label = QLabel()
+        layout.addWidget(self.offline_label)
+        row = QHBoxLayout()
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search the Hub, e.g. alpaca, smollm2, llama gguf")
+        self.search_box.returnPressed.connect(self.search)
+        row.addWidget(self.search_box, 1)
+        self.gguf_only = QCheckBox("GGUF only")
+        self.llama_only = QCheckBox("LLaMA family")
+        row.addWidget(self.gguf_only)
+        row.addWidget(self.llama_only)
+        search = QPushButton("Search")
+        search.clicked.connect(self.search)
+        row.addWidget(search)
+        layout.addLayout(row)
+        self.results_table = _table(["Repository", "Likes", "Downloads", "Licence", "Kind"])
+        layout.addWidget(self.results_table, 1)
+        row = QHBoxLayout()
+        self.repo_box = QLineEdit()
+        self.repo_box.setPlaceholderText("or paste a repository id: owner/name")
+        row.addWidget(self.repo_box, 1)
+        self.hub_quant = _quant_box()
+        row.addWidget(self.hub_quant)
+        download = QPushButton("Download")
+        download.setObjectName("hubDownload")
+        download.clicked.connect(self.download_from_hub)
+        row.addWidget(download)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.token_box = QLineEdit()
+        self.token_box.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_box.setPlaceholderText("Hugging Face token, for gated or private models")
+        row.addWidget(self.token_box, 1)
+        save = QPushButton("Save token")
+        save.clicked.connect(self.save_token)
+        row.addWidget(save)
+        self.token_label = QLabel()
+        row.addWidget(self.token_label)
+        layout.addLayout(row)
+        self._show_online_state()
+        return tab
+
+    def _show_online_state(self) -> None:
+        self.offline_label.setText(
+            "Offline mode is on: nothing is sent over the network. Searching or downloading "
+            "turns it off."
+            if self.settings.offline
+            else "Online: the Hub can be used."
+        )
+        has_token = secrets.get_token() is not None
+        where = "in the keychain" if secrets.token_is_persistent() else "for this session only"
+        self.token_label.setText(f"token stored {where}" if has_token else "no token")
+
+    def go_online(self) -> None:
+        if self.settings.offline:
+            self.settings.offline = False
+            settings_store.save(self.settings)
+            self._show_online_state()
+
+    def search(self) -> None:
+        self.go_online()
+        query, gguf, llama = (
+            self.search_box.text(),
+            self.gguf_only.isChecked(),
+            self.llama_only.isChecked(),
+        )
+        run_in_background(
+            lambda: self.hub.search(query, gguf, llama),
+            self.show_results,
+            lambda exc: show_error(self, exc),
+        )
+
+    def show_results(self, results: list[SearchResult]) -> None:
+        self.results_table.setRowCount(0)
+        for result in results:
+            row = self.results_table.rowCount()
+            self.results_table.insertRow(row)
+            kind = "GGUF" if result.gguf else "checkpoint"
+            cells = [
+                result.repo_id + (" (gated)" if result.gated else ""),
+                str(result.likes),
+                str(result.downloads),
+                result.license,
+                kind,
+            ]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, result.repo_id)
+                self.results_table.setItem(row, column, item)
+
+    def download_from_hub(self) -> None:
+        repo = self.repo_box.text().strip()
+        if not repo and self.results_table.currentRow() >= 0:
+            repo = self.results_table.item(self.results_table.currentRow(), 0).data(
+                Qt.ItemDataRole.UserRole
+            )
+        if not repo:
+            return
+        self.go_online()
+        quant = self.hub_quant.currentData()
+        run_in_background(
+            lambda: self.hub.repo_info(repo),
+            lambda info: self._download_repo(info, quant),
+            lambda exc: show_error(self, exc),
+        )
+
+    def _download_repo(self, info, quant: str) -> None:  # type: ignore[no-untyped-def]
+        ggufs = [f.name for f in info.files if f.name.endswith(".gguf")]
+        has_weights = any(f.name.endswith(".safetensors") for f in info.files)
+        if ggufs and not has_weights:
+            choice, ok = QInputDialog.getItem(
+                self, "Choose a file", f"{info.repo_id} offers:", ggufs, 0, False
+            )
+            if not ok:
+                return
+            self.start(JobSpec("hub", info.repo_id, quant="", gguf_file=choice))
+        else:
+            self.start(JobSpec("hub", info.repo_id, quant=quant))
+
+    def save_token(self) -> None:
+        token = self.token_box.text().strip()
+        if not token:
+            return
+        self.go_online()
+
+        def saved(name: str) -> None:
+            secrets.set_token(token)
+            self.token_box.clear()
+            self._show_online_state()
+            self.token_label.setText(f"{self.token_label.text()} ({name})")
+
+        run_in_background(lambda: self.hub.whoami(token), saved, lambda e: show_error(self, e))
+
+    # -- installed -------------------------------------------------------------------------
+
+    def _installed_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        self.installed_table = _table(
+            ["Model", "Quant", "Architecture", "Size", "Context", "Chat template"]
+        )
+        layout.addWidget(self.installed_table, 1)
+        row = QHBoxLayout()
+        self.folder_label = QLabel()
+        row.addWidget(self.folder_label, 1)
+        for label, slot in (
+            ("Rename…", self.rename_selected),
+            ("Delete…", self.delete_selected),
+            ("Show in folder", self.reveal_selected),
+            ("Models folder…", self.choose_folder),
+        ):
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            row.addWidget(button)
+        layout.addLayout(row)
+        self.show_installed()
+        return tab
+
+    def show_installed(self) -> None:
+        self.installed_table.setRowCount(0)
+        self.folder_label.setText(f"Folder: {self.library.root}")
+        for entry in self.library.entries():
+            row = self.installed_table.rowCount()
+            self.installed_table.insertRow(row)
+            cells = [
+                entry.name,
+                entry.quantization,
+                entry.architecture,
+                f"{entry.size_bytes / 1e6:,.0f} MB",
+                f"{entry.context_length:,}",
+                "yes" if entry.has_chat_template else "no (Alpaca)",
+            ]
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, entry.id)
+                self.installed_table.setItem(row, column, item)
+
+    def _selected_model(self) -> str | None:
+        row = self.installed_table.currentRow()
+        return (
+            self.installed_table.item(row, 0).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
+        )
+
+    def rename_selected(self) -> None:
+        model_id = self._selected_model()
+        if model_id:
+            name, ok = QInputDialog.getText(
+                self, "Rename model", "Name:", text=self.library.get(model_id).name
+            )
+            if ok and name.strip():
+                self.library.rename(model_id, name)
+                self.show_installed()
+                self.library_changed.emit()
+
+    def delete_selected(self) -> None:
+        model_id = self._selected_model()
+        if not model_id:
+            return
+        entry = self.library.get(model_id)
+        answer = QMessageBox.question(
+            self, "Delete model", f"Delete “{entry.name}” and its files from this computer?"
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            try:
+                self.library.remove(model_id)
+            except Exception as exc:  # shown to the user
+                show_error(self, exc)
+            self.show_installed()
+            self.library_changed.emit()
+
+    def reveal_selected(self) -> None:
+        model_id = self._selected_model()
+        folder = self.library.path_of(self.library.get(model_id)).parent if model_id else None
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder or self.library.root)))
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Models folder", str(self.library.root))
+        if folder:
+            self.settings.models_folder = folder
+            settings_store.save(self.settings)
+            self.library.root = Path(folder)
+            self.library.root.mkdir(parents=True, exist_ok=True)
+            self.show_installed()
+            self.library_changed.emit()
+
+    # -- import ----------------------------------------------------------------------------
+
+    def _import_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        layout.addWidget(
+            QLabel(
+                "Import a GGUF file, a Hugging Face checkpoint folder, a LoRA adapter (with its "
+                "base model folder) or an Alpaca weight diff (with LLaMA-7B in HF format)."
+            )
+        )
+        self.import_path = QLineEdit()
+        self.import_path.setPlaceholderText("File or folder to import")
+        self.import_base = QLineEdit()
+        self.import_base.setPlaceholderText("Base model folder (LoRA adapter or weight diff only)")
+        self.import_quant = _quant_box()
+        for widget, browse in ((self.import_path, True), (self.import_base, False)):
+            row = QHBoxLayout()
+            row.addWidget(widget, 1)
+            if browse:
+                file_button = QPushButton("File…")
+                file_button.clicked.connect(lambda: self._browse(self.import_path, True))
+                row.addWidget(file_button)
+            folder_button = QPushButton("Folder…")
+            folder_button.clicked.connect(lambda _=False, w=widget: self._browse(w, False))
+            row.addWidget(folder_button)
+            layout.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Quantization"))
+        row.addWidget(self.import_quant)
+        row.addStretch(1)
+        start = QPushButton("Import")
+        start.setObjectName("importButton")
+        start.clicked.connect(self.start_import)
+        row.addWidget(start)
+        layout.addLayout(row)
+        layout.addStretch(1)
+        return tab
+
+    def _browse(self, target: QLineEdit, file: bool) -> None:
+        if file:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "GGUF file", str(Path.home()), "GGUF models (*.gguf)"
+            )
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Folder", str(Path.home()))
+        if path:
+            target.setText(path)
+
+    def start_import(self) -> None:
+        path = self.import_path.text().strip()
+        if path:
+            quant = self.import_quant.currentData()
+            if path.endswith(".gguf"):
+                quant = ""  # keep a GGUF as it is; quantize it later if wanted
+            self.start(JobSpec("import", path, quant=quant, base=self.import_base.text().strip()))
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def start(self, spec: JobSpec) -> None:
+        try:
+            self.jobs.start(spec)
+        except Exception as exc:  # a bad spec: shown, nothing started
+            show_error(self, exc)
+
+    def show_jobs(self) -> None:
+        self.jobs_table.setRowCount(0)
+        for job_id, (title, fraction, message) in self.jobs.status.items():
+            row = self.jobs_table.rowCount()
+            self.jobs_table.insertRow(row)
+            self.jobs_table.setItem(row, 0, QTableWidgetItem(title))
+            bar = QProgressBar()
+            bar.setValue(int(fraction * 100))
+            self.jobs_table.setCellWidget(row, 1, bar)
+            status = QTableWidgetItem(message)
+            status.setToolTip(message)
+            self.jobs_table.setItem(row, 2, status)
+            if job_id in self.jobs.running:
+                cancel = QPushButton("Cancel")
+                cancel.clicked.connect(lambda _=False, j=job_id: self.jobs.cancel(j))
+                self.jobs_table.setCellWidget(row, 3, cancel)
