@@ -27,6 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     search.add_argument("query", nargs="?", default="")
     search.add_argument("--gguf", action="store_true", help="only repositories with GGUF files")
     search.add_argument("--llama", action="store_true", help="only the LLaMA family")
+    search.add_argument("--max-size", type=float, help="at most this many billion parameters")
     pull = actions.add_parser("pull", help="download, convert, quantize, verify and register")
     pull.add_argument("repo_id")
     pull.add_argument("--file", default="", help="one GGUF file of the repository")
@@ -70,9 +71,16 @@ def run(args: argparse.Namespace) -> int:
     if command == "token":
         return _token(hub, args.remove)
     if command == "search":
-        for result in hub.search(args.query, gguf=args.gguf, llama_family=args.llama):
+        limit = args.max_size * 1e9 if args.max_size else None
+        results = hub.search(
+            args.query, gguf=args.gguf, llama_family=args.llama, max_parameters=limit
+        )
+        for result in results:
             flags = " ".join(f for f, on in (("gguf", result.gguf), ("gated", result.gated)) if on)
-            print(f"{result.repo_id:<50} ♥ {result.likes:<6} {result.license:<16} {flags}")
+            print(
+                f"{result.repo_id:<50} {result.size_label:>6} ♥ {result.likes:<6} "
+                f"{result.license:<16} {flags}"
+            )
         return 0
     quant = "" if args.quant == "none" else args.quant
     if command == "pull":

@@ -48,7 +48,11 @@ def hub_server(smollm_checkpoint: Path, starter_path: Path) -> Iterator[Loopback
     files = {p.name: p for p in smollm_checkpoint.iterdir() if p.is_file()}
     server = LoopbackHub()
     server.add_repo(
-        "test-org/smollm2-hf", files, tags=["llama", "safetensors", "license:apache-2.0"], likes=5
+        "test-org/smollm2-hf",
+        files,
+        tags=["llama", "safetensors", "license:apache-2.0"],
+        likes=5,
+        parameters=134_515_008,
     )
     server.add_repo(
         "test-org/smollm2-gguf",

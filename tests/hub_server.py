@@ -28,6 +28,7 @@ class Repo:
     gated: bool = False
     tags: list[str] = field(default_factory=list)
     likes: int = 0
+    parameters: int | None = None
 
 
 @dataclass
@@ -109,7 +110,14 @@ class LoopbackHub:
                 if name.endswith((".safetensors", ".gguf")):
                     sibling["lfs"] = {"sha256": sha256, "size": size, "pointerSize": 134}
             siblings.append(sibling)
+        extra = {}
+        if repo.parameters:
+            extra["safetensors"] = {
+                "parameters": {"BF16": repo.parameters},
+                "total": repo.parameters,
+            }
         return {
+            **extra,
             "_id": repo_id,
             "id": repo_id,
             "modelId": repo_id,

@@ -96,6 +96,14 @@ class SearchResult:
     license: str
     gguf: bool
     gated: bool
+    parameters: int | None = None  # from the safetensors metadata, when the Hub knows it
+
+    @property
+    def size_label(self) -> str:
+        if not self.parameters:
+            return "?"
+        billions = self.parameters / 1e9
+        return f"{billions:.1f}B" if billions >= 1 else f"{self.parameters / 1e6:.0f}M"
 
 
 def endpoint() -> str:
@@ -158,18 +166,32 @@ class HubClient:
             raise TokenError(f"The Hub did not accept this token ({exc}).") from exc
 
     def search(
-        self, query: str, gguf: bool = False, llama_family: bool = False, limit: int = 40
+        self,
+        query: str,
+        gguf: bool = False,
+        llama_family: bool = False,
+        limit: int = 40,
+        max_parameters: float | None = None,
     ) -> list[SearchResult]:
         self._check_online()
         filters = (["gguf"] if gguf else []) + (["llama"] if llama_family else [])
+        expand = ["likes", "downloads", "tags", "gated", "safetensors"]
         try:
             models = self._api().list_models(
-                search=query or None, filter=filters or None, sort="likes", limit=limit
+                search=query or None,
+                filter=filters or None,
+                sort="likes",
+                limit=limit,
+                expand=expand,
             )
             found = []
             for model in models:
                 tags = list(model.tags or [])
                 license_tag = next((t for t in tags if t.startswith("license:")), "license:?")
+                safetensors = getattr(model, "safetensors", None)
+                parameters = int(safetensors.total) if safetensors and safetensors.total else None
+                if max_parameters and parameters and parameters > max_parameters:
+                    continue
                 found.append(
                     SearchResult(
                         model.id,
@@ -178,6 +200,7 @@ class HubClient:
                         license_tag.split(":", 1)[1],
                         "gguf" in tags,
                         bool(model.gated),
+                        parameters,
                     )
                 )
             return found

@@ -15,6 +15,7 @@ import queue
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.core import paths, secrets
+from desktop.core import settings as settings_store
 from desktop.core.jobs import Job, JobStore, run_in_child
 
 POLL_MS = 100
@@ -121,12 +122,18 @@ class JobManager(QObject):
         self.status: dict[str, tuple[str, float, str]] = {}  # id → (title, fraction, message)
 
     def start(self, spec) -> Job:  # type: ignore[no-untyped-def]
+        if spec.kind == "hub" and self.settings.offline:
+            self.settings.offline = False  # starting a download is asking to go online
+            settings_store.save(self.settings)
         job = self.store.create(spec)
         self._launch(job)
         return job
 
     def resume_unfinished(self) -> list[Job]:
         """Jobs a quit interrupted continue where they stopped."""
+        for job in self.store.all():  # ended ones were reported when they ended
+            if job.state not in ("queued", "running") and job.id not in self.running:
+                self.store.remove(job)
         jobs = [job for job in self.store.unfinished() if job.id not in self.running]
         for job in jobs:
             self._launch(job)

@@ -164,13 +164,17 @@ class ModelsDialog(QDialog):
         row.addWidget(self.search_box, 1)
         self.gguf_only = QCheckBox("GGUF only")
         self.llama_only = QCheckBox("LLaMA family")
+        self.max_size = QComboBox()
+        for label, limit in (("any size", 0.0), ("≤ 1B", 1e9), ("≤ 3B", 3e9), ("≤ 8B", 8e9)):
+            self.max_size.addItem(label, limit)
         row.addWidget(self.gguf_only)
         row.addWidget(self.llama_only)
+        row.addWidget(self.max_size)
         search = QPushButton("Search")
         search.clicked.connect(self.search)
         row.addWidget(search)
         layout.addLayout(row)
-        self.results_table = _table(["Repository", "Likes", "Downloads", "Licence", "Kind"])
+        self.results_table = _table(["Repository", "Size", "Likes", "Downloads", "Licence", "Kind"])
         layout.addWidget(self.results_table, 1)
         row = QHBoxLayout()
         self.repo_box = QLineEdit()
@@ -444,6 +448,7 @@ class ModelsDialog(QDialog):
             self.jobs.start(spec)
         except Exception as exc:  # a bad spec: shown, nothing started
             show_error(self, exc)
+        self._show_online_state()
 
     def show_jobs(self) -> None:
         self.jobs_table.setRowCount(0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+import pytest
 import sentencepiece as spm
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -201,3 +202,30 @@ def test_mistral_and_llama3_rope_scaling_match_transformers(
         top1, kl = agreement(hf_logits(folder, tokens), llama_cpp_logits(out, tokens))
         assert top1 >= 0.99, label
         assert kl <= 1e-4, label
+
+
+def test_lora_adapter_and_hf_folder_imports_go_through_the_pipeline(
+    tiny_llama: Path, tmp_path: Path
+) -> None:
+    from desktop.core.hub import HubClient
+    from desktop.core.jobs import JobRunner, JobSpec, JobStore
+    from desktop.core.library import ModelLibrary
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
+    config = LoraConfig(
+        r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    adapter = tmp_path / "adapter"
+    get_peft_model(base, config).save_pretrained(adapter)
+    store, library = JobStore(), ModelLibrary()
+    runner = JobRunner(store, library, HubClient(lambda: None, lambda: True))
+    merged = runner.run(
+        store.create(
+            JobSpec("import", str(adapter), quant="q8_0", base=str(tiny_llama), name="Tiny + LoRA")
+        )
+    )
+    plain = runner.run(store.create(JobSpec("import", str(tiny_llama), quant="", name="Tiny")))
+    assert (merged.quantization, plain.quantization) == ("Q8_0", "F16")
+    assert {e.name for e in library.entries()} == {"Tiny + LoRA", "Tiny"}
+    with pytest.raises(Exception, match="LoRA adapter"):
+        runner.run(store.create(JobSpec("import", str(adapter), quant="")))

@@ -89,6 +89,10 @@ def test_search_finds_repositories_with_filters(hub: HubClient) -> None:
     assert [r.repo_id for r in hub.search("smollm2", gguf=True, llama_family=True)] == [
         "test-org/smollm2-gguf"
     ]
+    checkpoint = next(r for r in results if r.repo_id == "test-org/smollm2-hf")
+    assert checkpoint.size_label == "135M"
+    small = hub.search("smollm2", max_parameters=100e6)
+    assert "test-org/smollm2-hf" not in [r.repo_id for r in small]
 
 
 def test_pipeline_from_the_hub_registers_a_working_model(hub: HubClient) -> None:
@@ -301,3 +305,44 @@ def test_importing_a_gguf_copies_verifies_and_keeps_the_original(starter_path, h
     assert library.get(entry.id).name == "Renamed"
     library.remove(entry.id)
     assert [e.id for e in library.entries()] == []
+
+
+def _job_in_child(url: str, home: str, job_id: str) -> None:
+    import os
+
+    os.environ["HF_ENDPOINT"] = url
+    os.environ["HUACAYA_HOME"] = home
+    store = JobStore()
+    JobRunner(store, ModelLibrary(), HubClient(lambda: None, lambda: False)).run(store.load(job_id))
+
+
+def test_a_job_killed_mid_download_resumes_after_a_restart(
+    hub: HubClient, hub_server: LoopbackHub, huacaya_home: Path
+) -> None:
+    run, store, library = runner(hub)
+    job = store.create(
+        JobSpec(
+            "hub", "test-org/smollm2-gguf", quant="", gguf_file="smollm2.Q4_1.gguf", name="Resumed"
+        )
+    )
+    hub_server.knobs.delay_per_mb = 0.05
+    child = multiprocessing.get_context("spawn").Process(
+        target=_job_in_child, args=(hub_server.url, str(huacaya_home), job.id)
+    )
+    before = hub_server.bytes_served
+    child.start()
+    partial = store.folder(job) / "download" / "smollm2.Q4_1.gguf.partial"
+    for _ in range(600):
+        if partial.exists() and partial.stat().st_size > 30 << 20:
+            break
+        child.join(0.1)
+    child.kill()  # the app quit (or crashed) in the middle
+    child.join()
+    hub_server.knobs.delay_per_mb = 0.0
+    kept = partial.stat().st_size
+    assert [j.id for j in store.unfinished()] == [job.id]  # it is picked up at the next start
+    first_run = hub_server.bytes_served - before
+    entry = run.run(store.load(job.id))
+    size = library.path_of(entry).stat().st_size
+    assert hub_server.bytes_served - before - first_run == size - kept
+    assert store.unfinished() == [] and entry.name == "Resumed"

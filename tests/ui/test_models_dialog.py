@@ -50,3 +50,19 @@ def test_catalogue_job_progress_and_the_new_model_in_the_picker(qtbot, window: M
     with qtbot.waitSignal(window.model_ready, timeout=60_000):
         window.load_model(window.library.get(model_id))
     assert window.model_info.quantization == "Q8_0"
+
+
+def test_cancel_stops_the_job_and_removes_its_files(qtbot, window: MainWindow, hub_endpoint):  # type: ignore[no-untyped-def]
+    from desktop.core.jobs import JobSpec
+
+    hub_endpoint.knobs.delay_per_mb = 0.1
+    dialog = window.open_models()
+    job = window.jobs.start(JobSpec("hub", "test-org/smollm2-hf", quant="q8_0"))
+    folder = window.jobs.store.folder(job)
+    qtbot.waitUntil(lambda: any(f > 0 for _t, f, _m in window.jobs.status.values()), timeout=60_000)
+    cancel = dialog.jobs_table.cellWidget(0, 3)
+    assert cancel is not None and cancel.text() == "Cancel"
+    cancel.click()
+    assert not folder.exists()  # nothing left behind
+    assert "Cancelled" in window.jobs.status[job.id][2]
+    assert [e.id for e in window.library.entries()] == ["smollm2-135m-instruct"]
