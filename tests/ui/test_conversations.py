@@ -79,7 +79,7 @@ def test_new_chat_rename_and_search_with_highlight(qtbot, window: MainWindow) ->
     qtbot.keyClicks(window.sidebar.search, "rainbow")
     qtbot.waitUntil(lambda: window.sidebar.searching, timeout=5_000)
     texts = [window.sidebar.list.item(i).text() for i in range(window.sidebar.list.count())]
-    assert texts and all("<b>rainbow</b>" in t for t in texts)
+    assert texts and all("<b>rainbow</b>" in t.lower() for t in texts)
     window.sidebar.list.item(0).setSelected(True)
     window.sidebar.conversation_chosen.emit(
         window.sidebar.list.item(0).data(Qt.ItemDataRole.UserRole)
