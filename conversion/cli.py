@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conversion.convert import OUTTYPES, TEMPLATES, convert
-from conversion.errors import Cancelled, HuacayaError, OutputExistsError
+from conversion.errors import Cancelled, HuacayaError
+from conversion.output import check_destination
 from conversion.progress import CancelToken, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
@@ -91,8 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, cancel: CancelToken) -> int:
     bar = ProgressBar()
-    if args.output.exists() and not args.force:
-        raise OutputExistsError(f"“{args.output}” already exists.")
+    check_destination(args.output, args.force)
     common = dict(
         lora=args.lora,
         recover_from=args.recover_from,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import numpy as np
 
 from conversion import alpaca, llama
 from conversion.checkpoint import Checkpoint, inspect_checkpoint, read_json
-from conversion.errors import CheckpointError, ConversionError, OutputExistsError
+from conversion.errors import CheckpointError, ConversionError
+from conversion.output import check_destination, partial_file
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from conversion.sources import WeightSource, open_weights
 from conversion.vocab import Vocab, bpe_vocab, sentencepiece_vocab, special_vocab
@@ -154,10 +154,7 @@ def convert(
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     if template not in TEMPLATES:
         raise ConversionError(f"Unknown template “{template}”.", "Choose auto or alpaca.")
-    if dst.exists() and not force:
-        raise OutputExistsError(f"“{dst}” already exists.")
-    if not dst.parent.is_dir():
-        raise ConversionError(f"The output folder “{dst.parent}” does not exist.")
+    check_destination(dst, force)
     ckpt = inspect_checkpoint(src, allow_pickle=allow_pickle)
     progress(0.0, f"Reading {ckpt.name}")
     vocab = load_vocab(ckpt)
@@ -238,9 +235,7 @@ def _write_atomically(
     cancel: CancelToken,
     total: int,
 ) -> int:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = partial_file(dst)
     try:
         writer.write_header_to_file(tmp)
         writer.write_kv_data_to_file()

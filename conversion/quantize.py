@@ -12,13 +12,13 @@ import multiprocessing
 import os
 import queue
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.errors import Cancelled, ConversionError, OutputExistsError
+from conversion.errors import Cancelled, ConversionError
 from conversion.gguf_file import read_gguf_info
+from conversion.output import check_destination, partial_file
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 QUANT_TYPES = {  # name → llama_ftype
@@ -87,12 +87,9 @@ def quantize(
         )
     if not src.is_file():
         raise ConversionError(f"“{src}” does not exist.")
-    if dst.exists() and not force:
-        raise OutputExistsError(f"“{dst}” already exists.")
+    check_destination(dst, force)
     requantize = read_gguf_info(src).metadata.get("general.file_type") not in _FLOAT_FILE_TYPES
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = partial_file(dst)
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     worker = context.Process(
