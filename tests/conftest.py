@@ -75,6 +75,7 @@ def hub_endpoint(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> Lo
     hub_server.knobs.corrupt.clear()
     hub_server.knobs.delay_per_mb = 0.0
     hub_server.knobs.drop_after = None
+    hub_server.knobs.redirect_to_cdn = False
     return hub_server
 
 

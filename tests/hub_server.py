@@ -36,6 +36,7 @@ class Knobs:
     corrupt: set[str] = field(default_factory=set)  # file names to flip one byte of
     delay_per_mb: float = 0.0
     drop_after: int | None = None  # close the connection after this many bytes (once)
+    redirect_to_cdn: bool = False  # answer /resolve/ with a 302 to another host, like the Hub
 
 
 class LoopbackHub:
@@ -44,6 +45,7 @@ class LoopbackHub:
         self.knobs = Knobs()
         self.bytes_served = 0
         self.requests: list[str] = []
+        self.cdn_authorizations: list[str | None] = []  # what reached the "CDN" host
         self._lock = threading.Lock()
         self._hashes: dict[Path, tuple[str, str]] = {}
         hub = self
@@ -172,7 +174,19 @@ class LoopbackHub:
             else:
                 self._send_json(handler, 200, self._model_json(repo_id, repo, "blobs" in query))
             return
+        if path.startswith("/cdn/"):  # the other host: pre-signed, no token wanted
+            self.cdn_authorizations.append(handler.headers.get("Authorization"))
+            self._file(handler, path.removeprefix("/cdn"), head, check_access=False)
+            return
         if "/resolve/" in path:
+            repo = self.repos.get(path.lstrip("/").partition("/resolve/")[0])
+            if self.knobs.redirect_to_cdn and repo is not None and self._authorized(handler, repo):
+                port = self.server.server_address[1]
+                handler.send_response(302)
+                handler.send_header("Location", f"http://localhost:{port}/cdn{path}")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
             self._file(handler, path, head)
             return
         self._send_json(handler, 404, {"error": "not found"})
@@ -189,7 +203,7 @@ class LoopbackHub:
         limit = int(query.get("limit", ["1000"])[0])
         self._send_json(handler, 200, found[:limit])
 
-    def _file(self, handler, path: str, head: bool) -> None:  # type: ignore[no-untyped-def]
+    def _file(self, handler, path: str, head: bool, check_access: bool = True) -> None:  # type: ignore[no-untyped-def]
         repo_id, _, rest = path.lstrip("/").partition("/resolve/")
         _revision, _, name = rest.partition("/")
         repo = self.repos.get(repo_id)
@@ -198,7 +212,7 @@ class LoopbackHub:
                 handler, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"}
             )
             return
-        if not self._authorized(handler, repo):
+        if check_access and not self._authorized(handler, repo):
             self._send_json(
                 handler, 401, {"error": "Access restricted"}, {"X-Error-Code": "GatedRepo"}
             )

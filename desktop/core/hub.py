@@ -321,7 +321,7 @@ class HubClient:
             headers["Range"] = f"bytes={have}-"
         request = urllib.request.Request(url, headers=headers)
         try:
-            response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
+            response = _OPENER.open(request, timeout=TIMEOUT_S)
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise TokenRequired(f"The Hub refused {file.name} of “{info.repo_id}”.") from exc
@@ -357,6 +357,19 @@ class HubClient:
             )
         os.replace(partial, target)
         return target
+
+
+class _NoTokenAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """The Hub redirects large files to a CDN: the token must not follow to another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != req.host:
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_NoTokenAcrossHosts)
 
 
 def _git_blob(size: int):  # type: ignore[no-untyped-def]

@@ -207,6 +207,15 @@ def test_gated_repo_needs_a_token_kept_in_the_keychain(hub, memory_keyring) -> N
     assert hub.repo_info("test-org/gated-gguf").gated  # …and now it opens
 
 
+def test_the_token_does_not_follow_a_redirect_to_another_host(hub, hub_server, memory_keyring):  # type: ignore[no-untyped-def]
+    secrets.set_token(GOOD_TOKEN)
+    hub_server.knobs.redirect_to_cdn = True
+    info = hub.repo_info("test-org/gated-gguf")
+    files = hub.files_to_fetch(info, "smollm2.Q4_1.gguf")
+    hub.download(info, files, JobStore().root / "redirected")
+    assert hub_server.cdn_authorizations == [None]  # the file came from the other host, tokenless
+
+
 def test_without_a_keychain_the_token_lives_for_the_session_only(hub) -> None:  # type: ignore[no-untyped-def]
     from keyring.backends.fail import Keyring as NoKeyring
 
