@@ -1,4 +1,4 @@
-"""Conversations in SQLite: numbered migrations, WAL, and full-text search (FTS5).
+"""Conversations in SQLite (WAL, full-text search with FTS5; the schema is history_schema.py).
 
 Every write is one transaction, so a crash (even ``kill -9``) leaves every committed message
 in place. Deleting is soft first (``deleted_at``) so the window can offer Undo; deleted
@@ -18,17 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core import paths
-from desktop.core.errors import HuacayaError
+from desktop.core.history_schema import MIGRATIONS, HistoryError, connect, migrate
+
+__all__ = [
+    "MIGRATIONS",
+    "Conversation",
+    "History",
+    "HistoryError",
+    "SearchHit",
+    "StoredMessage",
+    "connect",
+    "migrate",
+]
 
 DB_FILE = "history.sqlite3"
 EXPORT_FORMAT = "huacaya-conversation"
 EXPORT_VERSION = 1
 TITLE_LENGTH = 60
 _HIT_START, _HIT_END = "\x02", "\x03"
-
-
-class HistoryError(HuacayaError):
-    default_hint = "Your conversations file was not changed."
 
 
 @dataclass
@@ -61,107 +68,6 @@ class SearchHit:
     message_id: int
     title: str
     snippet_html: str  # escaped text with the matches in <b>…</b>
-
-
-# -- migrations ---------------------------------------------------------------------------------
-# Numbered, append-only: a released migration is never edited, a change is a new one.
-
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        1,
-        "conversations and messages",
-        """
-        CREATE TABLE conversations (
-            id INTEGER PRIMARY KEY,
-            title TEXT NOT NULL DEFAULT '',
-            model TEXT NOT NULL DEFAULT '',
-            system_prompt TEXT NOT NULL DEFAULT '',
-            settings TEXT NOT NULL DEFAULT '{}',
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
-        );
-        CREATE TABLE messages (
-            id INTEGER PRIMARY KEY,
-            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-            position INTEGER NOT NULL,
-            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
-            content TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            model TEXT NOT NULL DEFAULT '',
-            stats TEXT NOT NULL DEFAULT '{}',
-            UNIQUE (conversation_id, position)
-        );
-        CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
-    """,
-    ),
-    (
-        2,
-        "full-text search of messages",
-        """
-        CREATE VIRTUAL TABLE messages_fts USING fts5(
-            content, content='messages', content_rowid='id', tokenize='unicode61'
-        );
-        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;
-        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-                VALUES ('delete', old.id, old.content);
-        END;
-        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
-            INSERT INTO messages_fts(messages_fts, rowid, content)
-                VALUES ('delete', old.id, old.content);
-            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
-        END;
-        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
-    """,
-    ),
-    (
-        3,
-        "soft delete for undo",
-        """
-        ALTER TABLE conversations ADD COLUMN deleted_at REAL;
-    """,
-    ),
-]
-LATEST = MIGRATIONS[-1][0]
-
-
-def migrate(db: sqlite3.Connection, up_to: int = LATEST) -> list[int]:
-    """Apply the migrations not yet in ``schema_migrations``, each in its own transaction."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    if done and max(done) > LATEST:
-        raise HistoryError(
-            f"The conversations file is from a newer Huacaya (schema {max(done)}).",
-            "Update Huacaya to open it; nothing was changed.",
-        )
-    applied = []
-    for version, name, sql in MIGRATIONS:
-        if version in done or version > up_to:
-            continue
-        record = f"INSERT INTO schema_migrations VALUES ({version}, '{name}', {time.time()});"
-        try:
-            db.executescript(f"BEGIN;\n{sql}\n{record}\nCOMMIT;")
-        except sqlite3.Error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        applied.append(version)
-    return applied
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA busy_timeout=5000")
-    return db
 
 
 # -- the store ----------------------------------------------------------------------------------

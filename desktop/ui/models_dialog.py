@@ -7,27 +7,22 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from conversion.quantize import QUANT_TYPES
 from desktop.core import hardware, secrets
 from desktop.core import settings as settings_store
 from desktop.core.catalog import load_catalog
@@ -36,28 +31,11 @@ from desktop.core.hub import HubClient, SearchResult
 from desktop.core.jobs import JobSpec
 from desktop.core.library import ModelLibrary
 from desktop.ui.errors import show_error
+from desktop.ui.import_tab import ImportTab
 from desktop.ui.job_process import JobManager
+from desktop.ui.jobs_table import JobsTable
+from desktop.ui.model_widgets import quant_box, table
 from desktop.ui.tasks import run_in_background
-
-
-def _table(headers: list[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    table.setHorizontalHeaderLabels(headers)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().hide()
-    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-    return table
-
-
-def _quant_box(default: str = "q4_k_m") -> QComboBox:
-    box = QComboBox()
-    for name in QUANT_TYPES:
-        box.addItem(name.upper(), name)
-    box.addItem("keep as converted (F16)", "")
-    box.setCurrentIndex(box.findData(default))
-    return box
 
 
 class ModelsDialog(QDialog):
@@ -81,16 +59,16 @@ class ModelsDialog(QDialog):
         tabs.addTab(self._catalog_tab(), "Catalogue")
         tabs.addTab(self._hub_tab(), "Hugging Face")
         tabs.addTab(self._installed_tab(), "Installed")
-        tabs.addTab(self._import_tab(), "Import")
-        self.jobs_table = _table(["Job", "Progress", "Status", ""])
-        self.jobs_table.setMaximumHeight(150)
+        self.import_tab = ImportTab()
+        self.import_tab.start_requested.connect(self.start)
+        tabs.addTab(self.import_tab, "Import")
+        self.jobs_view = JobsTable(jobs)
+        self.jobs_table = self.jobs_view.table
         layout = QVBoxLayout(self)
         layout.addWidget(tabs, 1)
         layout.addWidget(QLabel("<b>Downloads and conversions</b>"))
         layout.addWidget(self.jobs_table)
-        jobs.changed.connect(self.show_jobs)
         jobs.installed.connect(lambda _id: self.show_installed())
-        self.show_jobs()
 
     # -- catalogue -------------------------------------------------------------------------
 
@@ -101,7 +79,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(
             QLabel(f"Models that run well on a laptop. This computer has {total:.0f} GB of memory.")
         )
-        self.catalog_table = _table(["Model", "Format", "Download", "Memory", "Licence", "Fits"])
+        self.catalog_table = table(["Model", "Format", "Download", "Memory", "Licence", "Fits"])
         for entry in self.catalog:
             row = self.catalog_table.rowCount()
             self.catalog_table.insertRow(row)
@@ -122,7 +100,7 @@ class ModelsDialog(QDialog):
                 self.catalog_table.setItem(row, column, item)
         layout.addWidget(self.catalog_table, 1)
         row = QHBoxLayout()
-        self.catalog_quant = _quant_box()
+        self.catalog_quant = quant_box()
         row.addWidget(QLabel("Quantization"))
         row.addWidget(self.catalog_quant)
         row.addStretch(1)
@@ -174,13 +152,13 @@ class ModelsDialog(QDialog):
         search.clicked.connect(self.search)
         row.addWidget(search)
         layout.addLayout(row)
-        self.results_table = _table(["Repository", "Size", "Likes", "Downloads", "Licence", "Kind"])
+        self.results_table = table(["Repository", "Size", "Likes", "Downloads", "Licence", "Kind"])
         layout.addWidget(self.results_table, 1)
         row = QHBoxLayout()
         self.repo_box = QLineEdit()
         self.repo_box.setPlaceholderText("or paste a repository id: owner/name")
         row.addWidget(self.repo_box, 1)
-        self.hub_quant = _quant_box()
+        self.hub_quant = quant_box()
         row.addWidget(self.hub_quant)
         download = QPushButton("Download")
         download.setObjectName("hubDownload")
@@ -297,7 +275,7 @@ class ModelsDialog(QDialog):
     def _installed_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        self.installed_table = _table(
+        self.installed_table = table(
             ["Model", "Quant", "Architecture", "Size", "Context", "Chat template"]
         )
         layout.addWidget(self.installed_table, 1)
@@ -386,61 +364,6 @@ class ModelsDialog(QDialog):
 
     # -- import ----------------------------------------------------------------------------
 
-    def _import_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        layout.addWidget(
-            QLabel(
-                "Import a GGUF file, a Hugging Face checkpoint folder, a LoRA adapter (with its "
-                "base model folder) or an Alpaca weight diff (with LLaMA-7B in HF format)."
-            )
-        )
-        self.import_path = QLineEdit()
-        self.import_path.setPlaceholderText("File or folder to import")
-        self.import_base = QLineEdit()
-        self.import_base.setPlaceholderText("Base model folder (LoRA adapter or weight diff only)")
-        self.import_quant = _quant_box()
-        for widget, browse in ((self.import_path, True), (self.import_base, False)):
-            row = QHBoxLayout()
-            row.addWidget(widget, 1)
-            if browse:
-                file_button = QPushButton("File…")
-                file_button.clicked.connect(lambda: self._browse(self.import_path, True))
-                row.addWidget(file_button)
-            folder_button = QPushButton("Folder…")
-            folder_button.clicked.connect(lambda _=False, w=widget: self._browse(w, False))
-            row.addWidget(folder_button)
-            layout.addLayout(row)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Quantization"))
-        row.addWidget(self.import_quant)
-        row.addStretch(1)
-        start = QPushButton("Import")
-        start.setObjectName("importButton")
-        start.clicked.connect(self.start_import)
-        row.addWidget(start)
-        layout.addLayout(row)
-        layout.addStretch(1)
-        return tab
-
-    def _browse(self, target: QLineEdit, file: bool) -> None:
-        if file:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "GGUF file", str(Path.home()), "GGUF models (*.gguf)"
-            )
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Folder", str(Path.home()))
-        if path:
-            target.setText(path)
-
-    def start_import(self) -> None:
-        path = self.import_path.text().strip()
-        if path:
-            quant = self.import_quant.currentData()
-            if path.endswith(".gguf"):
-                quant = ""  # keep a GGUF as it is; quantize it later if wanted
-            self.start(JobSpec("import", path, quant=quant, base=self.import_base.text().strip()))
-
     # -- jobs ------------------------------------------------------------------------------
 
     def start(self, spec: JobSpec) -> None:
@@ -449,20 +372,3 @@ class ModelsDialog(QDialog):
         except Exception as exc:  # a bad spec: shown, nothing started
             show_error(self, exc)
         self._show_online_state()
-
-    def show_jobs(self) -> None:
-        self.jobs_table.setRowCount(0)
-        for job_id, (title, fraction, message) in self.jobs.status.items():
-            row = self.jobs_table.rowCount()
-            self.jobs_table.insertRow(row)
-            self.jobs_table.setItem(row, 0, QTableWidgetItem(title))
-            bar = QProgressBar()
-            bar.setValue(int(fraction * 100))
-            self.jobs_table.setCellWidget(row, 1, bar)
-            status = QTableWidgetItem(message)
-            status.setToolTip(message)
-            self.jobs_table.setItem(row, 2, status)
-            if job_id in self.jobs.running:
-                cancel = QPushButton("Cancel")
-                cancel.clicked.connect(lambda _=False, j=job_id: self.jobs.cancel(j))
-                self.jobs_table.setCellWidget(row, 3, cancel)

@@ -66,3 +66,14 @@ def test_cancel_stops_the_job_and_removes_its_files(qtbot, window: MainWindow, h
     assert not folder.exists()  # nothing left behind
     assert "Cancelled" in window.jobs.status[job.id][2]
     assert [e.id for e in window.library.entries()] == ["smollm2-135m-instruct"]
+
+
+def test_import_tab_installs_a_gguf_file(qtbot, window: MainWindow, starter_path) -> None:  # type: ignore[no-untyped-def]
+    dialog = window.open_models()
+    dialog.import_tab.import_path.setText(str(starter_path))
+    with qtbot.waitSignal(window.jobs.installed, timeout=TIMEOUT_MS) as installed:
+        dialog.import_tab.findChild(QPushButton, "importButton").click()
+    entry = window.library.get(installed.args[0])
+    assert entry.quantization == "Q4_1" and not entry.is_starter
+    assert window.model_picker.findData(entry.id) >= 0
+    assert window.settings.offline  # a local import needs no network
