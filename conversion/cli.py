@@ -25,8 +25,6 @@ from conversion.output import check_destination
 from conversion.progress import CancelToken, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
-FLOAT_OUTTYPES = tuple(t for t in OUTTYPES if t != "q8_0")
-
 
 class ProgressBar:
     """One self-rewriting line on a terminal; plain lines every 10% otherwise."""

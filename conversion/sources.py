@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from conversion.checkpoint import Checkpoint
-from conversion.errors import CheckpointError, PickleCheckpointError
+from conversion.errors import PickleCheckpointError
 from conversion.safetensors import SafetensorsCheckpoint
 
 
@@ -118,12 +118,3 @@ def open_weights(
     finally:
         for checkpoint in opened:
             checkpoint.close()
-
-
-def require_same_names(a: WeightSource, b: WeightSource, what: str) -> None:
-    missing = sorted(set(a.names()) - set(b.names()))
-    if missing:
-        raise CheckpointError(
-            f"{what} lacks {len(missing)} tensors of the other (first: {missing[0]}).",
-            "Check that both folders are for the same model size.",
-        )

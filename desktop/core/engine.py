@@ -225,12 +225,6 @@ class ChatEngine:
         llama = self._require()
         return llama.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
-
-    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
-        return len(self._prompt_tokens(messages)[0])
-
     # -- generation ------------------------------------------------------------------------
 
     def forget_cache(self) -> None:

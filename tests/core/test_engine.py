@@ -135,7 +135,7 @@ def test_engine_refuses_calls_from_another_thread(engine: ChatEngine) -> None:
 
     def use() -> None:
         try:
-            engine.count_tokens("hello")
+            engine.tokenize("hello")
         except RuntimeError as exc:
             errors.append(exc)
 

@@ -70,3 +70,14 @@ def test_auto_falls_back_to_alpaca_without_or_with_a_broken_template() -> None:
     assert choose_format("chatml", "{{ x }}").name == "chatml"
     with pytest.raises(GenerationError, match="Unknown prompt format"):
         choose_format("nope", None)
+
+
+def test_the_chat_template_renders_the_release_prompt_for_one_instruction() -> None:
+    from conversion import alpaca
+
+    question = "Give three tips for staying healthy."
+    rendered = AlpacaFormat().render([{"role": "user", "content": question}])
+    assert rendered.text == alpaca.format_prompt(question)
+    assert alpaca.format_prompt(question, "at work").endswith(
+        f"### Instruction:\n{question}\n\n### Input:\nat work\n\n### Response:"
+    )
