@@ -21,6 +21,17 @@ class HuacayaError(Exception):
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
 
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Pickled whole (class, message and hint) so an error raised in a job's process reaches
+        # the window as the same typed error; subclasses may have other __init__ signatures.
+        return (_rebuild, (type(self), self.message, self.hint))
+
+
+def _rebuild(cls: type[HuacayaError], message: str, hint: str) -> HuacayaError:
+    error = cls.__new__(cls)
+    HuacayaError.__init__(error, message, hint)
+    return error
+
 
 class Cancelled(HuacayaError):
     """The user asked a long operation to stop."""

@@ -33,16 +33,18 @@ def sub_range(progress: Progress, start: float, end: float) -> Progress:
 
 
 class CancelToken:
-    """Thread-safe flag: set from any thread, checked by the worker."""
+    """Thread-safe flag: set from any thread, checked by the worker. One token per request,
+    created with it and never reset, so a cancel can never be lost or leak into the next one.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    ``event`` may be a ``multiprocessing`` Event, so that a process can cancel work running in
+    another one (the window cancels a job running in its own process this way).
+    """
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         self._event.set()
-
-    def reset(self) -> None:
-        self._event.clear()
 
     @property
     def cancelled(self) -> bool:

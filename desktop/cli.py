@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from desktop import __version__, cli_models
 from desktop.core import logs
@@ -53,6 +54,11 @@ def _add_chat_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=_positive, help="CPU threads (default: physical cores)")
     parser.add_argument("--stats", action="store_true", help="print speed after each answer")
+    parser.add_argument(
+        "--no-save",
+        action="store_true",
+        help="keep this chat out of the history (by default it is saved like the window's)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_chat(args: argparse.Namespace) -> int:
     from desktop.core.engine import ChatEngine
+    from desktop.core.history import History
+    from desktop.core.session import ChatSession
     from desktop.terminal import TerminalChat
 
     settings = settings_store.load()
-    generation = settings.generation
+    generation = replace(settings.generation)
     if args.temperature is not None:
         generation.temperature = args.temperature
     if args.max_tokens is not None:
@@ -102,16 +110,23 @@ def run_chat(args: argparse.Namespace) -> int:
         gpu_layers=settings.gpu_layers,
         prompt_format=args.format,
     )
-    engine.load()
+    info = engine.load()
+    history = None if args.no_save else History()
     try:
+        session = ChatSession(history, lambda model: generation)
+        entry = library.entry_at(path)
+        session.set_model(entry.id if entry else "", entry.name if entry else info.name)
+        session.configure(system_prompt=args.system, prompt_format=args.format)
         interactive = args.question is None and sys.stdin.isatty()
-        chat = TerminalChat(engine, generation, args.system, show_stats=args.stats or interactive)
+        chat = TerminalChat(engine, session, show_stats=args.stats or interactive)
         if args.question is not None:
             chat.ask(args.question)
         else:
             chat.run_interactive()
     finally:
         engine.close()
+        if history is not None:
+            history.close()
     return 0
 
 

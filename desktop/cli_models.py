@@ -10,11 +10,11 @@ import sys
 from conversion.cli import ProgressBar
 from conversion.quantize import QUANT_TYPES
 from desktop.core import secrets
-from desktop.core import settings as settings_store
 from desktop.core.hub import HubClient
 from desktop.core.jobs import JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
 from desktop.core.progress import CancelToken
+from desktop.core.settings import SettingsStore
 
 QUANT_CHOICES = [*QUANT_TYPES, "none"]
 
@@ -49,7 +49,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_store.load()
+    store = SettingsStore()
+    settings = store.settings
     library = library_for(settings.models_folder)
     command = args.models_command or "list"
     if command == "list":
@@ -64,8 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # Everything below talks to the Hub (or may): asking for it ends offline mode.
     if settings.offline and command in ("search", "pull"):
-        settings.offline = False
-        settings_store.save(settings)
+        store.update(offline=False)
         print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
     hub = HubClient(secrets.get_token, lambda: settings.offline)
     if command == "token":

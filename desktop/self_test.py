@@ -2,17 +2,21 @@
 
 Opens the main window offscreen (reporting how long after the process started it was shown),
 waits for it to load the starter model, closes it, then loads the model again to generate a
-few tokens, and exits 0 — or prints what failed and exits 1.
+few tokens, and exits 0 — or prints what failed and exits 1. The window runs against a
+throw-away home: the user's own settings, chats and jobs are never read or touched.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import psutil
 
+from desktop.core import paths
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import HuacayaError
 from desktop.core.settings import GenerationSettings
@@ -43,6 +47,9 @@ def _check_engine() -> None:
 
 def _check_window() -> None:
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    # The log stays where logs.setup() opened it (the user's log folder, where bug reports
+    # look); settings, chats, models and jobs live in a folder that disappears afterwards.
+    os.environ[paths.HOME_ENV] = tempfile.mkdtemp(prefix="huacaya-self-test-")
     from PySide6.QtCore import QEventLoop, QTimer
 
     from desktop.ui.app import create_application
@@ -70,12 +77,46 @@ def _check_window() -> None:
     _say(f"main window opened, loaded the model in {time.perf_counter() - started:.2f} s, closed")
 
 
+def keychain_report() -> str:
+    """Which keychain backend this build can use (a frozen app must bundle what it needs)."""
+    import keyring
+    import keyring.errors
+
+    loaded = []
+    problems = []
+    if sys.platform.startswith("linux"):
+        try:
+            import secretstorage  # noqa: F401 - what the backend needs, with cryptography
+            from keyring.backends import SecretService
+
+            loaded.append("SecretService")
+            try:
+                SecretService.Keyring.priority  # noqa: B018 - raises when it cannot run here
+            except (RuntimeError, keyring.errors.KeyringError) as exc:
+                problems.append(f"no keychain service running here ({exc})")
+        except ImportError as exc:
+            problems.append(f"SecretService cannot load: {exc}")
+    active = type(keyring.get_keyring())
+    summary = f"{', '.join(loaded) or 'no OS'} backend loaded; in use: {active.__module__}"
+    return f"{summary}{'; ' + '; '.join(problems) if problems else ''}"
+
+
 def run_self_test() -> int:
+    previous_home = os.environ.get(paths.HOME_ENV)
     try:
         _check_window()  # first, so that its start-up time is the app's cold start
         _check_engine()
+        _say(f"keychain: {keychain_report()}")
     except HuacayaError as exc:
         print(f"self-test: FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        throw_away = os.environ.get(paths.HOME_ENV)
+        if previous_home is None:
+            os.environ.pop(paths.HOME_ENV, None)
+        else:
+            os.environ[paths.HOME_ENV] = previous_home
+        if throw_away and throw_away != previous_home:
+            shutil.rmtree(throw_away, ignore_errors=True)
     _say("passed")
     return 0

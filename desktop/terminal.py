@@ -1,4 +1,8 @@
-"""The terminal chat: one question, an interactive session, or questions piped on stdin."""
+"""The terminal chat: one question, an interactive session, or questions piped on stdin.
+
+What is asked and answered lives in a :class:`ChatSession` (saved in the history like the
+window's chats, unless the session has no history); this module only reads and prints.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from desktop.core.engine import ChatEngine, GenerationStats
-from desktop.core.prompts import Message
-from desktop.core.settings import GenerationSettings
+from desktop.core.progress import CancelToken
+from desktop.core.session import LENGTH, STOPPED, ChatSession, dropped_notice
 
 
 def format_stats(stats: GenerationStats) -> str:
@@ -21,11 +25,11 @@ def format_stats(stats: GenerationStats) -> str:
 
 
 @contextlib.contextmanager
-def _ctrl_c_stops(engine: ChatEngine) -> Iterator[None]:
+def _ctrl_c_stops(cancel: CancelToken) -> Iterator[None]:
     """While an answer streams, Ctrl+C stops it instead of killing the program."""
 
     def handler(signum: int, frame: object) -> None:
-        engine.stop()
+        cancel.cancel()
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
@@ -42,56 +46,49 @@ class TerminalChat:
     def __init__(
         self,
         engine: ChatEngine,
-        settings: GenerationSettings,
-        system_prompt: str = "",
+        session: ChatSession,
         out: TextIO | None = None,
         err: TextIO | None = None,
         show_stats: bool = False,
     ) -> None:
         self.engine = engine
-        self.settings = settings
+        self.session = session
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.show_stats = show_stats
-        self.messages: list[Message] = []
-        self.dropped = 0  # oldest messages already left out of the model's view
-        if system_prompt:
-            self.messages.append({"role": "system", "content": system_prompt})
+        self.dropped = 0  # oldest messages already said to be left out of the model's view
 
     def ask(self, question: str) -> str:
-        """Stream the answer to ``question`` and remember both in the conversation."""
-        self.messages.append({"role": "user", "content": question})
-        parts: list[str] = []
-        started = False
-        with _ctrl_c_stops(self.engine):
+        """Stream the answer to ``question``; the session keeps both."""
+        request = self.session.ask(question)
+        self.engine.set_prompt_format(request.prompt_format)
+        with _ctrl_c_stops(request.cancel):
             try:
-                for delta in self.engine.stream(self.messages, self.settings):
-                    if not started:  # the models' habit of opening with a space or newline
-                        delta = delta.lstrip()
-                        started = bool(delta)
-                    parts.append(delta)
-                    self.out.write(delta)
+                for delta in self.engine.stream(request.messages, request.settings, request.cancel):
+                    self.out.write(self.session.add_delta(delta))
                     self.out.flush()
             except BaseException:
-                self.messages.pop()
+                self.session.fail()
                 raise
-        answer = "".join(parts)
+        stats = self.engine.last_stats
+        answer = self.session.finish(stats)
         self.out.write("\n")
         self.out.flush()
-        stats = self.engine.last_stats
-        if stats is not None and stats.finish_reason == "cancelled":
-            self.err.write("[stopped]\n")
-        if stats is not None and stats.dropped_messages > self.dropped:
-            self.err.write(
-                f"[the {stats.dropped_messages} oldest messages no longer fit the context "
-                "and were left out]\n"
-            )
-        if stats is not None:
-            self.dropped = stats.dropped_messages
-        if self.show_stats and stats is not None:
+        self._notes(stats)
+        return answer.content
+
+    def _notes(self, stats: GenerationStats | None) -> None:
+        if stats is None:
+            return
+        if stats.finish_reason == "cancelled":
+            self.err.write(f"[{STOPPED.strip('()')}]\n")
+        elif stats.finish_reason == "length":
+            self.err.write(f"[{LENGTH.strip('()')}]\n")
+        if stats.dropped_messages > self.dropped:  # said once, when it grows
+            self.err.write(f"[{dropped_notice(stats.dropped_messages)}]\n")
+        self.dropped = stats.dropped_messages
+        if self.show_stats:
             self.err.write(format_stats(stats) + "\n")
-        self.messages.append({"role": "assistant", "content": answer})
-        return answer
 
     def run_interactive(self, stdin: TextIO | None = None) -> None:
         """A session on a terminal: Ctrl+C stops the answer, Ctrl+D (or /bye) quits."""

@@ -63,7 +63,9 @@ def main() -> int:
         print("the model did not load", file=sys.stderr)
         return 1
     for question in questions:
-        window.conversation.generation = GenerationSettings(temperature=0.0, max_tokens=200, seed=1)
+        window.conversation.session.generation = GenerationSettings(
+            temperature=0.0, max_tokens=200, seed=1
+        )
         window.composer.setPlainText(question)
         window.composer.submit()
         wait_for(window.answer_finished)

@@ -1,14 +1,14 @@
 """ChatEngine: one GGUF model in llama.cpp, answering a conversation as a stream of text.
 
 A ``Llama`` object is not thread-safe, so an engine belongs to the thread that loaded it and
-refuses calls from any other; only :meth:`ChatEngine.stop` may be called from anywhere. Stopping
-ends the stream before the next token and leaves the model ready for the next question.
-Follow-up questions reuse the evaluated prefix of the conversation (llama.cpp's KV cache).
+refuses calls from any other. Each request carries its own :class:`CancelToken`, created with
+the request: cancelling it from any thread — even before the first token — ends the stream
+before the next token and leaves the model ready for the next question. Follow-up questions
+reuse the evaluated prefix of the conversation (llama.cpp's KV cache).
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import io
 import logging
@@ -24,8 +24,10 @@ import llama_cpp
 from conversion.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core import hardware, llama_log
 from desktop.core.errors import GenerationError, ModelLoadError, PromptTooLongError
+from desktop.core.progress import CancelToken
 from desktop.core.prompts import Message, PromptFormat, RenderedPrompt, choose_format
 from desktop.core.settings import GenerationSettings
+from desktop.core.text_stream import StreamOutcome, text_stream
 
 log = logging.getLogger(__name__)
 
@@ -64,38 +66,6 @@ class GenerationStats:
         return (self.generated_tokens - 1) / decode_time
 
 
-class _StopStringFilter:
-    """Holds back text that might be the start of a stop string; cuts at a full one."""
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self.stops = [s for s in stops if s]
-        self.pending = ""
-
-    def feed(self, text: str) -> tuple[str, bool]:
-        """Returns (text safe to show, whether a stop string was reached)."""
-        self.pending += text
-        if not self.stops:
-            out, self.pending = self.pending, ""
-            return out, False
-        cut = min((i for i in (self.pending.find(s) for s in self.stops) if i >= 0), default=-1)
-        if cut >= 0:
-            out, self.pending = self.pending[:cut], ""
-            return out, True
-        hold = 0
-        for stop in self.stops:
-            for size in range(min(len(stop) - 1, len(self.pending)), 0, -1):
-                if self.pending.endswith(stop[:size]):
-                    hold = max(hold, size)
-                    break
-        split = len(self.pending) - hold
-        out, self.pending = self.pending[:split], self.pending[split:]
-        return out, False
-
-    def flush(self) -> str:
-        out, self.pending = self.pending, ""
-        return out
-
-
 class ChatEngine:
     """Loads one model and streams answers to conversations."""
 
@@ -110,14 +80,13 @@ class ChatEngine:
     ) -> None:
         self.model_path = Path(model_path)
         self.requested_context = context_length
-        self.threads = threads if threads > 0 else hardware.physical_cores()
+        self.threads = threads if threads > 0 else hardware.default_threads()
         self.gpu_layers = gpu_layers if gpu_layers >= 0 else hardware.default_gpu_layers()
         self.prompt_format_name = prompt_format
         self._llama: llama_cpp.Llama | None = None
         self._format: PromptFormat | None = None
         self._format_args: tuple[str | None, str, str, bool] = (None, "", "", True)
         self._owner: int | None = None
-        self._stop = threading.Event()
         self.info: ModelInfo | None = None
         self.last_stats: GenerationStats | None = None
         self._window_anchor: tuple[str, str] | None = None  # see fit_to_context
@@ -231,26 +200,27 @@ class ChatEngine:
         """Drop the evaluated prefix so the next prompt is evaluated from scratch."""
         self._require().reset()
 
-    def stop(self) -> None:
-        """Ask the running stream to end before its next token. Safe from any thread."""
-        self._stop.set()
-
     def stream(
-        self, messages: Sequence[Message], settings: GenerationSettings | None = None
+        self,
+        messages: Sequence[Message],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
     ) -> Iterator[str]:
         """Yield the answer to ``messages`` as text deltas; sets :attr:`last_stats` at the end.
 
-        Closing the iterator early (or :meth:`stop`) ends generation; the model stays usable.
+        Cancelling ``cancel`` (from any thread) or closing the iterator early ends generation;
+        the model stays usable.
         """
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
         kept, tokens, rendered = self.fit_to_context(messages, settings)
         max_tokens = min(settings.max_tokens, llama.n_ctx() - len(tokens))
         cached = self._cached_prefix(tokens)
-        self._stop.clear()
         self.last_stats = None
         dropped = len(messages) - len(kept)
-        return self._generate(llama, tokens, cached, max_tokens, settings, rendered.stop, dropped)
+        return self._generate(
+            llama, tokens, cached, max_tokens, settings, rendered.stop, dropped, cancel
+        )
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], RenderedPrompt]:
         rendered = self.render_prompt(messages)
@@ -311,17 +281,15 @@ class ChatEngine:
         max_tokens: int,
         settings: GenerationSettings,
         stops: list[str],
-        dropped: int = 0,
+        dropped: int,
+        cancel: CancelToken | None,
     ) -> Iterator[str]:
+        cancel = cancel or CancelToken()
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
         llama.set_seed(seed)
         vocab = llama._model.vocab
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stop_filter = _StopStringFilter(stops)
+        outcome = StreamOutcome()
         started = time.perf_counter()
-        first_token_at = 0.0
-        generated = 0
-        finish = "length"
         generator = llama.generate(
             tokens,
             top_k=settings.top_k,
@@ -331,34 +299,15 @@ class ChatEngine:
             repeat_penalty=settings.repeat_penalty,
         )
         try:
-            for token in generator:
-                if self._stop.is_set():
-                    finish = "cancelled"
-                    break
-                if not first_token_at:
-                    first_token_at = time.perf_counter()
-                if llama_cpp.llama_vocab_is_eog(vocab, token):
-                    finish = "stop"
-                    break
-                generated += 1
-                text, stopped = stop_filter.feed(decoder.decode(llama.detokenize([token])))
-                if text:
-                    yield text
-                if stopped:
-                    finish = "stop"
-                    break
-                if generated >= max_tokens:
-                    break
-                if self._stop.is_set():
-                    finish = "cancelled"
-                    break
-            if finish != "cancelled":
-                tail = stop_filter.feed(decoder.decode(b"", final=True))[0] + stop_filter.flush()
-                if tail and finish != "stop":
-                    yield tail
-        except GeneratorExit:  # the caller closed the stream: that is a stop too
-            finish = "cancelled"
-            raise
+            yield from text_stream(
+                generator,
+                lambda token: llama.detokenize([token]),
+                lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token)),
+                stops,
+                max_tokens,
+                cancel,
+                outcome,
+            )
         except (RuntimeError, ValueError) as exc:
             raise GenerationError(f"llama.cpp failed while answering: {exc}") from exc
         finally:
@@ -367,10 +316,10 @@ class ChatEngine:
             self.last_stats = GenerationStats(
                 prompt_tokens=len(tokens),
                 evaluated_prompt_tokens=len(tokens) - cached,
-                generated_tokens=generated,
-                time_to_first_token=(first_token_at or ended) - started,
+                generated_tokens=outcome.generated_tokens,
+                time_to_first_token=(outcome.first_token_at or ended) - started,
                 total_seconds=ended - started,
-                finish_reason=finish,
+                finish_reason=outcome.finish_reason,
                 dropped_messages=dropped,
             )
 

@@ -1,7 +1,11 @@
-"""One error hierarchy for everything the user can be told about.
+"""One error hierarchy for everything the user can be told about: every error class of the app
+is defined here (the root and the conversion errors come from ``conversion.errors``, the lowest
+layer, and are re-exported).
 
 Every error carries a short ``message`` (what went wrong, naming the thing) and a ``hint``
 (what to do about it). The GUI shows both in one dialog; the terminal prints them on one line.
+Errors pickle with their class, message and hint, so a job's process hands them to the window
+as they are.
 """
 
 from __future__ import annotations
@@ -21,18 +25,27 @@ from conversion.errors import (
 __all__ = [
     "Cancelled",
     "CheckpointError",
+    "ChecksumError",
+    "ConnectionLost",
     "ConversionError",
+    "DiskSpaceError",
     "GenerationError",
+    "HistoryError",
     "HuacayaError",
+    "HubError",
+    "JobError",
     "LibraryError",
     "ModelFileError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "OfflineError",
     "OutputExistsError",
     "PickleCheckpointError",
     "PromptTooLongError",
     "SettingsError",
     "StarterModelMissing",
+    "TokenError",
+    "TokenRequired",
     "UnsupportedModelError",
 ]
 
@@ -78,3 +91,53 @@ class SettingsError(HuacayaError):
 
 class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
+
+
+class HistoryError(HuacayaError):
+    """The conversations file could not be read or changed, or an import was refused."""
+
+    default_hint = "Your conversations file was not changed."
+
+
+class JobError(HuacayaError):
+    """A model job (download, conversion, verification) failed for a reason of its own."""
+
+    default_hint = "The details are in the log file. Retry the job, or remove it."
+
+
+class TokenError(HuacayaError):
+    """A Hugging Face token was empty or refused."""
+
+    default_hint = "Create a read token at huggingface.co/settings/tokens and paste it here."
+
+
+class HubError(HuacayaError):
+    """The Hugging Face Hub could not be used for this request."""
+
+    default_hint = "Check the repository name and your connection, then try again."
+
+
+class OfflineError(HubError):
+    default_hint = (
+        "Turn offline mode off (Models → Hugging Face, or Settings) to use the Hub; on the "
+        "command line, asking for a download turns it off."
+    )
+
+
+class TokenRequired(HubError):
+    default_hint = (
+        "This model is gated or private: accept its licence on its Hub page, then add a "
+        "Hugging Face token in the Models window (or `huacaya models token`)."
+    )
+
+
+class ConnectionLost(HubError):
+    default_hint = "Check your connection; the download continues where it stopped."
+
+
+class ChecksumError(HubError):
+    default_hint = "The damaged file was removed; download it again."
+
+
+class DiskSpaceError(HubError):
+    default_hint = "Free some space or choose another models folder in Settings."

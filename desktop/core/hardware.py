@@ -23,6 +23,17 @@ def physical_cores() -> int:
     return max(1, min(physical, usable))
 
 
+def default_threads() -> int:
+    """Threads for llama.cpp when the user chose none: one core fewer than there are.
+
+    llama.cpp's threads wait for each other at every layer, so one thread on a core that
+    another program holds slows every token down (measured in benchmarks/threads.py: with all
+    cores in use and one other busy process, answers fell to a fraction of their speed). One
+    core left free costs little when the computer is idle and keeps the speed when it is not.
+    """
+    return max(1, physical_cores() - 1)
+
+
 def default_gpu_layers() -> int:
     """All layers on the GPU with Metal on Apple silicon; CPU everywhere else."""
     return -1 if is_apple_silicon() else 0

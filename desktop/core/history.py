@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core import paths
-from desktop.core.history_schema import MIGRATIONS, HistoryError, connect, migrate
+from desktop.core.errors import HistoryError
+from desktop.core.history_schema import MIGRATIONS, connect, migrate
+from desktop.core.markdown import plain_text
 
 __all__ = [
     "MIGRATIONS",
     "Conversation",
     "History",
-    "HistoryError",
+    "NewMessage",
     "SearchHit",
     "StoredMessage",
     "connect",
@@ -32,8 +34,6 @@ __all__ = [
 ]
 
 DB_FILE = "history.sqlite3"
-EXPORT_FORMAT = "huacaya-conversation"
-EXPORT_VERSION = 1
 TITLE_LENGTH = 60
 _HIT_START, _HIT_END = "\x02", "\x03"
 
@@ -48,6 +48,17 @@ class StoredMessage:
     created_at: float
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to store: the history gives it its id, position and time."""
+
+    role: str
+    content: str
+    model: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None  # now, unless it is older (an import)
 
 
 @dataclass
@@ -127,6 +138,29 @@ class History:
             )
         return self.get(int(cursor.lastrowid))
 
+    def add_conversation(
+        self,
+        *,
+        title: str,
+        model: str,
+        system_prompt: str,
+        settings: dict[str, Any],
+        created_at: float,
+        messages: list[NewMessage],
+    ) -> Conversation:
+        """A whole conversation at once (an import), in one transaction: all of it or nothing."""
+        now = time.time()
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (title, model, system_prompt, json.dumps(settings), created_at, now),
+            )
+            conversation_id = int(cursor.lastrowid)
+            for message in messages:
+                self._insert(db, conversation_id, message, now)
+        return self.get(conversation_id, with_messages=True)
+
     def list(self, limit: int = 500, offset: int = 0) -> list[Conversation]:
         rows = self.db.execute(
             "SELECT * FROM conversations WHERE deleted_at IS NULL "
@@ -201,6 +235,11 @@ class History:
                 "UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conversation_id,)
             )
 
+    def remove(self, conversation_id: int) -> None:
+        """Delete a conversation for good at once (one that never got an answer)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
     def purge_deleted(self, older_than_s: float = 0.0) -> int:
         with self._tx() as db:
             cursor = db.execute(
@@ -238,140 +277,123 @@ class History:
         model: str = "",
         stats: dict[str, Any] | None = None,
     ) -> StoredMessage:
-        now = time.time()
-        with self._tx() as db:
-            (position,) = db.execute(
-                "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
-                (conversation_id,),
-            ).fetchone()
-            cursor = db.execute(
-                "INSERT INTO messages (conversation_id, position, role, content, created_at, "
-                "model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, position, role, content, now, model, json.dumps(stats or {})),
-            )
-            db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
-            )
-            if role == "user":
-                db.execute(
-                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                    (title_from(content), conversation_id),
-                )
-        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (cursor.lastrowid,))
-        return self._message(row.fetchone())
+        (stored,) = self.replace_from(
+            conversation_id, None, [NewMessage(role, content, model, stats or {})]
+        )
+        return stored
 
-    def truncate(self, conversation_id: int, from_position: int) -> None:
-        """Delete the message at ``from_position`` and all after it (edit & resend, regenerate)."""
-        with self._tx() as db:
+    def _insert(
+        self, db: sqlite3.Connection, conversation_id: int, message: NewMessage, now: float
+    ) -> int:
+        (position,) = db.execute(
+            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
+            (conversation_id,),
+        ).fetchone()
+        cursor = db.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at, "
+            "model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                conversation_id,
+                position,
+                message.role,
+                message.content,
+                message.created_at if message.created_at is not None else now,
+                message.model,
+                json.dumps(message.stats),
+            ),
+        )
+        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+        if message.role == "user":
             db.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-                (conversation_id, from_position),
+                "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                (title_from(message.content), conversation_id),
             )
+        return int(cursor.lastrowid)
+
+    def _message_by_id(self, message_id: int) -> StoredMessage:
+        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return self._message(row)
+
+    def replace_from(
+        self,
+        conversation_id: int,
+        first_id: int | None,
+        new: list[NewMessage],
+    ) -> list[StoredMessage]:
+        """In one transaction: delete message ``first_id`` and every later one (none when it is
+        None), then append ``new``. Edit-and-resend and regenerate replace the old turns only
+        once the new answer is there, so a failure or a crash never loses them."""
+        now = time.time()
+        ids = []
+        with self._tx() as db:
+            if first_id is not None:
+                row = db.execute(
+                    "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
+                    (first_id, conversation_id),
+                ).fetchone()
+                if row is None:
+                    raise HistoryError(
+                        f"Message {first_id} is not in conversation {conversation_id}."
+                    )
+                db.execute(
+                    "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                    (conversation_id, row[0]),
+                )
+            for message in new:
+                ids.append(self._insert(db, conversation_id, message, now))
+        return [self._message_by_id(i) for i in ids]
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (a question whose answer failed)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
 
     # -- search ----------------------------------------------------------------------------
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """Chats with a message matching every word of ``text`` (as prefixes), newest first:
+        one hit per chat, its newest matching message."""
         query = fts_query(text)
         if not query:
             return []
-        # Newest matches first: FTS5 walks its index in rowid order and stops at the limit,
-        # so a common word costs no more than a rare one (ranking would score every match).
-        rows = self.db.execute(
-            "SELECT m.conversation_id, m.id, c.title, "
-            f"snippet(messages_fts, 0, '{_HIT_START}', '{_HIT_END}', '…', 12) "
-            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+        # Newest matches first: FTS5 walks its index in rowid order, so a common word costs no
+        # more than a rare one (ranking would score every match).
+        newest = self.db.execute(
+            "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
+            "JOIN messages m ON m.id = messages_fts.rowid "
             "JOIN conversations c ON c.id = m.conversation_id "
             "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
-            "ORDER BY messages_fts.rowid DESC LIMIT ?",
+            "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
             (query, limit),
         ).fetchall()
-        return [SearchHit(row[0], row[1], row[2], self._highlight(row[3])) for row in rows]
+        if not newest:
+            return []
+        ids = [row[1] for row in newest]
+        marks = ", ".join("?" * len(ids))
+        snippets = dict(
+            self.db.execute(
+                f"SELECT rowid, snippet(messages_fts, 0, '{_HIT_START}', '{_HIT_END}', '…', 12) "
+                f"FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({marks})",
+                (query, *ids),
+            ).fetchall()
+        )
+        titles = dict(
+            self.db.execute(
+                f"SELECT id, title FROM conversations WHERE id IN ({marks})",
+                [row[0] for row in newest],
+            ).fetchall()
+        )
+        return [
+            SearchHit(
+                conversation,
+                message,
+                titles.get(conversation, ""),
+                self._highlight(snippets.get(message, "")),
+            )
+            for conversation, message in newest
+        ]
 
     @staticmethod
     def _highlight(snippet: str) -> str:
-        escaped = html.escape(snippet.replace("\n", " "))
+        escaped = html.escape(plain_text(snippet).replace("\n", " "))
         return escaped.replace(_HIT_START, "<b>").replace(_HIT_END, "</b>")
-
-    # -- export and import ----------------------------------------------------------------
-
-    def export_json(self, conversation_id: int) -> dict[str, Any]:
-        conversation = self.get(conversation_id, with_messages=True)
-        return {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "title": conversation.title,
-            "model": conversation.model,
-            "system_prompt": conversation.system_prompt,
-            "settings": conversation.settings,
-            "created_at": conversation.created_at,
-            "messages": [
-                {
-                    "role": m.role,
-                    "content": m.content,
-                    "created_at": m.created_at,
-                    "model": m.model,
-                    "stats": m.stats,
-                }
-                for m in conversation.messages
-            ],
-        }
-
-    def export_markdown(self, conversation_id: int) -> str:
-        conversation = self.get(conversation_id, with_messages=True)
-        parts = [f"# {conversation.title or 'Conversation'}\n"]
-        if conversation.model:
-            parts.append(f"*Model: {conversation.model}*\n")
-        if conversation.system_prompt:
-            parts.append(f"> **System:** {conversation.system_prompt}\n")
-        for message in conversation.messages:
-            who = "You" if message.role == "user" else message.model or "Assistant"
-            parts.append(f"## {who}\n\n{message.content}\n")
-        return "\n".join(parts)
-
-    def import_json(self, data: Any) -> Conversation:
-        """A conversation from :meth:`export_json` output; refuses anything else clearly."""
-        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-            raise HistoryError(
-                "This file is not a Huacaya conversation export.",
-                "Choose a .json file saved with Export → JSON.",
-            )
-        if int(data.get("version", 0)) > EXPORT_VERSION:
-            raise HistoryError("This export comes from a newer Huacaya.", "Update to import it.")
-        messages = data.get("messages")
-        if not isinstance(messages, list) or not all(
-            isinstance(m, dict)
-            and m.get("role") in ("system", "user", "assistant")
-            and isinstance(m.get("content"), str)
-            for m in messages
-        ):
-            raise HistoryError("The export's messages are damaged.", "Export it again.")
-        now = time.time()
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    str(data.get("title", "")),
-                    str(data.get("model", "")),
-                    str(data.get("system_prompt", "")),
-                    json.dumps(data.get("settings") or {}),
-                    float(data.get("created_at", now)),
-                    now,
-                ),
-            )
-            conversation_id = int(cursor.lastrowid)
-            for position, message in enumerate(messages):
-                db.execute(
-                    "INSERT INTO messages (conversation_id, position, role, content, created_at,"
-                    " model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        conversation_id,
-                        position,
-                        message["role"],
-                        message["content"],
-                        float(message.get("created_at", now)),
-                        str(message.get("model", "")),
-                        json.dumps(message.get("stats") or {}),
-                    ),
-                )
-        return self.get(conversation_id, with_messages=True)

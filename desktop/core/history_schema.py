@@ -10,12 +10,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from desktop.core.errors import HuacayaError
-
-
-class HistoryError(HuacayaError):
-    default_hint = "Your conversations file was not changed."
-
+from desktop.core.errors import HistoryError
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (

@@ -16,32 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop.core.hub_download import (
-    ChecksumError,
-    ConnectionLost,
-    DiskSpaceError,
-    HubError,
-    OfflineError,
-    RepoFile,
-    TokenRequired,
-    download_files,
-    human_bytes,
-)
+from desktop.core.errors import HubError, OfflineError, TokenError, TokenRequired
+from desktop.core.hub_download import RepoFile, download_files, human_bytes
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
-__all__ = [
-    "ChecksumError",
-    "ConnectionLost",
-    "DiskSpaceError",
-    "HubClient",
-    "HubError",
-    "OfflineError",
-    "RepoFile",
-    "RepoInfo",
-    "SearchResult",
-    "TokenRequired",
-    "human_bytes",
-]
+__all__ = ["HubClient", "RepoFile", "RepoInfo", "SearchResult", "human_bytes"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 WEIGHT_SUFFIXES = (".safetensors",)
@@ -127,8 +106,6 @@ class HubClient:
 
     def whoami(self, token: str) -> str:
         """The account name of ``token``; raises TokenError for a token the Hub refuses."""
-        from desktop.core.secrets import TokenError
-
         self._check_online()
         from huggingface_hub import HfApi
 

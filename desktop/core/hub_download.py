@@ -21,39 +21,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop.core.errors import HuacayaError
+from desktop.core.errors import (
+    ChecksumError,
+    ConnectionLost,
+    DiskSpaceError,
+    HubError,
+    TokenRequired,
+)
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 CHUNK = 1 << 20
 TIMEOUT_S = 30
 RETRIES = 3
-
-
-class HubError(HuacayaError):
-    default_hint = "Check the repository name and your connection, then try again."
-
-
-class OfflineError(HubError):
-    default_hint = "Turn off offline mode (Models → Hugging Face, or `--online`) to use the Hub."
-
-
-class TokenRequired(HubError):
-    default_hint = (
-        "This model is gated or private: accept its licence on its Hub page, then add a "
-        "Hugging Face token in the Models window (or `huacaya models token`)."
-    )
-
-
-class ConnectionLost(HubError):
-    default_hint = "Check your connection; the download continues where it stopped."
-
-
-class ChecksumError(HubError):
-    default_hint = "The damaged file was removed; download it again."
-
-
-class DiskSpaceError(HubError):
-    default_hint = "Free some space or choose another models folder in Settings."
 
 
 @dataclass(frozen=True)

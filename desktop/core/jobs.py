@@ -28,7 +28,9 @@ from desktop.core import paths
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import (
     Cancelled,
+    ConversionError,
     HuacayaError,
+    JobError,
     LibraryError,
     ModelFileError,
     UnsupportedModelError,
@@ -126,7 +128,23 @@ class JobStore:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
 
     def remove(self, job: Job) -> None:
-        shutil.rmtree(self.folder(job), ignore_errors=True)
+        self.forget(job.id)
+
+    def forget(self, job_id: str) -> None:
+        """Remove a job's record and files."""
+        shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+    def mark_failed(self, job_id: str, error: HuacayaError) -> Job | None:
+        """Record that a job failed (its process may have died without saying so), so it is
+        shown with its reason instead of being started again at every launch."""
+        try:
+            job = self.load(job_id)
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        job.state, job.error = "failed", str(error)
+        self.save(job)
+        self.discard_work(job)
+        return job
 
 
 def check_gguf(path: Path) -> GGUFInfo:
@@ -200,6 +218,13 @@ class JobRunner:
             self.store.save(job)
             self.store.discard_work(job)
             raise
+        except Exception as exc:  # any other failure ends the job too, with its reason
+            log.exception("job %s failed", job.id)
+            error = JobError(f"The job failed unexpectedly: {type(exc).__name__}: {exc}")
+            job.state, job.error = "failed", str(error)
+            self.store.save(job)
+            self.store.discard_work(job)
+            raise error from exc
         job.state, job.fraction, job.model_id = "done", 1.0, entry.id
         job.message = f"{entry.name} is ready."
         self.store.save(job)
@@ -252,8 +277,15 @@ class JobRunner:
             convert(base, target, "f16", progress, cancel, lora=source)
         elif base is not None:  # an Alpaca weight diff and its raw LLaMA
             result = convert(source, target, "f16", progress, cancel, recover_from=base)
-            if result.integrity and not result.integrity["passed"]:
-                log.warning("weight diff integrity check: %s", result.integrity)
+            check = result.integrity
+            if check and not check["passed"]:
+                target.unlink(missing_ok=True)
+                raise ConversionError(
+                    "The recovered weights fail the release's integrity check: they sum to "
+                    f"{check['sum']:.4f}, Alpaca-7B's sum to {check['expected']:.4f}.",
+                    "The weight diff was applied to another base model: it needs the original "
+                    "LLaMA-7B in Hugging Face format. Nothing was registered.",
+                )
         else:
             inspect_checkpoint(source)
             convert(source, target, "f16", progress, cancel)
@@ -276,9 +308,19 @@ class JobRunner:
 
 
 def run_in_child(
-    job_id: str, token: str | None, offline: bool, home: str | None, models_folder: str, messages
-) -> None:  # type: ignore[no-untyped-def]
-    """Entry point of the job process the window starts (multiprocessing, spawn)."""
+    job_id: str,
+    token: str | None,
+    offline: bool,
+    home: str | None,
+    models_folder: str,
+    messages,  # type: ignore[no-untyped-def]
+    stop,  # type: ignore[no-untyped-def]
+) -> None:
+    """Entry point of the job process the window starts (multiprocessing, spawn).
+
+    ``stop`` is a multiprocessing Event: set, it cancels the job here, so the job stops its own
+    children (the quantizer) and removes its files. Errors go back as the typed errors they are.
+    """
     import os
 
     if home:
@@ -289,7 +331,9 @@ def run_in_child(
     job = store.load(job_id)
     runner = JobRunner(store, library_for(models_folder), HubClient(lambda: token, lambda: offline))
     try:
-        entry = runner.run(job, lambda f, m="": messages.put(("progress", f, m)))
+        entry = runner.run(job, lambda f, m="": messages.put(("progress", f, m)), CancelToken(stop))
         messages.put(("done", entry.id, entry.name))
+    except Cancelled:
+        messages.put(("cancelled",))
     except HuacayaError as exc:
-        messages.put(("failed", exc.message, exc.hint))
+        messages.put(("failed", exc))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from conversion.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core import paths, starter
-from desktop.core.errors import LibraryError, ModelFileError, ModelNotFoundError
+from desktop.core.errors import HuacayaError, LibraryError, ModelFileError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,17 @@ class ModelLibrary:
         if entry.source == SOURCE_FILE:
             return Path(entry.location)
         return self.root / entry.id / entry.location
+
+    def entry_at(self, path: Path) -> ModelEntry | None:
+        """The library entry whose model file is ``path``, if any."""
+        target = Path(path).expanduser().resolve()
+        for entry in self.entries():
+            try:
+                if self.path_of(entry).resolve() == target:
+                    return entry
+            except (OSError, HuacayaError):
+                continue
+        return None
 
     def default_entry(self, preferred: str = "") -> ModelEntry | None:
         """``preferred`` if installed, else the starter model, else the first model."""

@@ -8,6 +8,7 @@ clipboard.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
@@ -82,3 +83,16 @@ def render_markdown(
     body = body.replace("<table>", '<table border="1" cellspacing="0" cellpadding="4" '
                         f'style="border-color:{palette.code_border};">')  # fmt: skip
     return Rendered(body, code_blocks)
+
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LINE_MARKUP = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)")
+_INLINE_MARKUP = re.compile(r"(\*\*|__|\*|`+|~~)")
+
+
+def plain_text(text: str) -> str:
+    """Markdown without its markup, for one-line previews (search snippets): links keep their
+    text, emphasis and code marks go, as do heading, quote and list markers."""
+    text = _LINK.sub(r"\1", text)
+    text = _LINE_MARKUP.sub("", text)
+    return _INLINE_MARKUP.sub("", text)

@@ -12,17 +12,13 @@ import logging
 import keyring
 import keyring.errors
 
-from desktop.core.errors import HuacayaError
+from desktop.core.errors import TokenError
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Huacaya"
 ACCOUNT = "huggingface-token"
 _session: dict[str, str] = {}
-
-
-class TokenError(HuacayaError):
-    default_hint = "Create a read token at huggingface.co/settings/tokens and paste it here."
 
 
 def _backend_usable() -> bool:

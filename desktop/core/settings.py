@@ -1,7 +1,12 @@
-"""Typed application settings, saved as JSON with a schema version.
+"""Typed application settings, saved as JSON with a schema version, and their one owner.
 
 Reading is forgiving (a missing or damaged file gives defaults, and a damaged file is kept
-aside rather than overwritten); writing is atomic.
+aside rather than overwritten); writing is atomic. In a process, one :class:`SettingsStore`
+owns the settings: everything reads ``store.settings`` and changes go through
+``store.update(...)``, which saves and tells the subscribers. A save writes only the keys this
+process changed over what is on disk, so a window and a terminal command running at the same
+time do not undo each other's changes. A file from a newer Huacaya (a higher
+``schema_version``) is read as far as it is understood and never written over.
 """
 
 from __future__ import annotations
@@ -9,15 +14,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from desktop.core import paths
+from desktop.core.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# schema_version N → N+1: a function that changes the raw dict in place (none needed yet).
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
 
 @dataclass
@@ -67,9 +76,10 @@ class Settings:
     schema_version: int = SCHEMA_VERSION
 
 
-def _coerce(dataclass_type: type, raw: Any) -> Any:
-    """Build ``dataclass_type`` from ``raw``, keeping defaults for missing or ill-typed keys."""
-    instance = dataclass_type()
+def _coerce(dataclass_type: type, raw: Any, base: Any = None) -> Any:
+    """Build ``dataclass_type`` from ``raw``, keeping ``base``'s values (the defaults when it is
+    None) for missing or ill-typed keys."""
+    instance = dataclass_type() if base is None else replace(base)
     if not isinstance(raw, dict):
         return instance
     for item in fields(dataclass_type):
@@ -94,27 +104,112 @@ def _coerce(dataclass_type: type, raw: Any) -> Any:
     return instance
 
 
-def load(path: Path | None = None) -> Settings:
-    path = path or paths.settings_file()
+def generation_from(raw: Any, fallback: GenerationSettings) -> GenerationSettings:
+    """Generation settings stored with a chat (or anything else): each missing, ill-typed or
+    out-of-range value gives way to ``fallback``'s or is clamped, never an error."""
+    return _coerce(GenerationSettings, raw, fallback).validated()
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """The raw settings dict; None when there is no file. A damaged file is moved aside."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return Settings()
+        return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        log.warning("settings file %s is unreadable (%s); kept as %s", path, exc, backup.name)
-        try:
-            path.replace(backup)
-        except OSError:
-            log.warning("could not move the damaged settings file aside")
-        return Settings()
-    settings = _coerce(Settings, raw)
+        raw = exc  # type: ignore[assignment]
+    if isinstance(raw, dict):
+        return raw
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    log.warning("settings file %s is unreadable (%s); kept as %s", path, raw, backup.name)
+    try:
+        path.replace(backup)
+    except OSError:
+        log.warning("could not move the damaged settings file aside")
+    return None
+
+
+def _version(raw: dict[str, Any]) -> int:
+    version = raw.get("schema_version", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 1
+
+
+def _migrated(raw: dict[str, Any]) -> dict[str, Any]:
+    version = _version(raw)
+    while version < SCHEMA_VERSION:
+        MIGRATIONS[version](raw)
+        version += 1
+    raw["schema_version"] = max(version, SCHEMA_VERSION)
+    return raw
+
+
+def _from_raw(raw: dict[str, Any] | None) -> Settings:
+    settings = _coerce(Settings, _migrated(dict(raw)) if raw is not None else {})
     settings.generation = settings.generation.validated()
     settings.schema_version = SCHEMA_VERSION
     return settings
 
 
-def save(settings: Settings, path: Path | None = None) -> None:
-    path = path or paths.settings_file()
-    text = json.dumps(asdict(settings), indent=2, sort_keys=True)
-    paths.atomic_write_text(path, text + "\n")
+def load(path: Path | None = None) -> Settings:
+    """The settings in ``path`` (the user's settings file by default), read-only."""
+    return _from_raw(_read(path or paths.settings_file()))
+
+
+class SettingsStore:
+    """The one owner of the settings in this process."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.settings_file()
+        raw = _read(self.path)
+        self.settings = _from_raw(raw)
+        version = _version(raw) if raw is not None else SCHEMA_VERSION
+        # A newer Huacaya's file: use what is understood, never write it back downgraded.
+        self.read_only = version > SCHEMA_VERSION
+        self.notice = (
+            f"The settings file is from a newer version of Huacaya (schema {version}); "
+            "changes made here are not saved to it."
+            if self.read_only
+            else ""
+        )
+        self._changed: set[str] = set()
+        self._listeners: list[Callable[[set[str]], None]] = []
+
+    def subscribe(self, listener: Callable[[set[str]], None]) -> Callable[[], None]:
+        """Call ``listener(changed keys)`` after every update; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def update(self, **changes: Any) -> None:
+        """Set settings by name, save them and tell the subscribers what changed."""
+        known = {item.name for item in fields(Settings)}
+        unknown = set(changes) - known
+        if unknown:
+            raise AttributeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        changed = {key for key, value in changes.items() if getattr(self.settings, key) != value}
+        for key in changed:
+            setattr(self.settings, key, changes[key])
+        if not changed:
+            return
+        self._changed |= changed
+        self.save()
+        for listener in list(self._listeners):
+            listener(changed)
+
+    def save(self) -> None:
+        """Write the keys changed in this process over the file's current content."""
+        if self.read_only or not self._changed:
+            return
+        on_disk = _read(self.path)
+        if on_disk is not None and _version(on_disk) > SCHEMA_VERSION:
+            self.read_only = True  # a newer Huacaya wrote it meanwhile: leave it alone
+            return
+        merged = _migrated(dict(on_disk)) if on_disk is not None else {}
+        mine = asdict(self.settings)
+        merged.update({key: mine[key] for key in self._changed})
+        merged["schema_version"] = SCHEMA_VERSION
+        try:
+            paths.atomic_write_text(self.path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise SettingsError(
+                f"The settings could not be saved to “{self.path}”: {exc.strerror or exc}."
+            ) from exc

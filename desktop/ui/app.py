@@ -115,11 +115,13 @@ def _close_on_ctrl_c(window: QWidget) -> QTimer:
 
 
 def run_app(model: str = "") -> int:
+    from desktop.core.settings import SettingsStore
     from desktop.ui.main_window import MainWindow
 
     app = create_application()
-    window = MainWindow(initial_model=model)
-    apply_theme(app, window.settings.theme, window.settings.font_size)
+    store = SettingsStore()
+    apply_theme(app, store.settings.theme, store.settings.font_size)  # before the first paint
+    window = MainWindow(initial_model=model, store=store)
     _install_excepthook(window)
     _close_on_ctrl_c(window)
     app.aboutToQuit.connect(window.engine.shutdown)  # also when quit without closing the window

@@ -1,23 +1,29 @@
 """The transcript: messages rendered from Markdown, with code highlighting and actions.
 
-Each message is a frame in one QTextDocument. While an answer streams, only its own frame is
-re-rendered, at most every 30 ms, so nothing above it moves (no flicker, no scroll jumps) and
-the view follows the answer only while the reader is at the bottom. Links under each message
-(Copy, Edit, Regenerate) and on each code block (Copy) are handled here or passed up as
-``action_requested``.
+The view shows a conversation's messages (``ChatMessage`` objects of the session, which owns
+them) and knows each by its key; the links under a message (Copy, Edit, Regenerate) and on each
+code block (Copy) carry that key, never a position. Each message is a frame in one
+QTextDocument. While an answer streams, only its own frame is re-rendered, at most every 30 ms,
+so nothing above it moves; the view follows the answer while the reader is at the bottom, and a
+conversation opens at its latest message. A change of theme or font size re-renders everything
+at once (the colours of code and links come from the palette).
 """
 
 from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QGuiApplication,
+    QKeyEvent,
     QPalette,
+    QTextBlockFormat,
+    QTextCharFormat,
     QTextCursor,
     QTextFrame,
     QTextFrameFormat,
@@ -25,12 +31,15 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from desktop.core.markdown import DARK, LIGHT, Palette, render_markdown
+from desktop.core.session import ChatMessage
 
 FLUSH_INTERVAL_MS = 30
+STREAMING_KEY = 0  # the answer being produced has no key until the session saves it
 
 
 @dataclass
 class Entry:
+    key: int
     role: str
     label: str
     content: str
@@ -41,7 +50,8 @@ class Entry:
 
 
 class ChatView(QTextBrowser):
-    action_requested = Signal(str, int)  # ("edit" | "regenerate", message index)
+    action_requested = Signal(str, int)  # ("edit" | "regenerate", message key)
+    copied = Signal(str)  # what went to the clipboard: "message" or "code"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,10 +65,15 @@ class ChatView(QTextBrowser):
         self.anchorClicked.connect(self._on_link)
         self.entries: list[Entry] = []
         self._pending = False
+        self._stick_to_bottom = True
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self.flush)
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._on_range_changed)
+        bar.valueChanged.connect(self._keep_following)
+        bar.actionTriggered.connect(self._on_reader_scrolled)
 
     # -- look ------------------------------------------------------------------------------
 
@@ -72,7 +87,7 @@ class ChatView(QTextBrowser):
     def _entry_html(self, index: int) -> str:
         entry = self.entries[index]
         palette = self.palette_for_markdown()
-        rendered = render_markdown(entry.content, palette, link_prefix=f"copy-code:{index}:")
+        rendered = render_markdown(entry.content, palette, link_prefix=f"copy-code:{entry.key}:")
         entry.code_blocks = rendered.code_blocks
         parts = [
             f'<p style="margin:0px 0px 4px 0px; color:{palette.muted};"><b>'
@@ -82,14 +97,14 @@ class ChatView(QTextBrowser):
         if entry.note:
             note = html.escape(entry.note)
             parts.append(f'<p style="color:{palette.muted}; font-style:italic;">{note}</p>')
-        if not entry.streaming:
+        if not entry.streaming and entry.key != STREAMING_KEY:
             links = [("copy", "Copy")]
             if entry.role == "user":
                 links.append(("edit", "Edit"))
             elif index == self._last_assistant():
                 links.append(("regenerate", "Regenerate"))
             anchors = " · ".join(
-                f'<a href="action:{name}:{index}" style="color:{palette.link}; '
+                f'<a href="action:{name}:{entry.key}" style="color:{palette.link}; '
                 f'text-decoration:none;">{label}</a>'
                 for name, label in links
             )
@@ -101,6 +116,14 @@ class ChatView(QTextBrowser):
             if self.entries[index].role == "assistant":
                 return index
         return -1
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            # Colours and sizes are baked into each message's HTML: render them again now,
+            # with the new palette and font (not one change behind).
+            self.document().setDefaultFont(self.font())
+            self._rebuild()
 
     # -- document surgery ------------------------------------------------------------------
 
@@ -120,61 +143,92 @@ class ChatView(QTextBrowser):
             return
         cursor = entry.frame.firstCursorPosition()
         cursor.setPosition(entry.frame.lastPosition(), QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        # What is left is an empty block that may still belong to the list the answer began
+        # with; without a plain format the label would render as list item "1.".
+        cursor.setBlockFormat(QTextBlockFormat())
+        cursor.setCharFormat(QTextCharFormat())
         cursor.insertHtml(self._entry_html(index))
+
+    def _rebuild(self) -> None:
+        entries = self.entries
+        self._flush_timer.stop()
+        self._pending = False
+        self.clear()
+        self.entries = entries
+        for index, entry in enumerate(entries):
+            self._append_frame(entry)
+            self._render(index)
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
         return bar.value() >= bar.maximum() - 4
 
-    def _follow(self, was_at_bottom: bool) -> None:
-        if was_at_bottom:
+    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.verticalScrollBar().setValue(maximum)
+
+    def _keep_following(self, value: int) -> None:
+        # While following the end, layout passes and resizes (which keep the top line in
+        # place) must not leave the view above it.
+        bar = self.verticalScrollBar()
+        if self._stick_to_bottom and value != bar.maximum():
+            bar.setValue(bar.maximum())
+
+    def _on_reader_scrolled(self, _action: int) -> None:
+        """The reader moved the scroll bar (drag, wheel, arrows): follow the end only if they
+        went back to it. Layout and resizes move it too, but do not change what to follow."""
+        bar = self.verticalScrollBar()
+        self._stick_to_bottom = bar.sliderPosition() >= bar.maximum() - 4
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        if self._stick_to_bottom:
             bar = self.verticalScrollBar()
             bar.setValue(bar.maximum())
 
+    def scroll_to_bottom(self) -> None:
+        self._stick_to_bottom = True
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
     # -- public API ------------------------------------------------------------------------
 
-    def show_messages(self, messages: list[tuple[str, str, str]]) -> None:
-        """Replace the transcript with (role, label, content) messages."""
-        self.clear_conversation()
-        for role, label, content in messages:
-            self.entries.append(Entry(role, label, content))
-        for index, entry in enumerate(self.entries):
-            self._append_frame(entry)
-            self._render(index)
-        self._follow(True)
+    def show_messages(
+        self, messages: Sequence[ChatMessage], label_for: Callable[[ChatMessage], str]
+    ) -> None:
+        """Replace the transcript with ``messages``, opened at the latest one."""
+        self.entries = [Entry(m.key, m.role, label_for(m), m.content, m.note) for m in messages]
+        self._rebuild()
+        self.scroll_to_bottom()
 
-    def add_message(self, role: str, label: str, content: str) -> int:
+    def add_message(self, message: ChatMessage, label: str) -> None:
+        """A question just asked: shown at the end, and the view follows it."""
         self.flush()
-        previous = self._last_assistant()
-        self.entries.append(Entry(role, label, content))
-        index = len(self.entries) - 1
-        self._append_frame(self.entries[index])
-        self._render(index)
-        if previous >= 0 and role == "assistant":
-            self._render(previous)  # it is no longer the one to regenerate
-        self._follow(True)  # the reader just sent it: show it
-        return index
+        self.entries.append(Entry(message.key, message.role, label, message.content))
+        self._append_frame(self.entries[-1])
+        self._render(len(self.entries) - 1)
+        self.scroll_to_bottom()
 
     def begin_answer(self, label: str) -> None:
         self.flush()
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         previous = self._last_assistant()
-        self.entries.append(Entry("assistant", label, "", streaming=True))
+        self.entries.append(Entry(STREAMING_KEY, "assistant", label, "", streaming=True))
         self._append_frame(self.entries[-1])
         self._render(len(self.entries) - 1)
         if previous >= 0:
-            self._render(previous)
-        self._follow(True)
+            self._render(previous)  # it is no longer the one to regenerate
+        self.scroll_to_bottom()
+
+    @property
+    def streaming(self) -> bool:
+        return bool(self.entries) and self.entries[-1].streaming
 
     def append_delta(self, text: str) -> None:
-        if not self.entries or not self.entries[-1].streaming:
+        if not self.streaming or not text:
             return
-        entry = self.entries[-1]
-        if not entry.content:  # models often open with a space or a newline
-            text = text.lstrip()
-            if not text:
-                return
-        entry.content += text
+        self.entries[-1].content += text
         self._pending = True
         if not self._flush_timer.isActive():
             self._flush_timer.start()
@@ -183,39 +237,30 @@ class ChatView(QTextBrowser):
         if not self._pending or not self.entries:
             return
         self._pending = False
-        was_at_bottom = self._at_bottom()
         started = time.perf_counter()
         self._render(len(self.entries) - 1)
         # A long answer takes longer to render: flush less often so typing stays smooth.
         spent_ms = (time.perf_counter() - started) * 1000
         self._flush_timer.setInterval(max(FLUSH_INTERVAL_MS, int(spent_ms * 3)))
-        self._follow(was_at_bottom)
 
-    def end_answer(self, note: str = "") -> None:
-        if not self.entries or not self.entries[-1].streaming:
+    def end_answer(self, message: ChatMessage) -> None:
+        """The streamed answer is complete: show it as the session saved it."""
+        if not self.streaming:
             return
         self._flush_timer.stop()
         self._pending = False
-        was_at_bottom = self._at_bottom()
         entry = self.entries[-1]
-        entry.streaming = False
-        entry.note = note
+        entry.key, entry.content, entry.note, entry.streaming = (
+            message.key,
+            message.content,
+            message.note,
+            False,
+        )
         self._render(len(self.entries) - 1)
-        self._follow(was_at_bottom)
-
-    def remove_from(self, index: int) -> None:
-        """Drop message ``index`` and everything after it (edit and resend, regenerate)."""
-        kept = [(e.role, e.label, e.content) for e in self.entries[:index]]
-        notes = [e.note for e in self.entries[:index]]
-        self.show_messages(kept)
-        for entry, note in zip(self.entries, notes, strict=True):
-            entry.note = note
 
     def clear_conversation(self) -> None:
-        self._flush_timer.stop()
-        self._pending = False
         self.entries = []
-        self.clear()
+        self._rebuild()
 
     def plain_text(self) -> str:
         self.flush()
@@ -223,21 +268,32 @@ class ChatView(QTextBrowser):
 
     # -- links -----------------------------------------------------------------------------
 
-    def _on_link(self, url: QUrl) -> None:
-        target = url.toString()
-        kind, _, rest = target.partition(":")
-        if kind == "copy-code":
-            entry, _, block = rest.partition(":")
-            QGuiApplication.clipboard().setText(self.entries[int(entry)].code_blocks[int(block)])
-        elif kind == "action":
-            name, _, index = rest.partition(":")
-            if name == "copy":
-                QGuiApplication.clipboard().setText(self.entries[int(index)].content)
-            else:
-                self.action_requested.emit(name, int(index))
+    def _entry(self, key: int) -> Entry | None:
+        return next((e for e in self.entries if e.key == key), None)
 
-    def keyPressEvent(self, event) -> None:
+    def _on_link(self, url: QUrl) -> None:
+        kind, _, rest = url.toString().partition(":")
+        if kind == "copy-code":
+            key, _, block = rest.partition(":")
+            entry = self._entry(int(key))
+            if entry is not None and int(block) < len(entry.code_blocks):
+                QGuiApplication.clipboard().setText(entry.code_blocks[int(block)])
+                self.copied.emit("code")
+        elif kind == "action":
+            name, _, key = rest.partition(":")
+            entry = self._entry(int(key))
+            if entry is None:
+                return
+            if name == "copy":
+                QGuiApplication.clipboard().setText(entry.content)
+                self.copied.emit("message")
+            else:
+                self.action_requested.emit(name, entry.key)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Escape:
             event.ignore()  # let the window stop the answer
             return
-        super().keyPressEvent(event)
+        self._stick_to_bottom = False
+        super().keyPressEvent(event)  # Page Up, Home…: the reader may scroll
+        self._stick_to_bottom = self._at_bottom()

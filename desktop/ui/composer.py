@@ -3,7 +3,7 @@ Up in an empty box edits the last question."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
@@ -39,10 +39,18 @@ class Composer(QPlainTextEdit):
         if text:
             self.submitted.emit(text)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit_height()
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().showEvent(event)
+        self._fit_height()  # the style sheet's padding is known once the widget is polished
+
     def _fit_height(self) -> None:
         lines = max(1, min(self.document().blockCount(), MAX_VISIBLE_LINES))
         line_height = self.fontMetrics().lineSpacing()
-        margins = self.contentsMargins()
+        margins = self.contentsMargins()  # the style sheet's padding and border, once polished
         frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom()
-        padding = 14  # the style sheet's padding and border
-        self.setFixedHeight(lines * line_height + frame + padding)
+        self.setFixedHeight(lines * line_height + frame + 2)

@@ -2,8 +2,9 @@
 
 ``EngineController`` lives on the GUI thread; ``_EngineWorker`` lives on a QThread and owns the
 ``ChatEngine`` (so every llama.cpp call happens on that one thread). Loading and answering
-never block the window. Stopping calls the engine's thread-safe ``stop`` directly, because the
-worker thread is busy in the generation loop and would only see a queued request afterwards.
+never block the window. Each answer request carries its own cancel token, created with the
+request on the GUI thread: Stop cancels it directly (the worker is busy in the generation loop
+and would only see a queued message afterwards), even before the first token.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import HuacayaError
-from desktop.core.settings import GenerationSettings
+from desktop.core.session import AnswerRequest
 from desktop.ui.errors import as_user_error
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class LoadRequest:
 class _EngineWorker(QObject):
     loaded = Signal(object)  # ModelInfo
     load_failed = Signal(object)  # HuacayaError
+    unloaded = Signal()
     delta = Signal(str)
     finished = Signal(object)  # GenerationStats
     failed = Signal(object)  # HuacayaError
@@ -60,20 +62,25 @@ class _EngineWorker(QObject):
         self.engine = engine
         self.loaded.emit(info)
 
-    @Slot(list, object, str)
-    def generate(self, messages: list, settings: GenerationSettings, prompt_format: str) -> None:
+    @Slot(object)
+    def generate(self, request: AnswerRequest) -> None:
         engine = self.engine
         if engine is None:
             self.failed.emit(HuacayaError("No model is loaded.", "Choose a model first."))
             return
         try:
-            engine.set_prompt_format(prompt_format)
-            for text in engine.stream(messages, settings):
+            engine.set_prompt_format(request.prompt_format)
+            for text in engine.stream(request.messages, request.settings, request.cancel):
                 self.delta.emit(text)
         except Exception as exc:
             self.failed.emit(as_user_error(exc))
             return
         self.finished.emit(engine.last_stats)
+
+    @Slot()
+    def unload(self) -> None:
+        self._close()
+        self.unloaded.emit()
 
     @Slot()
     def shutdown(self) -> None:
@@ -91,12 +98,14 @@ class EngineController(QObject):
 
     loaded = Signal(object)
     load_failed = Signal(object)
+    unloaded = Signal()
     delta = Signal(str)
     finished = Signal(object)
     failed = Signal(object)
 
     _request_load = Signal(object)
-    _request_generate = Signal(list, object, str)
+    _request_unload = Signal()
+    _request_generate = Signal(object)
     _request_shutdown = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -106,31 +115,38 @@ class EngineController(QObject):
         self._worker = _EngineWorker()
         self._worker.moveToThread(self._thread)
         self._request_load.connect(self._worker.load)
+        self._request_unload.connect(self._worker.unload)
         self._request_generate.connect(self._worker.generate)
         self._request_shutdown.connect(self._worker.shutdown)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
+        self._worker.unloaded.connect(self._on_unloaded)
         self._worker.delta.connect(self.delta)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self.busy = False  # loading or answering
         self.generating = False
+        self._request: AnswerRequest | None = None
         self._thread.start()
 
     def load(self, request: LoadRequest) -> None:
         self.busy = True
         self._request_load.emit(request)
 
-    def generate(
-        self, messages: list, settings: GenerationSettings, prompt_format: str = "auto"
-    ) -> None:
+    def unload(self) -> None:
+        """Free the model (after the answer in progress, if any); ``unloaded`` tells when."""
+        self.busy = True
+        self._request_unload.emit()
+
+    def generate(self, request: AnswerRequest) -> None:
         self.busy = self.generating = True
-        self._request_generate.emit(list(messages), settings, prompt_format)
+        self._request = request
+        self._request_generate.emit(request)
 
     def stop(self) -> None:
-        engine = self._worker.engine
-        if engine is not None and self.generating:
-            engine.stop()
+        """Stop the answer being produced (its request's token; a no-op when none is)."""
+        if self._request is not None:
+            self._request.cancel.cancel()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop any answer, free the model on its own thread and end the thread."""
@@ -149,10 +165,16 @@ class EngineController(QObject):
         self.busy = False
         self.load_failed.emit(error)
 
+    def _on_unloaded(self) -> None:
+        self.busy = self.generating = False
+        self.unloaded.emit()
+
     def _on_finished(self, stats: object) -> None:
         self.busy = self.generating = False
+        self._request = None
         self.finished.emit(stats)
 
     def _on_failed(self, error: object) -> None:
         self.busy = self.generating = False
+        self._request = None
         self.failed.emit(error)

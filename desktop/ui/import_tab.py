@@ -6,7 +6,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.jobs import JobSpec
+from desktop.ui import dialogs
 from desktop.ui.model_widgets import quant_box
 
 
@@ -59,14 +59,13 @@ class ImportTab(QWidget):
         layout.addStretch(1)
 
     def _browse(self, target: QLineEdit, file: bool) -> None:
+        def chosen(path: Path) -> None:
+            target.setText(str(path))
+
         if file:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "GGUF file", str(Path.home()), "GGUF models (*.gguf)"
-            )
+            dialogs.open_file(self, "GGUF file", chosen, "GGUF models (*.gguf)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "Folder", str(Path.home()))
-        if path:
-            target.setText(path)
+            dialogs.choose_folder(self, "Folder", chosen)
 
     def start_import(self) -> None:
         path = self.import_path.text().strip()

@@ -1,9 +1,13 @@
 """Model jobs in a child process, watched from the GUI thread.
 
 The job (download, conversion, quantization, verification) runs in a spawned process so the
-window stays responsive and Cancel can stop it at once; its progress comes back through a
-queue that a timer on the GUI thread drains. The job's record on disk lets it resume after the
-app restarts.
+window stays responsive; its progress comes back through a queue that a timer on the GUI thread
+drains (nothing here ever waits on a process). Cancel sets the job's cancel token, which the
+job process shares: the job stops its own children (the quantizer), removes its files and says
+so; a job that does not answer within a few seconds is killed with everything it started.
+Quitting kills the job's processes but keeps its files, so it resumes at the next start. A job
+whose process dies without a word is recorded as failed with the exit code, never restarted
+blindly; errors arrive as the typed errors the job raised.
 """
 
 from __future__ import annotations
@@ -11,20 +15,26 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import time
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.core import paths, secrets
-from desktop.core import settings as settings_store
-from desktop.core.jobs import Job, JobStore, run_in_child
+from desktop.core.errors import HuacayaError, JobError
+from desktop.core.jobs import Job, JobSpec, JobStore, run_in_child
+from desktop.core.processes import kill_tree
+from desktop.core.settings import SettingsStore
 
 POLL_MS = 100
+CANCEL_GRACE_S = 10.0
 
 
 class JobProcess(QObject):
     progress = Signal(str, float, str)  # job id, fraction, message
     finished = Signal(str, str, str)  # job id, model id, model name
-    failed = Signal(str, str, str)  # job id, message, hint
+    failed = Signal(str, object)  # job id, HuacayaError
+    cancelled = Signal(str)  # job id
 
     def __init__(
         self,
@@ -38,6 +48,7 @@ class JobProcess(QObject):
         self.job, self.store = job, store
         context = multiprocessing.get_context("spawn")
         self.messages = context.Queue()
+        self.stop = context.Event()
         self.process = context.Process(
             target=run_in_child,
             args=(
@@ -47,12 +58,14 @@ class JobProcess(QObject):
                 os.environ.get(paths.HOME_ENV),
                 models_folder,
                 self.messages,
+                self.stop,
             ),
-            daemon=False,  # it starts the quantizer's own process; stopped on quit
+            daemon=False,  # it starts the quantizer's own process; ended on quit
         )
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._poll)
+        self._cancel_deadline: float | None = None
         self.done = False
 
     def start(self) -> None:
@@ -60,28 +73,31 @@ class JobProcess(QObject):
         self._timer.start()
 
     def cancel(self) -> None:
-        """Stop the process now; the job's work files are removed, nothing is registered."""
-        if self.done:
+        """Ask the job to stop and clean up; it is killed if it has not within a few seconds."""
+        if self.done or self._cancel_deadline is not None:
             return
-        self.process.terminate()
-        self.process.join(5)
-        self._finish()
-        self.job.state = "cancelled"
-        self.store.remove(self.job)
-        self.failed.emit(self.job.id, "Cancelled; its files were removed.", "")
+        self.stop.set()
+        self._cancel_deadline = time.monotonic() + CANCEL_GRACE_S
 
     def stop_for_quit(self) -> None:
-        """The app is closing: stop, but keep the files so the job resumes next time."""
+        """The app is closing: end the job's processes now, keep its files to resume."""
         if not self.done:
-            self.process.terminate()
-            self.process.join(5)
             self._finish()
+            if self.process.pid is not None:
+                kill_tree(self.process.pid)
+                self.process.join(1)  # it was killed: reaping it takes no time
 
     def _finish(self) -> None:
-        self.done = True
-        self._timer.stop()
+        self.done = True  # the timer goes on until the process has exited and been reaped
+
+    def _reap(self) -> None:
+        if self.process.pid is None or not self.process.is_alive():  # is_alive() reaps it
+            self._timer.stop()
 
     def _poll(self) -> None:
+        if self.done:
+            self._reap()
+            return
         while True:
             try:
                 message = self.messages.get_nowait()
@@ -95,64 +111,126 @@ class JobProcess(QObject):
                 self.store.remove(self.job)
                 self.finished.emit(self.job.id, message[1], message[2])
                 return
+            elif kind == "cancelled":
+                self._finish()
+                self.cancelled.emit(self.job.id)
+                return
             elif kind == "failed":
                 self._finish()
-                self.failed.emit(self.job.id, message[1], message[2])
+                self.failed.emit(self.job.id, message[1])
                 return
-        if not self.process.is_alive() and not self.done:
+        if self.done:
+            return
+        if self._cancel_deadline is not None and time.monotonic() > self._cancel_deadline:
             self._finish()
-            self.failed.emit(
-                self.job.id,
-                f"The job stopped unexpectedly (exit code {self.process.exitcode}).",
-                "Resume it or try again.",
+            kill_tree(self.process.pid)
+            self.store.remove(self.job)
+            self.cancelled.emit(self.job.id)
+        elif not self.process.is_alive():
+            self._finish()
+            if self._cancel_deadline is not None:
+                self.store.remove(self.job)
+                self.cancelled.emit(self.job.id)
+                return
+            error = JobError(
+                f"The job's process stopped unexpectedly (exit code {self.process.exitcode}).",
+                "It may have run out of memory. Retry it, or remove it.",
             )
+            self.store.mark_failed(self.job.id, error)
+            self.failed.emit(self.job.id, error)
+
+
+@dataclass
+class JobRow:
+    """What the jobs table shows about one job."""
+
+    title: str
+    state: str  # running, failed, cancelled, done
+    fraction: float = 0.0
+    message: str = ""
+    error: HuacayaError | None = None
 
 
 class JobManager(QObject):
-    """All running model jobs of the app; they outlive the Models window that started them."""
+    """All model jobs of the app; they outlive the Models window that started them."""
 
-    changed = Signal()  # a job started, progressed, ended
+    changed = Signal()  # a job started, progressed, ended or was removed
     installed = Signal(str)  # model id
 
-    def __init__(self, settings, parent: QObject | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, store: SettingsStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.settings = settings
+        self.settings_store = store
         self.store = JobStore()
         self.running: dict[str, JobProcess] = {}
-        self.status: dict[str, tuple[str, float, str]] = {}  # id → (title, fraction, message)
+        self.rows: dict[str, JobRow] = {}
 
-    def start(self, spec) -> Job:  # type: ignore[no-untyped-def]
-        if spec.kind == "hub" and self.settings.offline:
-            self.settings.offline = False  # starting a download is asking to go online
-            settings_store.save(self.settings)
+    def start(self, spec: JobSpec) -> Job:
         job = self.store.create(spec)
         self._launch(job)
         return job
 
     def resume_unfinished(self) -> list[Job]:
-        """Jobs a quit interrupted continue where they stopped."""
-        for job in self.store.all():  # ended ones were reported when they ended
-            if job.state not in ("queued", "running") and job.id not in self.running:
+        """Jobs a quit interrupted continue where they stopped; failed ones are listed with
+        their reason (Retry or Remove); finished ones are forgotten."""
+        resumed = []
+        for job in self.store.all():
+            if job.id in self.running:
+                continue
+            if job.state in ("queued", "running"):
+                self._launch(job)
+                resumed.append(job)
+            elif job.state == "failed":
+                self.rows[job.id] = JobRow(job.title, "failed", job.fraction, job.error)
+            else:
                 self.store.remove(job)
-        jobs = [job for job in self.store.unfinished() if job.id not in self.running]
-        for job in jobs:
-            self._launch(job)
-        return jobs
+        self.changed.emit()
+        return resumed
+
+    def retry(self, job_id: str) -> None:
+        if job_id in self.running:
+            return
+        try:
+            job = self.store.load(job_id)
+        except (OSError, ValueError, TypeError, KeyError):
+            self.rows.pop(job_id, None)
+            self.changed.emit()
+            return
+        job.state, job.error, job.fraction = "queued", "", 0.0
+        self.store.save(job)
+        self._launch(job)
+
+    def remove(self, job_id: str) -> None:
+        """Forget an ended job (and its files)."""
+        if job_id in self.running:
+            return
+        self.rows.pop(job_id, None)
+        self.store.forget(job_id)
+        self.changed.emit()
+
+    def clear_finished(self) -> None:
+        for job_id, row in list(self.rows.items()):
+            if row.state in ("done", "cancelled"):
+                self.rows.pop(job_id)
+        self.changed.emit()
 
     def _launch(self, job: Job) -> None:
-        offline = self.settings.offline and job.spec.kind == "hub"
-        process = JobProcess(job, self.store, offline, self.settings.models_folder, self)
+        offline = self.settings_store.settings.offline and job.spec.kind == "hub"
+        models_folder = self.settings_store.settings.models_folder
+        process = JobProcess(job, self.store, offline, models_folder, self)
         process.progress.connect(self._on_progress)
         process.finished.connect(self._on_finished)
         process.failed.connect(self._on_failed)
+        process.cancelled.connect(self._on_cancelled)
         self.running[job.id] = process
-        self.status[job.id] = (job.title, job.fraction, "starting…")
+        self.rows[job.id] = JobRow(job.title, "running", job.fraction, "starting…")
         process.start()
         self.changed.emit()
 
     def cancel(self, job_id: str) -> None:
         if job_id in self.running:
             self.running[job_id].cancel()
+            self.rows[job_id].message = "cancelling…"
+            self.changed.emit()
 
     def shutdown(self) -> None:
         for process in self.running.values():
@@ -160,18 +238,25 @@ class JobManager(QObject):
         self.running.clear()
 
     def _on_progress(self, job_id: str, fraction: float, message: str) -> None:
-        title = self.status.get(job_id, ("", 0.0, ""))[0]
-        self.status[job_id] = (title, fraction, message)
-        self.changed.emit()
+        row = self.rows.get(job_id)
+        if row is not None and row.state == "running":
+            row.fraction, row.message = fraction, message
+            self.changed.emit()
 
     def _on_finished(self, job_id: str, model_id: str, name: str) -> None:
         self.running.pop(job_id, None)
-        self.status[job_id] = (name, 1.0, "installed")
+        self.rows[job_id] = JobRow(name, "done", 1.0, "Installed.")
         self.changed.emit()
         self.installed.emit(model_id)
 
-    def _on_failed(self, job_id: str, message: str, hint: str) -> None:
+    def _on_failed(self, job_id: str, error: HuacayaError) -> None:
         self.running.pop(job_id, None)
-        title = self.status.get(job_id, ("", 0.0, ""))[0]
-        self.status[job_id] = (title, 0.0, f"{message} {hint}".strip())
+        row = self.rows.setdefault(job_id, JobRow(job_id, "failed"))
+        row.state, row.error, row.message = "failed", error, str(error)
+        self.changed.emit()
+
+    def _on_cancelled(self, job_id: str) -> None:
+        self.running.pop(job_id, None)
+        row = self.rows.setdefault(job_id, JobRow(job_id, "cancelled"))
+        row.state, row.message = "cancelled", "Cancelled; its files were removed."
         self.changed.emit()

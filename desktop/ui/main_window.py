@@ -1,48 +1,47 @@
 """The main window: conversations on the left; the model picker, transcript, composer and
-status bar on the right. The work happens elsewhere: the model library and file checks in
-background tasks, the model on its engine thread, the conversation in ConversationController."""
+status bar on the right; every action also in the menu bar (``menus.py``). The work happens
+elsewhere: the conversation in ChatSession (through ConversationController), the model on its
+engine thread (``ModelSlot``), jobs in child processes, settings in the one SettingsStore."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPushButton,
     QSizePolicy,
     QSplitter,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop import APP_NAME
-from desktop.core import settings as settings_store
 from desktop.core.engine import GenerationStats, ModelInfo
 from desktop.core.errors import HuacayaError
 from desktop.core.history import History
-from desktop.core.library import ModelEntry, ModelLibrary, library_for
-from desktop.ui.chat_view import ChatView
-from desktop.ui.composer import Composer
+from desktop.core.library import ModelLibrary, library_for
+from desktop.core.settings import SettingsStore
+from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.conversation import ConversationController
-from desktop.ui.engine_worker import EngineController, LoadRequest
+from desktop.ui.engine_worker import EngineController
 from desktop.ui.errors import show_error
 from desktop.ui.job_process import JobManager
+from desktop.ui.menus import build_menus
 from desktop.ui.model_picker import ModelPicker
+from desktop.ui.model_slot import ModelSlot
 from desktop.ui.models_dialog import ModelsDialog
 from desktop.ui.settings_dialog import SettingsDialog
 from desktop.ui.sidebar import Sidebar
-from desktop.ui.tasks import run_in_background
 from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
+
+CLOSE_GRACE_MS = 5_000  # how long closing waits for a stopped answer to end
+THINKING, ANSWERING = "Thinking…", "Answering…"
 
 
 def format_stats(stats: GenerationStats) -> str:
@@ -56,49 +55,73 @@ class MainWindow(QMainWindow):
     model_ready = Signal(object)  # ModelInfo, once a model is loaded
     answer_finished = Signal(object)  # GenerationStats
 
-    def __init__(self, library: ModelLibrary | None = None, initial_model: str = "") -> None:
+    def __init__(
+        self,
+        library: ModelLibrary | None = None,
+        initial_model: str = "",
+        store: SettingsStore | None = None,
+    ) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1100, 720)
-        self.settings = settings_store.load()
+        self.store = store or SettingsStore()
         self.library = library or library_for(self.settings.models_folder)
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
-        self.model_entry: ModelEntry | None = None
-        self.model_info: ModelInfo | None = None
-        self._loading_entry: ModelEntry | None = None
-        self._editing: int | None = None  # index of the question being edited
-        self._initial_model = initial_model or self.settings.default_model
-
-        self.jobs = JobManager(self.settings, self)
-        self.jobs.installed.connect(self._on_model_installed)
+        self._editing: int | None = None  # key of the question being edited
+        self._closing = self._shut_down = False
         self.models_dialog: ModelsDialog | None = None
+
+        self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
-        self.engine.loaded.connect(self._on_model_loaded)
-        self.engine.load_failed.connect(self._on_model_failed)
         self._build()
         self.conversation = ConversationController(
-            self.history, self.chat_view, self.engine, self.settings
+            self.history, self.chat_view, self.engine, self.store
         )
+        self.models = ModelSlot(self, initial_model or self.settings.default_model)
+        self.models.ready.connect(self._on_model_ready)
+        self.models.status.connect(self._set_status)
+        self.jobs.installed.connect(self.models.on_installed)
         self.conversation.conversations_changed.connect(self.refresh_sidebar)
+        self.conversation.answer_started.connect(self._on_answer_started)
         self.conversation.answer_finished.connect(self._on_answer_finished)
         self.conversation.answer_failed.connect(self._on_answer_failed)
         self.conversation.question_returned.connect(self._return_question)
+        self.engine.delta.connect(self._on_first_delta)
+        self.store.subscribe(self._on_settings_changed)
+        self._close_timer = QTimer(self)
+        self._close_timer.setSingleShot(True)
+        self._close_timer.timeout.connect(self._force_close)
         self._restore_state()
         self._update_controls()
-        self._set_status("Preparing the model library…")
-        run_in_background(self._prepare_library, self._on_library_ready, self._on_library_failed)
+        self.models.prepare()
         resumed = self.jobs.resume_unfinished()
         if resumed:
             self._set_status(f"Resuming {len(resumed)} model download(s) — see Models.")
+        if self.store.notice:
+            self._set_status(self.store.notice)
+
+    @property
+    def settings(self):  # type: ignore[no-untyped-def]
+        return self.store.settings
 
     @property
     def messages(self) -> list:  # type: ignore[type-arg]
         return self.conversation.messages
 
+    @property
+    def model_info(self) -> ModelInfo | None:
+        return self.models.info
+
+    @property
+    def model_entry(self):  # type: ignore[no-untyped-def]
+        return self.models.entry
+
     # -- layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self.actions = build_menus(self)
+        self.actions.offline.setChecked(self.settings.offline)
         bar = QToolBar("Main", self)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
@@ -108,49 +131,25 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         bar.addWidget(QLabel("Model ", self))
         self.model_picker = ModelPicker(self)
-        self.model_picker.model_chosen.connect(self._on_model_picked)
-        self.model_picker.open_file_requested.connect(self.choose_model_file)
         bar.addWidget(self.model_picker)
-        models_action = bar.addAction("Models…", self.open_models)
-        models_action.setShortcut(QKeySequence("Ctrl+M"))
-        settings_action = bar.addAction("Settings…", self.open_settings)
-        settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
-
-        for keys, slot in (
-            (QKeySequence.StandardKey.New, self.new_chat),
-            (QKeySequence.StandardKey.Find, lambda: self.sidebar.focus_search()),
-            (QKeySequence.StandardKey.Open, self.choose_model_file),
-            (QKeySequence(Qt.Key.Key_Escape), self.stop_answer),
-        ):
-            action = QAction(self)
-            action.setShortcut(keys)
-            action.triggered.connect(slot)
-            self.addAction(action)
+        bar.addAction(self.actions.models)
+        bar.addAction(self.actions.settings)
 
         self.sidebar = Sidebar(self.history, self)
         self.sidebar.conversation_chosen.connect(self.open_conversation)
         self.sidebar.new_chat_clicked.connect(self.new_chat)
         self.sidebar.deleted.connect(self._on_deleted)
+        self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
 
-        chat = QWidget(self)
-        layout = QVBoxLayout(chat)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        self.chat_view = ChatView(chat)
+        chat = ChatPanel(self)
+        self.chat_view, self.composer, self.send_button = chat.view, chat.composer, chat.send
         self.chat_view.action_requested.connect(self._on_message_action)
-        layout.addWidget(self.chat_view, 1)
-        row = QHBoxLayout()
-        row.setContentsMargins(12, 8, 12, 12)
-        self.composer = Composer(chat)
+        self.chat_view.copied.connect(
+            lambda what: self.statusBar().showMessage("Copied to the clipboard.", 2500)
+        )
         self.composer.submitted.connect(self.send)
         self.composer.edit_last_requested.connect(self.edit_last_question)
-        row.addWidget(self.composer, 1)
-        self.send_button = QPushButton("Send", chat)
-        self.send_button.setObjectName("sendButton")
-        self.send_button.setAutoDefault(False)
         self.send_button.clicked.connect(self._on_send_button)
-        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
-        layout.addLayout(row)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.sidebar)
@@ -159,6 +158,7 @@ class MainWindow(QMainWindow):
         self.splitter.setSizes([260, 840])
         self.setCentralWidget(self.splitter)
         self.status_label = QLabel(self)
+        self.status_label.setObjectName("statusLabel")
         self.stats_label = QLabel(self)
         self.stats_label.setObjectName("statsLabel")
         self.statusBar().addWidget(self.status_label, 1)
@@ -171,10 +171,20 @@ class MainWindow(QMainWindow):
     def _update_controls(self) -> None:
         generating = self.engine.generating
         ready = self.model_info is not None and not self.engine.busy
+        has_chat = self.conversation.conversation_id is not None
+        has_answer = self.conversation.session.last_answer() is not None
         self.send_button.setText("Stop" if generating else "Send")
         self.send_button.setEnabled(generating or ready)
         self.model_picker.setEnabled(not self.engine.busy)
         self.sidebar.setEnabled(not generating)
+        self.actions.update(
+            generating=generating,
+            busy=self.engine.busy,
+            ready=ready,
+            has_chat=has_chat,
+            has_answer=has_answer,
+            editing=self._editing is not None,
+        )
 
     # -- window state ----------------------------------------------------------------------
 
@@ -189,18 +199,32 @@ class MainWindow(QMainWindow):
             self.open_conversation(last)
 
     def _save_state(self) -> None:
-        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
-        self.settings.splitter_state = bytes(self.splitter.saveState().toBase64()).decode()
-        self.settings.last_conversation = self.conversation.conversation_id or 0
         try:
-            settings_store.save(self.settings)
-        except OSError as exc:
-            log.warning("could not save the settings: %s", exc)
+            self.store.update(
+                window_geometry=bytes(self.saveGeometry().toBase64()).decode(),
+                splitter_state=bytes(self.splitter.saveState().toBase64()).decode(),
+                last_conversation=self.conversation.conversation_id or 0,
+            )
+        except HuacayaError as exc:
+            log.warning("could not save the window state: %s", exc)
+
+    def _on_settings_changed(self, changed: set[str]) -> None:
+        if changed & {"theme", "font_size"}:
+            apply_theme(QApplication.instance(), self.settings.theme, self.settings.font_size)
+        if "offline" in changed:
+            self.actions.offline.setChecked(self.settings.offline)
+        if changed & {"threads", "context_length", "gpu_layers"}:
+            self.models.reload()
 
     # -- conversations ---------------------------------------------------------------------
 
     def refresh_sidebar(self) -> None:
         self.sidebar.refresh(self.conversation.conversation_id)
+        self._update_controls()
+
+    def _on_current_chat(self, action) -> None:  # type: ignore[no-untyped-def]
+        if self.conversation.conversation_id is not None and not self.engine.generating:
+            action(self.conversation.conversation_id)
 
     def new_chat(self) -> None:
         if self.engine.generating:
@@ -209,6 +233,7 @@ class MainWindow(QMainWindow):
         self.conversation.new()
         self.sidebar.select(None)
         self.stats_label.clear()
+        self._update_controls()
         self.composer.setFocus()
 
     def open_conversation(self, conversation_id: int) -> None:
@@ -222,6 +247,7 @@ class MainWindow(QMainWindow):
             return
         self.sidebar.select(conversation_id)
         self.stats_label.clear()
+        self._update_controls()
         search = self.sidebar.search.text().strip()
         if self.sidebar.searching and search:
             self.chat_view.find(search.split()[0])  # show the first hit
@@ -229,134 +255,51 @@ class MainWindow(QMainWindow):
     def _on_deleted(self, conversation_id: int) -> None:
         if conversation_id == self.conversation.conversation_id:
             self.new_chat()
+        self._update_controls()
 
-    # -- models ------------------------------------------------------------------------------
+    # -- models and settings ---------------------------------------------------------------
 
     def open_models(self) -> ModelsDialog:
         if self.models_dialog is None:
-            self.models_dialog = ModelsDialog(self, self.settings, self.library, self.jobs)
-            self.models_dialog.library_changed.connect(self._refresh_models)
+            self.models_dialog = ModelsDialog(self, self.store, self.library, self.jobs)
+            self.models_dialog.library_changed.connect(self.models.on_library_changed)
+            self.models_dialog.unload_requested.connect(self.models.unload_then)
+            self.models_dialog.loaded_model = lambda: self.models.entry
         self.models_dialog.show()
         self.models_dialog.raise_()
+        self.models_dialog.activateWindow()
         return self.models_dialog
 
-    def _refresh_models(self) -> None:
-        self.model_picker.fill(self.library.entries())
-
-    def _on_model_installed(self, model_id: str) -> None:
-        self._refresh_models()
-        self._set_status(f"{self.library.get(model_id).name} is installed: pick it in the list.")
-
-    # -- settings --------------------------------------------------------------------------
+    def _on_model_ready(self, info: ModelInfo) -> None:
+        self._update_controls()
+        self.model_ready.emit(info)
 
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""
+        session = self.conversation.session
         dialog = SettingsDialog(
             self,
             self.settings,
-            self.conversation.system_prompt,
-            self.conversation.prompt_format,
-            self.conversation.generation,
+            session.system_prompt,
+            session.prompt_format,
+            session.generation,
             self.conversation.defaults_for(model_id),
         )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog, model_id))
         dialog.open()
         return dialog
 
     def _apply_settings(self, dialog: SettingsDialog, model_id: str) -> None:
-        self.conversation.system_prompt = dialog.system_prompt.toPlainText().strip()
-        self.conversation.prompt_format = dialog.prompt_format.currentData()
-        self.conversation.generation = dialog.generation()
-        self.conversation.save_settings()
-        reload = dialog.apply_to(self.settings, model_id)
-        self._save_state()
-        apply_theme(QApplication.instance(), self.settings.theme, self.settings.font_size)
-        self.chat_view.show_messages([(e.role, e.label, e.content) for e in self.chat_view.entries])
-        if reload and self.model_entry is not None:
-            self.load_model(self.model_entry)
-
-    # -- model library and loading ---------------------------------------------------------
-
-    def _prepare_library(self) -> list[ModelEntry]:
-        self.library.ensure_starter()
-        return self.library.entries()
-
-    def _on_library_ready(self, entries: list[ModelEntry]) -> None:
-        self.model_picker.fill(entries)
-        if not entries:
-            self._set_status("No model installed — open a .gguf file (Ctrl+O).")
-            return
-        preferred = next((e for e in entries if self._initial_model in (e.id, e.name)), None)
-        self.load_model(preferred or entries[0])
-
-    def _on_library_failed(self, exc: BaseException) -> None:
-        self._set_status("The model library could not be read.")
-        show_error(self, exc)
-
-    def _on_model_picked(self, model_id: str) -> None:
+        self.conversation.session.configure(
+            system_prompt=dialog.system_prompt.toPlainText(),
+            prompt_format=dialog.prompt_format.currentData(),
+            generation=dialog.generation(),
+        )
         try:
-            self.load_model(self.library.get(model_id))
+            self.store.update(**dialog.app_changes(self.settings, model_id))
         except HuacayaError as exc:
             show_error(self, exc)
-
-    def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open a GGUF model", str(Path.home()), "GGUF models (*.gguf);;All files (*)"
-        )
-        if path:
-            self.open_model_file(Path(path))
-
-    def open_model_file(self, path: Path) -> None:
-        """Check ``path`` off the GUI thread, add it to the library and load it."""
-        self._set_status(f"Checking {path.name}…")
-        run_in_background(
-            lambda: self.library.add_file(path), self._on_file_added, self._on_file_rejected
-        )
-
-    def _on_file_added(self, entry: ModelEntry) -> None:
-        self.model_picker.fill(self.library.entries())
-        self.load_model(entry)
-
-    def _on_file_rejected(self, exc: BaseException) -> None:
-        self._set_status("That file is not a usable model.")
-        show_error(self, exc, "Cannot open this model")
-
-    def load_model(self, entry: ModelEntry) -> None:
-        if self.engine.busy:
-            return
-        try:
-            path = self.library.path_of(entry)
-        except HuacayaError as exc:
-            show_error(self, exc)
-            return
-        self._loading_entry = entry
-        self.model_picker.select(entry.id)
-        self._set_status(f"Loading {entry.name}…")
-        self.engine.load(
-            LoadRequest(
-                path, self.settings.context_length, self.settings.threads, self.settings.gpu_layers
-            )
-        )
-        self._update_controls()
-
-    def _on_model_loaded(self, info: ModelInfo) -> None:
-        assert self._loading_entry is not None
-        self.model_entry, self.model_info = self._loading_entry, info
-        self.conversation.set_model(self.model_entry.id, self.model_entry.name)
-        self.model_picker.select(self.model_entry.id)
-        self._set_status(
-            f"{self.model_entry.name} · context {info.context_length:,} tokens · "
-            f"{info.threads} threads"
-        )
-        self._update_controls()
-        self.model_ready.emit(info)
-
-    def _on_model_failed(self, error: HuacayaError) -> None:
-        name = self._loading_entry.name if self._loading_entry else "the model"
-        self._set_status(f"Could not load {name}.")
-        self.model_info = self.model_entry = None
-        self._update_controls()
-        show_error(self, error, "Cannot load this model")
 
     # -- chatting --------------------------------------------------------------------------
 
@@ -373,57 +316,80 @@ class MainWindow(QMainWindow):
             return
         self.composer.clear()
         editing, self._editing = self._editing, None
-        self.stats_label.setText("Thinking…")
         if editing is not None:
+            self._set_status("")
             self.conversation.edit_and_resend(editing, text)
         else:
             self.conversation.send(text)
-        self._update_controls()
+
+    def regenerate(self) -> None:
+        if not self.engine.busy and self.model_info is not None and self.messages:
+            self._cancel_edit()
+            self.conversation.regenerate()
 
     def stop_answer(self) -> None:
         if self.engine.generating:
-            self.engine.stop()
+            self.conversation.stop()
         elif self._editing is not None:
             self._cancel_edit()
 
-    def edit_last_question(self) -> None:
-        index = self.conversation.last_question_index()
-        if index is not None:
-            self._start_edit(index)
+    def copy_last_answer(self) -> None:
+        answer = self.conversation.session.last_answer()
+        if answer is not None:
+            QGuiApplication.clipboard().setText(answer.content)
+            self.statusBar().showMessage("Copied the last answer to the clipboard.", 2500)
 
-    def _start_edit(self, index: int) -> None:
+    def edit_last_question(self) -> None:
+        question = self.conversation.session.last_question()
+        if question is not None:
+            self._start_edit(question.key)
+
+    def _start_edit(self, key: int) -> None:
         if self.engine.busy:
             return
-        self._editing = index
-        self.composer.setPlainText(self.conversation.messages[index]["content"])
+        self._editing = key
+        self.composer.setPlainText(self.conversation.session.find(key).content)
         self.composer.setFocus()
         self._set_status(
             "Editing a question: Enter resends it (later turns are replaced), Esc cancels."
         )
+        self._update_controls()
 
     def _cancel_edit(self) -> None:
         if self._editing is not None:
             self._editing = None
             self.composer.clear()
             self._set_status("")
-
-    def _on_message_action(self, action: str, index: int) -> None:
-        if action == "edit":
-            self._start_edit(index)
-        elif action == "regenerate" and not self.engine.busy:
-            self.stats_label.setText("Thinking…")
-            self.conversation.regenerate()
             self._update_controls()
+
+    def _on_message_action(self, action: str, key: int) -> None:
+        if action == "edit":
+            self._start_edit(key)
+        elif action == "regenerate":
+            self.regenerate()
+
+    def _on_answer_started(self) -> None:
+        self.stats_label.setText(THINKING)
+        self._update_controls()
+
+    def _on_first_delta(self, _text: str) -> None:
+        if self.stats_label.text() == THINKING:
+            self.stats_label.setText(ANSWERING)
 
     def _on_answer_finished(self, stats: GenerationStats) -> None:
         self.stats_label.setText(format_stats(stats))
         self._update_controls()
         self.composer.setFocus()
         self.answer_finished.emit(stats)
+        if self._closing:
+            QTimer.singleShot(0, self.close)
 
     def _on_answer_failed(self, error: HuacayaError) -> None:
         self.stats_label.clear()
         self._update_controls()
+        if self._closing:
+            QTimer.singleShot(0, self.close)
+            return
         show_error(self, error)
 
     def _return_question(self, question: str) -> None:
@@ -433,9 +399,34 @@ class MainWindow(QMainWindow):
     # -- shutdown --------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.engine.generating and not self._shut_down:
+            # Stop the answer and close once it has ended (and what arrived is saved).
+            self._closing = True
+            self.conversation.stop()
+            self._set_status("Stopping the answer before closing…")
+            self._close_timer.start(CLOSE_GRACE_MS)
+            event.ignore()
+            return
+        self._shutdown()
+        super().closeEvent(event)
+
+    def _force_close(self) -> None:
+        """The engine did not end the answer in time: keep what arrived, then close."""
+        if self.engine.generating:
+            log.warning("the answer did not stop within %d ms; closing anyway", CLOSE_GRACE_MS)
+            self.conversation.abandon()
+            self.engine.generating = self.engine.busy = False
+        self.close()
+
+    def _shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._close_timer.stop()
         self._save_state()
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.engine.shutdown()
         self.history.close()
-        super().closeEvent(event)
+        if self.models_dialog is not None:
+            self.models_dialog.close()

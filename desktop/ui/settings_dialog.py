@@ -5,6 +5,7 @@ default for this model" makes them so for new chats."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -64,16 +65,19 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.model_defaults = model_defaults
-        tabs = QTabWidget(self)
-        tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
-        tabs.addTab(self._app_tab(settings), "App")
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
+        self.tabs.addTab(self._app_tab(settings), "App")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(tabs)
+        layout.addWidget(self.tabs)
         layout.addWidget(buttons)
 
     def _chat_tab(
@@ -109,6 +113,7 @@ class SettingsDialog(QDialog):
             form.addRow(label, widget)
         self._show_generation(generation)
         reset = QPushButton("Reset to the model's defaults")
+        reset.setAutoDefault(False)  # Enter anywhere in the dialog means OK, never Reset
         reset.clicked.connect(lambda: self._show_generation(self.model_defaults))
         form.addRow("", reset)
         self.save_as_default = QCheckBox("Use these as the default for new chats with this model")
@@ -127,7 +132,11 @@ class SettingsDialog(QDialog):
     def _app_tab(self, settings: Settings) -> QWidget:
         tab = QWidget()
         form = QFormLayout(tab)
-        self.threads = _int(0, 256, f"automatic ({hardware.physical_cores()})")
+        self.threads = _int(0, 256, f"automatic ({hardware.default_threads()})")
+        self.threads.setToolTip(
+            "CPU threads for answering. Automatic leaves a core free, so the answer keeps its "
+            "speed when another program is busy."
+        )
         self.threads.setValue(settings.threads)
         form.addRow("CPU threads", self.threads)
         self.context_length = _int(256, 131072)
@@ -161,18 +170,18 @@ class SettingsDialog(QDialog):
             seed=self.seed.value(),
         ).validated()
 
-    def apply_to(self, settings: Settings, model_id: str) -> bool:
-        """Write the app-wide values into ``settings``; True when the model must reload."""
-        reload = (self.threads.value(), self.context_length.value(), self.gpu_layers.value()) != (
-            settings.threads,
-            settings.context_length,
-            settings.gpu_layers,
-        )
-        settings.threads = self.threads.value()
-        settings.context_length = self.context_length.value()
-        settings.gpu_layers = self.gpu_layers.value()
-        settings.theme = self.theme.currentData()
-        settings.font_size = self.font_size.value()
+    def app_changes(self, settings: Settings, model_id: str) -> dict[str, Any]:
+        """The app-wide settings as the dialog shows them, for the settings owner to apply."""
+        changes: dict[str, Any] = {
+            "threads": self.threads.value(),
+            "context_length": self.context_length.value(),
+            "gpu_layers": self.gpu_layers.value(),
+            "theme": self.theme.currentData(),
+            "font_size": self.font_size.value(),
+        }
         if self.save_as_default.isChecked() and model_id:
-            settings.model_defaults[model_id] = asdict(self.generation())
-        return reload
+            changes["model_defaults"] = {
+                **settings.model_defaults,
+                model_id: asdict(self.generation()),
+            }
+        return changes

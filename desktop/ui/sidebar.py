@@ -1,21 +1,22 @@
-"""The conversations panel: newest first, New chat, search over every message, rename,
-delete with a few seconds to undo, export (Markdown, JSON) and import (JSON)."""
+"""The conversations panel: newest first, New chat, search over every message (one row per
+chat, its best hit highlighted), rename, delete with a few seconds to undo, export (Markdown,
+JSON) and import (JSON). Right-click (or the context-menu key) on a chat offers them all."""
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAbstractTextDocumentLayout, QPalette, QTextDocument
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QKeyEvent, QPalette, QTextDocument
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -29,7 +30,9 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import HuacayaError
 from desktop.core.history import Conversation, History, SearchHit
+from desktop.core.history_export import export_json, export_markdown, import_json
 from desktop.core.paths import atomic_write_text
+from desktop.ui import dialogs
 from desktop.ui.errors import show_error
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -44,7 +47,11 @@ class HtmlDelegate(QStyledItemDelegate):
         document = QTextDocument()
         document.setDefaultFont(option.font)
         document.setHtml(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        document.setTextWidth(max(option.rect.width() - 12, 50))
+        # The list's own width: before the first layout (right after a start) option.rect is
+        # not set yet, and measuring at a made-up width gave rows of the wrong height.
+        view = option.widget
+        width = view.viewport().width() if isinstance(view, QListView) else option.rect.width()
+        document.setTextWidth(max(width - 12, 50))
         return document
 
     def paint(self, painter, option, index) -> None:  # type: ignore[no-untyped-def]
@@ -60,6 +67,7 @@ class HtmlDelegate(QStyledItemDelegate):
         painter.save()
         painter.translate(options.rect.left() + 6, options.rect.top() + 4)
         context = QAbstractTextDocumentLayout.PaintContext()
+        context.palette = QPalette(options.palette)  # the list's colours, in every theme
         if options.state & QStyle.StateFlag.State_Selected:
             context.palette.setColor(
                 QPalette.ColorRole.Text, options.palette.color(QPalette.ColorRole.HighlightedText)
@@ -80,10 +88,27 @@ def _when(timestamp: float) -> str:
     return moment.strftime("%d %b %Y")
 
 
+class _EscapeClears(QObject):
+    """Esc in the search box clears the search (and shows every chat again)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and isinstance(watched, QLineEdit)
+            and watched.text()
+        ):
+            watched.clear()
+            return True
+        return False
+
+
 class Sidebar(QWidget):
     conversation_chosen = Signal(int)
     new_chat_clicked = Signal()
     deleted = Signal(int)
+    renamed = Signal(int)
 
     def __init__(self, history: History, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,17 +124,21 @@ class Sidebar(QWidget):
         self.new_button.clicked.connect(self.new_chat_clicked)
         buttons.addWidget(self.new_button, 1)
         self.import_button = QPushButton("Import…", self)
-        self.import_button.clicked.connect(lambda: self.import_conversation())
+        self.import_button.clicked.connect(lambda _checked=False: self.import_conversation())
         buttons.addWidget(self.import_button)
         layout.addLayout(buttons)
         self.search = QLineEdit(self)
         self.search.setObjectName("searchBox")
         self.search.setPlaceholderText("Search all chats (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
+        self._escape = _EscapeClears(self)
+        self.search.installEventFilter(self._escape)
         layout.addWidget(self.search)
         self.list = QListWidget(self)
         self.list.setObjectName("conversationList")
         self.list.setItemDelegate(HtmlDelegate(self.list))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)  # rows re-measured on resize
+        self.list.setWordWrap(True)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemActivated.connect(self._chosen)
@@ -160,16 +189,22 @@ class Sidebar(QWidget):
         self.select(current)
 
     def show_search_results(self, hits: list[SearchHit]) -> None:
+        """One row per chat (its newest matching message), however many messages match."""
         self.searching = True
         self.list.clear()
         if not hits:
             empty = QListWidgetItem("<i>No messages match.</i>")
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(empty)
+        shown: set[int] = set()
         for hit in hits:
+            if hit.conversation_id in shown:
+                continue
+            shown.add(hit.conversation_id)
             title = html.escape(hit.title or "New chat")
             item = QListWidgetItem(f"<b>{title}</b><br><small>{hit.snippet_html}</small>")
             item.setData(ID_ROLE, hit.conversation_id)
+            item.setToolTip(hit.title)
             self.list.addItem(item)
 
     def select(self, conversation_id: int | None) -> None:
@@ -188,15 +223,22 @@ class Sidebar(QWidget):
 
     # -- operations ------------------------------------------------------------------------
 
-    def rename(self, conversation_id: int, title: str | None = None) -> None:
-        if title is None:
-            current = self.history.get(conversation_id).title
-            title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=current)
-            if not ok:
-                return
+    def rename(self, conversation_id: int) -> None:
+        """Ask for a new title in a dialog (it does not block the window)."""
+        dialogs.ask_text(
+            self,
+            "Rename chat",
+            "New title for this chat:",
+            self.history.get(conversation_id).title,
+            lambda title: self._rename(conversation_id, title),
+            "renameDialog",
+        )
+
+    def _rename(self, conversation_id: int, title: str) -> None:
         if title.strip():
             self.history.rename(conversation_id, title)
             self.refresh(self.current)
+            self.renamed.emit(conversation_id)
 
     def delete(self, conversation_id: int) -> None:
         """Hide it at once; it is gone for good when the undo offer expires."""
@@ -225,41 +267,37 @@ class Sidebar(QWidget):
         self._undo_timer.stop()
         self.undo_bar.hide()
 
-    def export_conversation(
-        self, conversation_id: int, kind: str, path: Path | None = None
-    ) -> None:
-        if path is None:
-            suffix = "md" if kind == "markdown" else "json"
-            title = self.history.get(conversation_id).title or "conversation"
-            name, _ = QFileDialog.getSaveFileName(
-                self,
-                "Export chat",
-                str(Path.home() / f"{title[:40]}.{suffix}"),
-                "Markdown (*.md)" if kind == "markdown" else "JSON (*.json)",
-            )
-            if not name:
-                return
-            path = Path(name)
+    def export_conversation(self, conversation_id: int, kind: str) -> None:
+        """Ask where to save the chat (Markdown or JSON), then save it there."""
+        suffix = "md" if kind == "markdown" else "json"
+        title = self.history.get(conversation_id).title or "conversation"
+        safe = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", title)[:40].strip() or "conversation"
+        dialogs.save_file(
+            self,
+            "Export chat",
+            lambda path: self.export_to(conversation_id, kind, path),
+            "Markdown (*.md)" if kind == "markdown" else "JSON (*.json)",
+            Path.home() / f"{safe}.{suffix}",
+        )
+
+    def export_to(self, conversation_id: int, kind: str, path: Path) -> None:
         if kind == "markdown":
-            text = self.history.export_markdown(conversation_id)
+            text = export_markdown(self.history, conversation_id)
         else:
-            data = self.history.export_json(conversation_id)
+            data = export_json(self.history, conversation_id)
             text = json.dumps(data, indent=2, ensure_ascii=False)
         try:
             atomic_write_text(path, text)
         except OSError as exc:
             show_error(self, HuacayaError(f"Could not write “{path}”: {exc.strerror}."))
 
-    def import_conversation(self, path: Path | None = None) -> None:
-        if path is None:
-            name, _ = QFileDialog.getOpenFileName(
-                self, "Import chat", str(Path.home()), "JSON (*.json)"
-            )
-            if not name:
-                return
-            path = Path(name)
+    def import_conversation(self) -> None:
+        """Ask for a JSON export and add it as a new chat."""
+        dialogs.open_file(self, "Import chat", self.import_from, "JSON (*.json)")
+
+    def import_from(self, path: Path) -> None:
         try:
-            imported = self.history.import_json(json.loads(path.read_text(encoding="utf-8")))
+            imported = import_json(self.history, json.loads(path.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             show_error(
                 self,
@@ -284,19 +322,23 @@ class Sidebar(QWidget):
         if conversation_id is not None:
             self.conversation_chosen.emit(int(conversation_id))
 
+    def context_menu(self, conversation_id: int) -> QMenu:
+        """The actions on one chat, as its right-click menu shows them."""
+        menu = QMenu(self)
+        menu.setObjectName("chatMenu")
+        menu.addAction("Rename…", lambda: self.rename(conversation_id))
+        menu.addAction(
+            "Export as Markdown…", lambda: self.export_conversation(conversation_id, "markdown")
+        )
+        menu.addAction("Export as JSON…", lambda: self.export_conversation(conversation_id, "json"))
+        menu.addSeparator()
+        menu.addAction("Delete", lambda: self.delete(conversation_id))
+        return menu
+
     def _menu(self, position: QPoint) -> None:
         item = self.list.itemAt(position)
         if item is None or item.data(ID_ROLE) is None:
             return
-        conversation_id = int(item.data(ID_ROLE))
-        menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self.rename_requested.emit(conversation_id))
-        menu.addAction(
-            "Export as Markdown…", lambda: self.export_requested.emit(conversation_id, "markdown")
-        )
-        menu.addAction(
-            "Export as JSON…", lambda: self.export_requested.emit(conversation_id, "json")
-        )
-        menu.addSeparator()
-        menu.addAction("Delete", lambda: self.delete_requested.emit(conversation_id))
-        menu.exec(self.list.viewport().mapToGlobal(position))
+        menu = self.context_menu(int(item.data(ID_ROLE)))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.list.viewport().mapToGlobal(position))

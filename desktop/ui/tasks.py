@@ -6,10 +6,13 @@ of the callbacks on the GUI thread, so the window never freezes on disk or netwo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger(__name__)
 
 _running: set[_Task] = set()
 
@@ -30,9 +33,16 @@ class _Task(QRunnable):
         try:
             result = self.fn()
         except Exception as exc:  # handed to the GUI thread, which shows it
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
         else:
-            self.signals.succeeded.emit(result)
+            self._emit(self.signals.succeeded, result)
+
+    @staticmethod
+    def _emit(signal, value: object) -> None:  # type: ignore[no-untyped-def]
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the app closed while this ran: nobody is left to tell
+            log.info("a background task ended after the window closed")
 
 
 def run_in_background(

@@ -1,4 +1,9 @@
-"""Light, dark or the system's look, and the font size, for the whole app."""
+"""Light, dark or the system's look, and the font size, for the whole app, applied at once.
+
+The palette and font are the application's, so every widget follows; the style sheet (which
+refers to palette colours) is set again so its colours follow too, and views that bake colours
+into HTML (the transcript) re-render on the palette-change event each widget receives.
+"""
 
 from __future__ import annotations
 
@@ -38,23 +43,42 @@ _LIGHT = {
     QPalette.ColorRole.Midlight: "#e5e8eb",
 }
 
-_system_font: QFont | None = None
+_system: tuple[str, QPalette, QFont] | None = None  # the look before any theme was applied
+
+
+def palette_for(theme: str) -> QPalette:
+    palette = QPalette()
+    colors = _DARK if theme == "dark" else _LIGHT
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        for role, color in colors.items():
+            palette.setColor(group, role, QColor(color))
+    for role, color in colors.items():  # disabled widgets: the same colours, text dimmed
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(color))
+    for role in (
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.ButtonText,
+    ):
+        palette.setColor(
+            QPalette.ColorGroup.Disabled, role, QColor(colors[QPalette.ColorRole.PlaceholderText])
+        )
+    return palette
 
 
 def apply_theme(app: QApplication, theme: str, font_size: int = 0) -> None:
     """``theme``: "system", "light" or "dark"; ``font_size`` in points, 0 for the system's."""
-    global _system_font
-    if _system_font is None:
-        _system_font = QFont(app.font())
+    global _system
+    if _system is None:
+        _system = (app.style().name(), QPalette(app.palette()), QFont(app.font()))
+    style_name, system_palette, system_font = _system
     if theme in ("light", "dark"):
         app.setStyle(QStyleFactory.create("Fusion"))
-        palette = QPalette()
-        for role, color in (_DARK if theme == "dark" else _LIGHT).items():
-            palette.setColor(role, QColor(color))
-        app.setPalette(palette)
+        app.setPalette(palette_for(theme))
     else:
-        app.setPalette(app.style().standardPalette())
-    font = QFont(_system_font)
+        app.setStyle(QStyleFactory.create(style_name) or QStyleFactory.create("Fusion"))
+        app.setPalette(system_palette)
+    font = QFont(system_font)
     if font_size > 0:
         font.setPointSize(font_size)
     app.setFont(font)
+    app.setStyleSheet(app.styleSheet())  # re-resolve palette(...) in the style sheet now

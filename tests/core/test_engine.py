@@ -9,7 +9,9 @@ import pytest
 
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import ModelFileError, ModelLoadError, PromptTooLongError
+from desktop.core.progress import CancelToken
 from desktop.core.settings import GenerationSettings
+from desktop.core.text_stream import StreamOutcome, text_stream
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
     text_file_named_gguf,
@@ -69,17 +71,19 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
     engine: ChatEngine, count_reference: Reference
 ) -> None:
     request_stop, stopped = threading.Event(), threading.Event()
+    cancel = CancelToken()
 
     def stopper() -> None:
         request_stop.wait(30)
-        engine.stop()
+        cancel.cancel()
         stopped.set()
 
     thread = threading.Thread(target=stopper)
     thread.start()
     after_stop = 0
     tokens_before_stop = 0
-    for count, _ in enumerate(engine.stream([{"role": "user", "content": STORY}], greedy(400))):
+    story = [{"role": "user", "content": STORY}]
+    for count, _ in enumerate(engine.stream(story, greedy(400), cancel)):
         if stopped.is_set():
             after_stop += 1
         elif count == 5:
@@ -92,6 +96,56 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
     assert after_stop <= 1
     assert stats.generated_tokens <= tokens_before_stop + 1
     count_reference.assert_matches(ask(engine, COUNT))  # the cache after a stop is sound
+
+
+def test_a_request_cancelled_before_it_starts_never_generates(engine: ChatEngine) -> None:
+    cancel = CancelToken()
+    cancel.cancel()  # Stop pressed between Send and the first token
+    assert list(engine.stream([{"role": "user", "content": STORY}], greedy(400), cancel)) == []
+    assert engine.last_stats is not None
+    assert engine.last_stats.finish_reason == "cancelled"
+    assert engine.last_stats.generated_tokens == 0
+    # the next request has its own token: it runs
+    assert ask(engine, STORY, greedy(3)) and engine.last_stats.finish_reason == "length"
+
+
+def spelled(text: str) -> tuple[list[int], dict[int, bytes]]:
+    """Token ids for each character of ``text`` (a stand-in vocabulary)."""
+    pieces = {i: ch.encode() for i, ch in enumerate(text)}
+    return list(pieces), pieces
+
+
+END = -1
+
+
+def test_text_held_back_for_a_stop_string_is_kept_when_the_answer_ends() -> None:
+    tokens, pieces = spelled("Use C#")  # "#" could begin the stop string "### Instruction"
+    outcome = StreamOutcome()
+    text = "".join(
+        text_stream(
+            iter([*tokens, END]),
+            pieces.__getitem__,
+            lambda token: token == END,
+            ["### Instruction"],
+            100,
+            CancelToken(),
+            outcome,
+        )
+    )
+    assert text == "Use C#"
+    assert outcome.finish_reason == "stop" and outcome.generated_tokens == len(tokens)
+
+
+def test_a_stop_string_ends_the_answer_and_is_not_shown() -> None:
+    tokens, pieces = spelled("Sure.### Instruction: more")
+    outcome = StreamOutcome()
+    text = "".join(
+        text_stream(
+            iter(tokens), pieces.__getitem__, lambda t: False, ["###"], 100, CancelToken(), outcome
+        )
+    )
+    assert text == "Sure."
+    assert outcome.finish_reason == "stop"
 
 
 def test_closing_the_stream_stops_generation(

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core import history
-from desktop.core.history import History, HistoryError, migrate
+from desktop.core import history, history_export
+from desktop.core.errors import HistoryError
+from desktop.core.history import History, NewMessage, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,8 +70,13 @@ def test_conversation_lifecycle_and_titles(tmp_path: Path) -> None:
     messages = store.messages(first.id)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].stats == {"tokens": 3} and messages[1].model == "smol"
-    store.truncate(first.id, 1)
-    assert [m.role for m in store.messages(first.id)] == ["user"]
+    store.replace_from(first.id, messages[1].id, [NewMessage("assistant", "Paris!", "smol")])
+    assert [(m.role, m.content) for m in store.messages(first.id)] == [
+        ("user", messages[0].content),
+        ("assistant", "Paris!"),
+    ]
+    store.delete_message(messages[0].id)
+    assert [m.content for m in store.messages(first.id)] == ["Paris!"]
 
 
 def test_delete_undo_and_purge(tmp_path: Path) -> None:
@@ -93,11 +99,18 @@ def test_search_finds_questions_and_answers_and_highlights(tmp_path: Path) -> No
     store.add_message(a.id, "assistant", "Alpacas are camelids; their fleece is soft.")
     b = store.create()
     store.add_message(b.id, "user", "What is quantum tunnelling?")
-    assert {h.conversation_id for h in store.search("fleece")} == {a.id}
-    assert len(store.search("fleece")) == 2  # the question and the answer
+    (hit,) = store.search("fleece")  # one hit per chat: its newest matching message
+    assert (hit.conversation_id, hit.snippet_html) == (
+        a.id,
+        "Alpacas are camelids; their <b>fleece</b> is soft.",
+    )
     assert [h.conversation_id for h in store.search("tunnel")] == [b.id]  # prefixes match
-    hit = next(h for h in store.search("alpacas") if "Tell" in h.snippet_html)
+    (hit,) = store.search("tell alpacas")  # only the question has both words
     assert "&lt;b&gt;" in hit.snippet_html and "<b>alpacas</b>" in hit.snippet_html
+    c = store.create()
+    store.add_message(c.id, "user", "**Bold** and `code` about alpacas")
+    (hit,) = store.search("bold")
+    assert hit.snippet_html == "<b>Bold</b> and code about alpacas"  # no Markdown marks
     assert store.search('"unbalanced') == [] and store.search("  ") == []
 
 
@@ -106,19 +119,21 @@ def test_export_markdown_and_json_round_trip(tmp_path: Path) -> None:
     c = store.create(model="smol", system_prompt="Be brief.", settings={"temperature": 0.2})
     store.add_message(c.id, "user", "Name a fruit.")
     store.add_message(c.id, "assistant", "```python\nprint('apple')\n```", model="smol")
-    markdown = store.export_markdown(c.id)
+    markdown = history_export.export_markdown(store, c.id)
     assert markdown.startswith("# Name a fruit.") and "```python" in markdown
-    data = json.loads(json.dumps(store.export_json(c.id)))
-    copy = store.import_json(data)
+    data = json.loads(json.dumps(history_export.export_json(store, c.id)))
+    copy = history_export.import_json(store, data)
     assert copy.id != c.id
     assert [(m.role, m.content, m.model) for m in copy.messages] == [
         (m.role, m.content, m.model) for m in store.messages(c.id)
     ]
     assert (copy.system_prompt, copy.settings) == ("Be brief.", {"temperature": 0.2})
     with pytest.raises(HistoryError, match="not a Huacaya conversation"):
-        store.import_json({"messages": []})
+        history_export.import_json(store, {"messages": []})
     with pytest.raises(HistoryError, match="damaged"):
-        store.import_json({"format": history.EXPORT_FORMAT, "messages": [{"role": "x"}]})
+        history_export.import_json(
+            store, {"format": history_export.EXPORT_FORMAT, "messages": [{"role": "x"}]}
+        )
 
 
 WRITER = """

@@ -16,15 +16,18 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from desktop.core import secrets
-from desktop.core.errors import HuacayaError, ModelFileError, UnsupportedModelError
-from desktop.core.hub import (
+from desktop.core.errors import (
     ChecksumError,
     DiskSpaceError,
-    HubClient,
+    HuacayaError,
+    JobError,
+    ModelFileError,
     OfflineError,
+    TokenError,
     TokenRequired,
-    human_bytes,
+    UnsupportedModelError,
 )
+from desktop.core.hub import HubClient, human_bytes
 from desktop.core.jobs import JobRunner, JobSpec, JobStore
 from desktop.core.library import ModelLibrary
 from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
@@ -192,7 +195,7 @@ def test_gated_repo_needs_a_token_kept_in_the_keychain(hub, memory_keyring) -> N
     with pytest.raises(TokenRequired, match="needs a Hugging Face token") as caught:
         hub.repo_info("test-org/gated-gguf")
     assert "token" in caught.value.hint
-    with pytest.raises(secrets.TokenError):
+    with pytest.raises(TokenError):
         hub.whoami("hf_wrong")
     assert hub.whoami(GOOD_TOKEN) == "loopback-user"
     assert secrets.set_token(GOOD_TOKEN) is True  # into the keychain…
@@ -348,3 +351,19 @@ def test_a_job_killed_mid_download_resumes_after_a_restart(
     size = library.path_of(entry).stat().st_size
     assert hub_server.bytes_served - before - first_run == size - kept
     assert store.unfinished() == [] and entry.name == "Resumed"
+
+
+def test_any_failure_of_a_job_is_recorded_with_its_reason(hub: HubClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    run, store, library = runner(hub)
+    job = store.create(JobSpec("hub", "test-org/smollm2-gguf", gguf_file="smollm2.Q4_1.gguf"))
+
+    def disk_gone(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(run, "_obtain", disk_gone)
+    with pytest.raises(JobError, match="Input/output error"):
+        run.run(job)
+    record = store.load(job.id)
+    assert record.state == "failed" and "Input/output error" in record.error
+    assert record not in store.unfinished()  # shown with its reason, never restarted blindly
+    assert library.entries() == []

@@ -15,12 +15,55 @@ def test_defaults_when_no_file() -> None:
 
 
 def test_round_trip_and_atomic_save(huacaya_home: Path) -> None:
-    value = store.Settings(context_length=2048, threads=3)
-    value.generation.temperature = 0.2
-    store.save(value)
-    assert store.load() == value
+    owner = store.SettingsStore()
+    generation = store.GenerationSettings(temperature=0.2)
+    owner.update(context_length=2048, threads=3, generation=generation)
+    loaded = store.load()
+    assert (loaded.context_length, loaded.threads, loaded.generation) == (2048, 3, generation)
     folder = paths.settings_file().parent
     assert [p.name for p in folder.iterdir()] == ["settings.json"]  # no temporary left over
+
+
+def test_subscribers_hear_what_changed_and_unknown_settings_are_refused() -> None:
+    owner = store.SettingsStore()
+    heard: list[set[str]] = []
+    unsubscribe = owner.subscribe(heard.append)
+    owner.update(theme="dark", font_size=14)
+    owner.update(theme="dark")  # no change, no news
+    unsubscribe()
+    owner.update(theme="light")
+    assert heard == [{"theme", "font_size"}]
+    with pytest.raises(AttributeError, match="colour"):
+        owner.update(colour="red")
+
+
+def test_two_owners_do_not_undo_each_others_changes() -> None:
+    window, terminal = store.SettingsStore(), store.SettingsStore()
+    terminal.update(offline=False)  # e.g. `huacaya models pull` while the window is open
+    window.update(theme="dark")  # the window saves later, from its older copy
+    on_disk = store.load()
+    assert (on_disk.offline, on_disk.theme) == (False, "dark")
+
+
+def test_a_newer_settings_file_is_used_but_never_written_over() -> None:
+    path = paths.settings_file()
+    newer = {"schema_version": store.SCHEMA_VERSION + 1, "theme": "dark", "new_thing": [1, 2]}
+    path.write_text(json.dumps(newer), encoding="utf-8")
+    owner = store.SettingsStore()
+    assert owner.read_only and "newer version" in owner.notice
+    assert owner.settings.theme == "dark"  # what is understood is used
+    owner.update(theme="light")
+    assert owner.settings.theme == "light"  # for this session…
+    assert json.loads(path.read_text(encoding="utf-8")) == newer  # …but the file is untouched
+
+
+def test_a_failed_save_is_a_settings_error(monkeypatch) -> None:
+    def full_disk(path, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(paths, "atomic_write_text", full_disk)
+    with pytest.raises(store.SettingsError, match="No space left"):
+        store.SettingsStore().update(theme="dark")
 
 
 def test_damaged_file_is_kept_aside_and_defaults_used() -> None:

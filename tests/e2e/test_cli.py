@@ -13,6 +13,8 @@ import pytest
 
 from desktop import __version__
 from desktop.core.engine import ChatEngine
+from desktop.core.history import History
+from desktop.core.session import ChatSession
 from desktop.terminal import TerminalChat
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
@@ -83,12 +85,13 @@ def test_terminal_chat_keeps_the_conversation_and_reuses_the_cache(
     engine: ChatEngine, count_reference: Reference
 ) -> None:
     out, err = io.StringIO(), io.StringIO()
-    chat = TerminalChat(engine, greedy(48), out=out, err=err)
+    chat = TerminalChat(engine, ChatSession(None, lambda model: greedy(48)), out=out, err=err)
     chat.run_script(io.StringIO(f"{COUNT}\nAnd from 6 to 9?\n"))
-    assert [m["role"] for m in chat.messages] == ["user", "assistant", "user", "assistant"]
+    messages = [{"role": m.role, "content": m.content} for m in chat.session.messages]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     # what was shown is what was kept, and the first answer is the model's own
-    assert out.getvalue() == f"{chat.messages[1]['content']}\n{chat.messages[3]['content']}\n"
-    count_reference.assert_matches(chat.messages[1]["content"])
+    assert out.getvalue() == f"{messages[1]['content']}\n{messages[3]['content']}\n"
+    count_reference.assert_matches(messages[1]["content"])
     stats = engine.last_stats
     assert stats is not None and stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
 
@@ -108,12 +111,15 @@ def test_ctrl_c_stops_the_answer_and_the_session_goes_on(
             return super().write(text)
 
     out, err = InterruptAfterFewWrites(), io.StringIO()
-    chat = TerminalChat(engine, greedy(400), out=out, err=err)
+    chat = TerminalChat(engine, ChatSession(None, lambda model: greedy(400)), out=out, err=err)
     chat.ask("Write a very long story about a dragon who bakes bread.")
     assert "[stopped]" in err.getvalue()
     assert engine.last_stats is not None and engine.last_stats.generated_tokens < 20
+    chat.session.generation = greedy(64)
     count_reference.assert_matches(chat.ask(COUNT))
     assert engine.last_stats.finish_reason == "stop"
+    stopped = chat.session.messages[1]
+    assert stopped.stats["finish_reason"] == "cancelled" and stopped.note == "(stopped)"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
@@ -199,3 +205,23 @@ def test_models_pull_list_chat_and_remove_through_the_loopback_hub(
     assert "loopback-smol" not in huacaya("models", "list", home=huacaya_home).stdout
     refused = huacaya("models", "rm", "smollm2-135m-instruct", home=huacaya_home)
     assert refused.returncode == 1 and "cannot be removed" in refused.stderr
+
+
+def test_terminal_chats_are_saved_unless_asked_not_to(huacaya_home: Path) -> None:
+    greedy_by_default(huacaya_home)
+    saved = huacaya(
+        "chat", "--max-tokens", "8", home=huacaya_home, stdin="Name a fruit.\nAnother?\n"
+    )
+    assert saved.returncode == 0, saved.stderr
+    history = History()
+    try:
+        (conversation,) = history.list()
+        messages = history.messages(conversation.id)
+        assert conversation.title == "Name a fruit."
+        assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
+        assert [m.content for m in messages[1::2]] == saved.stdout.strip("\n").split("\n")
+        unsaved = huacaya("chat", "--no-save", "Not for the record.", home=huacaya_home)
+        assert unsaved.returncode == 0, unsaved.stderr
+        assert [c.id for c in history.list()] == [conversation.id]
+    finally:
+        history.close()

@@ -87,6 +87,8 @@ def test_bundle_runs_from_a_read_only_folder_with_a_space(built: Path, tmp_path:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "self-test: passed" in result.stdout
         assert "Traceback" not in result.stderr
+        # the OS keychain works in the frozen app too (tokens outlive the session)
+        assert "keychain: SecretService backend loaded" in result.stdout, result.stdout
         assert snapshot(place) == before  # it wrote nothing into its own folder
         assert (tmp_path / "home" / "logs" / "huacaya.log").is_file()  # it logged where users look
 

@@ -1,0 +1,154 @@
+"""Small questions to the user that never block the window: a file or folder, a line of text,
+one of a few choices, a yes/no confirmation.
+
+Each dialog is opened with ``open()`` (window-modal, no nested event loop), so an answer that
+finishes or a job that reports progress meanwhile is handled as usual; the reply arrives through
+a callback. Native file dialogs are used where the platform has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+
+def _dialog(
+    parent: QWidget,
+    caption: str,
+    start: Path,
+    name_filter: str,
+    on_chosen: Callable[[Path], None],
+) -> QFileDialog:
+    dialog = QFileDialog(parent, caption, str(start), name_filter)
+    dialog.setObjectName("fileDialog")
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.fileSelected.connect(lambda name: on_chosen(Path(name)) if name else None)
+    return dialog
+
+
+def open_file(
+    parent: QWidget,
+    caption: str,
+    on_chosen: Callable[[Path], None],
+    name_filter: str = "",
+    start: Path | None = None,
+) -> QFileDialog:
+    dialog = _dialog(parent, caption, start or Path.home(), name_filter, on_chosen)
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+    dialog.open()
+    return dialog
+
+
+def save_file(
+    parent: QWidget,
+    caption: str,
+    on_chosen: Callable[[Path], None],
+    name_filter: str = "",
+    start: Path | None = None,
+) -> QFileDialog:
+    dialog = _dialog(parent, caption, start or Path.home(), name_filter, on_chosen)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    if start is not None and start.suffix:
+        dialog.setDefaultSuffix(start.suffix.lstrip("."))
+    dialog.open()
+    return dialog
+
+
+def choose_folder(
+    parent: QWidget, caption: str, on_chosen: Callable[[Path], None], start: Path | None = None
+) -> QFileDialog:
+    dialog = _dialog(parent, caption, start or Path.home(), "", on_chosen)
+    dialog.setFileMode(QFileDialog.FileMode.Directory)
+    dialog.setOption(QFileDialog.Option.ShowDirsOnly, True)
+    dialog.open()
+    return dialog
+
+
+def ask_text(
+    parent: QWidget,
+    title: str,
+    label: str,
+    value: str,
+    on_text: Callable[[str], None],
+    name: str = "textDialog",
+) -> QInputDialog:
+    dialog = QInputDialog(parent)
+    dialog.setObjectName(name)
+    dialog.setWindowTitle(title)
+    dialog.setLabelText(label)
+    dialog.setTextValue(value)
+    dialog.setMinimumWidth(420)  # room for the whole title and a long value
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.textValueSelected.connect(on_text)
+    dialog.open()
+    return dialog
+
+
+def ask_item(
+    parent: QWidget,
+    title: str,
+    label: str,
+    items: list[str],
+    on_item: Callable[[str], None],
+    name: str = "itemDialog",
+) -> QInputDialog:
+    dialog = QInputDialog(parent)
+    dialog.setObjectName(name)
+    dialog.setWindowTitle(title)
+    dialog.setLabelText(label)
+    dialog.setComboBoxItems(items)
+    dialog.setComboBoxEditable(False)
+    dialog.setMinimumWidth(420)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.textValueSelected.connect(on_item)
+    dialog.open()
+    return dialog
+
+
+def confirm(
+    parent: QWidget,
+    title: str,
+    text: str,
+    on_yes: Callable[[], None],
+    detail: str = "",
+    name: str = "confirmDialog",
+) -> QMessageBox:
+    """A yes/no question whose default (Enter) is No: confirming must be deliberate."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setObjectName(name)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    if detail:
+        box.setInformativeText(detail)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.finished.connect(
+        lambda result: on_yes() if result == QMessageBox.StandardButton.Yes else None
+    )
+    box.open()
+    return box
+
+
+def about(parent: QWidget) -> QMessageBox:
+    from desktop import APP_NAME, __version__
+
+    box = QMessageBox(parent)
+    box.setObjectName("aboutDialog")
+    box.setWindowTitle(f"About {APP_NAME}")
+    box.setText(f"<b>{APP_NAME} {__version__}</b>")
+    box.setInformativeText(
+        "A private, offline, Alpaca-style assistant. Models run on this computer with "
+        "llama.cpp; nothing you type leaves it."
+    )
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

@@ -1,0 +1,167 @@
+"""The main window's menu bar: every action of the window, with its shortcut, in one place.
+
+Menus make every action reachable from the keyboard (Alt, or F10 on some desktops) as well as
+the mouse, and give each shortcut one owner, so none is lost to a platform whose standard key
+is empty (Preferences has none on Linux: Ctrl+, is set explicitly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from desktop.core import paths
+from desktop.ui import dialogs
+
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
+
+@dataclass
+class WindowActions:
+    new_chat: QAction
+    import_chat: QAction
+    export_markdown: QAction
+    export_json: QAction
+    open_model: QAction
+    quit: QAction
+    find: QAction
+    copy_answer: QAction
+    settings: QAction
+    stop: QAction
+    regenerate: QAction
+    edit_last: QAction
+    rename_chat: QAction
+    delete_chat: QAction
+    models: QAction
+    offline: QAction
+    about: QAction
+    log_folder: QAction
+
+    def update(
+        self,
+        *,
+        generating: bool,
+        busy: bool,
+        ready: bool,
+        has_chat: bool,
+        has_answer: bool,
+        editing: bool,
+    ) -> None:
+        """Enable what makes sense now (a disabled item says so; nothing fails silently)."""
+        self.stop.setEnabled(generating or editing)
+        self.regenerate.setEnabled(ready and has_answer)
+        self.edit_last.setEnabled(not busy and has_answer)
+        self.copy_answer.setEnabled(has_answer)
+        for action in (self.rename_chat, self.delete_chat, self.export_markdown, self.export_json):
+            action.setEnabled(has_chat and not generating)
+        self.new_chat.setEnabled(not generating)
+        self.import_chat.setEnabled(not generating)
+
+
+def _add(
+    menu: QMenu,
+    text: str,
+    slot: Callable[[], object],
+    shortcut: str | QKeySequence.StandardKey | None = None,
+    role: QAction.MenuRole | None = None,
+) -> QAction:
+    action = menu.addAction(text)
+    action.triggered.connect(lambda _checked=False: slot())
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    if role is not None:
+        action.setMenuRole(role)
+    return action
+
+
+def _slots(window: MainWindow) -> dict[str, Callable[[], object]]:
+    """What each action does: the window's own methods, or its parts'."""
+
+    def on_chat(action: Callable[[int], object]) -> Callable[[], object]:
+        return lambda: window._on_current_chat(action)
+
+    return {
+        "new_chat": window.new_chat,
+        "import_chat": lambda: window.sidebar.import_conversation(),
+        "export_markdown": on_chat(lambda c: window.sidebar.export_conversation(c, "markdown")),
+        "export_json": on_chat(lambda c: window.sidebar.export_conversation(c, "json")),
+        "open_model": lambda: window.models.choose_file(),
+        "quit": window.close,
+        "find": lambda: window.sidebar.focus_search(),
+        "copy_answer": window.copy_last_answer,
+        "settings": window.open_settings,
+        "stop": window.stop_answer,
+        "regenerate": window.regenerate,
+        "edit_last": window.edit_last_question,
+        "rename_chat": on_chat(lambda c: window.sidebar.rename(c)),
+        "delete_chat": on_chat(lambda c: window.sidebar.delete(c)),
+        "models": window.open_models,
+        "offline": lambda: window.store.update(offline=window.actions.offline.isChecked()),
+        "about": lambda: dialogs.about(window),
+        "log_folder": lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir()))),
+    }
+
+
+def build_menus(window: MainWindow) -> WindowActions:
+    """The menu bar of ``window``, every item wired to what it does."""
+    on = _slots(window)
+    bar = window.menuBar()
+    file = bar.addMenu("&File")
+    new_chat = _add(file, "&New chat", on["new_chat"], QKeySequence.StandardKey.New)
+    import_chat = _add(file, "&Import chat…", on["import_chat"])
+    export_markdown = _add(file, "Export chat as &Markdown…", on["export_markdown"])
+    export_json = _add(file, "Export chat as &JSON…", on["export_json"])
+    file.addSeparator()
+    open_model = _add(file, "&Open model file…", on["open_model"], QKeySequence.StandardKey.Open)
+    file.addSeparator()
+    quit_action = _add(file, "&Quit", on["quit"], "Ctrl+Q", QAction.MenuRole.QuitRole)
+
+    edit = bar.addMenu("&Edit")
+    find = _add(edit, "&Find in chats", on["find"], QKeySequence.StandardKey.Find)
+    copy_answer = _add(edit, "&Copy last answer", on["copy_answer"], "Ctrl+Shift+C")
+    edit.addSeparator()
+    settings = _add(edit, "&Settings…", on["settings"], "Ctrl+,", QAction.MenuRole.PreferencesRole)
+
+    chat = bar.addMenu("&Chat")
+    stop = _add(chat, "S&top answer", on["stop"], "Esc")
+    regenerate = _add(chat, "&Regenerate answer", on["regenerate"], "Ctrl+R")
+    edit_last = _add(chat, "&Edit last question", on["edit_last"], "Ctrl+E")
+    chat.addSeparator()
+    rename_chat = _add(chat, "Re&name chat…", on["rename_chat"], "F2")
+    delete_chat = _add(chat, "&Delete chat", on["delete_chat"], "Ctrl+Shift+Backspace")
+
+    models = bar.addMenu("&Models")
+    manage = _add(models, "&Manage models…", on["models"], "Ctrl+M")
+    offline = _add(models, "&Offline mode", on["offline"])
+    offline.setCheckable(True)
+
+    help_menu = bar.addMenu("&Help")
+    about = _add(help_menu, "&About Huacaya", on["about"], role=QAction.MenuRole.AboutRole)
+    log_folder = _add(help_menu, "Open the &log folder", on["log_folder"])
+
+    return WindowActions(
+        new_chat,
+        import_chat,
+        export_markdown,
+        export_json,
+        open_model,
+        quit_action,
+        find,
+        copy_answer,
+        settings,
+        stop,
+        regenerate,
+        edit_last,
+        rename_chat,
+        delete_chat,
+        manage,
+        offline,
+        about,
+        log_folder,
+    )
