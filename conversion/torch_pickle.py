@@ -321,13 +321,15 @@ class TorchFile:
         name = self.path.name
         handle = self._handle
         handle.seek(0)
-        if handle.read(1) != b"\x80":
+        try:
+            magic = _unpickle(handle, name)
+        except UnsafePickleError:
+            raise
+        except PickleCheckpointError as exc:
             raise PickleCheckpointError(
                 f"“{name}” is not a PyTorch checkpoint (neither a zip nor a pickle).",
                 "Check that the download is complete; the file may be an error page.",
-            )
-        handle.seek(0)
-        magic = _unpickle(handle, name)
+            ) from exc
         if magic != _LEGACY_MAGIC:
             raise PickleCheckpointError(
                 f"“{name}” is a pickle, but not a PyTorch checkpoint (a tar-era or foreign file)."

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core import hardware, secrets
 from desktop.core import settings as settings_store
-from desktop.core.catalog import load_catalog
+from desktop.core.catalog import job_spec, load_catalog
 from desktop.core.errors import HuacayaError
 from desktop.core.hub import HubClient, SearchResult
 from desktop.core.jobs import JobSpec
@@ -116,17 +116,19 @@ class ModelsDialog(QDialog):
         if row < 0:
             return
         entry = self.catalog[row]
-        if entry.format in ("lora", "weight-diff"):
-            show_error(
-                self,
-                HuacayaError(
-                    f"{entry.name} needs {entry.base} as well.",
-                    "Download both folders, then use Import with the base folder.",
-                ),
+        base_folder = ""
+        if entry.needs_base_folder:
+            base_folder = QFileDialog.getExistingDirectory(
+                self, f"{entry.name} needs {entry.base}: choose that folder"
             )
+            if not base_folder:
+                return
+        try:
+            spec = job_spec(entry, self.catalog_quant.currentData(), base_folder)
+        except HuacayaError as exc:
+            show_error(self, exc)
             return
-        quant = entry.quant if entry.format == "gguf" else self.catalog_quant.currentData()
-        self.start(JobSpec("hub", entry.repo, entry.name, quant, entry.file))
+        self.start(spec)
 
     # -- the Hub ---------------------------------------------------------------------------
 
@@ -245,8 +247,7 @@ class ModelsDialog(QDialog):
 
     def _download_repo(self, info, quant: str) -> None:  # type: ignore[no-untyped-def]
         ggufs = [f.name for f in info.files if f.name.endswith(".gguf")]
-        has_weights = any(f.name.endswith(".safetensors") for f in info.files)
-        if ggufs and not has_weights:
+        if ggufs and not info.has_weights:
             choice, ok = QInputDialog.getItem(
                 self, "Choose a file", f"{info.repo_id} offers:", ggufs, 0, False
             )
