@@ -48,19 +48,19 @@ PRE_TOKENIZER_HASHES = {
     "0876d13b50744004aa9aeae05e7b0647eac9d801b5ba4668afc01e709c15e19f": "jina-v2-en",
 }
 # When the hash is unknown — a fine-tune that re-trained or extended the vocabulary — the split
-# rules themselves identify the pre-tokenizer: a byte-level BPE whose tokenizer.json splits with
-# exactly the regex of one of these (and the same normalizer) splits text the same way, which is
-# all that ``tokenizer.ggml.pre`` tells llama.cpp.
+# rules themselves identify the pre-tokenizer: a byte-level BPE whose tokenizer.json splits
+# with exactly the regexes of one of these splits text the same way, which is all that
+# ``tokenizer.ggml.pre`` tells llama.cpp (it applies no normalizer to BPE text).
 _QWEN2_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 _LLAMA3_SPLIT = _QWEN2_SPLIT.replace(r"\p{N}|", r"\p{N}{1,3}|")
 PRE_TOKENIZER_RULES = {
-    ("NFC", (("Split", _QWEN2_SPLIT), ("ByteLevel", False))): "qwen2",
-    ("", (("Split", _LLAMA3_SPLIT), ("ByteLevel", False))): "llama-bpe",
-    ("", (("Digits", True), ("ByteLevel", True))): "smollm",
-    ("", (("ByteLevel", True),)): "gpt-2",
+    (("Split", _QWEN2_SPLIT), ("ByteLevel", False)): "qwen2",
+    (("Split", _LLAMA3_SPLIT), ("ByteLevel", False)): "llama-bpe",
+    (("Digits", True), ("ByteLevel", True)): "smollm",
+    (("ByteLevel", True),): "gpt-2",
 }
 
 # SentencePiece piece types (sentencepiece_model.proto) → GGUF token types.
@@ -95,8 +95,7 @@ def _looks_special(token: str) -> bool:
 
 
 def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
-    """How a tokenizer.json splits text before BPE: (normalizer, ((step, setting), …))."""
-    normalizer = tokenizer_json.get("normalizer") or {}
+    """How a tokenizer.json splits text before BPE: ((step, setting), …)."""
     pre = tokenizer_json.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
     rules = []
@@ -110,7 +109,7 @@ def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
             rules.append((kind, bool(step.get("individual_digits"))))
         else:
             rules.append((kind, None))
-    return str(normalizer.get("type") or ""), tuple(rules)
+    return tuple(rules)
 
 
 def pre_tokenizer_name(tokenizer_json: Path) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import gguf
 
+from conversion import archs
 from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
 from conversion.convert import convert
 from conversion.gguf_file import GGUFInfo, read_gguf_info
@@ -274,7 +275,14 @@ class JobRunner:
             if result.integrity and not result.integrity["passed"]:
                 log.warning("weight diff integrity check: %s", result.integrity)
         else:
-            inspect_checkpoint(source)
+            ckpt = inspect_checkpoint(source)
+            if not archs.for_checkpoint(ckpt).chat:
+                raise LibraryError(
+                    f"“{source.name}” is an embedding model ({ckpt.architecture}), not a chat "
+                    "model.",
+                    "Chat needs an instruction-tuned model; embedding models serve document "
+                    "search.",
+                )
             convert(source, target, "f16", progress, cancel)
         return target
 

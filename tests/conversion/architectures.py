@@ -248,14 +248,21 @@ def randomise_small_params(model: torch.nn.Module) -> None:
                 )
 
 
-def build_checkpoint(kind: str, folder: Path) -> Path:
-    model_type, make_tokenizer, extra = ARCHITECTURES[kind]
-    vocab_size = make_tokenizer(folder)
-    config = AutoConfig.for_model(model_type, vocab_size=vocab_size, **{**SMALL, **extra})
-    if kind.startswith("gemma"):  # the specials of Gemma's tokenizer
+def family_config(kind: str, vocab_size: int, **sizes: object):  # type: ignore[no-untyped-def]
+    """A transformers config of ``kind`` with the special token ids its tokenizer uses."""
+    model_type, _tokenizer, _extra = ARCHITECTURES[kind]
+    config = AutoConfig.for_model(model_type, vocab_size=vocab_size, **sizes)
+    if kind.startswith("gemma"):  # Gemma's tokenizer: pad 0, eos 1, bos 2
         config.pad_token_id, config.eos_token_id, config.bos_token_id = 0, 1, 2
-    if kind == "phi3":
+    if kind == "phi3":  # its default pad id (32000) lies beyond a small vocabulary
         config.pad_token_id, config.eos_token_id, config.bos_token_id = None, 2, 1
+    return config
+
+
+def build_checkpoint(kind: str, folder: Path) -> Path:
+    _model_type, make_tokenizer, extra = ARCHITECTURES[kind]
+    vocab_size = make_tokenizer(folder)
+    config = family_config(kind, vocab_size, **{**SMALL, **extra})
     # Random tiny models have near-ties at the top that llama.cpp's f16 KV cache flips either
     # way; these seeds give references whose top-1 leads by more than that noise everywhere.
     torch.manual_seed(SEEDS.get(kind, 7))

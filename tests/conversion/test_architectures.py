@@ -142,3 +142,17 @@ def test_chat_template_renders_like_transformers(converted) -> None:  # type: ig
             assert tokens == expected, (kind, messages)
     finally:
         engine.close()
+
+
+def test_an_unknown_bpe_split_is_refused_naming_its_hash(tmp_path: Path) -> None:
+    from conversion.errors import UnsupportedModelError
+    from conversion.vocab import pre_tokenizer_name
+    from tests.conversion.architectures import qwen_tokenizer
+
+    folder = tmp_path / "odd"
+    qwen_tokenizer(folder)
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\s+|\S+"
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(UnsupportedModelError, match=r"pre-tokenizer hash [0-9a-f]{16}"):
+        pre_tokenizer_name(folder / "tokenizer.json")

@@ -106,3 +106,17 @@ def test_q8_0_embedding_model_and_reuse(tmp_path: Path) -> None:
     stamp = first.path.stat().st_mtime_ns
     assert ensure_embedding_model("q8_0", folder=tmp_path).path.stat().st_mtime_ns == stamp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["all-MiniLM-L6-v2-q8_0.gguf"]
+
+
+def test_an_embedding_model_is_not_imported_as_a_chat_model() -> None:
+    from desktop.core.errors import LibraryError
+    from desktop.core.hub import HubClient
+    from desktop.core.jobs import JobRunner, JobSpec, JobStore
+    from desktop.core.library import ModelLibrary
+
+    store, library = JobStore(), ModelLibrary()
+    runner = JobRunner(store, library, HubClient(lambda: None, lambda: True))
+    job = store.create(JobSpec("import", str(embedding_checkpoint()), quant=""))
+    with pytest.raises(LibraryError, match="embedding model"):
+        runner.run(job)
+    assert library.entries() == []
