@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,25 +50,41 @@ SIZES = {  # a small model of each family: hidden, layers, heads, kv heads, ffn
 
 OURS = """
 import sys
-sys.path.insert(0, {root!r})
+sys.path.insert(0, sys.argv[1])
 from conversion.convert import convert
-convert({src!r}, {dst!r}, "f16", force=True)
+convert(sys.argv[2], sys.argv[3], "f16", force=True)
+"""
+# Runs a script and reports its seconds and peak RSS from inside the process: VmHWM starts
+# afresh at exec, while ru_maxrss of a child would include the parent's memory at fork.
+MEASURED = """
+import json, os, resource, runpy, sys, time
+started = time.perf_counter()
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as `python SCRIPT` would
+runpy.run_path(sys.argv[0], run_name="__main__")
+try:
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:")) * 1024
+except OSError:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024
+print("@@" + json.dumps({"seconds": time.perf_counter() - started, "peak_bytes": peak}))
 """
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
-    """Seconds and peak RSS of one process (ru_maxrss of exactly that child, via wait4)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+def measure(script: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    """Seconds and peak RSS of running ``script`` in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(script), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    _pid, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    error = process.stderr.read() if process.stderr else ""
-    if status != 0:
-        lines = [line for line in error.strip().splitlines() if line.strip()]
-        return {"error": lines[-1][:160] if lines else f"exit status {status}"}
-    return {"seconds": seconds, "peak_bytes": usage.ru_maxrss * 1024}
+    report = [line for line in done.stdout.splitlines() if line.startswith("@@")]
+    if done.returncode != 0 or not report:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return {"error": lines[-1][:160] if lines else f"exit status {done.returncode}"}
+    return json.loads(report[-1][2:])
 
 
 # -- llama.cpp's converter ----------------------------------------------------------------
@@ -171,10 +187,11 @@ def main() -> int:
     args = parser.parse_args()
     tree, origin = llama_cpp_converter(args.llama_cpp)
     print(f"llama.cpp's converter: {origin if tree else 'not available: ' + origin}")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     rows = []
     with tempfile.TemporaryDirectory(prefix="huacaya-bench-") as tmp:
         work = Path(tmp)
+        ours_script = work / "ours.py"
+        ours_script.write_text(OURS)
         for kind in args.only.split(","):
             try:
                 checkpoint, note = build(kind, work / kind, tree)
@@ -187,14 +204,12 @@ def main() -> int:
             with WeightFiles.open(checkpoint) as weights:
                 source_bytes = weights.total_bytes()
             ours_out, theirs_out = work / f"{kind}-ours.gguf", work / f"{kind}-theirs.gguf"
-            code = OURS.format(root=str(ROOT), src=str(checkpoint), dst=str(ours_out))
-            ours = measure([sys.executable, "-c", code], env)
+            ours = measure(ours_script, str(ROOT), str(checkpoint), str(ours_out))
             theirs = {"error": "converter not available"}
             if tree is not None:
                 theirs = measure(
-                    [sys.executable, str(tree / "convert_hf_to_gguf.py"), str(checkpoint),
-                     "--outfile", str(theirs_out), "--outtype", "f16"],
-                    env,
+                    tree / "convert_hf_to_gguf.py",
+                    str(checkpoint), "--outfile", str(theirs_out), "--outtype", "f16",
                 )  # fmt: skip
             same = (
                 compare(ours_out, theirs_out)

@@ -85,6 +85,10 @@ class Bert(Architecture):
 
     def add_tokenizer_metadata(self, writer: gguf.GGUFWriter) -> None:
         writer.add_token_type_count(int(self.config.get("type_vocab_size", 1)))
+        # llama.cpp lowercases WordPiece input unless told otherwise: say what the model does
+        flags = normalizer_flags(read_json(self.ckpt.path / "tokenizer.json").get("normalizer"))
+        for name, value in flags.items():
+            writer.add_bool(f"tokenizer.ggml.normalizer.{name}", value)
 
     def hf_name(self, name: str) -> str | None:
         name = name.removeprefix("bert.")
@@ -108,3 +112,24 @@ class Bert(Architecture):
             "ffn_up.weight": (ffn, hidden),
             "ffn_down.weight": (hidden, ffn),
         }
+
+
+def normalizer_flags(normalizer: dict | None) -> dict[str, bool]:  # type: ignore[type-arg]
+    """``lowercase`` / ``strip_accents`` of a tokenizer.json normalizer (BertNormalizer,
+    Lowercase, StripAccents, or a Sequence of them); unset ones are left out."""
+    flags: dict[str, bool] = {}
+    steps = [normalizer or {}]
+    while steps:
+        step = steps.pop(0)
+        kind = step.get("type")
+        if kind == "Sequence":
+            steps.extend(step.get("normalizers") or [])
+        elif kind == "Lowercase":
+            flags["lowercase"] = True
+        elif kind == "StripAccents":
+            flags["strip_accents"] = True
+        elif kind == "BertNormalizer":
+            for name in ("lowercase", "strip_accents"):
+                if isinstance(step.get(name), bool):
+                    flags[name] = step[name]
+    return flags

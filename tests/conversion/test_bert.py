@@ -90,6 +90,7 @@ def test_gguf_has_bert_metadata_and_tokenizes_like_transformers(minilm) -> None:
     assert value("tokenizer.ggml.model") == "bert"
     assert value("tokenizer.ggml.pre") == "jina-v2-en"  # llama.cpp's name for this vocabulary
     assert "tokenizer.chat_template" not in reader.fields  # an encoder: nothing to chat with
+    assert value("tokenizer.ggml.normalizer.lowercase") is True  # an uncased model
     tokenizer = AutoTokenizer.from_pretrained(embedding_checkpoint())
     llm = llama_cpp.Llama(model_path=str(minilm.path), vocab_only=True, verbose=False)
     try:
@@ -120,3 +121,13 @@ def test_an_embedding_model_is_not_imported_as_a_chat_model() -> None:
     with pytest.raises(LibraryError, match="embedding model"):
         runner.run(job)
     assert library.entries() == []
+
+
+def test_normalizer_flags_tell_llama_cpp_whether_to_lowercase() -> None:
+    from conversion.archs.bert import normalizer_flags
+
+    cased = {"type": "BertNormalizer", "lowercase": False, "strip_accents": None}
+    assert normalizer_flags(cased) == {"lowercase": False}  # llama.cpp would lowercase
+    sequence = {"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "NFD"}]}
+    assert normalizer_flags(sequence) == {"lowercase": True}
+    assert normalizer_flags(None) == {}
