@@ -164,7 +164,8 @@ def compare(ours: Path, theirs: Path) -> str:
     a, b = gguf.GGUFReader(ours), gguf.GGUFReader(theirs)
     ta, tb = {t.name: t for t in a.tensors}, {t.name: t for t in b.tensors}
     if ta.keys() != tb.keys():
-        return f"tensor names differ: only ours {sorted(ta.keys() - tb.keys())[:3]}, only theirs {sorted(tb.keys() - ta.keys())[:3]}"  # noqa: E501
+        only_ours, only_theirs = sorted(ta.keys() - tb.keys()), sorted(tb.keys() - ta.keys())
+        return f"tensor names differ: only ours {only_ours[:3]}, only theirs {only_theirs[:3]}"
     different = [
         n
         for n in ta
