@@ -15,7 +15,8 @@ from conversion.convert import convert
 from desktop.core.engine import ChatEngine
 from desktop.core.settings import GenerationSettings
 from tests.conversion.architectures import ARCHITECTURES, TEXT, build_checkpoint
-from tests.conversion.conftest import agreement, hf_logits, llama_cpp_logits
+from tests.conversion.conftest import hf_logits
+from tests.scoring import agreement, llama_cpp_logits
 
 EXPECTED = {  # GGUF architecture, tokenizer model, pre-tokenizer
     "qwen2": ("qwen2", "gpt2", "qwen2"),
