@@ -8,14 +8,11 @@ the file and what to do.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conversion.errors import CheckpointError, PickleCheckpointError, UnsupportedModelError
-
-SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt")
+from conversion.errors import CheckpointError
 
 
 @dataclass
@@ -23,9 +20,7 @@ class Checkpoint:
     path: Path
     config: dict[str, Any]
     architecture: str
-    tokenizer: str  # "sentencepiece" or "bpe"
-    pickle_only: bool = False
-    pickle_files: list[Path] = field(default_factory=list)
+    tokenizer: str  # "sentencepiece", "bpe" or "wordpiece"
 
     def hparam(self, *names: str, default: Any = None) -> Any:
         for name in names:
@@ -83,8 +78,25 @@ def is_lora_adapter(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
 
 
-def inspect_checkpoint(path: str | Path, allow_pickle: bool = False) -> Checkpoint:
+def tokenizer_kind(path: Path) -> str:
+    """ "sentencepiece" (tokenizer.model), or the model type of tokenizer.json ("bpe",
+    "wordpiece")."""
+    if (path / "tokenizer.model").is_file():
+        return "sentencepiece"
+    if (path / "tokenizer.json").is_file():
+        model = read_json(path / "tokenizer.json").get("model") or {}
+        return str(model.get("type") or "bpe").lower()
+    raise CheckpointError(
+        f"“{path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",
+        "Copy the tokenizer files of the model into the folder.",
+    )
+
+
+def inspect_checkpoint(path: str | Path) -> Checkpoint:
     """Check that ``path`` is a convertible checkpoint and describe it."""
+    from conversion.archs import architecture_class, for_checkpoint
+    from conversion.weight_files import weight_paths
+
     path = Path(path).expanduser()
     if not path.exists():
         raise CheckpointError(f"“{path}” does not exist.", "Check the folder name.")
@@ -101,41 +113,16 @@ def inspect_checkpoint(path: str | Path, allow_pickle: bool = False) -> Checkpoi
     if not (path / "config.json").is_file():
         raise CheckpointError(
             f"“{path.name}” has no config.json, so it is not a Hugging Face checkpoint.",
-            "Point at the folder that holds config.json, *.safetensors and the tokenizer files.",
+            "Point at the folder that holds config.json, the weights and the tokenizer files.",
         )
     config = read_json(path / "config.json")
     architectures = config.get("architectures") or []
     architecture = architectures[0] if architectures else str(config.get("model_type", "?"))
-    if architecture not in SUPPORTED_ARCHITECTURES:
-        raise UnsupportedModelError(
-            f"“{path.name}” is a {architecture} model, which Huacaya cannot convert.",
-            f"Supported architectures: {', '.join(SUPPORTED_ARCHITECTURES)} (LLaMA 1/2/3, "
-            "Alpaca, Vicuna, TinyLlama, SmolLM, Mistral). For others, look for a ready GGUF.",
-        )
+    architecture_class(architecture, path.name)  # an unsupported one is refused first
     for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"):
         if not isinstance(config.get(key), int):
             raise CheckpointError(f"config.json of “{path.name}” lacks a valid {key}.")
-
-    if (path / "tokenizer.model").is_file():
-        tokenizer = "sentencepiece"
-    elif (path / "tokenizer.json").is_file():
-        tokenizer = "bpe"
-    else:
-        raise CheckpointError(
-            f"“{path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",
-            "Copy the tokenizer files of the model into the folder.",
-        )
-
-    has_safetensors = any(path.glob("*.safetensors"))
-    pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
-    if not has_safetensors:
-        if not pickles:
-            raise CheckpointError(f"“{path.name}” has no weights (*.safetensors).")
-        if not allow_pickle:
-            raise PickleCheckpointError(
-                f"“{path.name}” only has pickle weights ({pickles[0].name}"
-                f"{' …' if len(pickles) > 1 else ''}).",
-            )
-    return Checkpoint(
-        path, config, architecture, tokenizer, pickle_only=not has_safetensors, pickle_files=pickles
-    )
+    ckpt = Checkpoint(path, config, architecture, tokenizer_kind(path))
+    for_checkpoint(ckpt)  # a tokenizer this architecture does not use is refused
+    weight_paths(path)  # raises when there are no weights
+    return ckpt

@@ -2,7 +2,7 @@
 
     huacaya-convert SRC -o OUT.gguf [--outtype f16|bf16|f32|q8_0|auto|q4_0|q4_k_m|q5_k_m|q6_k]
                     [--lora ADAPTER_DIR] [--recover-from LLAMA_DIR] [--template auto|alpaca]
-                    [--force] [--allow-pickle]
+                    [--force]
 
 K-quants are made in two steps, both with progress: conversion to a temporary f16 GGUF next to
 the output, then llama.cpp's quantizer.
@@ -55,9 +55,13 @@ class ProgressBar:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huacaya-convert",
-        description="Convert a Hugging Face LLaMA-family checkpoint to GGUF (no PyTorch needed).",
+        description="Convert a Hugging Face checkpoint to GGUF (no PyTorch needed).",
     )
-    parser.add_argument("src", type=Path, help="checkpoint folder (config.json, *.safetensors)")
+    parser.add_argument(
+        "src",
+        type=Path,
+        help="checkpoint folder: config.json, weights, tokenizer",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .gguf to write")
     parser.add_argument(
         "--outtype",
@@ -79,11 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: the model's chat template (Alpaca's if it has none); alpaca: Stanford's",
     )
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="read .bin/.pt weights (with PyTorch's restricted loader); only for files you trust",
-    )
     parser.add_argument("--threads", type=int, default=0, help="quantizer threads")
     return parser
 
@@ -95,7 +94,6 @@ def run(args: argparse.Namespace, cancel: CancelToken) -> int:
         lora=args.lora,
         recover_from=args.recover_from,
         template=args.template,
-        allow_pickle=args.allow_pickle,
     )
     if args.outtype in OUTTYPES:
         result = convert(

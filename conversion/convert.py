@@ -1,7 +1,9 @@
 """Hugging Face checkpoint → GGUF, tensor by tensor, without PyTorch.
 
-All tensor headers are written first; then each tensor is read from the memory-mapped
-safetensors, transformed (LoRA merge, weight-diff recovery, Q/K permutation), cast and
+What is particular to an architecture (names, hyperparameters, transformations) lives in
+``conversion.archs``; this module is the same for all. All tensor headers are written first;
+then each tensor is read from the memory-mapped weights (safetensors or PyTorch pickles),
+transformed (LoRA merge, weight-diff recovery, the architecture's own changes), cast and
 appended, so peak memory is about one tensor. The output is written under a temporary name
 beside the destination and renamed at the very end: a cancel or crash leaves nothing under the
 real name.
@@ -19,13 +21,20 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from conversion import alpaca, llama
+from conversion import alpaca, archs
+from conversion.archs import Architecture, PlannedTensor
 from conversion.checkpoint import Checkpoint, inspect_checkpoint, read_json
-from conversion.errors import CheckpointError, ConversionError
+from conversion.errors import ConversionError
 from conversion.output import check_destination, partial_file
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from conversion.sources import WeightSource, open_weights
-from conversion.vocab import Vocab, bpe_vocab, sentencepiece_vocab, special_vocab
+from conversion.vocab import (
+    Vocab,
+    bpe_vocab,
+    sentencepiece_vocab,
+    special_vocab,
+    wordpiece_vocab,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +75,11 @@ def resolve_outtype(outtype: str, weights: WeightSource) -> str:
     ]
 
 
-def tensor_type(outtype: str, shape: tuple[int, ...]) -> gguf.GGMLQuantizationType:
+def tensor_type(
+    outtype: str, shape: tuple[int, ...], force_f32: bool = False
+) -> gguf.GGMLQuantizationType:
     """Norms and other 1-D tensors stay F32; Q8_0 needs rows divisible by its block."""
-    if len(shape) < 2 or outtype == "f32":
+    if len(shape) < 2 or outtype == "f32" or force_f32:
         return _QUANT.F32
     if outtype == "q8_0":
         block = gguf.GGML_QUANT_SIZES[_QUANT.Q8_0][0]
@@ -94,6 +105,8 @@ def load_vocab(ckpt: Checkpoint) -> Vocab:
     declared = int(ckpt.hparam("vocab_size", default=0) or 0)
     if ckpt.tokenizer == "sentencepiece":
         return sentencepiece_vocab(ckpt.path, declared)
+    if ckpt.tokenizer == "wordpiece":
+        return wordpiece_vocab(ckpt.path, declared)
     return bpe_vocab(ckpt.path, declared or _bpe_size(ckpt.path))
 
 
@@ -104,11 +117,12 @@ def _bpe_size(folder: Path) -> int:
 
 
 def _write_metadata(
-    writer: gguf.GGUFWriter, ckpt: Checkpoint, vocab: Vocab, outtype: str, template: str
+    writer: gguf.GGUFWriter, arch: Architecture, vocab: Vocab, outtype: str, template: str
 ) -> str:
+    ckpt = arch.ckpt
     writer.add_type(gguf.GGUFType.MODEL)
     writer.add_name(ckpt.name)
-    llama.add_hyperparameters(writer, ckpt, len(vocab.tokens))
+    arch.add_hyperparameters(writer, len(vocab.tokens))
     writer.add_file_type(_FILE_TYPES[outtype])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     writer.add_tokenizer_model(vocab.model)
@@ -117,17 +131,21 @@ def _write_metadata(
     if vocab.scores is not None:
         writer.add_token_scores(vocab.scores)
     writer.add_token_types(vocab.types)
+    arch.add_tokenizer_metadata(writer)
     specials = special_vocab(ckpt.path, vocab)
     source = "model" if specials.chat_template else ""
-    if template == "alpaca" or not specials.chat_template:
+    if not arch.chat:
+        specials.chat_template = None  # an encoder: nothing to chat with
+    elif template == "alpaca" or not specials.chat_template:
         specials.chat_template = alpaca.CHAT_TEMPLATE
         source = "alpaca"
     specials.add_to_gguf(writer)
+    prefix = arch.add_space_prefix
     tokenizer_config = ckpt.path / "tokenizer_config.json"
-    if tokenizer_config.is_file():
+    if prefix is None and tokenizer_config.is_file():
         prefix = read_json(tokenizer_config).get("add_prefix_space")
-        if isinstance(prefix, bool):
-            writer.add_add_space_prefix(prefix)
+    if isinstance(prefix, bool):
+        writer.add_add_space_prefix(prefix)
     return source
 
 
@@ -142,7 +160,6 @@ def convert(
     recover_from: str | Path | None = None,
     template: str = "auto",
     force: bool = False,
-    allow_pickle: bool = False,
 ) -> ConversionResult:
     """Convert the checkpoint folder ``src`` to the GGUF file ``dst``.
 
@@ -155,22 +172,26 @@ def convert(
     if template not in TEMPLATES:
         raise ConversionError(f"Unknown template “{template}”.", "Choose auto or alpaca.")
     check_destination(dst, force)
-    ckpt = inspect_checkpoint(src, allow_pickle=allow_pickle)
+    ckpt = inspect_checkpoint(src)
+    arch = archs.for_checkpoint(ckpt)
     progress(0.0, f"Reading {ckpt.name}")
     vocab = load_vocab(ckpt)
-    with open_weights(
-        ckpt, lora=lora, recover_from=recover_from, allow_pickle=allow_pickle
-    ) as weights:
+    with open_weights(ckpt, lora=lora, recover_from=recover_from) as weights:
         outtype = resolve_outtype(outtype, weights)
-        plan = _plan(ckpt, weights, vocab, outtype)
-        writer = gguf.GGUFWriter(None, llama.ARCH_NAME)
-        chat_template = _write_metadata(writer, ckpt, vocab, outtype, template)
-        for name, _hf, shape, qtype, _extra in plan:
+        plan = arch.plan(weights.names(), weights.shape, weights.float32, len(vocab.tokens))
+        qtypes = [tensor_type(outtype, t.shape, t.force_f32) for t in plan]
+        writer = gguf.GGUFWriter(None, arch.name)
+        chat_template = _write_metadata(writer, arch, vocab, outtype, template)
+        for tensor, qtype in zip(plan, qtypes, strict=True):
             writer.add_tensor_info(
-                name, shape, np.dtype(np.float32), encoded_nbytes(shape, qtype), raw_dtype=qtype
+                tensor.name,
+                tensor.shape,
+                np.dtype(np.float32),
+                encoded_nbytes(tensor.shape, qtype),
+                raw_dtype=qtype,
             )
         written = _write_atomically(
-            dst, writer, lambda: _tensors(plan, weights, ckpt), progress, cancel, total=len(plan)
+            dst, writer, lambda: _tensors(plan, qtypes), progress, cancel, total=len(plan)
         )
         integrity = weights.integrity()
     progress(1.0, f"Wrote {dst.name}")
@@ -179,52 +200,9 @@ def convert(
     )
 
 
-_Plan = list[tuple[str, str, tuple[int, ...], gguf.GGMLQuantizationType, "np.ndarray | None"]]
-
-
-def _plan(ckpt: Checkpoint, weights: WeightSource, vocab: Vocab, outtype: str) -> _Plan:
-    plan: _Plan = []
-    seen = set()
-    for hf_name in weights.names():
-        name = llama.gguf_name(hf_name, ckpt.n_layers)
-        if name is None:
-            continue
-        shape = tuple(weights.shape(hf_name))
-        llama.check_shape(hf_name, shape, ckpt, len(vocab.tokens))
-        plan.append((name, hf_name, shape, tensor_type(outtype, shape), None))
-        seen.add(name)
-    required = {"token_embd.weight", "output_norm.weight"} | {
-        f"blk.{i}.{part}.weight"
-        for i in range(ckpt.n_layers)
-        for part in (
-            "attn_q",
-            "attn_k",
-            "attn_v",
-            "attn_output",
-            "ffn_gate",
-            "ffn_up",
-            "ffn_down",
-            "attn_norm",
-            "ffn_norm",
-        )
-    }
-    missing = sorted(required - seen)
-    if missing:
-        raise CheckpointError(
-            f"The checkpoint lacks {len(missing)} tensors the model needs (first: {missing[0]}).",
-            "A shard may be missing or the download incomplete.",
-        )
-    factors = llama.llama3_rope_factors(ckpt)
-    if factors is not None:
-        plan.append(("rope_freqs.weight", "", factors.shape, _QUANT.F32, factors))
-    return plan
-
-
-def _tensors(plan: _Plan, weights: WeightSource, ckpt: Checkpoint):  # type: ignore[no-untyped-def]
-    for _name, hf_name, _shape, qtype, extra in plan:
-        if extra is None:
-            extra = llama.prepare(hf_name, weights.float32(hf_name), ckpt)
-        yield encode(extra, qtype)
+def _tensors(plan: list[PlannedTensor], qtypes: list[gguf.GGMLQuantizationType]):  # type: ignore[no-untyped-def]
+    for tensor, qtype in zip(plan, qtypes, strict=True):
+        yield encode(tensor.load(), qtype)
 
 
 def _write_atomically(

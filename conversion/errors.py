@@ -60,14 +60,21 @@ class UnsupportedModelError(ConversionError):
     """An architecture or tokenizer the converter does not handle."""
 
 
-class PickleCheckpointError(ConversionError):
-    """Only pickle (.bin/.pt) weights: refused, since loading pickle can run arbitrary code."""
+class PickleCheckpointError(CheckpointError):
+    """PyTorch pickle weights (.bin/.pt) that cannot be read: damaged, or not a state dict."""
 
     default_hint = (
-        "Pickle files can run code when loaded, so Huacaya does not open them. Convert them to "
-        "safetensors on a machine where you trust the file, e.g. with transformers: "
-        "AutoModelForCausalLM.from_pretrained(DIR).save_pretrained(OUT, safe_serialization=True), "
-        "or pick a safetensors version of the model on the Hub."
+        "Download the file again; if it stays unreadable, look for a safetensors version of "
+        "the model on the Hub."
+    )
+
+
+class UnsafePickleError(PickleCheckpointError):
+    """A pickle that asks for something a state dict never needs (code, modules, files)."""
+
+    default_hint = (
+        "Loading this file elsewhere (torch.load without weights_only) could run code on your "
+        "computer. Delete it, and get the model from its original publisher or in safetensors."
     )
 
 

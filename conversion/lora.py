@@ -1,5 +1,6 @@
-"""Merge a PEFT LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``, as
-alpaca-lora publishes) into its base weights during conversion, without PyTorch.
+"""Merge a PEFT LoRA adapter (``adapter_config.json`` + ``adapter_model.safetensors``, or
+``adapter_model.bin`` as alpaca-lora publishes it) into its base weights during conversion,
+without PyTorch.
 
 For each adapted linear layer ``W' = W + scale · B @ A`` with ``scale = alpha / r``
 (``alpha / sqrt(r)`` for rsLoRA), exactly what ``peft``'s ``merge_and_unload`` computes.
@@ -15,14 +16,14 @@ import numpy as np
 
 from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError, UnsupportedModelError
-from conversion.safetensors import SafetensorsCheckpoint
+from conversion.weight_files import WeightFiles
 
 PREFIX = "base_model.model."
 _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
 
 
 class LoraMerged:
-    def __init__(self, base, adapter: SafetensorsCheckpoint, config: dict, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, base, adapter: WeightFiles, config: dict, folder: Path) -> None:  # type: ignore[no-untyped-def]
         self.base = base
         self.adapter = adapter
         self.pairs: dict[str, dict[str, str]] = {}  # base weight name → {"A": name, "B": name}
@@ -61,13 +62,14 @@ class LoraMerged:
         config = read_json(folder / "adapter_config.json")
         if str(config.get("peft_type", "LORA")).upper() != "LORA":
             raise UnsupportedModelError(f"“{folder.name}” is a {config['peft_type']} adapter.")
-        if not (folder / "adapter_model.safetensors").is_file():
-            from conversion.errors import PickleCheckpointError
-
-            if (folder / "adapter_model.bin").is_file():
-                raise PickleCheckpointError(f"The adapter “{folder.name}” is a pickle file.")
-            raise CheckpointError(f"“{folder.name}” has no adapter_model.safetensors.")
-        adapter = SafetensorsCheckpoint.open(folder / "adapter_model.safetensors")
+        for file_name in ("adapter_model.safetensors", "adapter_model.bin"):
+            if (folder / file_name).is_file():
+                break
+        else:
+            raise CheckpointError(
+                f"“{folder.name}” has no adapter_model.safetensors or adapter_model.bin."
+            )
+        adapter = WeightFiles.open(folder / file_name)
         opened.append(adapter)
         return cls(base, adapter, config, folder)
 

@@ -1,4 +1,4 @@
-"""A torch-free, memory-mapped safetensors reader (single files and sharded checkpoints).
+"""A torch-free, memory-mapped safetensors reader (one file; ``weight_files`` joins shards).
 
 Tensors are numpy views into the mapped files: nothing is read until a tensor's bytes are used,
 so converting a model needs memory for about one tensor at a time, not for the model.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import mmap
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,95 +125,8 @@ class SafetensorsFile:
         )
         return array.reshape(ref.shape)
 
+    def nbytes(self, name: str) -> int:
+        return self.tensors[name].nbytes
+
     def close(self) -> None:
         self._handle.close()  # mappings handed out stay valid until their arrays go
-
-
-class SafetensorsCheckpoint:
-    """All safetensors files of a checkpoint, seen as one name → tensor mapping.
-
-    ``path`` is a single ``.safetensors`` file, a folder with ``model.safetensors``, or a folder
-    with a ``*.safetensors.index.json`` listing shards.
-    """
-
-    def __init__(self, files: list[Path]) -> None:
-        self.files = [SafetensorsFile(f) for f in files]
-        self._where: dict[str, SafetensorsFile] = {}
-        for st in self.files:
-            for name in st.tensors:
-                if name in self._where:
-                    raise CheckpointError(f"Tensor {name} appears in two shards.")
-                self._where[name] = st
-
-    @classmethod
-    def open(
-        cls,
-        path: Path,
-        index_name: str = "model.safetensors.index.json",
-        single_name: str = "model.safetensors",
-    ) -> SafetensorsCheckpoint:
-        if path.is_file():
-            return cls([path])
-        index = path / index_name
-        if index.is_file():
-            try:
-                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-            except (OSError, ValueError, KeyError) as exc:
-                raise CheckpointError(f"“{index.name}” is damaged or not a shard index.") from exc
-            shards = sorted(set(weight_map.values()))
-            missing = [s for s in shards if not (path / s).is_file()]
-            if missing:
-                raise CheckpointError(
-                    f"The checkpoint is missing {len(missing)} of its {len(shards)} shards: "
-                    f"{', '.join(missing[:3])}{'…' if len(missing) > 3 else ''}."
-                )
-            checkpoint = cls([path / s for s in shards])
-            absent = [n for n in weight_map if n not in checkpoint._where]
-            if absent:
-                raise CheckpointError(
-                    f"The shard index lists {len(absent)} tensors that no shard contains "
-                    f"(first: {absent[0]}).",
-                )
-            return checkpoint
-        if (path / single_name).is_file():
-            return cls([path / single_name])
-        found = sorted(path.glob("*.safetensors"))
-        if found:
-            return cls(found)
-        raise CheckpointError(f"No .safetensors weights in “{path}”.")
-
-    def names(self) -> list[str]:
-        return list(self._where)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._where
-
-    def ref(self, name: str) -> TensorRef:
-        return self._where[name].tensors[name]
-
-    def raw(self, name: str) -> np.ndarray:
-        return self._where[name].raw(name)
-
-    def float32(self, name: str) -> np.ndarray:
-        """The tensor as float32 (a new array for F16/BF16, a view for F32)."""
-        ref = self.ref(name)
-        raw = self.raw(name)
-        if ref.dtype == "BF16":
-            return bf16_to_f32(raw)
-        return raw.astype(np.float32, copy=False)
-
-    def total_bytes(self) -> int:
-        return sum(ref.nbytes for st in self.files for ref in st.tensors.values())
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
-
-    def close(self) -> None:
-        for st in self.files:
-            st.close()
-
-    def __enter__(self) -> SafetensorsCheckpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gguf
 
 from conversion.errors import CheckpointError, UnsupportedModelError
+
+log = logging.getLogger(__name__)
 
 # llama.cpp's pre-tokenizer test text (convert_hf_to_gguf.py, get_vocab_base_pre).
 PRE_TOKENIZER_TEST_TEXT = (
@@ -37,6 +40,27 @@ PRE_TOKENIZER_HASHES = {
     "63b97e4253352e6f357cc59ea5b583e3a680eaeaf2632188c2b952de2588485e": "tekken",  # Mistral Nemo
     "0e9433cbbb161f89e264eb32e8e64bfe69e834973ffca5d41d3948a604a3e2a3": "pixtral",
     "3ce83efda5659b07b1ad37ca97ca5797ea4285d9b9ab0dc679e4a720c9da7454": "gpt-2",
+    "e636dc30a262dcc0d8c323492e32ae2b70728f4df7dfe9737d9f920a282b8aea": "qwen2",  # Qwen1.5–3
+    "d4540891389ea895b53b399da6ac824becc30f2fba0e9ddbb98f92e55ca0e97c": "qwen2",  # Qwen3-Emb.
+    "b3f499bb4255f8ca19fccd664443283318f2fd2414d5e0b040fbdd0cc195d6c5": "deepseek-r1-qwen",
+    "fcace8b9cac38ce847670c970cd5892031a753a1ef381abd1d9af00f713da085": "phi-2",
+    # WordPiece (BERT): bert-base-uncased's vocabulary, as all-MiniLM and bge-small use
+    "0876d13b50744004aa9aeae05e7b0647eac9d801b5ba4668afc01e709c15e19f": "jina-v2-en",
+}
+# When the hash is unknown — a fine-tune that re-trained or extended the vocabulary — the split
+# rules themselves identify the pre-tokenizer: a byte-level BPE whose tokenizer.json splits
+# with exactly the regexes of one of these splits text the same way, which is all that
+# ``tokenizer.ggml.pre`` tells llama.cpp (it applies no normalizer to BPE text).
+_QWEN2_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_LLAMA3_SPLIT = _QWEN2_SPLIT.replace(r"\p{N}|", r"\p{N}{1,3}|")
+PRE_TOKENIZER_RULES = {
+    (("Split", _QWEN2_SPLIT), ("ByteLevel", False)): "qwen2",
+    (("Split", _LLAMA3_SPLIT), ("ByteLevel", False)): "llama-bpe",
+    (("Digits", True), ("ByteLevel", True)): "smollm",
+    (("ByteLevel", True),): "gpt-2",
 }
 
 # SentencePiece piece types (sentencepiece_model.proto) → GGUF token types.
@@ -46,7 +70,7 @@ _LOWER_ONE_EIGHTH_BLOCK = "\u2581"
 
 @dataclass
 class Vocab:
-    model: str  # "llama" (SentencePiece) or "gpt2" (BPE)
+    model: str  # "llama" (SentencePiece), "gpt2" (BPE) or "bert" (WordPiece)
     pre: str
     tokens: list[bytes] = field(default_factory=list)
     types: list[int] = field(default_factory=list)
@@ -54,7 +78,12 @@ class Vocab:
 
 
 def _looks_special(token: str) -> bool:
-    return (token.startswith("<|") and token.endswith("|>")) or token in {
+    """Added tokens that some models forget to mark special (as llama.cpp's converter sees it)."""
+    return (
+        (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<｜") and token.endswith("｜>"))  # DeepSeek
+        or (token.startswith("<unused") and token.endswith(">"))  # Gemma
+    ) or token in {
         "<pad>",
         "<mask>",
         "<2mass>",
@@ -65,23 +94,49 @@ def _looks_special(token: str) -> bool:
     }
 
 
+def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
+    """How a tokenizer.json splits text before BPE: ((step, setting), …)."""
+    pre = tokenizer_json.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    rules = []
+    for step in steps:
+        kind = step.get("type")
+        if kind == "Split":
+            rules.append((kind, (step.get("pattern") or {}).get("Regex")))
+        elif kind == "ByteLevel":
+            rules.append((kind, bool(step.get("use_regex", True))))
+        elif kind == "Digits":
+            rules.append((kind, bool(step.get("individual_digits"))))
+        else:
+            rules.append((kind, None))
+    return tuple(rules)
+
+
 def pre_tokenizer_name(tokenizer_json: Path) -> str:
-    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json``, by llama.cpp's hash test."""
+    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json``: by llama.cpp's hash test, or
+    for an unknown vocabulary by its split rules (see ``PRE_TOKENIZER_RULES``)."""
     from tokenizers import Tokenizer  # torch-free (Rust)
 
     try:
         tokenizer = Tokenizer.from_file(str(tokenizer_json))
     except Exception as exc:  # the Rust library raises plain Exceptions
         raise CheckpointError(f"“{tokenizer_json.name}” cannot be read: {exc}") from exc
+    tokenizer.no_truncation()  # as transformers loads it (some save truncation at 128)
+    tokenizer.no_padding()
     ids = tokenizer.encode(PRE_TOKENIZER_TEST_TEXT).ids
     digest = hashlib.sha256(str(ids).encode()).hexdigest()
     name = PRE_TOKENIZER_HASHES.get(digest)
     if name is None:
+        rules = split_rules(json.loads(tokenizer_json.read_text(encoding="utf-8")))
+        name = PRE_TOKENIZER_RULES.get(rules)
+        if name is not None:
+            log.info("pre-tokenizer %s recognised by its split rules (hash %s)", name, digest)
+    if name is None:
         raise UnsupportedModelError(
             "This model's BPE tokenizer splits text in a way Huacaya does not recognise "
             f"(pre-tokenizer hash {digest[:16]}…).",
-            "Supported: Llama 3, SmolLM/SmolLM2, DeepSeek (LLaMA), Mistral Nemo. For others, "
-            "use a GGUF made by llama.cpp's converter.",
+            "Supported: Llama 3, SmolLM/SmolLM2, Qwen2/2.5/3, DeepSeek, Mistral Nemo, GPT-2. "
+            "For others, use a GGUF made by llama.cpp's converter.",
         )
     return name
 
@@ -121,6 +176,33 @@ def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
         else:
             vocab.types.append(gguf.TokenType.NORMAL)
         vocab.tokens.append(token.encode("utf-8"))
+    return vocab
+
+
+def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
+    """BERT's WordPiece vocabulary, in llama.cpp's "phantom space" spelling: a word-initial
+    piece gets a leading ▁, a continuation loses its ``##``, special tokens stay as they are."""
+    path = folder / "tokenizer.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    reverse: dict[int, str] = {i: t for t, i in data["model"]["vocab"].items()}
+    added = {t["id"]: t for t in data.get("added_tokens", [])}
+    for token_id, info in added.items():
+        reverse[token_id] = info["content"]
+    size = max(vocab_size, max(reverse) + 1)
+    vocab = Vocab(model="bert", pre=pre_tokenizer_name(path))
+    for i in range(size):
+        token = reverse.get(i)
+        if token is None:
+            vocab.tokens.append(f"[PAD{i}]".encode())
+            vocab.types.append(gguf.TokenType.UNUSED)
+        elif i in added and (added[i].get("special") or _looks_special(token)):
+            vocab.tokens.append(token.encode("utf-8"))
+            vocab.types.append(gguf.TokenType.CONTROL)
+        else:
+            kind = gguf.TokenType.USER_DEFINED if i in added else gguf.TokenType.NORMAL
+            text = token[2:] if token.startswith("##") else _LOWER_ONE_EIGHTH_BLOCK + token
+            vocab.tokens.append(text.encode("utf-8"))
+            vocab.types.append(kind)
     return vocab
 
 

@@ -20,10 +20,10 @@ _RESIZED = ("embed_tokens.weight", "lm_head.weight")
 
 
 class RecoveredFromDiff:
-    def __init__(self, diff, raw, expected_sum: float = ALPACA_7B_SUM) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, diff, raw, expected_sum: float | None = None) -> None:  # type: ignore[no-untyped-def]
         self.diff = diff
         self.raw = raw
-        self.expected_sum = expected_sum
+        self.expected_sum = ALPACA_7B_SUM if expected_sum is None else expected_sum
         self.total = 0.0
         self.summed: set[str] = set()
         raw_names = set(raw.names())

@@ -6,10 +6,12 @@ import argparse
 import getpass
 import signal
 import sys
+from pathlib import Path
 
 from conversion.cli import ProgressBar
 from conversion.quantize import QUANT_TYPES
 from desktop.core import secrets
+from desktop.core.catalog import find_entry, job_spec
 from desktop.core.hub import HubClient
 from desktop.core.jobs import JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
@@ -29,11 +31,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     search.add_argument("--llama", action="store_true", help="only the LLaMA family")
     search.add_argument("--max-size", type=float, help="at most this many billion parameters")
     pull = actions.add_parser("pull", help="download, convert, quantize, verify and register")
-    pull.add_argument("repo_id")
+    pull.add_argument("repo_id", help="a Hub repository, or a catalogue id (alpaca-lora-7b…)")
     pull.add_argument("--file", default="", help="one GGUF file of the repository")
     pull.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
     pull.add_argument("--name", default="")
     pull.add_argument("--revision", default="")
+    pull.add_argument(
+        "--base", default="", help="base model: a folder, or a Hub repository to download too"
+    )
     imp = actions.add_parser("import", help="a GGUF file, HF folder, LoRA adapter or weight diff")
     imp.add_argument("path")
     imp.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     quant = "" if args.quant == "none" else args.quant
     if command == "pull":
-        spec = JobSpec("hub", args.repo_id, args.name, quant, args.file, args.revision)
+        spec = _pull_spec(args, quant)
     else:
         spec = JobSpec("import", args.path, args.name, quant, base=args.base)
     store = JobStore()
@@ -97,6 +102,20 @@ def run(args: argparse.Namespace) -> int:
     store.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")
     return 0
+
+
+def _pull_spec(args: argparse.Namespace, quant: str) -> JobSpec:
+    """A catalogue id (or a catalogued repo without options) installs as the catalogue says;
+    anything else is a plain Hub repository, with ``--base`` as a folder or a repository."""
+    entry = find_entry(args.repo_id)
+    base_is_folder = bool(args.base) and Path(args.base).expanduser().is_dir()
+    if entry is not None and not args.file and (not args.base or base_is_folder):
+        spec = job_spec(entry, quant, args.base)
+        spec.name = args.name or spec.name
+        spec.revision = args.revision
+        return spec
+    base, base_repo = (args.base, "") if base_is_folder else ("", args.base)
+    return JobSpec("hub", args.repo_id, args.name, quant, args.file, args.revision, base, base_repo)
 
 
 def _list(library) -> int:  # type: ignore[no-untyped-def]

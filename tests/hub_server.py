@@ -109,7 +109,7 @@ class LoopbackHub:
                 sha256, blob = self._digests(path)
                 size = path.stat().st_size
                 sibling.update(size=size, blobId=blob)
-                if name.endswith((".safetensors", ".gguf")):
+                if name.endswith((".safetensors", ".gguf", ".bin", ".pt")):  # LFS, as on the Hub
                     sibling["lfs"] = {"sha256": sha256, "size": size, "pointerSize": 134}
             siblings.append(sibling)
         extra = {}

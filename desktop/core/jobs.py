@@ -20,6 +20,7 @@ from pathlib import Path
 
 import gguf
 
+from conversion import archs
 from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
 from conversion.convert import convert
 from conversion.gguf_file import GGUFInfo, read_gguf_info
@@ -37,7 +38,7 @@ from desktop.core.errors import (
 )
 from desktop.core.hub import HubClient
 from desktop.core.library import ModelEntry, ModelLibrary
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from desktop.core.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,11 @@ class JobSpec:
     source: str  # a Hub repo id, or a path on disk
     name: str = ""
     quant: str = "q4_k_m"  # a quantization, or "" to keep the (converted) file as it is
-    gguf_file: str = ""  # hub: one GGUF file of the repo instead of the safetensors
+    gguf_file: str = ""  # hub: one GGUF file of the repo instead of the weights
     revision: str = ""
-    base: str = ""  # import: base model folder for a LoRA adapter or an Alpaca weight diff
+    base: str = ""  # base model folder for a LoRA adapter or an Alpaca weight diff
+    base_repo: str = ""  # hub: the base model is this Hub repository, downloaded too
+    base_revision: str = ""
 
 
 @dataclass
@@ -197,8 +200,8 @@ class JobRunner:
         self.store.save(job)
         work = self.store.folder(job)
         try:
-            source = self._obtain(job, work, report("download"), cancel)
-            model = self._to_gguf(job, source, work, report("convert"), cancel)
+            source, base = self._obtain(job, work, report("download"), cancel)
+            model = self._to_gguf(source, base, work, report("convert"), cancel)
             model = self._quantize(job, model, work, report("quantize"), cancel)
             report("verify")(0.0, "loading the model and generating a few tokens")
             verify(model)
@@ -241,24 +244,42 @@ class JobRunner:
         quant = read_gguf_info(model).quantization
         return f"{base} {quant}".strip()
 
-    def _obtain(self, job: Job, work: Path, progress: Progress, cancel: CancelToken) -> Path:
+    def _obtain(
+        self, job: Job, work: Path, progress: Progress, cancel: CancelToken
+    ) -> tuple[Path, Path | None]:
+        """The model (folder or GGUF file) and the base folder of an adapter or weight diff."""
         spec = job.spec
+        base = Path(spec.base).expanduser() if spec.base else None
+        if base is not None and not base.is_dir():
+            raise LibraryError(f"The base model folder “{base}” does not exist.", "Check the path.")
         if spec.kind == "import":
             source = Path(spec.source).expanduser()
             if not source.exists():
                 raise LibraryError(f"“{source}” does not exist.", "Check the path.")
             progress(1.0, "local files")
-            return source
+            return source, base
         info = self.hub.repo_info(spec.source, spec.revision or None)
         files = self.hub.files_to_fetch(info, spec.gguf_file or None)
         spec.revision = info.revision  # pin it: a resumed job fetches the same files
+        downloads = [(info, files, work / "download")]
+        if spec.base_repo:
+            base_info = self.hub.repo_info(spec.base_repo, spec.base_revision or None)
+            spec.base_revision = base_info.revision
+            downloads.append((base_info, self.hub.files_to_fetch(base_info), work / "base"))
+            base = work / "base"
         self.store.save(job)
+        total = sum(f.size for _, chosen, _ in downloads for f in chosen) or 1
+        done = 0
+        for repo, chosen, folder in downloads:  # one progress bar, shared by bytes
+            size = sum(f.size for f in chosen)
+            part = sub_range(progress, done / total, (done + size) / total)
+            self.hub.download(repo, chosen, folder, part, cancel)
+            done += size
         folder = work / "download"
-        self.hub.download(info, files, folder, progress, cancel)
-        return folder / spec.gguf_file if spec.gguf_file else folder
+        return (folder / spec.gguf_file if spec.gguf_file else folder), base
 
     def _to_gguf(
-        self, job: Job, source: Path, work: Path, progress: Progress, cancel: CancelToken
+        self, source: Path, base: Path | None, work: Path, progress: Progress, cancel: CancelToken
     ) -> Path:
         if source.is_file():
             check_gguf(source)
@@ -267,7 +288,6 @@ class JobRunner:
         target = work / "model-f16.gguf"
         if target.is_file():  # converted before an interruption (written atomically)
             return target
-        base = Path(job.spec.base).expanduser() if job.spec.base else None
         if is_lora_adapter(source):
             if base is None:
                 raise LibraryError(
@@ -287,7 +307,14 @@ class JobRunner:
                     "LLaMA-7B in Hugging Face format. Nothing was registered.",
                 )
         else:
-            inspect_checkpoint(source)
+            ckpt = inspect_checkpoint(source)
+            if not archs.for_checkpoint(ckpt).chat:
+                raise LibraryError(
+                    f"“{source.name}” is an embedding model ({ckpt.architecture}), not a chat "
+                    "model.",
+                    "Chat needs an instruction-tuned model; embedding models serve document "
+                    "search.",
+                )
             convert(source, target, "f16", progress, cancel)
         return target
 

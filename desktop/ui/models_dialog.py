@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core import hardware, secrets
-from desktop.core.catalog import load_catalog
+from desktop.core.catalog import job_spec, load_catalog
 from desktop.core.errors import HuacayaError
 from desktop.core.hub import HubClient
 from desktop.core.jobs import JobSpec
@@ -117,17 +117,23 @@ class ModelsDialog(QDialog):
         if row < 0:
             return
         entry = self.catalog[row]
-        if entry.format in ("lora", "weight-diff"):
-            show_error(
+        quant = self.catalog_quant.currentData()
+        if entry.needs_base_folder:
+            dialogs.choose_folder(
                 self,
-                HuacayaError(
-                    f"{entry.name} needs {entry.base} as well.",
-                    "Download both folders, then use Import with the base folder.",
-                ),
+                f"{entry.name} needs {entry.base}: choose that folder",
+                lambda folder: self._start_catalog_entry(entry, quant, str(folder)),
             )
+        else:
+            self._start_catalog_entry(entry, quant, "")
+
+    def _start_catalog_entry(self, entry, quant: str, base_folder: str) -> None:  # type: ignore[no-untyped-def]
+        try:
+            spec = job_spec(entry, quant, base_folder)
+        except HuacayaError as exc:
+            show_error(self, exc)
             return
-        quant = entry.quant if entry.format == "gguf" else self.catalog_quant.currentData()
-        self.start(JobSpec("hub", entry.repo, entry.name, quant, entry.file))
+        self.start(spec)
 
     # -- installed -------------------------------------------------------------------------
 

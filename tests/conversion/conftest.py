@@ -27,7 +27,7 @@ CORPUS = [
 ] * 40
 
 
-def train_sentencepiece(folder: Path, vocab_size: int = 400) -> Path:
+def train_sentencepiece(folder: Path, vocab_size: int = 400, **options: object) -> Path:
     import sentencepiece as spm
 
     corpus = folder / "corpus.txt"
@@ -44,6 +44,7 @@ def train_sentencepiece(folder: Path, vocab_size: int = 400) -> Path:
         unk_id=0,
         pad_id=-1,
         minloglevel=2,
+        **options,
     )
     corpus.unlink()
     (folder / "tokenizer.vocab").unlink()

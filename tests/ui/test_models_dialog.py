@@ -45,8 +45,17 @@ def open_models(qtbot, window: MainWindow, tab: str):  # type: ignore[no-untyped
     return dialog
 
 
-def button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
-    return next(b for b in parent.findChildren(QPushButton) if b.text() == text and b.isVisible())
+def button(parent, text: str, qtbot=None) -> QPushButton:  # type: ignore[no-untyped-def]
+    """The visible button ``text`` in ``parent`` (waiting until it is shown, with a qtbot)."""
+
+    def shown() -> list[QPushButton]:
+        return [b for b in parent.findChildren(QPushButton) if b.text() == text and b.isVisible()]
+
+    if qtbot is not None:
+        qtbot.waitUntil(lambda: bool(shown()), timeout=5_000)
+    found = shown()
+    assert found, f"no visible “{text}” button"
+    return found[0]
 
 
 def searches(hub: LoopbackHub) -> int:
@@ -163,11 +172,11 @@ def test_a_failed_job_says_why_and_offers_retry_and_remove(
     assert header.sectionSize(2) > header.sectionSize(0)  # the status is not squeezed
     actions = table.cellWidget(0, 3)
     assert [b.text() for b in actions.findChildren(QPushButton)] == ["Retry", "Remove"]
-    click(button(actions, "Retry"))
+    click(button(actions, "Retry", qtbot))
     qtbot.waitUntil(
         lambda: any(r.state == "failed" for r in window.jobs.rows.values()), timeout=60_000
     )
-    click(button(table.cellWidget(0, 3), "Remove"))
+    click(button(table.cellWidget(0, 3), "Remove", qtbot))
     assert table.rowCount() == 0 and list(window.jobs.store.root.iterdir()) == []
 
 
@@ -236,7 +245,7 @@ def test_cancel_during_quantization_ends_the_quantizer_too(
     job = next(p for p in job_processes() if p.ppid() == os.getpid())
     quantizers = job.children()
     assert quantizers  # the job's own child: llama.cpp's quantizer
-    click(button(dialog.jobs_table.cellWidget(0, 3), "Cancel"))
+    click(button(dialog.jobs_table.cellWidget(0, 3), "Cancel", qtbot))
     qtbot.waitUntil(lambda: window.jobs.rows[job_id].state == "cancelled", timeout=15_000)
     # When the job says "cancelled", its quantizer has already ended: nothing of it goes on
     # writing into the removed folder (on a real model that would be minutes).
