@@ -96,15 +96,20 @@ class ReportingCallback(TrainerCallback):
         elapsed = max(now - self._step_started, 1e-9)
         self._tokens_per_second = (tokens - self._tokens_before) / elapsed
         self._tokens_before, self._step_started = tokens, now
-        if self.cancel.cancelled:
+        return self._stop_if_cancelled(state, control)
+
+    def _stop_if_cancelled(self, state, control):  # type: ignore[no-untyped-def]
+        """Cancel takes effect between optimizer steps: the step is saved as a checkpoint, so
+        the same command resumes from it."""
+        if self.cancel.cancelled and self.cancelled_at is None:
             self.cancelled_at = state.global_step
-            control.should_save = True  # so the same command can resume from here
+            control.should_save = True
             control.should_training_stop = True
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if not logs or "loss" not in logs:
-            return
+            return control
         steps_done = state.global_step - self._session_first_step
         per_step = (time.perf_counter() - self._session_started) / max(steps_done, 1)
         status = TrainStatus(
@@ -129,3 +134,4 @@ class ReportingCallback(TrainerCallback):
         self.progress(status.fraction, status.message())
         if self.on_status is not None:
             self.on_status(status)
+        return self._stop_if_cancelled(state, control)  # the save below this log sees it

@@ -39,9 +39,9 @@ def choose_precision(requested: str) -> Precision:
     return Precision(requested, tf32)
 
 
-def load_tokenizer(base: str, max_length: int):  # type: ignore[no-untyped-def]
+def load_tokenizer(base: str):  # type: ignore[no-untyped-def]
     try:
-        tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=max_length)
+        tokenizer = AutoTokenizer.from_pretrained(base)
     except (OSError, ValueError) as exc:
         raise TrainingError(
             f"Could not load the tokenizer of “{base}”: {exc}",
@@ -100,3 +100,12 @@ def decoder_layer_classes(model: PreTrainedModel) -> list[str]:
 def accepts_logits_to_keep(model: PreTrainedModel) -> bool:
     """Whether the forward can skip the vocabulary projection where nothing is trained."""
     return "logits_to_keep" in inspect.signature(model.forward).parameters
+
+
+def clean_for_saving(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    """Truncated calls leave truncation switched on in a fast tokenizer, and it would be saved
+    in ``tokenizer.json``: the fine-tuned model's tokenizer must be the base's."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_truncation()
+        backend.no_padding()

@@ -21,7 +21,7 @@ longer than the padded batch it replaces (``per-device batch × max length`` tok
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -30,7 +30,7 @@ from conversion.train.examples import IGNORE_INDEX
 
 @dataclass
 class TokenCounter:
-    """Tokens the collators handed out: real ones, and the padded size of the tensors."""
+    """Tokens trained on so far: real ones, and the padded size of the tensors they came in."""
 
     tokens: int = 0
     positions: int = 0
@@ -38,6 +38,12 @@ class TokenCounter:
     @property
     def padding_fraction(self) -> float:
         return 1.0 - self.tokens / self.positions if self.positions else 0.0
+
+    def count(self, batch: dict) -> None:  # type: ignore[type-arg]
+        ids = batch["input_ids"]
+        mask = batch.get("attention_mask")
+        self.tokens += int(mask.sum()) if mask is not None else ids.numel()
+        self.positions += ids.numel()
 
 
 @dataclass
@@ -49,7 +55,6 @@ class PaddedCollator:
     """
 
     pad_token_id: int
-    counter: TokenCounter = field(default_factory=TokenCounter)
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:  # type: ignore[type-arg]
         longest = max(len(f["input_ids"]) for f in features)
@@ -62,8 +67,6 @@ class PaddedCollator:
             input_ids[row, :n] = torch.tensor(feature["input_ids"])
             labels[row, :n] = torch.tensor(feature["labels"])
             attention_mask[row, :n] = 1
-        self.counter.tokens += int(attention_mask.sum())
-        self.counter.positions += batch * longest
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
@@ -72,7 +75,6 @@ class PackedCollator:
     """The micro-batch's examples end to end in one sequence, as described above."""
 
     select_logits: bool = True  # False for models whose forward has no ``logits_to_keep``
-    counter: TokenCounter = field(default_factory=TokenCounter)
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:  # type: ignore[type-arg]
         ids: list[int] = []
@@ -84,8 +86,6 @@ class PackedCollator:
             labels.append(IGNORE_INDEX)
             labels.extend(feature["labels"][1:])
             positions.extend(range(n))
-        self.counter.tokens += len(ids)
-        self.counter.positions += len(ids)
         batch = {
             "input_ids": torch.tensor([ids], dtype=torch.long),
             "labels": torch.tensor([labels], dtype=torch.long),

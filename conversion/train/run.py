@@ -33,6 +33,7 @@ from conversion.train.model import (
     accepts_logits_to_keep,
     add_pad_token,
     choose_precision,
+    clean_for_saving,
     decoder_layer_classes,
     load_model,
     load_tokenizer,
@@ -69,6 +70,19 @@ class TrainResult:
     examples: int
 
 
+class CountingTrainer(Trainer):
+    """The Trainer, counting the tokens of each micro-batch it trains on (for tokens/s; the
+    data loader runs ahead of training, so the collator cannot count them)."""
+
+    def __init__(self, *args, counter: TokenCounter, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.counter = counter
+
+    def training_step(self, model, inputs, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+        self.counter.count(inputs)
+        return super().training_step(model, inputs, num_items_in_batch)
+
+
 class ExampleDataset(torch.utils.data.Dataset):
     def __init__(self, examples: list[Example]) -> None:
         self.examples = examples
@@ -96,7 +110,7 @@ def train(
     precision = choose_precision(config.precision)
     progress(0.0, "reading the data")
     data = load_training_data(config.data, config.limit)
-    tokenizer = load_tokenizer(config.base, config.max_length)
+    tokenizer = load_tokenizer(config.base)
     out = Path(config.out).expanduser()
     resume_step, checkpoint = _check_out(out, config, data)
     cancel.check()
@@ -129,14 +143,15 @@ def train(
 
     counter = TokenCounter()
     if config.packing:
-        collator = PackedCollator(accepts_logits_to_keep(model), counter)
+        collator = PackedCollator(accepts_logits_to_keep(model))
     else:
-        collator = PaddedCollator(tokenizer.pad_token_id, counter)
+        collator = PaddedCollator(tokenizer.pad_token_id)
     metrics = MetricsFile(out / METRICS) if main else None
     reporter = ReportingCallback(
         counter, metrics, sub_range(progress, 0.03, 0.97), cancel, on_status
     )
-    trainer = Trainer(
+    trainer = CountingTrainer(
+        counter=counter,
         model=model,
         args=_arguments(config, out, precision, accumulation, model),
         train_dataset=ExampleDataset(trainable),
@@ -155,6 +170,7 @@ def train(
     progress(0.97, "saving the model")
     model_dir = out / MODEL
     tokenizer.chat_template = alpaca.CHAT_TEMPLATE  # what the model was trained on
+    clean_for_saving(tokenizer)
     trainer.model.config.use_cache = True  # turned off for training; inference wants it
     trainer.save_model(str(model_dir))
     final_loss = metrics.rows[-1].loss if metrics and metrics.rows else float(output.training_loss)
