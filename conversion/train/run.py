@@ -202,7 +202,8 @@ def _arguments(
     if config.deepspeed:
         extra["deepspeed"] = distributed.deepspeed_config(config.deepspeed)
     if distributed.world_size() > 1 and not torch.cuda.is_available():
-        extra["ddp_backend"] = "gloo"
+        # several CPU processes: without use_cpu, accelerate would not set up DDP at all
+        extra.update(use_cpu=True, ddp_backend="gloo")
     return TrainingArguments(
         output_dir=str(out / CHECKPOINTS),
         per_device_train_batch_size=config.per_device_batch,

@@ -16,6 +16,7 @@ from conversion.train.run_record import read_metrics
 from tests.train.conftest import huacaya_train, write_records
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+TORCHRUN += ["-m", "conversion.train"]
 
 
 def _args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
