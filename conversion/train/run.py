@@ -102,6 +102,12 @@ def train(
     on_status: Callable[[TrainStatus], None] | None = None,
 ) -> TrainResult:
     config.check()
+    if (config.fsdp or config.deepspeed) and not torch.cuda.is_available():
+        # accelerate would quietly run CPU processes as plain DDP
+        raise TrainingError(
+            f"{'FSDP' if config.fsdp else 'DeepSpeed'} needs CUDA GPUs.",
+            "On CPUs, launch the same command without it: several processes train with DDP.",
+        )
     transformers_logging.disable_progress_bar()  # we show our own progress
     if config.threads:
         torch.set_num_threads(config.threads)

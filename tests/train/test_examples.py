@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    TrainingArguments,
+)
 
 from conversion.alpaca import PROMPT_INPUT, PROMPT_NO_INPUT
+from conversion.train.cli import main
 from conversion.train.data import Record
+from conversion.train.distributed import fsdp_arguments
 from conversion.train.examples import IGNORE_INDEX, build_example
 from conversion.train.model import PAD_TOKEN, add_pad_token, decoder_layer_classes
 
@@ -70,7 +80,7 @@ def test_a_missing_pad_token_is_added_with_the_mean_embedding(tiny_model: Path) 
     assert not add_pad_token(tokenizer, model)  # it has one now: nothing changes
 
 
-def test_fsdp_wraps_each_model_s_own_decoder_layer(tiny_model: Path) -> None:
+def test_fsdp_wraps_each_model_s_own_decoder_layer(tiny_model: Path, tmp_path: Path) -> None:
     model = LlamaForCausalLM.from_pretrained(tiny_model)
     assert decoder_layer_classes(model) == ["LlamaDecoderLayer"]
     qwen = Qwen2ForCausalLM(
@@ -84,3 +94,26 @@ def test_fsdp_wraps_each_model_s_own_decoder_layer(tiny_model: Path) -> None:
         )
     )
     assert decoder_layer_classes(qwen) == ["Qwen2DecoderLayer"]
+    # what the Trainer makes of it: accelerate's FSDP plugin, full shard, wrapping that class
+    args = TrainingArguments(
+        output_dir=str(tmp_path), report_to="none", **fsdp_arguments(["Qwen2DecoderLayer"])
+    )
+    plugin = args.fsdp_plugin_args
+    assert plugin["transformer_cls_names_to_wrap"] == "Qwen2DecoderLayer"
+    assert plugin["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert plugin["reshard_after_forward"] is True  # full shard
+    assert plugin["state_dict_type"] == "FULL_STATE_DICT"
+
+
+def test_fsdp_and_deepspeed_without_gpus_are_refused_before_anything_is_written(
+    tiny_model: Path, seed_tasks: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    for option in ("--fsdp", "--deepspeed"):
+        out = tmp_path / option.strip("-")
+        code = main(
+            ["--base", str(tiny_model), "--data", str(seed_tasks), "--out", str(out), option]
+        )
+        assert code == 1 and "needs CUDA GPUs" in capsys.readouterr().err
+        assert not out.exists()
