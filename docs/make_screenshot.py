@@ -3,7 +3,9 @@
     python docs/make_screenshot.py [--theme light|dark] [--out FILE.png]
 
 It uses a throw-away HUACAYA_HOME, the starter model and greedy decoding, so anyone can
-reproduce the pictures: a conversation with a short answer, then one with a code answer.
+reproduce the pictures: an everyday question, then one with a code answer. The words depend on
+the CPU (a 135M model has many near-ties), so a picture shows what the starter model really does
+on the machine that made it, not a promise.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def main() -> int:
     parser.add_argument(
         "--question",
         action="append",
-        help="ask this (repeatable); default: the France question, then a code question",
+        help="ask this (repeatable); default: Alpaca's classic health question, then a code one",
     )
     parser.add_argument("--timeout", type=int, default=120, help="seconds to wait for the model")
     args = parser.parse_args()
@@ -40,7 +42,7 @@ def main() -> int:
     from desktop.ui.theme import apply_theme
 
     questions = args.question or [
-        "What is the capital of France?",
+        "Give three tips for staying healthy.",
         "Write a Python function that adds two numbers.",
     ]
     out = args.out or ROOT / "docs" / f"screenshot-{args.theme}.png"

@@ -1,9 +1,22 @@
-"""Real broken and altered model files, made from the starter model."""
+"""Real broken and altered model files, made from the starter model; settings a user may have."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+from desktop.core import settings as settings_store
+from desktop.core.settings import GenerationSettings
+
+
+def greedy_by_default(home: Path, max_tokens: int = 64) -> None:
+    """Settings in ``home`` (a HUACAYA_HOME) of a user who chose pure greedy decoding, as the
+    tests' references use (tests/scoring.py)."""
+    settings = settings_store.Settings()
+    settings.generation = GenerationSettings(
+        temperature=0.0, repeat_penalty=1.0, max_tokens=max_tokens
+    )
+    settings_store.save(settings, home / "config" / "settings.json")
 
 
 def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:

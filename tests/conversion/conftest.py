@@ -15,6 +15,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
+# The scoring helpers live in tests/scoring.py; the names stay importable from here too.
+from tests.scoring import agreement, llama_cpp_logits  # noqa: F401
+
 CORPUS = [
     "The quick brown fox jumps over the lazy dog.",
     "Alpacas are domesticated camelids from South America, kept for their soft fleece.",
@@ -110,30 +113,3 @@ def hf_logits(folder: Path, tokens: list[int], model=None) -> np.ndarray:  # typ
     model.eval()
     with torch.no_grad():
         return model(torch.tensor([tokens])).logits[0].float().numpy()
-
-
-def llama_cpp_logits(path: Path, tokens: list[int]) -> np.ndarray:
-    import llama_cpp
-
-    llm = llama_cpp.Llama(
-        model_path=str(path), n_ctx=512, logits_all=True, verbose=False, n_threads=2, n_gpu_layers=0
-    )
-    try:
-        llm.eval(tokens)
-        return np.array(llm.scores[: len(tokens)], dtype=np.float32)
-    finally:
-        llm.close()
-
-
-def agreement(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
-    """(top-1 agreement, mean KL(reference ‖ candidate)) over positions."""
-    top1 = float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))
-
-    def log_softmax(x: np.ndarray) -> np.ndarray:
-        x = x.astype(np.float64)
-        x = x - x.max(-1, keepdims=True)
-        return x - np.log(np.exp(x).sum(-1, keepdims=True))
-
-    p_log, q_log = log_softmax(reference), log_softmax(candidate)
-    kl = float(np.mean((np.exp(p_log) * (p_log - q_log)).sum(-1)))
-    return top1, kl

@@ -12,8 +12,8 @@ import pytest
 from conversion.convert import convert
 from conversion.quantize import quantize
 from desktop.core.engine import ChatEngine
-from tests.conftest import greedy
-from tests.conversion.conftest import agreement, hf_logits, llama_cpp_logits
+from tests.conversion.conftest import hf_logits
+from tests.scoring import CAPITAL_OF_FRANCE, PARIS_MARGIN, Scorer, agreement, llama_cpp_logits
 
 PROMPTS = [
     "The capital of France is",
@@ -29,9 +29,6 @@ PROMPTS = [
     "To make bread, mix flour, water, salt and yeast. Knead the dough for ten minutes, let it "
     "rise for an hour, shape it into a loaf and bake it at 220 degrees for thirty minutes.",
 ]
-# The France question, asking for a short answer: on this 135M model the first token after a
-# bare question is a near-tie between "The" and "La", which any 4-6 bit rounding may flip.
-FRANCE_BRIEF = "What is the capital of France? Answer in one word."
 TOKENIZER_KEYS = [
     "tokenizer.ggml.model",
     "tokenizer.ggml.pre",
@@ -105,7 +102,7 @@ def test_auto_keeps_the_sources_bf16(smollm_checkpoint: Path, tmp_path: Path) ->
     assert result.outtype == "bf16"
 
 
-def test_q8_0_and_q4_k_m_answer_the_france_question(
+def test_q8_0_and_q4_k_m_keep_the_f16_models_predictions_and_knowledge(
     smollm_checkpoint: Path, converted_f16: Path, tmp_path: Path
 ) -> None:
     q8 = convert(smollm_checkpoint, tmp_path / "q8.gguf", "q8_0").path
@@ -113,15 +110,19 @@ def test_q8_0_and_q4_k_m_answer_the_france_question(
     q4 = quantize(converted_f16, tmp_path / "q4km.gguf", "q4_k_m", lambda f, m="": steps.append(f))
     assert q4.bytes_written < q8.stat().st_size < converted_f16.stat().st_size
     assert len(steps) > 100 and steps == sorted(steps)  # one report per tensor, in order
-    for path in (q8, q4.path):
-        engine = ChatEngine(path)
-        info = engine.load()
-        try:
-            answer = "".join(engine.stream([{"role": "user", "content": FRANCE_BRIEF}], greedy(48)))
-        finally:
-            engine.close()
-        assert "Paris" in answer, (info.quantization, answer)
     assert fields(q4.path)[0]["general.file_type"] == gguf.LlamaFileType.MOSTLY_Q4_K_M
+    with Scorer(converted_f16) as scorer:
+        token_lists = [scorer.tokenize(p) for p in PROMPTS]
+        reference = np.concatenate([scorer.logits(t) for t in token_lists])
+    # Seen here: q8_0 top-1 0.961, KL 0.0053; q4_k_m top-1 0.852, KL 0.076; Paris leads London
+    # by 4.1 and 3.0 nats. A wrong permutation or scale gives top-1 below 0.2.
+    for path, min_top1, max_kl in ((q8, 0.93, 0.02), (q4.path, 0.8, 0.15)):
+        with Scorer(path) as scorer:
+            top1, kl = agreement(reference, np.concatenate([scorer.logits(t) for t in token_lists]))
+            paris = scorer.prefers(*CAPITAL_OF_FRANCE)
+        print(f"{path.name}: top-1 {top1:.4f}, KL {kl:.4f}, Paris leads {paris}")
+        assert top1 >= min_top1 and kl <= max_kl, (path.name, top1, kl)
+        assert paris.margin >= PARIS_MARGIN, (path.name, paris)
 
 
 def test_alpaca_template_can_be_forced(smollm_checkpoint: Path, tmp_path: Path) -> None:

@@ -15,13 +15,8 @@ from transformers import AutoModelForCausalLM
 
 from conversion.convert import convert
 from conversion.weight_diff import RecoveredFromDiff
-from tests.conversion.conftest import (
-    agreement,
-    hf_logits,
-    llama_cpp_logits,
-    save_tiny_llama,
-    tiny_config,
-)
+from tests.conversion.conftest import hf_logits, save_tiny_llama, tiny_config
+from tests.scoring import agreement, llama_cpp_logits
 
 TEXT = "Alpacas are domesticated camelids. Paris is the capital of France; numbers: 12, 345."
 

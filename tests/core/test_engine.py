@@ -10,13 +10,14 @@ import pytest
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import ModelFileError, ModelLoadError, PromptTooLongError
 from desktop.core.settings import GenerationSettings
-from tests.conftest import FRANCE, greedy
+from tests.conftest import COUNT, greedy
 from tests.helpers import (
     text_file_named_gguf,
     truncated_copy,
     with_architecture,
     without_chat_template,
 )
+from tests.scoring import Reference
 
 STORY = "Write a very long story about a dragon who learns to bake bread."
 
@@ -31,17 +32,31 @@ def ask(engine: ChatEngine, question: str, settings: GenerationSettings | None =
     return "".join(engine.stream([{"role": "user", "content": question}], settings or greedy()))
 
 
-def test_greedy_answer_names_paris_and_reports_stats(engine: ChatEngine) -> None:
-    answer = ask(engine, FRANCE)
-    assert "Paris" in answer
+def test_greedy_answer_streams_in_pieces_is_repeatable_and_reports_stats(
+    engine: ChatEngine,
+) -> None:
+    messages = [{"role": "user", "content": STORY}]
+    engine.forget_cache()
+    deltas = list(engine.stream(messages, greedy(40)))
     stats = engine.last_stats
+    assert len(deltas) > 10 and all(deltas)  # it arrived piece by piece
     assert stats is not None
-    rendered = engine.render_prompt([{"role": "user", "content": FRANCE}])
+    rendered = engine.render_prompt(messages)
     assert stats.prompt_tokens == len(engine.tokenize(rendered.text))
-    assert stats.generated_tokens >= len(engine.tokenize(answer)) - 1
-    assert stats.finish_reason == "stop"
+    assert stats.evaluated_prompt_tokens == stats.prompt_tokens  # nothing came from a cache
+    assert stats.generated_tokens == 40
+    assert stats.finish_reason == "length"
     assert 0 < stats.time_to_first_token < stats.total_seconds
     assert stats.tokens_per_second > 0
+    engine.forget_cache()
+    assert "".join(engine.stream(messages, greedy(40))) == "".join(deltas)  # same path again
+
+
+def test_an_answer_that_ends_reports_stop(engine: ChatEngine, count_reference: Reference) -> None:
+    answer = ask(engine, COUNT, greedy(200))
+    assert engine.last_stats is not None and engine.last_stats.finish_reason == "stop"
+    assert engine.last_stats.generated_tokens < 200
+    count_reference.assert_matches(answer)
 
 
 def test_uses_the_models_chat_template(engine: ChatEngine) -> None:
@@ -51,7 +66,7 @@ def test_uses_the_models_chat_template(engine: ChatEngine) -> None:
 
 
 def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
-    engine: ChatEngine,
+    engine: ChatEngine, count_reference: Reference
 ) -> None:
     request_stop, stopped = threading.Event(), threading.Event()
 
@@ -76,10 +91,12 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
     assert stats is not None and stats.finish_reason == "cancelled"
     assert after_stop <= 1
     assert stats.generated_tokens <= tokens_before_stop + 1
-    assert "Paris" in ask(engine, FRANCE)
+    count_reference.assert_matches(ask(engine, COUNT))  # the cache after a stop is sound
 
 
-def test_closing_the_stream_stops_generation(engine: ChatEngine) -> None:
+def test_closing_the_stream_stops_generation(
+    engine: ChatEngine, count_reference: Reference
+) -> None:
     stream = engine.stream([{"role": "user", "content": STORY}], greedy(400))
     for _ in range(3):
         next(stream)
@@ -87,7 +104,7 @@ def test_closing_the_stream_stops_generation(engine: ChatEngine) -> None:
     assert engine.last_stats is not None
     assert engine.last_stats.finish_reason == "cancelled"
     assert engine.last_stats.generated_tokens <= 4
-    assert "Paris" in ask(engine, FRANCE)
+    count_reference.assert_matches(ask(engine, COUNT))
 
 
 def test_max_tokens_ends_the_answer(engine: ChatEngine) -> None:
@@ -98,17 +115,19 @@ def test_max_tokens_ends_the_answer(engine: ChatEngine) -> None:
 
 
 def test_follow_up_evaluates_only_new_tokens(engine: ChatEngine) -> None:
-    messages = [{"role": "user", "content": FRANCE}]
+    messages = [{"role": "user", "content": COUNT}]
     answer = "".join(engine.stream(messages, greedy()))
+    follow_up = "And from 6 to 9?"
     messages += [
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": "And of Italy?"},
+        {"role": "user", "content": follow_up},
     ]
     "".join(engine.stream(messages, greedy()))
     stats = engine.last_stats
     assert stats is not None
     assert stats.prompt_tokens > 40
-    assert stats.evaluated_prompt_tokens < 20  # the closing tag, the new question, the header
+    # only the closing tag, the new question and the headers around it (about 10 tokens)
+    assert stats.evaluated_prompt_tokens <= len(engine.tokenize(follow_up)) + 12
 
 
 def test_same_seed_gives_same_answer(engine: ChatEngine) -> None:
@@ -118,14 +137,16 @@ def test_same_seed_gives_same_answer(engine: ChatEngine) -> None:
     )
 
 
-def test_question_longer_than_the_context_is_refused(starter_path: Path) -> None:
+def test_question_longer_than_the_context_is_refused(
+    starter_path: Path, count_reference: Reference
+) -> None:
     small = ChatEngine(starter_path, context_length=128)
     info = small.load()
     try:
         assert info.context_length < 400  # llama.cpp may round the context up a little
         with pytest.raises(PromptTooLongError, match=f"context holds {info.context_length}"):
             ask(small, "word " * 400)
-        assert "Paris" in ask(small, FRANCE)  # still usable afterwards
+        count_reference.assert_matches(ask(small, COUNT, greedy(24)))  # still usable afterwards
     finally:
         small.close()
 
@@ -181,9 +202,9 @@ def test_model_without_template_uses_the_exact_stanford_alpaca_prompt(
     try:
         assert not info.has_chat_template
         assert info.prompt_format == "alpaca"
-        rendered = alpaca.render_prompt([{"role": "user", "content": FRANCE}])
-        assert rendered.text == STANFORD_NO_INPUT.format(instruction=FRANCE)
-        assert ask(alpaca, FRANCE, greedy(16)).strip()
+        rendered = alpaca.render_prompt([{"role": "user", "content": COUNT}])
+        assert rendered.text == STANFORD_NO_INPUT.format(instruction=COUNT)
+        assert ask(alpaca, COUNT, greedy(16)).strip()
     finally:
         alpaca.close()
 

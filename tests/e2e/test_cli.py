@@ -14,8 +14,14 @@ import pytest
 from desktop import __version__
 from desktop.core.engine import ChatEngine
 from desktop.terminal import TerminalChat
-from tests.conftest import FRANCE, greedy
-from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
+from tests.conftest import COUNT, greedy
+from tests.helpers import (
+    greedy_by_default,
+    text_file_named_gguf,
+    truncated_copy,
+    with_architecture,
+)
+from tests.scoring import Reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,25 +48,30 @@ def huacaya(
     )
 
 
-def test_one_question_streams_the_answer_and_exits(huacaya_home: Path) -> None:
-    result = huacaya("chat", FRANCE, "--temperature", "0", "--max-tokens", "64", home=huacaya_home)
+def test_one_question_streams_the_answer_and_exits(
+    huacaya_home: Path, count_reference: Reference
+) -> None:
+    greedy_by_default(huacaya_home)
+    result = huacaya("chat", COUNT, home=huacaya_home)
     assert result.returncode == 0, result.stderr
-    assert "Paris" in result.stdout
+    count_reference.assert_matches(result.stdout)  # the model's own answer, on stdout
 
 
-def test_piped_lines_are_questions_of_one_conversation(huacaya_home: Path) -> None:
+def test_piped_lines_are_questions_of_one_conversation(
+    huacaya_home: Path, count_reference: Reference
+) -> None:
+    greedy_by_default(huacaya_home)
     result = huacaya(
         "chat",
-        "--temperature",
-        "0",
         "--max-tokens",
         "48",
         "--stats",
         home=huacaya_home,
-        stdin=f"{FRANCE}\n\nWhat did I just ask you?\n",
+        stdin=f"{COUNT}\n\nWhat did I just ask you?\n",
     )
     assert result.returncode == 0, result.stderr
-    assert "Paris" in result.stdout
+    first_answer = result.stdout.split("\n")[0]
+    count_reference.assert_matches(first_answer)
     stats = [line for line in result.stderr.splitlines() if "tok/s" in line]
     assert len(stats) == 2  # the empty line was not a question
     second_prompt = int(stats[1].split("prompt ")[1].split()[0])
@@ -68,17 +79,23 @@ def test_piped_lines_are_questions_of_one_conversation(huacaya_home: Path) -> No
     assert second_prompt > first_prompt + 10  # the first turn is part of the second prompt
 
 
-def test_terminal_chat_keeps_the_conversation_and_reuses_the_cache(engine: ChatEngine) -> None:
+def test_terminal_chat_keeps_the_conversation_and_reuses_the_cache(
+    engine: ChatEngine, count_reference: Reference
+) -> None:
     out, err = io.StringIO(), io.StringIO()
     chat = TerminalChat(engine, greedy(48), out=out, err=err)
-    chat.run_script(io.StringIO(f"{FRANCE}\nAnd of Italy?\n"))
+    chat.run_script(io.StringIO(f"{COUNT}\nAnd from 6 to 9?\n"))
     assert [m["role"] for m in chat.messages] == ["user", "assistant", "user", "assistant"]
-    assert "Paris" in chat.messages[1]["content"]
+    # what was shown is what was kept, and the first answer is the model's own
+    assert out.getvalue() == f"{chat.messages[1]['content']}\n{chat.messages[3]['content']}\n"
+    count_reference.assert_matches(chat.messages[1]["content"])
     stats = engine.last_stats
     assert stats is not None and stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
 
 
-def test_ctrl_c_stops_the_answer_and_the_session_goes_on(engine: ChatEngine) -> None:
+def test_ctrl_c_stops_the_answer_and_the_session_goes_on(
+    engine: ChatEngine, count_reference: Reference
+) -> None:
     class InterruptAfterFewWrites(io.StringIO):
         def __init__(self) -> None:
             super().__init__()
@@ -95,12 +112,13 @@ def test_ctrl_c_stops_the_answer_and_the_session_goes_on(engine: ChatEngine) -> 
     chat.ask("Write a very long story about a dragon who bakes bread.")
     assert "[stopped]" in err.getvalue()
     assert engine.last_stats is not None and engine.last_stats.generated_tokens < 20
-    assert "Paris" in chat.ask(FRANCE)
+    count_reference.assert_matches(chat.ask(COUNT))
+    assert engine.last_stats.finish_reason == "stop"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
 def test_without_a_display_the_default_command_opens_the_terminal_chat(huacaya_home: Path):
-    result = huacaya(home=huacaya_home, stdin=f"{FRANCE}\n")
+    result = huacaya(home=huacaya_home, stdin=f"{COUNT}\n")
     assert result.returncode == 0, result.stderr
     assert "no display" in result.stderr
     assert "terminal chat" in result.stderr
@@ -169,16 +187,13 @@ def test_models_pull_list_chat_and_remove_through_the_loopback_hub(
     assert "Installed “Loopback Smol” as loopback-smol" in pulled.stdout
     listing = huacaya("models", "list", home=huacaya_home)
     assert "loopback-smol" in listing.stdout and "Q4_1" in listing.stdout
-    answer = huacaya(
-        "chat",
-        "--model",
-        "loopback-smol",
-        "--temperature",
-        "0",
-        "What is the capital of France? Answer in one word.",
-        home=huacaya_home,
-    )
-    assert answer.returncode == 0 and "Paris" in answer.stdout
+    # the pulled file is the starter model's, so it answers exactly as the starter does
+    greedy_by_default(huacaya_home)
+    answers = [
+        huacaya("chat", *model, COUNT, home=huacaya_home) for model in ([], ["-m", "loopback-smol"])
+    ]
+    assert [a.returncode for a in answers] == [0, 0], answers[1].stderr
+    assert answers[1].stdout == answers[0].stdout
     removed = huacaya("models", "rm", "loopback-smol", home=huacaya_home)
     assert removed.returncode == 0
     assert "loopback-smol" not in huacaya("models", "list", home=huacaya_home).stdout

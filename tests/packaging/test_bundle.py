@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from desktop import __version__
+from tests.conftest import COUNT
+from tests.helpers import greedy_by_default
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,22 +90,23 @@ def test_bundle_runs_from_a_read_only_folder_with_a_space(built: Path, tmp_path:
         assert snapshot(place) == before  # it wrote nothing into its own folder
         assert (tmp_path / "home" / "logs" / "huacaya.log").is_file()  # it logged where users look
 
-        chat = subprocess.run(
-            [
-                str(place / "huacaya"),
-                "chat",
-                "--temperature",
-                "0",
-                "What is the capital of France?",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        greedy_by_default(tmp_path / "home")
+        frozen, source = (
+            subprocess.run(
+                [*command, "chat", COUNT],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            for command in ([str(place / "huacaya")], [sys.executable, "-m", "desktop"])
         )
-        assert chat.returncode == 0, chat.stderr
-        assert "Paris" in chat.stdout
-        assert chat.stderr == ""  # a clean exit: no traceback, no leaked log lines
+        assert frozen.returncode == 0, frozen.stderr
+        assert frozen.stderr == ""  # a clean exit: no traceback, no leaked log lines
+        assert source.returncode == 0, source.stderr
+        assert frozen.stdout.strip()
+        assert frozen.stdout == source.stdout  # the same llama.cpp answers the same
     finally:
         for path in [place, *place.rglob("*")]:
             if not path.is_symlink():

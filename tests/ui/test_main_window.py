@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop.core.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
-from tests.conftest import FRANCE, greedy
+from tests.conftest import COUNT, greedy
 from tests.helpers import text_file_named_gguf, truncated_copy
+from tests.scoring import Reference
 
 LOAD_TIMEOUT_MS = 60_000
 ANSWER_TIMEOUT_MS = 60_000
@@ -41,20 +42,27 @@ def error_dialog(window: MainWindow) -> QMessageBox | None:
     return box if box is not None and box.isVisible() else None
 
 
-def test_question_streams_an_answer_with_paris(qtbot, window: MainWindow) -> None:
+def test_question_streams_the_models_answer_into_the_transcript(
+    qtbot, window: MainWindow, count_reference: Reference
+) -> None:
     deltas: list[str] = []
     window.engine.delta.connect(deltas.append)
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS) as finished:
-        type_and_send(qtbot, window, FRANCE)
+        type_and_send(qtbot, window, COUNT)
         assert window.send_button.text() == "Stop"
         assert window.composer.toPlainText() == ""
     assert len(deltas) > 3  # it arrived piece by piece
+    answer = "".join(deltas).strip()
+    count_reference.assert_matches(answer)  # the model's own answer
     transcript = window.chat_view.toPlainText()
-    assert FRANCE in transcript and "Paris" in transcript
+    assert COUNT in transcript and answer in transcript
     assert "tok/s" in window.stats_label.text()
     assert finished.args[0].finish_reason == "stop"
     assert window.send_button.text() == "Send"
-    assert [m["role"] for m in window.messages] == ["user", "assistant"]
+    assert window.messages == [
+        {"role": "user", "content": COUNT},
+        {"role": "assistant", "content": answer},
+    ]
 
 
 def test_shift_enter_adds_a_line_instead_of_sending(qtbot, window: MainWindow) -> None:
@@ -65,7 +73,9 @@ def test_shift_enter_adds_a_line_instead_of_sending(qtbot, window: MainWindow) -
     assert window.messages == []
 
 
-def test_stop_ends_the_answer_and_the_next_question_works(qtbot, window: MainWindow) -> None:
+def test_stop_ends_the_answer_and_the_next_question_works(
+    qtbot, window: MainWindow, count_reference: Reference
+) -> None:
     window.conversation.generation = greedy(600)
     deltas: list[str] = []
     window.engine.delta.connect(deltas.append)
@@ -81,8 +91,8 @@ def test_stop_ends_the_answer_and_the_next_question_works(qtbot, window: MainWin
     window.new_chat()
     window.conversation.generation = greedy(96)
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS):
-        type_and_send(qtbot, window, FRANCE)
-    assert "Paris" in window.chat_view.toPlainText()
+        type_and_send(qtbot, window, COUNT)
+    count_reference.assert_matches(window.messages[-1]["content"])
 
 
 def test_window_stays_responsive_while_answering(qtbot, window: MainWindow) -> None:
@@ -102,7 +112,7 @@ def test_window_stays_responsive_while_answering(qtbot, window: MainWindow) -> N
 
 
 def test_a_non_gguf_file_shows_a_clear_error_and_nothing_changes(
-    qtbot, window: MainWindow, tmp_path: Path
+    qtbot, window: MainWindow, tmp_path: Path, count_reference: Reference
 ) -> None:
     before = [e.id for e in window.library.entries()]
     window.open_model_file(text_file_named_gguf(tmp_path / "notes.gguf"))
@@ -114,8 +124,8 @@ def test_a_non_gguf_file_shows_a_clear_error_and_nothing_changes(
     assert [e.id for e in window.library.entries()] == before
     assert window.model_info is not None  # the loaded model is untouched
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_TIMEOUT_MS):
-        type_and_send(qtbot, window, FRANCE)
-    assert "Paris" in window.chat_view.toPlainText()
+        type_and_send(qtbot, window, COUNT)
+    count_reference.assert_matches(window.messages[-1]["content"])
 
 
 def test_a_model_whose_file_went_missing_shows_an_error_and_the_app_goes_on(
