@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="pad each batch to its longest example (Stanford's way) instead of packing",
     )
     speed.add_argument(
+        "--pack-length", type=int, default=0, help="tokens per packed row (default: max length)"
+    )
+    speed.add_argument(
         "--group-by-length", action="store_true", help="batch examples of similar length"
     )
     speed.add_argument("--gradient-checkpointing", action="store_true")
@@ -120,6 +123,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         max_steps=args.max_steps,
         limit=args.limit,
         packing=args.packing,
+        pack_length=args.pack_length,
         group_by_length=args.group_by_length,
         precision=args.precision,
         gradient_checkpointing=args.gradient_checkpointing,

@@ -42,6 +42,7 @@ class TrainConfig:
     max_steps: int = 0  # 0: run the epochs
     limit: int = 0  # 0: every record
     packing: bool = True
+    pack_length: int = 0  # tokens per packed row (0: max_length); flash-attention packs one row
     group_by_length: bool = False
     precision: str = "auto"  # auto (bf16 + tf32 where the hardware has them), bf16, fp16, fp32
     gradient_checkpointing: bool = False

@@ -149,7 +149,12 @@ def train(
 
     counter = TokenCounter()
     if config.packing:
-        collator = PackedCollator(accepts_logits_to_keep(model))
+        one_row = "flash" in str(getattr(model.config, "_attn_implementation", ""))
+        collator = PackedCollator(
+            tokenizer.pad_token_id,
+            None if one_row else config.pack_length or config.max_length,
+            accepts_logits_to_keep(model),
+        )
     else:
         collator = PaddedCollator(tokenizer.pad_token_id)
     metrics = MetricsFile(out / METRICS) if main else None

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from conversion.train.data import Record
 from conversion.train.examples import build_example
-from conversion.train.packing import PackedCollator, PaddedCollator
+from conversion.train.packing import REAL_TOKENS, PackedCollator, PaddedCollator, pack_rows
 from conversion.train.recipe import TrainConfig
 from conversion.train.run import train
 from conversion.train.run_record import read_metrics
@@ -19,6 +19,7 @@ from tests.train.conftest import write_records
 
 
 def _batch_loss(model, batch: dict) -> float:  # type: ignore[type-arg]
+    batch = {k: v for k, v in batch.items() if k != REAL_TOKENS}
     targets = batch.get("shift_labels", batch["labels"][:, 1:])
     with torch.no_grad():
         # use_cache=False as the Trainer sets it: with a cache transformers does not look for
@@ -42,10 +43,16 @@ def test_packed_loss_equals_unpacked_loss(smollm_fp32, short_seed_records: list[
     assert len({len(f["input_ids"]) for f in features}) > 1  # padding is really needed
 
     padded = _batch_loss(model, PaddedCollator(tokenizer.pad_token_id)(features))
-    packed_batch = PackedCollator()(features)
-    assert packed_batch["input_ids"].shape[0] == 1  # one sequence, no padding
-    packed = _batch_loss(model, packed_batch)
+    one_row = PackedCollator(tokenizer.pad_token_id)(features)
+    assert one_row["input_ids"].shape[0] == 1  # one sequence, no padding (flash-attention)
+    packed = _batch_loss(model, one_row)
     assert abs(packed - padded) < 1e-4, (packed, padded)
+    longest = max(len(f["input_ids"]) for f in features)
+    shortest = min(len(f["input_ids"]) for f in features)
+    rows = PackedCollator(tokenizer.pad_token_id, row_length=longest + shortest)(features)
+    assert rows["input_ids"].shape[0] == 2  # rows for sdpa/eager, padded at the end
+    assert rows[REAL_TOKENS] < rows["input_ids"].numel()
+    assert abs(_batch_loss(model, rows) - padded) < 1e-4
 
     # Without restarting position ids the examples see each other: a different loss.
     # (every logit computed: the path for models whose forward has no logits_to_keep)
@@ -76,3 +83,9 @@ def test_a_packed_run_follows_the_padded_run(
         curves[packing] = [row.loss for row in read_metrics(Path(config.out) / "metrics.csv")]
     assert len(curves[True]) == 4
     assert curves[True] == pytest.approx(curves[False], abs=1e-4)
+
+
+def test_rows_are_filled_first_fit_decreasing() -> None:
+    assert pack_rows([300, 200, 250, 100, 60], 512) == [[0, 1], [2, 3, 4]]
+    assert pack_rows([600, 10], 512) == [[0], [1]]  # too long for a row: a row of its own
+    assert pack_rows([5, 6, 7], None) == [[0, 1, 2]]

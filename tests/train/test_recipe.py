@@ -19,7 +19,7 @@ from conversion.train.callbacks import TrainStatus
 from conversion.train.data import Record
 from conversion.train.examples import build_example
 from conversion.train.export import export_to_library
-from conversion.train.packing import PackedCollator
+from conversion.train.packing import REAL_TOKENS, PackedCollator
 from conversion.train.recipe import TrainConfig
 from conversion.train.run import TrainResult, train
 from conversion.train.run_record import read_metrics
@@ -89,6 +89,7 @@ def test_the_fine_tuned_model_ends_its_answers_with_eos(
     model = AutoModelForCausalLM.from_pretrained(result.model_dir, dtype=torch.float32).eval()
     examples = [build_example(record, tokenizer, 128) for record in trained_records]
     batch = PackedCollator(select_logits=False)([e.__dict__ for e in examples])  # one pass
+    batch.pop(REAL_TOKENS)
     with torch.no_grad():
         probabilities = model(**batch, use_cache=False).logits[0].softmax(-1)
     ends = torch.tensor([len(e) for e in examples]).cumsum(0) - 1  # each example's EOS
