@@ -145,7 +145,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 def run(config: TrainConfig, cancel: CancelToken) -> int:
     try:
         from conversion.train.export import EXPORT_TYPES, export_to_library
-        from conversion.train.run import train
+        from conversion.train.run import finished_run, train
     except ImportError as exc:
         raise TrainingError(
             f"Training needs PyTorch, transformers, peft and accelerate ({exc.name} is missing).",
@@ -158,7 +158,10 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = ProgressBar() if main_process else lambda fraction, message="": None
     share = 0.8 if config.export_gguf else 1.0
-    result = train(config, sub_range(bar, 0.0, share), cancel)
+    # a finished run of this very command only needs exporting
+    result = finished_run(config) if config.export_gguf else None
+    if result is None:
+        result = train(config, sub_range(bar, 0.0, share), cancel)
     if not main_process:
         return 0
     if isinstance(bar, ProgressBar):
@@ -173,7 +176,8 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
         if base is not None and not base.is_dir():
             from huggingface_hub import snapshot_download
 
-            base = Path(snapshot_download(config.base))  # cached by the training run's load
+            patterns = ["*.json", "*.safetensors", "*.model", "*.jinja", "tokenizer*"]
+            base = Path(snapshot_download(config.base, allow_patterns=patterns))  # cached
         exported = export_to_library(
             result.model_dir, name, config.export_gguf, base, sub_range(bar, share, 1.0), cancel
         )

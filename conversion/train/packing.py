@@ -82,22 +82,35 @@ class PaddedCollator:
 
 
 def pack_rows(lengths: list[int], row_length: int | None) -> list[list[int]]:
-    """Indices of the examples in each row: first-fit decreasing into rows of ``row_length``
-    tokens (an example longer than that gets a row of its own); None: everything in one row."""
+    """Indices of the examples in each row, rows of at most ``row_length`` tokens (an example
+    longer than that gets a row of its own); None: everything in one row.
+
+    First-fit decreasing gives the fewest rows; the same number of rows filled longest-first
+    into the emptiest row is often more even, so less padding: the better of the two is used."""
     if row_length is None:
         return [list(range(len(lengths)))]
-    rows: list[list[int]] = []
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    first_fit: list[list[int]] = []
     room: list[int] = []
-    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+    for index in order:
         for row, free in enumerate(room):
             if lengths[index] <= free:
-                rows[row].append(index)
+                first_fit[row].append(index)
                 room[row] -= lengths[index]
                 break
         else:
-            rows.append([index])
+            first_fit.append([index])
             room.append(row_length - lengths[index])
-    return rows
+    even: list[list[int]] = [[] for _ in first_fit]
+    totals = [0] * len(first_fit)
+    for index in order:
+        row = totals.index(min(totals))
+        even[row].append(index)
+        totals[row] += lengths[index]
+    longest_first_fit = max(row_length - free for free in room)
+    if max(totals) <= max(row_length, *lengths) and max(totals) < longest_first_fit:
+        return even
+    return first_fit
 
 
 @dataclass

@@ -204,6 +204,26 @@ def train(
     )
 
 
+def finished_run(config: TrainConfig) -> TrainResult | None:
+    """This very run, already finished in ``--out`` (so the same command can still export it)."""
+    out = Path(config.out).expanduser()
+    manifest = read_manifest(out) or {}
+    if (
+        manifest.get("status") != "finished"
+        or manifest.get("identity") != config.run_identity()
+        or not (out / MODEL).is_dir()
+    ):
+        return None
+    return TrainResult(
+        out,
+        out / MODEL,
+        int(manifest.get("steps", 0)),
+        float(manifest.get("final_loss", 0.0)),
+        int(manifest.get("resumed_from_step", 0)),
+        int(manifest.get("examples", 0)),
+    )
+
+
 def _arguments(
     config: TrainConfig, out: Path, precision, accumulation: int, model
 ) -> TrainingArguments:  # type: ignore[no-untyped-def]
@@ -269,7 +289,8 @@ def _check_out(out: Path, config: TrainConfig, data: TrainingData) -> tuple[int,
     if manifest.get("status") == "finished" and (out / MODEL).is_dir():
         raise TrainingError(
             f"“{out}” holds this run, already finished.",
-            f"Its model is in {out / MODEL}; give a new folder for --out to train again.",
+            f"Its model is in {out / MODEL}; add --export-gguf TYPE to the same command to "
+            "put it in the app, or give a new folder for --out to train again.",
         )
     return _last_complete_checkpoint(out / CHECKPOINTS)
 

@@ -85,7 +85,8 @@ def test_a_packed_run_follows_the_padded_run(
     assert curves[True] == pytest.approx(curves[False], abs=1e-4)
 
 
-def test_rows_are_filled_first_fit_decreasing() -> None:
-    assert pack_rows([300, 200, 250, 100, 60], 512) == [[0, 1], [2, 3, 4]]
+def test_rows_hold_at_most_the_row_length_and_little_padding() -> None:
+    assert pack_rows([300, 200, 250, 100, 60], 512) == [[0, 3, 4], [2, 1]]  # 460 + 450
+    assert pack_rows([500, 500, 10], 512) == [[0, 2], [1]]
     assert pack_rows([600, 10], 512) == [[0], [1]]  # too long for a row: a row of its own
     assert pack_rows([5, 6, 7], None) == [[0, 1, 2]]
