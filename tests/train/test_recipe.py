@@ -66,7 +66,7 @@ def test_full_fine_tune_loss_falls_and_the_run_is_recorded(full_run) -> None:  #
     assert len(manifest["data_sha256"]) == 64 and manifest["versions"]["transformers"]
     assert manifest["arguments"]["learning_rate"] == 1e-4
     assert manifest["arguments"]["weight_decay"] == 0.0 and manifest["precision"] == "fp32"
-    assert "cpu_count" in manifest["hardware"] and manifest["padding_fraction"] == 0.0
+    assert "cpu_count" in manifest["hardware"] and manifest["padding_fraction"] < 0.05
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # progress: the same figures through the callback and the progress message
     assert [s.step for s in statuses] == list(range(1, STEPS + 1))
