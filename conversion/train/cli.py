@@ -160,6 +160,7 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
     share = 0.8 if config.export_gguf else 1.0
     # a finished run of this very command only needs exporting
     result = finished_run(config) if config.export_gguf else None
+    done_before = result is not None
     if result is None:
         result = train(config, sub_range(bar, 0.0, share), cancel)
     if not main_process:
@@ -167,8 +168,9 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
     if isinstance(bar, ProgressBar):
         bar.finish()
     print(
-        f"Trained {result.steps} steps on {result.examples:,} examples, final loss "
-        f"{result.final_loss:.4f}; model in {result.model_dir}"
+        f"{'Already trained' if done_before else 'Trained'}: {result.steps} steps on "
+        f"{result.examples:,} examples, final loss {result.final_loss:.4f}; "
+        f"model in {result.model_dir}"
     )
     if config.export_gguf:
         name = config.name or Path(config.out).name

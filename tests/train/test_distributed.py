@@ -13,6 +13,7 @@ import pytest
 
 from conversion.train.data import Record
 from conversion.train.run_record import read_metrics
+from desktop.core.library import ModelLibrary
 from tests.train.conftest import huacaya_train, write_records
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
@@ -94,3 +95,10 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_the_same_curve(
     again = huacaya_train(*_args(tiny_model, data, out, *options))
     output, _ = again.communicate(timeout=300)
     assert again.returncode == 1 and "already finished" in output
+    assert read_metrics(out / "metrics.csv") == resumed  # untouched
+
+    # the same command with --export-gguf only exports: into the app's library
+    export = ("--export-gguf", "f16", "--name", "Tiny resumed")
+    output = _finish(huacaya_train(*_args(tiny_model, data, out, *options, *export)))
+    assert "Already trained: 40 steps" in output and "Installed “Tiny resumed”" in output
+    assert ModelLibrary().get("Tiny resumed").quantization.upper() == "F16"
