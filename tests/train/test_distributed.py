@@ -81,13 +81,17 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_the_same_curve(
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (out / "model").exists()
-    killed_at = read_metrics(out / "metrics.csv")[-1].step
+    before = read_metrics(out / "metrics.csv")
+    killed_at = before[-1].step
     assert 10 <= killed_at < 40
 
-    _finish(huacaya_train(*_args(tiny_model, data, out, *options)))  # the same command
+    output = _finish(huacaya_train(*_args(tiny_model, data, out, *options)))  # the same command
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    assert 8 <= manifest["resumed_from_step"] <= killed_at and manifest["status"] == "finished"
+    start = manifest["resumed_from_step"]
+    assert 8 <= start <= killed_at and manifest["status"] == "finished"
+    assert f"step {start}/40 · starting" in output  # it went on from there, not from 0
     resumed = read_metrics(out / "metrics.csv")
+    assert resumed[:start] == before[:start]  # those steps were not trained again
     assert [r.step for r in resumed] == [r.step for r in whole] == list(range(1, 41))
     assert [r.loss for r in resumed] == pytest.approx([r.loss for r in whole], abs=1e-5)
     assert [r.learning_rate for r in resumed] == pytest.approx([r.learning_rate for r in whole])
