@@ -80,3 +80,16 @@ class UnsafePickleError(PickleCheckpointError):
 
 class OutputExistsError(ConversionError):
     default_hint = "Choose another output name, or pass --force to replace it."
+
+
+class TrainingDataError(HuacayaError):
+    """Instruction data that cannot be trained on: unreadable, or records that are not Alpaca's."""
+
+    default_hint = (
+        'Each record needs "instruction" and "output" (non-empty strings) and optionally '
+        '"input" (a string, empty when there is none). Fix the records named and run again.'
+    )
+
+
+class TrainingError(HuacayaError):
+    """A training run that cannot start or go on (bad options, missing extra, clash in --out)."""

@@ -1,8 +1,9 @@
 """A loopback server that speaks the Hugging Face Hub's HTTP protocol to huggingface-hub.
 
 Enough of it for Huacaya: model search (``/api/models``), repository metadata with file sizes
-and hashes (``/api/models/{repo}?blobs=true``), token checks (``/api/whoami-v2``), and file
-downloads with HTTP ranges (``/{repo}/resolve/{revision}/{file}``). Gated repositories answer 401
+and hashes (``/api/models/{repo}?blobs=true``, ``/api/datasets/{repo}``), token checks
+(``/api/whoami-v2``), and file downloads with HTTP ranges (``/{repo}/resolve/{revision}/{file}``,
+``/datasets/{repo}/resolve/{revision}/{file}``). Gated repositories answer 401
 with the Hub's error code until the right token is sent. Knobs let tests corrupt a byte in
 transit, slow a transfer down, or drop the connection after some bytes.
 """
@@ -42,6 +43,7 @@ class Knobs:
 class LoopbackHub:
     def __init__(self) -> None:
         self.repos: dict[str, Repo] = {}
+        self.datasets: dict[str, Repo] = {}
         self.knobs = Knobs()
         self.bytes_served = 0
         self.requests: list[str] = []
@@ -76,6 +78,9 @@ class LoopbackHub:
 
     def add_repo(self, repo_id: str, files: dict[str, Path], **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.repos[repo_id] = Repo(files, **kwargs)
+
+    def add_dataset(self, repo_id: str, files: dict[str, Path], **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.datasets[repo_id] = Repo(files, **kwargs)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -132,6 +137,18 @@ class LoopbackHub:
             "siblings": siblings,
         }
 
+    def _tree(self, repo: Repo) -> list[dict]:  # type: ignore[type-arg]
+        """``/tree/{revision}?recursive=true``: what snapshot_download lists."""
+        entries = []
+        for name, path in sorted(repo.files.items()):
+            sha256, blob = self._digests(path)
+            size = path.stat().st_size
+            entry = {"type": "file", "oid": blob, "size": size, "path": name}
+            if name.endswith((".safetensors", ".gguf", ".parquet")):
+                entry["lfs"] = {"oid": sha256, "size": size, "pointerSize": 134}
+            entries.append(entry)
+        return entries
+
     # -- routes ----------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler, head: bool) -> None:
@@ -154,9 +171,13 @@ class LoopbackHub:
         if path == "/api/models":
             self._search(handler, query)
             return
-        if path.startswith("/api/models/"):
-            repo_id = path.removeprefix("/api/models/").split("/revision/")[0]
-            repo = self.repos.get(repo_id)
+        if path.startswith(("/api/models/", "/api/datasets/")):
+            kind, _, rest = path.removeprefix("/api/").partition("/")
+            repo_id = rest.split("/revision/")[0].split("/tree/")[0]
+            repo = (self.repos if kind == "models" else self.datasets).get(repo_id)
+            if repo is not None and "/tree/" in rest and self._authorized(handler, repo):
+                self._send_json(handler, 200, self._tree(repo))
+                return
             if repo is None:
                 self._send_json(
                     handler,
@@ -177,6 +198,9 @@ class LoopbackHub:
         if path.startswith("/cdn/"):  # the other host: pre-signed, no token wanted
             self.cdn_authorizations.append(handler.headers.get("Authorization"))
             self._file(handler, path.removeprefix("/cdn"), head, check_access=False)
+            return
+        if path.startswith("/datasets/") and "/resolve/" in path:
+            self._file(handler, path.removeprefix("/datasets"), head, repos=self.datasets)
             return
         if "/resolve/" in path:
             repo = self.repos.get(path.lstrip("/").partition("/resolve/")[0])
@@ -203,10 +227,10 @@ class LoopbackHub:
         limit = int(query.get("limit", ["1000"])[0])
         self._send_json(handler, 200, found[:limit])
 
-    def _file(self, handler, path: str, head: bool, check_access: bool = True) -> None:  # type: ignore[no-untyped-def]
+    def _file(self, handler, path: str, head: bool, check_access: bool = True, repos=None) -> None:  # type: ignore[no-untyped-def]
         repo_id, _, rest = path.lstrip("/").partition("/resolve/")
         _revision, _, name = rest.partition("/")
-        repo = self.repos.get(repo_id)
+        repo = (self.repos if repos is None else repos).get(repo_id)
         if repo is None or name not in repo.files:
             self._send_json(
                 handler, 404, {"error": "Entry not found"}, {"X-Error-Code": "EntryNotFound"}

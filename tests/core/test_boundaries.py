@@ -55,3 +55,51 @@ def test_the_check_itself_catches_a_qt_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from PySide6.QtCore import QObject\n", encoding="utf-8")
     assert "PySide6.QtCore" in _imported_modules(sample)
+
+
+TRAINING_LIBRARIES = ("torch", "transformers", "peft", "accelerate", "deepspeed")
+
+
+def test_training_libraries_and_the_app_stay_out_of_the_converter_and_core() -> None:
+    """The app installs and runs without the train extra: only conversion/train imports torch &
+    co. at module level, and conversion never imports desktop."""
+    offenders = []
+    for folder in QT_FREE:
+        for source in folder.rglob("*.py"):
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+            top_level = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+            names = {
+                alias.name if isinstance(node, ast.Import) else (node.module or "")
+                for node in top_level
+                for alias in node.names
+            }
+            roots = {name.split(".")[0] for name in names}
+            in_train = "train" in source.relative_to(ROOT).parts
+            if not in_train and roots & set(TRAINING_LIBRARIES):
+                offenders.append(
+                    f"{source.relative_to(ROOT)} imports {roots & set(TRAINING_LIBRARIES)}"
+                )
+            if folder.name == "conversion" and "desktop" in {
+                n.split(".")[0] for n in _imported_modules(source)
+            }:
+                offenders.append(f"{source.relative_to(ROOT)} imports desktop")
+    assert offenders == []
+
+
+def test_importing_the_app_core_and_converter_loads_no_training_library() -> None:
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for folder in QT_FREE
+        for path in folder.rglob("*.py")
+        if path.name != "__init__.py" and "train" not in path.parts
+    ]
+    modules += ["conversion.train.data", "conversion.train.recipe", "conversion.train.cli"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        f"leaked = sorted(m for m in sys.modules if m.split('.')[0] in {TRAINING_LIBRARIES!r})\n"
+        "print(leaked[:5])\n"
+        "sys.exit(1 if leaked else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

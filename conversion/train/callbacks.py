@@ -1,0 +1,137 @@
+"""The Trainer callback that reports a run: progress (steps, loss, tokens/s, time left) through
+Huacaya's ``progress`` callable, ``metrics.csv`` rows, and cancellation through a CancelToken."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from transformers import TrainerCallback
+
+from conversion.progress import CancelToken, Progress
+from conversion.train.packing import TokenCounter
+from conversion.train.run_record import MetricRow, MetricsFile
+
+
+@dataclass
+class TrainStatus:
+    """The figures of the latest optimizer step (all processes together)."""
+
+    step: int
+    total_steps: int
+    loss: float
+    learning_rate: float
+    tokens_per_second: float
+    seconds_left: float
+    epoch: float
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    def message(self) -> str:
+        left = _duration(self.seconds_left)
+        return (
+            f"step {self.step}/{self.total_steps} · loss {self.loss:.4f} · "
+            f"{self.tokens_per_second:,.0f} tokens/s · {left} left"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def _all_processes_sum(value: int) -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        total = torch.tensor([value], dtype=torch.float64)
+        if torch.distributed.get_backend() == "nccl":
+            total = total.cuda()
+        torch.distributed.all_reduce(total)
+        return int(total.item())
+    return value
+
+
+class ReportingCallback(TrainerCallback):
+    def __init__(
+        self,
+        counter: TokenCounter,
+        metrics: MetricsFile | None,  # None on processes other than the first
+        progress: Progress,
+        cancel: CancelToken,
+        on_status: Callable[[TrainStatus], None] | None = None,
+    ) -> None:
+        self.counter = counter
+        self.metrics = metrics
+        self.progress = progress
+        self.cancel = cancel
+        self.on_status = on_status
+        self.cancelled_at: int | None = None
+        self._tokens_before = 0
+        self._step_started = 0.0
+        self._session_started = 0.0
+        self._session_first_step = 0
+        self._tokens_per_second = 0.0
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self.metrics is not None:
+            self.metrics.load(state.global_step)
+        self._tokens_before = _all_processes_sum(self.counter.tokens)
+        self._session_started = self._step_started = time.perf_counter()
+        self._session_first_step = state.global_step
+        self.progress(
+            state.global_step / state.max_steps if state.max_steps else 0.0,
+            f"step {state.global_step}/{state.max_steps} · starting",
+        )
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        tokens = _all_processes_sum(self.counter.tokens)
+        now = time.perf_counter()
+        elapsed = max(now - self._step_started, 1e-9)
+        self._tokens_per_second = (tokens - self._tokens_before) / elapsed
+        self._tokens_before, self._step_started = tokens, now
+        return self._stop_if_cancelled(state, control)
+
+    def _stop_if_cancelled(self, state, control):  # type: ignore[no-untyped-def]
+        """Cancel takes effect between optimizer steps: the step is saved as a checkpoint, so
+        the same command resumes from it."""
+        if self.cancel.cancelled and self.cancelled_at is None:
+            self.cancelled_at = state.global_step
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if not logs or "loss" not in logs:
+            return control
+        steps_done = state.global_step - self._session_first_step
+        per_step = (time.perf_counter() - self._session_started) / max(steps_done, 1)
+        status = TrainStatus(
+            step=state.global_step,
+            total_steps=state.max_steps,
+            loss=float(logs["loss"]),
+            learning_rate=float(logs.get("learning_rate", 0.0)),
+            tokens_per_second=self._tokens_per_second,
+            seconds_left=per_step * (state.max_steps - state.global_step),
+            epoch=float(state.epoch or 0.0),
+        )
+        if self.metrics is not None:
+            self.metrics.add(
+                MetricRow(
+                    status.step,
+                    status.loss,
+                    status.learning_rate,
+                    status.tokens_per_second,
+                    status.epoch,
+                )
+            )
+        self.progress(status.fraction, status.message())
+        if self.on_status is not None:
+            self.on_status(status)
+        return self._stop_if_cancelled(state, control)  # the save below this log sees it

@@ -1,0 +1,214 @@
+"""``huacaya-train``: Stanford Alpaca's supervised fine-tune (or LoRA), resumable, exportable.
+
+    huacaya-train --base MODEL_DIR_OR_HUB_ID --data DATA --out DIR [--lora] [--export-gguf q4_k_m]
+
+Runs the same under ``torchrun --nproc_per_node N`` or ``accelerate launch`` (DDP; add ``--fsdp``
+or ``--deepspeed``). The options are read here without torch, so ``--help`` and bad options
+answer at once, and a missing ``train`` extra gives one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from conversion.cli import ProgressBar
+from conversion.errors import Cancelled, HuacayaError, TrainingError
+from conversion.progress import CancelToken, sub_range
+from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
+
+EXPORT_HELP = "f16, bf16, f32, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huacaya-train",
+        description="Fine-tune a causal language model on Alpaca-style instruction data with "
+        "Stanford Alpaca's recipe (full fine-tune) or alpaca-lora's (--lora).",
+    )
+    parser.add_argument("--base", required=True, help="checkpoint folder or Hub model id")
+    parser.add_argument(
+        "--data", required=True, help="Alpaca JSON/JSONL/Parquet file or folder, or Hub dataset id"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for the run and model")
+    recipe = parser.add_argument_group("recipe (Stanford Alpaca's defaults)")
+    recipe.add_argument(
+        "--learning-rate",
+        type=float,
+        help=f"default {STANFORD['learning_rate']} ({ALPACA_LORA['learning_rate']} with --lora)",
+    )
+    recipe.add_argument("--epochs", type=float, default=STANFORD["epochs"])
+    recipe.add_argument(
+        "--global-batch",
+        type=int,
+        default=STANFORD["global_batch"],
+        help="examples per optimizer step: per-device batch × accumulation × processes",
+    )
+    recipe.add_argument("--per-device-batch", type=int, default=4)
+    recipe.add_argument("--max-length", type=int, default=STANFORD["max_length"])
+    recipe.add_argument("--weight-decay", type=float, default=STANFORD["weight_decay"])
+    recipe.add_argument("--warmup-ratio", type=float, default=STANFORD["warmup_ratio"])
+    recipe.add_argument("--scheduler", default=STANFORD["scheduler"])
+    recipe.add_argument("--seed", type=int, default=42)
+    recipe.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "bf16", "fp16", "fp32"],
+        help="auto: bf16 + tf32 where the GPU has them, fp32 elsewhere",
+    )
+    quick = parser.add_argument_group("quick runs")
+    quick.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps")
+    quick.add_argument("--limit", type=int, default=0, help="use only the first N records")
+    speed = parser.add_argument_group("speed")
+    speed.add_argument(
+        "--no-packing",
+        dest="packing",
+        action="store_false",
+        help="pad each batch to its longest example (Stanford's way) instead of packing",
+    )
+    speed.add_argument(
+        "--pack-length", type=int, default=0, help="tokens per packed row (default: max length)"
+    )
+    speed.add_argument(
+        "--group-by-length", action="store_true", help="batch examples of similar length"
+    )
+    speed.add_argument("--gradient-checkpointing", action="store_true")
+    speed.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch")
+    lora = parser.add_argument_group("LoRA (alpaca-lora's defaults)")
+    lora.add_argument("--lora", action="store_true", help="train a LoRA adapter only")
+    lora.add_argument("--lora-r", type=int, default=ALPACA_LORA["lora_r"])
+    lora.add_argument("--lora-alpha", type=int, default=ALPACA_LORA["lora_alpha"])
+    lora.add_argument("--lora-dropout", type=float, default=ALPACA_LORA["lora_dropout"])
+    lora.add_argument(
+        "--lora-targets", default=",".join(LORA_TARGETS), help="comma-separated module names"
+    )
+    scale = parser.add_argument_group("several GPUs (under torchrun or accelerate launch)")
+    scale.add_argument("--fsdp", action="store_true", help="FSDP full shard, auto wrap")
+    scale.add_argument(
+        "--deepspeed",
+        nargs="?",
+        const="zero3-offload",
+        default="",
+        metavar="CONFIG",
+        help="DeepSpeed: ZeRO-3 with CPU offload (Stanford's) or your JSON config",
+    )
+    run = parser.add_argument_group("checkpoints and export")
+    run.add_argument("--save-steps", type=int, default=100)
+    run.add_argument("--save-total-limit", type=int, default=2)
+    run.add_argument(
+        "--export-gguf", default="", metavar="TYPE", help=f"add it to the app ({EXPORT_HELP})"
+    )
+    run.add_argument("--name", default="", help="its name in the app (default: the --out name)")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        base=args.base,
+        data=args.data,
+        out=str(args.out),
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        global_batch=args.global_batch,
+        per_device_batch=args.per_device_batch,
+        max_length=args.max_length,
+        weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio,
+        scheduler=args.scheduler,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        limit=args.limit,
+        packing=args.packing,
+        pack_length=args.pack_length,
+        group_by_length=args.group_by_length,
+        precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing,
+        lora=args.lora,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        lora_targets=[t.strip() for t in args.lora_targets.split(",") if t.strip()],
+        fsdp=args.fsdp,
+        deepspeed=args.deepspeed,
+        save_steps=args.save_steps,
+        save_total_limit=args.save_total_limit,
+        threads=args.threads,
+        export_gguf=args.export_gguf.lower(),
+        name=args.name,
+    )
+
+
+def run(config: TrainConfig, cancel: CancelToken) -> int:
+    try:
+        from conversion.train.export import EXPORT_TYPES, export_to_library
+        from conversion.train.run import finished_run, train
+    except ImportError as exc:
+        raise TrainingError(
+            f"Training needs PyTorch, transformers, peft and accelerate ({exc.name} is missing).",
+            "Install the train extra: pip install 'huacaya[train]'.",
+        ) from exc
+    if config.export_gguf and config.export_gguf not in EXPORT_TYPES:
+        raise TrainingError(
+            f"Unknown GGUF type “{config.export_gguf}”.", f"Choose one of {EXPORT_HELP}."
+        )
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    bar = ProgressBar() if main_process else lambda fraction, message="": None
+    share = 0.8 if config.export_gguf else 1.0
+    # a finished run of this very command only needs exporting
+    result = finished_run(config) if config.export_gguf else None
+    done_before = result is not None
+    if result is None:
+        result = train(config, sub_range(bar, 0.0, share), cancel)
+    if not main_process:
+        return 0
+    if isinstance(bar, ProgressBar):
+        bar.finish()
+    print(
+        f"{'Already trained' if done_before else 'Trained'}: {result.steps} steps on "
+        f"{result.examples:,} examples, final loss {result.final_loss:.4f}; "
+        f"model in {result.model_dir}"
+    )
+    if config.export_gguf:
+        name = config.name or Path(config.out).name
+        base = Path(config.base) if config.lora else None
+        if base is not None and not base.is_dir():
+            from huggingface_hub import snapshot_download
+
+            patterns = ["*.json", "*.safetensors", "*.model", "*.jinja", "tokenizer*"]
+            base = Path(snapshot_download(config.base, allow_patterns=patterns))  # cached
+        exported = export_to_library(
+            result.model_dir, name, config.export_gguf, base, sub_range(bar, share, 1.0), cancel
+        )
+        if isinstance(bar, ProgressBar):
+            bar.finish()
+        print(
+            f"Installed “{exported.name}” as {exported.model_id}. "
+            f"Chat with it: huacaya chat --model {exported.model_id}"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cancel = CancelToken()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        cancel.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        return run(config_from(args), cancel)
+    except Cancelled as exc:
+        print(f"\nhuacaya-train: {exc}", file=sys.stderr)
+        return 130
+    except HuacayaError as exc:
+        print(f"\nhuacaya-train: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+"""Hand a fine-tuned model to the app: GGUF with Stanford's prompt, verified, in the library.
+
+Two steps, one boundary each:
+
+1. our converter (torch-free) writes a GGUF from ``model/`` — or from the base model with the
+   LoRA adapter merged in on the fly, one tensor at a time, exactly as ``huacaya-convert --lora``
+   does — with the Alpaca chat template, since that is the prompt the model was trained on;
+2. the app's own import job, in a child process (``python -m desktop models import``), quantizes
+   it with llama.cpp, loads it and checks that it answers, and registers it in the library of
+   ``HUACAYA_HOME``. ``conversion`` never imports ``desktop``, and llama.cpp never shares a
+   process with torch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from conversion.convert import OUTTYPES, convert
+from conversion.errors import Cancelled, TrainingError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
+from conversion.quantize import QUANT_TYPES
+
+EXPORT_TYPES = tuple(sorted({*(t for t in OUTTYPES if t != "auto"), *QUANT_TYPES}))
+_INSTALLED = re.compile(r"Installed “(?P<name>.*)” as (?P<id>\S+)\.")
+_PERCENT = re.compile(r"^\s*(?P<percent>[\d.]+)%\s+(?P<message>.*)$")
+
+
+@dataclass
+class ExportResult:
+    model_id: str
+    name: str
+
+
+def export_to_library(
+    model_dir: Path,
+    name: str,
+    outtype: str,
+    base: Path | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ExportResult:
+    """Convert ``model_dir`` (a full checkpoint, or a LoRA adapter of ``base``), then quantize,
+    verify and register it as ``name``. Returns the library id (``huacaya chat --model ID``)."""
+    if outtype not in EXPORT_TYPES:
+        raise TrainingError(
+            f"Unknown GGUF type “{outtype}”.", f"Choose one of {', '.join(EXPORT_TYPES)}."
+        )
+    direct = outtype in OUTTYPES  # the converter writes it; otherwise llama.cpp quantizes f16
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=model_dir.parent) as tmp:
+        gguf = Path(tmp) / f"model-{outtype if direct else 'f16'}.gguf"
+        source, lora = (base, model_dir) if base is not None else (model_dir, None)
+        convert(
+            source,
+            gguf,
+            outtype if direct else "f16",
+            sub_range(progress, 0.0, 0.4),
+            cancel,
+            lora=lora,
+            template="alpaca",
+        )
+        quant = "none" if direct else outtype
+        command = [sys.executable, "-m", "desktop", "models", "import", str(gguf)]
+        command += ["--quant", quant, "--name", name]
+        stdout = _run_import(command, sub_range(progress, 0.4, 1.0), cancel)
+    match = _INSTALLED.search(stdout)
+    if match is None:
+        raise TrainingError(f"The app's import job did not report the model: {stdout.strip()}")
+    progress(1.0, f"installed as {match['id']}")
+    return ExportResult(match["id"], match["name"])
+
+
+def _run_import(command: list[str], progress: Progress, cancel: CancelToken) -> str:
+    """Run the import job, forwarding its progress lines; Ctrl+C-like stop on cancel."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    errors: list[str] = []
+
+    def read_errors() -> None:
+        assert child.stderr is not None
+        for line in child.stderr:
+            match = _PERCENT.match(line)
+            if match:
+                progress(float(match["percent"]) / 100, match["message"].strip())
+            elif line.strip():
+                errors.append(line.strip())
+
+    reader = threading.Thread(target=read_errors, daemon=True)
+    reader.start()
+    while True:
+        try:
+            child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if cancel.cancelled:  # the job removes its files when interrupted
+                child.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
+                child.wait()
+                raise Cancelled("Export cancelled; nothing was added to the library.") from None
+    reader.join(timeout=5)
+    stdout = child.stdout.read() if child.stdout else ""
+    if child.returncode:
+        detail = errors[-1] if errors else f"exit code {child.returncode}"
+        raise TrainingError(
+            f"The model could not be added to the library: {detail}",
+            "The trained model is kept in --out/model; import it later with huacaya models import.",
+        )
+    return stdout
