@@ -1,5 +1,6 @@
-"""Where converted and quantized files are written: checked first, then built under a temporary
-name beside the destination and renamed only when complete."""
+"""Where converted, quantized and generated files are written: checked first, then built under a
+temporary name beside the destination and renamed only when complete. ``desktop.core.paths``
+re-exports the atomic writers, so the app and the converters share one implementation."""
 
 from __future__ import annotations
 
@@ -22,3 +23,25 @@ def partial_file(dst: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
     os.close(fd)
     return Path(name)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place.
+
+    A crash at any moment leaves either the old file or the new one, never half of one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))

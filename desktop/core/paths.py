@@ -7,10 +7,13 @@ all of them with one folder, which is what the tests use.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
+
+# The atomic writers are defined in conversion (which may not import desktop) and shared.
+from conversion.output import atomic_write_bytes as atomic_write_bytes
+from conversion.output import atomic_write_text as atomic_write_text
 
 APP_DIR_NAME = "Huacaya"
 HOME_ENV = "HUACAYA_HOME"
@@ -56,25 +59,3 @@ def models_dir() -> Path:
 
 def settings_file() -> Path:
     return config_dir() / "settings.json"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and rename it into place.
-
-    A crash at any moment leaves either the old file or the new one, never half of one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))

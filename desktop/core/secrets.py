@@ -1,6 +1,7 @@
-"""The Hugging Face token: in the OS keychain through keyring, never in a file.
+"""Secrets in the OS keychain through keyring, never in a file: the Hugging Face token, and
+API keys for OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``).
 
-Without a usable keychain backend the token is kept in memory for this session only, and
+Without a usable keychain backend a secret is kept in memory for this session only, and
 ``token_is_persistent()`` says so, so the window can tell the user.
 """
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "Huacaya"
 ACCOUNT = "huggingface-token"
+API_KEY_ACCOUNT = "api-key:{base_url}"  # an OpenAI-compatible server's key, by its base URL
 _session: dict[str, str] = {}
 
 
@@ -68,3 +70,39 @@ def delete_token() -> None:
     if _backend_usable():
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(SERVICE, ACCOUNT)
+
+
+def _api_key_account(base_url: str) -> str:
+    return API_KEY_ACCOUNT.format(base_url=base_url.strip().rstrip("/"))
+
+
+class ApiKeys:
+    """API keys of OpenAI-compatible servers by base URL: the key store of generate-data."""
+
+    def get(self, base_url: str) -> str | None:
+        account = _api_key_account(base_url)
+        if account in _session:
+            return _session[account]
+        if not _backend_usable():
+            return None
+        try:
+            return keyring.get_password(SERVICE, account)
+        except keyring.errors.KeyringError as exc:
+            log.warning("cannot read the keychain: %s", exc)
+            return None
+
+    def set(self, base_url: str, key: str) -> bool:
+        """Store ``key``; True if it went to the keychain, False if only into this session."""
+        key = key.strip()
+        if not key:
+            raise HuacayaError("The API key is empty.", "Paste the key the server gave you.")
+        account = _api_key_account(base_url)
+        if _backend_usable():
+            try:
+                keyring.set_password(SERVICE, account, key)
+                _session.pop(account, None)
+                return True
+            except keyring.errors.KeyringError as exc:
+                log.warning("cannot write the keychain (%s); keeping the key for this session", exc)
+        _session[account] = key
+        return False
