@@ -37,6 +37,7 @@ from conversion.selfinstruct.teachers import (
     ModelResolver,
     Sampling,
     Teacher,
+    TeacherSpec,
     parse_teacher_spec,
     resolve_path_only,
 )
@@ -184,9 +185,11 @@ def config_from(args: argparse.Namespace) -> GenerationConfig:
 
 
 def open_teacher(
-    args: argparse.Namespace, resolve_model: ModelResolver, keys: KeyStore | None
+    args: argparse.Namespace,
+    spec: TeacherSpec,
+    resolve_model: ModelResolver,
+    keys: KeyStore | None,
 ) -> Teacher:
-    spec = parse_teacher_spec(args.teacher)
     if spec.kind == "gguf":
         from conversion.selfinstruct.gguf_teacher import GgufTeacher
 
@@ -249,9 +252,10 @@ def run(
     ]
     if missing:
         raise DataGenerationError(f"Missing {', '.join(missing)}.", f"See {PROG} --help.")
+    spec = parse_teacher_spec(args.teacher)
     config = config_from(args)
     seed_tasks = load_seed_tasks(args.seed_tasks)
-    teacher = open_teacher(args, resolve_model, keys)
+    teacher = open_teacher(args, spec, resolve_model, keys)
     bar = ProgressBar(message_width=None)
     try:
         result = generate(

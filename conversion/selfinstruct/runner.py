@@ -160,7 +160,8 @@ class _Generation:
     def status(self, activity: str = "") -> str:
         total = sum(self.dropped.values())
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in self.dropped.most_common() if n)
-        line = f"kept {len(self.records):,}/{self.config.num:,} · dropped {total:,}"
+        kept = min(len(self.records), self.config.num)
+        line = f"kept {kept:,}/{self.config.num:,} · dropped {total:,}"
         line += f" ({reasons})" if reasons else ""
         return f"{line} · {activity}" if activity else line
 

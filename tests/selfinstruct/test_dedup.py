@@ -23,7 +23,7 @@ def test_scores_are_rouge_scores_bit_for_bit(stanford_seeds: Path) -> None:
     matrix = TokenMatrix()
     for tokens in earlier:
         matrix.add(tokens)
-    queries = [tuple(rng.choices(vocabulary + ["q"], k=rng.randint(0, 40))) for _ in range(25)]
+    queries = [tuple(rng.choices([*vocabulary, "q"], k=rng.randint(0, 40))) for _ in range(25)]
     queries += [tuple(rng.choices(vocabulary, k=70)), *earlier[-20:]]
     for new in queries:
         reference = np.array([_score_lcs(new, old).fmeasure for old in earlier])
