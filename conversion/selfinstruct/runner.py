@@ -147,10 +147,13 @@ class _Generation:
                 "input": task.input,
                 "output": task.output,
                 # As Stanford's regen.json: the most similar earlier instructions (seeds or
-                # kept), best first, and — with exhaustive de-duplication — the mean.
-                "most_similar_instructions": {
-                    self.index.texts[i]: score for i, score in verdict.most_similar
-                },
+                # kept), best first, and — with exhaustive de-duplication — the mean. A list
+                # of objects rather than Stanford's {text: score}: data loaders that infer a
+                # schema (Arrow, `datasets`) would make every instruction text a column.
+                "most_similar_instructions": [
+                    {"instruction": self.index.texts[i], "score": score}
+                    for i, score in verdict.most_similar
+                ],
             }
             if verdict.mean is not None:
                 record["avg_similarity_score"] = verdict.mean

@@ -55,3 +55,21 @@ def test_the_check_itself_catches_a_qt_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from PySide6.QtCore import QObject\n", encoding="utf-8")
     assert "PySide6.QtCore" in _imported_modules(sample)
+
+
+def test_conversion_never_imports_desktop() -> None:
+    offenders = [
+        str(source.relative_to(ROOT))
+        for source in (ROOT / "conversion").rglob("*.py")
+        if any(name.split(".")[0] == "desktop" for name in _imported_modules(source))
+    ]
+    assert offenders == []
+
+
+def test_data_generation_loads_no_torch() -> None:
+    code = (
+        "import sys, conversion.selfinstruct.cli, conversion.selfinstruct.gguf_teacher\n"
+        "sys.exit(1 if {'torch', 'transformers', 'desktop'} & set(sys.modules) else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

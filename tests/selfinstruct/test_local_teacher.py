@@ -52,6 +52,7 @@ def test_starter_model_as_teacher(
         assert rules.rejection(record["instruction"]) is None
         tokens = rouge_tokens(record["instruction"])
         assert max(_score_lcs(tokens, e).fmeasure for e in earlier) <= 0.7
-        for text, score in record["most_similar_instructions"].items():
-            assert score == _score_lcs(tokens, rouge_tokens(text)).fmeasure
+        for similar in record["most_similar_instructions"]:
+            score = _score_lcs(tokens, rouge_tokens(similar["instruction"])).fmeasure
+            assert similar["score"] == score
         earlier.append(tokens)

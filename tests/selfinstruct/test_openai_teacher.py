@@ -52,8 +52,8 @@ def test_faults_change_nothing(teacher: LoopbackTeacher, tmp_path: Path) -> None
         tokens = rouge_tokens(record["instruction"])
         for other in instructions[i + 1 :]:
             assert rouge_l(tokens, rouge_tokens(other)) <= 0.7
-        for text, score in record["most_similar_instructions"].items():
-            assert score == rouge_l(tokens, rouge_tokens(text))
+        for similar in record["most_similar_instructions"]:
+            assert similar["score"] == rouge_l(tokens, rouge_tokens(similar["instruction"]))
     for reason in ("similar", "blacklisted word", "too short", "banned start", "cut off"):
         assert clean.dropped[reason] > 0, reason
 
