@@ -56,3 +56,19 @@ def test_starter_model_as_teacher(
             score = _score_lcs(tokens, rouge_tokens(similar["instruction"])).fmeasure
             assert similar["score"] == score
         earlier.append(tokens)
+
+
+def test_bad_local_teachers(
+    stanford_seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--seed-tasks", str(stanford_seeds), "--out", str(tmp_path / "d.json")]
+    assert cli_generate.main([*args, "--teacher", "gguf:no-such-model"]) == 1
+    assert "huacaya models list" in capsys.readouterr().err
+    missing = tmp_path / "gone.gguf"
+    assert cli_generate.main([*args, "--teacher", f"gguf:{missing}"]) == 1
+    assert str(missing) in capsys.readouterr().err
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("a shopping list\n" * 50, encoding="utf-8")
+    assert cli_generate.main([*args, "--teacher", f"gguf:{not_gguf}"]) == 1
+    assert "notes.gguf" in capsys.readouterr().err
+    assert not (tmp_path / "d.json").exists()

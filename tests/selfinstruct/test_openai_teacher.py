@@ -164,3 +164,22 @@ def test_command_line_keys_and_messages(
     assert cli_generate.cli.main([*args[:-1], "gpt-4"], keys=keys) == 1
     assert "“gpt-4” is not a teacher" in capsys.readouterr().err
     assert len(load_seed_tasks(write_seeds(seeds, SMALL_SEEDS))) == 6
+
+
+def test_api_keys_live_in_the_keychain_by_base_url() -> None:
+    from keyring import get_keyring, set_keyring
+
+    from desktop.core import secrets
+    from tests.core.test_models import MemoryKeyring
+
+    previous, backend = get_keyring(), MemoryKeyring()
+    set_keyring(backend)
+    try:
+        keys = secrets.ApiKeys()
+        assert keys.set("http://127.0.0.1:8000/v1/", " sk-local\n") is True
+        assert keys.get("http://127.0.0.1:8000/v1") == "sk-local"
+        assert keys.get("https://api.openai.com/v1") is None
+        assert backend.store == {(secrets.SERVICE, "api-key:http://127.0.0.1:8000/v1"): "sk-local"}
+        assert secrets.get_token() is None  # the Hugging Face token is another secret
+    finally:
+        set_keyring(previous)
