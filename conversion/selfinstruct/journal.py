@@ -58,7 +58,8 @@ class Journal:
     ) -> tuple[Journal, list[Batch]]:
         """The journal of ``out`` and its batches; a new one when there is none (or ``force``).
 
-        Refuses an output that exists without a journal, and a journal made with other settings.
+        Refuses an output that exists without a journal, and a journal of other settings that
+        already holds batches (one without any is simply started again).
         """
         journal = cls(journal_path(out))
         if not out.parent.is_dir():
@@ -76,6 +77,9 @@ class Journal:
             return journal, []
         header, batches = journal._read()
         differences = _differences(header.get("settings", {}), settings)
+        if differences and not batches:  # nothing was generated yet: nothing to keep
+            journal._start(settings)
+            return journal, []
         if differences:
             raise GenerationStateError(
                 f"“{out}” was started with other settings: {'; '.join(differences)}.",

@@ -71,6 +71,10 @@ def test_unreachable_teacher_fails_at_once(tmp_path: Path) -> None:
         generate(SMALL_SEEDS, client, tmp_path / "out.json", CONFIG)
     assert time.monotonic() - started < 10 and "--base-url" in caught.value.hint
     assert records(tmp_path / "out.json") == []
+    # Nothing was generated, so other settings (another model) need no --force.
+    other = OpenAITeacher("another-model", "http://127.0.0.1:9/v1")
+    with pytest.raises(TeacherUnreachableError):
+        generate(SMALL_SEEDS, other, tmp_path / "out.json", CONFIG)
 
 
 def test_persistent_failure_keeps_what_was_generated(
