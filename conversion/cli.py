@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 from conversion.convert import OUTTYPES, TEMPLATES, convert
 from conversion.errors import Cancelled, HuacayaError
 from conversion.output import check_destination
-from conversion.progress import CancelToken, sub_range
+from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
 
@@ -148,12 +147,7 @@ def _report_integrity(integrity: dict) -> None:  # type: ignore[type-arg]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cancel = CancelToken()
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    cancel = cancel_on_interrupt()
     try:
         return run(args, cancel)
     except Cancelled:

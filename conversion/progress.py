@@ -8,6 +8,7 @@ re-exports these, so the app and the converter share them.
 
 from __future__ import annotations
 
+import signal
 import threading
 from typing import Protocol
 
@@ -54,3 +55,14 @@ class CancelToken:
 
 
 NEVER_CANCELLED = CancelToken()
+
+
+def cancel_on_interrupt() -> CancelToken:
+    """A token that Ctrl+C (SIGINT) cancels, for command-line tools: the work stops cleanly."""
+    token = CancelToken()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        token.cancel()
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return token

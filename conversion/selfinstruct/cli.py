@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Protocol
 
 from conversion.cli import ProgressBar
 from conversion.errors import Cancelled, DataGenerationError, HuacayaError
-from conversion.progress import CancelToken
+from conversion.progress import CancelToken, cancel_on_interrupt
 from conversion.selfinstruct.dedup import DEFAULT_THRESHOLD, METHODS
 from conversion.selfinstruct.filters import BANNED_PREFIXES, BLACKLIST, FilterRules
 from conversion.selfinstruct.journal import journal_path
@@ -275,12 +274,7 @@ def main(
     keys: KeyStore | None = None,
 ) -> int:
     args = build_parser().parse_args(argv)
-    cancel = CancelToken()
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, on_interrupt)
+    cancel = cancel_on_interrupt()
     try:
         return run(args, cancel, resolve_model, keys)
     except Cancelled:
