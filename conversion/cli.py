@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
+import shutil
 import sys
 import tempfile
 import time
@@ -22,17 +22,21 @@ from pathlib import Path
 from conversion.convert import OUTTYPES, TEMPLATES, convert
 from conversion.errors import Cancelled, HuacayaError
 from conversion.output import check_destination
-from conversion.progress import CancelToken, sub_range
+from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
 
 class ProgressBar:
     """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stream=sys.stderr, width: int = 30, message_width: int | None = 50) -> None:  # type: ignore[no-untyped-def]
+        """``message_width`` None: as wide as the terminal leaves room for."""
         self.stream = stream
         self.width = width
         self.tty = stream.isatty()
+        if message_width is None:
+            message_width = max(20, shutil.get_terminal_size().columns - width - 11)
+        self.message_width = message_width
         self.last_decile = -1
         self.started = time.perf_counter()
 
@@ -41,7 +45,8 @@ class ProgressBar:
         if self.tty:
             filled = int(fraction * self.width)
             bar = "█" * filled + "·" * (self.width - filled)
-            self.stream.write(f"\r{bar} {fraction:6.1%}  {message[:50]:<50}")
+            text = message[: self.message_width].ljust(self.message_width)
+            self.stream.write(f"\r{bar} {fraction:6.1%}  {text}")
             self.stream.flush()
         elif int(fraction * 10) > self.last_decile:
             self.last_decile = int(fraction * 10)
@@ -140,14 +145,9 @@ def _report_integrity(integrity: dict) -> None:  # type: ignore[type-arg]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cancel = CancelToken()
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, on_interrupt)
     try:
-        return run(args, cancel)
+        with cancel_on_interrupt() as cancel:
+            return run(args, cancel)
     except Cancelled:
         print("\nhuacaya-convert: cancelled; nothing was written.", file=sys.stderr)
         return 130

@@ -93,3 +93,40 @@ class TrainingDataError(HuacayaError):
 
 class TrainingError(HuacayaError):
     """A training run that cannot start or go on (bad options, missing extra, clash in --out)."""
+
+
+class DataGenerationError(HuacayaError):
+    """Self-instruct data generation (``huacaya-generate-data``) cannot go on."""
+
+
+class SeedTasksError(DataGenerationError):
+    default_hint = (
+        'Seed tasks are JSON Lines: one object per line with an "instruction" and either '
+        '"instances": [{"input": …, "output": …}] (Stanford\'s seed_tasks.jsonl) or '
+        '"input" and "output".'
+    )
+
+
+class TeacherError(DataGenerationError):
+    """The teacher model failed, refused, or answered something unusable."""
+
+
+class TeacherUnreachableError(TeacherError):
+    default_hint = (
+        "Check that the server is running and that --base-url is right (OpenAI-compatible "
+        "servers usually end in /v1). Everything generated so far is kept: run the same "
+        "command again to continue."
+    )
+
+
+class TeacherReplyError(TeacherError):
+    """The teacher answers, but not in a form the pipeline can use."""
+
+    default_hint = (
+        "Everything generated so far is kept. Try a stronger model, --api chat for a chat-only "
+        "server, a lower --temperature, or --prompt-file with clearer instructions."
+    )
+
+
+class GenerationStateError(DataGenerationError):
+    """The output file or its journal does not belong to this command."""

@@ -1,6 +1,6 @@
-"""Where converted and quantized files are written: checked first, then built under a temporary
-name beside the destination and renamed only when complete. Also the atomic small-file writer
-the app's settings, library and jobs use (``desktop.core.paths`` re-exports it)."""
+"""Where converted, quantized and generated files are written: checked first, then built under a
+temporary name beside the destination and renamed only when complete. ``desktop.core.paths``
+re-exports the atomic writers, so the app and the converters share one implementation."""
 
 from __future__ import annotations
 

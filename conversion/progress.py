@@ -8,7 +8,10 @@ re-exports these, so the app and the converter share them.
 
 from __future__ import annotations
 
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from conversion.errors import Cancelled
@@ -56,3 +59,24 @@ class CancelToken:
 
 
 NEVER_CANCELLED = CancelToken()
+
+
+@contextmanager
+def cancel_on_interrupt(token: CancelToken | None = None) -> Iterator[CancelToken]:
+    """While inside, Ctrl+C (SIGINT) cancels ``token`` (a new one by default) instead of killing
+    the program, so command-line work stops cleanly; the previous handler comes back after.
+    Outside the main thread, where signals cannot be handled, the token is simply yielded."""
+    token = token if token is not None else CancelToken()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        token.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+    except ValueError:  # not the main thread
+        yield token
+        return
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from desktop.core.catalog import find_entry, job_spec
 from desktop.core.hub import HubClient
 from desktop.core.jobs import JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
-from desktop.core.progress import CancelToken
+from desktop.core.progress import cancel_on_interrupt
 from desktop.core.settings import SettingsStore
 
 QUANT_CHOICES = [*QUANT_TYPES, "none"]
@@ -94,10 +93,9 @@ def run(args: argparse.Namespace) -> int:
         spec = JobSpec("import", args.path, args.name, quant, base=args.base)
     store = JobStore()
     job = store.create(spec)
-    cancel = CancelToken()
-    signal.signal(signal.SIGINT, lambda signum, frame: cancel.cancel())
     bar = ProgressBar()
-    entry = JobRunner(store, library, hub).run(job, bar, cancel)
+    with cancel_on_interrupt() as cancel:
+        entry = JobRunner(store, library, hub).run(job, bar, cancel)
     bar.finish()
     store.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")

@@ -7,13 +7,11 @@ window's chats, unless the session has no history); this module only reads and p
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 from typing import TextIO
 
 from desktop.core.engine import ChatEngine, GenerationStats
-from desktop.core.progress import CancelToken
+from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import LENGTH, STOPPED, ChatSession, dropped_notice
 
 
@@ -22,24 +20,6 @@ def format_stats(stats: GenerationStats) -> str:
         f"[{stats.generated_tokens} tokens · {stats.tokens_per_second:.1f} tok/s · first token "
         f"{stats.time_to_first_token:.2f} s · prompt {stats.prompt_tokens} tokens]"
     )
-
-
-@contextlib.contextmanager
-def _ctrl_c_stops(cancel: CancelToken) -> Iterator[None]:
-    """While an answer streams, Ctrl+C stops it instead of killing the program."""
-
-    def handler(signum: int, frame: object) -> None:
-        cancel.cancel()
-
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class TerminalChat:
@@ -62,7 +42,7 @@ class TerminalChat:
         """Stream the answer to ``question``; the session keeps both."""
         request = self.session.ask(question)
         self.engine.set_prompt_format(request.prompt_format)
-        with _ctrl_c_stops(request.cancel):
+        with cancel_on_interrupt(request.cancel):
             try:
                 for delta in self.engine.stream(request.messages, request.settings, request.cancel):
                     self.out.write(self.session.add_delta(delta))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from conversion.cli import ProgressBar
 from conversion.errors import Cancelled, HuacayaError, TrainingError
-from conversion.progress import CancelToken, sub_range
+from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
 from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
 
 EXPORT_HELP = "f16, bf16, f32, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"
@@ -194,14 +193,9 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    cancel = CancelToken()
-
-    def on_interrupt(signum: int, frame: object) -> None:
-        cancel.cancel()
-
-    signal.signal(signal.SIGINT, on_interrupt)
     try:
-        return run(config_from(args), cancel)
+        with cancel_on_interrupt() as cancel:
+            return run(config_from(args), cancel)
     except Cancelled as exc:
         print(f"\nhuacaya-train: {exc}", file=sys.stderr)
         return 130

@@ -23,6 +23,7 @@ from conversion.errors import (
 )
 
 __all__ = [
+    "ApiKeyError",
     "Cancelled",
     "CheckpointError",
     "ChecksumError",
@@ -110,6 +111,12 @@ class JobError(HuacayaError):
     """A model job (download, conversion, verification) failed for a reason of its own."""
 
     default_hint = "The details are in the log file. Retry the job, or remove it."
+
+
+class ApiKeyError(HuacayaError):
+    """An API key for a teacher's server was empty or could not be kept."""
+
+    default_hint = "Paste the key the server gave you."
 
 
 class TokenError(HuacayaError):

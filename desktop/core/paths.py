@@ -11,7 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
-# One atomic writer for the app and the converter (conversion may not import desktop).
+# The atomic writers are defined in conversion (which may not import desktop) and shared.
 from conversion.output import atomic_write_bytes as atomic_write_bytes
 from conversion.output import atomic_write_text as atomic_write_text
 

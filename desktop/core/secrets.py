@@ -1,6 +1,7 @@
-"""The Hugging Face token: in the OS keychain through keyring, never in a file.
+"""Secrets in the OS keychain through keyring, never in a file: the Hugging Face token, and
+API keys for OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``).
 
-Without a usable keychain backend the token is kept in memory for this session only, and
+Without a usable keychain backend a secret is kept in memory for this session only, and
 ``token_is_persistent()`` says so, so the window can tell the user.
 """
 
@@ -12,12 +13,13 @@ import logging
 import keyring
 import keyring.errors
 
-from desktop.core.errors import TokenError
+from desktop.core.errors import ApiKeyError, TokenError
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Huacaya"
 ACCOUNT = "huggingface-token"
+API_KEY_ACCOUNT = "api-key:{base_url}"  # an OpenAI-compatible server's key, by its base URL
 _session: dict[str, str] = {}
 
 
@@ -31,16 +33,33 @@ def token_is_persistent() -> bool:
     return _backend_usable()
 
 
-def get_token() -> str | None:
-    if "token" in _session:
-        return _session["token"]
+def _get(account: str) -> str | None:
+    if account in _session:
+        return _session[account]
     if not _backend_usable():
         return None
     try:
-        return keyring.get_password(SERVICE, ACCOUNT)
+        return keyring.get_password(SERVICE, account)
     except keyring.errors.KeyringError as exc:
         log.warning("cannot read the keychain: %s", exc)
         return None
+
+
+def _set(account: str, secret: str) -> bool:
+    """Store ``secret``; True if it went to the keychain, False if only into this session."""
+    if _backend_usable():
+        try:
+            keyring.set_password(SERVICE, account, secret)
+            _session.pop(account, None)
+            return True
+        except keyring.errors.KeyringError as exc:
+            log.warning("cannot write the keychain (%s); keeping it for this session", exc)
+    _session[account] = secret
+    return False
+
+
+def get_token() -> str | None:
+    return _get(ACCOUNT)
 
 
 def set_token(token: str) -> bool:
@@ -48,19 +67,29 @@ def set_token(token: str) -> bool:
     token = token.strip()
     if not token:
         raise TokenError("The token is empty.")
-    if _backend_usable():
-        try:
-            keyring.set_password(SERVICE, ACCOUNT, token)
-            _session.pop("token", None)
-            return True
-        except keyring.errors.KeyringError as exc:
-            log.warning("cannot write the keychain (%s); keeping the token for this session", exc)
-    _session["token"] = token
-    return False
+    return _set(ACCOUNT, token)
 
 
 def delete_token() -> None:
-    _session.pop("token", None)
+    _session.pop(ACCOUNT, None)
     if _backend_usable():
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
             keyring.delete_password(SERVICE, ACCOUNT)
+
+
+class ApiKeys:
+    """API keys of OpenAI-compatible servers by base URL: the key store of generate-data."""
+
+    @staticmethod
+    def _account(base_url: str) -> str:
+        return API_KEY_ACCOUNT.format(base_url=base_url.strip().rstrip("/"))
+
+    def get(self, base_url: str) -> str | None:
+        return _get(self._account(base_url))
+
+    def set(self, base_url: str, key: str) -> bool:
+        """Store ``key``; True if it went to the keychain, False if only into this session."""
+        key = key.strip()
+        if not key:
+            raise ApiKeyError("The API key is empty.")
+        return _set(self._account(base_url), key)

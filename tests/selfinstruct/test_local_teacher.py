@@ -1,0 +1,74 @@
+"""The starter model as a local teacher on Stanford's seed tasks, through the installed command.
+
+A 135M model writes few complete tasks (greedy, it mostly copies an example, which the
+de-duplication drops), and which words it writes depends on the machine, so this checks what
+must hold for whatever it writes: the library name resolves, the run stops at its request
+budget, the journal accounts for every request, and every record is valid Alpaca data that
+passes the filters and is not a near-duplicate of a seed or an earlier record (recomputed here
+with rouge-score itself). The loopback teacher's tests cover the records' path in full.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rouge_score.rouge_scorer import _score_lcs
+
+from conversion.selfinstruct.filters import InstructionFilter
+from conversion.selfinstruct.journal import journal_path
+from conversion.selfinstruct.rouge import rouge_tokens
+from conversion.selfinstruct.seeds import load_seed_tasks
+from desktop import cli_generate
+from desktop.core.starter import STARTER_ID
+
+
+def test_starter_model_as_teacher(
+    stanford_seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data.json"
+    code = cli_generate.main(
+        [
+            "--seed-tasks", str(stanford_seeds), "--out", str(out), "--num", "50",
+            "--teacher", f"gguf:{STARTER_ID}", "--ctx", "2048", "--max-tokens", "200",
+            "--temperature", "0", "--batch-size", "2",
+            "--max-requests", "4", "--max-failed-replies", "100",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Only" in captured.out and "of 50 so far" in captured.out
+    records = json.loads(out.read_text(encoding="utf-8"))
+    batches = journal_path(out).read_text(encoding="utf-8").splitlines()[1:]
+    assert [json.loads(b)["requests"] for b in batches] == [2, 2]
+    assert [r for b in batches for r in json.loads(b)["records"]] == records
+    earlier = [rouge_tokens(t.instruction) for t in load_seed_tasks(stanford_seeds)]
+    rules = InstructionFilter()
+    for record in records:
+        assert set(record) == {"instruction", "input", "output", "most_similar_instructions"}
+        assert all(isinstance(record[k], str) for k in ("instruction", "input", "output"))
+        assert record["instruction"].strip() and record["output"].strip()
+        assert rules.rejection(record["instruction"]) is None
+        tokens = rouge_tokens(record["instruction"])
+        assert max(_score_lcs(tokens, e).fmeasure for e in earlier) <= 0.7
+        for similar in record["most_similar_instructions"]:
+            score = _score_lcs(tokens, rouge_tokens(similar["instruction"])).fmeasure
+            assert similar["score"] == score
+        earlier.append(tokens)
+
+
+def test_bad_local_teachers(
+    stanford_seeds: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--seed-tasks", str(stanford_seeds), "--out", str(tmp_path / "d.json")]
+    assert cli_generate.main([*args, "--teacher", "gguf:no-such-model"]) == 1
+    assert "huacaya models list" in capsys.readouterr().err
+    missing = tmp_path / "gone.gguf"
+    assert cli_generate.main([*args, "--teacher", f"gguf:{missing}"]) == 1
+    assert str(missing) in capsys.readouterr().err
+    not_gguf = tmp_path / "notes.gguf"
+    not_gguf.write_text("a shopping list\n" * 50, encoding="utf-8")
+    assert cli_generate.main([*args, "--teacher", f"gguf:{not_gguf}"]) == 1
+    assert "notes.gguf" in capsys.readouterr().err
+    assert not (tmp_path / "d.json").exists()
