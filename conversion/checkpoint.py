@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conversion.config_checks import check_config
 from conversion.errors import CheckpointError
+from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, check_folder, read_bounded
 
 
 @dataclass
@@ -62,12 +64,13 @@ class Checkpoint:
         return str(self.config.get("_name_or_path") or self.path.name).rstrip("/").split("/")[-1]
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """A JSON object from a regular file of at most ``limit`` bytes."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bounded(path, limit).decode("utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"“{path.parent.name}” has no {path.name}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"“{path}” should hold a JSON object.")
@@ -105,6 +108,7 @@ def inspect_checkpoint(path: str | Path) -> Checkpoint:
             f"“{path}” is a file; a Hugging Face checkpoint is a folder with config.json.",
             "A .gguf file needs no conversion: open it directly.",
         )
+    check_folder(path)  # a pipe or device named like a checkpoint file is refused at once
     if is_lora_adapter(path) and not (path / "config.json").is_file():
         raise CheckpointError(
             f"“{path.name}” is a LoRA adapter, not a full model.",
@@ -115,13 +119,14 @@ def inspect_checkpoint(path: str | Path) -> Checkpoint:
             f"“{path.name}” has no config.json, so it is not a Hugging Face checkpoint.",
             "Point at the folder that holds config.json, the weights and the tokenizer files.",
         )
-    config = read_json(path / "config.json")
+    config = read_json(path / "config.json", MAX_CONFIG_BYTES)
     architectures = config.get("architectures") or []
-    architecture = architectures[0] if architectures else str(config.get("model_type", "?"))
+    if isinstance(architectures, list) and architectures and isinstance(architectures[0], str):
+        architecture = architectures[0]
+    else:
+        architecture = str(config.get("model_type", "?"))
     architecture_class(architecture, path.name)  # an unsupported one is refused first
-    for key in ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"):
-        if not isinstance(config.get(key), int):
-            raise CheckpointError(f"config.json of “{path.name}” lacks a valid {key}.")
+    check_config(config, path.name)  # types and ranges, before anything is sized from them
     ckpt = Checkpoint(path, config, architecture, tokenizer_kind(path))
     for_checkpoint(ckpt)  # a tokenizer this architecture does not use is refused
     weight_paths(path)  # raises when there are no weights

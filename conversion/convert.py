@@ -24,6 +24,7 @@ import numpy as np
 from conversion import alpaca, archs
 from conversion.archs import Architecture, PlannedTensor
 from conversion.checkpoint import Checkpoint, inspect_checkpoint, read_json
+from conversion.config_checks import check_against_weights
 from conversion.errors import ConversionError
 from conversion.output import check_destination, partial_file
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
@@ -101,8 +102,9 @@ def encoded_nbytes(shape: tuple[int, ...], qtype: gguf.GGMLQuantizationType) -> 
     return rows * (shape[-1] // block) * size
 
 
-def load_vocab(ckpt: Checkpoint) -> Vocab:
-    declared = int(ckpt.hparam("vocab_size", default=0) or 0)
+def load_vocab(ckpt: Checkpoint, size: int = 0) -> Vocab:
+    """The vocabulary, padded to ``size`` (the token embeddings' rows; 0: config.json's)."""
+    declared = size or int(ckpt.hparam("vocab_size", default=0) or 0)
     if ckpt.tokenizer == "sentencepiece":
         return sentencepiece_vocab(ckpt.path, declared)
     if ckpt.tokenizer == "wordpiece":
@@ -175,8 +177,8 @@ def convert(
     ckpt = inspect_checkpoint(src)
     arch = archs.for_checkpoint(ckpt)
     progress(0.0, f"Reading {ckpt.name}")
-    vocab = load_vocab(ckpt)
     with open_weights(ckpt, lora=lora, recover_from=recover_from) as weights:
+        vocab = load_vocab(ckpt, check_against_weights(arch, weights.names(), weights.shape))
         outtype = resolve_outtype(outtype, weights)
         plan = arch.plan(weights.names(), weights.shape, weights.float32, len(vocab.tokens))
         qtypes = [tensor_type(outtype, t.shape, t.force_f32) for t in plan]

@@ -56,6 +56,25 @@ class CheckpointError(ConversionError):
     default_hint = "Download the checkpoint again, or check that every file of it was copied."
 
 
+class NotARegularFileError(CheckpointError):
+    """A pipe, socket, device or dangling link where a checkpoint file should be."""
+
+    default_hint = (
+        "Replace it with the real file (copy or download it again); Huacaya reads only "
+        "regular files, so that a pipe or device can never make it wait forever."
+    )
+
+
+class ImplausibleConfigError(CheckpointError):
+    """config.json values of the wrong type, out of any real model's range, or contradicted by
+    the weights actually present."""
+
+    default_hint = (
+        "config.json and the weights do not describe the same model; download config.json "
+        "again from the model's repository."
+    )
+
+
 class UnsupportedModelError(ConversionError):
     """An architecture or tokenizer the converter does not handle."""
 

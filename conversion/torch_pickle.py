@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import io
 import mmap
+import os
 import pickle
 import struct
 import zipfile
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from conversion.errors import PickleCheckpointError, UnsafePickleError
+from conversion.input_files import open_regular
 
 MAX_PICKLE_BYTES = 256 * 1024 * 1024  # a 70B model's data.pkl is well under 1 MB
 MAX_DEPTH = 4  # {"state_dict": {"name": tensor}} at most
@@ -242,10 +244,10 @@ class TorchFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._handle = path.open("rb")
+            self._handle = open_regular(path)
         except OSError as exc:
             raise PickleCheckpointError(f"Cannot open “{path.name}”: {exc.strerror}.") from exc
-        self.size = path.stat().st_size
+        self.size = os.fstat(self._handle.fileno()).st_size
         self.big_endian = False
         try:
             if zipfile.is_zipfile(self._handle):

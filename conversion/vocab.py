@@ -188,7 +188,11 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     added = {t["id"]: t for t in data.get("added_tokens", [])}
     for token_id, info in added.items():
         reverse[token_id] = info["content"]
-    size = max(vocab_size, max(reverse) + 1)
+    size = vocab_size or max(reverse) + 1
+    if reverse and max(reverse) >= size:
+        raise CheckpointError(
+            f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {size}."
+        )
     vocab = Vocab(model="bert", pre=pre_tokenizer_name(path))
     for i in range(size):
         token = reverse.get(i)
