@@ -22,6 +22,7 @@ from pathlib import Path
 from conversion.convert import OUTTYPES, TEMPLATES, convert
 from conversion.errors import Cancelled, HuacayaError
 from conversion.output import check_destination
+from conversion.ownership import CONVERT_FOLDER_PREFIX, owned_name, sweep
 from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, cancel: CancelToken) -> int:
     bar = ProgressBar()
     check_destination(args.output, args.force)
+    freed = sweep(args.output.parent)  # what killed runs left here
+    if freed:
+        print(f"Removed {freed / 1e6:,.1f} MB left behind by interrupted runs.", file=sys.stderr)
     common = dict(
         lora=args.lora,
         recover_from=args.recover_from,
@@ -111,7 +115,9 @@ def run(args: argparse.Namespace, cancel: CancelToken) -> int:
         )
         _report_integrity(result.integrity)
         return 0
-    with tempfile.TemporaryDirectory(prefix=".huacaya-convert-", dir=args.output.parent) as tmp:
+    with tempfile.TemporaryDirectory(
+        prefix=owned_name(CONVERT_FOLDER_PREFIX), dir=args.output.parent
+    ) as tmp:
         intermediate = Path(tmp) / "model-f16.gguf"
         converted = convert(
             args.src, intermediate, "f16", sub_range(bar, 0.0, 0.5), cancel, **common

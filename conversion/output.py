@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from conversion.errors import ConversionError, OutputExistsError
+from conversion.ownership import owned_name, sweep
 
 
 def check_destination(dst: Path, force: bool) -> None:
@@ -19,8 +20,12 @@ def check_destination(dst: Path, force: bool) -> None:
 
 
 def partial_file(dst: Path) -> Path:
-    """A new empty ``.NAME.*.partial`` in the destination's folder (so the rename is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
+    """A new empty ``.NAME.~OWNER.*.partial`` in the destination's folder (so the rename is
+    atomic). Leftovers of dead processes in that folder are removed first (``ownership``)."""
+    sweep(dst.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=owned_name(f".{dst.name}."), suffix=".partial", dir=dst.parent
+    )
     os.close(fd)
     return Path(name)
 
@@ -31,7 +36,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     A crash at any moment leaves either the old file or the new one, never half of one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=owned_name(f".{path.name}."), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

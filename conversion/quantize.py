@@ -19,6 +19,7 @@ from pathlib import Path
 from conversion.errors import Cancelled, ConversionError
 from conversion.gguf_file import read_gguf_info
 from conversion.output import check_destination, partial_file
+from conversion.ownership import adopt_child, die_with_parent
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 QUANT_TYPES = {  # name → llama_ftype
@@ -41,9 +42,13 @@ class QuantizeResult:
     seconds: float
 
 
-def _child(src: str, dst: str, ftype: int, threads: int, requantize: bool, out) -> None:  # type: ignore[no-untyped-def]
+def _child(
+    src: str, dst: str, ftype: int, threads: int, requantize: bool, out, parent: int
+) -> None:  # type: ignore[no-untyped-def]
     """Runs in the spawned process: quantize, reporting each tensor and the outcome."""
     import ctypes
+
+    die_with_parent(parent)
 
     import llama_cpp
 
@@ -101,12 +106,14 @@ def quantize(
             threads or (os.cpu_count() or 1),
             requantize,
             messages,
+            os.getpid(),
         ),
         daemon=True,
     )
     progress(0.0, f"Quantizing to {qtype.upper()}")
     try:
         worker.start()
+        adopt_child(worker.pid)
         outcome = _follow(worker, messages, progress, cancel)
         code, said = outcome
         if code != 0:

@@ -13,6 +13,8 @@ from desktop import __version__, cli_models
 from desktop.core import logs
 from desktop.core import settings as settings_store
 from desktop.core.errors import HuacayaError
+from desktop.core.hub_download import human_bytes
+from desktop.core.leftovers import remove_leftovers
 from desktop.core.library import library_for, resolve_model
 from desktop.core.prompts import FORMAT_CHOICES
 
@@ -159,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.setup()
     try:
+        freed = remove_leftovers()
+        if freed and args.command == "models":
+            print(
+                f"huacaya: removed {human_bytes(freed)} left behind by interrupted runs.",
+                file=sys.stderr,
+            )
         if args.self_test:
             return run_self_test()
         if args.command == "chat":

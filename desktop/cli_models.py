@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 from conversion.cli import ProgressBar
+from conversion.ownership import Owner
 from conversion.quantize import QUANT_TYPES
-from desktop.core import secrets
+from desktop.core import locks, secrets
 from desktop.core.catalog import find_entry, job_spec
+from desktop.core.errors import JobBusyError, JobError
 from desktop.core.hub import HubClient
-from desktop.core.jobs import JobRunner, JobSpec, JobStore
+from desktop.core.hub_download import human_bytes
+from desktop.core.jobs import Job, JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.settings import SettingsStore
@@ -43,6 +46,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     imp.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
     imp.add_argument("--name", default="")
     imp.add_argument("--base", default="", help="base model folder (LoRA adapter, weight diff)")
+    actions.add_parser("jobs", help="list unfinished, interrupted and failed model jobs")
+    resume = actions.add_parser("resume", help="continue an interrupted job where it stopped")
+    resume.add_argument("job", help="its id (huacaya models jobs)")
+    discard = actions.add_parser("discard", help="give up a job and free its disk space")
+    discard.add_argument("job", help="its id (huacaya models jobs)")
     rename = actions.add_parser("rename", help="rename an installed model")
     rename.add_argument("model")
     rename.add_argument("new_name")
@@ -57,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     settings = store.settings
     library = library_for(settings.models_folder)
     command = args.models_command or "list"
+    jobs = JobStore()
+    if command == "jobs":
+        return _jobs(jobs)
+    if command == "discard":
+        return _discard(jobs, args.job)
+    _mention_interrupted(jobs, command)
     if command == "list":
         return _list(library)
     if command == "rename":
@@ -86,20 +100,88 @@ def run(args: argparse.Namespace) -> int:
                 f"{result.license:<16} {flags}"
             )
         return 0
-    quant = "" if args.quant == "none" else args.quant
-    if command == "pull":
-        spec = _pull_spec(args, quant)
+    if command == "resume":
+        job = _load(jobs, args.job)
+        if not job.interrupted and job.state != "failed":
+            raise JobError(
+                f"Job {job.id} ({job.title}) is {_state(job)}; only an interrupted or failed "
+                "job can be resumed."
+            )
     else:
-        spec = JobSpec("import", args.path, args.name, quant, base=args.base)
-    store = JobStore()
-    job = store.create(spec)
-    bar = ProgressBar()
-    with cancel_on_interrupt() as cancel:
-        entry = JobRunner(store, library, hub).run(job, bar, cancel)
-    bar.finish()
-    store.remove(job)
+        quant = "" if args.quant == "none" else args.quant
+        spec = (
+            _pull_spec(args, quant)
+            if command == "pull"
+            else JobSpec("import", args.path, args.name, quant, base=args.base)
+        )
+        job = jobs.find_interrupted(spec) or Job("", spec)
+        if job.id:
+            print(f"huacaya: resuming the interrupted job {job.id} ({job.title}).", file=sys.stderr)
+    # The lock first: a second import of the same source is refused before it creates anything.
+    with locks.hold(job.target, job.action):
+        job = job if job.id else jobs.create(job.spec)
+        bar = ProgressBar()
+        with cancel_on_interrupt() as cancel:
+            entry = JobRunner(jobs, library, hub).run(job, bar, cancel)
+        bar.finish()
+        jobs.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")
     return 0
+
+
+def _state(job: Job) -> str:
+    if job.interrupted:
+        return "interrupted"
+    if job.running_elsewhere:
+        return f"running (process {Owner.parse(job.owner).pid})"  # type: ignore[union-attr]
+    return {"queued": "paused"}.get(job.state, job.state)
+
+
+def _load(jobs: JobStore, job_id: str) -> Job:
+    """A job by its id (only ids of listed jobs: never a path)."""
+    found = next((job for job in jobs.all() if job.id == job_id), None)
+    if found is None:
+        raise JobError(f"There is no job {job_id!r}.", "List the jobs with: huacaya models jobs")
+    return found
+
+
+def _jobs(jobs: JobStore) -> int:
+    listed = jobs.all()
+    if not listed:
+        print("No model jobs.")
+        return 0
+    print(f"{'ID':<13} {'STATE':<22} {'DONE':>5} {'DISK':>9}  JOB")
+    for job in listed:
+        size = human_bytes(jobs.disk_usage(job))
+        print(f"{job.id:<13} {_state(job):<22} {job.fraction:>5.0%} {size:>9}  {job.title}")
+        if job.interrupted:
+            print(f"{'':<13} {job.interruption(jobs.disk_usage(job))}")
+        elif job.error:
+            print(f"{'':<13} {job.error}")
+    if any(job.interrupted for job in listed):
+        print("\nResume: huacaya models resume ID    Discard: huacaya models discard ID")
+    return 0
+
+
+def _discard(jobs: JobStore, job_id: str) -> int:
+    job = _load(jobs, job_id)
+    if job.running_elsewhere:
+        raise JobBusyError(f"{job.action} is still in progress ({_state(job)}).")
+    size = jobs.disk_usage(job)
+    jobs.forget(job.id)
+    print(f"Discarded job {job.id} ({job.title}); {human_bytes(size)} freed.")
+    return 0
+
+
+def _mention_interrupted(jobs: JobStore, command: str) -> None:
+    interrupted = jobs.interrupted()
+    if interrupted and command != "resume":
+        size = human_bytes(sum(jobs.disk_usage(job) for job in interrupted))
+        print(
+            f"huacaya: {len(interrupted)} interrupted model job(s) keep {size}: see "
+            "huacaya models jobs (resume or discard them).",
+            file=sys.stderr,
+        )
 
 
 def _pull_spec(args: argparse.Namespace, quant: str) -> JobSpec:

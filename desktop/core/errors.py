@@ -35,6 +35,7 @@ __all__ = [
     "HistoryError",
     "HuacayaError",
     "HubError",
+    "JobBusyError",
     "JobError",
     "LibraryError",
     "ModelFileError",
@@ -111,6 +112,15 @@ class JobError(HuacayaError):
     """A model job (download, conversion, verification) failed for a reason of its own."""
 
     default_hint = "The details are in the log file. Retry the job, or remove it."
+
+
+class JobBusyError(JobError):
+    """Another job (in this window, another window or a terminal) works on the same source."""
+
+    default_hint = (
+        "Wait for it to finish (the Models window or `huacaya models jobs` shows it), or "
+        "cancel it there first."
+    )
 
 
 class ApiKeyError(HuacayaError):

@@ -10,11 +10,13 @@ that loaded and generated tokens is registered. The window runs jobs in a child 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,19 +26,22 @@ from conversion import archs
 from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
 from conversion.convert import convert
 from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.ownership import Owner, die_with_parent, sweep, tree_size
 from conversion.quantize import QUANT_TYPES, quantize
-from desktop.core import paths
+from desktop.core import locks, paths
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import (
     Cancelled,
     ConversionError,
     HuacayaError,
+    JobBusyError,
     JobError,
     LibraryError,
     ModelFileError,
     UnsupportedModelError,
 )
 from desktop.core.hub import HubClient
+from desktop.core.hub_download import human_bytes
 from desktop.core.library import ModelEntry, ModelLibrary
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from desktop.core.settings import GenerationSettings
@@ -52,6 +57,13 @@ SPAN = {
     "quantize": (0.75, 0.93),
     "verify": (0.93, 0.98),
     "register": (0.98, 1.0),
+}
+DOING = {
+    "download": "downloading",
+    "convert": "converting",
+    "quantize": "quantizing",
+    "verify": "verifying",
+    "register": "registering",
 }
 KNOWN_ARCHITECTURES = frozenset(gguf.MODEL_ARCH_NAMES.values())
 
@@ -80,10 +92,47 @@ class Job:
     error: str = ""
     model_id: str = ""
     created_at: float = field(default_factory=time.time)
+    # The process that runs (or created) the job, as ``Owner.tag``; "" for a job paused by a
+    # quit, which the window resumes at its next start.
+    owner: str = ""
 
     @property
     def title(self) -> str:
         return self.spec.name or Path(self.spec.source).name or self.spec.source
+
+    @property
+    def interrupted(self) -> bool:
+        """Unfinished, and the process that ran it is gone (killed, crashed, power cut)."""
+        owner = Owner.parse(self.owner)
+        return self.state in UNFINISHED and owner is not None and not owner.alive()
+
+    @property
+    def running_elsewhere(self) -> bool:
+        """Unfinished and its process still runs (a terminal, another window)."""
+        owner = Owner.parse(self.owner)
+        return self.state in UNFINISHED and owner is not None and owner.alive()
+
+    @property
+    def target(self) -> str:
+        """What the job works on, for its lock: one job per target at a time."""
+        spec = self.spec
+        if spec.kind == "import":
+            return f"import:{Path(spec.source).expanduser().resolve()}"
+        return f"hub:{spec.source}@{spec.revision or 'main'}/{spec.gguf_file}"
+
+    def interruption(self, size: int) -> str:
+        """What the jobs table and ``huacaya models jobs`` say about an interrupted job."""
+        where = f" while {DOING[self.step]}" if self.step in DOING else ""
+        return (
+            f"Interrupted{where} at {self.fraction:.0%} (its process was killed or crashed); "
+            f"{human_bytes(size)} kept on disk."
+        )
+
+    @property
+    def action(self) -> str:
+        if self.spec.kind == "import":
+            return f"Importing “{Path(self.spec.source).name}”"
+        return f"Downloading “{self.spec.source}”"
 
 
 class JobStore:
@@ -99,7 +148,7 @@ class JobStore:
             raise HuacayaError(
                 f"Unknown quantization “{spec.quant}”.", f"Choose one of {', '.join(QUANT_TYPES)}."
             )
-        job = Job(id=uuid.uuid4().hex[:12], spec=spec)
+        job = Job(id=uuid.uuid4().hex[:12], spec=spec, owner=Owner.current().tag)
         self.folder(job).mkdir(parents=True)
         self.save(job)
         return job
@@ -123,6 +172,35 @@ class JobStore:
 
     def unfinished(self) -> list[Job]:
         return [job for job in self.all() if job.state in UNFINISHED]
+
+    def interrupted(self) -> list[Job]:
+        return [job for job in self.all() if job.interrupted]
+
+    def find_interrupted(self, spec: JobSpec) -> Job | None:
+        """An interrupted job doing exactly ``spec`` (run again, it continues)."""
+        return next((job for job in self.interrupted() if job.spec == spec), None)
+
+    def disk_usage(self, job: Job) -> int:
+        return tree_size(self.folder(job))
+
+    def pause(self, job_id: str) -> None:
+        """The window quits while the job runs: resume it at the next start."""
+        try:
+            job = self.load(job_id)
+        except (OSError, ValueError, TypeError, KeyError):
+            return
+        if job.state in UNFINISHED:
+            job.state, job.owner = "queued", ""
+            self.save(job)
+
+    def sweep(self) -> int:
+        """Remove the temporary files of dead processes in every job's folders (a conversion
+        or quantization killed midway); a download's ``.partial`` files are kept to resume."""
+        freed = 0
+        for folder in [p for p in self.root.iterdir() if p.is_dir()]:
+            freed += sweep(folder)
+            freed += sum(sweep(sub) for sub in folder.iterdir() if sub.is_dir())
+        return freed
 
     def discard_work(self, job: Job) -> None:
         """Remove the job's work files, keeping its record (to show what happened)."""
@@ -187,6 +265,9 @@ class JobRunner:
             start, end = SPAN[step]
 
             def inner(fraction: float, message: str = "") -> None:
+                if job.step != step:  # recorded, so an interrupted job says where it stopped
+                    job.step = step
+                    self.store.save(job)
                 job.step, job.fraction, job.message = (
                     step,
                     start + (end - start) * fraction,
@@ -196,7 +277,23 @@ class JobRunner:
 
             return inner
 
-        job.state, job.error = "running", ""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(locks.hold(job.target, job.action))
+            except JobBusyError as exc:
+                job.state, job.error = "failed", str(exc)
+                self.store.save(job)
+                raise
+            return self._run(job, report, progress, cancel)
+
+    def _run(
+        self,
+        job: Job,
+        report: Callable[[str], Progress],
+        progress: Progress,
+        cancel: CancelToken,
+    ) -> ModelEntry:
+        job.state, job.error, job.owner = "running", "", Owner.current().tag
         self.store.save(job)
         work = self.store.folder(job)
         try:
@@ -342,6 +439,7 @@ def run_in_child(
     models_folder: str,
     messages,  # type: ignore[no-untyped-def]
     stop,  # type: ignore[no-untyped-def]
+    parent: int,
 ) -> None:
     """Entry point of the job process the window starts (multiprocessing, spawn).
 
@@ -350,6 +448,7 @@ def run_in_child(
     """
     import os
 
+    die_with_parent(parent)  # a window killed with kill -9 takes its job (and quantizer) along
     if home:
         os.environ[paths.HOME_ENV] = home
     from desktop.core.library import library_for

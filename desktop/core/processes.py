@@ -1,10 +1,13 @@
-"""Ending a child process together with everything it started (a job's quantizer, say)."""
+"""Ending a child process together with everything it started (a job's quantizer, say), and
+tying children to our lifetime (``conversion.ownership``: a child dies with its parent)."""
 
 from __future__ import annotations
 
 import logging
 
 import psutil
+
+from conversion.ownership import adopt_child as adopt_child
 
 log = logging.getLogger(__name__)
 

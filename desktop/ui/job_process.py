@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.core import paths, secrets
+from desktop.core import locks, paths, secrets
 from desktop.core.errors import HuacayaError, JobError
-from desktop.core.jobs import Job, JobSpec, JobStore, run_in_child
-from desktop.core.processes import kill_tree
+from desktop.core.jobs import UNFINISHED, Job, JobSpec, JobStore, run_in_child
+from desktop.core.processes import adopt_child, kill_tree
 from desktop.core.settings import SettingsStore
 
 POLL_MS = 100
@@ -59,6 +59,7 @@ class JobProcess(QObject):
                 models_folder,
                 self.messages,
                 self.stop,
+                os.getpid(),
             ),
             daemon=False,  # it starts the quantizer's own process; ended on quit
         )
@@ -70,6 +71,7 @@ class JobProcess(QObject):
 
     def start(self) -> None:
         self.process.start()
+        adopt_child(self.process.pid)  # Windows: it ends with us (POSIX: die_with_parent)
         self._timer.start()
 
     def cancel(self) -> None:
@@ -86,6 +88,7 @@ class JobProcess(QObject):
             if self.process.pid is not None:
                 kill_tree(self.process.pid)
                 self.process.join(1)  # it was killed: reaping it takes no time
+            self.store.pause(self.job.id)
 
     def _finish(self) -> None:
         self.done = True  # the timer goes on until the process has exited and been reaped
@@ -145,7 +148,7 @@ class JobRow:
     """What the jobs table shows about one job."""
 
     title: str
-    state: str  # running, failed, cancelled, done
+    state: str  # running, interrupted, failed, cancelled, done
     fraction: float = 0.0
     message: str = ""
     error: HuacayaError | None = None
@@ -165,18 +168,31 @@ class JobManager(QObject):
         self.rows: dict[str, JobRow] = {}
 
     def start(self, spec: JobSpec) -> Job:
+        """Start a job, or resume the interrupted one doing the same; JobBusyError when a job
+        (here, in another window or in a terminal) already works on the same source."""
+        interrupted = self.store.find_interrupted(spec)
+        if interrupted is not None:
+            self.resume(interrupted.id)
+            return interrupted
+        probe = Job("", spec)
+        locks.ensure_free(probe.target, probe.action)
         job = self.store.create(spec)
         self._launch(job)
         return job
 
     def resume_unfinished(self) -> list[Job]:
-        """Jobs a quit interrupted continue where they stopped; failed ones are listed with
-        their reason (Retry or Remove); finished ones are forgotten."""
+        """Jobs a quit paused continue where they stopped; jobs whose process died (killed,
+        crashed) are listed as interrupted (Resume or Discard), failed ones with their reason
+        (Retry or Remove); finished ones are forgotten. Leftovers of dead processes go."""
+        self.store.sweep()
         resumed = []
         for job in self.store.all():
-            if job.id in self.running:
-                continue
-            if job.state in ("queued", "running"):
+            if job.id in self.running or job.running_elsewhere:
+                continue  # a terminal or another window runs it
+            if job.interrupted:
+                message = job.interruption(self.store.disk_usage(job))
+                self.rows[job.id] = JobRow(job.title, "interrupted", job.fraction, message)
+            elif job.state in UNFINISHED:
                 self._launch(job)
                 resumed.append(job)
             elif job.state == "failed":
@@ -198,6 +214,24 @@ class JobManager(QObject):
         job.state, job.error, job.fraction = "queued", "", 0.0
         self.store.save(job)
         self._launch(job)
+
+    def resume(self, job_id: str) -> None:
+        """Continue an interrupted job where it stopped (its finished steps are kept)."""
+        if job_id in self.running:
+            return
+        try:
+            job = self.store.load(job_id)
+        except (OSError, ValueError, TypeError, KeyError):
+            self.rows.pop(job_id, None)
+            self.changed.emit()
+            return
+        job.state, job.error = "queued", ""
+        self.store.save(job)
+        self._launch(job)
+
+    def discard(self, job_id: str) -> None:
+        """Give up an interrupted job: its record and files go, its disk space is freed."""
+        self.remove(job_id)
 
     def remove(self, job_id: str) -> None:
         """Forget an ended job (and its files)."""

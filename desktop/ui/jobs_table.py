@@ -1,5 +1,6 @@
 """The list of model jobs under the Models window: progress, how each ended and why, and what
-can be done about it (Cancel a running job; Retry or Remove one that failed; Clear finished)."""
+can be done about it (Cancel a running job; Resume or Discard one whose process died, with the
+disk space it holds; Retry or Remove one that failed; Clear finished)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from PySide6.QtWidgets import (
 from desktop.ui.job_process import JobManager, JobRow
 from desktop.ui.model_widgets import table
 
-STATE_LABELS = {"failed": "Failed", "cancelled": "Cancelled", "done": "Installed"}
+STATE_LABELS = {
+    "interrupted": "Interrupted",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "done": "Installed",
+}
 
 
 def _button(text: str, slot) -> QPushButton:  # type: ignore[no-untyped-def]
@@ -104,6 +110,9 @@ class JobsTable(QWidget):
         layout.setContentsMargins(2, 0, 2, 0)
         if job.state == "running":
             layout.addWidget(_button("Cancel", lambda: self.jobs.cancel(job_id)))
+        elif job.state == "interrupted":  # its files are kept: continue, or free the space
+            layout.addWidget(_button("Resume", lambda: self.jobs.resume(job_id)))
+            layout.addWidget(_button("Discard", lambda: self.jobs.discard(job_id)))
         else:
             if job.state == "failed":  # its record is kept to retry; a cancelled one is gone
                 layout.addWidget(_button("Retry", lambda: self.jobs.retry(job_id)))
