@@ -149,10 +149,10 @@ def run(args: list[str], env: dict[str, str] | None = None, timeout: float = 300
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary files and folders (ours, by their names) anywhere under ``folder``."""
+    """Temporary files and folders and lock files (ours, by their names) under ``folder``."""
     found = []
     for path in folder.rglob("*"):
         name = path.name
-        if name.endswith((".partial", ".tmp")) or name.startswith(".huacaya-convert-"):
+        if name.endswith((".partial", ".tmp", ".lock")) or name.startswith(".huacaya-convert-"):
             found.append(str(path.relative_to(folder)))
     return sorted(found)
