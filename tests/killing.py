@@ -50,6 +50,14 @@ def _family(process: psutil.Process) -> list[psutil.Process]:
         return []
 
 
+def _dead(process: psutil.Process) -> bool:
+    """Gone, or a zombie waiting for init to reap it (dead all the same)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _describe(process: psutil.Process) -> str:
     try:
         return f"{process.pid} {' '.join(process.cmdline())[:120]}"
@@ -101,9 +109,10 @@ def run_and_kill(
     when: str,
     env: dict[str, str] | None = None,
     timeout: float = 120.0,
-    grace: float = 5.0,
+    grace: float = 1.5,
 ) -> Killed:
-    """Start ``args``; SIGKILL it when ``moment`` holds; report what outlived it."""
+    """Start ``args``; SIGKILL it when ``moment`` holds; report what outlived it by ``grace``
+    seconds (short: a child that merely finished its work soon after would otherwise pass)."""
     env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
         args,
@@ -124,14 +133,18 @@ def run_and_kill(
     family = _family(me)
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGKILL)
-    output = proc.communicate()[0].decode("utf-8", "replace")
+    proc.wait()
+    # Judged before reading the output: the children hold its pipe, so reading to its end
+    # would wait for them to end by themselves.
     _, alive = psutil.wait_procs(family, timeout=grace)
+    alive = [p for p in alive if not _dead(p)]
     orphans = [_describe(p) for p in alive]
     for process in alive:  # never leave them to the next test
         try:
             process.kill()
         except psutil.NoSuchProcess:
             continue
+    output = proc.communicate()[0].decode("utf-8", "replace")
     code = proc.returncode if proc.returncode != -signal.SIGKILL else None
     return Killed(when, reached, code, orphans, output)
 
