@@ -265,14 +265,14 @@ class JobRunner:
             start, end = SPAN[step]
 
             def inner(fraction: float, message: str = "") -> None:
-                if job.step != step:  # recorded, so an interrupted job says where it stopped
-                    job.step = step
-                    self.store.save(job)
+                new_step = job.step != step
                 job.step, job.fraction, job.message = (
                     step,
                     start + (end - start) * fraction,
                     message,
                 )
+                if new_step:  # recorded, so an interrupted job says where it stopped
+                    self.store.save(job)
                 progress(job.fraction, f"{step}: {message}" if message else step)
 
             return inner
