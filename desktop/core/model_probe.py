@@ -21,7 +21,7 @@ from pathlib import Path
 
 from desktop.core import paths
 from desktop.core.errors import ModelLoadError
-from desktop.core.processes import kill_tree
+from desktop.core.processes import adopt_child, die_with_parent, kill_tree
 from desktop.core.progress import CancelToken
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,10 @@ def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float)
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_probe_in_child, args=(str(path), gpu_layers, sender), daemon=True
+        target=_probe_in_child, args=(str(path), gpu_layers, sender, os.getpid()), daemon=True
     )
     process.start()
+    adopt_child(process.pid)
     sender.close()
     deadline = time.monotonic() + limit
     answer = None
@@ -139,8 +140,9 @@ def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float)
     return ProbeVerdict(answer[1], answer[2])
 
 
-def _probe_in_child(path: str, gpu_layers: int, sender) -> None:  # type: ignore[no-untyped-def]
+def _probe_in_child(path: str, gpu_layers: int, sender, parent: int) -> None:  # type: ignore[no-untyped-def]
     """Load, answer the probe conversation with two tokens; report ("ok", problem, fallback)."""
+    die_with_parent(parent)  # the window killed with kill -9 takes its probe along
     os.environ["GGML_NO_BACKTRACE"] = "1"  # an abort here is expected: no debugger backtrace
     from desktop.core.engine import ChatEngine
     from desktop.core.errors import HuacayaError

@@ -8,6 +8,7 @@ import logging
 import psutil
 
 from conversion.ownership import adopt_child as adopt_child
+from conversion.ownership import die_with_parent as die_with_parent
 
 log = logging.getLogger(__name__)
 
