@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         spec = (
             _pull_spec(args, quant)
             if command == "pull"
-            else JobSpec("import", args.path, args.name, quant, base=args.base)
+            else JobSpec("import", _absolute(args.path), args.name, quant, base=args.base)
         )
         job = jobs.find_interrupted(spec) or Job("", spec)
         if job.id:
@@ -127,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
         jobs.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")
     return 0
+
+
+def _absolute(path: str) -> str:
+    """The path as the job records it: the same source, however it was typed."""
+    return str(Path(path).expanduser().absolute())
 
 
 def _state(job: Job) -> str:

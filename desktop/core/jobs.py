@@ -17,7 +17,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import gguf
@@ -118,7 +118,7 @@ class Job:
         spec = self.spec
         if spec.kind == "import":
             return f"import:{Path(spec.source).expanduser().resolve()}"
-        return f"hub:{spec.source}@{spec.revision or 'main'}/{spec.gguf_file}"
+        return f"hub:{spec.source}/{spec.gguf_file}"
 
     def interruption(self, size: int) -> str:
         """What the jobs table and ``huacaya models jobs`` say about an interrupted job."""
@@ -177,8 +177,17 @@ class JobStore:
         return [job for job in self.all() if job.interrupted]
 
     def find_interrupted(self, spec: JobSpec) -> Job | None:
-        """An interrupted job doing exactly ``spec`` (run again, it continues)."""
-        return next((job for job in self.interrupted() if job.spec == spec), None)
+        """An interrupted job doing what ``spec`` asks (run again, it continues). A Hub job
+        pinned its revisions when it started: asked without one, it matches any."""
+
+        def same(pinned: JobSpec) -> bool:
+            return pinned == replace(
+                spec,
+                revision=spec.revision or pinned.revision,
+                base_revision=spec.base_revision or pinned.base_revision,
+            )
+
+        return next((job for job in self.interrupted() if same(job.spec)), None)
 
     def disk_usage(self, job: Job) -> int:
         return tree_size(self.folder(job))

@@ -69,11 +69,15 @@ def test_interrupted_jobs_offer_resume_and_discard_with_their_disk_space(
     assert [b.text() for b in actions.findChildren(QPushButton)] == ["Resume", "Discard"]
 
     store = window.jobs.store
-    table.scrollToItem(table.item(rows["Discarded model"], 0))  # as a person scrolls to it
+    dialog.resize(1200, 800)  # as a person makes the window bigger, and scrolls to the row
+    table.scrollTo(table.model().index(rows["Discarded model"], 3))
+    cell = table.cellWidget(rows["Discarded model"], 3)
+    qtbot.waitUntil(lambda: table.viewport().rect().contains(cell.geometry()), timeout=5_000)
     click(button(table.cellWidget(rows["Discarded model"], 3), "Discard", qtbot))
     assert not (store.root / discarded_id).exists()
     qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=5_000)
 
+    table.scrollTo(table.model().index(0, 3))
     with qtbot.waitSignal(window.jobs.installed, timeout=JOB_MS) as installed:
         click(button(table.cellWidget(0, 3), "Resume", qtbot))
     entry = window.library.get(installed.args[0])
