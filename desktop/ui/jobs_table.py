@@ -5,6 +5,7 @@ disk space it holds; Retry or Remove one that failed; Clear finished)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -49,7 +50,11 @@ class JobsTable(QWidget):
         header.resizeSection(1, 130)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the reason, in full
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        # a reason wrapped in a narrow column is unwrapped again when the window grows
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         self.table.setMaximumHeight(170)
+        # rows grow with long reasons and large fonts: scroll by pixels, never skip a button
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setWordWrap(True)
         self.clear_button = _button("Clear finished", jobs.clear_finished)
         self.clear_button.setObjectName("clearFinishedJobs")

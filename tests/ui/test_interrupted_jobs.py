@@ -69,17 +69,17 @@ def test_interrupted_jobs_offer_resume_and_discard_with_their_disk_space(
     assert [b.text() for b in actions.findChildren(QPushButton)] == ["Resume", "Discard"]
 
     store = window.jobs.store
-    dialog.resize(1200, 800)  # as a person makes the window bigger, and scrolls to the row
-    table.scrollTo(table.model().index(rows["Discarded model"], 3))
-    cell = table.cellWidget(rows["Discarded model"], 3)
-    qtbot.waitUntil(lambda: table.viewport().rect().contains(cell.geometry()), timeout=5_000)
-    click(button(table.cellWidget(rows["Discarded model"], 3), "Discard", qtbot))
+    dialog.resize(1300, 850)  # as a person makes the window bigger, and scrolls to the row
+    discard = button(table.cellWidget(rows["Discarded model"], 3), "Discard", qtbot)
+    scroll_to(qtbot, table, rows["Discarded model"], discard)
+    click(discard)
     assert not (store.root / discarded_id).exists()
     qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=5_000)
 
-    table.scrollTo(table.model().index(0, 3))
+    resume = button(table.cellWidget(0, 3), "Resume", qtbot)
+    scroll_to(qtbot, table, 0, resume)
     with qtbot.waitSignal(window.jobs.installed, timeout=JOB_MS) as installed:
-        click(button(table.cellWidget(0, 3), "Resume", qtbot))
+        click(resume)
     entry = window.library.get(installed.args[0])
     assert entry.name == "Resumed model" and entry.quantization == "F16"
     assert table.cellWidget(0, 1).text() == "Installed"
@@ -111,6 +111,18 @@ def test_interrupted_jobs_offer_resume_and_discard_with_their_disk_space(
     finally:
         holder.communicate("")
     window.close()
+
+
+def scroll_to(qtbot, table, row: int, target: QPushButton) -> None:  # type: ignore[no-untyped-def]
+    """Scroll the table (as a person drags its scroll bar) until ``target``'s middle shows."""
+    table.scrollTo(table.model().index(row, 3))
+    viewport, bar = table.viewport(), table.verticalScrollBar()
+    middle = target.mapTo(viewport, target.rect().center())
+    bar.setValue(bar.value() + middle.y() - viewport.height() // 2)
+    qtbot.waitUntil(
+        lambda: viewport.rect().contains(target.mapTo(viewport, target.rect().center())),
+        timeout=5_000,
+    )
 
 
 HOLD_LOCK = """
