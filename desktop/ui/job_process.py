@@ -203,20 +203,14 @@ class JobManager(QObject):
         return resumed
 
     def retry(self, job_id: str) -> None:
-        if job_id in self.running:
-            return
-        try:
-            job = self.store.load(job_id)
-        except (OSError, ValueError, TypeError, KeyError):
-            self.rows.pop(job_id, None)
-            self.changed.emit()
-            return
-        job.state, job.error, job.fraction = "queued", "", 0.0
-        self.store.save(job)
-        self._launch(job)
+        """Run a failed job again from the start."""
+        self._relaunch(job_id, keep_progress=False)
 
     def resume(self, job_id: str) -> None:
         """Continue an interrupted job where it stopped (its finished steps are kept)."""
+        self._relaunch(job_id, keep_progress=True)
+
+    def _relaunch(self, job_id: str, keep_progress: bool) -> None:
         if job_id in self.running:
             return
         try:
@@ -226,6 +220,8 @@ class JobManager(QObject):
             self.changed.emit()
             return
         job.state, job.error = "queued", ""
+        if not keep_progress:
+            job.fraction = 0.0
         self.store.save(job)
         self._launch(job)
 
