@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
@@ -43,23 +42,25 @@ from desktop.core.text_stream import StreamOutcome, text_stream
 log = logging.getLogger(__name__)
 
 
-class _TolerantFormatter(llama_chat_format.Jinja2ChatFormatter):
-    """llama-cpp-python compiles every chat template in a file while opening it, so a template
-    that does not compile would make the whole model unusable (a traceback, not a message). We
-    render templates ourselves (:mod:`desktop.core.prompts`, with limits and a fallback format);
-    here a broken template is only noted, and used by nobody."""
+class _LazyFormatter(llama_chat_format.Jinja2ChatFormatter):
+    """llama-cpp-python compiles every chat template in a file while opening it. A template that
+    does not compile would make the model unusable (a traceback, not a message), and Jinja folds
+    constants while compiling, so ``{{ 'a' * 10**9 }}`` costs a gigabyte and a minute before we
+    could judge it. We render templates ourselves (:mod:`desktop.core.prompts`, with limits and
+    a fallback format), so here a template is compiled only if llama-cpp-python's own chat API
+    is ever used."""
 
-    def __init__(self, template: str, *args: object, **kwargs: object) -> None:
-        try:
-            super().__init__(template, *args, **kwargs)  # type: ignore[arg-type]
-        except (jinja2.exceptions.TemplateError, RecursionError, MemoryError) as exc:
-            log.debug("llama-cpp-python could not compile the chat template: %s", exc)
-            self.template, self.eos_token, self.bos_token = template, "", ""
-            self.add_generation_prompt, self.stop_token_ids = True, None
-            self._environment = jinja2.Template("{{ raise_exception }}")
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._args, self._kwargs, self._compiled = args, kwargs, False
+
+    def __call__(self, **kwargs: object):  # type: ignore[no-untyped-def]
+        if not self._compiled:
+            super().__init__(*self._args, **self._kwargs)  # type: ignore[arg-type]
+            self._compiled = True
+        return super().__call__(**kwargs)  # type: ignore[arg-type]
 
 
-llama_chat_format.Jinja2ChatFormatter = _TolerantFormatter  # type: ignore[misc]
+llama_chat_format.Jinja2ChatFormatter = _LazyFormatter  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
