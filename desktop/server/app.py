@@ -149,7 +149,7 @@ def create_app(
         job = await submit(work)
         try:
             if body.stream:
-                first = await events.next_event(job, request)
+                first = await events.first_event(job, request)
                 if isinstance(first, events.Failed):
                     raise first.error
                 stream = events.Stream(

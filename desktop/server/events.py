@@ -7,45 +7,59 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from desktop.core.engine import GenerationStats
 from desktop.server.worker import Delta, Failed, Finished, Job
 
-DISCONNECT_POLL_S = 0.1
+T = TypeVar("T")
 
 
 class ClientGone(Exception):
     """The client closed the connection before its answer was complete."""
 
 
-async def next_event(job: Job, request: Request) -> Delta | Finished | Failed:
-    """The job's next event; cancels the job and raises ClientGone if the client leaves first."""
-    getter = asyncio.ensure_future(job.channel.get())
+async def _disconnected(request: Request) -> None:
+    """Returns when the client disconnects (the body was read: nothing else can arrive)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_client_leaves(job: Job, request: Request, wanted: Awaitable[T]) -> T:
+    """``wanted``'s result; if the client leaves first, the job is cancelled and ClientGone
+    raised (whether the job still waits in the queue or is being answered)."""
+    task = asyncio.ensure_future(wanted)
+    watcher = asyncio.ensure_future(_disconnected(request))
     try:
-        while True:
-            done, _ = await asyncio.wait({getter}, timeout=DISCONNECT_POLL_S)
-            if done:
-                return getter.result()
-            if await request.is_disconnected():
-                job.cancel.cancel()
-                raise ClientGone()
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        job.cancel.cancel()
+        raise ClientGone()
     finally:
-        if not getter.done():
-            getter.cancel()
+        for pending in (task, watcher):
+            pending.cancel()
+
+
+async def first_event(job: Job, request: Request) -> Delta | Finished | Failed:
+    return await _unless_client_leaves(job, request, job.channel.get())  # type: ignore[union-attr]
 
 
 async def outcome(job: Job, request: Request) -> Finished:
-    """Wait for the end of a job (its deltas are not needed); raises what it failed with."""
-    while True:
-        event = await next_event(job, request)
-        if isinstance(event, Failed):
-            raise event.error
-        if isinstance(event, Finished):
-            return event
+    """The end of a job (its deltas are not needed); raises what it failed with."""
+
+    async def last() -> Finished:
+        while True:
+            event = await job.channel.get()  # type: ignore[union-attr]
+            if isinstance(event, Failed):
+                raise event.error
+            if isinstance(event, Finished):
+                return event
+
+    return await _unless_client_leaves(job, request, last())
 
 
 def new_id(prefix: str) -> str:
@@ -120,7 +134,7 @@ class Stream:
                 else:
                     yield sse(self.error_body(event.error))
                     break
-                event = await self.job.channel.get()
+                event = await self.job.channel.get()  # type: ignore[union-attr]
             yield sse("[DONE]")
         finally:
             self.job.cancel.cancel()  # a no-op once it has finished
