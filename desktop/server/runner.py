@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from desktop.core.errors import ModelNotFoundError, ServerError
 from desktop.core.library import ModelEntry, ModelLibrary
@@ -64,9 +65,11 @@ class ApiServer:
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
+                http=H11Protocol,  # a class, not a name uvicorn imports at run time (bundles)
+                ws="none",
+                lifespan="off",
                 log_level="warning",
                 access_log=False,
-                lifespan="off",
                 timeout_graceful_shutdown=5,
             )
         )
