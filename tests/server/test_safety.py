@@ -113,6 +113,13 @@ def test_an_oversized_request_is_refused(serve: Callable[..., ApiServer]) -> Non
         assert error.value.status_code == 413
         assert error.value.code == "request_too_large"
         assert api.chat.completions.create(model="", messages=QUESTION, max_tokens=4).choices  # type: ignore[arg-type]
+    # Without a Content-Length (chunked), the body is counted as it arrives.
+    chunked = httpx.post(
+        f"{server.url}/chat/completions",
+        content=iter([b'{"messages": [{"role": "user", "content": "'] + [b"word " * 1000] * 20),
+        headers={"Content-Type": "application/json"},
+    )
+    assert chunked.status_code == 413
 
 
 def test_max_tokens_above_the_limit_and_unsupported_options_are_refused(
