@@ -56,12 +56,10 @@ def run(args: argparse.Namespace) -> int:
     settings = store.settings
     needs_key = args.require_key or not is_loopback(args.host)
     library = library_for(settings.models_folder)
-    library.ensure_starter()
-    default = library.default_entry(settings.default_model)
     config = ServerConfig(
         host=args.host,
         port=args.port,
-        model=args.model or (default.id if default else ""),
+        model=args.model or settings.default_model,
         api_key=secrets.local_api_key() if needs_key else None,
         cors_origins=args.cors_origin,
         max_tokens_limit=max(1, args.max_tokens),

@@ -9,6 +9,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,15 @@ def api_error(exc: BaseException) -> ApiError:
     return ApiError(500, f"Internal error: {exc}", type="server_error", code="internal_error")
 
 
+def default_model(library: ModelLibrary, preferred: str) -> ModelEntry:
+    """The model for requests naming none: ``preferred`` if installed, else the starter."""
+    library.ensure_starter()
+    entry = library.default_entry(preferred)
+    if entry is None:
+        raise ModelNotFoundError("No model is installed.")
+    return entry
+
+
 def _error_response(exc: BaseException) -> JSONResponse:
     error = api_error(exc)
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
@@ -127,11 +137,7 @@ def create_app(
             return library.get(name)
         if worker.entry is not None:
             return worker.entry
-        library.ensure_starter()
-        entry = library.get(config.model) if config.model else library.default_entry()
-        if entry is None:
-            raise ModelNotFoundError("No model is installed.")
-        return entry
+        return default_model(library, config.model)
 
     async def submit(work: Work) -> Job:
         job = Job(work, Channel(asyncio.get_running_loop()))
@@ -260,8 +266,6 @@ def _model_card(model_id: str, added_at: str) -> dict[str, Any]:
 
 
 def _timestamp(iso: str) -> int:
-    from datetime import datetime
-
     try:
         return int(datetime.fromisoformat(iso).timestamp())
     except ValueError:

@@ -14,10 +14,10 @@ from collections.abc import Callable
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from desktop.core.errors import ModelNotFoundError, ServerError
+from desktop.core.errors import ServerError
 from desktop.core.library import ModelEntry, ModelLibrary
 from desktop.core.settings import GenerationSettings
-from desktop.server.app import create_app
+from desktop.server.app import create_app, default_model
 from desktop.server.config import ServerConfig, base_url
 from desktop.server.worker import ModelWorker
 
@@ -94,14 +94,7 @@ class ApiServer:
         """Load the model that answers requests naming none, waiting; raises what loading
         raised (ModelNotFoundError, NotEnoughMemoryError, ModelLoadError…)."""
         assert self.worker is not None, "start the server first"
-        self.library.ensure_starter()
-        entry = (
-            self.library.get(self.config.model)
-            if self.config.model
-            else self.library.default_entry()
-        )
-        if entry is None:
-            raise ModelNotFoundError("No model is installed.")
+        entry = default_model(self.library, self.config.model)
         self.worker.call(lambda worker: worker.engine_for(entry))
         return entry
 

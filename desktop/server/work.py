@@ -23,7 +23,7 @@ from desktop.core.prompts import Message
 from desktop.core.session import ChatMessage, ChatSession
 from desktop.core.settings import GenerationSettings
 from desktop.server.protocol import ApiError, InputMessage, Sampling
-from desktop.server.worker import Delta, Finished, Job, ModelWorker
+from desktop.server.worker import Delta, Finished, Job, ModelWorker, Stopped
 
 Work = Callable[[ModelWorker, Job], None]
 
@@ -68,6 +68,13 @@ def json_grammar() -> llama_cpp.LlamaGrammar:
     return llama_cpp.LlamaGrammar.from_string(JSON_GBNF, verbose=False)
 
 
+def _refuse_if_cancelled(job: Job) -> None:
+    """An answer cut short by a cancel is no answer: its client left (and hears nothing), or the
+    server is stopping (and the client is told so, not handed half an answer as complete)."""
+    if job.cancel.cancelled:
+        raise Stopped()
+
+
 def chat_work(
     entry: ModelEntry,
     messages: list[InputMessage],
@@ -92,13 +99,14 @@ def chat_work(
             for delta in deltas:
                 shown = session.add_delta(delta)
                 if shown:
-                    job.channel.put(Delta(shown))
+                    job.report(Delta(shown))
+            worker.last_stats = engine.last_stats
+            _refuse_if_cancelled(job)
         except BaseException:
             session.fail()
             raise
-        worker.last_stats = engine.last_stats
         answer = session.finish(engine.last_stats)
-        job.channel.put(Finished(engine.last_stats, answer.content))
+        job.report(Finished(engine.last_stats, answer.content))
 
     return work
 
