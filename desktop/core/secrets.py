@@ -98,11 +98,11 @@ class ApiKeys:
         return _set(self._account(base_url), key)
 
 
-def local_api_key(create: bool = True) -> str | None:
+def local_api_key() -> str:
     """The bearer key of the local API server; a new random one is made and stored the first
-    time (``create``). It stays the same across starts, so clients keep working."""
+    time. Kept in the keychain, it stays the same across starts, so clients keep working."""
     key = _get(LOCAL_API_ACCOUNT)
-    if key or not create:
+    if key:
         return key
     key = "hk-" + random_secrets.token_urlsafe(32)
     _set(LOCAL_API_ACCOUNT, key)

@@ -129,7 +129,8 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error_response(ApiError(exc.status_code, str(exc.detail), code="not_found"))
+        code = "not_found" if exc.status_code == 404 else None
+        return _error_response(ApiError(exc.status_code, str(exc.detail), code=code))
 
     def resolve(name: str) -> ModelEntry:
         """The library model a request names; no name: the one loaded, else the default."""
@@ -139,7 +140,7 @@ def create_app(
             return worker.entry
         return default_model(library, config.model)
 
-    async def submit(work: Work) -> Job:
+    def submit(work: Work) -> Job:
         job = Job(work, Channel(asyncio.get_running_loop()))
         worker.submit(job)
         return job
@@ -152,7 +153,7 @@ def create_app(
     async def generate(
         request: Request, body: Sampling, entry: ModelEntry, work: Work, chat: bool
     ) -> Response:
-        job = await submit(work)
+        job = submit(work)
         try:
             if body.stream:
                 first = await events.first_event(job, request)
@@ -230,7 +231,7 @@ def create_app(
                     param="model",
                     code="model_not_embedding",
                 )
-            job = await submit(embedding_work(body.texts()))
+            job = submit(embedding_work(body.texts()))
             done = await events.outcome(job, request)
         except events.ClientGone:
             return Response(status_code=499)

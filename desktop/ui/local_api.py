@@ -8,6 +8,7 @@ same model as the window's shares its weights' pages) and checks the memory befo
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -16,7 +17,9 @@ from desktop.core.errors import HuacayaError
 from desktop.core.library import ModelLibrary
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.server.config import DEFAULT_HOST, NETWORK_HOST, ServerConfig, base_url
-from desktop.server.runner import ApiServer
+
+if TYPE_CHECKING:
+    from desktop.server.runner import ApiServer
 
 log = logging.getLogger(__name__)
 KEYS = {"local_api_enabled", "local_api_port", "local_api_network"}
@@ -58,6 +61,10 @@ class LocalApi(QObject):
         return generation_from(settings.model_defaults.get(model_id), settings.generation)
 
     def _restart(self, tell: bool) -> None:
+        # Imported when first needed: the web stack (FastAPI, pydantic, uvicorn) costs the
+        # window's start time otherwise.
+        from desktop.server.runner import ApiServer
+
         self.shutdown()
         settings = self.store.settings
         if not settings.local_api_enabled:

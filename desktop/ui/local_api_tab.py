@@ -83,12 +83,18 @@ class LocalApiTab(QWidget):
         self.address.setText(address(self.port.value()))
         network = self.network.isChecked()
         if network and not self.key.text():
-            self.key.setText(secrets.local_api_key() or "")
+            self.key.setText(secrets.local_api_key())
             self.key.setCursorPosition(0)
         self.key_row.setVisible(network)
         if self.key_label is not None:
             self.key_label.setVisible(network)
-        key = "the key below" if network else "any text (no key is needed on this computer)"
+        key = "any text (no key is needed on this computer)"
+        if network:
+            key = "the key below" + (
+                ""
+                if secrets.token_is_persistent()
+                else " (no keychain was found: a new key is made each time Huacaya starts)"
+            )
         self.usage.setText(
             f"In an OpenAI client, set the base URL to the address above and the API key to "
             f"{key}. Models are named as in your library (“GET /v1/models” lists them)."
