@@ -13,7 +13,7 @@ import pytest
 
 from desktop.core.engine import ChatEngine
 from desktop.server.runner import ApiServer
-from tests.conftest import COUNT
+from tests.conftest import COUNT, greedy
 from tests.scoring import Reference
 from tests.server.conftest import client_for
 
@@ -36,15 +36,9 @@ def test_chat_answer_is_the_chat_engines(
     stats = server.worker.last_stats  # type: ignore[union-attr]
     assert stats is not None and reply.usage is not None
     assert reply.usage.completion_tokens == stats.generated_tokens > 0
-    _, prompt_tokens, _ = engine.fit_to_context(QUESTION, engine_settings())  # type: ignore[arg-type]
+    _, prompt_tokens, _ = engine.fit_to_context(QUESTION, greedy(64))  # type: ignore[arg-type]
     assert reply.usage.prompt_tokens == len(prompt_tokens)
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
-
-
-def engine_settings():  # type: ignore[no-untyped-def]
-    from tests.conftest import greedy
-
-    return greedy(64)
 
 
 def test_streamed_deltas_make_the_same_answer(client: openai.OpenAI) -> None:
@@ -104,7 +98,7 @@ def test_text_completion_continues_the_prompt_as_the_engine_does(
     client: openai.OpenAI, engine: ChatEngine
 ) -> None:
     prompt = "1, 2, 3, 4, 5, 6,"
-    settings = engine_settings()
+    settings = greedy(64)
     settings.max_tokens = 12
     engine.forget_cache()
     direct = "".join(engine.complete(prompt, settings))
