@@ -1,4 +1,5 @@
-"""The ``huacaya`` command: the window by default, the terminal chat, the model library."""
+"""The ``huacaya`` command: the window by default, the terminal chat, the model library, the
+local API server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from desktop import __version__, cli_models
+from desktop import __version__, cli_models, cli_serve
 from desktop.core import logs
 from desktop.core import settings as settings_store
 from desktop.core.errors import HuacayaError
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chat_options(chat)
 
     cli_models.add_parser(commands)
+    cli_serve.add_parser(commands)
     return parser
 
 
@@ -167,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_chat(args)
         if args.command == "models":
             return cli_models.run(args)
+        if args.command == "serve":
+            return cli_serve.run(args)
         return run_gui(getattr(args, "model", ""))
     except HuacayaError as exc:
         log.info("command failed: %s", exc, exc_info=True)

@@ -269,11 +269,15 @@ class ChatEngine:
         messages: Sequence[Message],
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
+        *,
+        stop: Sequence[str] = (),
+        grammar: llama_cpp.LlamaGrammar | None = None,
     ) -> Iterator[str]:
         """Yield the answer to ``messages`` as text deltas; sets :attr:`last_stats` at the end.
 
         Cancelling ``cancel`` (from any thread) or closing the iterator early ends generation;
-        the model stays usable.
+        the model stays usable. ``stop``: more stop strings than the prompt format's;
+        ``grammar``: constrain sampling (the API's JSON mode).
         """
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
@@ -282,8 +286,39 @@ class ChatEngine:
         cached = self._cached_prefix(tokens)
         self.last_stats = None
         dropped = len(messages) - len(kept)
+        stops = [*rendered.stop, *stop]
         return self._generate(
-            llama, tokens, cached, max_tokens, settings, rendered.stop, dropped, cancel
+            llama, tokens, cached, max_tokens, settings, stops, dropped, cancel, grammar
+        )
+
+    def complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        stop: Sequence[str] = (),
+        grammar: llama_cpp.LlamaGrammar | None = None,
+    ) -> Iterator[str]:
+        """Continue ``prompt`` as raw text (no chat template), like :meth:`stream` otherwise.
+
+        A prompt that leaves no room for an answer is refused with PromptTooLongError.
+        """
+        llama = self._require()
+        settings = (settings or GenerationSettings()).validated()
+        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        room = llama.n_ctx() - len(tokens)
+        if room < 1:
+            raise PromptTooLongError(
+                f"This prompt is {len(tokens):,} tokens long; the model's context holds "
+                f"{llama.n_ctx():,} tokens.",
+                "Shorten the prompt, or raise the context length in Settings.",
+            )
+        cached = self._cached_prefix(tokens)
+        self.last_stats = None
+        max_tokens = min(settings.max_tokens, room)
+        return self._generate(
+            llama, tokens, cached, max_tokens, settings, list(stop), 0, cancel, grammar
         )
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], RenderedPrompt]:
@@ -347,6 +382,7 @@ class ChatEngine:
         stops: list[str],
         dropped: int,
         cancel: CancelToken | None,
+        grammar: llama_cpp.LlamaGrammar | None = None,
     ) -> Iterator[str]:
         cancel = cancel or CancelToken()
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
@@ -361,6 +397,7 @@ class ChatEngine:
             min_p=settings.min_p,
             temp=settings.temperature,
             repeat_penalty=settings.repeat_penalty,
+            grammar=grammar,
         )
         try:
             yield from text_stream(

@@ -40,10 +40,12 @@ __all__ = [
     "ModelFileError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "NotEnoughMemoryError",
     "OfflineError",
     "OutputExistsError",
     "PickleCheckpointError",
     "PromptTooLongError",
+    "ServerError",
     "SettingsError",
     "StarterModelMissing",
     "TokenError",
@@ -155,3 +157,15 @@ class ChecksumError(HubError):
 
 class DiskSpaceError(HubError):
     default_hint = "Free some space or choose another models folder in Settings."
+
+
+class NotEnoughMemoryError(HuacayaError):
+    """Loading a model would not fit in the memory that is free."""
+
+    default_hint = "Close other programs, or use a smaller model or quantization."
+
+
+class ServerError(HuacayaError):
+    """The local API server could not start, or a request to it was refused."""
+
+    default_hint = "Choose another port, or stop the program that uses this one."

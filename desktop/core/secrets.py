@@ -1,5 +1,6 @@
 """Secrets in the OS keychain through keyring, never in a file: the Hugging Face token, and
-API keys for OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``).
+API keys for OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``), and the
+key of Huacaya's own local API server.
 
 Without a usable keychain backend a secret is kept in memory for this session only, and
 ``token_is_persistent()`` says so, so the window can tell the user.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets as random_secrets
 
 import keyring
 import keyring.errors
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 SERVICE = "Huacaya"
 ACCOUNT = "huggingface-token"
 API_KEY_ACCOUNT = "api-key:{base_url}"  # an OpenAI-compatible server's key, by its base URL
+LOCAL_API_ACCOUNT = "local-api-key"  # the key clients must send to `huacaya serve`
 _session: dict[str, str] = {}
 
 
@@ -93,3 +96,14 @@ class ApiKeys:
         if not key:
             raise ApiKeyError("The API key is empty.")
         return _set(self._account(base_url), key)
+
+
+def local_api_key() -> str:
+    """The bearer key of the local API server; a new random one is made and stored the first
+    time. Kept in the keychain, it stays the same across starts, so clients keep working."""
+    key = _get(LOCAL_API_ACCOUNT)
+    if key:
+        return key
+    key = "hk-" + random_secrets.token_urlsafe(32)
+    _set(LOCAL_API_ACCOUNT, key)
+    return key

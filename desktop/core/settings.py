@@ -73,6 +73,10 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_state: str = ""
     last_conversation: int = 0
+    # the local OpenAI-compatible API (Settings → Local API); off until the user turns it on
+    local_api_enabled: bool = False
+    local_api_port: int = 8765
+    local_api_network: bool = False  # every network, not only this computer (key required)
     schema_version: int = SCHEMA_VERSION
 
 

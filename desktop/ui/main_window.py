@@ -30,6 +30,7 @@ from desktop.ui.conversation import ConversationController
 from desktop.ui.engine_worker import EngineController
 from desktop.ui.errors import show_error
 from desktop.ui.job_process import JobManager
+from desktop.ui.local_api import LocalApi
 from desktop.ui.menus import build_menus
 from desktop.ui.model_picker import ModelPicker
 from desktop.ui.model_slot import ModelSlot
@@ -89,12 +90,16 @@ class MainWindow(QMainWindow):
         self.conversation.question_returned.connect(self._return_question)
         self.engine.delta.connect(self._on_first_delta)
         self.store.subscribe(self._on_settings_changed)
+        self.local_api = LocalApi(self.store, self.library, self)
+        self.local_api.changed.connect(self._set_status)
+        self.local_api.failed.connect(lambda exc: show_error(self, exc))
         self._close_timer = QTimer(self)
         self._close_timer.setSingleShot(True)
         self._close_timer.timeout.connect(self._force_close)
         self._restore_state()
         self._update_controls()
         self.models.prepare()
+        self.local_api.start_if_enabled()
         resumed = self.jobs.resume_unfinished()
         if resumed:
             self._set_status(f"Resuming {len(resumed)} model download(s) — see Models.")
@@ -284,6 +289,7 @@ class MainWindow(QMainWindow):
             session.prompt_format,
             session.generation,
             self.conversation.defaults_for(model_id),
+            self.local_api.status,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog, model_id))
@@ -427,6 +433,7 @@ class MainWindow(QMainWindow):
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.engine.shutdown()
+        self.local_api.shutdown()
         self.history.close()
         if self.models_dialog is not None:
             self.models_dialog.close()
