@@ -140,12 +140,12 @@ class _Fetch:
                     kept = _present_bytes(self.folder, file)
                     raise ConnectionLost(
                         f"Downloading {file.name} of “{self.label}” made no progress in "
-                        f"{failures} attempts ({exc}).",
+                        f"{failures} attempts ({exc.message.rstrip('.')}).",
                         "Check your connection and run the same download again (or Retry "
                         "it in the Models window): it continues from the "
                         f"{human_bytes(kept)} already fetched.",
                     ) from exc
-                log.info("retrying %s after: %s", file.name, exc)
+                log.info("retrying %s after: %s", file.name, exc.message)
                 sleep_cancellable(self.policy.backoff(failures), self.cancel, self.policy.poll)
 
     def one(self, file: RepoFile) -> Path:
