@@ -30,7 +30,12 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import HuacayaError
 from desktop.core.history import Conversation, History, SearchHit
-from desktop.core.history_export import export_json, export_markdown, import_json
+from desktop.core.history_export import (
+    export_json,
+    export_markdown,
+    import_json,
+    read_export,
+)
 from desktop.core.paths import atomic_write_text
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error
@@ -297,16 +302,7 @@ class Sidebar(QWidget):
 
     def import_from(self, path: Path) -> None:
         try:
-            imported = import_json(self.history, json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            show_error(
-                self,
-                HuacayaError(
-                    f"“{path.name}” cannot be read as JSON: {exc}.",
-                    "Choose a file saved with Export as JSON.",
-                ),
-            )
-            return
+            imported = import_json(self.history, read_export(path))
         except HuacayaError as exc:
             show_error(self, exc)
             return
