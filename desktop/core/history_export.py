@@ -84,16 +84,15 @@ def import_json(history: History, data: Any) -> Conversation:
         raise HistoryError("This export comes from a newer Huacaya.", "Update to import it.")
     export = validated_export(data)
     now = time.time()
-    settings = export.settings.model_dump(exclude_none=True) if export.settings else {}
     try:
         return history.add_conversation(
             title=export.title,
             model=export.model,
             system_prompt=export.system_prompt,
-            settings=settings,
+            settings=export.settings,
             created_at=export.created_at if export.created_at is not None else now,
             messages=[
-                NewMessage(m.role, m.content, m.model, dict(m.stats), m.created_at)
+                NewMessage(m.role, m.content, m.model, m.stats, m.created_at)
                 for m in export.messages
             ],
         )

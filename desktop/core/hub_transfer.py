@@ -144,7 +144,7 @@ class Transfer:
                     if not self._put(("data", block)):
                         return
             self._put(("end", None))
-        except (httpx.HTTPError, OSError) as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
             self._put(("error", exc))
 
     def _next(self, cancel: CancelToken, patience: float, waiting_for: str) -> tuple[str, object]:
