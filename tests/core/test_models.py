@@ -15,6 +15,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+from conversion.gguf_file import read_gguf_info
 from desktop.core import secrets
 from desktop.core.errors import (
     ChecksumError,
@@ -97,6 +98,7 @@ def test_pipeline_from_the_hub_registers_a_working_model(hub: HubClient) -> None
     job = store.create(JobSpec("hub", "test-org/smollm2-hf", quant="q8_0"))
     entry = run.run(job, lambda f, m="": progress.append((f, m)))
     assert entry.quantization == "Q8_0" and entry.architecture == "llama"
+    assert read_gguf_info(library.path_of(entry)).metadata["general.name"] == "smollm2-hf"
     assert knows_paris(library.path_of(entry))
     steps = [m.split(":")[0] for _, m in progress]
     assert steps.index("download") < steps.index("convert") < steps.index("quantize")
