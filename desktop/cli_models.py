@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from conversion.cli import ProgressBar
 from conversion.quantize import QUANT_TYPES
 from desktop.core import secrets
 from desktop.core.catalog import find_entry, job_spec
+from desktop.core.errors import TokenError
 from desktop.core.hub import HubClient
-from desktop.core.jobs import JobRunner, JobSpec, JobStore
+from desktop.core.jobs import JOB_FILE, Job, JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.settings import SettingsStore
@@ -48,7 +51,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rename.add_argument("new_name")
     remove = actions.add_parser("rm", help="delete an installed model")
     remove.add_argument("model")
-    token = actions.add_parser("token", help="store a Hugging Face token in the keychain")
+    token = actions.add_parser(
+        "token",
+        help="store a Hugging Face token (keychain; without one, the Hub client's token file); "
+        "HF_TOKEN in the environment is used first",
+    )
     token.add_argument("--remove", action="store_true")
 
 
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
     hub = HubClient(secrets.get_token, lambda: settings.offline)
     if command == "token":
-        return _token(hub, args.remove)
+        return _token(hub, args.remove, settings.offline)
     if command == "search":
         limit = args.max_size * 1e9 if args.max_size else None
         results = hub.search(
@@ -92,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         spec = JobSpec("import", args.path, args.name, quant, base=args.base)
     store = JobStore()
-    job = store.create(spec)
+    job = _earlier_attempt(store, spec) or store.create(spec)
     bar = ProgressBar()
     with cancel_on_interrupt() as cancel:
         entry = JobRunner(store, library, hub).run(job, bar, cancel)
@@ -116,6 +123,22 @@ def _pull_spec(args: argparse.Namespace, quant: str) -> JobSpec:
     return JobSpec("hub", args.repo_id, args.name, quant, args.file, args.revision, base, base_repo)
 
 
+def _earlier_attempt(store: JobStore, spec: JobSpec) -> Job | None:
+    """A failed run of the same pull that kept its partial downloads (the connection failed):
+    running the command again continues it instead of fetching everything again."""
+    for job in reversed(store.all()):
+        old = job.spec  # its revisions were pinned when it started; the new one may leave them
+        same = old == replace(
+            spec,
+            revision=spec.revision or old.revision,
+            base_revision=spec.base_revision or old.base_revision,
+        )
+        kept = any(path.name != JOB_FILE for path in store.folder(job).iterdir())
+        if same and job.state == "failed" and kept:
+            return job
+    return None
+
+
 def _list(library) -> int:  # type: ignore[no-untyped-def]
     library.ensure_starter()
     entries = library.entries()
@@ -133,14 +156,25 @@ def _list(library) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _token(hub: HubClient, remove: bool) -> int:
+def _token(hub: HubClient, remove: bool, offline: bool) -> int:
+    """Store (checked with the Hub unless offline mode is on) or remove the token."""
     if remove:
-        secrets.delete_token()
-        print("The token was removed.")
-        return 0
-    token = getpass.getpass("Hugging Face token (input hidden): ")
-    name = hub.whoami(token)
-    persistent = secrets.set_token(token)
-    where = "in the keychain" if persistent else "for this session only (no keychain found)"
-    print(f"Token of {name} stored {where}.")
+        removed = secrets.delete_token()
+        print(f"Removed {', '.join(removed)}." if removed else "No stored token to remove.")
+    else:
+        token = getpass.getpass("Hugging Face token (input hidden): ").strip()
+        if not token:
+            raise TokenError("The token is empty.")
+        if offline:
+            where = secrets.set_token(token)
+            print(
+                f"Token stored {where}. Offline mode is on, so it was not checked with the Hub; "
+                "pulling a model turns offline mode off and uses it."
+            )
+        else:
+            with cancel_on_interrupt() as cancel:
+                name = hub.whoami(token, cancel)
+            print(f"Token of {name} stored {secrets.set_token(token)}.")
+    if os.environ.get("HF_TOKEN", "").strip():
+        print("Note: HF_TOKEN is set in this environment, and it is the token that is used.")
     return 0

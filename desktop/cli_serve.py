@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         entry = server.preload()
         print(f"Huacaya API: {server.url}  (model: {entry.id})", file=sys.stderr)
         if config.api_key:
-            kept = "" if secrets.token_is_persistent() else " (kept for this run only)"
+            kept = "" if secrets.keychain_available() else " (kept for this run only)"
             print(f"API key{kept}: {config.api_key}", file=sys.stderr)
         print("Ctrl+C stops the server.", file=sys.stderr)
         with cancel_on_interrupt() as cancel:

@@ -50,6 +50,7 @@ __all__ = [
     "StarterModelMissing",
     "TokenError",
     "TokenRequired",
+    "UnsafeFileName",
     "UnsupportedModelError",
 ]
 
@@ -148,7 +149,16 @@ class TokenRequired(HubError):
 
 
 class ConnectionLost(HubError):
-    default_hint = "Check your connection; the download continues where it stopped."
+    default_hint = (
+        "Check your connection and try again; a download continues from the bytes already fetched."
+    )
+
+
+class UnsafeFileName(HubError):
+    default_hint = (
+        "The repository lists a file name that would be saved outside the download folder; "
+        "nothing was written. Choose another repository or file."
+    )
 
 
 class ChecksumError(HubError):

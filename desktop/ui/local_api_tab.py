@@ -92,7 +92,7 @@ class LocalApiTab(QWidget):
         if network:
             key = "the key below" + (
                 ""
-                if secrets.token_is_persistent()
+                if secrets.keychain_available()
                 else " (no keychain was found: a new key is made each time Huacaya starts)"
             )
         self.usage.setText(

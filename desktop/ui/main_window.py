@@ -201,7 +201,12 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
         last = self.settings.last_conversation
         if last and self.sidebar.item_for(last) is not None:
-            self.open_conversation(last)
+            try:
+                self.open_conversation(last)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                # stored by an older version in a shape this one cannot show: start afresh
+                log.exception("could not reopen conversation %s; starting a new chat", last)
+                self.new_chat()
 
     def _save_state(self) -> None:
         try:
