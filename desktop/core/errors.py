@@ -30,6 +30,7 @@ __all__ = [
     "ConnectionLost",
     "ConversionError",
     "DiskSpaceError",
+    "DocumentError",
     "EmbeddingModelMissing",
     "GenerationError",
     "HistoryError",
@@ -48,6 +49,7 @@ __all__ = [
     "StarterModelMissing",
     "TokenError",
     "TokenRequired",
+    "UnreadableDocument",
     "UnsupportedModelError",
 ]
 
@@ -155,3 +157,15 @@ class ChecksumError(HubError):
 
 class DiskSpaceError(HubError):
     default_hint = "Free some space or choose another models folder in Settings."
+
+
+class DocumentError(HuacayaError):
+    """A document collection could not be created, read or changed."""
+
+    default_hint = "Run `huacaya docs list` to see your collections."
+
+
+class UnreadableDocument(HuacayaError):
+    """One file of a collection cannot be indexed; the reason is kept and shown in the list."""
+
+    default_hint = "The file was skipped; the rest of the collection is indexed."
