@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop.core.documents.retrieval import Hit
+if TYPE_CHECKING:  # the session imports this module; it needs no numpy nor llama.cpp
+    from desktop.core.documents.retrieval import Hit
 
 INSTRUCTION = (
     "Answer the question using the numbered passages from the user's documents below. "

@@ -20,25 +20,23 @@ from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_pro
 
 
 class Documents:
-    def __init__(
-        self,
-        store_path: Path | None = None,
-        embedder_factory: Callable[[], Embedder] = Embedder.default,
-    ) -> None:
+    def __init__(self, store_path: Path | None = None, embedder: Embedder | None = None) -> None:
+        """``embedder``: a loaded one to share (the caller closes it); by default the app's
+        own model, loaded on first use and closed with this object."""
         self.store = DocumentStore(store_path)
-        self._embedder_factory = embedder_factory
-        self._embedder: Embedder | None = None
+        self._embedder = embedder
+        self._owns_embedder = embedder is None
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = self._embedder_factory()
+            self._embedder = Embedder.default()
         return self._embedder
 
     def close(self) -> None:
-        if self._embedder is not None:
+        if self._embedder is not None and self._owns_embedder:
             self._embedder.close()
-            self._embedder = None
+        self._embedder = None
         self.store.close()
 
     # -- collections -----------------------------------------------------------------------

@@ -113,11 +113,11 @@ class _HtmlText(HTMLParser):
     """The visible text of a page: scripts, styles and templates left out, blocks on their own
     lines."""
 
-    SKIP = {"script", "style", "template", "noscript", "svg", "head"}
-    BLOCK = {
+    SKIP = frozenset({"script", "style", "template", "noscript", "svg", "head"})
+    BLOCK = frozenset({
         "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
         "article", "pre", "blockquote", "table", "ul", "ol", "dd", "dt", "hr", "title",
-    }  # fmt: skip
+    })  # fmt: skip
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

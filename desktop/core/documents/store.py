@@ -236,6 +236,13 @@ class DocumentStore:
                 (fingerprint.size, fingerprint.mtime_ns, file_id),
             )
 
+    def forget_fingerprints(self, collection_id: int) -> None:
+        """Make the next run read and embed every file again (a full re-index)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET size = -1, sha256 = '' WHERE collection_id = ?", (collection_id,)
+            )
+
     def remove_files(self, collection_id: int, file_paths: Sequence[str]) -> None:
         if not file_paths:
             return
