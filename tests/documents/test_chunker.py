@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from desktop.core.documents.chunker import chunk_page
 from desktop.core.documents.parsers import Page
 
@@ -23,7 +25,7 @@ def test_spans_point_at_the_text_and_words_stay_whole() -> None:
         assert not (after.isalnum() and chunk.text[-1].isalnum()), "a word was cut at the end"
     # Sentence boundaries are preferred, and neighbours overlap without skipping text.
     assert sum(c.text.endswith(".") for c in chunks) >= len(chunks) - 1
-    for first, second in zip(chunks, chunks[1:], strict=False):
+    for first, second in itertools.pairwise(chunks):
         assert second.start < first.end, "no overlap: text between chunks could be lost"
         assert second.start > first.start
 
