@@ -153,9 +153,11 @@ def test_kill_9_while_indexing_then_continue(
     done = 0
     while done < 3 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
-        if database.exists():
-            with sqlite3.connect(database, timeout=5) as db:
+        try:
+            with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
                 done = db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue  # not created yet
     assert process.poll() is None, f"indexing ended before it could be killed ({done} files)"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
