@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from desktop.core import paths
 from desktop.core.documents.embedder import Embedder
 from desktop.core.embedding_model import EMBEDDING_NAME, ensure_embedding_model
 
@@ -89,3 +91,40 @@ def write_odt(path: Path, heading: str, paragraphs: Sequence[str]) -> Path:
         document.text.addElement(P(text=paragraph))
     document.save(str(path))
     return path
+
+
+FARM_PAGES = [
+    "Alpaca farm handbook. This handbook describes daily routines on the farm in the "
+    "highlands: feeding, water troughs and fencing of the paddocks.",
+    "Shearing. The herd at the Puno farm is shorn once a year, every November, before the "
+    "rainy season. Fleece is sorted by colour on the skirting table.",
+    "Health. Animals are weighed monthly and vaccinated each spring against clostridial "
+    "diseases by the visiting veterinarian.",
+]
+QUESTION = "In which month is the herd at the Puno farm shorn?"
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    write_pdf(folder / "farm-handbook.pdf", FARM_PAGES)
+    write_docx(
+        folder / "recipes.docx",
+        ["Quinoa soup: simmer quinoa with onions, garlic and potatoes for thirty minutes.",
+         "Serve the soup with fresh coriander and a squeeze of lime."],
+    )  # fmt: skip
+    (folder / "travel.html").write_text(
+        "<html><body><h1>Trip to Cusco</h1><p>The train to Machu Picchu leaves at 6 am from "
+        "Poroy station; book tickets two weeks ahead.</p></body></html>"
+    )
+    (folder / "notes.md").write_text(
+        "# Meeting notes\n\nThe budget for the new barn roof was approved in March.\n"
+    )
+    return folder
+
+
+def use_converted_model(minilm: Embedder) -> None:
+    """The app converts its embedding model on first use; give this home the session's copy."""
+    target = paths.models_dir() / "embeddings" / minilm.path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(minilm.path, target)

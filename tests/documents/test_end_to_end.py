@@ -4,7 +4,6 @@ the `huacaya` command; and a kill -9 in the middle of indexing."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -23,39 +22,10 @@ from desktop.core.engine import ChatEngine
 from desktop.core.history import History
 from desktop.core.session import ChatSession
 from desktop.core.settings import GenerationSettings
-from tests.documents.conftest import write_docx, write_pdf
+from tests.documents.conftest import QUESTION, use_converted_model
 
 ROOT = Path(__file__).resolve().parents[2]
-
-FARM_PAGES = [
-    "Alpaca farm handbook. This handbook describes daily routines on the farm in the "
-    "highlands: feeding, water troughs and fencing of the paddocks.",
-    "Shearing. The herd at the Puno farm is shorn once a year, every November, before the "
-    "rainy season. Fleece is sorted by colour on the skirting table.",
-    "Health. Animals are weighed monthly and vaccinated each spring against clostridial "
-    "diseases by the visiting veterinarian.",
-]
 FILES = 80
-QUESTION = "In which month is the herd at the Puno farm shorn?"
-
-
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("corpus")
-    write_pdf(folder / "farm-handbook.pdf", FARM_PAGES)
-    write_docx(
-        folder / "recipes.docx",
-        ["Quinoa soup: simmer quinoa with onions, garlic and potatoes for thirty minutes.",
-         "Serve the soup with fresh coriander and a squeeze of lime."],
-    )  # fmt: skip
-    (folder / "travel.html").write_text(
-        "<html><body><h1>Trip to Cusco</h1><p>The train to Machu Picchu leaves at 6 am from "
-        "Poroy station; book tickets two weeks ahead.</p></body></html>"
-    )
-    (folder / "notes.md").write_text(
-        "# Meeting notes\n\nThe budget for the new barn roof was approved in March.\n"
-    )
-    return folder
 
 
 @pytest.fixture
@@ -106,13 +76,6 @@ def test_a_missing_collection_gives_the_question_back(documents: Documents) -> N
         session.ask("Anything?")
     assert session.messages == [] and history.list() == []
     history.close()
-
-
-def use_converted_model(minilm: Embedder) -> None:
-    """The app converts its embedding model on first use; give this home the session's copy."""
-    target = paths.models_dir() / "embeddings" / minilm.path.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(minilm.path, target)
 
 
 def test_the_docs_command(
