@@ -4,13 +4,16 @@ well it is embedded): incremental rescans, deletions, failures, cancel and resum
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from desktop.core.documents import indexer as indexer_module
 from desktop.core.documents.library import Documents
-from desktop.core.documents.retrieval import reciprocal_rank_fusion
+from desktop.core.documents.retrieval import fts_query, reciprocal_rank_fusion
+from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.errors import Cancelled, DocumentError
 from desktop.core.progress import CancelToken
 from tests.documents.conftest import FakeEmbedder
@@ -143,3 +146,32 @@ def test_another_embedding_model_is_refused(docs: Documents, tmp_path: Path) -> 
     docs.embedder.name = "other-model"  # type: ignore[misc]
     with pytest.raises(DocumentError, match="indexed with fake-embedder"):
         docs.index("n")
+
+
+def test_full_text_query_keeps_the_telling_words() -> None:
+    assert fts_query("What is the torque of the M8 bolt?") == '"torque" OR "m8" OR "bolt"'
+    assert fts_query('Who is "it"?') == '"who" OR "is" OR "it"'  # nothing but stopwords
+    assert fts_query('NEAR(a b) OR * "x') == '"near" OR "b" OR "x"'  # no FTS5 syntax
+
+
+def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents) -> None:
+    folder = make_folder(tmp_path / "w", 1)
+    docs.add("w", [folder])
+    calls: list[str] = []
+    event = threading.Event()
+
+    def changed(name: str) -> None:
+        calls.append(name)
+        event.set()
+
+    watcher = FolderWatcher(changed, delay=0.3)
+    watcher.watch(docs.collections())
+    try:
+        (folder / "ignored.bin").write_bytes(b"not a document")
+        for i in range(5):
+            (folder / f"burst{i}.md").write_text("new")
+        assert event.wait(10)
+        time.sleep(0.6)  # a second call would come 0.3 s after the last event
+        assert calls == ["w"]
+    finally:
+        watcher.stop()

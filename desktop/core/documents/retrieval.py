@@ -27,6 +27,18 @@ RRF_K = 60
 CANDIDATES = 50
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Words of a question that say nothing about its subject. Left out of the full-text query,
+# they would match most chunks, which BM25 then has to score (slow at 100,000 chunks) for
+# nothing; the vectors still see the whole question.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not of off on once only or other our out over own same she should so
+    some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    please tell explain describe""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +50,11 @@ class Hit:
 
 
 def fts_query(text: str) -> str:
-    """A question → an FTS5 query: any of its words (BM25 ranks chunks holding more and rarer
-    ones first); every word quoted, so no FTS5 syntax leaks through."""
-    words = dict.fromkeys(w.lower() for w in _WORD.findall(text))
-    return " OR ".join(f'"{w}"' for w in words)
+    """A question → an FTS5 query: any of its words but stopwords (BM25 ranks chunks holding
+    more and rarer ones first); every word quoted, so no FTS5 syntax leaks through."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
+    telling = [w for w in words if w not in STOPWORDS]
+    return " OR ".join(f'"{w}"' for w in telling or words)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
