@@ -38,7 +38,9 @@ def bump_mtime(path: Path) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
 
 
-def test_rescan_reads_only_what_changed(docs: Documents, tmp_path: Path) -> None:
+def test_rescan_reads_only_what_changed(
+    docs: Documents, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = make_folder(tmp_path / "notes")
     docs.add("notes", [folder])
     first = docs.index("notes")
@@ -46,8 +48,18 @@ def test_rescan_reads_only_what_changed(docs: Documents, tmp_path: Path) -> None
     embedder: FakeEmbedder = docs.embedder  # type: ignore[assignment]
     embedder.embedded.clear()
 
+    hashed: list[Path] = []
+    real_fingerprint = indexer_module.fingerprint
+
+    def spy(path: Path, with_hash: bool = False):  # type: ignore[no-untyped-def]
+        if with_hash:
+            hashed.append(path)
+        return real_fingerprint(path, with_hash)
+
+    monkeypatch.setattr(indexer_module, "fingerprint", spy)
     again = docs.index("notes")
     assert (again.indexed, again.unchanged, embedder.embedded) == ([], 4, [])
+    assert hashed == []  # unchanged size and time: not even read
 
     bump_mtime(folder / "file0.txt")  # touched, same content: hashed, not re-embedded
     (folder / "file1.txt").write_text("Completely new words: omega.")
@@ -60,6 +72,7 @@ def test_rescan_reads_only_what_changed(docs: Documents, tmp_path: Path) -> None
     assert sorted(Path(p).name for p in report.indexed) == ["file1.txt", "new.md"]
     assert [Path(p).name for p in report.removed] == ["file2.txt"]
     assert report.unchanged == 2
+    assert sorted(p.name for p in hashed) == ["file0.txt", "file1.txt", "new.md"]
     assert sorted(embedder.embedded) == [
         "# New\nA fresh note about beta.",
         "Completely new words: omega.",
