@@ -12,7 +12,7 @@ import pytest
 
 from desktop.core.documents import indexer as indexer_module
 from desktop.core.documents.library import Documents
-from desktop.core.documents.retrieval import fts_query, reciprocal_rank_fusion
+from desktop.core.documents.retrieval import fts_terms, reciprocal_rank_fusion
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.errors import Cancelled, DocumentError
 from desktop.core.progress import CancelToken
@@ -161,10 +161,22 @@ def test_another_embedding_model_is_refused(docs: Documents, tmp_path: Path) -> 
         docs.index("n")
 
 
-def test_full_text_query_keeps_the_telling_words() -> None:
-    assert fts_query("What is the torque of the M8 bolt?") == '"torque" OR "m8" OR "bolt"'
-    assert fts_query('Who is "it"?') == '"who" OR "is" OR "it"'  # nothing but stopwords
-    assert fts_query('NEAR(a b) OR * "x') == '"near" OR "b" OR "x"'  # no FTS5 syntax
+def test_full_text_looks_up_the_telling_words(docs: Documents, tmp_path: Path) -> None:
+    assert fts_terms("What is the torque of the M8 bolt?") == ["torque", "m8", "bolt"]
+    assert fts_terms('Who is "it"?') == ["who", "is", "it"]  # nothing but stopwords
+    folder = tmp_path / "t"
+    folder.mkdir()
+    for i in range(150):  # "common" is in every chunk, each number in one
+        (folder / f"{i}.txt").write_text(f"common words and the number n{i} here")
+    (folder / "quote.txt").write_text('NEAR(a b) OR * "x" stays literal text')
+    docs.add("t", [folder])
+    docs.index("t")
+    # a common word alone still finds chunks; next to a rare one, the rare one decides
+    assert len(docs.search(["t"], "common", 5, "fts")) == 5
+    hits = docs.search(["t"], "common n42", 5, "fts")
+    assert [Path(h.chunk.path).name for h in hits] == ["42.txt"]
+    hits = docs.search(["t"], 'NEAR(a b) OR * "x', 5, "fts")  # no FTS5 syntax gets through
+    assert Path(hits[0].chunk.path).name == "quote.txt"
 
 
 def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents) -> None:

@@ -49,12 +49,12 @@ class Hit:
     vector_rank: int | None
 
 
-def fts_query(text: str) -> str:
-    """A question → an FTS5 query: any of its words but stopwords (BM25 ranks chunks holding
-    more and rarer ones first); every word quoted, so no FTS5 syntax leaks through."""
+def fts_terms(text: str) -> list[str]:
+    """A question → the words to look up: its words but stopwords (all of them when nothing
+    else is left), lower-cased, each once. BM25 ranks chunks holding more and rarer ones first;
+    the store quotes each, so no FTS5 syntax leaks through."""
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
-    telling = [w for w in words if w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in telling or words)
+    return [w for w in words if w not in STOPWORDS] or words
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
@@ -103,7 +103,7 @@ def search(
     fts: list[int] = []
     vec: list[int] = []
     if method in ("hybrid", "fts"):
-        fts = store.full_text([c.id for c in collections], fts_query(query), candidates)
+        fts = store.full_text([c.id for c in collections], fts_terms(query), candidates)
     if method in ("hybrid", "vector") and embedder is not None:
         vec = vector_ranking(store, collections, embedder.embed([query])[0], candidates)
     fused = reciprocal_rank_fusion([fts, vec])[:limit]

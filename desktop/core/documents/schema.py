@@ -7,7 +7,7 @@ append-only migrations, applied like the history's.
 - ``files``: every file found, with its fingerprint (size, mtime, SHA-256) and its state:
   ``indexed`` or ``unreadable`` (with the reason);
 - ``chunks``: page, character span, text and the embedding (float32 bytes), with an FTS5
-  index (BM25) kept in step by triggers.
+  index (BM25) kept in step by triggers, and its vocabulary (how many chunks hold each word).
 
 A file's chunks and its ``files`` row change in one transaction, so a crash (``kill -9``) leaves
 every file either fully indexed under its fingerprint or not at all: the next scan resumes.
@@ -66,6 +66,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE VIRTUAL TABLE chunks_fts USING fts5(
             text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
         );
+        CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
         CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
             INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
         END;
