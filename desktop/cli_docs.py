@@ -128,7 +128,7 @@ def documents_for_chat(
     session: ChatSession, names: list[str], context_tokens: int, answer_tokens: int
 ) -> Documents:
     """Let ``session`` answer from the collections ``names`` (checked to exist)."""
-    documents = Documents()
+    documents = Documents(threads=1)  # one question at a time
     try:
         for name in names:
             documents.collection(name)

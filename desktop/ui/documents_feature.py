@@ -84,7 +84,7 @@ class DocumentsFeature(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.window = window
-        self.documents = Documents()
+        self.documents = Documents(threads=1)  # searches; indexing has its own
         self.indexer = DocumentIndexer(self)
         self.dialog: DocumentsDialog | None = None
         self.watcher = FolderWatcher(self._changed_on_disk.emit)

@@ -25,7 +25,8 @@ MAX_TOKENS = 512  # the longest text one sequence may hold
 
 
 class Embedder:
-    """``threads`` copies of the model, one CPU thread each, embed texts side by side.
+    """``threads`` copies of the model (by default one per physical core), one CPU thread
+    each, embed texts side by side.
 
     Measured on 2 cores (benchmarks/documents.py): flash attention makes the model 2.5× faster;
     one sequence per llama.cpp call is as fast as several (and many are slower: the batch
@@ -38,7 +39,7 @@ class Embedder:
         self, path: Path, *, max_tokens: int = 0, name: str = "", threads: int = 0
     ) -> None:
         llama_log.install()
-        count = max(threads or hardware.default_threads(), 1)
+        count = max(threads or hardware.physical_cores(), 1)
         self._copies = [self._load(path) for _ in range(count)]
         first = self._copies[0]
         trained = first._model.n_ctx_train()

@@ -20,17 +20,21 @@ from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_pro
 
 
 class Documents:
-    def __init__(self, store_path: Path | None = None, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, store_path: Path | None = None, embedder: Embedder | None = None, threads: int = 0
+    ) -> None:
         """``embedder``: a loaded one to share (the caller closes it); by default the app's
-        own model, loaded on first use and closed with this object."""
+        own model, loaded on first use and closed with this object, with ``threads`` copies
+        (0: one per core, for indexing; searching alone needs one)."""
         self.store = DocumentStore(store_path)
         self._embedder = embedder
         self._owns_embedder = embedder is None
+        self._threads = threads
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder.default()
+            self._embedder = Embedder.default(self._threads)
         return self._embedder
 
     def close(self) -> None:
