@@ -17,6 +17,7 @@ from typing import Any
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
 
 from conversion.errors import ModelFileError
+from conversion.gguf_validate import validate_gguf
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -24,7 +25,8 @@ DEFAULT_ALIGNMENT = 32
 MAX_TENSORS = 1_000_000
 MAX_KV = 100_000
 MAX_DIMS = 4
-MAX_KEPT_ARRAY = 64  # arrays longer than this are counted, not kept
+MAX_KEPT_ARRAY = 64  # arrays of text longer than this are counted, not kept (the vocabulary)
+MAX_KEPT_NUMBERS = 4096  # numeric arrays up to this are kept (per-layer hyperparameters)
 
 # value type id -> struct format (scalars)
 _SCALARS = {
@@ -43,6 +45,15 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 
 
+@dataclass(frozen=True)
+class TensorEntry:
+    name: str
+    dims: tuple[int, ...]
+    type_id: int
+    offset: int  # from the start of the data section
+    nbytes: int
+
+
 @dataclass
 class GGUFInfo:
     path: Path
@@ -51,19 +62,27 @@ class GGUFInfo:
     tensor_count: int
     metadata: dict[str, Any] = field(default_factory=dict)
     array_lengths: dict[str, int] = field(default_factory=dict)
+    array_types: dict[str, int] = field(default_factory=dict)  # key -> item value type
+    value_types: dict[str, int] = field(default_factory=dict)  # key -> value type
+    tensors: list[TensorEntry] = field(default_factory=list)
+    alignment: int = DEFAULT_ALIGNMENT
+    data_start: int = 0
     parameter_count: int = 0
 
     @property
     def architecture(self) -> str:
-        return str(self.metadata.get("general.architecture", ""))
+        value = self.metadata.get("general.architecture", "")
+        return value if isinstance(value, str) else ""
 
     @property
     def name(self) -> str:
-        return str(self.metadata.get("general.name", "")) or self.path.stem
+        value = self.metadata.get("general.name", "")
+        return (value if isinstance(value, str) else "") or self.path.stem
 
     @property
     def context_length(self) -> int:
-        return int(self.metadata.get(f"{self.architecture}.context_length", 0) or 0)
+        value = self.metadata.get(f"{self.architecture}.context_length", 0)
+        return value if type(value) is int and value > 0 else 0
 
     @property
     def chat_template(self) -> str | None:
@@ -73,7 +92,7 @@ class GGUFInfo:
     @property
     def quantization(self) -> str:
         file_type = self.metadata.get("general.file_type")
-        if file_type is None:
+        if type(file_type) is not int:
             return ""
         try:
             return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
@@ -132,8 +151,10 @@ def _read_value(cur: _Cursor, value_type: int, key: str, info: GGUFInfo) -> Any:
         if count > remaining:  # every item takes at least one byte
             raise cur._fail(f"the array {key} ({count} items)")
         info.array_lengths[key] = count
+        info.array_types[key] = item_type
         keep = count <= MAX_KEPT_ARRAY
         if item_type in _SCALARS:
+            keep = count <= MAX_KEPT_NUMBERS
             size = struct.calcsize(_SCALARS[item_type])
             raw = cur.take(size * count, f"the items of {key}")
             if keep:
@@ -229,11 +250,13 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFInfo:
     for _ in range(kv_count):
         key = cur.string("a metadata key")
         value_type = cur.u32(f"the type of {key}")
+        if key in info.value_types:
+            raise ModelFileError(f"“{path.name}” is damaged: the key {key[:80]} appears twice.")
         value = _read_value(cur, value_type, key, info)
+        info.value_types[key] = value_type
         if value is not None:
             info.metadata[key] = value
 
-    tensors: list[tuple[str, int, int]] = []
     for _ in range(tensor_count):
         name = cur.string("a tensor name")
         n_dims = cur.u32(f"the rank of {name}")
@@ -247,17 +270,20 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFInfo:
         for dim in dims:
             elements *= dim
         info.parameter_count += elements
-        tensors.append((name, offset, nbytes))
+        info.tensors.append(TensorEntry(name, tuple(dims), type_id, offset, nbytes))
 
-    alignment = int(info.metadata.get("general.alignment", DEFAULT_ALIGNMENT) or DEFAULT_ALIGNMENT)
-    if alignment <= 0 or alignment & (alignment - 1):
-        raise ModelFileError(f"“{path.name}” is damaged: alignment {alignment} is invalid.")
+    alignment = info.metadata.get("general.alignment", DEFAULT_ALIGNMENT)
+    if type(alignment) is not int or alignment <= 0 or alignment & (alignment - 1):
+        raise ModelFileError(f"“{path.name}” is damaged: alignment {alignment!r} is invalid.")
+    info.alignment = alignment
     data_start = (cur.pos + alignment - 1) // alignment * alignment
-    data_end = max((offset + nbytes for _, offset, nbytes in tensors), default=0)
+    info.data_start = data_start
+    data_end = max((t.offset + t.nbytes for t in info.tensors), default=0)
     if data_start + data_end > size:
         raise ModelFileError(
             f"“{path.name}” is truncated: its tensors need {data_start + data_end:,} bytes but the "
             f"file has {size:,}.",
             "The download or copy was probably interrupted; get the file again.",
         )
+    validate_gguf(info)
     return info

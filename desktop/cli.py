@@ -125,6 +125,8 @@ def run_chat(args: argparse.Namespace) -> int:
         prompt_format=args.format,
     )
     info = engine.load()
+    if info.notice:
+        print(f"Note: {info.notice}", file=sys.stderr)
     history = None if args.no_save else History()
     documents = None
     try:

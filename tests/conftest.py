@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from desktop.core.engine import ChatEngine
+from desktop.core.model_probe import CACHE_ENV
 from desktop.core.settings import GenerationSettings
 from desktop.core.starter import starter_model_path
 from tests.hub_server import LoopbackHub
@@ -27,6 +28,23 @@ COUNT = "List the numbers from 1 to 5, separated by commas."
 def greedy(max_tokens: int = 64) -> GenerationSettings:
     """Pure greedy decoding (no repeat penalty), so scored margins describe what was chosen."""
     return GenerationSettings(temperature=0.0, repeat_penalty=1.0, max_tokens=max_tokens, seed=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One verdict file for the first-open check across all tests' homes (and their children).
+
+    Without it every test's fresh home would open each model in a child process once more.
+    Tests of the check itself point ``HUACAYA_MODEL_CHECKS`` at their own file.
+    """
+    path = tmp_path_factory.mktemp("model-checks") / "model-checks.json"
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous
 
 
 @pytest.fixture(autouse=True)

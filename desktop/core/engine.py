@@ -19,17 +19,47 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import llama_cpp
+from llama_cpp import llama_chat_format
 
 from conversion.gguf_file import GGUFInfo, read_gguf_info
-from desktop.core import hardware, llama_log
+from desktop.core import hardware, llama_log, model_probe
 from desktop.core.errors import GenerationError, ModelLoadError, PromptTooLongError
 from desktop.core.progress import CancelToken
-from desktop.core.prompts import Message, PromptFormat, RenderedPrompt, choose_format
+from desktop.core.prompts import (
+    AlpacaFormat,
+    ChatMLFormat,
+    Llama3Format,
+    Message,
+    PromptFormat,
+    RenderedPrompt,
+    choose_format,
+    template_problem,
+)
 from desktop.core.settings import GenerationSettings
 from desktop.core.text_stream import StreamOutcome, text_stream
 
 log = logging.getLogger(__name__)
+
+
+class _TolerantFormatter(llama_chat_format.Jinja2ChatFormatter):
+    """llama-cpp-python compiles every chat template in a file while opening it, so a template
+    that does not compile would make the whole model unusable (a traceback, not a message). We
+    render templates ourselves (:mod:`desktop.core.prompts`, with limits and a fallback format);
+    here a broken template is only noted, and used by nobody."""
+
+    def __init__(self, template: str, *args: object, **kwargs: object) -> None:
+        try:
+            super().__init__(template, *args, **kwargs)  # type: ignore[arg-type]
+        except (jinja2.exceptions.TemplateError, RecursionError, MemoryError) as exc:
+            log.debug("llama-cpp-python could not compile the chat template: %s", exc)
+            self.template, self.eos_token, self.bos_token = template, "", ""
+            self.add_generation_prompt, self.stop_token_ids = True, None
+            self._environment = jinja2.Template("{{ raise_exception }}")
+
+
+llama_chat_format.Jinja2ChatFormatter = _TolerantFormatter  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -45,6 +75,7 @@ class ModelInfo:
     prompt_format: str
     threads: int
     gpu_layers: int
+    notice: str = ""  # something the user should know, e.g. the chat template was not usable
 
 
 @dataclass(frozen=True)
@@ -90,15 +121,20 @@ class ChatEngine:
         self.info: ModelInfo | None = None
         self.last_stats: GenerationStats | None = None
         self._window_anchor: tuple[str, str] | None = None  # see fit_to_context
+        self.template_problem = ""  # why the model's own chat template is not used, if it isn't
+        self.fallback_format = AlpacaFormat.name
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def load(self) -> ModelInfo:
+    def load(self, probe: bool = True) -> ModelInfo:
         """Check the file, load it into llama.cpp and pick the prompt format.
 
-        Raises ModelFileError (missing, not GGUF, truncated) or ModelLoadError.
+        A file opened for the first time is first opened in a child process
+        (:mod:`desktop.core.model_probe`); ``probe=False`` is that child.
+        Raises ModelFileError (missing, not GGUF, truncated, invalid) or ModelLoadError.
         """
         header = read_gguf_info(self.model_path)
+        verdict = model_probe.probe_model(self.model_path, self.gpu_layers) if probe else None
         llama_log.install()
         llama_log.take_recent_errors()
         context = self._context_for(header)
@@ -131,8 +167,18 @@ class ChatEngine:
         bos = self._token_text(llama.token_bos())
         eos = self._token_text(llama.token_eos())
         adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llama._model.vocab))
-        self._format_args = (header.chat_template, bos, eos, adds_bos)
-        self._format = choose_format(self.prompt_format_name, *self._format_args)
+        template = header.chat_template
+        if verdict is not None:
+            self.template_problem = verdict.template_problem
+            self.fallback_format = verdict.fallback_format
+        elif template:
+            self.template_problem = template_problem(template, bos, eos, adds_bos)
+            self.fallback_format = self._fallback_format()
+        if self.template_problem:
+            log.warning("the model's chat template is not usable: %s", self.template_problem)
+            template = None
+        self._format_args = (template, bos, eos, adds_bos)
+        self._format = choose_format(self._format_name(self.prompt_format_name), *self._format_args)
         self.info = self._describe(header, llama.n_ctx())
         log.info(
             "loaded %s (%s, ctx %d, %d threads)",
@@ -155,6 +201,17 @@ class ChatEngine:
     def loaded(self) -> bool:
         return self._llama is not None
 
+    def _fallback_format(self) -> str:
+        """The built-in format whose special tokens this vocabulary has (else Alpaca)."""
+        markers = ((ChatMLFormat.name, "<|im_start|>"), (Llama3Format.name, "<|eot_id|>"))
+        for name, marker in markers:
+            if len(self.tokenize(marker)) == 1:
+                return name
+        return AlpacaFormat.name
+
+    def _format_name(self, name: str) -> str:
+        return self.fallback_format if name == "auto" and self.template_problem else name
+
     def _context_for(self, header: GGUFInfo) -> int:
         trained = header.context_length
         requested = self.requested_context if self.requested_context > 0 else trained or 4096
@@ -175,6 +232,12 @@ class ChatEngine:
             prompt_format=self._format.name,
             threads=self.threads,
             gpu_layers=self.gpu_layers,
+            notice=(
+                f"The model's chat template cannot be used ({self.template_problem}); "
+                f"answering with the {self._format.label} format instead."
+                if self.template_problem
+                else ""
+            ),
         )
 
     # -- prompts ---------------------------------------------------------------------------
@@ -182,7 +245,7 @@ class ChatEngine:
     def set_prompt_format(self, name: str) -> None:
         """Switch how conversations are rendered (no reload; the cache simply won't match)."""
         if name != self.prompt_format_name and self._format is not None:
-            self._format = choose_format(name, *self._format_args)
+            self._format = choose_format(self._format_name(name), *self._format_args)
             self.prompt_format_name = name
 
     def render_prompt(self, messages: Sequence[Message]) -> RenderedPrompt:

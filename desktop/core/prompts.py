@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, TypedDict
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+import jinja2.ext
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from conversion import alpaca
 from desktop.core.errors import GenerationError
@@ -79,6 +84,77 @@ def _tojson(value: object, indent: int | None = None) -> str:
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
+MAX_RENDER_CHARS = 4_000_000  # far beyond any context window
+MAX_RENDER_SECONDS = 2.0
+
+
+class _LimitedEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox (no attribute tricks, ``range`` capped) plus limits on time and size.
+
+    A template comes from the model file, so it may be hostile: ``'a' * 10**9`` or nested loops
+    would exhaust memory or time. Repetition and powers are checked before they run, every call
+    checks the render's deadline, and :meth:`JinjaTemplateFormat._render` caps the output.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self) -> None:
+        # The extensions Hugging Face's (and llama-cpp-python's) chat templates may use.
+        super().__init__(
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+        )
+        self._deadline = threading.local()
+        for name in ("center", "indent", "wordwrap", "truncate", "format"):
+            self.filters[name] = _limited_filter(name, self.filters[name])
+
+    def start(self) -> None:
+        self._deadline.at = time.monotonic() + MAX_RENDER_SECONDS
+
+    def check_time(self) -> None:
+        if time.monotonic() > getattr(self._deadline, "at", float("inf")):
+            raise SecurityError(f"it ran longer than {MAX_RENDER_SECONDS:.0f} s")
+
+    def call_binop(self, context, operator, left, right):  # type: ignore[no-untyped-def]
+        if operator == "**" and (abs(right) > 64 or abs(left) > 1 << 32):
+            raise SecurityError("it computes a huge power")
+        if operator == "%" and isinstance(left, str) and _HUGE_WIDTH.search(left):
+            raise SecurityError("it formats text wider than any context window")
+        if operator == "*":
+            for item, count in ((left, right), (right, left)):
+                sized = isinstance(item, (str, list, tuple)) and isinstance(count, int)
+                if sized and len(item) * count > MAX_RENDER_CHARS:
+                    raise SecurityError("it repeats text beyond any context window")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # type: ignore[no-untyped-def]
+        __self.check_time()
+        _refuse_huge(*args, *kwargs.values())
+        return super().call(__context, __obj, *args, **kwargs)
+
+
+def _refuse_huge(*values: object) -> None:
+    """``center(10**9)``, ``ljust``, ``indent`` and friends: no size argument beyond the cap."""
+    for value in values:
+        if isinstance(value, int) and abs(value) > MAX_RENDER_CHARS:
+            raise SecurityError("it asks for text beyond any context window")
+        if isinstance(value, str) and _HUGE_WIDTH.search(value):
+            raise SecurityError("it formats text wider than any context window")
+
+
+_HUGE_WIDTH = re.compile(r"%[-+ #0]*\d{7,}")
+
+
+def _limited_filter(name: str, original):  # type: ignore[no-untyped-def]
+    def checked(*args, **kwargs):  # type: ignore[no-untyped-def]
+        _refuse_huge(*args, *kwargs.values())
+        return original(*args, **kwargs)
+
+    checked.__name__ = name
+    return checked
+
+
 class JinjaTemplateFormat(PromptFormat):
     """The chat template a model ships in its GGUF metadata."""
 
@@ -89,30 +165,45 @@ class JinjaTemplateFormat(PromptFormat):
     def __init__(
         self, template: str, bos_token: str = "", eos_token: str = "", adds_bos: bool = True
     ) -> None:
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env = _LimitedEnvironment()
         env.globals["raise_exception"] = _raise_exception
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
         env.filters["tojson"] = _tojson
+        self.env = env
         self.template = env.from_string(template)  # raises TemplateSyntaxError
         self.bos_token = bos_token
         self.eos_token = eos_token
         self.adds_bos = adds_bos  # does the tokenizer add BOS itself (the model's metadata)?
 
     def _render(self, messages: Sequence[Message]) -> str:
-        return self.template.render(
-            messages=list(messages),
-            add_generation_prompt=True,
-            bos_token=self.bos_token,
-            eos_token=self.eos_token,
-            tools=None,
-        )
+        self.env.start()
+        parts: list[str] = []
+        size = 0
+        try:
+            for part in self.template.generate(
+                messages=list(messages),
+                add_generation_prompt=True,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                tools=None,
+            ):
+                parts.append(part)
+                size += len(part)
+                if size > MAX_RENDER_CHARS:
+                    raise SecurityError("it produced more text than any context window holds")
+                self.env.check_time()
+        except jinja2.exceptions.TemplateError:
+            raise
+        except Exception as exc:  # the template is data from the file: its errors are its own
+            raise jinja2.exceptions.TemplateError(f"{type(exc).__name__}: {exc}") from None
+        return "".join(parts)
 
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
         try:
             text = self._render(messages)
         except jinja2.exceptions.TemplateError as exc:
             merged = _merge_system_into_first_user(messages)
-            if merged is None:
+            if merged is None or isinstance(exc, SecurityError):
                 raise GenerationError(
                     f"The model's chat template refused this conversation: {exc}",
                     "Choose another prompt format in the chat settings.",
@@ -122,6 +213,34 @@ class JinjaTemplateFormat(PromptFormat):
         if self.adds_bos and self.bos_token and text.startswith(self.bos_token):
             text = text[len(self.bos_token) :]  # the tokenizer adds it: never twice
         return RenderedPrompt(text, add_special=True, stop=list(self.stop), format_name=self.name)
+
+
+PROBE_CONVERSATION: list[Message] = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello!"},
+    {"role": "assistant", "content": "Hello! How can I help?"},
+    {"role": "user", "content": "What is 2 + 2?"},
+]
+
+
+def template_problem(
+    template: str, bos_token: str = "", eos_token: str = "", adds_bos: bool = True
+) -> str:
+    """Why ``template`` cannot be used (it does not compile or render a plain conversation).
+
+    An empty string means it works.
+    """
+    try:
+        fmt = JinjaTemplateFormat(template, bos_token, eos_token, adds_bos)
+        text = fmt.render(PROBE_CONVERSATION).text
+    except jinja2.exceptions.TemplateError as exc:
+        return str(exc)[:300]
+    except GenerationError as exc:
+        prefix = "The model's chat template refused this conversation: "
+        return exc.message.removeprefix(prefix)[:300]
+    if "What is 2 + 2?" not in text:
+        return "it leaves the question out of the prompt"
+    return ""
 
 
 class AlpacaFormat(JinjaTemplateFormat):

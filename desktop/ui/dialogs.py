@@ -152,3 +152,13 @@ def about(parent: QWidget) -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def inform(parent: QWidget, text: str, title: str = "Huacaya") -> QMessageBox:
+    """A notice the user should read (not an error), window-modal and non-blocking."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok)
+    box.setParent(parent, box.windowFlags())
+    box.setObjectName("noticeDialog")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box

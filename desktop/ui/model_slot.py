@@ -187,6 +187,8 @@ class ModelSlot(QObject):
         self.window.conversation.set_model(self.entry.id, self.entry.name)
         self.picker.select(self.entry.id)
         self._show_loaded()
+        if info.notice:
+            dialogs.inform(self.window, info.notice, f"About {self.entry.name}")
         self.ready.emit(info)
 
     def _show_loaded(self) -> None:
