@@ -89,3 +89,48 @@ def test_add_a_folder_ask_and_open_the_citation(
     assert given.text.toPlainText().startswith("[1] farm-handbook.pdf, page 2\n")
     given.close()
     window.close()
+
+
+def test_pause_resume_cancel_and_continue(
+    qtbot, minilm: Embedder, huacaya_home: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    use_converted_model(minilm)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"n{i:02}.txt").write_text(f"Note {i} about a llama named number {i}. " * 6)
+    window: MainWindow = open_window(qtbot)
+    indexer = window.docs.indexer
+    statuses: list[object] = []
+    indexer.status.connect(statuses.append)
+    qtbot.keyClick(
+        window,
+        Qt.Key.Key_D,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    dialog = dialog_named(qtbot, "documentsDialog")
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "many")
+    pick_folder(qtbot, folder)
+    qtbot.waitUntil(lambda: len(statuses) >= 3, timeout=INDEX_MS)
+
+    click(button(dialog, "Pause"))
+    assert button(dialog, "Resume").isVisible()
+    qtbot.wait(300)  # the file being read is finished
+    seen = len(statuses)
+    qtbot.wait(1500)
+    assert len(statuses) == seen, "indexing went on while paused"
+    assert dialog.progress_label.text().endswith("paused")
+
+    click(button(dialog, "Resume"))
+    qtbot.waitUntil(lambda: len(statuses) > seen, timeout=INDEX_MS)
+    with qtbot.waitSignal(indexer.cancelled, timeout=INDEX_MS):
+        click(button(dialog, "Cancel"))
+    assert "Stopped indexing “many”" in dialog.progress_label.text()
+    kept = window.docs.documents.collection("many").files
+    assert 0 < kept < 60
+
+    with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
+        click(button(dialog, "Reindex"))  # continues where it stopped
+    assert (finished.args[0].unchanged, len(finished.args[0].indexed)) == (kept, 60 - kept)
+    window.close()
