@@ -23,7 +23,8 @@ from desktop.core.errors import DocumentError
 from desktop.core.history_schema import connect
 
 DB_FILE = "documents.sqlite3"
-COMMON_FRACTION = 0.05  # a word in more chunks than this says little about any of them
+COMMON_FRACTION = 0.02  # a word in more chunks than this says little about any of them
+COMMON_FLOOR = 2000  # below this many chunks, scoring every match costs a few ms: keep all
 
 
 @dataclass(frozen=True)
@@ -316,10 +317,11 @@ class DocumentStore:
     ) -> list[int]:
         """Chunk ids holding any of ``words``, best BM25 first.
 
-        Words found in more than ``COMMON_FRACTION`` of all chunks are left out (unless every
-        word is that common: then the two rarest stay). Their BM25 weight is close to nothing,
-        yet scoring every chunk that holds them is what makes full-text search slow on a large
-        index (220 ms against 20 ms at 100,000 chunks, benchmarks/documents.py).
+        In a large index, words found in more than ``COMMON_FRACTION`` of all chunks (and in
+        more than ``COMMON_FLOOR``) are left out, unless every word is that common: then the
+        two rarest stay. Their BM25 weight is small, yet scoring every chunk that holds them is
+        what makes full-text search slow (benchmarks/documents.py: at 100,000 chunks, hundreds
+        of milliseconds instead of a few).
         """
         words = list(dict.fromkeys(words))
         if not words or not collection_ids:
@@ -331,7 +333,7 @@ class DocumentStore:
             ).fetchall()
         )
         (total,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-        common = max(total * COMMON_FRACTION, 100)
+        common = max(total * COMMON_FRACTION, COMMON_FLOOR)
         kept = [w for w in words if frequency.get(w, 0) <= common]
         kept = kept or sorted(words, key=lambda w: frequency.get(w, 0))[:2]
         query = " OR ".join('"' + w.replace('"', "") + '"' for w in kept)
