@@ -263,7 +263,6 @@ class ChatSession:
 
     def _begin(self, **undo: Any) -> AnswerRequest:
         messages = self.prompt_messages()
-        citations: list[Citation] = []
         request = AnswerRequest(messages, self.generation, self.prompt_format)
         self._pending = _Pending(request, **undo)
         if self.collections and self.find_passages is not None and messages:
@@ -273,6 +272,7 @@ class ChatSession:
             except BaseException:
                 self.fail()  # undo asking, as for a failed answer
                 raise
+            # Only the latest question carries passages: the budget is spent on what is asked now.
             messages[-1] = {"role": "user", "content": prompt_with_passages(question, citations)}
             self._pending.citations = citations
         return request
