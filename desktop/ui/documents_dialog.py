@@ -219,8 +219,11 @@ class DocumentsDialog(QDialog):
         total = max(status.files_total, 1)
         self.progress.setValue(int(1000 * status.files_done / total))
         current = Path(status.current).name if status.current else ""
+        paused = " — paused" if self.indexer.pause_token.paused else ""
         self.progress_label.setText(
-            f"“{status.collection}”: {status.describe()}" + (f" · {current}" if current else "")
+            f"“{status.collection}”: {status.describe()}"
+            + (f" · {current}" if current else "")
+            + paused  # a status sent just before Pause may arrive after it
         )
 
     def _on_finished(self, report: IndexReport) -> None:

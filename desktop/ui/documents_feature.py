@@ -87,6 +87,7 @@ class DocumentsFeature(QObject):
         self.documents = Documents(threads=1)  # searches; indexing has its own
         self.indexer = DocumentIndexer(self)
         self.dialog: DocumentsDialog | None = None
+        self._shut_down = False
         self.watcher = FolderWatcher(self._changed_on_disk.emit)
         self._changed_on_disk.connect(self.indexer.index)
         self.indexer.collections_changed.connect(self._watch)
@@ -171,11 +172,16 @@ class DocumentsFeature(QObject):
         self._watch()
 
     def _watch(self) -> None:
-        self.watcher.watch(self.documents.collections())
+        if not self._shut_down:
+            self.watcher.watch(self.documents.collections())
 
     def shutdown(self) -> None:
+        self._shut_down = True
         self.watcher.stop()
+        self.indexer.blockSignals(True)  # nothing it says now can be shown
         self.indexer.shutdown()
         if self.dialog is not None:
             self.dialog.close()
+            self.dialog.deleteLater()  # with it go the signals already on their way to it
+            self.dialog = None
         self.documents.close()
