@@ -139,3 +139,20 @@ def test_kill_9_while_indexing_then_continue(
         assert fts_rows == FILES
     finally:
         docs.close()
+
+
+def test_hybrid_finds_an_exact_code_and_a_paraphrase(documents: Documents, tmp_path: Path) -> None:
+    folder = tmp_path / "doors"
+    folder.mkdir()
+    codes = ["KQ7731", "TR2208", "MX5590", "BZ1164", "LP8842", "VN3307"]
+    for i, code in enumerate(codes):
+        (folder / f"door{i}.txt").write_text(f"The access code for storeroom door {i} is {code}.")
+    (folder / "coffee.txt").write_text("Brew the coffee with water just below boiling.")
+    documents.add("doors", [folder])
+    documents.index("doors")
+    exact = documents.search(["doors"], "Which storeroom door opens with MX5590?", 1)
+    assert Path(exact[0].chunk.path).name == "door2.txt"
+    assert exact[0].fts_rank == 1  # the full-text half ranks the exact code first
+    paraphrase = documents.search(["doors"], "what temperature for brewing a hot beverage", 1)
+    assert Path(paraphrase[0].chunk.path).name == "coffee.txt"  # no word in common
+    assert not documents.search(["doors"], "hot beverage", 1, "fts")  # full text alone misses it
