@@ -30,6 +30,7 @@ __all__ = [
     "ConnectionLost",
     "ConversionError",
     "DiskSpaceError",
+    "DocumentError",
     "EmbeddingModelMissing",
     "GenerationError",
     "HistoryError",
@@ -50,6 +51,7 @@ __all__ = [
     "StarterModelMissing",
     "TokenError",
     "TokenRequired",
+    "UnreadableDocument",
     "UnsafeFileName",
     "UnsupportedModelError",
 ]
@@ -179,3 +181,15 @@ class ServerError(HuacayaError):
     """The local API server could not start, or a request to it was refused."""
 
     default_hint = "Choose another port, or stop the program that uses this one."
+
+
+class DocumentError(HuacayaError):
+    """A document collection could not be created, read or changed."""
+
+    default_hint = "Run `huacaya docs list` to see your collections."
+
+
+class UnreadableDocument(HuacayaError):
+    """One file of a collection cannot be indexed; the reason is kept and shown in the list."""
+
+    default_hint = "The file was skipped; the rest of the collection is indexed."

@@ -27,6 +27,7 @@ from desktop.core.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.conversation import ConversationController
+from desktop.ui.documents_feature import DocumentsFeature
 from desktop.ui.engine_worker import EngineController
 from desktop.ui.errors import show_error
 from desktop.ui.job_process import JobManager
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.conversation = ConversationController(
             self.history, self.chat_view, self.engine, self.store
         )
+        self.docs = DocumentsFeature(self)  # the Documents menu, sources, indexing
         self.models = ModelSlot(self, initial_model or self.settings.default_model)
         self.models.ready.connect(self._on_model_ready)
         self.models.status.connect(self._set_status)
@@ -241,6 +243,7 @@ class MainWindow(QMainWindow):
             return
         self._cancel_edit()
         self.conversation.new()
+        self.docs.show_chosen()
         self.sidebar.select(None)
         self.stats_label.clear()
         self._update_controls()
@@ -256,6 +259,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return
         self.sidebar.select(conversation_id)
+        self.docs.show_chosen()
         self.stats_label.clear()
         self._update_controls()
         search = self.sidebar.search.text().strip()
@@ -437,6 +441,7 @@ class MainWindow(QMainWindow):
         self._save_state()
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
+        self.docs.shutdown()  # interrupted indexing continues at the next start
         self.engine.shutdown()
         self.local_api.shutdown()
         self.history.close()
