@@ -119,11 +119,16 @@ def _bpe_size(folder: Path) -> int:
 
 
 def _write_metadata(
-    writer: gguf.GGUFWriter, arch: Architecture, vocab: Vocab, outtype: str, template: str
+    writer: gguf.GGUFWriter,
+    arch: Architecture,
+    vocab: Vocab,
+    outtype: str,
+    template: str,
+    name: str = "",
 ) -> str:
     ckpt = arch.ckpt
     writer.add_type(gguf.GGUFType.MODEL)
-    writer.add_name(ckpt.name)
+    writer.add_name(name or ckpt.name)
     arch.add_hyperparameters(writer, len(vocab.tokens))
     writer.add_file_type(_FILE_TYPES[outtype])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
@@ -162,12 +167,14 @@ def convert(
     recover_from: str | Path | None = None,
     template: str = "auto",
     force: bool = False,
+    name: str = "",
 ) -> ConversionResult:
     """Convert the checkpoint folder ``src`` to the GGUF file ``dst``.
 
     ``lora``: a PEFT adapter folder merged into the weights. ``recover_from``: the raw LLaMA
     folder to which ``src`` (an Alpaca weight diff) is added. ``template``: ``auto`` keeps the
     model's chat template (Alpaca's when it has none); ``alpaca`` forces the Stanford template.
+    ``name``: the model's ``general.name`` (the checkpoint's own name or folder name otherwise).
     """
     started = time.perf_counter()
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
@@ -183,7 +190,7 @@ def convert(
         plan = arch.plan(weights.names(), weights.shape, weights.float32, len(vocab.tokens))
         qtypes = [tensor_type(outtype, t.shape, t.force_f32) for t in plan]
         writer = gguf.GGUFWriter(None, arch.name)
-        chat_template = _write_metadata(writer, arch, vocab, outtype, template)
+        chat_template = _write_metadata(writer, arch, vocab, outtype, template, name)
         for tensor, qtype in zip(plan, qtypes, strict=True):
             writer.add_tensor_info(
                 tensor.name,

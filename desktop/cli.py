@@ -1,4 +1,5 @@
-"""The ``huacaya`` command: the window by default, the terminal chat, the model library."""
+"""The ``huacaya`` command: the window by default, the terminal chat, the model library, the
+local API server."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from desktop import __version__, cli_models
+from desktop import __version__, cli_docs, cli_models, cli_serve
 from desktop.core import logs
 from desktop.core import settings as settings_store
 from desktop.core.errors import HuacayaError
@@ -61,6 +62,19 @@ def _add_chat_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep this chat out of the history (by default it is saved like the window's)",
     )
+    parser.add_argument(
+        "--docs",
+        action="append",
+        default=[],
+        metavar="COLLECTION",
+        help="answer from this document collection (repeat for several); the passages used "
+        "are listed after each answer",
+    )
+    parser.add_argument(
+        "--show-passages",
+        action="store_true",
+        help="with --docs: print the exact passages given to the model",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chat_options(chat)
 
     cli_models.add_parser(commands)
+    cli_serve.add_parser(commands)
+    cli_docs.add_parser(commands)
     return parser
 
 
@@ -116,13 +132,19 @@ def run_chat(args: argparse.Namespace) -> int:
     if info.notice:
         print(f"Note: {info.notice}", file=sys.stderr)
     history = None if args.no_save else History()
+    documents = None
     try:
         session = ChatSession(history, lambda model: generation)
         entry = library.entry_at(path)
         session.set_model(entry.id if entry else "", entry.name if entry else info.name)
         session.configure(system_prompt=args.system, prompt_format=args.format)
+        if args.docs:
+            documents = cli_docs.documents_for_chat(
+                session, args.docs, info.context_length, generation.max_tokens
+            )
         interactive = args.question is None and sys.stdin.isatty()
         chat = TerminalChat(engine, session, show_stats=args.stats or interactive)
+        chat.show_passages = args.show_passages
         if args.question is not None:
             chat.ask(args.question)
         else:
@@ -131,6 +153,8 @@ def run_chat(args: argparse.Namespace) -> int:
         engine.close()
         if history is not None:
             history.close()
+        if documents is not None:
+            documents.close()
     return 0
 
 
@@ -175,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_chat(args)
         if args.command == "models":
             return cli_models.run(args)
+        if args.command == "serve":
+            return cli_serve.run(args)
+        if args.command == "docs":
+            return cli_docs.run(args)
         return run_gui(getattr(args, "model", ""))
     except HuacayaError as exc:
         log.info("command failed: %s", exc, exc_info=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from conversion.cli import ProgressBar
@@ -12,10 +14,10 @@ from conversion.ownership import Owner
 from conversion.quantize import QUANT_TYPES
 from desktop.core import locks, secrets
 from desktop.core.catalog import find_entry, job_spec
-from desktop.core.errors import JobBusyError, JobError
+from desktop.core.errors import JobBusyError, JobError, TokenError
 from desktop.core.hub import HubClient
 from desktop.core.hub_download import human_bytes
-from desktop.core.jobs import Job, JobRunner, JobSpec, JobStore
+from desktop.core.jobs import JOB_FILE, Job, JobRunner, JobSpec, JobStore
 from desktop.core.library import library_for
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.settings import SettingsStore
@@ -56,7 +58,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     rename.add_argument("new_name")
     remove = actions.add_parser("rm", help="delete an installed model")
     remove.add_argument("model")
-    token = actions.add_parser("token", help="store a Hugging Face token in the keychain")
+    token = actions.add_parser(
+        "token",
+        help="store a Hugging Face token (keychain; without one, the Hub client's token file); "
+        "HF_TOKEN in the environment is used first",
+    )
     token.add_argument("--remove", action="store_true")
 
 
@@ -87,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
     hub = HubClient(secrets.get_token, lambda: settings.offline)
     if command == "token":
-        return _token(hub, args.remove)
+        return _token(hub, args.remove, settings.offline)
     if command == "search":
         limit = args.max_size * 1e9 if args.max_size else None
         results = hub.search(
@@ -114,9 +120,13 @@ def run(args: argparse.Namespace) -> int:
             if command == "pull"
             else JobSpec("import", _absolute(args.path), args.name, quant, base=args.base)
         )
-        job = jobs.find_interrupted(spec) or Job("", spec)
-        if job.id:
-            print(f"huacaya: resuming the interrupted job {job.id} ({job.title}).", file=sys.stderr)
+        interrupted = jobs.find_interrupted(spec)
+        if interrupted is not None:
+            print(
+                f"huacaya: resuming the interrupted job {interrupted.id} ({interrupted.title}).",
+                file=sys.stderr,
+            )
+        job = interrupted or _earlier_attempt(jobs, spec) or Job("", spec)
     # The lock first: a second import of the same source is refused before it creates anything.
     with locks.hold(job.target, job.action):
         job = job if job.id else jobs.create(job.spec)
@@ -203,6 +213,22 @@ def _pull_spec(args: argparse.Namespace, quant: str) -> JobSpec:
     return JobSpec("hub", args.repo_id, args.name, quant, args.file, args.revision, base, base_repo)
 
 
+def _earlier_attempt(store: JobStore, spec: JobSpec) -> Job | None:
+    """A failed run of the same pull that kept its partial downloads (the connection failed):
+    running the command again continues it instead of fetching everything again."""
+    for job in reversed(store.all()):
+        old = job.spec  # its revisions were pinned when it started; the new one may leave them
+        same = old == replace(
+            spec,
+            revision=spec.revision or old.revision,
+            base_revision=spec.base_revision or old.base_revision,
+        )
+        kept = any(path.name != JOB_FILE for path in store.folder(job).iterdir())
+        if same and job.state == "failed" and kept:
+            return job
+    return None
+
+
 def _list(library) -> int:  # type: ignore[no-untyped-def]
     library.ensure_starter()
     entries = library.entries()
@@ -220,14 +246,25 @@ def _list(library) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _token(hub: HubClient, remove: bool) -> int:
+def _token(hub: HubClient, remove: bool, offline: bool) -> int:
+    """Store (checked with the Hub unless offline mode is on) or remove the token."""
     if remove:
-        secrets.delete_token()
-        print("The token was removed.")
-        return 0
-    token = getpass.getpass("Hugging Face token (input hidden): ")
-    name = hub.whoami(token)
-    persistent = secrets.set_token(token)
-    where = "in the keychain" if persistent else "for this session only (no keychain found)"
-    print(f"Token of {name} stored {where}.")
+        removed = secrets.delete_token()
+        print(f"Removed {', '.join(removed)}." if removed else "No stored token to remove.")
+    else:
+        token = getpass.getpass("Hugging Face token (input hidden): ").strip()
+        if not token:
+            raise TokenError("The token is empty.")
+        if offline:
+            where = secrets.set_token(token)
+            print(
+                f"Token stored {where}. Offline mode is on, so it was not checked with the Hub; "
+                "pulling a model turns offline mode off and uses it."
+            )
+        else:
+            with cancel_on_interrupt() as cancel:
+                name = hub.whoami(token, cancel)
+            print(f"Token of {name} stored {secrets.set_token(token)}.")
+    if os.environ.get("HF_TOKEN", "").strip():
+        print("Note: HF_TOKEN is set in this environment, and it is the token that is used.")
     return 0

@@ -10,6 +10,7 @@ import contextlib
 import sys
 from typing import TextIO
 
+from desktop.core.documents.context import Citation
 from desktop.core.engine import ChatEngine, GenerationStats
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import LENGTH, STOPPED, ChatSession, dropped_notice
@@ -37,6 +38,7 @@ class TerminalChat:
         self.err = err or sys.stderr
         self.show_stats = show_stats
         self.dropped = 0  # oldest messages already said to be left out of the model's view
+        self.show_passages = False  # documents Q&A: print the passages given, not just where
 
     def ask(self, question: str) -> str:
         """Stream the answer to ``question``; the session keeps both."""
@@ -55,7 +57,14 @@ class TerminalChat:
         self.out.write("\n")
         self.out.flush()
         self._notes(stats)
+        self._sources(answer.citations)
         return answer.content
+
+    def _sources(self, citations: list[Citation]) -> None:
+        for citation in citations:
+            self.err.write(f"[{citation.number}] {citation.label} — {citation.path}\n")
+            if self.show_passages:
+                self.err.write("    " + citation.text.replace("\n", "\n    ") + "\n")
 
     def _notes(self, stats: GenerationStats | None) -> None:
         if stats is None:

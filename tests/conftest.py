@@ -51,6 +51,12 @@ def shared_model_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
 def huacaya_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "huacaya-home"
     monkeypatch.setenv("HUACAYA_HOME", str(home))
+    # the Hugging Face token of whoever runs the tests stays out of them
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "hf-token"))
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf-token"))
     return home
 
 
@@ -95,13 +101,11 @@ def hub_server(smollm_checkpoint: Path, starter_path: Path) -> Iterator[Loopback
 
 
 @pytest.fixture
-def hub_endpoint(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> LoopbackHub:
+def hub_endpoint(hub_server: LoopbackHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackHub]:
     monkeypatch.setenv("HF_ENDPOINT", hub_server.url)
-    hub_server.knobs.corrupt.clear()
-    hub_server.knobs.delay_per_mb = 0.0
-    hub_server.knobs.drop_after = None
-    hub_server.knobs.redirect_to_cdn = False
-    return hub_server
+    hub_server.reset()
+    yield hub_server
+    hub_server.reset()
 
 
 @pytest.fixture(scope="session")

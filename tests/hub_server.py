@@ -5,7 +5,9 @@ and hashes (``/api/models/{repo}?blobs=true``, ``/api/datasets/{repo}``), token 
 (``/api/whoami-v2``), and file downloads with HTTP ranges (``/{repo}/resolve/{revision}/{file}``,
 ``/datasets/{repo}/resolve/{revision}/{file}``). Gated repositories answer 401
 with the Hub's error code until the right token is sent. Knobs let tests corrupt a byte in
-transit, slow a transfer down, or drop the connection after some bytes.
+transit, slow a transfer down, drop the connection after some bytes (once or again and again),
+and play a hostile or broken server: a metadata request that never answers, a file whose body
+never comes, a body dripped one byte at a time, an endless body, an outage answering 503.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class Knobs:
     delay_per_mb: float = 0.0
     drop_after: int | None = None  # close the connection after this many bytes (once)
     redirect_to_cdn: bool = False  # answer /resolve/ with a 302 to another host, like the Hub
+    drop_every: int | None = None  # close every connection after this many bytes of a file
+    stall_metadata: bool = False  # /api/models/{repo} never answers
+    stall_body: bool = False  # a file's headers come, then silence
+    drip_every: float = 0.0  # a file's body comes one byte per this many seconds
+    endless_body: bool = False  # a file's body is junk without end (no Content-Length)
+    unavailable: bool = False  # files answer 503, as during an outage
 
 
 class LoopbackHub:
@@ -45,6 +53,7 @@ class LoopbackHub:
         self.repos: dict[str, Repo] = {}
         self.datasets: dict[str, Repo] = {}
         self.knobs = Knobs()
+        self.released = threading.Event()  # set: stalled answers end (tests tidy up)
         self.bytes_served = 0
         self.requests: list[str] = []
         self.cdn_authorizations: list[str | None] = []  # what reached the "CDN" host
@@ -78,6 +87,15 @@ class LoopbackHub:
 
     def add_repo(self, repo_id: str, files: dict[str, Path], **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.repos[repo_id] = Repo(files, **kwargs)
+
+    def reset(self) -> None:
+        """Back to a well-behaved server; stalled answers end."""
+        self.released.set()
+        self.knobs = Knobs()
+        self.released = threading.Event()
+
+    def _stall(self) -> None:
+        self.released.wait(120)
 
     def add_dataset(self, repo_id: str, files: dict[str, Path], **kwargs) -> None:  # type: ignore[no-untyped-def]
         self.datasets[repo_id] = Repo(files, **kwargs)
@@ -175,6 +193,9 @@ class LoopbackHub:
             kind, _, rest = path.removeprefix("/api/").partition("/")
             repo_id = rest.split("/revision/")[0].split("/tree/")[0]
             repo = (self.repos if kind == "models" else self.datasets).get(repo_id)
+            if self.knobs.stall_metadata:
+                self._stall()
+                return
             if repo is not None and "/tree/" in rest and self._authorized(handler, repo):
                 self._send_json(handler, 200, self._tree(repo))
                 return
@@ -241,7 +262,13 @@ class LoopbackHub:
                 handler, 401, {"error": "Access restricted"}, {"X-Error-Code": "GatedRepo"}
             )
             return
+        if self.knobs.unavailable:
+            self._send_json(handler, 503, {"error": "Service unavailable"})
+            return
         data = repo.files[name].read_bytes()
+        if self.knobs.endless_body or self.knobs.drip_every or self.knobs.stall_body:
+            self._hostile_body(handler, len(data))
+            return
         if name in self.knobs.corrupt:
             data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
         start = 0
@@ -263,8 +290,10 @@ class LoopbackHub:
         for offset in range(0, len(body), step):
             chunk = body[offset : offset + step]
             drop = self.knobs.drop_after
+            if drop is None:
+                drop = self.knobs.drop_every
             if drop is not None and sent + len(chunk) > drop:
-                self.knobs.drop_after = None  # once
+                self.knobs.drop_after = None  # once (drop_every stays)
                 handler.wfile.write(chunk[: drop - sent])
                 with self._lock:
                     self.bytes_served += drop - sent
@@ -280,3 +309,30 @@ class LoopbackHub:
                 self.bytes_served += len(chunk)
             if self.knobs.delay_per_mb:
                 time.sleep(self.knobs.delay_per_mb)
+
+    def _hostile_body(self, handler, size: int) -> None:  # type: ignore[no-untyped-def]
+        knobs = self.knobs
+        handler.send_response(200)
+        if not knobs.endless_body:
+            handler.send_header("Content-Length", str(size))
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        try:
+            if knobs.stall_body:
+                handler.wfile.flush()
+                self._stall()
+            elif knobs.drip_every:
+                while not self.released.wait(knobs.drip_every):
+                    handler.wfile.write(b"x")
+                    handler.wfile.flush()
+                    with self._lock:
+                        self.bytes_served += 1
+            else:
+                junk = bytes(range(256)) * 4096
+                while not self.released.is_set():
+                    handler.wfile.write(junk)
+                    with self._lock:
+                        self.bytes_served += len(junk)
+        except (BrokenPipeError, ConnectionResetError):
+            return

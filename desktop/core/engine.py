@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import llama_cpp
 from llama_cpp import llama_chat_format
 
@@ -43,23 +42,25 @@ from desktop.core.text_stream import StreamOutcome, text_stream
 log = logging.getLogger(__name__)
 
 
-class _TolerantFormatter(llama_chat_format.Jinja2ChatFormatter):
-    """llama-cpp-python compiles every chat template in a file while opening it, so a template
-    that does not compile would make the whole model unusable (a traceback, not a message). We
-    render templates ourselves (:mod:`desktop.core.prompts`, with limits and a fallback format);
-    here a broken template is only noted, and used by nobody."""
+class _LazyFormatter(llama_chat_format.Jinja2ChatFormatter):
+    """llama-cpp-python compiles every chat template in a file while opening it. A template that
+    does not compile would make the model unusable (a traceback, not a message), and Jinja folds
+    constants while compiling, so ``{{ 'a' * 10**9 }}`` costs a gigabyte and a minute before we
+    could judge it. We render templates ourselves (:mod:`desktop.core.prompts`, with limits and
+    a fallback format), so here a template is compiled only if llama-cpp-python's own chat API
+    is ever used."""
 
-    def __init__(self, template: str, *args: object, **kwargs: object) -> None:
-        try:
-            super().__init__(template, *args, **kwargs)  # type: ignore[arg-type]
-        except (jinja2.exceptions.TemplateError, RecursionError, MemoryError) as exc:
-            log.debug("llama-cpp-python could not compile the chat template: %s", exc)
-            self.template, self.eos_token, self.bos_token = template, "", ""
-            self.add_generation_prompt, self.stop_token_ids = True, None
-            self._environment = jinja2.Template("{{ raise_exception }}")
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._args, self._kwargs, self._compiled = args, kwargs, False
+
+    def __call__(self, **kwargs: object):  # type: ignore[no-untyped-def]
+        if not self._compiled:
+            super().__init__(*self._args, **self._kwargs)  # type: ignore[arg-type]
+            self._compiled = True
+        return super().__call__(**kwargs)  # type: ignore[arg-type]
 
 
-llama_chat_format.Jinja2ChatFormatter = _TolerantFormatter  # type: ignore[misc]
+llama_chat_format.Jinja2ChatFormatter = _LazyFormatter  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -268,11 +269,15 @@ class ChatEngine:
         messages: Sequence[Message],
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
+        *,
+        stop: Sequence[str] = (),
+        grammar: llama_cpp.LlamaGrammar | None = None,
     ) -> Iterator[str]:
         """Yield the answer to ``messages`` as text deltas; sets :attr:`last_stats` at the end.
 
         Cancelling ``cancel`` (from any thread) or closing the iterator early ends generation;
-        the model stays usable.
+        the model stays usable. ``stop``: more stop strings than the prompt format's;
+        ``grammar``: constrain sampling (the API's JSON mode).
         """
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
@@ -281,8 +286,39 @@ class ChatEngine:
         cached = self._cached_prefix(tokens)
         self.last_stats = None
         dropped = len(messages) - len(kept)
+        stops = [*rendered.stop, *stop]
         return self._generate(
-            llama, tokens, cached, max_tokens, settings, rendered.stop, dropped, cancel
+            llama, tokens, cached, max_tokens, settings, stops, dropped, cancel, grammar
+        )
+
+    def complete(
+        self,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        stop: Sequence[str] = (),
+        grammar: llama_cpp.LlamaGrammar | None = None,
+    ) -> Iterator[str]:
+        """Continue ``prompt`` as raw text (no chat template), like :meth:`stream` otherwise.
+
+        A prompt that leaves no room for an answer is refused with PromptTooLongError.
+        """
+        llama = self._require()
+        settings = (settings or GenerationSettings()).validated()
+        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        room = llama.n_ctx() - len(tokens)
+        if room < 1:
+            raise PromptTooLongError(
+                f"This prompt is {len(tokens):,} tokens long; the model's context holds "
+                f"{llama.n_ctx():,} tokens.",
+                "Shorten the prompt, or raise the context length in Settings.",
+            )
+        cached = self._cached_prefix(tokens)
+        self.last_stats = None
+        max_tokens = min(settings.max_tokens, room)
+        return self._generate(
+            llama, tokens, cached, max_tokens, settings, list(stop), 0, cancel, grammar
         )
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], RenderedPrompt]:
@@ -346,6 +382,7 @@ class ChatEngine:
         stops: list[str],
         dropped: int,
         cancel: CancelToken | None,
+        grammar: llama_cpp.LlamaGrammar | None = None,
     ) -> Iterator[str]:
         cancel = cancel or CancelToken()
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
@@ -360,6 +397,7 @@ class ChatEngine:
             min_p=settings.min_p,
             temp=settings.temperature,
             repeat_penalty=settings.repeat_penalty,
+            grammar=grammar,
         )
         try:
             yield from text_stream(

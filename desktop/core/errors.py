@@ -32,6 +32,7 @@ __all__ = [
     "ConnectionLost",
     "ConversionError",
     "DiskSpaceError",
+    "DocumentError",
     "EmbeddingModelMissing",
     "GenerationError",
     "HistoryError",
@@ -45,14 +46,18 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "NotARegularFileError",
+    "NotEnoughMemoryError",
     "OfflineError",
     "OutputExistsError",
     "PickleCheckpointError",
     "PromptTooLongError",
+    "ServerError",
     "SettingsError",
     "StarterModelMissing",
     "TokenError",
     "TokenRequired",
+    "UnreadableDocument",
+    "UnsafeFileName",
     "UnsupportedModelError",
 ]
 
@@ -160,7 +165,16 @@ class TokenRequired(HubError):
 
 
 class ConnectionLost(HubError):
-    default_hint = "Check your connection; the download continues where it stopped."
+    default_hint = (
+        "Check your connection and try again; a download continues from the bytes already fetched."
+    )
+
+
+class UnsafeFileName(HubError):
+    default_hint = (
+        "The repository lists a file name that would be saved outside the download folder; "
+        "nothing was written. Choose another repository or file."
+    )
 
 
 class ChecksumError(HubError):
@@ -169,3 +183,27 @@ class ChecksumError(HubError):
 
 class DiskSpaceError(HubError):
     default_hint = "Free some space or choose another models folder in Settings."
+
+
+class NotEnoughMemoryError(HuacayaError):
+    """Loading a model would not fit in the memory that is free."""
+
+    default_hint = "Close other programs, or use a smaller model or quantization."
+
+
+class ServerError(HuacayaError):
+    """The local API server could not start, or a request to it was refused."""
+
+    default_hint = "Choose another port, or stop the program that uses this one."
+
+
+class DocumentError(HuacayaError):
+    """A document collection could not be created, read or changed."""
+
+    default_hint = "Run `huacaya docs list` to see your collections."
+
+
+class UnreadableDocument(HuacayaError):
+    """One file of a collection cannot be indexed; the reason is kept and shown in the list."""
+
+    default_hint = "The file was skipped; the rest of the collection is indexed."

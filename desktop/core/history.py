@@ -7,9 +7,10 @@ conversations are purged later. Settings of a conversation are a JSON object of 
 
 from __future__ import annotations
 
-import html
 import json
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,12 @@ from typing import Any
 from desktop.core import paths
 from desktop.core.errors import HistoryError
 from desktop.core.history_schema import MIGRATIONS, connect, migrate
-from desktop.core.markdown import plain_text
+from desktop.core.history_search import (
+    SCAN_BYTES,
+    fts_query,
+    snippet_html,
+    storable,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -33,9 +39,10 @@ __all__ = [
     "migrate",
 ]
 
+log = logging.getLogger(__name__)
+
 DB_FILE = "history.sqlite3"
 TITLE_LENGTH = 60
-_HIT_START, _HIT_END = "\x02", "\x03"
 
 
 @dataclass
@@ -89,12 +96,6 @@ def title_from(question: str) -> str:
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
-def fts_query(text: str) -> str:
-    """User words → an FTS5 query: every word must match, as a prefix; no syntax leaks."""
-    words = [w for w in text.replace('"', " ").split() if w]
-    return " ".join(f'"{w}"*' for w in words)
-
-
 class History:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or paths.data_dir() / DB_FILE
@@ -106,8 +107,15 @@ class History:
                 f"The conversations file “{self.path}” cannot be opened: {exc}."
             ) from exc
         self.db.row_factory = sqlite3.Row
+        # Searches run off the GUI thread, on a connection of their own (WAL: reads never wait)
+        self._search_db: sqlite3.Connection | None = None
+        self._search_lock = threading.Lock()
 
     def close(self) -> None:
+        with self._search_lock:
+            if self._search_db is not None:
+                self._search_db.close()
+                self._search_db = None
         self.db.close()
 
     @contextmanager
@@ -134,7 +142,14 @@ class History:
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (title, model, system_prompt, json.dumps(settings or {}), now, now),
+                (
+                    storable(title),
+                    storable(model),
+                    storable(system_prompt),
+                    json.dumps(settings or {}),
+                    now,
+                    now,
+                ),
             )
         return self.get(int(cursor.lastrowid))
 
@@ -154,7 +169,14 @@ class History:
             cursor = db.execute(
                 "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
                 "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (title, model, system_prompt, json.dumps(settings), created_at, now),
+                (
+                    storable(title),
+                    storable(model),
+                    storable(system_prompt),
+                    json.dumps(settings),
+                    created_at,
+                    now,
+                ),
             )
             conversation_id = int(cursor.lastrowid)
             for message in messages:
@@ -186,7 +208,7 @@ class History:
             title=row["title"],
             model=row["model"],
             system_prompt=row["system_prompt"],
-            settings=json.loads(row["settings"] or "{}"),
+            settings=_json_object(row["settings"], "settings", row["id"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -194,7 +216,8 @@ class History:
     def rename(self, conversation_id: int, title: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), conversation_id)
+                "UPDATE conversations SET title = ? WHERE id = ?",
+                (storable(title.strip()), conversation_id),
             )
 
     def update_settings(
@@ -208,12 +231,13 @@ class History:
         with self._tx() as db:
             if model is not None:
                 db.execute(
-                    "UPDATE conversations SET model = ? WHERE id = ?", (model, conversation_id)
+                    "UPDATE conversations SET model = ? WHERE id = ?",
+                    (storable(model), conversation_id),
                 )
             if system_prompt is not None:
                 db.execute(
                     "UPDATE conversations SET system_prompt = ? WHERE id = ?",
-                    (system_prompt, conversation_id),
+                    (storable(system_prompt), conversation_id),
                 )
             if settings is not None:
                 db.execute(
@@ -266,7 +290,7 @@ class History:
             content=row["content"],
             created_at=row["created_at"],
             model=row["model"],
-            stats=json.loads(row["stats"] or "{}"),
+            stats=_json_object(row["stats"], "stats", row["id"]),
         )
 
     def add_message(
@@ -296,9 +320,9 @@ class History:
                 conversation_id,
                 position,
                 message.role,
-                message.content,
+                storable(message.content),
                 message.created_at if message.created_at is not None else now,
-                message.model,
+                storable(message.model),
                 json.dumps(message.stats),
             ),
         )
@@ -306,7 +330,7 @@ class History:
         if message.role == "user":
             db.execute(
                 "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                (title_from(message.content), conversation_id),
+                (storable(title_from(message.content)), conversation_id),
             )
         return int(cursor.lastrowid)
 
@@ -352,48 +376,69 @@ class History:
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """Chats with a message matching every word of ``text`` (as prefixes), newest first:
-        one hit per chat, its newest matching message."""
+        one hit per chat, its newest matching message. Safe to call from any thread (it has a
+        connection of its own), and as fast for a 10 MB message as for a short one."""
         query = fts_query(text)
         if not query:
             return []
-        # Newest matches first: FTS5 walks its index in rowid order, so a common word costs no
-        # more than a rare one (ranking would score every match).
-        newest = self.db.execute(
-            "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
-            "JOIN messages m ON m.id = messages_fts.rowid "
-            "JOIN conversations c ON c.id = m.conversation_id "
-            "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
-            "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
-            (query, limit),
-        ).fetchall()
-        if not newest:
-            return []
-        ids = [row[1] for row in newest]
-        marks = ", ".join("?" * len(ids))
-        snippets = dict(
-            self.db.execute(
-                f"SELECT rowid, snippet(messages_fts, 0, '{_HIT_START}', '{_HIT_END}', '…', 12) "
-                f"FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN ({marks})",
-                (query, *ids),
+        with self._search_lock:
+            if self._search_db is None:
+                self._search_db = connect(self.path, check_same_thread=False)
+            db = self._search_db
+            # Newest matches first: FTS5 walks its index in rowid order, so a common word costs
+            # no more than a rare one (ranking would score every match).
+            newest = db.execute(
+                "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
+                "JOIN messages m ON m.id = messages_fts.rowid "
+                "JOIN conversations c ON c.id = m.conversation_id "
+                "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+                "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
+                (query, limit),
             ).fetchall()
-        )
-        titles = dict(
-            self.db.execute(
-                f"SELECT id, title FROM conversations WHERE id IN ({marks})",
-                [row[0] for row in newest],
-            ).fetchall()
-        )
+            if not newest:
+                return []
+            ids = [row[1] for row in newest]
+            marks = ", ".join("?" * len(ids))
+            contents = {message_id: _head(db, message_id) for message_id in ids}
+            titles = dict(
+                db.execute(
+                    f"SELECT id, title FROM conversations WHERE id IN ({marks})",
+                    [row[0] for row in newest],
+                ).fetchall()
+            )
         return [
             SearchHit(
                 conversation,
                 message,
                 titles.get(conversation, ""),
-                self._highlight(snippets.get(message, "")),
+                snippet_html(contents[message], text),
             )
             for conversation, message in newest
         ]
 
-    @staticmethod
-    def _highlight(snippet: str) -> str:
-        escaped = html.escape(plain_text(snippet).replace("\n", " "))
-        return escaped.replace(_HIT_START, "<b>").replace(_HIT_END, "</b>")
+
+def _head(db: sqlite3.Connection, message_id: int) -> str:
+    """The first ``SCAN_BYTES`` of a message, without reading the rest of it (a 10 MB message
+    costs what a short one does); SQLite's text functions would also stop at a NUL."""
+    if hasattr(db, "blobopen"):  # Python 3.11+
+        with db.blobopen("messages", "content", message_id, readonly=True) as blob:
+            head = blob.read(SCAN_BYTES)
+    else:
+        (head,) = db.execute(
+            "SELECT substr(CAST(content AS BLOB), 1, ?) FROM messages WHERE id = ?",
+            (SCAN_BYTES, message_id),
+        ).fetchone()
+    return bytes(head).decode("utf-8", "ignore")  # a character cut at the end is dropped
+
+
+def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:
+    """A stored JSON object; damaged or ill-typed data (an older version's import) reads as
+    empty rather than breaking the window that shows it."""
+    try:
+        value = json.loads(text or "{}")
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        log.warning("ignoring the damaged %s of row %s: %.80r", what, row_id, text)
+        return {}
+    return value

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 from desktop.core.errors import HistoryError
 from desktop.core.history import Conversation, History, NewMessage
+from desktop.core.history_export_schema import validated_export
 
 EXPORT_FORMAT = "huacaya-conversation"
 EXPORT_VERSION = 1
+MAX_EXPORT_BYTES = 512 << 20
 
 
 def export_json(history: History, conversation_id: int) -> dict[str, Any]:
@@ -48,38 +53,48 @@ def export_markdown(history: History, conversation_id: int) -> str:
     return "\n".join(parts)
 
 
+def read_export(path: Path) -> Any:
+    """The JSON of an export file; HistoryError (one line) for anything that is not JSON."""
+    try:
+        if path.stat().st_size > MAX_EXPORT_BYTES:
+            raise HistoryError(
+                f"“{path.name}” is larger than {MAX_EXPORT_BYTES >> 20} MB, too large for a "
+                "conversation export.",
+                "Choose a file saved with Export as JSON.",
+            )
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise HistoryError(
+            f"“{path.name}” cannot be read as JSON: {reason}.",
+            "Choose a file saved with Export as JSON.",
+        ) from exc
+
+
 def import_json(history: History, data: Any) -> Conversation:
-    """A conversation from :meth:`export_json` output; refuses anything else clearly."""
+    """A conversation from :meth:`export_json` output. Every field is checked (type and range)
+    before anything is written; anything else is refused with one line naming the field."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise HistoryError(
             "This file is not a Huacaya conversation export.",
             "Choose a .json file saved with Export → JSON.",
         )
-    if int(data.get("version", 0)) > EXPORT_VERSION:
+    version = data.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
         raise HistoryError("This export comes from a newer Huacaya.", "Update to import it.")
-    messages = data.get("messages")
-    if not isinstance(messages, list) or not all(
-        isinstance(m, dict)
-        and m.get("role") in ("system", "user", "assistant")
-        and isinstance(m.get("content"), str)
-        for m in messages
-    ):
-        raise HistoryError("The export's messages are damaged.", "Export it again.")
+    export = validated_export(data)
     now = time.time()
-    return history.add_conversation(
-        title=str(data.get("title", "")),
-        model=str(data.get("model", "")),
-        system_prompt=str(data.get("system_prompt", "")),
-        settings=data.get("settings") or {},
-        created_at=float(data.get("created_at", now)),
-        messages=[
-            NewMessage(
-                m["role"],
-                m["content"],
-                str(m.get("model", "")),
-                m.get("stats") or {},
-                float(m.get("created_at", now)),
-            )
-            for m in messages
-        ],
-    )
+    try:
+        return history.add_conversation(
+            title=export.title,
+            model=export.model,
+            system_prompt=export.system_prompt,
+            settings=export.settings,
+            created_at=export.created_at if export.created_at is not None else now,
+            messages=[
+                NewMessage(m.role, m.content, m.model, m.stats, m.created_at)
+                for m in export.messages
+            ],
+        )
+    except sqlite3.Error as exc:
+        raise HistoryError(f"The conversation could not be saved: {exc}.") from exc

@@ -1,27 +1,37 @@
 """The Hugging Face Hub: search, repository metadata, and downloads.
 
 Metadata and search go through huggingface-hub's ``HfApi``; files are fetched by
-``hub_download`` (HTTP ranges: progress, cancel, resume and checksums are ours). ``HF_ENDPOINT``
-points everything at another server (the tests run a loopback Hub). Offline mode refuses every
-call before any connection is made.
+``hub_download`` (HTTP ranges: progress, cancel, resume and checksums are ours). Every call runs
+under ``hub_transfer``'s watch, so a silent server costs a timeout and Cancel (or Ctrl+C) is
+honoured within a fraction of a second. ``HF_ENDPOINT`` points everything at another server (the
+tests run a loopback Hub). Offline mode refuses every call before any connection is made.
 """
 
 from __future__ import annotations
 
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from conversion.weight_files import is_pickle_weights
-from desktop.core.errors import HubError, OfflineError, TokenError, TokenRequired
-from desktop.core.hub_download import RepoFile, download_files, human_bytes
+from desktop.core import hub_transfer
+from desktop.core.errors import (
+    Cancelled,
+    ConnectionLost,
+    HubError,
+    OfflineError,
+    TokenError,
+    TokenRequired,
+)
+from desktop.core.hub_download import RepoFile, download_files, human_bytes, safe_relative_path
+from desktop.core.hub_transfer import DownloadPolicy, call_cancellable
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
-__all__ = ["HubClient", "RepoFile", "RepoInfo", "SearchResult", "human_bytes"]
+__all__ = ["DownloadPolicy", "HubClient", "RepoFile", "RepoInfo", "SearchResult", "human_bytes"]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 SUPPORT_FILES = (
@@ -80,9 +90,15 @@ def endpoint() -> str:
 
 
 class HubClient:
-    def __init__(self, token: Callable[[], str | None], offline: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        token: Callable[[], str | None],
+        offline: Callable[[], bool],
+        policy: DownloadPolicy | None = None,
+    ) -> None:
         self._token = token
         self._offline = offline
+        self.policy = policy or hub_transfer.DEFAULT_POLICY
 
     def _check_online(self) -> None:
         if self._offline():
@@ -114,15 +130,22 @@ class HubClient:
 
     # -- metadata --------------------------------------------------------------------------
 
-    def whoami(self, token: str) -> str:
+    def whoami(self, token: str, cancel: CancelToken = NEVER_CANCELLED) -> str:
         """The account name of ``token``; raises TokenError for a token the Hub refuses."""
         self._check_online()
         from huggingface_hub import HfApi
+        from huggingface_hub.errors import HfHubHTTPError
 
+        api = HfApi(endpoint=endpoint())
         try:
-            return str(HfApi(endpoint=endpoint()).whoami(token=token)["name"])
-        except Exception as exc:  # the Hub client raises several HTTP error types
+            answer = call_cancellable(
+                lambda: api.whoami(token=token), cancel, self.policy, "the token check"
+            )
+            return str(answer["name"])
+        except HfHubHTTPError as exc:
             raise TokenError(f"The Hub did not accept this token ({exc}).") from exc
+        except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as exc:  # odd answers
+            raise HubError(f"Could not check the token with the Hub: {exc}") from exc
 
     def search(
         self,
@@ -131,17 +154,26 @@ class HubClient:
         llama_family: bool = False,
         limit: int = 40,
         max_parameters: float | None = None,
+        cancel: CancelToken = NEVER_CANCELLED,
     ) -> list[SearchResult]:
         self._check_online()
         filters = (["gguf"] if gguf else []) + (["llama"] if llama_family else [])
         expand = ["likes", "downloads", "tags", "gated", "safetensors"]
+        api = self._api()
         try:
-            models = self._api().list_models(
-                search=query or None,
-                filter=filters or None,
-                sort="likes",
-                limit=limit,
-                expand=expand,
+            models = call_cancellable(
+                lambda: list(
+                    api.list_models(
+                        search=query or None,
+                        filter=filters or None,
+                        sort="likes",
+                        limit=limit,
+                        expand=expand,
+                    )
+                ),
+                cancel,
+                self.policy,
+                "the search",
             )
             found = []
             for model in models:
@@ -163,14 +195,26 @@ class HubClient:
                     )
                 )
             return found
+        except (Cancelled, ConnectionLost):
+            raise
         except Exception as exc:
             self._raise(exc, query)
             raise  # unreachable: _raise always raises
 
-    def repo_info(self, repo_id: str, revision: str | None = None) -> RepoInfo:
+    def repo_info(
+        self, repo_id: str, revision: str | None = None, cancel: CancelToken = NEVER_CANCELLED
+    ) -> RepoInfo:
         self._check_online()
+        api = self._api()
         try:
-            info = self._api().model_info(repo_id, revision=revision, files_metadata=True)
+            info = call_cancellable(
+                lambda: api.model_info(repo_id, revision=revision, files_metadata=True),
+                cancel,
+                self.policy,
+                f"about “{repo_id}”",
+            )
+        except (Cancelled, ConnectionLost):
+            raise
         except Exception as exc:
             self._raise(exc, repo_id)
             raise
@@ -191,6 +235,7 @@ class HubClient:
     def files_to_fetch(info: RepoInfo, gguf_file: str | None = None) -> list[RepoFile]:
         """Only what a conversion needs (or the one GGUF asked for)."""
         if gguf_file:
+            safe_relative_path(gguf_file)
             chosen = [f for f in info.files if f.name == gguf_file]
             if not chosen:
                 ggufs = [f.name for f in info.files if f.name.endswith(".gguf")]
@@ -231,4 +276,6 @@ class HubClient:
             revision, name = urllib.parse.quote(info.revision), urllib.parse.quote(file.name)
             return f"{endpoint()}/{info.repo_id}/resolve/{revision}/{name}"
 
-        return download_files(files, url_of, folder, self._token(), info.repo_id, progress, cancel)
+        return download_files(
+            files, url_of, folder, self._token(), info.repo_id, progress, cancel, self.policy
+        )

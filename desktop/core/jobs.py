@@ -32,6 +32,7 @@ from desktop.core import locks, paths
 from desktop.core.engine import ChatEngine
 from desktop.core.errors import (
     Cancelled,
+    ConnectionLost,
     ConversionError,
     HuacayaError,
     JobBusyError,
@@ -307,7 +308,8 @@ class JobRunner:
         work = self.store.folder(job)
         try:
             source, base = self._obtain(job, work, report("download"), cancel)
-            model = self._to_gguf(source, base, work, report("convert"), cancel)
+            name = job.spec.source.rstrip("/").split("/")[-1] if job.spec.kind == "hub" else ""
+            model = self._to_gguf(source, base, work, report("convert"), cancel, name)
             model = self._quantize(job, model, work, report("quantize"), cancel)
             report("verify")(0.0, "loading the model and generating a few tokens")
             verify(model)
@@ -325,7 +327,8 @@ class JobRunner:
         except HuacayaError as exc:
             job.state, job.error = "failed", str(exc)
             self.store.save(job)
-            self.store.discard_work(job)
+            if not isinstance(exc, ConnectionLost):  # partial downloads stay for a re-run
+                self.store.discard_work(job)
             raise
         except Exception as exc:  # any other failure ends the job too, with its reason
             log.exception("job %s failed", job.id)
@@ -364,12 +367,12 @@ class JobRunner:
                 raise LibraryError(f"“{source}” does not exist.", "Check the path.")
             progress(1.0, "local files")
             return source, base
-        info = self.hub.repo_info(spec.source, spec.revision or None)
+        info = self.hub.repo_info(spec.source, spec.revision or None, cancel)
         files = self.hub.files_to_fetch(info, spec.gguf_file or None)
         spec.revision = info.revision  # pin it: a resumed job fetches the same files
         downloads = [(info, files, work / "download")]
         if spec.base_repo:
-            base_info = self.hub.repo_info(spec.base_repo, spec.base_revision or None)
+            base_info = self.hub.repo_info(spec.base_repo, spec.base_revision or None, cancel)
             spec.base_revision = base_info.revision
             downloads.append((base_info, self.hub.files_to_fetch(base_info), work / "base"))
             base = work / "base"
@@ -385,8 +388,16 @@ class JobRunner:
         return (folder / spec.gguf_file if spec.gguf_file else folder), base
 
     def _to_gguf(
-        self, source: Path, base: Path | None, work: Path, progress: Progress, cancel: CancelToken
+        self,
+        source: Path,
+        base: Path | None,
+        work: Path,
+        progress: Progress,
+        cancel: CancelToken,
+        name: str = "",
     ) -> Path:
+        """``name``: the model's name inside the GGUF (``general.name``), e.g. its Hub repository
+        (the download folder's name otherwise)."""
         if source.is_file():
             check_gguf(source)
             progress(1.0, "already GGUF")
@@ -400,9 +411,9 @@ class JobRunner:
                     f"“{source.name}” is a LoRA adapter.",
                     "Give its base model folder too (--base).",
                 )
-            convert(base, target, "f16", progress, cancel, lora=source)
+            convert(base, target, "f16", progress, cancel, lora=source, name=name)
         elif base is not None:  # an Alpaca weight diff and its raw LLaMA
-            result = convert(source, target, "f16", progress, cancel, recover_from=base)
+            result = convert(source, target, "f16", progress, cancel, recover_from=base, name=name)
             check = result.integrity
             if check and not check["passed"]:
                 target.unlink(missing_ok=True)
@@ -421,7 +432,7 @@ class JobRunner:
                     "Chat needs an instruction-tuned model; embedding models serve document "
                     "search.",
                 )
-            convert(source, target, "f16", progress, cancel)
+            convert(source, target, "f16", progress, cancel, name=name)
         return target
 
     def _quantize(

@@ -1,25 +1,34 @@
-"""Secrets in the OS keychain through keyring, never in a file: the Hugging Face token, and
-API keys for OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``).
+"""Secrets in the OS keychain through keyring: the Hugging Face token, API keys for
+OpenAI-compatible servers (one per base URL, for ``huacaya-generate-data``), and the key of
+Huacaya's own local API server.
 
-Without a usable keychain backend a secret is kept in memory for this session only, and
-``token_is_persistent()`` says so, so the window can tell the user.
+The Hugging Face token follows the Hub client's conventions too: ``HF_TOKEN`` in the environment
+wins, and without a usable keychain the token goes where the Hugging Face tools keep theirs (the
+Hub client's token file, readable only by its owner), so it outlives the command that stored it;
+``token_location()`` says where, in words. An API key without a keychain is kept in memory for
+this session only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import secrets as random_secrets
+from pathlib import Path
 
 import keyring
 import keyring.errors
 
 from desktop.core.errors import ApiKeyError, TokenError
+from desktop.core.paths import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Huacaya"
 ACCOUNT = "huggingface-token"
 API_KEY_ACCOUNT = "api-key:{base_url}"  # an OpenAI-compatible server's key, by its base URL
+LOCAL_API_ACCOUNT = "local-api-key"  # the key clients must send to `huacaya serve`
 _session: dict[str, str] = {}
 
 
@@ -29,8 +38,37 @@ def _backend_usable() -> bool:
     return not type(backend).__module__.startswith("keyring.backends.fail") and priority > 0
 
 
-def token_is_persistent() -> bool:
+def keychain_available() -> bool:
+    """Whether secrets outlive this process (an API key without a keychain does not)."""
     return _backend_usable()
+
+
+def hub_token_file() -> Path:
+    """The Hub client's token file (``HF_TOKEN_PATH``; ``~/.cache/huggingface/token``)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_TOKEN_PATH)
+
+
+def _token_from_file() -> str | None:
+    try:
+        return hub_token_file().read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read the Hugging Face token file: %s", exc)
+        return None
+
+
+def token_location() -> str:
+    """Where the token in use comes from, in words for the user ("" without one)."""
+    if os.environ.get("HF_TOKEN", "").strip():
+        return "from the HF_TOKEN environment variable"
+    if _get(ACCOUNT):
+        return "in the keychain" if ACCOUNT not in _session else "for this session only"
+    if _token_from_file():
+        return f"in {hub_token_file()} (the Hugging Face tools' token file)"
+    return ""
 
 
 def _get(account: str) -> str | None:
@@ -59,22 +97,43 @@ def _set(account: str, secret: str) -> bool:
 
 
 def get_token() -> str | None:
-    return _get(ACCOUNT)
+    """``HF_TOKEN``, else the token we stored (keychain), else the Hub client's token file."""
+    return os.environ.get("HF_TOKEN", "").strip() or _get(ACCOUNT) or _token_from_file()
 
 
-def set_token(token: str) -> bool:
-    """Store ``token``; True if it went to the keychain, False if only into this session."""
+def set_token(token: str) -> str:
+    """Store ``token`` where it lasts; returns where, in words (see ``token_location``)."""
     token = token.strip()
     if not token:
         raise TokenError("The token is empty.")
-    return _set(ACCOUNT, token)
-
-
-def delete_token() -> None:
+    if _backend_usable() and _set(ACCOUNT, token):
+        return "in the keychain"
     _session.pop(ACCOUNT, None)
+    path = hub_token_file()
+    try:
+        atomic_write_text(path, token)  # a new file readable only by its owner (mode 600)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
+        _session[ACCOUNT] = token
+        return "for this session only (no keychain, and the token file could not be written)"
+    return f"in {path} (the Hugging Face tools' token file, readable only by you; no keychain)"
+
+
+def delete_token() -> list[str]:
+    """Forget the stored token: the keychain's entry, and the token file when there is no
+    keychain (where ``set_token`` put it). Returns what was removed, in words."""
+    removed = []
+    if _session.pop(ACCOUNT, None):
+        removed.append("this session's token")
     if _backend_usable():
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
-            keyring.delete_password(SERVICE, ACCOUNT)
+            if keyring.get_password(SERVICE, ACCOUNT) is not None:
+                keyring.delete_password(SERVICE, ACCOUNT)
+                removed.append("the keychain's token")
+    elif hub_token_file().is_file():
+        hub_token_file().unlink()
+        removed.append(str(hub_token_file()))
+    return removed
 
 
 class ApiKeys:
@@ -93,3 +152,14 @@ class ApiKeys:
         if not key:
             raise ApiKeyError("The API key is empty.")
         return _set(self._account(base_url), key)
+
+
+def local_api_key() -> str:
+    """The bearer key of the local API server; a new random one is made and stored the first
+    time. Kept in the keychain, it stays the same across starts, so clients keep working."""
+    key = _get(LOCAL_API_ACCOUNT)
+    if key:
+        return key
+    key = "hk-" + random_secrets.token_urlsafe(32)
+    _set(LOCAL_API_ACCOUNT, key)
+    return key

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from desktop.core.documents.context import Citation, prompt_with_passages
 from desktop.core.engine import GenerationStats
 from desktop.core.errors import HistoryError
 from desktop.core.history import Conversation, History, NewMessage
@@ -68,6 +69,12 @@ class ChatMessage:
     def as_prompt(self) -> Message:
         return {"role": self.role, "content": self.content}
 
+    @property
+    def citations(self) -> list[Citation]:
+        """The numbered passages this answer was given (documents Q&A), exactly as given."""
+        sources = self.stats.get("sources")
+        return [Citation.from_record(s) for s in sources] if isinstance(sources, list) else []
+
 
 @dataclass(frozen=True)
 class AnswerRequest:
@@ -101,6 +108,7 @@ class _Pending:
     saved_question: ChatMessage | None = None  # ask: saved at once, deleted if it fails
     replaced: list[ChatMessage] = field(default_factory=list)  # edit/regenerate
     created_conversation: bool = False
+    citations: list[Citation] = field(default_factory=list)  # passages given with the question
 
 
 class ChatSession:
@@ -121,6 +129,10 @@ class ChatSession:
         self.generation = defaults_for("")
         self.messages: list[ChatMessage] = []
         self._pending: _Pending | None = None
+        # Documents Q&A: the collections this chat searches, and who finds the passages
+        # (question, collections) → citations; set by whoever drives the session.
+        self.collections: list[str] = []
+        self.find_passages: Callable[[str, list[str]], list[Citation]] | None = None
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -138,6 +150,7 @@ class ChatSession:
         self.messages = []
         self.system_prompt = ""
         self.prompt_format = "auto"
+        self.collections = []
         self.generation = self.defaults_for(self.model_id)
 
     def open(self, conversation_id: int) -> Conversation:
@@ -150,6 +163,8 @@ class ChatSession:
         self.conversation_id = conversation.id
         self.system_prompt = conversation.system_prompt
         self.prompt_format = prompt_format if isinstance(prompt_format, str) else "auto"
+        collections = settings.get("collections", [])
+        self.collections = [c for c in collections if isinstance(c, str)]
         self.generation = generation_from(
             settings.get("generation"), self.defaults_for(conversation.model)
         )
@@ -171,8 +186,11 @@ class ChatSession:
         system_prompt: str | None = None,
         prompt_format: str | None = None,
         generation: GenerationSettings | None = None,
+        collections: list[str] | None = None,
     ) -> None:
         """Change this chat's settings; a saved chat keeps them."""
+        if collections is not None:
+            self.collections = list(dict.fromkeys(collections))
         if system_prompt is not None:
             self.system_prompt = system_prompt.strip()
         if prompt_format is not None:
@@ -244,8 +262,19 @@ class ChatSession:
         return self._begin(new_question=question, replaced=replaced)
 
     def _begin(self, **undo: Any) -> AnswerRequest:
-        request = AnswerRequest(self.prompt_messages(), self.generation, self.prompt_format)
+        messages = self.prompt_messages()
+        request = AnswerRequest(messages, self.generation, self.prompt_format)
         self._pending = _Pending(request, **undo)
+        if self.collections and self.find_passages is not None and messages:
+            question = messages[-1]["content"]
+            try:
+                citations = self.find_passages(question, self.collections)
+            except BaseException:
+                self.fail()  # undo asking, as for a failed answer
+                raise
+            # Only the latest question carries passages: the budget is spent on what is asked now.
+            messages[-1] = {"role": "user", "content": prompt_with_passages(question, citations)}
+            self._pending.citations = citations
         return request
 
     def stop(self) -> None:
@@ -268,6 +297,8 @@ class ChatSession:
         pending = self._require_pending()
         self._pending = None
         record = stats_record(stats) if stats else {"finish_reason": "cancelled"}
+        if pending.citations:
+            record["sources"] = [c.record() for c in pending.citations]
         answer = ChatMessage(
             "assistant", pending.text.strip(), model=self.model_label, stats=record
         )
@@ -311,7 +342,13 @@ class ChatSession:
     # -- helpers ---------------------------------------------------------------------------
 
     def _settings_record(self) -> dict[str, Any]:
-        return {"generation": asdict(self.generation), "prompt_format": self.prompt_format}
+        record: dict[str, Any] = {
+            "generation": asdict(self.generation),
+            "prompt_format": self.prompt_format,
+        }
+        if self.collections:
+            record["collections"] = self.collections
+        return record
 
     def _ensure_conversation(self) -> bool:
         if self.history is None or self.conversation_id is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -46,11 +47,11 @@ class GenerationSettings:
         return GenerationSettings(
             temperature=min(max(float(self.temperature), 0.0), 5.0),
             top_p=min(max(float(self.top_p), 0.0), 1.0),
-            top_k=max(int(self.top_k), 0),
+            top_k=min(max(int(self.top_k), 0), 1_000_000),
             min_p=min(max(float(self.min_p), 0.0), 1.0),
             repeat_penalty=min(max(float(self.repeat_penalty), 0.0), 5.0),
-            max_tokens=max(int(self.max_tokens), 1),
-            seed=int(self.seed),
+            max_tokens=min(max(int(self.max_tokens), 1), 1 << 24),
+            seed=int(self.seed) if -1 <= int(self.seed) < 2**32 else -1,
         )
 
 
@@ -73,6 +74,10 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_state: str = ""
     last_conversation: int = 0
+    # the local OpenAI-compatible API (Settings → Local API); off until the user turns it on
+    local_api_enabled: bool = False
+    local_api_port: int = 8765
+    local_api_network: bool = False  # every network, not only this computer (key required)
     schema_version: int = SCHEMA_VERSION
 
 
@@ -95,7 +100,11 @@ def _coerce(dataclass_type: type, raw: Any, base: Any = None) -> Any:
         elif isinstance(default, bool) or isinstance(value, bool):
             if isinstance(value, bool) and isinstance(default, bool):
                 setattr(instance, item.name, value)
-        elif isinstance(default, (int, float)) and isinstance(value, (int, float)):
+        elif (
+            isinstance(default, (int, float))
+            and isinstance(value, (int, float))
+            and math.isfinite(value)
+        ):
             setattr(instance, item.name, type(default)(value))
         elif isinstance(default, str) and isinstance(value, str):
             setattr(instance, item.name, value)

@@ -30,6 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from desktop.core.documents.context import Citation
 from desktop.core.markdown import DARK, LIGHT, Palette, render_markdown
 from desktop.core.session import ChatMessage
 
@@ -47,11 +48,13 @@ class Entry:
     streaming: bool = False
     frame: QTextFrame | None = None
     code_blocks: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)  # documents the answer was given
 
 
 class ChatView(QTextBrowser):
     action_requested = Signal(str, int)  # ("edit" | "regenerate", message key)
     copied = Signal(str)  # what went to the clipboard: "message" or "code"
+    source_requested = Signal(int, int)  # message key, citation number (0: all that was given)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +100,8 @@ class ChatView(QTextBrowser):
         if entry.note:
             note = html.escape(entry.note)
             parts.append(f'<p style="color:{palette.muted}; font-style:italic;">{note}</p>')
+        if entry.citations and not entry.streaming:
+            parts.append(self._sources_html(entry, palette))
         if not entry.streaming and entry.key != STREAMING_KEY:
             links = [("copy", "Copy")]
             if entry.role == "user":
@@ -110,6 +115,21 @@ class ChatView(QTextBrowser):
             )
             parts.append(f'<p style="font-size:small; margin-top:2px;">{anchors}</p>')
         return "".join(parts)
+
+    @staticmethod
+    def _sources_html(entry: Entry, palette: Palette) -> str:
+        style = f'style="color:{palette.link}; text-decoration:none;"'
+        links = [
+            f'<a href="source:{entry.key}:{c.number}" {style}>[{c.number}] '
+            f"{html.escape(c.label)}</a>"
+            for c in entry.citations
+        ]
+        links.append(f'<a href="source:{entry.key}:0" {style}>What the model was given</a>')
+        return (
+            f'<p style="font-size:small; margin-top:4px; color:{palette.muted};">Sources: '
+            + " · ".join(links)
+            + "</p>"
+        )
 
     def _last_assistant(self) -> int:
         for index in range(len(self.entries) - 1, -1, -1):
@@ -198,7 +218,10 @@ class ChatView(QTextBrowser):
         self, messages: Sequence[ChatMessage], label_for: Callable[[ChatMessage], str]
     ) -> None:
         """Replace the transcript with ``messages``, opened at the latest one."""
-        self.entries = [Entry(m.key, m.role, label_for(m), m.content, m.note) for m in messages]
+        self.entries = [
+            Entry(m.key, m.role, label_for(m), m.content, m.note, citations=m.citations)
+            for m in messages
+        ]
         self._rebuild()
         self.scroll_to_bottom()
 
@@ -256,6 +279,7 @@ class ChatView(QTextBrowser):
             message.note,
             False,
         )
+        entry.citations = message.citations
         self._render(len(self.entries) - 1)
 
     def clear_conversation(self) -> None:
@@ -279,6 +303,9 @@ class ChatView(QTextBrowser):
             if entry is not None and int(block) < len(entry.code_blocks):
                 QGuiApplication.clipboard().setText(entry.code_blocks[int(block)])
                 self.copied.emit("code")
+        elif kind == "source":
+            key, _, number = rest.partition(":")
+            self.source_requested.emit(int(key), int(number))
         elif kind == "action":
             name, _, key = rest.partition(":")
             entry = self._entry(int(key))

@@ -117,9 +117,8 @@ class HubTab(QWidget):
             if offline
             else ""
         )
-        has_token = secrets.get_token() is not None
-        where = "in the keychain" if secrets.token_is_persistent() else "for this session only"
-        self.token_label.setText(f"token stored {where}" if has_token else "no token")
+        where = secrets.token_location()
+        self.token_label.setText(f"token {where}" if where else "no token")
 
     def _refuse_offline(self, what: str) -> bool:
         if not self.store.settings.offline:

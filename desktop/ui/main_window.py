@@ -27,9 +27,11 @@ from desktop.core.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.conversation import ConversationController
+from desktop.ui.documents_feature import DocumentsFeature
 from desktop.ui.engine_worker import EngineController
 from desktop.ui.errors import show_error
 from desktop.ui.job_process import JobManager
+from desktop.ui.local_api import LocalApi
 from desktop.ui.menus import build_menus
 from desktop.ui.model_picker import ModelPicker
 from desktop.ui.model_slot import ModelSlot
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self.conversation = ConversationController(
             self.history, self.chat_view, self.engine, self.store
         )
+        self.docs = DocumentsFeature(self)  # the Documents menu, sources, indexing
         self.models = ModelSlot(self, initial_model or self.settings.default_model)
         self.models.ready.connect(self._on_model_ready)
         self.models.status.connect(self._set_status)
@@ -89,12 +92,16 @@ class MainWindow(QMainWindow):
         self.conversation.question_returned.connect(self._return_question)
         self.engine.delta.connect(self._on_first_delta)
         self.store.subscribe(self._on_settings_changed)
+        self.local_api = LocalApi(self.store, self.library, self)
+        self.local_api.changed.connect(self._set_status)
+        self.local_api.failed.connect(lambda exc: show_error(self, exc))
         self._close_timer = QTimer(self)
         self._close_timer.setSingleShot(True)
         self._close_timer.timeout.connect(self._force_close)
         self._restore_state()
         self._update_controls()
         self.models.prepare()
+        self.local_api.start_if_enabled()
         resumed = self.jobs.resume_unfinished()
         if resumed:
             self._set_status(f"Resuming {len(resumed)} model download(s) — see Models.")
@@ -196,7 +203,12 @@ class MainWindow(QMainWindow):
         self.refresh_sidebar()
         last = self.settings.last_conversation
         if last and self.sidebar.item_for(last) is not None:
-            self.open_conversation(last)
+            try:
+                self.open_conversation(last)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                # stored by an older version in a shape this one cannot show: start afresh
+                log.exception("could not reopen conversation %s; starting a new chat", last)
+                self.new_chat()
 
     def _save_state(self) -> None:
         try:
@@ -231,6 +243,7 @@ class MainWindow(QMainWindow):
             return
         self._cancel_edit()
         self.conversation.new()
+        self.docs.show_chosen()
         self.sidebar.select(None)
         self.stats_label.clear()
         self._update_controls()
@@ -246,6 +259,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return
         self.sidebar.select(conversation_id)
+        self.docs.show_chosen()
         self.stats_label.clear()
         self._update_controls()
         search = self.sidebar.search.text().strip()
@@ -284,6 +298,7 @@ class MainWindow(QMainWindow):
             session.prompt_format,
             session.generation,
             self.conversation.defaults_for(model_id),
+            self.local_api.status,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog, model_id))
@@ -426,7 +441,9 @@ class MainWindow(QMainWindow):
         self._save_state()
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
+        self.docs.shutdown()  # interrupted indexing continues at the next start
         self.engine.shutdown()
+        self.local_api.shutdown()
         self.history.close()
         if self.models_dialog is not None:
             self.models_dialog.close()

@@ -1,6 +1,6 @@
 """Settings: this chat's system prompt, prompt format and sampling; the app's threads, context
-length, GPU layers, theme and font size. "Reset" goes back to the model's defaults, "Use as
-default for this model" makes them so for new chats."""
+length, GPU layers, theme and font size; the local API. "Reset" goes back to the model's
+defaults, "Use as default for this model" makes them so for new chats."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.core import hardware
 from desktop.core.prompts import FORMAT_CHOICES
 from desktop.core.settings import GenerationSettings, Settings
+from desktop.ui.local_api_tab import LocalApiTab
 
 FORMAT_LABELS = {
     "auto": "Automatic (the model's template)",
@@ -60,6 +61,7 @@ class SettingsDialog(QDialog):
         prompt_format: str,
         generation: GenerationSettings,
         model_defaults: GenerationSettings,
+        local_api_status: str = "",
     ) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
@@ -69,6 +71,8 @@ class SettingsDialog(QDialog):
         self.tabs.setObjectName("settingsTabs")
         self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
         self.tabs.addTab(self._app_tab(settings), "App")
+        self.local_api = LocalApiTab(settings, local_api_status)
+        self.tabs.addTab(self.local_api, "Local API")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -178,6 +182,7 @@ class SettingsDialog(QDialog):
             "gpu_layers": self.gpu_layers.value(),
             "theme": self.theme.currentData(),
             "font_size": self.font_size.value(),
+            **self.local_api.changes(),
         }
         if self.save_as_default.isChecked() and model_id:
             changes["model_defaults"] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from datetime import datetime
 from pathlib import Path
@@ -30,10 +31,18 @@ from PySide6.QtWidgets import (
 
 from desktop.core.errors import HuacayaError
 from desktop.core.history import Conversation, History, SearchHit
-from desktop.core.history_export import export_json, export_markdown, import_json
+from desktop.core.history_export import (
+    export_json,
+    export_markdown,
+    import_json,
+    read_export,
+)
 from desktop.core.paths import atomic_write_text
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error
+from desktop.ui.tasks import run_in_background
+
+log = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 SEARCH_DELAY_MS = 150
@@ -170,10 +179,24 @@ class Sidebar(QWidget):
         """The list, or the search results while there is a search."""
         self.current = current
         query = self.search.text().strip()
-        if query:
-            self.show_search_results(self.history.search(query))
+        if query:  # off the GUI thread: typing never waits for a search
+            history = self.history
+            run_in_background(
+                lambda: history.search(query),
+                lambda hits: self._searched(query, hits),
+                lambda exc: self._searched(query, exc),
+            )
         else:
             self.show_conversations(self.history.list(), current)
+
+    def _searched(self, query: str, hits: list[SearchHit] | BaseException) -> None:
+        if query != self.search.text().strip():
+            return  # the words changed while this search ran: a newer one follows
+        if isinstance(hits, BaseException):
+            log.warning("search for %r failed: %s", query, hits)
+            self.show_search_results([], f"The search failed: {html.escape(str(hits))}")
+        else:
+            self.show_search_results(hits)
 
     def show_conversations(self, conversations: list[Conversation], current: int | None) -> None:
         self.searching = False
@@ -188,12 +211,12 @@ class Sidebar(QWidget):
             self.list.addItem(item)
         self.select(current)
 
-    def show_search_results(self, hits: list[SearchHit]) -> None:
+    def show_search_results(self, hits: list[SearchHit], empty_text: str = "") -> None:
         """One row per chat (its newest matching message), however many messages match."""
         self.searching = True
         self.list.clear()
         if not hits:
-            empty = QListWidgetItem("<i>No messages match.</i>")
+            empty = QListWidgetItem(f"<i>{empty_text or 'No messages match.'}</i>")
             empty.setFlags(Qt.ItemFlag.NoItemFlags)
             self.list.addItem(empty)
         shown: set[int] = set()
@@ -297,16 +320,7 @@ class Sidebar(QWidget):
 
     def import_from(self, path: Path) -> None:
         try:
-            imported = import_json(self.history, json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            show_error(
-                self,
-                HuacayaError(
-                    f"“{path.name}” cannot be read as JSON: {exc}.",
-                    "Choose a file saved with Export as JSON.",
-                ),
-            )
-            return
+            imported = import_json(self.history, read_export(path))
         except HuacayaError as exc:
             show_error(self, exc)
             return

@@ -1,4 +1,4 @@
-"""desktop/core and conversion must never import Qt."""
+"""desktop/core, desktop/server and conversion must never import Qt."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-QT_FREE = [ROOT / "desktop" / "core", ROOT / "conversion"]
+QT_FREE = [ROOT / "desktop" / "core", ROOT / "desktop" / "server", ROOT / "conversion"]
 
 
 def _imported_modules(path: Path) -> set[str]:

@@ -130,7 +130,7 @@ def test_export_markdown_and_json_round_trip(tmp_path: Path) -> None:
     assert (copy.system_prompt, copy.settings) == ("Be brief.", {"temperature": 0.2})
     with pytest.raises(HistoryError, match="not a Huacaya conversation"):
         history_export.import_json(store, {"messages": []})
-    with pytest.raises(HistoryError, match="damaged"):
+    with pytest.raises(HistoryError, match=r"messages\[0\]\.role” is not valid"):
         history_export.import_json(
             store, {"format": history_export.EXPORT_FORMAT, "messages": [{"role": "x"}]}
         )

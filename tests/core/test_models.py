@@ -15,6 +15,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
+from conversion.gguf_file import read_gguf_info
 from desktop.core import secrets
 from desktop.core.errors import (
     ChecksumError,
@@ -97,6 +98,7 @@ def test_pipeline_from_the_hub_registers_a_working_model(hub: HubClient) -> None
     job = store.create(JobSpec("hub", "test-org/smollm2-hf", quant="q8_0"))
     entry = run.run(job, lambda f, m="": progress.append((f, m)))
     assert entry.quantization == "Q8_0" and entry.architecture == "llama"
+    assert read_gguf_info(library.path_of(entry)).metadata["general.name"] == "smollm2-hf"
     assert knows_paris(library.path_of(entry))
     steps = [m.split(":")[0] for _, m in progress]
     assert steps.index("download") < steps.index("convert") < steps.index("quantize")
@@ -198,7 +200,7 @@ def test_gated_repo_needs_a_token_kept_in_the_keychain(hub, memory_keyring) -> N
     with pytest.raises(TokenError):
         hub.whoami("hf_wrong")
     assert hub.whoami(GOOD_TOKEN) == "loopback-user"
-    assert secrets.set_token(GOOD_TOKEN) is True  # into the keychain…
+    assert secrets.set_token(GOOD_TOKEN) == "in the keychain"
     assert memory_keyring.store[(secrets.SERVICE, secrets.ACCOUNT)] == GOOD_TOKEN
     assert hub.repo_info("test-org/gated-gguf").gated  # …and now it opens
 
@@ -212,16 +214,22 @@ def test_the_token_does_not_follow_a_redirect_to_another_host(hub, hub_server, m
     assert hub_server.cdn_authorizations == [None]  # the file came from the other host, tokenless
 
 
-def test_without_a_keychain_the_token_lives_for_the_session_only(hub) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_keychain_the_token_goes_to_the_hub_clients_token_file(hub) -> None:  # type: ignore[no-untyped-def]
     from keyring.backends.fail import Keyring as NoKeyring
 
     previous = keyring.get_keyring()
     keyring.set_keyring(NoKeyring())
     try:
-        assert not secrets.token_is_persistent()
-        assert secrets.set_token(GOOD_TOKEN) is False
+        where = secrets.set_token(GOOD_TOKEN)
+        token_file = secrets.hub_token_file()
+        assert str(token_file) in where and "no keychain" in where
+        assert token_file.read_text() == GOOD_TOKEN
+        assert token_file.stat().st_mode & 0o077 == 0  # readable by its owner only
+        secrets._session.clear()  # a later command: nothing of this one's memory survives
         assert secrets.get_token() == GOOD_TOKEN
         assert hub.repo_info("test-org/gated-gguf").gated
+        assert secrets.delete_token() == [str(token_file)]
+        assert secrets.get_token() is None and not token_file.exists()
     finally:
         secrets.delete_token()
         keyring.set_keyring(previous)

@@ -49,7 +49,12 @@ def button(parent, text: str, qtbot=None) -> QPushButton:  # type: ignore[no-unt
     """The visible button ``text`` in ``parent`` (waiting until it is shown, with a qtbot)."""
 
     def shown() -> list[QPushButton]:
-        return [b for b in parent.findChildren(QPushButton) if b.text() == text and b.isVisible()]
+        # laid out and drawn, as a person sees it (a table rebuilds its cells after a change)
+        return [
+            b
+            for b in parent.findChildren(QPushButton)
+            if b.text() == text and b.isVisible() and not b.visibleRegion().isEmpty()
+        ]
 
     if qtbot is not None:
         qtbot.waitUntil(lambda: bool(shown()), timeout=5_000)

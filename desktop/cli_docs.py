@@ -1,0 +1,141 @@
+"""``huacaya docs …``: document collections from the terminal — add, list, rm, reindex, search.
+
+Indexing shows files, chunks/s and time left; Ctrl+C stops it cleanly, and running the same
+command again (or ``huacaya docs reindex``) continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from conversion.cli import ProgressBar
+from desktop.core.documents.context import budget_chars
+from desktop.core.documents.indexer import IndexReport
+from desktop.core.documents.library import Documents
+from desktop.core.errors import Cancelled
+from desktop.core.progress import cancel_on_interrupt
+from desktop.core.session import ChatSession
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    docs = commands.add_parser("docs", help="your documents: collections to ask questions about")
+    actions = docs.add_subparsers(dest="docs_command", metavar="ACTION")
+    add = actions.add_parser("add", help="add folders or files to a collection and index them")
+    add.add_argument("collection")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    actions.add_parser("list", help="collections, their folders, and files that cannot be read")
+    remove = actions.add_parser("rm", help="remove a collection (your files are not touched)")
+    remove.add_argument("collection")
+    reindex = actions.add_parser(
+        "reindex", help="index what changed since the last time (or everything with --full)"
+    )
+    reindex.add_argument("collection")
+    reindex.add_argument("--full", action="store_true", help="read and embed every file again")
+    search = actions.add_parser(
+        "search", help="the best passages: path, page (- for files without pages), text"
+    )
+    search.add_argument("collection")
+    search.add_argument("query")
+    search.add_argument("--limit", "-n", type=_positive, default=5)
+    search.add_argument(
+        "--method", choices=("hybrid", "fts", "vector"), default="hybrid", help=argparse.SUPPRESS
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    documents = Documents()
+    try:
+        command = args.docs_command or "list"
+        if command == "list":
+            return _list(documents)
+        if command == "rm":
+            documents.remove(args.collection)
+            print(f"Removed the collection “{args.collection}” (your files are untouched).")
+            return 0
+        if command == "search":
+            for hit in documents.search([args.collection], args.query, args.limit, args.method):
+                text = " ".join(hit.chunk.text.split())
+                print(f"{hit.chunk.path}\t{hit.chunk.page or '-'}\t{text}")
+            return 0
+        if command == "add":
+            documents.add(args.collection, args.paths)
+        elif args.full:
+            collection = documents.collection(args.collection)
+            documents.store.forget_fingerprints(collection.id)
+        return index(documents, args.collection)
+    finally:
+        documents.close()
+
+
+def index(documents: Documents, name: str) -> int:
+    bar = ProgressBar(message_width=None)
+    with cancel_on_interrupt() as cancel:
+        try:
+            report = documents.index(name, bar, cancel)
+        except Cancelled:
+            bar.finish()
+            print(
+                f"Stopped. What was indexed is kept; `huacaya docs reindex {name}` continues.",
+                file=sys.stderr,
+            )
+            return 130
+    bar.finish()
+    print(summary(report))
+    return 0
+
+
+def summary(report: IndexReport) -> str:
+    lines = [
+        f"{report.collection}: {len(report.indexed)} files indexed ({report.chunks} chunks, "
+        f"{report.chunks_per_second:.1f} chunks/s), {report.unchanged} unchanged, "
+        f"{len(report.removed)} removed, {len(report.unreadable)} cannot be read."
+    ]
+    lines += [f"  cannot read {path}: {reason}" for path, reason in report.unreadable]
+    lines += [f"  skipped {path}: {reason}" for path, reason in report.skipped]
+    lines += [
+        f"  missing folder {path}: its files stay in the index until it is back"
+        for path in report.missing_sources
+    ]
+    return "\n".join(lines)
+
+
+def _list(documents: Documents) -> int:
+    collections = documents.collections()
+    if not collections:
+        print("No collections yet. Add one: huacaya docs add NAME FOLDER")
+        return 0
+    for collection in collections:
+        print(
+            f"{collection.name}\t{collection.files} files\t{collection.chunks} chunks\t"
+            f"{collection.unreadable} unreadable\t{collection.embedding_model}"
+        )
+        for source in collection.sources:
+            print(f"  {source}")
+        for record in documents.unreadable(collection.name):
+            print(f"  cannot read {record.path}: {record.reason}")
+    return 0
+
+
+def documents_for_chat(
+    session: ChatSession, names: list[str], context_tokens: int, answer_tokens: int
+) -> Documents:
+    """Let ``session`` answer from the collections ``names`` (checked to exist)."""
+    documents = Documents(threads=1)  # one question at a time
+    try:
+        for name in names:
+            documents.collection(name)
+    except BaseException:
+        documents.close()
+        raise
+    room = budget_chars(context_tokens, answer_tokens)
+    session.find_passages = lambda question, chosen: documents.citations(question, chosen, room)
+    session.configure(collections=names)
+    return documents

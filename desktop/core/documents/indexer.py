@@ -1,0 +1,259 @@
+"""Bring a collection's index up to date with its folders: new and changed files are parsed,
+chunked, embedded and stored; deleted files leave the index; unchanged files cost a ``stat``.
+
+A file counts as unchanged when its size and modification time match what was indexed; when
+they differ its SHA-256 decides (a touched or copied-back file is not re-embedded). Every file
+is stored in its own transaction, so stopping — cancel, a crash, ``kill -9`` — loses at most
+the file being read, and the next run (the app runs one at start) resumes where it stopped.
+
+Unreadable files are recorded with their reason. A file that changes while it is read is
+skipped and picked up by the next scan. A source folder that disappears (an unplugged disk)
+is reported and its files are kept until it is back or removed from the collection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop.core.documents import parsers
+from desktop.core.documents.chunker import chunk_pages
+from desktop.core.documents.embedder import Embedder
+from desktop.core.documents.store import Collection, DocumentStore, Fingerprint
+from desktop.core.errors import DocumentError, UnreadableDocument
+from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+
+EMBED_SLICE = 32  # chunks embedded between two cancel/pause checks
+
+
+class PauseToken:
+    """Set from any thread to hold the indexer between two slices of work."""
+
+    def __init__(self) -> None:
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def wait(self, cancel: CancelToken) -> None:
+        while not self._running.wait(0.1):
+            cancel.check()
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What the progress display shows."""
+
+    collection: str
+    files_done: int
+    files_total: int
+    chunks_done: int
+    chunks_per_second: float
+    seconds_left: float | None
+    current: str = ""
+
+    def describe(self) -> str:
+        left = "" if self.seconds_left is None else f" · about {_duration(self.seconds_left)} left"
+        return (
+            f"{self.files_done}/{self.files_total} files · {self.chunks_done} chunks · "
+            f"{self.chunks_per_second:.1f} chunks/s{left}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@dataclass
+class IndexReport:
+    collection: str
+    indexed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # changed or vanished mid-read
+    missing_sources: list[str] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+def fingerprint(path: Path, with_hash: bool = False) -> Fingerprint:
+    stat = path.stat()
+    digest = ""
+    if with_hash:
+        sha = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        digest = sha.hexdigest()
+    return Fingerprint(stat.st_size, stat.st_mtime_ns, digest)
+
+
+def walk_source(source: Path) -> Iterator[Path]:
+    """The supported files under a folder (or the file itself), hidden ones left out."""
+    if source.is_file():
+        yield source
+        return
+    for root, dirs, files in os.walk(source):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.startswith(".") and parsers.supported(path):
+                yield path
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    to_index: list[tuple[Path, Fingerprint]]  # new or changed (by size/time; hash decides)
+    unchanged: int
+    removed: list[str]
+    missing_sources: list[str]
+
+
+def plan(store: DocumentStore, collection: Collection) -> ScanPlan:
+    known = store.files(collection.id)
+    seen: set[str] = set()
+    to_index: list[tuple[Path, Fingerprint]] = []
+    unchanged = 0
+    missing: list[str] = []
+    kept_prefixes: list[str] = []
+    for source in map(Path, collection.sources):
+        if not source.exists():
+            missing.append(str(source))
+            kept_prefixes.append(str(source))
+            continue
+        for path in walk_source(source):
+            key = str(path)
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                stamp = fingerprint(path)
+            except OSError:
+                continue  # gone between listing and stat: as if never seen
+            record = known.get(key)
+            if record and (record.fingerprint.size, record.fingerprint.mtime_ns) == (
+                stamp.size,
+                stamp.mtime_ns,
+            ):
+                unchanged += 1
+            else:
+                to_index.append((path, stamp))
+    removed = [
+        p
+        for p in known
+        if p not in seen and not any(p == k or p.startswith(k + os.sep) for k in kept_prefixes)
+    ]
+    return ScanPlan(to_index, unchanged, removed, missing)
+
+
+def index_collection(
+    store: DocumentStore,
+    name: str,
+    embedder: Embedder,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    pause: PauseToken | None = None,
+    on_status: Callable[[IndexStatus], None] | None = None,
+) -> IndexReport:
+    collection = store.collection(name)
+    if collection.embedding_model != embedder.name or collection.dimensions != embedder.dimensions:
+        raise DocumentError(
+            f"The collection “{name}” was indexed with {collection.embedding_model}, not "
+            f"{embedder.name}.",
+            f"Use {collection.embedding_model}, or remove the collection and add it again.",
+        )
+    started = time.perf_counter()
+    work = plan(store, collection)
+    report = IndexReport(name, unchanged=work.unchanged, missing_sources=list(work.missing_sources))
+    store.remove_files(collection.id, work.removed)
+    report.removed = list(work.removed)
+    known = store.files(collection.id)
+    total_bytes = sum(stamp.size for _, stamp in work.to_index) or 1
+    done_bytes = 0
+    embedding_seconds = 0.0
+
+    def status(files_done: int, current: str) -> None:
+        elapsed = time.perf_counter() - started
+        rate = report.chunks / embedding_seconds if embedding_seconds > 0 else 0.0
+        left = elapsed / done_bytes * (total_bytes - done_bytes) if done_bytes else None
+        snapshot = IndexStatus(
+            name, files_done, len(work.to_index), report.chunks, rate, left, current
+        )
+        progress(done_bytes / total_bytes, snapshot.describe())
+        if on_status is not None:
+            on_status(snapshot)
+
+    for number, (path, stamp) in enumerate(work.to_index):
+        cancel.check()
+        if pause is not None:
+            pause.wait(cancel)
+        status(number, str(path))
+        key = str(path)
+        try:
+            before = fingerprint(path, with_hash=True)
+        except OSError as exc:
+            report.skipped.append((key, f"it could not be read ({exc.strerror})"))
+            continue
+        record = known.get(key)
+        if record is not None and record.fingerprint.sha256 == before.sha256:
+            store.refresh_fingerprint(record.id, before)  # same content, new time stamp
+            report.unchanged += 1
+            done_bytes += stamp.size
+            continue
+        try:
+            pages = parsers.parse(path, cancel)
+        except UnreadableDocument as exc:
+            store.mark_unreadable(collection.id, key, before, exc.message)
+            report.unreadable.append((key, exc.message))
+            done_bytes += stamp.size
+            continue
+        chunks = chunk_pages(pages)
+        vectors = []
+        embed_start = time.perf_counter()
+        for first in range(0, len(chunks), EMBED_SLICE):
+            cancel.check()
+            if pause is not None:
+                embedding_seconds += time.perf_counter() - embed_start
+                pause.wait(cancel)
+                embed_start = time.perf_counter()
+            vectors.extend(embedder.embed([c.text for c in chunks[first : first + EMBED_SLICE]]))
+        embedding_seconds += time.perf_counter() - embed_start
+        try:
+            after = fingerprint(path)
+        except OSError:
+            after = None
+        if after is None or (after.size, after.mtime_ns) != (before.size, before.mtime_ns):
+            reason = "it changed while it was read" if after else "it disappeared while read"
+            report.skipped.append((key, reason))
+            done_bytes += stamp.size
+            continue
+        store.store_file(collection.id, key, before, len({c.page for c in chunks}), chunks, vectors)
+        report.indexed.append(key)
+        report.chunks += len(chunks)
+        done_bytes += stamp.size
+    report.seconds = time.perf_counter() - started
+    status(len(work.to_index), "")
+    return report

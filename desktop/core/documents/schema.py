@@ -1,0 +1,103 @@
+"""The documents index's schema (``documents.sqlite3`` beside the conversations): numbered,
+append-only migrations, applied like the history's.
+
+- ``collections``: a name, the embedding model its vectors come from, and a ``revision`` bumped
+  by every change to its chunks (the in-memory vector matrix is reloaded when it moves);
+- ``sources``: the folders and files the user added;
+- ``files``: every file found, with its fingerprint (size, mtime, SHA-256) and its state:
+  ``indexed`` or ``unreadable`` (with the reason);
+- ``chunks``: page, character span, text and the embedding (float32 bytes), with an FTS5
+  index (BM25) kept in step by triggers, and its vocabulary (how many chunks hold each word).
+
+A file's chunks and its ``files`` row change in one transaction, so a crash (``kill -9``) leaves
+every file either fully indexed under its fingerprint or not at all: the next scan resumes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from desktop.core.errors import DocumentError
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "collections, files, chunks, full-text index",
+        """
+        CREATE TABLE collections (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            embedding_model TEXT NOT NULL,
+            dimensions INTEGER NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('indexed', 'unreadable')),
+            reason TEXT NOT NULL DEFAULT '',
+            pages INTEGER NOT NULL DEFAULT 0,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            indexed_at REAL NOT NULL,
+            UNIQUE (collection_id, path)
+        );
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX chunks_file ON chunks(file_id);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row');
+        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        END;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END;
+    """,
+    ),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations not yet recorded, each in its own transaction."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+    if done and max(done) > LATEST:
+        raise DocumentError(
+            f"The documents index is from a newer Huacaya (schema {max(done)}).",
+            "Update Huacaya to open it; nothing was changed.",
+        )
+    for version, name, sql in MIGRATIONS:
+        if version in done:
+            continue
+        record = f"INSERT INTO schema_migrations VALUES ({version}, '{name}', {time.time()});"
+        try:
+            db.executescript(f"BEGIN;\n{sql}\n{record}\nCOMMIT;")
+        except sqlite3.Error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise

@@ -1,0 +1,158 @@
+"""What the model worker does for each kind of request: a chat answer (driven through a
+:class:`ChatSession`, exactly as the window's), a text completion, embeddings.
+
+Each function here returns the ``work`` of a :class:`~desktop.server.worker.Job`; it runs on the
+worker thread and reports through the job's channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp.llama_grammar import JSON_GBNF
+
+from desktop.core import hardware, llama_log
+from desktop.core.embedding_model import ensure_embedding_model
+from desktop.core.library import ModelEntry
+from desktop.core.prompts import Message
+from desktop.core.session import ChatMessage, ChatSession
+from desktop.core.settings import GenerationSettings
+from desktop.server.protocol import ApiError, InputMessage, Sampling
+from desktop.server.worker import Delta, Finished, Job, ModelWorker, Stopped
+
+Work = Callable[[ModelWorker, Job], None]
+
+
+def generation_for(request: Sampling, base: GenerationSettings, limit: int) -> GenerationSettings:
+    """The app's settings for the model (``base``), with what the request sets over them."""
+    wanted = request.requested_tokens()
+    if wanted is not None and wanted > limit:
+        raise ApiError(
+            400,
+            f"max_tokens is {wanted:,}; this server answers with at most {limit:,} tokens.",
+            param="max_tokens",
+            code="max_tokens_too_large",
+        )
+    settings = replace(base, max_tokens=min(wanted or base.max_tokens, limit))
+    if request.temperature is not None:
+        settings.temperature = request.temperature
+    if request.top_p is not None:
+        settings.top_p = request.top_p
+    if request.seed is not None:
+        settings.seed = request.seed
+    return settings.validated()
+
+
+def conversation(messages: list[InputMessage]) -> tuple[str, list[Message], str]:
+    """(system prompt, earlier turns, the question): a request's messages as a chat session
+    holds them. ``developer`` is OpenAI's newer name for ``system``."""
+    turns: list[Message] = [
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}  # type: ignore[typeddict-item]
+        for m in messages
+    ]
+    system = ""
+    if turns[0]["role"] == "system":
+        system = turns.pop(0)["content"]
+    if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
+        raise ApiError(400, "The last message must be a non-empty user message.", param="messages")
+    return system, turns[:-1], turns[-1]["content"]
+
+
+def json_grammar() -> llama_cpp.LlamaGrammar:
+    """A fresh grammar for one answer (its parse state belongs to that answer)."""
+    return llama_cpp.LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+
+
+def _refuse_if_cancelled(job: Job) -> None:
+    """An answer cut short by a cancel is no answer: its client left (and hears nothing), or the
+    server is stopping (and the client is told so, not handed half an answer as complete)."""
+    if job.cancel.cancelled:
+        raise Stopped()
+
+
+def chat_work(
+    entry: ModelEntry,
+    messages: list[InputMessage],
+    settings: GenerationSettings,
+    stops: list[str],
+    json_mode: bool,
+) -> Work:
+    system, earlier, question = conversation(messages)
+
+    def work(worker: ModelWorker, job: Job) -> None:
+        engine = worker.engine_for(entry)
+        session = ChatSession(None, lambda model: settings)
+        session.set_model(entry.id, entry.name)
+        session.configure(system_prompt=system)
+        session.messages = [ChatMessage(m["role"], m["content"]) for m in earlier]
+        request = session.ask(question)
+        grammar = json_grammar() if json_mode else None
+        try:
+            deltas = engine.stream(
+                request.messages, request.settings, job.cancel, stop=stops, grammar=grammar
+            )
+            for delta in deltas:
+                shown = session.add_delta(delta)
+                if shown:
+                    job.report(Delta(shown))
+            worker.last_stats = engine.last_stats
+            _refuse_if_cancelled(job)
+        except BaseException:
+            session.fail()
+            raise
+        answer = session.finish(engine.last_stats)
+        job.report(Finished(engine.last_stats, answer.content))
+
+    return work
+
+
+def completion_work(
+    entry: ModelEntry, prompt: str, settings: GenerationSettings, stops: list[str], json_mode: bool
+) -> Work:
+    def work(worker: ModelWorker, job: Job) -> None:
+        engine = worker.engine_for(entry)
+        grammar = json_grammar() if json_mode else None
+        text = []
+        for delta in engine.complete(prompt, settings, job.cancel, stop=stops, grammar=grammar):
+            text.append(delta)
+            job.channel.put(Delta(delta))
+        worker.last_stats = engine.last_stats
+        job.channel.put(Finished(engine.last_stats, "".join(text)))
+
+    return work
+
+
+def embedding_work(texts: list[str]) -> Work:
+    def work(worker: ModelWorker, job: Job) -> None:
+        model = ensure_embedding_model(cancel=job.cancel)
+        if worker.embedder is None:
+            worker.embedder = _load_embedder(model.path, model.max_tokens, worker.config.threads)
+        vectors, tokens = worker.embedder.embed(
+            texts, normalize=model.normalize, truncate=True, return_count=True
+        )
+        job.channel.put(Finished(None, result=(vectors, tokens)))
+
+    return work
+
+
+def _load_embedder(path: Path, max_tokens: int, threads: int) -> llama_cpp.Llama:
+    llama_log.install()
+    said = io.StringIO()
+    # verbose=True for the same reason as ChatEngine.load: False silences the process's stderr.
+    with contextlib.redirect_stderr(said):
+        llama = llama_cpp.Llama(
+            model_path=str(path),
+            embedding=True,
+            n_ctx=max_tokens,
+            n_batch=max_tokens,
+            n_ubatch=max_tokens,
+            n_threads=threads or hardware.default_threads(),
+            verbose=True,
+        )
+    llama.verbose = False
+    return llama

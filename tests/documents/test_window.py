@@ -1,0 +1,136 @@
+"""Documents in the window, used as a person does: a new collection from a folder (with its
+progress), tick it for the chat, ask, and click the citation to read the passage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QLineEdit, QPushButton
+
+from desktop.core.documents.embedder import Embedder
+from desktop.ui.main_window import MainWindow
+from tests.documents.conftest import QUESTION, use_converted_model
+from tests.helpers import greedy_by_default
+from tests.ui.conftest import ANSWER_MS, open_window, type_and_send
+from tests.ui.person import (
+    choose,
+    click,
+    click_link,
+    dialog_named,
+    open_menu,
+    type_into_dialog,
+)
+
+INDEX_MS = 120_000
+
+
+def pick_folder(qtbot, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    """In the open folder dialog, paste the folder's path and press Enter (pasted: typed key
+    by key, the dialog's completer may turn a partial path into a quoted list of names)."""
+    dialog = dialog_named(qtbot, "fileDialog")
+    assert isinstance(dialog, QFileDialog)
+    name = dialog.findChild(QLineEdit, "fileNameEdit")
+    name.clear()
+    QGuiApplication.clipboard().setText(f"{folder}/")
+    qtbot.keyClick(name, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(name, Qt.Key.Key_Return)
+
+
+def button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
+    return next(b for b in parent.findChildren(QPushButton) if b.text() == text)
+
+
+def test_add_a_folder_ask_and_open_the_citation(
+    qtbot, minilm: Embedder, corpus: Path, huacaya_home: Path
+) -> None:  # type: ignore[no-untyped-def]
+    use_converted_model(minilm)
+    greedy_by_default(huacaya_home, 16)
+    window: MainWindow = open_window(qtbot)
+    statuses: list[object] = []
+    window.docs.indexer.status.connect(statuses.append)
+
+    from_menu_item = open_menu(qtbot, window, "Documents")
+    choose(qtbot, from_menu_item, "Collections…")
+    dialog = dialog_named(qtbot, "documentsDialog")
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "farm")
+    with qtbot.waitSignal(window.docs.indexer.finished, timeout=INDEX_MS) as finished:
+        pick_folder(qtbot, corpus)
+    report = finished.args[0]
+    assert (report.collection, len(report.indexed), report.unreadable) == ("farm", 4, [])
+    assert statuses and statuses[0].files_total == 4  # progress was shown file by file
+    qtbot.waitUntil(lambda: "is up to date" in dialog.progress_label.text(), timeout=5_000)
+    assert "chunks/s" in dialog.progress_label.text()
+    assert dialog.collection_list.item(0).text().startswith("farm — 4 files")
+    dialog.close()
+
+    choose(qtbot, open_menu(qtbot, window, "Documents"), "farm")  # this chat uses it
+    assert window.conversation.session.collections == ["farm"]
+    assert window.docs.label.text() == "Documents: farm"
+    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_MS):
+        type_and_send(qtbot, window, QUESTION)
+    answer = window.conversation.session.last_answer()
+    assert answer is not None
+    first = answer.citations[0]
+    assert (Path(first.path).name, first.page) == ("farm-handbook.pdf", 2)
+
+    click_link(window.chat_view, f"source:{answer.key}:1")
+    passage = dialog_named(qtbot, "passageDialog")
+    assert passage.windowTitle() == "[1] farm-handbook.pdf, page 2"
+    assert passage.text.toPlainText() == first.text
+    assert "every November" in first.text
+    passage.close()
+
+    click_link(window.chat_view, f"source:{answer.key}:0")
+    given = dialog_named(qtbot, "passageDialog")
+    assert given.windowTitle() == "What the model was given"
+    assert given.text.toPlainText().startswith("[1] farm-handbook.pdf, page 2\n")
+    given.close()
+    window.close()
+
+
+def test_pause_resume_cancel_and_continue(
+    qtbot, minilm: Embedder, huacaya_home: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    use_converted_model(minilm)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        (folder / f"n{i:02}.txt").write_text(f"Note {i} about a llama named number {i}. " * 6)
+    window: MainWindow = open_window(qtbot)
+    indexer = window.docs.indexer
+    statuses: list[object] = []
+    indexer.status.connect(statuses.append)
+    qtbot.keyClick(
+        window,
+        Qt.Key.Key_D,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    dialog = dialog_named(qtbot, "documentsDialog")
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "many")
+    pick_folder(qtbot, folder)
+    qtbot.waitUntil(lambda: len(statuses) >= 3, timeout=INDEX_MS)
+
+    click(button(dialog, "Pause"))
+    assert button(dialog, "Resume").isVisible()
+    qtbot.wait(300)  # the file being read is finished
+    seen = len(statuses)
+    qtbot.wait(1500)
+    assert len(statuses) == seen, "indexing went on while paused"
+    assert dialog.progress_label.text().endswith("paused")
+
+    click(button(dialog, "Resume"))
+    qtbot.waitUntil(lambda: len(statuses) > seen, timeout=INDEX_MS)
+    with qtbot.waitSignal(indexer.cancelled, timeout=INDEX_MS):
+        click(button(dialog, "Cancel"))
+    assert "Stopped indexing “many”" in dialog.progress_label.text()
+    kept = window.docs.documents.collection("many").files
+    assert 0 < kept < 60
+
+    with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
+        click(button(dialog, "Reindex"))  # continues where it stopped
+    assert (finished.args[0].unchanged, len(finished.args[0].indexed)) == (kept, 60 - kept)
+    window.close()

@@ -1,0 +1,182 @@
+"""The local API's safety: keys, request limits, the queue, clients that leave, and requests a
+web page could forge. Through the official ``openai`` client where a client would meet it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import openai
+import pytest
+
+from desktop.core.errors import ServerError
+from desktop.core.library import ModelLibrary
+from desktop.server.config import ServerConfig
+from desktop.server.runner import ApiServer
+from tests.server.conftest import client_for
+
+QUESTION = [{"role": "user", "content": "Hello!"}]
+# A text completion that goes on and on (counting), greedily: a long generation to interrupt.
+ENDLESS = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"
+LONG = 2000
+
+
+def endless_stream(api: openai.OpenAI):  # type: ignore[no-untyped-def]
+    return api.completions.create(
+        model="", prompt=ENDLESS, max_tokens=LONG, temperature=0, stream=True
+    )
+
+
+def test_a_client_that_disconnects_mid_stream_stops_generation(server: ApiServer) -> None:
+    with client_for(server) as api:
+        stream = endless_stream(api)
+        pieces = [next(iter(stream)).choices[0].text for _ in range(5)]
+        assert any(pieces)
+        stream.close()  # the client goes away
+    assert server.worker.wait_idle(5.0), "the model is still generating for nobody"  # type: ignore[union-attr]
+    stats = server.worker.last_stats  # type: ignore[union-attr]
+    assert stats is not None and stats.finish_reason == "cancelled"
+    assert stats.generated_tokens < LONG // 4
+
+
+def test_a_client_that_gives_up_waiting_stops_generation(server: ApiServer) -> None:
+    with client_for(server, timeout=1.0) as api, pytest.raises(openai.APITimeoutError):
+        api.completions.create(model="", prompt=ENDLESS, max_tokens=LONG, temperature=0)
+    assert server.worker.wait_idle(5.0)  # type: ignore[union-attr]
+    stats = server.worker.last_stats  # type: ignore[union-attr]
+    assert stats is not None and stats.finish_reason == "cancelled"
+    assert stats.generated_tokens < LONG // 4
+
+
+def test_a_full_queue_answers_429_and_the_queued_request_is_still_served(
+    serve: Callable[..., ApiServer],
+) -> None:
+    server = serve(queue_size=1)
+    api = client_for(server)
+    running = endless_stream(api)
+    next(iter(running))  # the model is busy with it
+    waiting: list[str] = []
+    thread = threading.Thread(
+        target=lambda: waiting.append(
+            api.chat.completions.create(model="", messages=QUESTION, max_tokens=4)  # type: ignore[arg-type]
+            .choices[0]
+            .finish_reason
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while server.worker.waiting < 1 and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    with pytest.raises(openai.RateLimitError) as error:
+        api.chat.completions.create(model="", messages=QUESTION)  # type: ignore[arg-type]
+    assert error.value.code == "queue_full"
+    assert error.value.response.headers["retry-after"]
+    running.close()
+    thread.join(30)
+    assert waiting and waiting[0] in ("stop", "length")
+    api.close()
+
+
+def test_a_wrong_or_missing_key_is_refused(serve: Callable[..., ApiServer]) -> None:
+    server = serve(api_key="hk-the-right-key")
+    with (
+        client_for(server, key="hk-a-wrong-key") as api,
+        pytest.raises(openai.AuthenticationError) as error,
+    ):
+        api.models.list()
+    assert error.value.code == "invalid_api_key"
+    refused = httpx.get(f"{server.url}/models")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    with client_for(server, key="hk-the-right-key") as api:
+        assert api.chat.completions.create(model="", messages=QUESTION, max_tokens=4).choices  # type: ignore[arg-type]
+
+
+def test_another_address_than_loopback_needs_a_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServerError):
+        ApiServer(ServerConfig(host="0.0.0.0", port=0), ModelLibrary(tmp_path))
+
+
+def test_a_taken_port_is_one_clear_error(server: ApiServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = ApiServer(ServerConfig(port=server.port), ModelLibrary(tmp_path))
+    with pytest.raises(ServerError, match="already in use"):
+        other.start()
+
+
+def test_an_oversized_request_is_refused(serve: Callable[..., ApiServer]) -> None:
+    server = serve(max_body_bytes=64 * 1024)
+    huge = [{"role": "user", "content": "word " * 40_000}]
+    with client_for(server) as api:
+        with pytest.raises(openai.APIStatusError) as error:
+            api.chat.completions.create(model="", messages=huge)  # type: ignore[arg-type]
+        assert error.value.status_code == 413
+        assert error.value.code == "request_too_large"
+        assert api.chat.completions.create(model="", messages=QUESTION, max_tokens=4).choices  # type: ignore[arg-type]
+    # Without a Content-Length (chunked), the body is counted as it arrives.
+    chunked = httpx.post(
+        f"{server.url}/chat/completions",
+        content=iter([b'{"messages": [{"role": "user", "content": "'] + [b"word " * 1000] * 20),
+        headers={"Content-Type": "application/json"},
+    )
+    assert chunked.status_code == 413
+
+
+def test_max_tokens_above_the_limit_and_unsupported_options_are_refused(
+    serve: Callable[..., ApiServer],
+) -> None:
+    server = serve(max_tokens_limit=100)
+    with client_for(server) as api:
+        with pytest.raises(openai.BadRequestError) as error:
+            api.chat.completions.create(model="", messages=QUESTION, max_tokens=101)  # type: ignore[arg-type]
+        assert error.value.code == "max_tokens_too_large"
+        with pytest.raises(openai.BadRequestError) as error:
+            api.chat.completions.create(model="", messages=QUESTION, n=2)  # type: ignore[arg-type]
+        assert error.value.param == "n"
+        with pytest.raises(openai.BadRequestError):
+            api.chat.completions.create(model="", messages=[], max_tokens=4)
+
+
+def test_requests_a_web_page_could_forge_are_refused(server: ApiServer) -> None:
+    """DNS rebinding (a foreign Host on loopback) and a no-preflight POST (not JSON)."""
+    rebound = httpx.get(f"{server.url}/models", headers={"Host": "attacker.example"})
+    assert rebound.status_code == 403
+    assert rebound.json()["error"]["code"] == "host_not_allowed"
+    form = httpx.post(
+        f"{server.url}/chat/completions",
+        content=b'{"messages": [{"role": "user", "content": "hi"}]}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert form.status_code == 415
+    assert (
+        "access-control-allow-origin"
+        not in httpx.get(f"{server.url}/models", headers={"Origin": "https://example.com"}).headers
+    )
+
+
+def test_cors_only_for_the_allowed_origin(serve: Callable[..., ApiServer]) -> None:
+    server = serve(cors_origins=["http://localhost:3000"])
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = httpx.options(
+        f"{server.url}/chat/completions", headers={"Origin": "http://localhost:3000", **preflight}
+    )
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    other = httpx.options(
+        f"{server.url}/chat/completions", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_stopping_the_server_ends_an_answer_in_progress(server: ApiServer) -> None:
+    api = client_for(server)
+    stream = endless_stream(api)
+    next(iter(stream))
+    worker = server.worker
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 10
+    assert worker is not None and worker.last_stats is not None
+    assert worker.last_stats.finish_reason == "cancelled"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{worker.config.port or 1}/v1/models", timeout=2)
+    api.close()

@@ -1,0 +1,65 @@
+"""Settings → Local API, used as a person does: open Settings, choose a port, turn the switch on,
+press OK — then another program (the official openai client) chats with the model; closing the
+window stops the server."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import openai
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from desktop.ui.main_window import MainWindow
+from tests.conftest import COUNT
+from tests.scoring import Reference
+from tests.ui.person import click, dialog_named, from_menu, toggle
+
+START_MS = 15_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_turning_the_local_api_on_serves_the_model_to_other_programs(
+    qtbot, window: MainWindow, count_reference: Reference
+) -> None:  # type: ignore[no-untyped-def]
+    assert not window.local_api.running  # off by default
+    port = free_port()
+    from_menu(qtbot, window, "Edit", "Settings…")
+    dialog = dialog_named(qtbot, "settingsDialog")
+    tabs = dialog.tabs  # type: ignore[attr-defined]
+    index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Local API")
+    click(tabs.tabBar(), tabs.tabBar().tabRect(index).center())
+    tab = tabs.widget(index)
+    spin = tab.port
+    click(spin)
+    qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin, str(port))
+    assert tab.address.text() == f"http://127.0.0.1:{port}/v1"
+    assert not tab.key.isVisible()  # this computer only: no key needed
+    click(tab.copy_address)
+    assert QGuiApplication.clipboard().text() == f"http://127.0.0.1:{port}/v1"
+    toggle(tab.switch)
+    click(dialog.ok_button)  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: window.local_api.running, timeout=START_MS)
+    assert f"127.0.0.1:{port}" in window.status_label.text()
+
+    with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as api:
+        assert "smollm2-135m-instruct" in [m.id for m in api.models.list().data]
+        reply = api.chat.completions.create(
+            model="smollm2-135m-instruct", messages=[{"role": "user", "content": COUNT}]
+        )
+    count_reference.assert_matches(reply.choices[0].message.content or "")  # the app's settings
+
+    window.close()
+    assert not window.local_api.running
+    try:
+        httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+        raise AssertionError("the server still answers after the window closed")
+    except httpx.ConnectError:
+        pass
