@@ -37,7 +37,8 @@ import icons  # noqa: E402  (packaging/icons.py)
 
 from desktop import APP_ID, APP_NAME, __version__  # noqa: E402
 
-BUNDLE_BUDGET_MB = 380  # 350 + the keychain's cryptography
+# 350 + the keychain (cryptography) + documents (pdfium, lxml) + the local API (pydantic-core)
+BUNDLE_BUDGET_MB = 400
 COLD_START_BUDGET_S = 2.0
 
 
