@@ -12,8 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from desktop.core.history_search import (
     snippet_html,
     storable,
 )
+from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
     "MIGRATIONS",
@@ -118,15 +118,8 @@ class History:
                 self._search_db = None
         self.db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self.db)
 
     # -- conversations ---------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ was applied, each migration in its own transaction.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
 
 from desktop.core.errors import HistoryError
+from desktop.core.sqlite_store import apply_migrations
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -75,29 +75,15 @@ LATEST = MIGRATIONS[-1][0]
 
 def migrate(db: sqlite3.Connection, up_to: int = LATEST) -> list[int]:
     """Apply the migrations not yet in ``schema_migrations``, each in its own transaction."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    if done and max(done) > LATEST:
-        raise HistoryError(
-            f"The conversations file is from a newer Huacaya (schema {max(done)}).",
+    return apply_migrations(
+        db,
+        MIGRATIONS,
+        lambda version: HistoryError(
+            f"The conversations file is from a newer Huacaya (schema {version}).",
             "Update Huacaya to open it; nothing was changed.",
-        )
-    applied = []
-    for version, name, sql in MIGRATIONS:
-        if version in done or version > up_to:
-            continue
-        record = f"INSERT INTO schema_migrations VALUES ({version}, '{name}', {time.time()});"
-        try:
-            db.executescript(f"BEGIN;\n{sql}\n{record}\nCOMMIT;")
-        except sqlite3.Error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        applied.append(version)
-    return applied
+        ),
+        up_to,
+    )
 
 
 def connect(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:

@@ -7,17 +7,14 @@ worker thread and reports through the job's channel.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
 import llama_cpp
 from llama_cpp.llama_grammar import JSON_GBNF
 
-from desktop.core import hardware, llama_log
-from desktop.core.embedding_model import ensure_embedding_model
+from desktop.core.documents.embedder import Embedder
+from desktop.core.embedding_model import EMBEDDING_NAME, ensure_embedding_model
 from desktop.core.library import ModelEntry
 from desktop.core.prompts import Message
 from desktop.core.session import ChatMessage, ChatSession
@@ -130,29 +127,15 @@ def completion_work(
 def embedding_work(texts: list[str]) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
         model = ensure_embedding_model(cancel=job.cancel)
-        if worker.embedder is None:
-            worker.embedder = _load_embedder(model.path, model.max_tokens, worker.config.threads)
-        vectors, tokens = worker.embedder.embed(
-            texts, normalize=model.normalize, truncate=True, return_count=True
-        )
-        job.channel.put(Finished(None, result=(vectors, tokens)))
+        if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
+            worker.embedder = Embedder(
+                model.path,
+                max_tokens=model.max_tokens,
+                name=EMBEDDING_NAME,
+                threads=worker.config.threads,
+            )
+        vectors = worker.embedder.embed(texts)
+        tokens = worker.embedder.count_tokens(texts)
+        job.channel.put(Finished(None, result=(vectors.tolist(), tokens)))
 
     return work
-
-
-def _load_embedder(path: Path, max_tokens: int, threads: int) -> llama_cpp.Llama:
-    llama_log.install()
-    said = io.StringIO()
-    # verbose=True for the same reason as ChatEngine.load: False silences the process's stderr.
-    with contextlib.redirect_stderr(said):
-        llama = llama_cpp.Llama(
-            model_path=str(path),
-            embedding=True,
-            n_ctx=max_tokens,
-            n_batch=max_tokens,
-            n_ubatch=max_tokens,
-            n_threads=threads or hardware.default_threads(),
-            verbose=True,
-        )
-    llama.verbose = False
-    return llama

@@ -97,7 +97,7 @@ class ModelWorker:
         self.library = library
         self.engine: ChatEngine | None = None
         self.entry: ModelEntry | None = None  # the model self.engine holds
-        self.embedder: Any = None  # a llama_cpp.Llama for embeddings, loaded on first use
+        self.embedder: Any = None  # the documents' Embedder, loaded on first use
         self.last_stats: GenerationStats | None = None  # of the last generation, for tests
         self._queue: queue.Queue[Job | object] = queue.Queue(maxsize=config.queue_size)
         self._current: Job | None = None

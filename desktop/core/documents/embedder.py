@@ -108,6 +108,15 @@ class Embedder:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.maximum(norms, 1e-12)
 
+    def count_tokens(self, texts: Sequence[str]) -> int:
+        """How many tokens :meth:`embed` reads for ``texts`` (each cut to the model's length)."""
+        with self._lock:
+            llama = self._copies[0]
+            return sum(
+                min(len(llama.tokenize(t.encode("utf-8"), add_bos=True)), self.max_tokens)
+                for t in texts
+            )
+
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:

@@ -16,9 +16,9 @@ every file either fully indexed under its fingerprint or not at all: the next sc
 from __future__ import annotations
 
 import sqlite3
-import time
 
 from desktop.core.errors import DocumentError
+from desktop.core.sqlite_store import apply_migrations
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -81,23 +81,11 @@ LATEST = MIGRATIONS[-1][0]
 
 def migrate(db: sqlite3.Connection) -> None:
     """Apply the migrations not yet recorded, each in its own transaction."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-    )
-    done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-    if done and max(done) > LATEST:
-        raise DocumentError(
-            f"The documents index is from a newer Huacaya (schema {max(done)}).",
+    apply_migrations(
+        db,
+        MIGRATIONS,
+        lambda version: DocumentError(
+            f"The documents index is from a newer Huacaya (schema {version}).",
             "Update Huacaya to open it; nothing was changed.",
-        )
-    for version, name, sql in MIGRATIONS:
-        if version in done:
-            continue
-        record = f"INSERT INTO schema_migrations VALUES ({version}, '{name}', {time.time()});"
-        try:
-            db.executescript(f"BEGIN;\n{sql}\n{record}\nCOMMIT;")
-        except sqlite3.Error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+        ),
+    )

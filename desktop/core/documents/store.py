@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from desktop.core.documents.chunker import Chunk
 from desktop.core.documents.schema import migrate
 from desktop.core.errors import DocumentError
 from desktop.core.history_schema import connect
+from desktop.core.sqlite_store import write_transaction
 
 DB_FILE = "documents.sqlite3"
 COMMON_FRACTION = 0.02  # a word in more chunks than this says little about any of them
@@ -97,15 +98,8 @@ class DocumentStore:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self.db)
 
     # -- collections -----------------------------------------------------------------------
 
