@@ -17,7 +17,8 @@ from desktop.core.catalog import find_entry, job_spec
 from desktop.core.errors import JobBusyError, JobError, TokenError
 from desktop.core.hub import HubClient
 from desktop.core.hub_download import human_bytes
-from desktop.core.jobs import JOB_FILE, Job, JobRunner, JobSpec, JobStore
+from desktop.core.job_store import JOB_FILE, Job, JobSpec, JobStore
+from desktop.core.jobs import JobRunner
 from desktop.core.library import library_for
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.settings import SettingsStore

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from desktop.core import hardware
 from desktop.core.errors import LibraryError
-from desktop.core.jobs import JobSpec
+from desktop.core.job_store import JobSpec
 
 CATALOG_FILE = "catalog.json"
 RAM_SHARE = 0.75  # a model should leave a quarter of the memory to everything else

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
-from llama_cpp import llama_chat_format
 
 from conversion.gguf_file import GGUFInfo, read_gguf_info
 from desktop.core import hardware, llama_log, model_probe
@@ -40,27 +39,6 @@ from desktop.core.settings import GenerationSettings
 from desktop.core.text_stream import StreamOutcome, text_stream
 
 log = logging.getLogger(__name__)
-
-
-class _LazyFormatter(llama_chat_format.Jinja2ChatFormatter):
-    """llama-cpp-python compiles every chat template in a file while opening it. A template that
-    does not compile would make the model unusable (a traceback, not a message), and Jinja folds
-    constants while compiling, so ``{{ 'a' * 10**9 }}`` costs a gigabyte and a minute before we
-    could judge it. We render templates ourselves (:mod:`desktop.core.prompts`, with limits and
-    a fallback format), so here a template is compiled only if llama-cpp-python's own chat API
-    is ever used."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        self._args, self._kwargs, self._compiled = args, kwargs, False
-
-    def __call__(self, **kwargs: object):  # type: ignore[no-untyped-def]
-        if not self._compiled:
-            super().__init__(*self._args, **self._kwargs)  # type: ignore[arg-type]
-            self._compiled = True
-        return super().__call__(**kwargs)  # type: ignore[arg-type]
-
-
-llama_chat_format.Jinja2ChatFormatter = _LazyFormatter  # type: ignore[misc]
 
 
 @dataclass(frozen=True)

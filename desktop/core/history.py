@@ -130,21 +130,14 @@ class History:
         settings: dict[str, Any] | None = None,
         title: str = "",
     ) -> Conversation:
-        now = time.time()
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    storable(title),
-                    storable(model),
-                    storable(system_prompt),
-                    json.dumps(settings or {}),
-                    now,
-                    now,
-                ),
-            )
-        return self.get(int(cursor.lastrowid))
+        return self.add_conversation(
+            title=title,
+            model=model,
+            system_prompt=system_prompt,
+            settings=settings or {},
+            created_at=time.time(),
+            messages=[],
+        )
 
     def add_conversation(
         self,

@@ -12,7 +12,7 @@ import logging
 
 from conversion.ownership import sweep
 from desktop.core import locks, paths
-from desktop.core.jobs import JobStore
+from desktop.core.job_store import JobStore
 
 log = logging.getLogger(__name__)
 

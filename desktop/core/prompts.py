@@ -20,6 +20,7 @@ from typing import Literal, TypedDict
 import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from llama_cpp import llama_chat_format
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from conversion import alpaca
@@ -297,3 +298,24 @@ def choose_format(
         except jinja2.exceptions.TemplateError as exc:
             log.warning("the model's chat template does not compile (%s); using Alpaca", exc)
     return AlpacaFormat(bos_token, eos_token, adds_bos)
+
+
+class _LazyFormatter(llama_chat_format.Jinja2ChatFormatter):
+    """llama-cpp-python compiles every chat template in a file while opening it. A template that
+    does not compile would make the model unusable (a traceback, not a message), and Jinja folds
+    constants while compiling, so ``{{ 'a' * 10**9 }}`` costs a gigabyte and a minute before we
+    could judge it. We render templates ourselves (the formats above, with limits and
+    a fallback format), so here a template is compiled only if llama-cpp-python's own chat API
+    is ever used."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._args, self._kwargs, self._compiled = args, kwargs, False
+
+    def __call__(self, **kwargs: object):  # type: ignore[no-untyped-def]
+        if not self._compiled:
+            super().__init__(*self._args, **self._kwargs)  # type: ignore[arg-type]
+            self._compiled = True
+        return super().__call__(**kwargs)  # type: ignore[arg-type]
+
+
+llama_chat_format.Jinja2ChatFormatter = _LazyFormatter  # type: ignore[misc]

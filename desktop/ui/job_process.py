@@ -22,7 +22,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.core import locks, paths, secrets
 from desktop.core.errors import HuacayaError, JobError
-from desktop.core.jobs import UNFINISHED, Job, JobSpec, JobStore, run_in_child
+from desktop.core.job_store import UNFINISHED, Job, JobSpec, JobStore
+from desktop.core.jobs import run_in_child
 from desktop.core.processes import adopt_child, kill_tree
 from desktop.core.settings import SettingsStore
 

@@ -22,7 +22,7 @@ from desktop.core import hardware, secrets
 from desktop.core.catalog import job_spec, load_catalog
 from desktop.core.errors import HuacayaError
 from desktop.core.hub import HubClient
-from desktop.core.jobs import JobSpec
+from desktop.core.job_store import JobSpec
 from desktop.core.library import ModelEntry, ModelLibrary
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs

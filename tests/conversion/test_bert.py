@@ -112,7 +112,8 @@ def test_q8_0_embedding_model_and_reuse(tmp_path: Path) -> None:
 def test_an_embedding_model_is_not_imported_as_a_chat_model() -> None:
     from desktop.core.errors import LibraryError
     from desktop.core.hub import HubClient
-    from desktop.core.jobs import JobRunner, JobSpec, JobStore
+    from desktop.core.job_store import JobSpec, JobStore
+    from desktop.core.jobs import JobRunner
     from desktop.core.library import ModelLibrary
 
     store, library = JobStore(), ModelLibrary()

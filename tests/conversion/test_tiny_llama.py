@@ -203,7 +203,8 @@ def test_lora_adapter_and_hf_folder_imports_go_through_the_pipeline(
     tiny_llama: Path, tmp_path: Path
 ) -> None:
     from desktop.core.hub import HubClient
-    from desktop.core.jobs import JobRunner, JobSpec, JobStore
+    from desktop.core.job_store import JobSpec, JobStore
+    from desktop.core.jobs import JobRunner
     from desktop.core.library import ModelLibrary
 
     base = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)

@@ -22,7 +22,7 @@ from desktop.core.errors import Cancelled, ChecksumError, ConnectionLost, Unsafe
 from desktop.core.hub import HubClient, RepoFile
 from desktop.core.hub_download import download_files, safe_relative_path
 from desktop.core.hub_transfer import DownloadPolicy
-from desktop.core.jobs import JobStore
+from desktop.core.job_store import JobStore
 from desktop.core.library import ModelLibrary
 from desktop.core.progress import CancelToken
 from desktop.core.settings import SettingsStore

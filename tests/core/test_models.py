@@ -29,7 +29,8 @@ from desktop.core.errors import (
     UnsupportedModelError,
 )
 from desktop.core.hub import HubClient, human_bytes
-from desktop.core.jobs import JobRunner, JobSpec, JobStore
+from desktop.core.job_store import JobSpec, JobStore
+from desktop.core.jobs import JobRunner
 from desktop.core.library import ModelLibrary
 from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
 from tests.hub_server import GOOD_TOKEN, LoopbackHub
