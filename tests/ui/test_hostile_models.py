@@ -11,7 +11,7 @@ from tests.conftest import COUNT
 from tests.fuzz.gguf_mutator import STRING, variant
 from tests.scoring import Reference
 from tests.ui.conftest import LOAD_MS, ask
-from tests.ui.person import from_menu, pick_file
+from tests.ui.person import click, from_menu, pick_file
 
 
 def _box(window: MainWindow, name: str) -> QMessageBox | None:
@@ -33,7 +33,7 @@ def test_a_model_that_crashes_llama_cpp_is_refused_and_the_window_goes_on(
     qtbot.waitUntil(lambda: _box(window, "errorDialog") is not None, timeout=LOAD_MS)
     box = _box(window, "errorDialog")
     assert "crashed while opening “crashy.gguf”" in box.text() and box.informativeText()
-    box.accept()
+    click(box.button(QMessageBox.StandardButton.Ok))
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
         _open(qtbot, window, starter_path)
     ask(qtbot, window, COUNT)
@@ -52,6 +52,7 @@ def test_a_hostile_chat_template_loads_with_a_notice(
     qtbot.waitUntil(lambda: _box(window, "noticeDialog") is not None, timeout=5_000)
     notice = _box(window, "noticeDialog")
     assert "chat template cannot be used" in notice.text() and "ChatML" in notice.text()
-    notice.accept()
+    click(notice.button(QMessageBox.StandardButton.Ok))
+    qtbot.waitUntil(lambda: _box(window, "noticeDialog") is None, timeout=5_000)
     ask(qtbot, window, "Hi")
     assert window.messages[-1].role == "assistant" and window.messages[-1].content
