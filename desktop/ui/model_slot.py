@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from conversion.gguf_file import read_gguf_info
 from desktop.core.engine import ModelInfo
 from desktop.core.errors import HuacayaError
+from desktop.core.hardware import default_gpu_layers
 from desktop.core.library import ModelEntry
+from desktop.core.model_probe import probe_model
 from desktop.ui import dialogs
 from desktop.ui.engine_worker import LoadRequest
 from desktop.ui.errors import show_error
@@ -147,9 +150,17 @@ class ModelSlot(QObject):
         )
 
     def open_file(self, path: Path) -> None:
-        """Check ``path`` off the GUI thread, add it to the library and load it."""
+        """Check ``path`` off the GUI thread (opening it in a child process first, so a file that
+        crashes llama.cpp never becomes a library entry), add it to the library and load it."""
         self.status.emit(f"Checking {path.name}…")
-        run_in_background(lambda: self.library.add_file(path), self._on_file_added, self._rejected)
+        gpu_layers = self.window.settings.gpu_layers
+
+        def check_and_add() -> ModelEntry:
+            read_gguf_info(path)  # the quick checks first: a clear message without a child
+            probe_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers())
+            return self.library.add_file(path)
+
+        run_in_background(check_and_add, self._on_file_added, self._rejected)
 
     def _on_file_added(self, entry: ModelEntry) -> None:
         self.picker.fill(self.library.entries())

@@ -29,11 +29,13 @@ def test_a_model_that_crashes_llama_cpp_is_refused_and_the_window_goes_on(
 ) -> None:
     # llama.cpp abort()s on this file when it tokenizes (see tests/core/test_model_safety.py)
     bad = variant(starter_path, tmp_path / "crashy.gguf", tokenizer__ggml__model=(STRING, "llama"))
+    before = [e.id for e in window.library.entries()]
     _open(qtbot, window, bad)
     qtbot.waitUntil(lambda: _box(window, "errorDialog") is not None, timeout=LOAD_MS)
     box = _box(window, "errorDialog")
     assert "crashed while opening “crashy.gguf”" in box.text() and box.informativeText()
     click(box.button(QMessageBox.StandardButton.Ok))
+    assert [e.id for e in window.library.entries()] == before  # never became a library entry
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
         _open(qtbot, window, starter_path)
     ask(qtbot, window, COUNT)
