@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 
 from desktop import __version__, cli_docs, cli_models, cli_serve
 from desktop.core import logs
@@ -112,13 +111,9 @@ def run_chat(args: argparse.Namespace) -> int:
     from desktop.terminal import TerminalChat
 
     settings = settings_store.load()
-    generation = replace(settings.generation)
-    if args.temperature is not None:
-        generation.temperature = args.temperature
-    if args.max_tokens is not None:
-        generation.max_tokens = args.max_tokens
-    if args.seed is not None:
-        generation.seed = args.seed
+    generation = settings.generation.overridden(
+        temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed
+    )
     library = library_for(settings.models_folder)
     path = resolve_model(args.model, library, preferred=settings.default_model)
     engine = ChatEngine(

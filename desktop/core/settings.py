@@ -42,6 +42,10 @@ class GenerationSettings:
     max_tokens: int = 1024
     seed: int = -1  # -1: a new random seed for every answer
 
+    def overridden(self, **values: float | int | None) -> GenerationSettings:
+        """A copy with the values given (``None``: not given, the setting stays)."""
+        return replace(self, **{name: v for name, v in values.items() if v is not None})
+
     def validated(self) -> GenerationSettings:
         """A copy with every value clamped into its meaningful range."""
         return GenerationSettings(

@@ -8,7 +8,6 @@ worker thread and reports through the job's channel.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import llama_cpp
 from llama_cpp.llama_grammar import JSON_GBNF
@@ -35,14 +34,12 @@ def generation_for(request: Sampling, base: GenerationSettings, limit: int) -> G
             param="max_tokens",
             code="max_tokens_too_large",
         )
-    settings = replace(base, max_tokens=min(wanted or base.max_tokens, limit))
-    if request.temperature is not None:
-        settings.temperature = request.temperature
-    if request.top_p is not None:
-        settings.top_p = request.top_p
-    if request.seed is not None:
-        settings.seed = request.seed
-    return settings.validated()
+    return base.overridden(
+        max_tokens=min(wanted or base.max_tokens, limit),
+        temperature=request.temperature,
+        top_p=request.top_p,
+        seed=request.seed,
+    ).validated()
 
 
 def conversation(messages: list[InputMessage]) -> tuple[str, list[Message], str]:
