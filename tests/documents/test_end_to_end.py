@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from desktop.cli import main
@@ -156,3 +157,16 @@ def test_hybrid_finds_an_exact_code_and_a_paraphrase(documents: Documents, tmp_p
     paraphrase = documents.search(["doors"], "what temperature for brewing a hot beverage", 1)
     assert Path(paraphrase[0].chunk.path).name == "coffee.txt"  # no word in common
     assert not documents.search(["doors"], "hot beverage", 1, "fts")  # full text alone misses it
+
+
+def test_copies_side_by_side_give_each_text_its_own_vector(minilm: Embedder) -> None:
+    """The copies take texts longest first; each vector must still land on its own row."""
+    texts = [f"Note {i}: the alpaca herd ate " + "grass and hay, " * (i * 7 % 23) for i in range(9)]
+    two = Embedder(minilm.path, max_tokens=minilm.max_tokens, threads=2)
+    try:
+        together = two.embed(texts)
+    finally:
+        two.close()
+    alone = np.vstack([minilm.embed([t]) for t in texts])
+    assert (together * alone).sum(-1).min() > 0.9999
+    assert (together[0] * together[5]).sum() < 0.99  # and they differ from text to text

@@ -140,10 +140,11 @@ def test_cancel_keeps_what_was_done_and_resumes(docs: Documents, tmp_path: Path)
 
     with pytest.raises(Cancelled):
         docs.index("n", cancel=cancel, on_status=stop_after_two)
-    assert docs.collection("n").files == 2
+    # Cancel came while the third file was read: the three files read are stored, no more.
+    assert docs.collection("n").files == 3
     assert seen[0].files_total == 6
     report = docs.index("n")
-    assert (len(report.indexed), report.unchanged) == (4, 2)
+    assert (len(report.indexed), report.unchanged) == (3, 3)
 
 
 def test_reciprocal_rank_fusion() -> None:
@@ -204,3 +205,24 @@ def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents)
         assert calls == ["w"]
     finally:
         watcher.stop()
+
+
+def test_small_files_are_embedded_together(docs: Documents, tmp_path: Path) -> None:
+    """Two copies of the model embed side by side; one call per one-chunk file would leave one
+    idle. The files still get their own vectors."""
+    embedder: FakeEmbedder = docs.embedder  # type: ignore[assignment]
+    calls: list[int] = []
+    real_embed = embedder.embed
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        calls.append(len(texts))
+        return real_embed(texts)
+
+    embedder.embed = counting  # type: ignore[method-assign]
+    folder = make_folder(tmp_path / "many", 40)
+    docs.add("many", [folder])
+    assert len(docs.index("many").indexed) == 40
+    assert calls == [indexer_module.EMBED_SLICE, 40 - indexer_module.EMBED_SLICE]
+    for i in (0, 17, 39):
+        hits = docs.search(["many"], f"alpha{i}", 1, "vector")
+        assert Path(hits[0].chunk.path).name == f"file{i}.txt"

@@ -2,9 +2,11 @@
 chunked, embedded and stored; deleted files leave the index; unchanged files cost a ``stat``.
 
 A file counts as unchanged when its size and modification time match what was indexed; when
-they differ its SHA-256 decides (a touched or copied-back file is not re-embedded). Every file
-is stored in its own transaction, so stopping — cancel, a crash, ``kill -9`` — loses at most
-the file being read, and the next run (the app runs one at start) resumes where it stopped.
+they differ its SHA-256 decides (a touched or copied-back file is not re-embedded). Small files
+are embedded together (about ``EMBED_SLICE`` chunks at a time) and every file is stored in its
+own transaction. Cancel and pause between files store what was read first; a crash or
+``kill -9`` loses at most the few files being embedded; the next run (the app runs one at
+start) resumes where it stopped.
 
 Unreadable files are recorded with their reason. A file that changes while it is read is
 skipped and picked up by the next scan. A source folder that disappears (an unplugged disk)
@@ -22,13 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop.core.documents import parsers
-from desktop.core.documents.chunker import chunk_pages
+from desktop.core.documents.chunker import Chunk, chunk_pages
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.store import Collection, DocumentStore, Fingerprint
 from desktop.core.errors import DocumentError, UnreadableDocument
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 EMBED_SLICE = 32  # chunks embedded between two cancel/pause checks
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    path: Path
+    stamp: Fingerprint  # when the scan saw it
+    before: Fingerprint  # when it was read (with its hash)
+    chunks: list[Chunk]
 
 
 class PauseToken:
@@ -206,7 +216,51 @@ def index_collection(
         if on_status is not None:
             on_status(snapshot)
 
+    pending: list[_Parsed] = []  # parsed files waiting for their vectors
+
+    def flush(stopping: bool = False) -> None:
+        """Embed the pending files' chunks together (small files fill the embedder's copies
+        side by side), then store each file in its own transaction. ``stopping``: finish them
+        without looking at cancel or pause (less than one slice is pending then)."""
+        nonlocal embedding_seconds, done_bytes
+        texts = [c.text for item in pending for c in item.chunks]
+        vectors: list = []  # type: ignore[type-arg]
+        embed_start = time.perf_counter()
+        for first in range(0, len(texts), EMBED_SLICE):
+            if not stopping:
+                cancel.check()
+            if not stopping and pause is not None and pause.paused:
+                embedding_seconds += time.perf_counter() - embed_start
+                pause.wait(cancel)
+                embed_start = time.perf_counter()
+            vectors.extend(embedder.embed(texts[first : first + EMBED_SLICE]))
+        embedding_seconds += time.perf_counter() - embed_start
+        offset = 0
+        for item in pending:
+            own = vectors[offset : offset + len(item.chunks)]
+            offset += len(item.chunks)
+            done_bytes += item.stamp.size
+            key = str(item.path)
+            try:
+                after = fingerprint(item.path)
+            except OSError:
+                after = None
+            if after is None or (after.size, after.mtime_ns) != (
+                item.before.size,
+                item.before.mtime_ns,
+            ):
+                reason = "it changed while it was read" if after else "it disappeared while read"
+                report.skipped.append((key, reason))
+                continue
+            pages = len({c.page for c in item.chunks})
+            store.store_file(collection.id, key, item.before, pages, item.chunks, own)
+            report.indexed.append(key)
+            report.chunks += len(item.chunks)
+        pending.clear()
+
     for number, (path, stamp) in enumerate(work.to_index):
+        if cancel.cancelled or (pause is not None and pause.paused):
+            flush(stopping=True)  # what was read is kept before stopping or pausing
         cancel.check()
         if pause is not None:
             pause.wait(cancel)
@@ -230,30 +284,10 @@ def index_collection(
             report.unreadable.append((key, exc.message))
             done_bytes += stamp.size
             continue
-        chunks = chunk_pages(pages)
-        vectors = []
-        embed_start = time.perf_counter()
-        for first in range(0, len(chunks), EMBED_SLICE):
-            cancel.check()
-            if pause is not None:
-                embedding_seconds += time.perf_counter() - embed_start
-                pause.wait(cancel)
-                embed_start = time.perf_counter()
-            vectors.extend(embedder.embed([c.text for c in chunks[first : first + EMBED_SLICE]]))
-        embedding_seconds += time.perf_counter() - embed_start
-        try:
-            after = fingerprint(path)
-        except OSError:
-            after = None
-        if after is None or (after.size, after.mtime_ns) != (before.size, before.mtime_ns):
-            reason = "it changed while it was read" if after else "it disappeared while read"
-            report.skipped.append((key, reason))
-            done_bytes += stamp.size
-            continue
-        store.store_file(collection.id, key, before, len({c.page for c in chunks}), chunks, vectors)
-        report.indexed.append(key)
-        report.chunks += len(chunks)
-        done_bytes += stamp.size
+        pending.append(_Parsed(path, stamp, before, chunk_pages(pages)))
+        if sum(len(item.chunks) for item in pending) >= EMBED_SLICE:
+            flush()
+    flush()
     report.seconds = time.perf_counter() - started
     status(len(work.to_index), "")
     return report
