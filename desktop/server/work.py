@@ -13,7 +13,7 @@ import llama_cpp
 from llama_cpp.llama_grammar import JSON_GBNF
 
 from desktop.core.documents.embedder import Embedder
-from desktop.core.embedding_model import EMBEDDING_NAME, ensure_embedding_model
+from desktop.core.embedding_model import ensure_embedding_model
 from desktop.core.library import ModelEntry
 from desktop.core.prompts import Message
 from desktop.core.session import ChatMessage, ChatSession
@@ -125,12 +125,7 @@ def embedding_work(texts: list[str]) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
         model = ensure_embedding_model(cancel=job.cancel)
         if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
-            worker.embedder = Embedder(
-                model.path,
-                max_tokens=model.max_tokens,
-                name=EMBEDDING_NAME,
-                threads=worker.config.threads,
-            )
+            worker.embedder = Embedder.for_model(model, worker.config.threads)
         vectors = worker.embedder.embed(texts)
         tokens = worker.embedder.count_tokens(texts)
         job.channel.put(Finished(None, result=(vectors.tolist(), tokens)))

@@ -156,11 +156,25 @@ def test_reciprocal_rank_fusion() -> None:
     assert reciprocal_rank_fusion([[2, 1], [1, 2]], k=60) == [2, 1]  # a tie keeps first seen
 
 
-def test_another_embedding_model_is_refused(docs: Documents, tmp_path: Path) -> None:
+def test_a_collection_keeps_its_embedding_model(
+    docs: Documents, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
     docs.add("n", [make_folder(tmp_path / "n", 1)])
-    docs.embedder.name = "other-model"  # type: ignore[misc]
+    docs.index("n")
+    with pytest.raises(DocumentError, match="uses the embedding model fake-embedder"):
+        docs.add("n", [tmp_path / "n"], model="BAAI/bge-small-en-v1.5")
+    # Opened without that model (and no Hub to fetch it from): a clear message, nothing lost.
+    other = Documents(tmp_path / "index.sqlite3")
+    try:
+        with pytest.raises(DocumentError, match="“fake-embedder” is not installed here"):
+            other.index("n")
+    finally:
+        other.close()
+    assert docs.collection("n").files == 1
+    renamed = FakeEmbedder()
+    renamed.name = "other-model"  # type: ignore[misc]
     with pytest.raises(DocumentError, match="indexed with fake-embedder"):
-        docs.index("n")
+        indexer_module.index_collection(docs.store, "n", renamed)  # type: ignore[arg-type]
 
 
 def test_full_text_looks_up_the_telling_words(

@@ -18,7 +18,7 @@ import llama_cpp
 import numpy as np
 
 from desktop.core import hardware, llama_log
-from desktop.core.embedding_model import EMBEDDING_NAME, ensure_embedding_model
+from desktop.core.embedding_model import EmbeddingModel, ensure_embedding_model
 from desktop.core.errors import ModelLoadError
 
 MAX_TOKENS = 512  # the longest text one sequence may hold
@@ -36,7 +36,14 @@ class Embedder:
     """
 
     def __init__(
-        self, path: Path, *, max_tokens: int = 0, name: str = "", threads: int = 0
+        self,
+        path: Path,
+        *,
+        max_tokens: int = 0,
+        name: str = "",
+        threads: int = 0,
+        query_prefix: str = "",
+        document_prefix: str = "",
     ) -> None:
         llama_log.install()
         count = max(threads or hardware.physical_cores(), 1)
@@ -47,6 +54,7 @@ class Embedder:
         self.dimensions = first.n_embd()
         self.name = name or path.stem
         self.path = path
+        self.query_prefix, self.document_prefix = query_prefix, document_prefix
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(count, thread_name_prefix="embed") if count > 1 else None
 
@@ -75,8 +83,18 @@ class Embedder:
     @classmethod
     def default(cls, threads: int = 0) -> Embedder:
         """The app's own all-MiniLM-L6-v2 (converted on first use)."""
-        model = ensure_embedding_model()
-        return cls(model.path, max_tokens=model.max_tokens, name=EMBEDDING_NAME, threads=threads)
+        return cls.for_model(ensure_embedding_model(), threads)
+
+    @classmethod
+    def for_model(cls, model: EmbeddingModel, threads: int = 0) -> Embedder:
+        return cls(
+            model.path,
+            max_tokens=model.max_tokens,
+            name=model.name,
+            threads=threads,
+            query_prefix=model.query_prefix,
+            document_prefix=model.document_prefix,
+        )
 
     def _fit(self, llama: llama_cpp.Llama, text: str) -> str:
         """Cut a text to the model's length (sentence-transformers truncates the same way)."""
@@ -102,6 +120,14 @@ class Embedder:
         matrix = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.maximum(norms, 1e-12)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Passages to index, with the model's own document prompt if it has one."""
+        return self.embed([self.document_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A question, with the model's own query prompt if it has one (bge, e5, …)."""
+        return self.embed([self.query_prefix + text])[0]
 
     def _embed_side_by_side(self, texts: Sequence[str]) -> list[list[float]]:
         """Each copy takes the next text as soon as it is free, longest texts first, so the

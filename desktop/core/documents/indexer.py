@@ -233,7 +233,7 @@ def index_collection(
                 embedding_seconds += time.perf_counter() - embed_start
                 pause.wait(cancel)
                 embed_start = time.perf_counter()
-            vectors.extend(embedder.embed(texts[first : first + EMBED_SLICE]))
+            vectors.extend(embedder.embed_documents(texts[first : first + EMBED_SLICE]))
         embedding_seconds += time.perf_counter() - embed_start
         offset = 0
         for item in pending:

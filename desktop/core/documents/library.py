@@ -1,46 +1,72 @@
 """Documents: the one object the terminal and the window use for collections — add, list,
 remove, index and search — on top of the store, the indexer and retrieval.
 
-The embedding model is loaded on first use. Indexing in the background should use its own
-:class:`Documents` (its own SQLite connection and embedder), so searches never wait for it.
+Each collection keeps the embedding model it was created with (the app's own by default, or a
+Hub model, downloaded and converted when a collection first needs it and a ``hub`` is given).
+Models are loaded on first use. Indexing in the background should use its own
+:class:`Documents` (its own SQLite connection and embedders), so searches never wait for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.core.documents.context import Citation, citations_within
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken, index_collection
 from desktop.core.documents.retrieval import Hit, Method, search
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
+from desktop.core.embedding_model import EMBEDDING_NAME, embedding_model
 from desktop.core.errors import DocumentError
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+
+if TYPE_CHECKING:
+    from desktop.core.hub import HubClient
 
 
 class Documents:
     def __init__(
-        self, store_path: Path | None = None, embedder: Embedder | None = None, threads: int = 0
+        self,
+        store_path: Path | None = None,
+        embedder: Embedder | None = None,
+        threads: int = 0,
+        hub: HubClient | None = None,
     ) -> None:
-        """``embedder``: a loaded one to share (the caller closes it); by default the app's
-        own model, loaded on first use and closed with this object, with ``threads`` copies
-        (0: one per core, for indexing; searching alone needs one)."""
+        """``embedder``: a loaded one to share (the caller closes it), the default for new
+        collections; else the app's own model. Models are loaded on first use, with
+        ``threads`` copies (0: one per core, for indexing; searching alone needs one), and
+        closed with this object. ``hub``: where to fetch a collection's missing Hub model."""
         self.store = DocumentStore(store_path)
-        self._embedder = embedder
-        self._owns_embedder = embedder is None
+        self._shared = embedder
+        self.default_model = embedder.name if embedder is not None else EMBEDDING_NAME
+        self._embedders: dict[str, Embedder] = {}
         self._threads = threads
+        self.hub = hub
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = Embedder.default(self._threads)
-        return self._embedder
+        """The default model's embedder."""
+        return self.embedder_for(self.default_model)
+
+    def embedder_for(
+        self,
+        model: str,
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> Embedder:
+        if self._shared is not None and model == self._shared.name:
+            return self._shared
+        if model not in self._embedders:
+            found = embedding_model(model, self.hub, progress, cancel)
+            self._embedders[model] = Embedder.for_model(found, self._threads)
+        return self._embedders[model]
 
     def close(self) -> None:
-        if self._embedder is not None and self._owns_embedder:
-            self._embedder.close()
-        self._embedder = None
+        for embedder in self._embedders.values():
+            embedder.close()
+        self._embedders = {}
         self.store.close()
 
     # -- collections -----------------------------------------------------------------------
@@ -51,8 +77,17 @@ class Documents:
     def collection(self, name: str) -> Collection:
         return self.store.collection(name)
 
-    def add(self, name: str, sources: Sequence[Path]) -> Collection:
-        """Create the collection if needed and add folders or files to it (index it next)."""
+    def add(
+        self,
+        name: str,
+        sources: Sequence[Path],
+        model: str = "",
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> Collection:
+        """Create the collection if needed and add folders or files to it (index it next).
+        ``model``: the embedding model of a new collection (a Hub repository id, installed now
+        if needed); an existing collection keeps its own."""
         resolved = []
         for source in sources:
             path = Path(source).expanduser().resolve()
@@ -61,9 +96,15 @@ class Documents:
                     f"“{source}” does not exist.", "Give a folder or a file that exists."
                 )
             resolved.append(path)
-        existing = {c.name for c in self.store.collections()}
+        existing = {c.name: c for c in self.store.collections()}
+        if name in existing and model and model != existing[name].embedding_model:
+            raise DocumentError(
+                f"The collection “{name}” uses the embedding model "
+                f"{existing[name].embedding_model}; a collection keeps one model.",
+                f"Add the folders to a new collection to use {model}.",
+            )
         if name not in existing:
-            embedder = self.embedder
+            embedder = self.embedder_for(model.strip() or self.default_model, progress, cancel)
             self.store.create_collection(name, embedder.name, embedder.dimensions)
         self.store.add_sources(name, resolved)
         return self.store.collection(name)
@@ -86,13 +127,14 @@ class Documents:
         pause: PauseToken | None = None,
         on_status: Callable[[IndexStatus], None] | None = None,
     ) -> IndexReport:
-        return index_collection(self.store, name, self.embedder, progress, cancel, pause, on_status)
+        embedder = self.embedder_for(self.store.collection(name).embedding_model, progress, cancel)
+        return index_collection(self.store, name, embedder, progress, cancel, pause, on_status)
 
     def search(
         self, names: Sequence[str], query: str, limit: int = 5, method: Method = "hybrid"
     ) -> list[Hit]:
-        embedder = self.embedder if method != "fts" else None
-        return search(self.store, names, query, embedder, limit, method)
+        embedder_for = (lambda c: self.embedder_for(c.embedding_model)) if method != "fts" else None
+        return search(self.store, names, query, embedder_for, limit, method)
 
     def citations(
         self, question: str, names: Sequence[str], max_chars: int, limit: int = 8

@@ -13,7 +13,7 @@ with numpy's BLAS, measured in benchmarks/documents.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -93,22 +93,29 @@ def search(
     store: DocumentStore,
     collection_names: Sequence[str],
     query: str,
-    embedder: Embedder | None,
+    embedder_for: Callable[[Collection], Embedder] | None,
     limit: int = 5,
     method: Method = "hybrid",
 ) -> list[Hit]:
-    """The best ``limit`` chunks of the collections for ``query``."""
+    """The best ``limit`` chunks of the collections for ``query``. Collections indexed with
+    different embedding models get one vector ranking per model (their similarities are not
+    comparable), all fused with the full-text ranking."""
     collections = [store.collection(name) for name in collection_names]
     candidates = max(CANDIDATES, limit)
     fts: list[int] = []
-    vec: list[int] = []
+    vectors: list[list[int]] = []
     if method in ("hybrid", "fts"):
         fts = store.full_text([c.id for c in collections], fts_terms(query), candidates)
-    if method in ("hybrid", "vector") and embedder is not None:
-        vec = vector_ranking(store, collections, embedder.embed([query])[0], candidates)
-    fused = reciprocal_rank_fusion([fts, vec])[:limit]
+    if method in ("hybrid", "vector") and embedder_for is not None:
+        by_model: dict[str, list[Collection]] = {}
+        for collection in collections:
+            by_model.setdefault(collection.embedding_model, []).append(collection)
+        for group in by_model.values():
+            question = embedder_for(group[0]).embed_query(query)
+            vectors.append(vector_ranking(store, group, question, candidates))
+    fused = reciprocal_rank_fusion([fts, *vectors])[:limit]
     fts_rank = {item: rank for rank, item in enumerate(fts, start=1)}
-    vec_rank = {item: rank for rank, item in enumerate(vec, start=1)}
+    vec_rank = {item: rank for ranking in vectors for rank, item in enumerate(ranking, start=1)}
     chunks = store.chunks(fused)
     return [
         Hit(
