@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from conversion.cli import ProgressBar
+from desktop.core import secrets
 from desktop.core.documents.context import budget_chars
 from desktop.core.documents.indexer import IndexReport
 from desktop.core.documents.library import Documents
+from desktop.core.embedding_model import EMBEDDING_NAME, installed_embedding_models
 from desktop.core.errors import Cancelled
+from desktop.core.hub import HubClient
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import ChatSession
+from desktop.core.settings import SettingsStore
 
 
 def _positive(text: str) -> int:
@@ -31,6 +36,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add = actions.add_parser("add", help="add folders or files to a collection and index them")
     add.add_argument("collection")
     add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument(
+        "--model",
+        default="",
+        metavar="REPO",
+        help=f"embedding model of a new collection: {EMBEDDING_NAME} (built in, the default) or "
+        "a sentence-transformers model on the Hugging Face Hub, e.g. BAAI/bge-small-en-v1.5 "
+        "(downloaded and converted once)",
+    )
     actions.add_parser("list", help="collections, their folders, and files that cannot be read")
     remove = actions.add_parser("rm", help="remove a collection (your files are not touched)")
     remove.add_argument("collection")
@@ -51,7 +64,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    documents = Documents()
+    store = SettingsStore()
+    wanted = getattr(args, "model", "")
+    if wanted and store.settings.offline and wanted not in installed_embedding_models():
+        store.update(offline=False)  # as `models pull`: asking for a download ends offline mode
+        print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
+    hub = HubClient(secrets.get_token, lambda: store.settings.offline)
+    documents = Documents(hub=hub)
     try:
         command = args.docs_command or "list"
         if command == "list":
@@ -66,13 +85,28 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{hit.chunk.path}\t{hit.chunk.page or '-'}\t{text}")
             return 0
         if command == "add":
-            documents.add(args.collection, args.paths)
+            if not _add(documents, args.collection, args.paths, args.model):
+                return 130
         elif args.full:
             collection = documents.collection(args.collection)
             documents.store.forget_fingerprints(collection.id)
         return index(documents, args.collection)
     finally:
         documents.close()
+
+
+def _add(documents: Documents, name: str, paths: list[str], model: str) -> bool:
+    """Add to the collection, downloading its embedding model first if need be (False:
+    stopped with Ctrl+C; running the command again continues the download)."""
+    bar = ProgressBar(message_width=None)
+    with cancel_on_interrupt() as cancel:
+        try:
+            documents.add(name, [Path(p) for p in paths], model, bar, cancel)
+        except Cancelled:
+            bar.finish()
+            print("Stopped. Run the same command again to continue.", file=sys.stderr)
+            return False
+    return True
 
 
 def index(documents: Documents, name: str) -> int:
@@ -109,8 +143,10 @@ def summary(report: IndexReport) -> str:
 
 def _list(documents: Documents) -> int:
     collections = documents.collections()
+    models = ", ".join(installed_embedding_models())
     if not collections:
-        print("No collections yet. Add one: huacaya docs add NAME FOLDER")
+        print("No collections yet. Add one: huacaya docs add NAME FOLDER [--model REPO]")
+        print(f"Embedding models here: {models}")
         return 0
     for collection in collections:
         print(
@@ -121,6 +157,7 @@ def _list(documents: Documents) -> int:
             print(f"  {source}")
         for record in documents.unreadable(collection.name):
             print(f"  cannot read {record.path}: {record.reason}")
+    print(f"Embedding models here: {models}")
     return 0
 
 

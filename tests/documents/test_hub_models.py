@@ -1,0 +1,165 @@
+"""Embedding models from the Hub, against the loopback Hub: a collection made with one is indexed
+and searched with it (its own pooling and prompts), a chat model is refused before its weights
+are fetched, and collections of different models are searched together."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+
+from desktop.cli import main
+from desktop.core import paths
+from desktop.core.documents.embedder import Embedder
+from desktop.core.documents.library import Documents
+from desktop.core.embedding_model import embedding_checkpoint, embedding_model
+from desktop.core.hub import HubClient
+from tests.documents.conftest import use_converted_model
+from tests.hub_server import LoopbackHub
+
+REPO = "test-org/minilm-cls-prompts"
+QUERY, DOCUMENT = "query: ", "passage: "
+
+
+@pytest.fixture(scope="module")
+def cls_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 made into another model: CLS pooling and its own query and document
+    prompts (as bge and e5 have), so its vectors are not the built-in model's."""
+    folder = tmp_path_factory.mktemp("minilm-cls") / "model"
+    shutil.copytree(embedding_checkpoint(), folder)
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": QUERY, "document": DOCUMENT}})
+    )
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model.onnx").write_bytes(b"\0" * 1000)  # not needed: never fetched
+    return folder
+
+
+@pytest.fixture
+def hub(hub_endpoint: LoopbackHub, cls_checkpoint: Path) -> LoopbackHub:
+    files = {str(p.relative_to(cls_checkpoint)): p for p in cls_checkpoint.rglob("*")}
+    hub_endpoint.add_repo(REPO, {name: p for name, p in files.items() if Path(p).is_file()})
+    return hub_endpoint
+
+
+def reference(checkpoint: Path, texts: list[str]) -> np.ndarray:
+    """sentence-transformers' recipe for CLS pooling: the first token's state, normalised."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModel.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        states = model(**batch).last_hidden_state[:, 0]
+    return torch.nn.functional.normalize(states, dim=-1).numpy()
+
+
+def test_a_collection_with_a_hub_model(
+    hub: LoopbackHub, cls_checkpoint: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["docs", "add", "farm", str(corpus), "--model", REPO]) == 0
+    assert "4 files indexed" in capsys.readouterr().out
+    assert main(["docs", "search", "farm", "when is the fleece shorn", "-n", "1", "--method",
+                 "vector"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.startswith(f"{corpus / 'farm-handbook.pdf'}\t2\t")
+    assert main(["docs", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("farm\t4 files\t") and f"\t{REPO}\n" in listed
+    assert f"Embedding models here: all-MiniLM-L6-v2, {REPO}" in listed
+
+    # Only what a conversion needs was fetched; only the GGUF and its description are kept.
+    fetched = [r for r in hub.requests if "/resolve/" in r and REPO in r]
+    assert fetched and not any("onnx" in r or "README" in r for r in fetched)
+    folder = paths.models_dir() / "embeddings" / "hub" / REPO.replace("/", "--")
+    kept = sorted(p.name for p in folder.iterdir())
+    assert len(kept) == 2 and kept[0] == "embedding.json" and kept[1].endswith(".gguf")
+    reader = gguf.GGUFReader(folder / kept[1])
+    assert reader.fields["bert.pooling_type"].contents() == gguf.PoolingType.CLS
+
+    # Its vectors are sentence-transformers' for this model, prompts included.
+    model = embedding_model(REPO)
+    assert (model.query_prefix, model.document_prefix) == (QUERY, DOCUMENT)
+    embedder = Embedder.for_model(model, threads=1)
+    try:
+        texts = ["When is the herd shorn?", "The train leaves from Poroy station."]
+        ours = np.vstack([embedder.embed_query(texts[0]), embedder.embed_documents(texts[1:])])
+    finally:
+        embedder.close()
+    expected = reference(cls_checkpoint, [QUERY + texts[0], DOCUMENT + texts[1]])
+    assert (ours * expected).sum(-1).min() > 0.999
+
+
+def test_collections_of_two_models_are_searched_together(
+    hub: LoopbackHub,
+    minilm: Embedder,
+    corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    use_converted_model(minilm)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "shearing.md").write_text("Llamas at the Cusco ranch are sheared every October.")
+    (other / "feeding.md").write_text("In winter the ranch feeds its llamas hay and alfalfa.")
+    documents = Documents(hub=HubClient(lambda: None, lambda: False), threads=1)
+    asked: list[tuple[str, str]] = []
+    real = Embedder.embed_query
+
+    def spy(self: Embedder, text: str) -> np.ndarray:
+        asked.append((self.name, text))
+        return real(self, text)
+
+    monkeypatch.setattr(Embedder, "embed_query", spy)
+    try:
+        documents.add("farm", [corpus])
+        documents.add("ranch", [other], model=REPO)
+        documents.index("farm")
+        documents.index("ranch")
+        question = "In which month are the llamas sheared?"
+        hits = documents.search(["farm", "ranch"], question, 3)
+        assert Path(hits[0].chunk.path).name == "shearing.md"
+        # each collection's vectors were compared with the question in its own model
+        assert sorted(asked) == sorted([("all-MiniLM-L6-v2", question), (REPO, question)])
+        alone = documents.search(["ranch"], question, 2, "vector")
+        together = documents.search(["farm", "ranch"], question, 10, "vector")
+        ranch = [h.chunk.path for h in together if Path(h.chunk.path).parent == other]
+        assert ranch == [h.chunk.path for h in alone]
+    finally:
+        documents.close()
+
+
+def test_a_chat_model_is_refused_before_its_weights(
+    hub: LoopbackHub, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["docs", "add", "x", str(corpus), "--model", "test-org/smollm2-hf"]) == 1
+    error = capsys.readouterr().err
+    assert "“test-org/smollm2-hf” is a chat model (LlamaForCausalLM)" in error
+    assert "BAAI/bge-small-en-v1.5" in error  # what to choose instead
+    assert not any("smollm2-hf" in r and "safetensors" in r for r in hub.requests)
+    assert not (paths.models_dir() / "embeddings" / "hub" / "test-org--smollm2-hf").exists()
+    assert main(["docs", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No collections yet.")
+
+
+def test_asking_for_a_model_ends_offline_mode_and_an_unknown_one_is_named(
+    hub: LoopbackHub, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.core.settings import SettingsStore
+
+    SettingsStore().update(offline=True)
+    assert main(["docs", "add", "x", str(corpus), "--model", "test-org/no-such-model"]) == 1
+    error = capsys.readouterr().err
+    assert "offline mode is now off" in error and "test-org/no-such-model" in error
+    assert not SettingsStore().settings.offline
+    assert main(["docs", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No collections yet.")
