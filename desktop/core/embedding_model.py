@@ -139,6 +139,21 @@ def installed_embedding_models(root: Path | None = None) -> list[str]:
     return [EMBEDDING_NAME, *names]
 
 
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` stripped, if it is ours or looks like a Hub repository id (owner/name)."""
+    name = name.strip()
+    if name != EMBEDDING_NAME and not _REPO_ID.fullmatch(name):
+        raise DocumentError(
+            f"“{name}” is not an embedding model Huacaya knows.",
+            f"Choose {EMBEDDING_NAME} (built in), or give a Hugging Face repository as "
+            "owner/name, e.g. BAAI/bge-small-en-v1.5.",
+        )
+    return name
+
+
 def _installed(repo_id: str, root: Path | None) -> EmbeddingModel | None:
     description = _hub_folder(repo_id, root) / DESCRIPTION
     known = {f.name for f in dataclasses.fields(EmbeddingModel)}
@@ -188,7 +203,7 @@ def install_hub_embedding_model(
     cannot convert) is refused before any weights are fetched. The download resumes where a
     stopped one ended; the checkpoint is deleted once converted, and nothing is kept of a
     repository that cannot be used."""
-    folder = _hub_folder(repo_id, root)
+    folder = _hub_folder(check_model_name(repo_id), root)
     with locks.hold(f"embedding:{folder}", f"installing the embedding model {repo_id}"):
         installed = _installed(repo_id, root)
         if installed is not None:

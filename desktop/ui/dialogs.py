@@ -96,13 +96,15 @@ def ask_item(
     items: list[str],
     on_item: Callable[[str], None],
     name: str = "itemDialog",
+    editable: bool = False,
 ) -> QInputDialog:
+    """One of ``items``, or (``editable``) any text typed over them."""
     dialog = QInputDialog(parent)
     dialog.setObjectName(name)
     dialog.setWindowTitle(title)
     dialog.setLabelText(label)
     dialog.setComboBoxItems(items)
-    dialog.setComboBoxEditable(False)
+    dialog.setComboBoxEditable(editable)
     dialog.setMinimumWidth(420)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.textValueSelected.connect(on_item)

@@ -20,7 +20,13 @@ from PySide6.QtWidgets import (
 
 from desktop.core.documents.indexer import IndexReport, IndexStatus
 from desktop.core.documents.library import Documents
+from desktop.core.embedding_model import (
+    EMBEDDING_NAME,
+    check_model_name,
+    installed_embedding_models,
+)
 from desktop.core.errors import HuacayaError
+from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
 from desktop.ui.documents_worker import DocumentIndexer
 from desktop.ui.errors import show_error
@@ -29,8 +35,15 @@ from desktop.ui.errors import show_error
 class DocumentsDialog(QDialog):
     collections_changed = Signal()
 
-    def __init__(self, parent: QWidget, documents: Documents, indexer: DocumentIndexer) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        documents: Documents,
+        indexer: DocumentIndexer,
+        settings: SettingsStore,
+    ) -> None:
         super().__init__(parent)
+        self.settings = settings
         self.setObjectName("documentsDialog")
         self.setWindowTitle("Documents")
         self.resize(760, 520)
@@ -92,6 +105,7 @@ class DocumentsDialog(QDialog):
         layout.addWidget(self.progress_label)
 
         indexer.started.connect(self._on_started)
+        indexer.preparing.connect(self._on_preparing)
         indexer.status.connect(self._on_status)
         indexer.finished.connect(self._on_finished)
         indexer.cancelled.connect(self._on_cancelled)
@@ -136,7 +150,11 @@ class DocumentsDialog(QDialog):
             self.sources.setText("Add a folder of notes, papers or manuals to ask about them.")
             return
         collection = self.documents.collection(name)
-        self.sources.setText("Folders and files: " + ", ".join(collection.sources))
+        self.sources.setText(
+            "Folders and files: "
+            + ", ".join(collection.sources)
+            + f"\nEmbedding model: {collection.embedding_model}"
+        )
         for record in self.documents.unreadable(name):
             QListWidgetItem(f"{record.path} — {record.reason}", self.unreadable)
 
@@ -151,13 +169,52 @@ class DocumentsDialog(QDialog):
         def named(name: str) -> None:
             name = name.strip()
             if name:
-                dialogs.choose_folder(
-                    self, f"Add a folder to “{name}”", lambda p: self.indexer.index(name, [p])
+                dialogs.ask_item(
+                    self,
+                    f"Embedding model for “{name}”",
+                    f"How passages are found: {EMBEDDING_NAME} is built in; or type a "
+                    "sentence-transformers model\non the Hugging Face Hub (e.g. "
+                    "BAAI/bge-small-en-v1.5), downloaded and converted once.",
+                    installed_embedding_models(),
+                    lambda model: self._with_model(name, model),
+                    "embeddingModel",
+                    editable=True,
                 )
 
         dialogs.ask_text(
             self, "New collection", "Name of the collection:", "", named, "collectionName"
         )
+
+    def _with_model(self, name: str, model: str) -> None:
+        """Then the folder; a model still to download first asks to end offline mode."""
+        try:
+            model = check_model_name(model)
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return
+
+        def choose_folder() -> None:
+            dialogs.choose_folder(
+                self, f"Add a folder to “{name}”", lambda p: self.indexer.index(name, [p], model)
+            )
+
+        if self.settings.settings.offline and model not in installed_embedding_models():
+
+            def go_online() -> None:
+                self.settings.update(offline=False)
+                choose_folder()
+
+            dialogs.confirm(
+                self,
+                "Use the Hugging Face Hub?",
+                f"{model} is downloaded from the Hugging Face Hub, and Huacaya is offline.",
+                go_online,
+                "Yes turns offline mode off (Settings can turn it back on). Your documents "
+                "never leave this computer: only the model is downloaded.",
+                "goOnlineDialog",
+            )
+        else:
+            choose_folder()
 
     def _add_folder(self) -> None:
         self._with_current(
@@ -214,6 +271,10 @@ class DocumentsDialog(QDialog):
         self._set_running(True)
         self.progress.setValue(0)
         self.progress_label.setText(f"Indexing “{name}”…")
+
+    def _on_preparing(self, message: str, fraction: float) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        self.progress_label.setText(message or "Preparing the embedding model…")
 
     def _on_status(self, status: IndexStatus) -> None:
         total = max(status.files_total, 1)

@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.core import secrets
 from desktop.core.documents.context import INSTRUCTION, Citation, budget_chars
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
+from desktop.core.hub import HubClient
 from desktop.ui.documents_dialog import DocumentsDialog
 from desktop.ui.documents_worker import DocumentIndexer
 
@@ -85,7 +87,8 @@ class DocumentsFeature(QObject):
         super().__init__(window)
         self.window = window
         self.documents = Documents(threads=1)  # searches; indexing has its own
-        self.indexer = DocumentIndexer(self)
+        hub = HubClient(secrets.get_token, lambda: window.store.settings.offline)
+        self.indexer = DocumentIndexer(self, hub)
         self.dialog: DocumentsDialog | None = None
         self._shut_down = False
         self.watcher = FolderWatcher(self._changed_on_disk.emit)
@@ -159,7 +162,9 @@ class DocumentsFeature(QObject):
 
     def open_dialog(self) -> DocumentsDialog:
         if self.dialog is None:
-            self.dialog = DocumentsDialog(self.window, self.documents, self.indexer)
+            self.dialog = DocumentsDialog(
+                self.window, self.documents, self.indexer, self.window.store
+            )
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

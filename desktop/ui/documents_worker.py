@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken
 from desktop.core.documents.library import Documents
 from desktop.core.errors import Cancelled, HuacayaError
+from desktop.core.hub import HubClient
 from desktop.core.progress import CancelToken
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,18 @@ log = logging.getLogger(__name__)
 
 class DocumentIndexer(QObject):
     started = Signal(str)  # collection name
+    preparing = Signal(str, float)  # what (an embedding model being downloaded), fraction
     status = Signal(object)  # IndexStatus
     finished = Signal(object)  # IndexReport
     cancelled = Signal(str)
     failed = Signal(str, object)  # collection name, HuacayaError
     collections_changed = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, hub: HubClient | None = None) -> None:
+        """``hub``: where a new collection's Hub embedding model is downloaded from."""
         super().__init__(parent)
-        self._queue: list[tuple[str, list[Path]]] = []
+        self.hub = hub
+        self._queue: list[tuple[str, list[Path], str]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = CancelToken()
@@ -44,16 +48,17 @@ class DocumentIndexer(QObject):
     def busy(self) -> bool:
         return self._thread is not None
 
-    def index(self, name: str, add: Sequence[Path] = ()) -> None:
-        """Queue ``name`` (adding ``add`` to it first); an already queued one is not doubled."""
+    def index(self, name: str, add: Sequence[Path] = (), model: str = "") -> None:
+        """Queue ``name`` (adding ``add`` to it first, creating it with the embedding model
+        ``model`` if it is new); an already queued one is not doubled."""
         with self._lock:
-            for queued, paths in self._queue:
+            for queued, paths, _model in self._queue:
                 if queued == name:
                     paths.extend(add)
                     break
             else:
                 if name != self.current or add:
-                    self._queue.append((name, list(add)))
+                    self._queue.append((name, list(add), model))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
                 self._thread.start()
@@ -77,28 +82,30 @@ class DocumentIndexer(QObject):
         if thread is not None:
             thread.join(timeout)
 
-    def _next(self) -> tuple[str, list[Path]] | None:
+    def _next(self) -> tuple[str, list[Path], str] | None:
         with self._lock:
             if not self._queue:
                 self.current = ""
                 self._thread = None  # under the lock: a new request starts a new thread
                 return None
-            name, paths = self._queue.pop(0)
-            self.current = name
+            job = self._queue.pop(0)
+            self.current = job[0]
             self._cancel = CancelToken()
-            return name, paths
+            return job
 
     def _run(self) -> None:
         documents: Documents | None = None
         try:
             while (job := self._next()) is not None:
-                name, paths = job
+                name, paths, model = job
                 try:
-                    documents = documents or Documents()
+                    documents = documents or Documents(hub=self.hub)
                     self.started.emit(name)
                     if paths:
-                        documents.add(name, paths)
+                        documents.add(name, paths, model, self._emit_preparing, self._cancel)
                         self.collections_changed.emit()
+                    its_model = documents.collection(name).embedding_model
+                    documents.embedder_for(its_model, self._emit_preparing, self._cancel)
                     report: IndexReport = documents.index(
                         name,
                         cancel=self._cancel,
@@ -120,3 +127,6 @@ class DocumentIndexer(QObject):
 
     def _emit_status(self, status: IndexStatus) -> None:
         self.status.emit(status)
+
+    def _emit_preparing(self, fraction: float, message: str = "") -> None:
+        self.preparing.emit(message, fraction)

@@ -4,6 +4,7 @@ the indexer's bookkeeping, and writers for real PDF, Word and OpenDocument files
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,12 @@ import pytest
 
 from desktop.core import paths
 from desktop.core.documents.embedder import Embedder
-from desktop.core.embedding_model import EMBEDDING_NAME, ensure_embedding_model
+from desktop.core.embedding_model import (
+    EMBEDDING_NAME,
+    embedding_checkpoint,
+    ensure_embedding_model,
+)
+from tests.hub_server import LoopbackHub
 
 
 @pytest.fixture(scope="session")
@@ -134,3 +140,33 @@ def use_converted_model(minilm: Embedder) -> None:
     target = paths.models_dir() / "embeddings" / minilm.path.name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(minilm.path, target)
+
+
+REPO = "test-org/minilm-cls-prompts"
+QUERY, DOCUMENT = "query: ", "passage: "
+
+
+@pytest.fixture(scope="module")
+def cls_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """all-MiniLM-L6-v2 made into another model: CLS pooling and its own query and document
+    prompts (as bge and e5 have), so its vectors are not the built-in model's."""
+    folder = tmp_path_factory.mktemp("minilm-cls") / "model"
+    shutil.copytree(embedding_checkpoint(), folder)
+    pooling = folder / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+    (folder / "config_sentence_transformers.json").write_text(
+        json.dumps({"prompts": {"query": QUERY, "document": DOCUMENT}})
+    )
+    (folder / "onnx").mkdir()
+    (folder / "onnx" / "model.onnx").write_bytes(b"\0" * 1000)  # not needed: never fetched
+    return folder
+
+
+@pytest.fixture
+def hub(hub_endpoint: LoopbackHub, cls_checkpoint: Path) -> LoopbackHub:
+    files = {str(p.relative_to(cls_checkpoint)): p for p in cls_checkpoint.rglob("*")}
+    hub_endpoint.add_repo(REPO, {name: p for name, p in files.items() if Path(p).is_file()})
+    return hub_endpoint

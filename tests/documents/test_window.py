@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QLineEdit, QPushButton
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QMessageBox, QPushButton
 
 from desktop.core.documents.embedder import Embedder
 from desktop.ui.main_window import MainWindow
-from tests.documents.conftest import QUESTION, use_converted_model
+from tests.documents.conftest import QUESTION, REPO, use_converted_model
 from tests.helpers import greedy_by_default
 from tests.ui.conftest import ANSWER_MS, open_window, type_and_send
 from tests.ui.person import (
@@ -38,6 +38,15 @@ def pick_folder(qtbot, folder: Path) -> None:  # type: ignore[no-untyped-def]
     qtbot.keyClick(name, Qt.Key.Key_Return)
 
 
+def keep_built_in_model(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The embedding model question: Enter keeps the built-in model, shown first."""
+    dialog = dialog_named(qtbot, "embeddingModel")
+    combo = dialog.findChild(QComboBox)
+    assert combo.currentText() == "all-MiniLM-L6-v2"
+    qtbot.keyClick(combo.lineEdit(), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5_000)
+
+
 def button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
     return next(b for b in parent.findChildren(QPushButton) if b.text() == text)
 
@@ -56,6 +65,7 @@ def test_add_a_folder_ask_and_open_the_citation(
     dialog = dialog_named(qtbot, "documentsDialog")
     click(button(dialog, "New collection…"))
     type_into_dialog(qtbot, "collectionName", "farm")
+    keep_built_in_model(qtbot)
     with qtbot.waitSignal(window.docs.indexer.finished, timeout=INDEX_MS) as finished:
         pick_folder(qtbot, corpus)
     report = finished.args[0]
@@ -111,6 +121,7 @@ def test_pause_resume_cancel_and_continue(
     dialog = dialog_named(qtbot, "documentsDialog")
     click(button(dialog, "New collection…"))
     type_into_dialog(qtbot, "collectionName", "many")
+    keep_built_in_model(qtbot)
     pick_folder(qtbot, folder)
     qtbot.waitUntil(lambda: len(statuses) >= 3, timeout=INDEX_MS)
 
@@ -133,4 +144,40 @@ def test_pause_resume_cancel_and_continue(
     with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
         click(button(dialog, "Reindex"))  # continues where it stopped
     assert (finished.args[0].unchanged, len(finished.args[0].indexed)) == (kept, 60 - kept)
+    window.close()
+
+
+def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    """New collection → type a Hub model → Huacaya is offline: Yes → folder → the model is
+    downloaded (shown) and the collection indexed with it. A name that is not a repository
+    id gets a message first."""
+    use_converted_model(minilm)
+    window: MainWindow = open_window(qtbot)
+    assert window.store.settings.offline  # as on first launch
+    indexer = window.docs.indexer
+    preparing: list[tuple[str, float]] = []
+    indexer.preparing.connect(lambda message, fraction: preparing.append((message, fraction)))
+    choose(qtbot, open_menu(qtbot, window, "Documents"), "Collections…")
+    dialog = dialog_named(qtbot, "documentsDialog")
+
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "ranch")
+    type_into_dialog(qtbot, "embeddingModel", "not a model!")
+    error = dialog_named(qtbot, "errorDialog")
+    assert "“not a model!” is not an embedding model Huacaya knows" in error.text()
+    click(error.button(QMessageBox.StandardButton.Ok))
+
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "ranch")
+    type_into_dialog(qtbot, "embeddingModel", REPO)
+    online = dialog_named(qtbot, "goOnlineDialog")
+    assert REPO in online.text() and "offline" in online.text()
+    click(online.button(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
+        pick_folder(qtbot, corpus)
+    assert len(finished.args[0].indexed) == 4
+    assert not window.store.settings.offline
+    assert any(REPO in message for message, _ in preparing)  # the download was shown
+    assert f"Embedding model: {REPO}" in dialog.sources.text()
+    assert window.docs.documents.collection("ranch").embedding_model == REPO
     window.close()

@@ -18,7 +18,7 @@ from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken, index_collection
 from desktop.core.documents.retrieval import Hit, Method, search
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
-from desktop.core.embedding_model import EMBEDDING_NAME, embedding_model
+from desktop.core.embedding_model import EMBEDDING_NAME, check_model_name, embedding_model
 from desktop.core.errors import DocumentError
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
@@ -96,6 +96,7 @@ class Documents:
                     f"“{source}” does not exist.", "Give a folder or a file that exists."
                 )
             resolved.append(path)
+        model = check_model_name(model) if model.strip() else ""
         existing = {c.name: c for c in self.store.collections()}
         if name in existing and model and model != existing[name].embedding_model:
             raise DocumentError(
@@ -104,7 +105,7 @@ class Documents:
                 f"Add the folders to a new collection to use {model}.",
             )
         if name not in existing:
-            embedder = self.embedder_for(model.strip() or self.default_model, progress, cancel)
+            embedder = self.embedder_for(model or self.default_model, progress, cancel)
             self.store.create_collection(name, embedder.name, embedder.dimensions)
         self.store.add_sources(name, resolved)
         return self.store.collection(name)
