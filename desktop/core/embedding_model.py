@@ -219,10 +219,12 @@ def install_hub_embedding_model(
             hub.download(info, small, checkpoint, no_progress, cancel)
             _refuse_chat_models(repo_id, checkpoint)
             progress(0.0, f"Downloading {repo_id}")
-            hub.download(info, weights, checkpoint, lambda f, m: progress(0.9 * f, m), cancel)
+            step = lambda f, m: progress(0.9 * f, f"Downloading {repo_id}: {m}")  # noqa: E731
+            hub.download(info, weights, checkpoint, step, cancel)
             outtype = _auto(outtype)
             target = folder / f"model-{outtype}.gguf"
-            convert(checkpoint, target, outtype, lambda f, m: progress(0.9 + 0.1 * f, m), cancel)
+            step = lambda f, m: progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
+            convert(checkpoint, target, outtype, step, cancel)
         except (ConversionError, DocumentError):
             shutil.rmtree(folder, ignore_errors=True)
             raise
