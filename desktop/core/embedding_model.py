@@ -240,16 +240,26 @@ def _is_weights(name: str) -> bool:
 
 
 def _refuse_chat_models(repo_id: str, checkpoint: Path) -> None:
+    """Only BERT-family encoders are embedding models Huacaya converts; say so before the
+    weights are fetched."""
+    hint = (
+        "Choose a sentence-transformers model of the BERT family (BertModel), e.g. "
+        "BAAI/bge-small-en-v1.5, sentence-transformers/all-MiniLM-L12-v2 or intfloat/e5-small-v2."
+    )
     try:
         config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
         name = str((config.get("architectures") or [""])[0])
     except (OSError, ValueError, AttributeError, IndexError) as exc:
         raise DocumentError(
-            f"“{repo_id}” has no readable config.json, so it is not a model Huacaya can use."
+            f"“{repo_id}” has no readable config.json, so it is not a model Huacaya can use.", hint
         ) from exc
-    if archs.architecture_class(name, repo_id).chat:
+    try:
+        chat = archs.architecture_class(name, repo_id).chat
+    except ConversionError as exc:
         raise DocumentError(
-            f"“{repo_id}” is a chat model ({name}), not an embedding model.",
-            "Choose a sentence-transformers model of the BERT family, e.g. "
-            "BAAI/bge-small-en-v1.5 or sentence-transformers/all-MiniLM-L12-v2.",
-        )
+            f"“{repo_id}” is a {name or 'model'} model, not one Huacaya can "
+            "use for document search.",
+            hint,
+        ) from exc
+    if chat:
+        raise DocumentError(f"“{repo_id}” is a chat model ({name}), not an embedding model.", hint)

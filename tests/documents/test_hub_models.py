@@ -4,6 +4,7 @@ are fetched, and collections of different models are searched together."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gguf
@@ -108,7 +109,7 @@ def test_collections_of_two_models_are_searched_together(
 
 
 def test_a_chat_model_is_refused_before_its_weights(
-    hub: LoopbackHub, corpus: Path, capsys: pytest.CaptureFixture[str]
+    hub: LoopbackHub, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["docs", "add", "x", str(corpus), "--model", "test-org/smollm2-hf"]) == 1
     error = capsys.readouterr().err
@@ -118,6 +119,19 @@ def test_a_chat_model_is_refused_before_its_weights(
     assert not (paths.models_dir() / "embeddings" / "hub" / "test-org--smollm2-hf").exists()
     assert main(["docs", "list"]) == 0
     assert capsys.readouterr().out.startswith("No collections yet.")
+
+    # An encoder Huacaya does not convert: named, with what to choose, before its weights.
+    other = tmp_path / "mpnet"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"architectures": ["MPNetForMaskedLM"]}))
+    (other / "model.safetensors").write_bytes(b"\0" * 4096)
+    hub.add_repo("test-org/mpnet", {"config.json": other / "config.json",
+                                    "model.safetensors": other / "model.safetensors"})  # fmt: skip
+    assert main(["docs", "add", "x", str(corpus), "--model", "test-org/mpnet"]) == 1
+    error = capsys.readouterr().err
+    assert "“test-org/mpnet” is a MPNetForMaskedLM model, not one Huacaya can use" in error
+    assert "BertModel" in error
+    assert not any("mpnet" in r and "safetensors" in r for r in hub.requests)
 
 
 def test_asking_for_a_model_ends_offline_mode_and_an_unknown_one_is_named(
