@@ -77,8 +77,12 @@ def index_speed(home: Path, corpus: Path):  # type: ignore[no-untyped-def]
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     rate = report.chunks / seconds
     per_core = report.chunks / cpu
+    texts = [r[0] for r in documents.store.db.execute("SELECT text FROM chunks").fetchall()]
+    tokens = documents.embedder.count_tokens(texts) / max(len(texts), 1)
+    chars = sum(map(len, texts)) / max(len(texts), 1)
     print(
-        f"indexing: {len(report.indexed)} files, {report.chunks} chunks in {seconds:.1f} s = "
+        f"indexing: {len(report.indexed)} files, {report.chunks} chunks (mean {chars:.0f} "
+        f"characters, {tokens:.0f} tokens) in {seconds:.1f} s = "
         f"{rate:.1f} chunks/s (goal ≥ {CHUNKS_PER_S_GOAL:.0f}; "
         f"{rate / CHUNKS_PER_S_GOAL:.2f}× the goal), {os.cpu_count()} CPUs, load average "
         f"{load:.1f} when it began"

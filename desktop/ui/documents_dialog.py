@@ -273,10 +273,12 @@ class DocumentsDialog(QDialog):
         self.progress_label.setText(f"Indexing “{name}”…")
 
     def _on_preparing(self, message: str, fraction: float) -> None:
+        self.pause_button.setEnabled(False)  # a download stops with Cancel and resumes later
         self.progress.setValue(int(1000 * fraction))
         self.progress_label.setText(message or "Preparing the embedding model…")
 
     def _on_status(self, status: IndexStatus) -> None:
+        self.pause_button.setEnabled(True)
         total = max(status.files_total, 1)
         self.progress.setValue(int(1000 * status.files_done / total))
         current = Path(status.current).name if status.current else ""

@@ -155,8 +155,12 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
     window: MainWindow = open_window(qtbot)
     assert window.store.settings.offline  # as on first launch
     indexer = window.docs.indexer
-    preparing: list[tuple[str, float]] = []
-    indexer.preparing.connect(lambda message, fraction: preparing.append((message, fraction)))
+    preparing: list[tuple[str, float, bool]] = []
+    indexer.preparing.connect(
+        lambda message, fraction: preparing.append(
+            (message, fraction, window.docs.dialog.pause_button.isEnabled())
+        )
+    )
     choose(qtbot, open_menu(qtbot, window, "Documents"), "Collections…")
     dialog = dialog_named(qtbot, "documentsDialog")
 
@@ -177,7 +181,8 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
         pick_folder(qtbot, corpus)
     assert len(finished.args[0].indexed) == 4
     assert not window.store.settings.offline
-    assert any(REPO in message for message, _ in preparing)  # the download was shown
+    assert any(REPO in message for message, _, _ in preparing)  # the download was shown
+    assert not any(pausable for _, _, pausable in preparing[1:])  # Cancel stops a download
     assert f"Embedding model: {REPO}" in dialog.sources.text()
     assert window.docs.documents.collection("ranch").embedding_model == REPO
     window.close()
