@@ -71,23 +71,28 @@ def embedding_checkpoint() -> Path:
 
 
 def _describe(path: Path, checkpoint: Path) -> EmbeddingModel:
-    def read(name: str):  # type: ignore[no-untyped-def]
+    def read(name: str, kind: type = dict):  # type: ignore[no-untyped-def]
         file = checkpoint / name
         try:
-            return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
+            value = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else kind()
         except (OSError, ValueError) as exc:
-            raise DocumentError(f"{file} cannot be read ({exc}).") from exc
+            raise DocumentError(f"{file.name} of the model cannot be read ({exc}).") from exc
+        if not isinstance(value, kind):
+            raise DocumentError(f"{file.name} of the model is not a JSON {kind.__name__}.")
+        return value
 
-    modules = read("modules.json")
+    modules = read("modules.json", list)
     prompts = read("config_sentence_transformers.json").get("prompts") or {}
+    prompts = prompts if isinstance(prompts, dict) else {}
     config = read("config.json")
     length = read("sentence_bert_config.json").get("max_seq_length")
     return EmbeddingModel(
         path=path,
         dimensions=int(config["hidden_size"]),
         max_tokens=int(length or config.get("max_position_embeddings", 512)),
-        normalize=isinstance(modules, list)
-        and any(str(m.get("type", "")).endswith("Normalize") for m in modules),
+        normalize=any(
+            isinstance(m, dict) and str(m.get("type", "")).endswith("Normalize") for m in modules
+        ),
         query_prefix=str(prompts.get("query", "")),
         document_prefix=str(prompts.get("document", prompts.get("passage", ""))),
     )
@@ -225,10 +230,10 @@ def install_hub_embedding_model(
             target = folder / f"model-{outtype}.gguf"
             step = lambda f, m: progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
             convert(checkpoint, target, outtype, step, cancel)
-        except (ConversionError, DocumentError):
-            shutil.rmtree(folder, ignore_errors=True)
+            model = dataclasses.replace(_describe(target, checkpoint), name=repo_id)
+        except (ConversionError, DocumentError, KeyError, TypeError, ValueError):
+            shutil.rmtree(folder, ignore_errors=True)  # nothing of it can be used
             raise
-        model = dataclasses.replace(_describe(target, checkpoint), name=repo_id)
         fields = {**dataclasses.asdict(model), "path": target.name, "revision": info.revision}
         atomic_write_text(folder / DESCRIPTION, json.dumps(fields, indent=2))
         shutil.rmtree(checkpoint, ignore_errors=True)
