@@ -123,7 +123,11 @@ class HubClient:
                 raise HubError(
                     f"“{repo_id}” was not found on the Hub (or this token cannot see it)."
                 ) from exc
-            raise TokenRequired(f"“{repo_id}” was not found, or is private.") from exc
+            raise TokenRequired(
+                f"“{repo_id}” was not found on the Hub.",
+                "Check the name (owner/name). If it is private or gated, add a Hugging Face "
+                "token in the Models window (or `huacaya models token`) and try again.",
+            ) from exc
         if isinstance(exc, HfHubHTTPError):
             raise HubError(f"The Hub answered an error for “{repo_id}”: {exc}") from exc
         raise HubError(f"Could not reach the Hub: {exc}") from exc

@@ -240,3 +240,40 @@ def test_small_files_are_embedded_together(docs: Documents, tmp_path: Path) -> N
     for i in (0, 17, 39):
         hits = docs.search(["many"], f"alpha{i}", 1, "vector")
         assert Path(hits[0].chunk.path).name == f"file{i}.txt"
+
+
+def test_a_file_deleted_while_read_leaves_the_index(
+    docs: Documents, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_folder(tmp_path / "d", 3)
+    docs.add("d", [folder])
+    docs.index("d")
+    for path in folder.iterdir():
+        path.write_text(path.read_text() + " edited")
+        bump_mtime(path)
+    real_parse = indexer_module.parsers.parse
+
+    def parse_while_someone_deletes(path: Path, cancel: CancelToken):  # type: ignore[no-untyped-def]
+        pages = real_parse(path, cancel)
+        if path.name == "file1.txt":
+            path.unlink()
+        return pages
+
+    monkeypatch.setattr(indexer_module.parsers, "parse", parse_while_someone_deletes)
+    report = docs.index("d")
+    assert [Path(p).name for p in report.removed] == ["file1.txt"]
+    assert not docs.search(["d"], "alpha1", 3, "fts")  # its old passages are gone at once
+    assert docs.collection("d").files == 2
+
+
+def test_collections_sharing_a_folder_give_each_passage_once(
+    docs: Documents, tmp_path: Path
+) -> None:
+    folder = make_folder(tmp_path / "shared", 6)
+    docs.add("one", [folder])
+    docs.add("two", [folder])
+    docs.index("one")
+    docs.index("two")
+    hits = docs.search(["one", "two"], "file number mentions", 5)
+    places = [(h.chunk.path, h.chunk.start) for h in hits]
+    assert len(hits) == 5 and len(set(places)) == 5

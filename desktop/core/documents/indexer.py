@@ -218,6 +218,12 @@ def index_collection(
 
     pending: list[_Parsed] = []  # parsed files waiting for their vectors
 
+    def vanished(key: str) -> None:
+        """Deleted since the scan: what was indexed of it goes (a new file: nothing to do)."""
+        if key in known:
+            store.remove_files(collection.id, [key])
+            report.removed.append(key)
+
     def flush(stopping: bool = False) -> None:
         """Embed the pending files' chunks together (small files fill the embedder's copies
         side by side), then store each file in its own transaction. ``stopping``: finish them
@@ -245,12 +251,11 @@ def index_collection(
                 after = fingerprint(item.path)
             except OSError:
                 after = None
-            if after is None or (after.size, after.mtime_ns) != (
-                item.before.size,
-                item.before.mtime_ns,
-            ):
-                reason = "it changed while it was read" if after else "it disappeared while read"
-                report.skipped.append((key, reason))
+            if after is None:  # deleted while it was read: it leaves the index
+                vanished(key)
+                continue
+            if (after.size, after.mtime_ns) != (item.before.size, item.before.mtime_ns):
+                report.skipped.append((key, "it changed while it was read"))
                 continue
             pages = len({c.page for c in item.chunks})
             store.store_file(collection.id, key, item.before, pages, item.chunks, own)
@@ -268,6 +273,10 @@ def index_collection(
         key = str(path)
         try:
             before = fingerprint(path, with_hash=True)
+        except FileNotFoundError:
+            vanished(key)
+            done_bytes += stamp.size
+            continue
         except OSError as exc:
             report.skipped.append((key, f"it could not be read ({exc.strerror})"))
             continue

@@ -113,17 +113,20 @@ def search(
         for group in by_model.values():
             question = embedder_for(group[0]).embed_query(query)
             vectors.append(vector_ranking(store, group, question, candidates))
-    fused = reciprocal_rank_fusion([fts, *vectors])[:limit]
+    fused = reciprocal_rank_fusion([fts, *vectors])
     fts_rank = {item: rank for rank, item in enumerate(fts, start=1)}
     vec_rank = {item: rank for ranking in vectors for rank, item in enumerate(ranking, start=1)}
-    chunks = store.chunks(fused)
-    return [
-        Hit(
-            chunks[item],
-            sum(1.0 / (RRF_K + r[item]) for r in (fts_rank, vec_rank) if item in r),
-            fts_rank.get(item),
-            vec_rank.get(item),
-        )
-        for item in fused
-        if item in chunks
-    ]
+    chunks = store.chunks(fused[: limit * len(collections)])
+    hits: list[Hit] = []
+    seen: set[tuple[str, int, int, int]] = set()
+    for item in fused:
+        chunk = chunks.get(item)
+        place = (chunk.path, chunk.page, chunk.start, chunk.end) if chunk else None
+        if chunk is None or place in seen:
+            continue  # the same passage from two collections that share a folder: once
+        seen.add(place)  # type: ignore[arg-type]
+        score = sum(1.0 / (RRF_K + r[item]) for r in (fts_rank, vec_rank) if item in r)
+        hits.append(Hit(chunk, score, fts_rank.get(item), vec_rank.get(item)))
+        if len(hits) == limit:
+            break
+    return hits
