@@ -267,6 +267,20 @@ def _added_tokens(folder: Path) -> list[tuple[int, str, bool]]:
     return [(i, text, special) for i, (text, special) in sorted(found.items())]
 
 
+# The special tokens a GGUF can record (gguf-py has no field for BERT's [CLS]: llama.cpp uses
+# the BOS id, which is the same token there); asking for others only prints a warning.
+_SPECIAL_TYPES = tuple(
+    kind
+    for kind in ("bos", "eos", "unk", "sep", "pad", "cls", "mask")
+    if hasattr(gguf.GGUFWriter, f"add_{kind}_token_id")
+)
+
+
 def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
     """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
-    return gguf.SpecialVocab(folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens))
+    return gguf.SpecialVocab(
+        folder,
+        load_merges=vocab.model == "gpt2",
+        special_token_types=_SPECIAL_TYPES,
+        n_vocab=len(vocab.tokens),
+    )

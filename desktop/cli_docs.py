@@ -1,4 +1,5 @@
-"""``huacaya docs …``: document collections from the terminal — add, list, rm, reindex, search.
+"""``huacaya docs …``: document collections from the terminal — add, list, rm, reindex, search,
+and the embedding models they use (models, models rm).
 
 Indexing shows files, chunks/s and time left; Ctrl+C stops it cleanly, and running the same
 command again (or ``huacaya docs reindex``) continues where it stopped.
@@ -15,9 +16,15 @@ from desktop.core import secrets
 from desktop.core.documents.context import budget_chars
 from desktop.core.documents.indexer import IndexReport
 from desktop.core.documents.library import Documents
-from desktop.core.embedding_model import EMBEDDING_NAME, installed_embedding_models
-from desktop.core.errors import Cancelled
+from desktop.core.embedding_model import (
+    EMBEDDING_NAME,
+    check_model_name,
+    installed_embedding_models,
+    remove_hub_embedding_model,
+)
+from desktop.core.errors import Cancelled, DocumentError
 from desktop.core.hub import HubClient
+from desktop.core.hub_download import human_bytes
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import ChatSession
 from desktop.core.settings import SettingsStore
@@ -42,8 +49,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="REPO",
         help=f"embedding model of a new collection: {EMBEDDING_NAME} (built in, the default) or "
         "a sentence-transformers model on the Hugging Face Hub, e.g. BAAI/bge-small-en-v1.5 "
-        "(downloaded and converted once)",
+        "(downloaded and converted once; asking for one turns offline mode off)",
     )
+    models = actions.add_parser(
+        "models", help="embedding models here, and the collections using them"
+    )
+    model_actions = models.add_subparsers(dest="models_command", metavar="ACTION")
+    forget = model_actions.add_parser("rm", help="delete a Hub embedding model no collection uses")
+    forget.add_argument("model")
     actions.add_parser("list", help="collections, their folders, and files that cannot be read")
     remove = actions.add_parser("rm", help="remove a collection (your files are not touched)")
     remove.add_argument("collection")
@@ -75,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         command = args.docs_command or "list"
         if command == "list":
             return _list(documents)
+        if command == "models":
+            return _models(documents, args.model if args.models_command == "rm" else "")
         if command == "rm":
             documents.remove(args.collection)
             print(f"Removed the collection “{args.collection}” (your files are untouched).")
@@ -158,6 +173,27 @@ def _list(documents: Documents) -> int:
         for record in documents.unreadable(collection.name):
             print(f"  cannot read {record.path}: {record.reason}")
     print(f"Embedding models here: {models}")
+    return 0
+
+
+def _models(documents: Documents, remove: str) -> int:
+    users: dict[str, list[str]] = {}
+    for collection in documents.collections():
+        users.setdefault(collection.embedding_model, []).append(collection.name)
+    if remove:
+        name = check_model_name(remove)
+        if users.get(name):
+            raise DocumentError(
+                f"The collections {', '.join(users[name])} use {name}.",
+                f"Remove them first (`huacaya docs rm {users[name][0]}`).",
+            )
+        freed = remove_hub_embedding_model(name)
+        print(f"Removed the embedding model {name} ({human_bytes(freed)} freed).")
+        return 0
+    for name in installed_embedding_models():
+        used = ", ".join(users.get(name, [])) or "no collection"
+        built_in = " (built in)" if name == EMBEDDING_NAME else ""
+        print(f"{name}{built_in}\tused by {used}")
     return 0
 
 

@@ -118,7 +118,6 @@ def ensure_embedding_model(
     target = folder / f"{EMBEDDING_NAME}-{outtype}.gguf"
     if target.is_file():
         read_gguf_info(target)  # a damaged file raises ModelFileError; delete it to redo
-        progress(1.0, "ready")
     else:
         convert(checkpoint, target, outtype, progress, cancel)
     return _describe(target, checkpoint)
@@ -130,6 +129,23 @@ def _auto(outtype: str) -> str:
 
 def _hub_folder(repo_id: str, root: Path | None = None) -> Path:
     return (root or paths.models_dir() / "embeddings") / "hub" / repo_id.replace("/", "--")
+
+
+def remove_hub_embedding_model(name: str, root: Path | None = None) -> int:
+    """Delete an installed Hub model (the caller checks no collection uses it); the bytes
+    freed."""
+    if check_model_name(name) == EMBEDDING_NAME:
+        raise DocumentError(f"{EMBEDDING_NAME} is built in; it cannot be removed.")
+    folder = _hub_folder(name, root)
+    if not folder.is_dir():
+        raise DocumentError(
+            f"The embedding model “{name}” is not installed.",
+            "`huacaya docs models` lists the installed ones.",
+        )
+    with locks.hold(f"embedding:{folder}", f"removing the embedding model {name}"):
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder)
+    return size
 
 
 def installed_embedding_models(root: Path | None = None) -> list[str]:
@@ -148,9 +164,12 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 
 
 def check_model_name(name: str) -> str:
-    """``name`` stripped, if it is ours or looks like a Hub repository id (owner/name)."""
+    """``name`` stripped, if it is ours (in any case, or its Hub name) or looks like a Hub
+    repository id (owner/name)."""
     name = name.strip()
-    if name != EMBEDDING_NAME and not _REPO_ID.fullmatch(name):
+    if name.lower() in (EMBEDDING_NAME.lower(), f"sentence-transformers/{EMBEDDING_NAME}".lower()):
+        return EMBEDDING_NAME  # the built-in model is that repository
+    if not _REPO_ID.fullmatch(name):
         raise DocumentError(
             f"“{name}” is not an embedding model Huacaya knows.",
             f"Choose {EMBEDDING_NAME} (built in), or give a Hugging Face repository as "

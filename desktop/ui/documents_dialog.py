@@ -44,6 +44,7 @@ class DocumentsDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.settings = settings
+        self._new_name = ""  # a new collection, selected as soon as it exists
         self.setObjectName("documentsDialog")
         self.setWindowTitle("Documents")
         self.resize(760, 520)
@@ -121,7 +122,7 @@ class DocumentsDialog(QDialog):
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else ""
 
     def refresh(self) -> None:
-        chosen = self.current_name()
+        chosen = self._new_name or self.current_name()  # a collection just made is shown
         self.collection_list.clear()
         for collection in self.documents.collections():
             text = f"{collection.name} — {collection.files} files · {collection.chunks} chunks" + (
@@ -132,6 +133,8 @@ class DocumentsDialog(QDialog):
             if collection.name == chosen or not chosen:
                 self.collection_list.setCurrentItem(item)
                 chosen = collection.name
+                if chosen == self._new_name:
+                    self._new_name = ""
         self._show_details()
         self.collections_changed.emit()
 
@@ -193,10 +196,12 @@ class DocumentsDialog(QDialog):
             show_error(self, exc)
             return
 
+        def start(folder: Path) -> None:
+            self._new_name = name
+            self.indexer.index(name, [folder], model)
+
         def choose_folder() -> None:
-            dialogs.choose_folder(
-                self, f"Add a folder to “{name}”", lambda p: self.indexer.index(name, [p], model)
-            )
+            dialogs.choose_folder(self, f"Add a folder to “{name}”", start)
 
         if self.settings.settings.offline and model not in installed_embedding_models():
 

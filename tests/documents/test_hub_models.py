@@ -15,7 +15,8 @@ from desktop.cli import main
 from desktop.core import paths
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.embedding_model import embedding_model
+from desktop.core.embedding_model import check_model_name, embedding_model
+from desktop.core.errors import DocumentError
 from desktop.core.hub import HubClient
 from tests.documents.conftest import DOCUMENT, QUERY, REPO, use_converted_model
 from tests.hub_server import LoopbackHub
@@ -67,6 +68,27 @@ def test_a_collection_with_a_hub_model(
         embedder.close()
     expected = reference(cls_checkpoint, [QUERY + texts[0], DOCUMENT + texts[1]])
     assert (ours * expected).sum(-1).min() > 0.999
+
+    # A model in use stays; once its collection is gone it can be removed.
+    assert main(["docs", "models"]) == 0
+    assert f"{REPO}\tused by farm" in capsys.readouterr().out
+    assert main(["docs", "models", "rm", REPO]) == 1
+    assert "The collections farm use" in capsys.readouterr().err
+    assert main(["docs", "rm", "farm"]) == 0
+    assert main(["docs", "models", "rm", REPO]) == 0
+    assert "MB freed" in capsys.readouterr().out
+    assert not folder.exists()
+    assert main(["docs", "models"]) == 0
+    assert capsys.readouterr().out == "all-MiniLM-L6-v2 (built in)\tused by no collection\n"
+
+
+def test_model_names() -> None:
+    assert check_model_name(" ALL-minilm-L6-v2 ") == "all-MiniLM-L6-v2"
+    assert check_model_name("sentence-transformers/all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
+    assert check_model_name("BAAI/bge-small-en-v1.5") == "BAAI/bge-small-en-v1.5"
+    for bad in ("bge-small", "a/b/c", "../x", "owner/", "not a model!"):
+        with pytest.raises(DocumentError, match="not an embedding model Huacaya knows"):
+            check_model_name(bad)
 
 
 def test_collections_of_two_models_are_searched_together(

@@ -154,6 +154,7 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
     use_converted_model(minilm)
     window: MainWindow = open_window(qtbot)
     assert window.store.settings.offline  # as on first launch
+    window.docs.documents.add("archive", [corpus])  # a collection from before
     indexer = window.docs.indexer
     preparing: list[tuple[str, float, bool]] = []
     indexer.preparing.connect(
@@ -183,6 +184,7 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
     assert not window.store.settings.offline
     assert any(REPO in message for message, _, _ in preparing)  # the download was shown
     assert not any(pausable for _, _, pausable in preparing[1:])  # Cancel stops a download
+    assert dialog.current_name() == "ranch"  # the new collection is the one shown
     assert f"Embedding model: {REPO}" in dialog.sources.text()
     assert window.docs.documents.collection("ranch").embedding_model == REPO
     window.close()

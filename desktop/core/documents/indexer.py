@@ -77,8 +77,10 @@ class IndexStatus:
 
     def describe(self) -> str:
         left = "" if self.seconds_left is None else f" · about {_duration(self.seconds_left)} left"
+        files = "file" if self.files_total == 1 else "files"
+        chunks = "chunk" if self.chunks_done == 1 else "chunks"
         return (
-            f"{self.files_done}/{self.files_total} files · {self.chunks_done} chunks · "
+            f"{self.files_done}/{self.files_total} {files} · {self.chunks_done} {chunks} · "
             f"{self.chunks_per_second:.1f} chunks/s{left}"
         )
 
