@@ -122,6 +122,8 @@ class DocumentsDialog(QDialog):
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else ""
 
     def refresh(self) -> None:
+        if self.documents.closed:  # the window is closing; news from the indexer came late
+            return
         chosen = self._new_name or self.current_name()  # a collection just made is shown
         self.collection_list.clear()
         for collection in self.documents.collections():

@@ -38,6 +38,7 @@ def reference(checkpoint: Path, texts: list[str]) -> np.ndarray:
 def test_a_collection_with_a_hub_model(
     hub: LoopbackHub, cls_checkpoint: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    first_request = len(hub.requests)  # the session's loopback Hub served other tests before
     assert main(["docs", "add", "farm", str(corpus), "--model", REPO]) == 0
     assert "4 files indexed" in capsys.readouterr().out
     assert main(["docs", "search", "farm", "when is the fleece shorn", "-n", "1", "--method",
@@ -49,7 +50,7 @@ def test_a_collection_with_a_hub_model(
     assert f"Embedding models here: all-MiniLM-L6-v2, {REPO}" in listed
 
     # Only what a conversion needs was fetched; only the GGUF and its description are kept.
-    fetched = [r for r in hub.requests if "/resolve/" in r and REPO in r]
+    fetched = [r for r in hub.requests[first_request:] if "/resolve/" in r and REPO in r]
     assert fetched and not any("onnx" in r or "README" in r for r in fetched)
     folder = paths.models_dir() / "embeddings" / "hub" / REPO.replace("/", "--")
     kept = sorted(p.name for p in folder.iterdir())
@@ -133,11 +134,14 @@ def test_collections_of_two_models_are_searched_together(
 def test_a_chat_model_is_refused_before_its_weights(
     hub: LoopbackHub, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    first_request = len(hub.requests)  # the session's loopback Hub served other tests before
     assert main(["docs", "add", "x", str(corpus), "--model", "test-org/smollm2-hf"]) == 1
     error = capsys.readouterr().err
     assert "“test-org/smollm2-hf” is a chat model (LlamaForCausalLM)" in error
     assert "BAAI/bge-small-en-v1.5" in error  # what to choose instead
-    assert not any("smollm2-hf" in r and "safetensors" in r for r in hub.requests)
+    asked = hub.requests[first_request:]
+    assert any("smollm2-hf" in r and "config.json" in r for r in asked)
+    assert not any("smollm2-hf" in r and "safetensors" in r for r in asked)
     assert not (paths.models_dir() / "embeddings" / "hub" / "test-org--smollm2-hf").exists()
     assert main(["docs", "list"]) == 0
     assert capsys.readouterr().out.startswith("No collections yet.")
@@ -153,7 +157,7 @@ def test_a_chat_model_is_refused_before_its_weights(
     error = capsys.readouterr().err
     assert "“test-org/mpnet” is a MPNetForMaskedLM model, not one Huacaya can use" in error
     assert "BertModel" in error
-    assert not any("mpnet" in r and "safetensors" in r for r in hub.requests)
+    assert not any("mpnet" in r and "safetensors" in r for r in hub.requests[first_request:])
 
 
 def test_asking_for_a_model_ends_offline_mode_and_an_unknown_one_is_named(

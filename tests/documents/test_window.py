@@ -188,3 +188,19 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
     assert f"Embedding model: {REPO}" in dialog.sources.text()
     assert window.docs.documents.collection("ranch").embedding_model == REPO
     window.close()
+
+
+def test_closing_the_window_while_indexing_news_is_on_its_way(qtbot, minilm: Embedder) -> None:  # type: ignore[no-untyped-def]
+    """The indexer's thread says "collections changed" just as the window closes: the news
+    arrives after the index was closed and must be dropped (it crashed in the event loop)."""
+    import threading
+
+    use_converted_model(minilm)
+    window: MainWindow = open_window(qtbot)
+    window.docs.open_dialog()
+    late = threading.Thread(target=window.docs.indexer.collections_changed.emit)
+    late.start()
+    late.join()  # queued for the window's thread, not delivered yet
+    window.close()
+    qtbot.wait(200)  # pytest-qt fails the test on an exception in the event loop
+    assert window.docs.documents.closed

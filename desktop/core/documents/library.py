@@ -44,6 +44,7 @@ class Documents:
         self._embedders: dict[str, Embedder] = {}
         self._threads = threads
         self.hub = hub
+        self.closed = False
 
     @property
     def embedder(self) -> Embedder:
@@ -68,6 +69,7 @@ class Documents:
             embedder.close()
         self._embedders = {}
         self.store.close()
+        self.closed = True
 
     # -- collections -----------------------------------------------------------------------
 
