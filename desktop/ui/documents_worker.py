@@ -57,7 +57,8 @@ class DocumentIndexer(QObject):
                     paths.extend(add)
                     break
             else:
-                if name != self.current or add:
+                # The one running now is not asked twice, unless it is being cancelled.
+                if name != self.current or add or self._cancel.cancelled:
                     self._queue.append((name, list(add), model))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)

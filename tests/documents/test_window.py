@@ -3,6 +3,7 @@ progress), tick it for the chat, ask, and click the citation to read the passage
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -24,6 +25,7 @@ from tests.ui.person import (
 )
 
 INDEX_MS = 120_000
+FILES = 240
 
 
 def pick_folder(qtbot, folder: Path) -> None:  # type: ignore[no-untyped-def]
@@ -107,8 +109,10 @@ def test_pause_resume_cancel_and_continue(
     use_converted_model(minilm)
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(60):
-        (folder / f"n{i:02}.txt").write_text(f"Note {i} about a llama named number {i}. " * 6)
+    # Enough that work is left after Resume: files are read quickly and embedded 32 at a time,
+    # and a Cancel that comes during the last batch rightly ends in "finished".
+    for i in range(FILES):
+        (folder / f"n{i:03}.txt").write_text(f"Note {i} about a llama named number {i}. " * 6)
     window: MainWindow = open_window(qtbot)
     indexer = window.docs.indexer
     statuses: list[object] = []
@@ -139,11 +143,11 @@ def test_pause_resume_cancel_and_continue(
         click(button(dialog, "Cancel"))
     assert "Stopped indexing “many”" in dialog.progress_label.text()
     kept = window.docs.documents.collection("many").files
-    assert 0 < kept < 60
+    assert 0 < kept < FILES
 
     with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
         click(button(dialog, "Reindex"))  # continues where it stopped
-    assert (finished.args[0].unchanged, len(finished.args[0].indexed)) == (kept, 60 - kept)
+    assert (finished.args[0].unchanged, len(finished.args[0].indexed)) == (kept, FILES - kept)
     window.close()
 
 
@@ -204,3 +208,18 @@ def test_closing_the_window_while_indexing_news_is_on_its_way(qtbot, minilm: Emb
     window.close()
     qtbot.wait(200)  # pytest-qt fails the test on an exception in the event loop
     assert window.docs.documents.closed
+
+
+def test_reindex_asked_while_a_cancel_finishes_is_not_lost(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Reindex clicked just after Cancel, before the indexer's thread has moved on: the
+    collection still counts as current then, and the request used to be dropped as a double."""
+    from desktop.ui.documents_worker import DocumentIndexer
+
+    indexer = DocumentIndexer()
+    indexer.current = "many"  # its thread is between the cancelled run and the next
+    indexer._thread = threading.current_thread()  # type: ignore[assignment]
+    indexer.index("many")
+    assert [name for name, _, _ in indexer._queue] == []  # running and not cancelled: a double
+    indexer.cancel()
+    indexer.index("many")
+    assert [name for name, _, _ in indexer._queue] == ["many"]
