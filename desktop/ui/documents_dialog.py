@@ -124,9 +124,13 @@ class DocumentsDialog(QDialog):
     def refresh(self) -> None:
         if self.documents.closed:  # the window is closing; news from the indexer came late
             return
-        chosen = self._new_name or self.current_name()  # a collection just made is shown
+        collections = self.documents.collections()
+        made = self._new_name in {c.name for c in collections}
+        chosen = self._new_name if made else self.current_name()  # a collection just made
+        if made:
+            self._new_name = ""
         self.collection_list.clear()
-        for collection in self.documents.collections():
+        for collection in collections:
             text = f"{collection.name} — {collection.files} files · {collection.chunks} chunks" + (
                 f" · {collection.unreadable} cannot be read" if collection.unreadable else ""
             )
@@ -135,8 +139,6 @@ class DocumentsDialog(QDialog):
             if collection.name == chosen or not chosen:
                 self.collection_list.setCurrentItem(item)
                 chosen = collection.name
-                if chosen == self._new_name:
-                    self._new_name = ""
         self._show_details()
         self.collections_changed.emit()
 
@@ -315,6 +317,7 @@ class DocumentsDialog(QDialog):
         self.refresh()
 
     def _on_failed(self, name: str, error: HuacayaError) -> None:
+        self._new_name = ""  # never made (its model could not be had, say)
         self._set_running(self.indexer.busy)
         self.progress_label.setText(f"Indexing “{name}” failed.")
         show_error(self, error)

@@ -154,7 +154,7 @@ def test_pause_resume_cancel_and_continue(
 def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     """New collection → type a Hub model → Huacaya is offline: Yes → folder → the model is
     downloaded (shown) and the collection indexed with it. A name that is not a repository
-    id gets a message first."""
+    id, and a repository the Hub does not have, get a message first."""
     use_converted_model(minilm)
     window: MainWindow = open_window(qtbot)
     assert window.store.settings.offline  # as on first launch
@@ -176,12 +176,24 @@ def test_a_collection_with_a_model_from_the_hub(qtbot, hub, minilm: Embedder, co
     assert "“not a model!” is not an embedding model Huacaya knows" in error.text()
     click(error.button(QMessageBox.StandardButton.Ok))
 
+    # A repository that is not on the Hub: asked to go online, then told; nothing is made.
     click(button(dialog, "New collection…"))
     type_into_dialog(qtbot, "collectionName", "ranch")
-    type_into_dialog(qtbot, "embeddingModel", REPO)
+    type_into_dialog(qtbot, "embeddingModel", "test-org/no-such-model")
     online = dialog_named(qtbot, "goOnlineDialog")
-    assert REPO in online.text() and "offline" in online.text()
+    assert "test-org/no-such-model" in online.text() and "offline" in online.text()
     click(online.button(QMessageBox.StandardButton.Yes))
+    with qtbot.waitSignal(indexer.failed, timeout=INDEX_MS):
+        pick_folder(qtbot, corpus)
+    error = dialog_named(qtbot, "errorDialog")
+    assert "“test-org/no-such-model” was not found" in error.text()
+    click(error.button(QMessageBox.StandardButton.Ok))
+    assert dialog.current_name() == "archive"
+    assert [c.name for c in window.docs.documents.collections()] == ["archive"]
+
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "ranch")
+    type_into_dialog(qtbot, "embeddingModel", REPO)  # online now: straight to the folder
     with qtbot.waitSignal(indexer.finished, timeout=INDEX_MS) as finished:
         pick_folder(qtbot, corpus)
     assert len(finished.args[0].indexed) == 4
