@@ -35,8 +35,32 @@ def _window_point(widget: QWidget, pos: QPoint | None) -> tuple:  # type: ignore
         QTest.qWaitForWindowActive(window, 1000)
     handle = window.windowHandle()
     assert handle is not None, f"{widget!r} is not shown"
+    _wait_until_drawn_where_it_is(widget, pos)
     local = pos if pos is not None else widget.rect().center()
     return handle, widget.mapTo(window, local)
+
+
+def _wait_until_drawn_where_it_is(widget: QWidget, pos: QPoint | None) -> None:
+    """A person clicks what they see, where it stays. A widget just put into a table sits at a
+    provisional place until the view's delayed layout runs, which may happen between the press
+    and the release of a click: the button then moves away and takes no click. So wait until the
+    point is on ``widget`` and stays there while pending events are handled."""
+    window = widget.window()
+    deadline = time.monotonic() + WAIT_MS / 1000
+
+    def where() -> QPoint | None:
+        local = pos if pos is not None else widget.rect().center()
+        point = widget.mapTo(window, local)
+        found = window.childAt(point) or window
+        return point if found is widget or widget.isAncestorOf(found) else None
+
+    while True:
+        before = where()
+        QApplication.processEvents()
+        if before is not None and where() == before:
+            return
+        assert time.monotonic() < deadline, f"{widget!r} is not where it is drawn"
+        QTest.qWait(10)
 
 
 _last_click: dict[str, float] = {}
@@ -49,11 +73,11 @@ def click(
 ) -> None:
     """One click. Two separate clicks of a person are further apart than a double-click (QTest
     would otherwise make the second one a double-click, which opens no context menu)."""
-    handle, point = _window_point(widget, pos)
     interval = QApplication.doubleClickInterval() / 1000 + 0.05
     since = time.monotonic() - _last_click.get("at", 0.0)
     if since < interval:
         QTest.qWait(int((interval - since) * 1000))
+    handle, point = _window_point(widget, pos)
     QTest.mouseClick(handle, button, Qt.KeyboardModifier.NoModifier, point)
     _last_click["at"] = time.monotonic()
 
