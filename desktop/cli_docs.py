@@ -28,6 +28,7 @@ from desktop.core.hub_download import human_bytes
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import ChatSession
 from desktop.core.settings import SettingsStore
+from desktop.core.words import plural
 
 
 def _positive(text: str) -> int:
@@ -142,11 +143,7 @@ def index(documents: Documents, name: str) -> int:
 
 
 def summary(report: IndexReport) -> str:
-    lines = [
-        f"{report.collection}: {len(report.indexed)} files indexed ({report.chunks} chunks, "
-        f"{report.chunks_per_second:.1f} chunks/s), {report.unchanged} unchanged, "
-        f"{len(report.removed)} removed, {len(report.unreadable)} cannot be read."
-    ]
+    lines = [f"{report.collection}: {report.describe()}"]
     lines += [f"  cannot read {path}: {reason}" for path, reason in report.unreadable]
     lines += [f"  skipped {path}: {reason}" for path, reason in report.skipped]
     lines += [
@@ -165,7 +162,8 @@ def _list(documents: Documents) -> int:
         return 0
     for collection in collections:
         print(
-            f"{collection.name}\t{collection.files} files\t{collection.chunks} chunks\t"
+            f"{collection.name}\t{plural(collection.files, 'file')}\t"
+            f"{plural(collection.chunks, 'chunk')}\t"
             f"{collection.unreadable} unreadable\t{collection.embedding_model}"
         )
         for source in collection.sources:

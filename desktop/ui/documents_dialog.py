@@ -27,6 +27,7 @@ from desktop.core.embedding_model import (
 )
 from desktop.core.errors import HuacayaError
 from desktop.core.settings import SettingsStore
+from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.documents_worker import DocumentIndexer
 from desktop.ui.errors import show_error
@@ -131,9 +132,10 @@ class DocumentsDialog(QDialog):
             self._new_name = ""
         self.collection_list.clear()
         for collection in collections:
-            text = f"{collection.name} — {collection.files} files · {collection.chunks} chunks" + (
-                f" · {collection.unreadable} cannot be read" if collection.unreadable else ""
-            )
+            counts = f"{plural(collection.files, 'file')} · {plural(collection.chunks, 'chunk')}"
+            if collection.unreadable:
+                counts += f" · {collection.unreadable} cannot be read"
+            text = f"{collection.name} — {counts}"
             item = QListWidgetItem(text, self.collection_list)
             item.setData(Qt.ItemDataRole.UserRole, collection.name)
             if collection.name == chosen or not chosen:
@@ -301,12 +303,7 @@ class DocumentsDialog(QDialog):
     def _on_finished(self, report: IndexReport) -> None:
         self._set_running(self.indexer.busy)
         self.progress.setValue(1000)
-        self.progress_label.setText(
-            f"“{report.collection}” is up to date: {len(report.indexed)} files indexed "
-            f"({report.chunks} chunks, {report.chunks_per_second:.1f} chunks/s), "
-            f"{report.unchanged} unchanged, {len(report.removed)} removed, "
-            f"{len(report.unreadable)} cannot be read."
-        )
+        self.progress_label.setText(f"“{report.collection}” is up to date: {report.describe()}")
         self.refresh()
 
     def _on_cancelled(self, name: str) -> None:

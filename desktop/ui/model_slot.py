@@ -17,6 +17,7 @@ from desktop.core.errors import HuacayaError
 from desktop.core.hardware import default_gpu_layers
 from desktop.core.library import ModelEntry
 from desktop.core.model_probe import probe_model
+from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.engine_worker import LoadRequest
 from desktop.ui.errors import show_error
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 class ModelSlot(QObject):

@@ -85,6 +85,16 @@ def test_rescan_reads_only_what_changed(
     assert (collection.files, collection.chunks) == (4, 4)
 
 
+def test_a_run_says_what_it_did_in_words(docs: Documents, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "one", 1)
+    docs.add("one", [folder])
+    said = docs.index("one").describe()
+    assert said.startswith("1 file indexed (1 chunk, ")  # not "1 files", "1 chunks"
+    assert said.endswith(" chunks/s), 0 unchanged, 0 removed, 0 cannot be read.")
+    (folder / "file1.txt").write_text("Another note.")
+    assert docs.index("one").describe().startswith("1 file indexed (1 chunk, ")
+
+
 def test_unreadable_listed_and_missing_folder_kept(docs: Documents, tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "a", 2)
     (folder / "bad.txt").write_bytes(b"\x00\x00binary")

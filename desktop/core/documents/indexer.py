@@ -29,6 +29,7 @@ from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.store import Collection, DocumentStore, Fingerprint
 from desktop.core.errors import DocumentError, UnreadableDocument
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core.words import plural
 
 EMBED_SLICE = 32  # chunks embedded between two cancel/pause checks
 
@@ -77,11 +78,9 @@ class IndexStatus:
 
     def describe(self) -> str:
         left = "" if self.seconds_left is None else f" · about {_duration(self.seconds_left)} left"
-        files = "file" if self.files_total == 1 else "files"
-        chunks = "chunk" if self.chunks_done == 1 else "chunks"
         return (
-            f"{self.files_done}/{self.files_total} {files} · {self.chunks_done} {chunks} · "
-            f"{self.chunks_per_second:.1f} chunks/s{left}"
+            f"{self.files_done}/{plural(self.files_total, 'file')} · "
+            f"{plural(self.chunks_done, 'chunk')} · {self.chunks_per_second:.1f} chunks/s{left}"
         )
 
 
@@ -109,6 +108,14 @@ class IndexReport:
     @property
     def chunks_per_second(self) -> float:
         return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        """One line for the window and the terminal: what this run did."""
+        return (
+            f"{plural(len(self.indexed), 'file')} indexed ({plural(self.chunks, 'chunk')}, "
+            f"{self.chunks_per_second:.1f} chunks/s), {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.unreadable)} cannot be read."
+        )
 
 
 def fingerprint(path: Path, with_hash: bool = False) -> Fingerprint:
