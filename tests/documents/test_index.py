@@ -12,6 +12,7 @@ import pytest
 
 from desktop.core.documents import indexer as indexer_module
 from desktop.core.documents import store as store_module
+from desktop.core.documents import watcher as watcher_module
 from desktop.core.documents.library import Documents
 from desktop.core.documents.retrieval import fts_terms, reciprocal_rank_fusion
 from desktop.core.documents.watcher import FolderWatcher
@@ -208,7 +209,9 @@ def test_full_text_looks_up_the_telling_words(
     assert Path(hits[0].chunk.path).name == "quote.txt"
 
 
-def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents) -> None:
+def test_watcher_reports_changes_once_per_burst(
+    tmp_path: Path, docs: Documents, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = make_folder(tmp_path / "w", 1)
     docs.add("w", [folder])
     calls: list[str] = []
@@ -218,8 +221,18 @@ def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents)
         calls.append(name)
         event.set()
 
+    started: list[object] = []
+
+    class Observer(watcher_module.Observer):  # type: ignore[misc,valid-type]
+        def start(self) -> None:
+            started.append(self)
+            super().start()
+
+    monkeypatch.setattr(watcher_module, "Observer", Observer)
     watcher = FolderWatcher(changed, delay=0.3)
-    watcher.watch(docs.collections())
+    for _ in range(20):  # the window asks after every indexing run: the same folders stay watched
+        watcher.watch(docs.collections())  # (restarting watchdog's threads makes it log errors)
+    assert len(started) == 1
     try:
         (folder / "ignored.bin").write_bytes(b"not a document")
         for i in range(5):
@@ -227,6 +240,11 @@ def test_watcher_reports_changes_once_per_burst(tmp_path: Path, docs: Documents)
         assert event.wait(10)
         time.sleep(0.6)  # a second call would come 0.3 s after the last event
         assert calls == ["w"]
+        docs.add("v", [make_folder(tmp_path / "v", 1)])  # other folders: watched anew
+        watcher.watch(docs.collections())
+        event.clear()
+        (tmp_path / "v" / "new.md").write_text("new")
+        assert event.wait(10) and len(started) == 2 and calls[-1] == "v"
     finally:
         watcher.stop()
 

@@ -50,27 +50,34 @@ class FolderWatcher:
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._timers: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
+        self._watching: list[tuple[str, str, bool]] = []  # (collection, folder, recursive)
 
     def watch(self, collections: Sequence[Collection]) -> None:
-        """Watch exactly these collections' folders from now on."""
-        self.stop()
-        observer = Observer()
-        scheduled = 0
+        """Watch exactly these collections' folders from now on. The same folders as now keep
+        their watches: the window asks after every indexing run, and stopping watchdog's
+        threads just after they started makes its inotify emitter log an error."""
+        wanted = []
         for collection in collections:
-            handler = _Handler(collection.name, self._notice)
             for source in map(Path, collection.sources):
                 folder = source if source.is_dir() else source.parent
-                if not folder.is_dir():
-                    continue  # a missing folder: the rescan reports it
-                try:
-                    observer.schedule(handler, str(folder), recursive=source.is_dir())
-                    scheduled += 1
-                except OSError as exc:  # e.g. the system's limit of watches is reached
-                    log.warning("cannot watch %s: %s (rescans still find changes)", folder, exc)
-        if scheduled:
+                if folder.is_dir():  # a missing folder: the rescan reports it
+                    wanted.append((collection.name, str(folder), source.is_dir()))
+        if wanted == self._watching and self._observer is not None:
+            return
+        self.stop()
+        observer = Observer()
+        handlers: dict[str, _Handler] = {}
+        for name, folder, recursive in wanted:
+            handler = handlers.setdefault(name, _Handler(name, self._notice))
+            try:
+                observer.schedule(handler, folder, recursive=recursive)
+            except OSError as exc:  # e.g. the system's limit of watches is reached
+                log.warning("cannot watch %s: %s (rescans still find changes)", folder, exc)
+        if wanted:
             observer.daemon = True
             observer.start()
             self._observer = observer
+            self._watching = wanted
 
     def _notice(self, name: str) -> None:
         with self._lock:
@@ -96,3 +103,4 @@ class FolderWatcher:
             self._observer.stop()
             self._observer.join(timeout=5)
             self._observer = None
+        self._watching = []
