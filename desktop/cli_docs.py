@@ -20,6 +20,7 @@ from desktop.core.embedding_model import (
     EMBEDDING_NAME,
     check_model_name,
     installed_embedding_models,
+    needs_download,
     remove_hub_embedding_model,
 )
 from desktop.core.errors import Cancelled, DocumentError
@@ -80,7 +81,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     store = SettingsStore()
     wanted = getattr(args, "model", "")
-    if wanted and store.settings.offline and wanted not in installed_embedding_models():
+    if wanted and store.settings.offline and needs_download(wanted):
         store.update(offline=False)  # as `models pull`: asking for a download ends offline mode
         print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
     hub = HubClient(secrets.get_token, lambda: store.settings.offline)

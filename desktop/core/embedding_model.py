@@ -160,6 +160,11 @@ def installed_embedding_models(root: Path | None = None) -> list[str]:
     return [EMBEDDING_NAME, *names]
 
 
+def needs_download(name: str, root: Path | None = None) -> bool:
+    """Whether using ``name`` means fetching it from the Hub (neither built in nor installed)."""
+    return check_model_name(name) not in installed_embedding_models(root)
+
+
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 
 

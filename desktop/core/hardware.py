@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import sys
@@ -39,6 +40,7 @@ def default_gpu_layers() -> int:
     return -1 if is_apple_silicon() else 0
 
 
+@functools.cache  # a fact of this machine and build; llama.cpp's report is asked once
 def fast_bf16() -> bool:
     """Whether this CPU and llama.cpp's build multiply bfloat16 weights natively (AVX512-BF16):
     there a bf16 model runs about 1.4× faster than f16 (benchmarks/documents.py)."""

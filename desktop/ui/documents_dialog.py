@@ -24,6 +24,7 @@ from desktop.core.embedding_model import (
     EMBEDDING_NAME,
     check_model_name,
     installed_embedding_models,
+    needs_download,
 )
 from desktop.core.errors import HuacayaError
 from desktop.core.settings import SettingsStore
@@ -209,7 +210,7 @@ class DocumentsDialog(QDialog):
         def choose_folder() -> None:
             dialogs.choose_folder(self, f"Add a folder to “{name}”", start)
 
-        if self.settings.settings.offline and model not in installed_embedding_models():
+        if self.settings.settings.offline and needs_download(model):
 
             def go_online() -> None:
                 self.settings.update(offline=False)

@@ -166,6 +166,12 @@ def test_asking_for_a_model_ends_offline_mode_and_an_unknown_one_is_named(
     from desktop.core.settings import SettingsStore
 
     SettingsStore().update(offline=True)
+    requests = len(hub.requests)
+    assert main(["docs", "add", "mine", str(corpus), "--model", "ALL-MiniLM-L6-v2"]) == 0
+    assert SettingsStore().settings.offline  # the built-in model, in any case: nothing to fetch
+    assert len(hub.requests) == requests
+    assert "offline mode" not in capsys.readouterr().err
+    assert main(["docs", "rm", "mine"]) == 0
     assert main(["docs", "add", "x", str(corpus), "--model", "test-org/no-such-model"]) == 1
     error = capsys.readouterr().err
     assert "offline mode is now off" in error and "test-org/no-such-model" in error
