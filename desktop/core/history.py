@@ -20,12 +20,7 @@ from typing import Any
 from desktop.core import paths
 from desktop.core.errors import HistoryError
 from desktop.core.history_schema import MIGRATIONS, connect, migrate
-from desktop.core.history_search import (
-    SCAN_BYTES,
-    fts_query,
-    snippet_html,
-    storable,
-)
+from desktop.core.history_search import SearchHit, fts_query, newest_matches, storable
 from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
@@ -78,14 +73,6 @@ class Conversation:
     created_at: float
     updated_at: float
     messages: list[StoredMessage] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    conversation_id: int
-    message_id: int
-    title: str
-    snippet_html: str  # escaped text with the matches in <b>…</b>
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -370,51 +357,7 @@ class History:
         with self._search_lock:
             if self._search_db is None:
                 self._search_db = connect(self.path, check_same_thread=False)
-            db = self._search_db
-            # Newest matches first: FTS5 walks its index in rowid order, so a common word costs
-            # no more than a rare one (ranking would score every match).
-            newest = db.execute(
-                "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
-                "JOIN messages m ON m.id = messages_fts.rowid "
-                "JOIN conversations c ON c.id = m.conversation_id "
-                "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
-                "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
-                (query, limit),
-            ).fetchall()
-            if not newest:
-                return []
-            ids = [row[1] for row in newest]
-            marks = ", ".join("?" * len(ids))
-            contents = {message_id: _head(db, message_id) for message_id in ids}
-            titles = dict(
-                db.execute(
-                    f"SELECT id, title FROM conversations WHERE id IN ({marks})",
-                    [row[0] for row in newest],
-                ).fetchall()
-            )
-        return [
-            SearchHit(
-                conversation,
-                message,
-                titles.get(conversation, ""),
-                snippet_html(contents[message], text),
-            )
-            for conversation, message in newest
-        ]
-
-
-def _head(db: sqlite3.Connection, message_id: int) -> str:
-    """The first ``SCAN_BYTES`` of a message, without reading the rest of it (a 10 MB message
-    costs what a short one does); SQLite's text functions would also stop at a NUL."""
-    if hasattr(db, "blobopen"):  # Python 3.11+
-        with db.blobopen("messages", "content", message_id, readonly=True) as blob:
-            head = blob.read(SCAN_BYTES)
-    else:
-        (head,) = db.execute(
-            "SELECT substr(CAST(content AS BLOB), 1, ?) FROM messages WHERE id = ?",
-            (SCAN_BYTES, message_id),
-        ).fetchone()
-    return bytes(head).decode("utf-8", "ignore")  # a character cut at the end is dropped
+            return newest_matches(self._search_db, query, text, limit)
 
 
 def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:

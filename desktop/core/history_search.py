@@ -1,5 +1,5 @@
-"""Search helpers of the conversation store: the user's words as a safe FTS5 query, text made
-storable, and the snippet shown for a hit.
+"""Search in the conversation store: the user's words as a safe FTS5 query, the newest
+matching message of each chat, text made storable, and the snippet shown for a hit.
 
 FTS5 finds the matching messages in milliseconds, but its ``snippet()`` tokenizes the whole
 message and scores every occurrence: seconds for one word repeated 20,000 times, minutes for a
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+from dataclasses import dataclass
 
 from desktop.core.markdown import plain_text
 
@@ -20,6 +22,61 @@ _HIT_START, _HIT_END = "\x02", "\x03"
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _NOT_QUERY = re.compile('[\x00-\x1f\x7f\ud800-\udfff"]')
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    conversation_id: int
+    message_id: int
+    title: str
+    snippet_html: str  # escaped text with the matches in <b>…</b>
+
+
+def newest_matches(db: sqlite3.Connection, query: str, text: str, limit: int) -> list[SearchHit]:
+    """One hit per chat (not deleted) with a message matching the FTS5 ``query``: its newest
+    matching message, newest chats first; ``text`` is what the user typed (for the snippet)."""
+    # Newest matches first: FTS5 walks its index in rowid order, so a common word costs
+    # no more than a rare one (ranking would score every match).
+    newest = db.execute(
+        "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
+        "JOIN messages m ON m.id = messages_fts.rowid "
+        "JOIN conversations c ON c.id = m.conversation_id "
+        "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+        "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
+        (query, limit),
+    ).fetchall()
+    if not newest:
+        return []
+    marks = ", ".join("?" * len(newest))
+    titles = dict(
+        db.execute(
+            f"SELECT id, title FROM conversations WHERE id IN ({marks})",
+            [conversation for conversation, _ in newest],
+        ).fetchall()
+    )
+    return [
+        SearchHit(
+            conversation,
+            message,
+            titles.get(conversation, ""),
+            snippet_html(_head(db, message), text),
+        )
+        for conversation, message in newest
+    ]
+
+
+def _head(db: sqlite3.Connection, message_id: int) -> str:
+    """The first ``SCAN_BYTES`` of a message, without reading the rest of it (a 10 MB message
+    costs what a short one does); SQLite's text functions would also stop at a NUL."""
+    if hasattr(db, "blobopen"):  # Python 3.11+
+        with db.blobopen("messages", "content", message_id, readonly=True) as blob:
+            head = blob.read(SCAN_BYTES)
+    else:
+        (head,) = db.execute(
+            "SELECT substr(CAST(content AS BLOB), 1, ?) FROM messages WHERE id = ?",
+            (SCAN_BYTES, message_id),
+        ).fetchone()
+    return bytes(head).decode("utf-8", "ignore")  # a character cut at the end is dropped
 
 
 def storable(text: str) -> str:
