@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import llama_cpp
 
-from desktop.core import hardware, llama_log
-from desktop.core.engine import ChatEngine
+from conversion import llama_log
+from desktop.core import hardware
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.starter import starter_model_path
 from desktop.core.settings import GenerationSettings
-from desktop.core.starter import starter_model_path
 
 PROMPT = "Write a long story about a lighthouse keeper who befriends a seagull."
 GOAL = 0.97

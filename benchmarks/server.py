@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openai
 
 from desktop.core import hardware
-from desktop.core.engine import ChatEngine
-from desktop.core.library import ModelLibrary
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import GenerationSettings
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from desktop.core import hardware  # noqa: E402
-from desktop.core.engine import ChatEngine  # noqa: E402
+from desktop.core.chat.engine import ChatEngine  # noqa: E402
+from desktop.core.models.starter import starter_model_path  # noqa: E402
 from desktop.core.settings import GenerationSettings  # noqa: E402
-from desktop.core.starter import starter_model_path  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 

@@ -2,8 +2,8 @@
 
 llama-cpp-python's default callback maps levels wrongly and prints to stderr; ours sends each
 line to the ``llama.cpp`` logger and keeps the last error lines so that a failed load can tell
-the user what llama.cpp said. It lives in ``conversion`` (which may not import ``desktop``)
-because the GGUF teacher of ``huacaya-generate-data`` loads models too.
+the user what llama.cpp said. The app's engine, its embedder and the GGUF teacher of
+``huacaya-generate-data`` all install it from here.
 """
 
 from __future__ import annotations

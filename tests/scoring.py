@@ -23,8 +23,8 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from desktop.core.engine import ChatEngine
-from desktop.core.prompts import Message
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.prompts import Message
 from desktop.core.settings import GenerationSettings
 
 # Logit differences from summation order are around 1e-3 (f32) to 1e-2 (quantized matmuls);

@@ -47,7 +47,7 @@ class GgufTeacher:
         said = io.StringIO()
         try:
             # verbose=False would silence the process's file descriptors 1 and 2 while loading
-            # (see desktop/core/engine.py); llama.cpp's own log goes to our callback instead.
+            # (see desktop/core/chat/engine.py); llama.cpp's own log goes to our callback instead.
             with contextlib.redirect_stderr(said):
                 self._llama = llama_cpp.Llama(
                     model_path=str(path),

@@ -19,15 +19,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from desktop.core.embedding_model import EMBEDDING_NAME, embedding_checkpoint
-from desktop.core.errors import (
+from conversion.errors import (
     EmbeddingModelMissing,
     HuacayaError,
     ModelNotFoundError,
     NotEnoughMemoryError,
     PromptTooLongError,
 )
-from desktop.core.library import ModelEntry, ModelLibrary
+from desktop.core.models.embedding_model import EMBEDDING_NAME, embedding_checkpoint
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import GenerationSettings
 from desktop.server import events
 from desktop.server.config import ServerConfig

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from desktop.core.engine import GenerationStats
+from desktop.core.chat.engine import GenerationStats
 from desktop.server.worker import Delta, Failed, Finished, Job
 
 T = TypeVar("T")

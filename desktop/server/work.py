@@ -12,11 +12,11 @@ from collections.abc import Callable
 import llama_cpp
 from llama_cpp.llama_grammar import JSON_GBNF
 
+from desktop.core.chat.prompts import Message
+from desktop.core.chat.session import ChatMessage, ChatSession
 from desktop.core.documents.embedder import Embedder
-from desktop.core.embedding_model import ensure_embedding_model
-from desktop.core.library import ModelEntry
-from desktop.core.prompts import Message
-from desktop.core.session import ChatMessage, ChatSession
+from desktop.core.models.embedding_model import ensure_embedding_model
+from desktop.core.models.library import ModelEntry
 from desktop.core.settings import GenerationSettings
 from desktop.server.protocol import ApiError, InputMessage, Sampling
 from desktop.server.worker import Delta, Finished, Job, ModelWorker, Stopped

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from conversion.gguf_file import read_gguf_info
-from desktop.core.engine import ChatEngine, GenerationStats
-from desktop.core.library import ModelEntry, ModelLibrary
-from desktop.core.progress import CancelToken
+from conversion.progress import CancelToken
+from desktop.core.chat.engine import ChatEngine, GenerationStats
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.memory import check_fits
 

@@ -1,7 +1,7 @@
 """The open conversation in the window: a ChatSession shown in the transcript, answered by the
 engine thread.
 
-The session (``desktop.core.session``) decides what is saved, sent and shown as stopped; this
+The session (``desktop.core.chat.session``) decides what is saved, sent and shown as stopped; this
 adapter only forwards: a question to the session and its request to the engine, the engine's
 text back to the session and the transcript, and tells the window when things change.
 """
@@ -12,10 +12,10 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.engine import GenerationStats
-from desktop.core.errors import HuacayaError
-from desktop.core.history import Conversation, History
-from desktop.core.session import AnswerRequest, ChatMessage, ChatSession
+from conversion.errors import HuacayaError
+from desktop.core.chat.engine import GenerationStats
+from desktop.core.chat.session import AnswerRequest, ChatMessage, ChatSession
+from desktop.core.history.store import Conversation, History
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.ui.chat_view import ChatView
 from desktop.ui.engine_worker import EngineController

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import HuacayaError
-from desktop.core.session import AnswerRequest
+from conversion.errors import HuacayaError
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import AnswerRequest
 from desktop.ui.errors import as_user_error
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop import APP_NAME
-from desktop.core.engine import GenerationStats, ModelInfo
-from desktop.core.errors import HuacayaError
-from desktop.core.history import History
-from desktop.core.library import ModelLibrary, library_for
+from desktop.core.chat.engine import GenerationStats, ModelInfo
+from desktop.core.history.store import History
+from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.conversation import ConversationController

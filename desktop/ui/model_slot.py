@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from conversion.errors import HuacayaError
 from conversion.gguf_file import read_gguf_info
-from desktop.core.engine import ModelInfo
-from desktop.core.errors import HuacayaError
+from desktop.core.chat.engine import ModelInfo
 from desktop.core.hardware import default_gpu_layers
-from desktop.core.library import ModelEntry
-from desktop.core.model_probe import probe_model
+from desktop.core.models.library import ModelEntry
+from desktop.core.models.probe import probe_model
 from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.engine_worker import LoadRequest

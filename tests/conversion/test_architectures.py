@@ -12,7 +12,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from conversion.convert import convert
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
 from desktop.core.settings import GenerationSettings
 from tests.conversion.architectures import ARCHITECTURES, TEXT, build_checkpoint
 from tests.conversion.conftest import hf_logits

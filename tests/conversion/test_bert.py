@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from desktop.core.embedding_model import embedding_checkpoint, ensure_embedding_model
+from desktop.core.models.embedding_model import embedding_checkpoint, ensure_embedding_model
 
 SUBJECTS = ["The alpaca", "My neighbour's cat", "A small startup", "The river", "Our teacher"]
 ACTIONS = [
@@ -111,11 +111,11 @@ def test_q8_0_embedding_model_and_reuse(tmp_path: Path) -> None:
 
 
 def test_an_embedding_model_is_not_imported_as_a_chat_model() -> None:
-    from desktop.core.errors import LibraryError
-    from desktop.core.hub import HubClient
-    from desktop.core.job_store import JobSpec, JobStore
-    from desktop.core.jobs import JobRunner
-    from desktop.core.library import ModelLibrary
+    from conversion.errors import LibraryError
+    from desktop.core.hub.client import HubClient
+    from desktop.core.jobs.runner import JobRunner
+    from desktop.core.jobs.store import JobSpec, JobStore
+    from desktop.core.models.library import ModelLibrary
 
     store, library = JobStore(), ModelLibrary()
     runner = JobRunner(store, library, HubClient(lambda: None, lambda: True))

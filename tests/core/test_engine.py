@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, ModelLoadError, PromptTooLongError
-from desktop.core.progress import CancelToken
+from conversion.errors import ModelFileError, ModelLoadError, PromptTooLongError
+from conversion.progress import CancelToken
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.text_stream import StreamOutcome, text_stream
 from desktop.core.settings import GenerationSettings
-from desktop.core.text_stream import StreamOutcome, text_stream
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
     text_file_named_gguf,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, ModelLoadError
-from desktop.core.model_probe import CACHE_ENV
+from conversion.errors import ModelFileError, ModelLoadError
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import ARRAY, STRING, variant
 

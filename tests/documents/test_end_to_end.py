@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.cli import main
+from desktop.cli.main import main
 from desktop.core import paths
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import ChatSession
 from desktop.core.documents.context import budget_chars
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.engine import ChatEngine
-from desktop.core.history import History
-from desktop.core.session import ChatSession
+from desktop.core.history.store import History
 from desktop.core.settings import GenerationSettings
 from tests.documents.conftest import QUESTION, use_converted_model
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from desktop import __version__
-from desktop.core.engine import ChatEngine
-from desktop.core.history import History
-from desktop.core.session import ChatSession
-from desktop.terminal import TerminalChat
+from desktop.cli.chat import TerminalChat
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import ChatSession
+from desktop.core.history.store import History
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
     greedy_by_default,

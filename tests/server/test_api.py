@@ -11,7 +11,7 @@ import numpy as np
 import openai
 import pytest
 
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
 from desktop.server.runner import ApiServer
 from tests.conftest import COUNT, greedy
 from tests.scoring import Reference

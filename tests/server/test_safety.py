@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from desktop.core.errors import ServerError
-from desktop.core.library import ModelLibrary
+from conversion.errors import ServerError
+from desktop.core.models.library import ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer
 from tests.server.conftest import client_for

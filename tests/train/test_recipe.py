@@ -23,8 +23,8 @@ from conversion.train.packing import REAL_TOKENS, PackedCollator
 from conversion.train.recipe import TrainConfig
 from conversion.train.run import TrainResult, train
 from conversion.train.run_record import read_metrics
-from desktop.core.engine import ChatEngine
-from desktop.core.library import ModelLibrary
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.library import ModelLibrary
 from tests.conftest import greedy
 from tests.train.conftest import ROOT, write_records
 

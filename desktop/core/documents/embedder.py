@@ -17,9 +17,10 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from desktop.core import hardware, llama_log
-from desktop.core.embedding_model import EmbeddingModel, ensure_embedding_model
-from desktop.core.errors import ModelLoadError
+from conversion import llama_log
+from conversion.errors import ModelLoadError
+from desktop.core import hardware
+from desktop.core.models.embedding_model import EmbeddingModel, ensure_embedding_model
 
 MAX_TOKENS = 512  # the longest text one sequence may hold
 

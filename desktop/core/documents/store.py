@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.errors import DocumentError
 from desktop.core import paths
 from desktop.core.documents.chunker import Chunk
 from desktop.core.documents.schema import migrate
-from desktop.core.errors import DocumentError
-from desktop.core.history_schema import connect
+from desktop.core.history.schema import connect
 from desktop.core.sqlite_store import write_transaction
 
 DB_FILE = "documents.sqlite3"

@@ -1,0 +1,167 @@
+"""Open a model file for the first time in a child process, so a crash costs a message, not the app.
+
+:func:`conversion.gguf_validate.validate_gguf` refuses what we know llama.cpp trusts; whatever
+else makes llama.cpp ``abort()`` (a C++ exception escaping, an assertion) would take the whole
+window down with it. So the first time a file is opened, a child process loads it with a small
+context, evaluates a few tokens and renders the chat template once with a probe conversation,
+then reports. The verdict is remembered by the file's path, size and modification time, so the
+check costs one extra second once per file, never per load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from conversion.errors import ModelLoadError
+from conversion.output import atomic_write_text
+from conversion.ownership import adopt_child, die_with_parent, kill_tree
+from conversion.progress import CancelToken
+from desktop.core import paths
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "HUACAYA_MODEL_CHECKS"  # another verdict file (the tests share one across homes)
+PROBE_CONTEXT = 256
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    template_problem: str = ""  # why the model's chat template cannot be used, if it cannot
+    fallback_format: str = "alpaca"  # the format to use instead
+
+
+def _cache_file() -> Path:
+    override = os.environ.get(CACHE_ENV)
+    return Path(override) if override else paths.data_dir() / "model-checks.json"
+
+
+def _key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _read_cache() -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember(key: str, verdict: ProbeVerdict) -> None:
+    cache = _read_cache()
+    cache[key] = {
+        "template_problem": verdict.template_problem,
+        "fallback_format": verdict.fallback_format,
+    }
+    try:
+        atomic_write_text(_cache_file(), json.dumps(cache, indent=1))
+    except OSError as exc:  # a read-only home: the check simply runs again next time
+        log.warning("could not remember the model check: %s", exc)
+
+
+def _cached(key: str) -> ProbeVerdict | None:
+    entry = _read_cache().get(key)
+    if not isinstance(entry, dict):
+        return None
+    problem, fallback = entry.get("template_problem"), entry.get("fallback_format")
+    if not isinstance(problem, str) or not isinstance(fallback, str):
+        return None
+    return ProbeVerdict(problem, fallback)
+
+
+def probe_model(
+    path: Path, gpu_layers: int = 0, cancel: CancelToken | None = None, timeout: float = 0.0
+) -> ProbeVerdict:
+    """The verdict for ``path``: from memory, or by opening it in a child process now.
+
+    Raises :class:`ModelLoadError` when llama.cpp refuses the file, crashes on it or hangs.
+    """
+    key = _key(path)
+    verdict = _cached(key)
+    if verdict is not None:
+        return verdict
+    verdict = _run_child(path, gpu_layers, cancel or CancelToken(), timeout)
+    _remember(key, verdict)
+    return verdict
+
+
+def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float) -> ProbeVerdict:
+    # Loading maps the file; allow for a slow disk on big files, and a generous start-up.
+    limit = timeout or 60.0 + path.stat().st_size / 200e6
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_probe_in_child, args=(str(path), gpu_layers, sender, os.getpid()), daemon=True
+    )
+    process.start()
+    adopt_child(process.pid)
+    sender.close()
+    deadline = time.monotonic() + limit
+    answer = None
+    try:
+        while not receiver.poll(0.1):
+            if not process.is_alive() and not receiver.poll(0):
+                break
+            if time.monotonic() > deadline:
+                raise ModelLoadError(
+                    f"llama.cpp did not finish opening “{path.name}” within {limit:.0f} s.",
+                    "The file is probably damaged or hostile; use another model.",
+                )
+            cancel.check()
+        answer = receiver.recv() if receiver.poll(0) else None
+    except EOFError:
+        pass  # it died before saying anything
+    finally:
+        if answer is None and not cancel.cancelled and time.monotonic() <= deadline:
+            process.join(5)  # it is dying: collect how it ended
+        if process.is_alive():
+            kill_tree(process.pid, timeout=1.0)
+        process.join(5)
+        receiver.close()
+    if answer is None:
+        code = process.exitcode
+        reason = (
+            f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
+        )
+        raise ModelLoadError(
+            f"llama.cpp crashed while opening “{path.name}” ({reason}).",
+            "The file is damaged or uses something this version of llama.cpp cannot handle; "
+            "use another model or quantization.",
+        )
+    if answer[0] == "error":
+        raise ModelLoadError(answer[1], answer[2] or None)
+    return ProbeVerdict(answer[1], answer[2])
+
+
+def _probe_in_child(path: str, gpu_layers: int, sender, parent: int) -> None:  # type: ignore[no-untyped-def]
+    """Load, answer the probe conversation with two tokens; report ("ok", problem, fallback)."""
+    die_with_parent(parent)  # the window killed with kill -9 takes its probe along
+    os.environ["GGML_NO_BACKTRACE"] = "1"  # an abort here is expected: no debugger backtrace
+    from conversion.errors import HuacayaError
+    from desktop.core.chat.engine import ChatEngine
+    from desktop.core.chat.prompts import PROBE_CONVERSATION
+    from desktop.core.settings import GenerationSettings
+
+    try:
+        engine = ChatEngine(path, context_length=PROBE_CONTEXT, threads=1, gpu_layers=gpu_layers)
+        engine.load(probe=False)
+        # the path of every answer: render, tokenize (special tokens too), evaluate, sample, decode
+        settings = GenerationSettings(temperature=0.0, max_tokens=2)
+        for _ in engine.stream(PROBE_CONVERSATION, settings):
+            pass
+        sender.send(("ok", engine.template_problem, engine.fallback_format))
+    except HuacayaError as exc:
+        sender.send(("error", exc.message, exc.hint))
+    except Exception as exc:  # the child's whole purpose is to turn any failure into a message
+        said = f"llama.cpp could not open “{Path(path).name}”: {type(exc).__name__}: {exc}"
+        sender.send(("error", said, ""))
+    finally:
+        sender.close()
