@@ -32,9 +32,10 @@ GOAL = 0.97
 def run_engine(engine: ChatEngine, tokens: int) -> tuple[float, float, int]:
     engine.forget_cache()
     settings = GenerationSettings(temperature=0.0, max_tokens=tokens, repeat_penalty=1.0)
-    for _ in engine.stream([{"role": "user", "content": PROMPT}], settings):
+    response = engine.stream([{"role": "user", "content": PROMPT}], settings)
+    for _ in response:
         pass
-    stats = engine.last_stats
+    stats = response.stats
     assert stats is not None
     return stats.tokens_per_second, stats.time_to_first_token, stats.generated_tokens
 

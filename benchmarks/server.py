@@ -57,8 +57,9 @@ def rate(tokens: int, first: float, last: float) -> float:
 
 def run_engine(engine: ChatEngine, i: int, settings: GenerationSettings) -> tuple[float, float]:
     started = time.perf_counter()
-    first, last = timed(engine.stream(question(i), settings), started)  # type: ignore[arg-type]
-    stats = engine.last_stats
+    response = engine.stream(question(i), settings)  # type: ignore[arg-type]
+    first, last = timed(response, started)
+    stats = response.stats
     assert stats is not None
     return rate(stats.generated_tokens, first, last), first
 

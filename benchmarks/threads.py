@@ -37,9 +37,10 @@ def spin(stop) -> None:  # type: ignore[no-untyped-def]
 def speed(engine: ChatEngine, tokens: int) -> float:
     engine.forget_cache()
     settings = GenerationSettings(temperature=0.0, max_tokens=tokens, seed=1)
-    "".join(engine.stream(QUESTION, settings))
-    assert engine.last_stats is not None
-    return engine.last_stats.tokens_per_second
+    response = engine.stream(QUESTION, settings)
+    response.text()
+    assert response.stats is not None
+    return response.stats.tokens_per_second
 
 
 def main() -> int:

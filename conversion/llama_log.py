@@ -1,19 +1,25 @@
-"""Route llama.cpp's own log into Python logging, with the right levels.
+"""llama.cpp in this process: its log routed into Python logging, and the one way to load a model.
 
 llama-cpp-python's default callback maps levels wrongly and prints to stderr; ours sends each
 line to the ``llama.cpp`` logger and keeps the last error lines so that a failed load can tell
-the user what llama.cpp said. The app's engine, its embedder and the GGUF teacher of
-``huacaya-generate-data`` all install it from here.
+the user what llama.cpp said. :func:`load` is how the chat engine, the embedder and the GGUF
+teacher of ``huacaya-generate-data`` all open a model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import threading
 from collections import deque
+from pathlib import Path
+from typing import Any
 
 import llama_cpp
+
+from conversion.errors import HuacayaError, ModelLoadError
 
 log = logging.getLogger("llama.cpp")
 
@@ -61,3 +67,30 @@ def take_recent_errors() -> list[str]:
         lines = list(_recent_errors)
         _recent_errors.clear()
     return lines
+
+
+def load(
+    path: Path, what: str = "", error: type[HuacayaError] = ModelLoadError, **options: Any
+) -> llama_cpp.Llama:
+    """``llama_cpp.Llama(model_path=path, **options)`` with our log callback, llama-cpp-python's
+    own prints kept out of the terminal, and a failure raised as ``error`` naming the file (or
+    ``what``) and what llama.cpp said.
+
+    ``verbose=True`` while loading: with False, llama-cpp-python silences the whole process's
+    file descriptors 1 and 2, swallowing other threads' output. Its Python prints are captured
+    here (logged at debug level); llama.cpp's own log goes to our callback. Once loaded, the
+    model stays quiet (``verbose`` off)."""
+    install()
+    take_recent_errors()
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            llama = llama_cpp.Llama(model_path=str(path), verbose=True, **options)
+    except (ValueError, RuntimeError, OSError) as exc:
+        errors = "; ".join(take_recent_errors()[-3:])
+        detail = f" llama.cpp said: {errors}" if errors else ""
+        raise error(f"llama.cpp could not load {what or f'“{path.name}”'}.{detail}") from exc
+    finally:
+        log.debug("llama-cpp-python while loading: %s", said.getvalue())
+    llama.verbose = False
+    return llama

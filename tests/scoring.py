@@ -25,6 +25,7 @@ import numpy as np
 
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.prompts import Message
+from desktop.core.chat.response import AnswerRequest
 from desktop.core.settings import GenerationSettings
 
 # Logit differences from summation order are around 1e-3 (f32) to 1e-2 (quantized matmuls);
@@ -205,8 +206,8 @@ def greedy_reference(
     """
     assert settings.temperature == 0 and settings.repeat_penalty == 1.0, "greedy only"
     engine.forget_cache()
-    text = "".join(engine.stream(messages, settings))
-    _, prompt_tokens, _ = engine.fit_to_context(messages, settings)
+    text = engine.stream(messages, settings).text()
+    prompt_tokens = engine.fit(AnswerRequest(list(messages), settings)).tokens
     with Scorer(engine.model_path) as scorer:
         scorer.check_premise(prompt_tokens, scorer.tokenize(text, add_bos=False), premise_tokens)
         return Reference(text, scorer.safe_prefix(prompt_tokens, text))

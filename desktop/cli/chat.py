@@ -15,9 +15,10 @@ from conversion.progress import cancel_on_interrupt
 from desktop.cli import docs
 from desktop.cli.arguments import positive
 from desktop.core import settings as settings_store
-from desktop.core.chat.engine import ChatEngine, GenerationStats
+from desktop.core.chat.answer import run_answer
+from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.prompts import FORMAT_CHOICES
-from desktop.core.chat.session import LENGTH, STOPPED, ChatSession, dropped_notice
+from desktop.core.chat.session import ChatMessage, ChatSession, dropped_notice
 from desktop.core.documents.context import Citation
 from desktop.core.models.library import library_for, resolve_model
 
@@ -120,13 +121,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_stats(stats: GenerationStats) -> str:
-    return (
-        f"[{stats.generated_tokens} tokens · {stats.tokens_per_second:.1f} tok/s · first token "
-        f"{stats.time_to_first_token:.2f} s · prompt {stats.prompt_tokens} tokens]"
-    )
-
-
 class TerminalChat:
     def __init__(
         self,
@@ -147,22 +141,17 @@ class TerminalChat:
     def ask(self, question: str) -> str:
         """Stream the answer to ``question``; the session keeps both."""
         request = self.session.ask(question)
-        self.engine.set_prompt_format(request.prompt_format)
         with cancel_on_interrupt(request.cancel):
-            try:
-                for delta in self.engine.stream(request.messages, request.settings, request.cancel):
-                    self.out.write(self.session.add_delta(delta))
-                    self.out.flush()
-            except BaseException:
-                self.session.fail()
-                raise
-        stats = self.engine.last_stats
-        answer = self.session.finish(stats)
+            answer = run_answer(self.session, self.engine, request, self._show)
         self.out.write("\n")
         self.out.flush()
-        self._notes(stats)
+        self._notes(answer)
         self._sources(answer.citations)
         return answer.content
+
+    def _show(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
 
     def _sources(self, citations: list[Citation]) -> None:
         for citation in citations:
@@ -170,18 +159,15 @@ class TerminalChat:
             if self.show_passages:
                 self.err.write("    " + citation.text.replace("\n", "\n    ") + "\n")
 
-    def _notes(self, stats: GenerationStats | None) -> None:
-        if stats is None:
-            return
-        if stats.finish_reason == "cancelled":
-            self.err.write(f"[{STOPPED.strip('()')}]\n")
-        elif stats.finish_reason == "length":
-            self.err.write(f"[{LENGTH.strip('()')}]\n")
-        if stats.dropped_messages > self.dropped:  # said once, when it grows
-            self.err.write(f"[{dropped_notice(stats.dropped_messages)}]\n")
-        self.dropped = stats.dropped_messages
-        if self.show_stats:
-            self.err.write(format_stats(stats) + "\n")
+    def _notes(self, answer: ChatMessage) -> None:
+        if answer.ending:
+            self.err.write(f"[{answer.ending.strip('()')}]\n")
+        if answer.dropped > self.dropped:  # said once, when it grows
+            self.err.write(f"[{dropped_notice(answer.dropped)}]\n")
+        self.dropped = answer.dropped
+        if self.show_stats and answer.speed:
+            prompt = answer.stats.get("prompt_tokens", 0)
+            self.err.write(f"[{answer.speed} · prompt {prompt} tokens]\n")
 
     def run_interactive(self, stdin: TextIO | None = None) -> None:
         """A session on a terminal: Ctrl+C stops the answer, Ctrl+D (or /bye) quits."""

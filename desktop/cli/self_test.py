@@ -36,8 +36,9 @@ def _check_engine() -> None:
     info = engine.load()
     try:
         settings = GenerationSettings(temperature=0.0, max_tokens=8)
-        text = "".join(engine.stream([{"role": "user", "content": "Say hello."}], settings))
-        stats = engine.last_stats
+        response = engine.stream([{"role": "user", "content": "Say hello."}], settings)
+        text = response.text()
+        stats = response.stats
     finally:
         engine.close()
     if stats is None or stats.generated_tokens == 0:

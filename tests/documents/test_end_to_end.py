@@ -16,6 +16,7 @@ import pytest
 
 from desktop.cli.main import main
 from desktop.core import paths
+from desktop.core.chat.answer import run_answer
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.session import ChatSession
 from desktop.core.documents.context import budget_chars
@@ -49,9 +50,7 @@ def test_the_answer_cites_the_right_file_and_page(
     session.find_passages = lambda q, names: documents.citations(q, names, room)
     session.configure(collections=["farm"])
     request = session.ask(QUESTION)
-    for delta in engine.stream(request.messages, request.settings, request.cancel):
-        session.add_delta(delta)
-    answer = session.finish(engine.last_stats)
+    answer = run_answer(session, engine, request)
 
     first = answer.citations[0]
     assert (Path(first.path).name, first.page) == ("farm-handbook.pdf", 2)

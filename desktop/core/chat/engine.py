@@ -5,12 +5,14 @@ refuses calls from any other. Each request carries its own :class:`CancelToken`,
 the request: cancelling it from any thread — even before the first token — ends the stream
 before the next token and leaves the model ready for the next question. Follow-up questions
 reuse the evaluated prefix of the conversation (llama.cpp's KV cache).
+
+An answer is asked for with an :class:`AnswerRequest` (which carries its prompt format, stop
+strings and the conversation's window anchor) and comes back as a :class:`Response`: its text
+deltas, then its stats. The engine holds no per-answer state between requests.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import random
 import threading
@@ -20,13 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
+from llama_cpp.llama_grammar import JSON_GBNF
 
 from conversion import llama_log
-from conversion.errors import GenerationError, ModelLoadError, PromptTooLongError
+from conversion.errors import GenerationError, PromptTooLongError
 from conversion.gguf_file import GGUFInfo, read_gguf_info
 from conversion.progress import CancelToken
 from desktop.core import hardware
+from desktop.core.chat.context_window import Fitted, fit_to_context
 from desktop.core.chat.prompts import (
+    PROBE_CONVERSATION,
     AlpacaFormat,
     ChatMLFormat,
     Llama3Format,
@@ -36,8 +41,9 @@ from desktop.core.chat.prompts import (
     choose_format,
     template_problem,
 )
+from desktop.core.chat.response import AnswerRequest, GenerationStats, Response
 from desktop.core.chat.text_stream import StreamOutcome, text_stream
-from desktop.core.models import probe as model_probe
+from desktop.core.models.probe import PROBE_CONTEXT, ProbeVerdict, probe_model
 from desktop.core.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -60,22 +66,15 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
-class GenerationStats:
-    prompt_tokens: int  # the whole prompt
-    evaluated_prompt_tokens: int  # what had to be evaluated (the rest came from the cache)
-    generated_tokens: int
-    time_to_first_token: float  # seconds from the request to the first token
-    total_seconds: float
-    finish_reason: str  # "stop", "length" or "cancelled"
-    dropped_messages: int = 0  # oldest messages left out so the conversation fits
+class _Decode:
+    """One answer's decoding, as :meth:`ChatEngine.respond` prepared it."""
 
-    @property
-    def tokens_per_second(self) -> float:
-        """Generation speed, prompt processing excluded."""
-        decode_time = self.total_seconds - self.time_to_first_token
-        if self.generated_tokens < 2 or decode_time <= 0:
-            return 0.0
-        return (self.generated_tokens - 1) / decode_time
+    tokens: list[int]  # the prompt
+    max_tokens: int
+    settings: GenerationSettings
+    stops: list[str]
+    request: AnswerRequest
+    dropped: int  # messages left out of the prompt
 
 
 class ChatEngine:
@@ -96,12 +95,10 @@ class ChatEngine:
         self.gpu_layers = gpu_layers if gpu_layers >= 0 else hardware.default_gpu_layers()
         self.prompt_format_name = prompt_format
         self._llama: llama_cpp.Llama | None = None
-        self._format: PromptFormat | None = None
+        self._formats: dict[str, PromptFormat] = {}  # by name, made when first asked for
         self._format_args: tuple[str | None, str, str, bool] = (None, "", "", True)
         self._owner: int | None = None
         self.info: ModelInfo | None = None
-        self.last_stats: GenerationStats | None = None
-        self._window_anchor: tuple[str, str] | None = None  # see fit_to_context
         self.template_problem = ""  # why the model's own chat template is not used, if it isn't
         self.fallback_format = AlpacaFormat.name
 
@@ -115,34 +112,16 @@ class ChatEngine:
         Raises ModelFileError (missing, not GGUF, truncated, invalid) or ModelLoadError.
         """
         header = read_gguf_info(self.model_path)
-        verdict = model_probe.probe_model(self.model_path, self.gpu_layers) if probe else None
-        llama_log.install()
-        llama_log.take_recent_errors()
+        verdict = check_model(self.model_path, self.gpu_layers) if probe else None
         context = self._context_for(header)
-        # verbose=True: with False, llama-cpp-python silences the whole process's stdout and
-        # stderr (file descriptors 1 and 2) while loading, swallowing other threads' output.
-        # Its own Python prints are captured here; llama.cpp's log goes to our callback.
-        said = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(said):
-                llama = llama_cpp.Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=context,
-                    n_batch=min(512, context),
-                    n_threads=self.threads,
-                    n_threads_batch=self.threads,
-                    n_gpu_layers=self.gpu_layers,
-                    verbose=True,
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            errors = "; ".join(llama_log.take_recent_errors()[-3:])
-            detail = f" llama.cpp said: {errors}" if errors else ""
-            raise ModelLoadError(
-                f"llama.cpp could not load “{self.model_path.name}”.{detail}"
-            ) from exc
-        finally:
-            log.debug("llama-cpp-python while loading: %s", said.getvalue())
-        llama.verbose = False  # no per-answer prints from here on
+        llama = llama_log.load(
+            self.model_path,
+            n_ctx=context,
+            n_batch=min(512, context),
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            n_gpu_layers=self.gpu_layers,
+        )
         self._llama = llama
         self._owner = threading.get_ident()
         bos = self._token_text(llama.token_bos())
@@ -159,12 +138,12 @@ class ChatEngine:
             log.warning("the model's chat template is not usable: %s", self.template_problem)
             template = None
         self._format_args = (template, bos, eos, adds_bos)
-        self._format = choose_format(self._format_name(self.prompt_format_name), *self._format_args)
+        self._formats = {}
         self.info = self._describe(header, llama.n_ctx())
         log.info(
             "loaded %s (%s, ctx %d, %d threads)",
             self.info.name,
-            self._format.name,
+            self.info.prompt_format,
             self.info.context_length,
             self.threads,
         )
@@ -200,7 +179,7 @@ class ChatEngine:
         return min(requested, trained) if trained else requested
 
     def _describe(self, header: GGUFInfo, context: int) -> ModelInfo:
-        assert self._format is not None
+        chosen = self.prompt_format(self.prompt_format_name)
         return ModelInfo(
             path=self.model_path,
             name=header.name,
@@ -210,12 +189,12 @@ class ChatEngine:
             trained_context=header.context_length,
             context_length=context,
             has_chat_template=header.chat_template is not None,
-            prompt_format=self._format.name,
+            prompt_format=chosen.name,
             threads=self.threads,
             gpu_layers=self.gpu_layers,
             notice=(
                 f"The model's chat template cannot be used ({self.template_problem}); "
-                f"answering with the {self._format.label} format instead."
+                f"answering with the {chosen.label} format instead."
                 if self.template_problem
                 else ""
             ),
@@ -223,20 +202,45 @@ class ChatEngine:
 
     # -- prompts ---------------------------------------------------------------------------
 
-    def set_prompt_format(self, name: str) -> None:
-        """Switch how conversations are rendered (no reload; the cache simply won't match)."""
-        if name != self.prompt_format_name and self._format is not None:
-            self._format = choose_format(self._format_name(name), *self._format_args)
-            self.prompt_format_name = name
-
-    def render_prompt(self, messages: Sequence[Message]) -> RenderedPrompt:
-        if self._format is None:
+    def prompt_format(self, name: str = "") -> PromptFormat:
+        """The format called ``name`` for this model (``auto``: its own chat template, or the
+        built-in format it suits when the template is unusable); "" is the engine's default."""
+        if not self.loaded:
             raise GenerationError("No model is loaded.", "Load a model first.")
-        return self._format.render(messages)
+        name = self._format_name(name or self.prompt_format_name)
+        if name not in self._formats:
+            self._formats[name] = choose_format(name, *self._format_args)
+        return self._formats[name]
+
+    def render_prompt(self, messages: Sequence[Message], prompt_format: str = "") -> RenderedPrompt:
+        return self.prompt_format(prompt_format).render(messages)
+
+    def prompt_tokens(
+        self, messages: Sequence[Message], prompt_format: str = ""
+    ) -> tuple[list[int], RenderedPrompt]:
+        """``messages`` rendered with the prompt format, and tokenized as the model reads them."""
+        rendered = self.render_prompt(messages, prompt_format)
+        tokens = self._require().tokenize(
+            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
+        )
+        return tokens, rendered
 
     def tokenize(self, text: str, add_special: bool = False) -> list[int]:
         llama = self._require()
         return llama.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+
+    def fit(self, request: AnswerRequest) -> Fitted:
+        """What of ``request``'s conversation the model is given (the oldest turns that do not
+        fit left out, see :mod:`desktop.core.chat.context_window`)."""
+        context = self._require().n_ctx()
+        settings = request.settings.validated()
+        return fit_to_context(
+            request.messages,
+            lambda messages: self.prompt_tokens(messages, request.prompt_format)[0],
+            context,
+            min(settings.max_tokens, context // 2),
+            request.window_anchor,
+        )
 
     # -- generation ------------------------------------------------------------------------
 
@@ -244,31 +248,39 @@ class ChatEngine:
         """Drop the evaluated prefix so the next prompt is evaluated from scratch."""
         self._require().reset()
 
+    def respond(self, request: AnswerRequest) -> Response:
+        """The answer to ``request``'s conversation, as a :class:`Response` to iterate.
+
+        Cancelling the request's token (from any thread) or closing the response early ends
+        generation; the model stays usable. Raises PromptTooLongError before anything is
+        generated when even the latest question does not fit."""
+        llama = self._require()
+        settings = request.settings.validated()
+        fitted = self.fit(request)
+        rendered = self.render_prompt(fitted.messages, request.prompt_format)
+        stops = [*rendered.stop, *request.stop]
+        max_tokens = min(settings.max_tokens, llama.n_ctx() - len(fitted.tokens))
+        job = _Decode(fitted.tokens, max_tokens, settings, stops, request, fitted.dropped)
+        response = Response(lambda r: self._generate(llama, job, r))
+        response.window_anchor = fitted.anchor
+        return response
+
     def stream(
         self,
         messages: Sequence[Message],
         settings: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
-        *,
-        stop: Sequence[str] = (),
-        grammar: llama_cpp.LlamaGrammar | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer to ``messages`` as text deltas; sets :attr:`last_stats` at the end.
-
-        Cancelling ``cancel`` (from any thread) or closing the iterator early ends generation;
-        the model stays usable. ``stop``: more stop strings than the prompt format's;
-        ``grammar``: constrain sampling (the API's JSON mode).
-        """
-        llama = self._require()
-        settings = (settings or GenerationSettings()).validated()
-        kept, tokens, rendered = self.fit_to_context(messages, settings)
-        max_tokens = min(settings.max_tokens, llama.n_ctx() - len(tokens))
-        cached = self._cached_prefix(tokens)
-        self.last_stats = None
-        dropped = len(messages) - len(kept)
-        stops = [*rendered.stop, *stop]
-        return self._generate(
-            llama, tokens, cached, max_tokens, settings, stops, dropped, cancel, grammar
+        **request: object,
+    ) -> Response:
+        """:meth:`respond` to ``messages`` with ``settings``: a shorthand for benchmarks, probes
+        and checks; ``request`` takes the other fields of :class:`AnswerRequest`."""
+        return self.respond(
+            AnswerRequest(
+                list(messages),
+                settings or GenerationSettings(),
+                cancel=cancel or CancelToken(),
+                **request,  # type: ignore[arg-type]
+            )
         )
 
     def complete(
@@ -278,9 +290,9 @@ class ChatEngine:
         cancel: CancelToken | None = None,
         *,
         stop: Sequence[str] = (),
-        grammar: llama_cpp.LlamaGrammar | None = None,
-    ) -> Iterator[str]:
-        """Continue ``prompt`` as raw text (no chat template), like :meth:`stream` otherwise.
+        json_mode: bool = False,
+    ) -> Response:
+        """Continue ``prompt`` as raw text (no chat template), like :meth:`respond` otherwise.
 
         A prompt that leaves no room for an answer is refused with PromptTooLongError.
         """
@@ -294,84 +306,26 @@ class ChatEngine:
                 f"{llama.n_ctx():,} tokens.",
                 "Shorten the prompt, or raise the context length in Settings.",
             )
-        cached = self._cached_prefix(tokens)
-        self.last_stats = None
-        max_tokens = min(settings.max_tokens, room)
-        return self._generate(
-            llama, tokens, cached, max_tokens, settings, list(stop), 0, cancel, grammar
-        )
+        request = AnswerRequest([], settings, cancel=cancel or CancelToken(), json_mode=json_mode)
+        job = _Decode(tokens, min(settings.max_tokens, room), settings, list(stop), request, 0)
+        return Response(lambda r: self._generate(llama, job, r))
 
-    def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], RenderedPrompt]:
-        rendered = self.render_prompt(messages)
-        llama = self._require()
-        tokens = llama.tokenize(
-            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
-        )
-        return tokens, rendered
-
-    def fit_to_context(
-        self, messages: Sequence[Message], settings: GenerationSettings
-    ) -> tuple[list[Message], list[int], RenderedPrompt]:
-        """Drop the oldest turns until the prompt leaves room for the answer.
-
-        The system prompt and the latest question always stay. When turns must go, enough go
-        to leave half of the room free, and the next questions start from the same turn
-        until the room is used up again, so they keep reusing the evaluated prefix instead of
-        re-reading the conversation every turn. A question that does not fit even alone is
-        refused with a clear message.
-        """
-        context = self._require().n_ctx()
-        reserve = min(settings.max_tokens, context // 2)
-        budget = context - reserve
-        system = [m for m in messages[:1] if m["role"] == "system"]
-        older, latest = list(messages[len(system) : -1]), list(messages[-1:])
-        # Where the last window started, if this is the same conversation: starting there again
-        # keeps the prompt's prefix identical, so llama.cpp's cache still holds it.
-        start = next(
-            (i for i, m in enumerate(older) if (m["role"], m["content"]) == self._window_anchor),
-            0,
-        )
-        older = older[start:]
-        tokens, rendered = self._prompt_tokens(system + older + latest)
-        if len(tokens) > budget:
-            target = budget // 2
-            while older and len(tokens) > target:
-                del older[: 2 if len(older) > 1 else 1]  # a question and its answer
-                tokens, rendered = self._prompt_tokens(system + older + latest)
-        if len(tokens) > budget:
-            raise PromptTooLongError(
-                f"This question is {len(tokens):,} tokens long with the system prompt; the "
-                f"model's context holds {context:,} tokens and {reserve:,} are kept for the "
-                "answer.",
-                "Shorten the question, lower the answer length, or raise the context length "
-                "in Settings.",
-            )
-        dropped_any = len(system) + len(older) + len(latest) < len(messages)
-        self._window_anchor = (
-            (older[0]["role"], older[0]["content"]) if dropped_any and older else None
-        )
-        return system + older + latest, tokens, rendered
-
-    def _generate(
-        self,
-        llama: llama_cpp.Llama,
-        tokens: list[int],
-        cached: int,
-        max_tokens: int,
-        settings: GenerationSettings,
-        stops: list[str],
-        dropped: int,
-        cancel: CancelToken | None,
-        grammar: llama_cpp.LlamaGrammar | None = None,
-    ) -> Iterator[str]:
-        cancel = cancel or CancelToken()
+    def _generate(self, llama: llama_cpp.Llama, job: _Decode, response: Response) -> Iterator[str]:
+        cancel, settings = job.request.cancel, job.settings
+        cached = self._cached_prefix(job.tokens)
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
         llama.set_seed(seed)
         vocab = llama._model.vocab
         outcome = StreamOutcome()
         started = time.perf_counter()
+        # A fresh grammar for each answer: its parse state belongs to that answer.
+        grammar = (
+            llama_cpp.LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+            if job.request.json_mode
+            else None
+        )
         generator = llama.generate(
-            tokens,
+            job.tokens,
             top_k=settings.top_k,
             top_p=settings.top_p,
             min_p=settings.min_p,
@@ -384,8 +338,8 @@ class ChatEngine:
                 generator,
                 lambda token: llama.detokenize([token]),
                 lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token)),
-                stops,
-                max_tokens,
+                job.stops,
+                job.max_tokens,
                 cancel,
                 outcome,
             )
@@ -394,14 +348,14 @@ class ChatEngine:
         finally:
             generator.close()
             ended = time.perf_counter()
-            self.last_stats = GenerationStats(
-                prompt_tokens=len(tokens),
-                evaluated_prompt_tokens=len(tokens) - cached,
+            response.stats = GenerationStats(
+                prompt_tokens=len(job.tokens),
+                evaluated_prompt_tokens=len(job.tokens) - cached,
                 generated_tokens=outcome.generated_tokens,
                 time_to_first_token=(outcome.first_token_at or ended) - started,
                 total_seconds=ended - started,
                 finish_reason=outcome.finish_reason,
-                dropped_messages=dropped,
+                dropped_messages=job.dropped,
             )
 
     def _cached_prefix(self, tokens: list[int]) -> int:
@@ -433,3 +387,19 @@ class ChatEngine:
             return ""
         assert self._llama is not None
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def check_model(path: Path, gpu_layers: int = 0, cancel: CancelToken | None = None) -> ProbeVerdict:
+    """Whether ``path`` opens and answers in llama.cpp, found out in a child process the first
+    time (see :mod:`desktop.core.models.probe`), so a file that crashes llama.cpp costs a
+    message, not the app."""
+    return probe_model(path, _answer_probe, gpu_layers, cancel)
+
+
+def _answer_probe(path: str, gpu_layers: int) -> tuple[str, str]:
+    """In the probe's child: the path of every answer — load, render, tokenize (special tokens
+    too), evaluate, sample, decode — on a two-token answer to the probe conversation."""
+    engine = ChatEngine(path, context_length=PROBE_CONTEXT, threads=1, gpu_layers=gpu_layers)
+    engine.load(probe=False)
+    engine.stream(PROBE_CONVERSATION, GenerationSettings(temperature=0.0, max_tokens=2)).text()
+    return engine.template_problem, engine.fallback_format

@@ -7,8 +7,10 @@ what is shown when an answer ends early (stopped, length limit, older turns left
 failure rolls back.
 
 An answer is asked for with :meth:`ask`, :meth:`regenerate` or :meth:`edit`, which return an
-:class:`AnswerRequest` carrying its own :class:`CancelToken`; whoever runs the model feeds the
-text back with :meth:`add_delta` and ends it with :meth:`finish` or :meth:`fail`. Regenerate and
+:class:`AnswerRequest` carrying its own :class:`CancelToken`, its prompt format and where the
+conversation's window starts; the text comes back through :meth:`add_delta` and the answer ends
+with :meth:`finish` (given the engine's :class:`Response`) or :meth:`fail`. One function drives
+these steps for every front end: :func:`desktop.core.chat.answer.run_answer`. Regenerate and
 edit replace the old turns only when the new answer is there: a failed answer puts them back,
 and the history replaces them in one transaction. Messages are found by their ``key``, which
 never changes while the session lives (positions shift when a conversation has a system
@@ -23,9 +25,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conversion.errors import HistoryError
-from conversion.progress import CancelToken
-from desktop.core.chat.engine import GenerationStats
 from desktop.core.chat.prompts import Message, Role
+from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
 from desktop.core.documents.context import Citation, prompt_with_passages
 from desktop.core.history.store import Conversation, History, NewMessage
 from desktop.core.settings import GenerationSettings, generation_from
@@ -53,18 +54,33 @@ class ChatMessage:
     key: int = field(default_factory=lambda: next(_keys))
 
     @property
+    def dropped(self) -> int:
+        """How many of the oldest messages the model did not see for this answer."""
+        dropped = self.stats.get("dropped_messages") or 0
+        return dropped if isinstance(dropped, int) and dropped > 0 else 0
+
+    @property
+    def ending(self) -> str:
+        """How the answer ended, when that is worth saying: stopped, or cut at the length limit."""
+        reason = self.stats.get("finish_reason")
+        return STOPPED if reason == "cancelled" else LENGTH if reason == "length" else ""
+
+    @property
+    def speed(self) -> str:
+        """``42 tokens · 71.3 tok/s · first token 0.12 s``; "" for an answer without figures."""
+        s = self.stats
+        if not isinstance(s.get("generated_tokens"), int):
+            return ""
+        return (
+            f"{s['generated_tokens']} tokens · {s.get('tokens_per_second', 0.0):.1f} tok/s · "
+            f"first token {s.get('time_to_first_token', 0.0):.2f} s"
+        )
+
+    @property
     def note(self) -> str:
         """What to show under an answer: how it ended, and whether older turns were left out."""
-        notes = []
-        dropped = self.stats.get("dropped_messages") or 0
-        if isinstance(dropped, int) and dropped > 0:
-            notes.append(dropped_notice(dropped))
-        reason = self.stats.get("finish_reason")
-        if reason == "cancelled":
-            notes.append(STOPPED)
-        elif reason == "length":
-            notes.append(LENGTH)
-        return " ".join(notes)
+        notes = [dropped_notice(self.dropped)] if self.dropped else []
+        return " ".join([*notes, *([self.ending] if self.ending else [])])
 
     def as_prompt(self) -> Message:
         return {"role": self.role, "content": self.content}
@@ -74,28 +90,6 @@ class ChatMessage:
         """The numbered passages this answer was given (documents Q&A), exactly as given."""
         sources = self.stats.get("sources")
         return [Citation.from_record(s) for s in sources] if isinstance(sources, list) else []
-
-
-@dataclass(frozen=True)
-class AnswerRequest:
-    """What to send to the model for one answer, and the token that stops it."""
-
-    messages: list[Message]
-    settings: GenerationSettings
-    prompt_format: str
-    cancel: CancelToken = field(default_factory=CancelToken)
-
-
-def stats_record(stats: GenerationStats) -> dict[str, Any]:
-    return {
-        "prompt_tokens": stats.prompt_tokens,
-        "evaluated_prompt_tokens": stats.evaluated_prompt_tokens,
-        "generated_tokens": stats.generated_tokens,
-        "time_to_first_token": round(stats.time_to_first_token, 4),
-        "tokens_per_second": round(stats.tokens_per_second, 2),
-        "finish_reason": stats.finish_reason,
-        "dropped_messages": stats.dropped_messages,
-    }
 
 
 @dataclass
@@ -128,6 +122,7 @@ class ChatSession:
         self.model_label = "Assistant"
         self.generation = defaults_for("")
         self.messages: list[ChatMessage] = []
+        self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
         self._pending: _Pending | None = None
         # Documents Q&A: the collections this chat searches, and who finds the passages
         # (question, collections) → citations; set by whoever drives the session.
@@ -148,6 +143,7 @@ class ChatSession:
         self._refuse_while_answering()
         self.conversation_id = None
         self.messages = []
+        self.window_anchor = None
         self.system_prompt = ""
         self.prompt_format = "auto"
         self.collections = []
@@ -172,7 +168,15 @@ class ChatSession:
             ChatMessage(m.role, m.content, m.id, m.model, m.stats)  # type: ignore[arg-type]
             for m in conversation.messages
         ]
+        self.window_anchor = None
         return conversation
+
+    def adopt(self, turns: list[Message]) -> None:
+        """Continue a conversation that arrives whole (the local API: each request brings its own
+        earlier turns): they become this session's messages, as unsaved turns."""
+        self._refuse_while_answering()
+        self.messages = [ChatMessage(m["role"], m["content"]) for m in turns]
+        self.window_anchor = None
 
     def set_model(self, model_id: str, label: str) -> None:
         """The model that answers from now on (a new chat takes its default settings)."""
@@ -263,7 +267,9 @@ class ChatSession:
 
     def _begin(self, **undo: Any) -> AnswerRequest:
         messages = self.prompt_messages()
-        request = AnswerRequest(messages, self.generation, self.prompt_format)
+        request = AnswerRequest(
+            messages, self.generation, self.prompt_format, window_anchor=self.window_anchor
+        )
         self._pending = _Pending(request, **undo)
         if self.collections and self.find_passages is not None and messages:
             question = messages[-1]["content"]
@@ -291,12 +297,16 @@ class ChatSession:
         pending.text += text
         return text
 
-    def finish(self, stats: GenerationStats | None) -> ChatMessage:
-        """The answer is complete (or stopped: ``stats`` None means stopped without figures,
-        e.g. when the app closes). Saves it, replacing what an edit or regenerate replaces."""
+    def finish(self, response: Response | None) -> ChatMessage:
+        """The answer is complete, or stopped (kept as far as it came, marked stopped; ``None``:
+        stopped without figures, e.g. when the app closes). Saves it, replacing what an edit or
+        regenerate replaces, and remembers where the model's view of the conversation starts."""
         pending = self._require_pending()
         self._pending = None
-        record = stats_record(stats) if stats else {"finish_reason": "cancelled"}
+        stats = response.stats if response is not None else None
+        record = stats.record() if stats else {"finish_reason": "cancelled"}
+        if response is not None:
+            self.window_anchor = response.window_anchor
         if pending.citations:
             record["sources"] = [c.record() for c in pending.citations]
         answer = ChatMessage(

@@ -75,8 +75,9 @@ def verify(path: Path) -> None:
     engine.load()
     try:
         settings = GenerationSettings(temperature=0.0, max_tokens=4)
-        "".join(engine.stream([{"role": "user", "content": "Hello"}], settings))
-        stats = engine.last_stats
+        response = engine.stream([{"role": "user", "content": "Hello"}], settings)
+        response.text()
+        stats = response.stats
         if stats is None or stats.generated_tokens == 0:
             raise ModelFileError(f"“{path.name}” loaded but generated nothing.")
     finally:

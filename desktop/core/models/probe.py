@@ -6,6 +6,10 @@ window down with it. So the first time a file is opened, a child process loads i
 context, evaluates a few tokens and renders the chat template once with a probe conversation,
 then reports. The verdict is remembered by the file's path, size and modification time, so the
 check costs one extra second once per file, never per load.
+
+What the child does with the file is given by the caller (``answer``: the chat engine's own
+answering path, see :func:`desktop.core.chat.engine.check_model`), so this module runs and
+remembers checks without knowing the engine.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +82,19 @@ def _cached(key: str) -> ProbeVerdict | None:
     return ProbeVerdict(problem, fallback)
 
 
+# In the child: open the model at ``path`` with ``gpu_layers`` and answer a probe; returns the
+# verdict's (template problem, fallback format). A module-level function (it crosses ``spawn``).
+ProbeAnswer = Callable[[str, int], tuple[str, str]]
+
+
 def probe_model(
-    path: Path, gpu_layers: int = 0, cancel: CancelToken | None = None, timeout: float = 0.0
+    path: Path,
+    answer: ProbeAnswer,
+    gpu_layers: int = 0,
+    cancel: CancelToken | None = None,
+    timeout: float = 0.0,
 ) -> ProbeVerdict:
-    """The verdict for ``path``: from memory, or by opening it in a child process now.
+    """The verdict for ``path``: from memory, or by running ``answer`` in a child process now.
 
     Raises :class:`ModelLoadError` when llama.cpp refuses the file, crashes on it or hangs.
     """
@@ -88,24 +102,28 @@ def probe_model(
     verdict = _cached(key)
     if verdict is not None:
         return verdict
-    verdict = _run_child(path, gpu_layers, cancel or CancelToken(), timeout)
+    verdict = _run_child(path, answer, gpu_layers, cancel or CancelToken(), timeout)
     _remember(key, verdict)
     return verdict
 
 
-def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float) -> ProbeVerdict:
+def _run_child(
+    path: Path, answer: ProbeAnswer, gpu_layers: int, cancel: CancelToken, timeout: float
+) -> ProbeVerdict:
     # Loading maps the file; allow for a slow disk on big files, and a generous start-up.
     limit = timeout or 60.0 + path.stat().st_size / 200e6
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_probe_in_child, args=(str(path), gpu_layers, sender, os.getpid()), daemon=True
+        target=_probe_in_child,
+        args=(answer, str(path), gpu_layers, sender, os.getpid()),
+        daemon=True,
     )
     process.start()
     adopt_child(process.pid)
     sender.close()
     deadline = time.monotonic() + limit
-    answer = None
+    reply = None
     try:
         while not receiver.poll(0.1):
             if not process.is_alive() and not receiver.poll(0):
@@ -116,17 +134,17 @@ def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float)
                     "The file is probably damaged or hostile; use another model.",
                 )
             cancel.check()
-        answer = receiver.recv() if receiver.poll(0) else None
+        reply = receiver.recv() if receiver.poll(0) else None
     except EOFError:
         pass  # it died before saying anything
     finally:
-        if answer is None and not cancel.cancelled and time.monotonic() <= deadline:
+        if reply is None and not cancel.cancelled and time.monotonic() <= deadline:
             process.join(5)  # it is dying: collect how it ended
         if process.is_alive():
             kill_tree(process.pid, timeout=1.0)
         process.join(5)
         receiver.close()
-    if answer is None:
+    if reply is None:
         code = process.exitcode
         reason = (
             f"signal {signal.Signals(-code).name}" if code and code < 0 else f"exit code {code}"
@@ -136,28 +154,20 @@ def _run_child(path: Path, gpu_layers: int, cancel: CancelToken, timeout: float)
             "The file is damaged or uses something this version of llama.cpp cannot handle; "
             "use another model or quantization.",
         )
-    if answer[0] == "error":
-        raise ModelLoadError(answer[1], answer[2] or None)
-    return ProbeVerdict(answer[1], answer[2])
+    if reply[0] == "error":
+        raise ModelLoadError(reply[1], reply[2] or None)
+    return ProbeVerdict(reply[1], reply[2])
 
 
-def _probe_in_child(path: str, gpu_layers: int, sender, parent: int) -> None:  # type: ignore[no-untyped-def]
-    """Load, answer the probe conversation with two tokens; report ("ok", problem, fallback)."""
+def _probe_in_child(answer: ProbeAnswer, path: str, gpu_layers: int, sender, parent: int) -> None:  # type: ignore[no-untyped-def]
+    """Run ``answer`` on the file; report ("ok", problem, fallback) or ("error", message, hint)."""
     die_with_parent(parent)  # the window killed with kill -9 takes its probe along
     os.environ["GGML_NO_BACKTRACE"] = "1"  # an abort here is expected: no debugger backtrace
     from conversion.errors import HuacayaError
-    from desktop.core.chat.engine import ChatEngine
-    from desktop.core.chat.prompts import PROBE_CONVERSATION
-    from desktop.core.settings import GenerationSettings
 
     try:
-        engine = ChatEngine(path, context_length=PROBE_CONTEXT, threads=1, gpu_layers=gpu_layers)
-        engine.load(probe=False)
-        # the path of every answer: render, tokenize (special tokens too), evaluate, sample, decode
-        settings = GenerationSettings(temperature=0.0, max_tokens=2)
-        for _ in engine.stream(PROBE_CONVERSATION, settings):
-            pass
-        sender.send(("ok", engine.template_problem, engine.fallback_format))
+        problem, fallback = answer(path, gpu_layers)
+        sender.send(("ok", problem, fallback))
     except HuacayaError as exc:
         sender.send(("error", exc.message, exc.hint))
     except Exception as exc:  # the child's whole purpose is to turn any failure into a message
