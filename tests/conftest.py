@@ -66,7 +66,7 @@ def starter_path() -> Path:
 @pytest.fixture(scope="session")
 def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
     """SmolLM2-135M-Instruct as a Hugging Face checkpoint, rebuilt from the starter GGUF."""
-    from tests.conversion.checkpoints import build_smollm_checkpoint
+    from benchmarks.checkpoints import build_smollm_checkpoint
 
     return build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("smollm2-hf"))
 

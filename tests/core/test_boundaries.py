@@ -150,3 +150,15 @@ def test_the_pass_through_check_catches_a_shim(tmp_path: Path) -> None:
     assert _pass_through(shim) == "holds nothing but imports"
     shim.write_text("from conversion.output import atomic_write_text as atomic_write_text\nX = 1\n")
     assert _pass_through(shim) == "re-exports with `import X as X`"
+
+
+def test_benchmarks_do_not_import_the_test_suite() -> None:
+    """What the benchmarks and the tests share lives in ``benchmarks/`` (or the package): a
+    benchmark runs from a checkout without the tests' fixtures and conftest files."""
+    offenders = [
+        f"{source.relative_to(ROOT)} imports {name}"
+        for source in (ROOT / "benchmarks").rglob("*.py")
+        for name in sorted(_imported_modules(source))
+        if name.split(".")[0] == "tests"
+    ]
+    assert offenders == []
