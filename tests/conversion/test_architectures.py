@@ -156,6 +156,5 @@ def test_an_unknown_bpe_split_is_refused_naming_its_hash(tmp_path: Path) -> None
     qwen_tokenizer(folder)
     data = json.loads((folder / "tokenizer.json").read_text())
     data["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\s+|\S+"
-    (folder / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(UnsupportedModelError, match=r"pre-tokenizer hash [0-9a-f]{16}"):
-        pre_tokenizer_name(folder / "tokenizer.json")
+        pre_tokenizer_name(data)

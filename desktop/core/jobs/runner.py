@@ -19,7 +19,8 @@ from pathlib import Path
 import gguf
 
 from conversion import archs
-from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
+from conversion.archs import inspect_checkpoint
+from conversion.checkpoint import is_lora_adapter
 from conversion.convert import convert
 from conversion.errors import (
     Cancelled,
