@@ -33,7 +33,8 @@ from conversion.errors import (
     ModelFileError,
     UnsupportedModelError,
 )
-from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.ownership import Owner, die_with_parent
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.quantize import quantize
