@@ -82,12 +82,17 @@ def is_lora_adapter(path: Path) -> bool:
 
 
 def tokenizer_kind(path: Path) -> str:
-    """ "sentencepiece" (tokenizer.model), or the model type of tokenizer.json ("bpe",
-    "wordpiece")."""
+    """ "sentencepiece" (tokenizer.model, or its vocabulary in tokenizer.json), or the model
+    type of tokenizer.json ("bpe", "wordpiece")."""
     if (path / "tokenizer.model").is_file():
         return "sentencepiece"
     if (path / "tokenizer.json").is_file():
-        model = read_json(path / "tokenizer.json").get("model") or {}
+        from conversion.vocab import is_sentencepiece_json
+
+        data = read_json(path / "tokenizer.json")
+        if is_sentencepiece_json(data):  # transformers 5 saves no tokenizer.model
+            return "sentencepiece"
+        model = data.get("model") or {}
         return str(model.get("type") or "bpe").lower()
     raise CheckpointError(
         f"“{path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",

@@ -32,6 +32,7 @@ from conversion.sources import WeightSource, open_weights
 from conversion.vocab import (
     Vocab,
     bpe_vocab,
+    json_space_prefix,
     sentencepiece_vocab,
     special_vocab,
     wordpiece_vocab,
@@ -151,6 +152,8 @@ def _write_metadata(
     tokenizer_config = ckpt.path / "tokenizer_config.json"
     if prefix is None and tokenizer_config.is_file():
         prefix = read_json(tokenizer_config).get("add_prefix_space")
+    if prefix is None and vocab.model == "llama" and not (ckpt.path / "tokenizer.model").is_file():
+        prefix = json_space_prefix(ckpt.path)  # a SentencePiece vocabulary in tokenizer.json
     if isinstance(prefix, bool):
         writer.add_add_space_prefix(prefix)
     return source
