@@ -4,7 +4,8 @@ data, same steps, in one run of at most a few minutes.
     python benchmarks/train_gpu.py [--size 1b] [--steps 8] [--budget-seconds 450] [--out DIR]
     python benchmarks/train_gpu.py --dry-run      # a tiny model and two steps (CPU or GPU)
 
-The model is LLaMA-shaped, built from a config with random weights (no download): "1b" is
+The model is LLaMA-shaped, built from a config with random weights (no download) and saved in
+bf16 like released checkpoints: "1b" is
 TinyLlama's shape (2048 wide, 22 layers, 32 heads, 4 KV heads, 5632 MLP) with SmolLM2's
 vocabulary, about 1.1B parameters. The tokenizer is SmolLM2's, built from the starter GGUF (or
 ``--tokenizer DIR``, a Hugging Face tokenizer folder). The records are Alpaca-shaped, made up
@@ -105,7 +106,9 @@ def build_model(size: str, tokenizer_dir: Path, out: Path) -> Path:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with torch.device(device):
         model = LlamaForCausalLM(config)
-    model.save_pretrained(out)
+    # saved in bf16, as released checkpoints are: every way then starts from the same weights
+    # (ways that hold bf16 weights would otherwise start from a rounded copy of an fp32 init)
+    model.to(torch.bfloat16).save_pretrained(out)
     tokenizer.save_pretrained(out)
     del model
     return out
@@ -114,7 +117,7 @@ def build_model(size: str, tokenizer_dir: Path, out: Path) -> Path:
 def tokenizer_from_starter(out: Path) -> Path:
     from transformers import AutoTokenizer
 
-    from desktop.core.starter import starter_model_path
+    from desktop.core.models.starter import starter_model_path
 
     starter = starter_model_path()
     tokenizer = AutoTokenizer.from_pretrained(starter.parent, gguf_file=starter.name)
