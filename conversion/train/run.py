@@ -92,6 +92,10 @@ def train(
             "On CPUs, launch the same command without it: several processes train with DDP.",
         )
     transformers_logging.disable_progress_bar()  # we show our own progress
+    # transformers ≥ 5.2x (which installs `kernels`) fetches kernels from the Hub on CUDA and
+    # refused them on the H200 ("could not verify publisher trust status"): a training run uses
+    # its own kernels and must work offline. The user can still turn them on.
+    os.environ.setdefault("USE_HUB_KERNELS", "NO")
     if config.threads:
         torch.set_num_threads(config.threads)
     world = distributed.world_size()
