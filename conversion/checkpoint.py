@@ -71,11 +71,13 @@ class Checkpoint:
 
     @cached_property
     def tokenizer(self) -> str:
-        """ "sentencepiece" (tokenizer.model), or the model type of tokenizer.json ("bpe",
-        "wordpiece")."""
+        """ "sentencepiece" (tokenizer.model, or its vocabulary in tokenizer.json, as
+        transformers 5 saves it), or the model type of tokenizer.json ("bpe", "wordpiece")."""
         if (self.path / "tokenizer.model").is_file():
             return "sentencepiece"
         if (self.path / "tokenizer.json").is_file():
+            if is_sentencepiece_json(self.tokenizer_json):
+                return "sentencepiece"
             model = self.tokenizer_json.get("model") or {}
             return str(model.get("type") or "bpe").lower()
         raise CheckpointError(
@@ -138,3 +140,13 @@ def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
 
 def is_lora_adapter(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
+
+
+def is_sentencepiece_json(data: dict[str, Any]) -> bool:
+    """A tokenizer.json holding a SentencePiece BPE vocabulary (what transformers makes of a
+    ``tokenizer.model``): BPE with byte fallback over "▁"-spelled pieces."""
+    model = data.get("model") or {}
+    if not isinstance(model, dict) or model.get("type") != "BPE" or not model.get("byte_fallback"):
+        return False
+    steps = [data.get("normalizer"), data.get("pre_tokenizer"), data.get("decoder")]
+    return "\u2581" in json.dumps(steps, ensure_ascii=False)

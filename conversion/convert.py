@@ -31,6 +31,7 @@ from conversion.sources import WeightSource, open_weights
 from conversion.vocab import (
     Vocab,
     bpe_vocab,
+    json_space_prefix,
     sentencepiece_vocab,
     special_vocab,
     wordpiece_vocab,
@@ -149,6 +150,8 @@ def _write_metadata(
     prefix = arch.add_space_prefix
     if prefix is None:
         prefix = ckpt.tokenizer_config.get("add_prefix_space")
+    if prefix is None and vocab.model == "llama" and not (ckpt.path / "tokenizer.model").is_file():
+        prefix = json_space_prefix(ckpt)  # a SentencePiece vocabulary in tokenizer.json
     if isinstance(prefix, bool):
         writer.add_add_space_prefix(prefix)
     return source

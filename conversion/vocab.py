@@ -1,12 +1,17 @@
-"""Tokenizer vocabularies for GGUF: SentencePiece (``tokenizer.model``) and HF BPE
+"""Tokenizer vocabularies for GGUF: SentencePiece (``tokenizer.model``, or the same vocabulary
+in a ``tokenizer.json``, as transformers 5 saves Gemma, LLaMA-2, Mistral and Phi-3) and HF BPE
 (``tokenizer.json``), built the way llama.cpp's own converter builds them.
+
+One difference remains: transformers 5's LLaMA tokenizer (saved without ``add_prefix_space``)
+puts no "▁" before a text that already begins with a space, where llama.cpp, like SentencePiece
+itself, always puts one, so such a text gets one "▁" more. Alpaca's prompts never begin with a
+space.
 
 For BPE, llama.cpp chooses its pre-tokenizer by the name in ``tokenizer.ggml.pre``; that name is
 found by tokenizing a fixed test text and hashing the token ids (the hashes are llama.cpp's).
 Special token ids, ``add_bos``/``add_eos``, merges and the chat template come from
-``gguf.SpecialVocab``, which reads ``tokenizer.json``, ``tokenizer_config.json`` and
-``chat_template.jinja`` itself (config.json it is given). Everything else comes from the
-:class:`~conversion.checkpoint.Checkpoint`, which reads each file once.
+``gguf.SpecialVocab``, which reads ``tokenizer_config.json``, ``config.json`` and
+``chat_template.jinja``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,9 +215,31 @@ def wordpiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
     return vocab
 
 
+def json_space_prefix(ckpt: Checkpoint) -> bool | None:
+    """Whether a SentencePiece tokenizer.json puts "▁" before the text (llama.cpp's
+    ``add_space_prefix``): a Prepend normalizer or a Metaspace that prepends."""
+    if ckpt.json_file("tokenizer.json") is None:
+        return None
+    data = ckpt.tokenizer_json
+    text = json.dumps([data.get("normalizer"), data.get("pre_tokenizer")], ensure_ascii=False)
+    if '"Prepend"' in text:
+        return True
+    pre = data.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    for step in steps:
+        if isinstance(step, dict) and step.get("type") == "Metaspace":
+            scheme = step.get("prepend_scheme", "always" if step.get("add_prefix_space") else "")
+            return scheme in ("first", "always")
+    return False
+
+
 def sentencepiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
-    """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``."""
+    """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``; a
+    folder with only ``tokenizer.json`` is read from there (:func:`sentencepiece_json_vocab`)."""
     from sentencepiece import SentencePieceProcessor
+
+    if not (ckpt.path / "tokenizer.model").is_file() and ckpt.json_file("tokenizer.json"):
+        return sentencepiece_json_vocab(ckpt, vocab_size)
 
     processor = SentencePieceProcessor()
     try:
@@ -248,6 +276,60 @@ def sentencepiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
             types[token_id] = gguf.TokenType.USER_DEFINED
         tokens[token_id] = content.encode("utf-8")
         scores[token_id] = -1000.0
+    return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
+
+
+def sentencepiece_json_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
+    """A SentencePiece BPE vocabulary from tokenizer.json, as llama.cpp's tokenizer needs it.
+
+    llama.cpp's SentencePiece tokenizer merges, at each step, the adjacent pair whose joined
+    piece has the highest score. transformers built the merges of such a tokenizer.json from the
+    SentencePiece scores (every pair whose join is a piece, ordered by that piece's score), so
+    the score of a piece is recovered as minus the rank of the first merge that makes it. Byte
+    pieces (``<0x41>``) are BYTE, the unknown piece UNKNOWN, special added tokens CONTROL.
+    Added tokens beyond the model's vocabulary (transformers 5 adds ``<mask>`` to Gemma's) have
+    no embedding and are left out."""
+    data = ckpt.tokenizer_json
+    model = data.get("model") or {}
+    pieces: dict[str, int] = model.get("vocab") or {}
+    if not pieces:
+        raise CheckpointError(f"“{ckpt.path.name}/tokenizer.json” holds no vocabulary.")
+    rank: dict[str, int] = {}
+    for index, merge in enumerate(model.get("merges") or []):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        rank.setdefault(left + right, index)
+    base = max(pieces.values()) + 1
+    size = max(vocab_size, base) if vocab_size else base
+    if vocab_size and base > vocab_size:
+        raise CheckpointError(
+            f"The tokenizer has token id {base - 1} but the model's vocab_size is {vocab_size}."
+        )
+    tokens = [f"[PAD{i}]".encode() for i in range(size)]
+    scores = [-10000.0] * size
+    types = [int(gguf.TokenType.UNUSED)] * size
+    unknown = model.get("unk_token")
+    for piece, token_id in pieces.items():
+        tokens[token_id] = piece.encode("utf-8")
+        if re.fullmatch(r"<0x[0-9A-Fa-f]{2}>", piece):
+            types[token_id], scores[token_id] = _SPM_BYTE, 0.0
+        elif piece == unknown:
+            types[token_id], scores[token_id] = _SPM_UNKNOWN, 0.0
+        else:
+            types[token_id] = _SPM_NORMAL
+            scores[token_id] = -float(rank.get(piece, len(rank) + token_id))
+    added = [(t["id"], t["content"], bool(t.get("special"))) for t in data.get("added_tokens", [])]
+    for token_id, content, special in [*added, *_added_tokens(ckpt)]:
+        if token_id >= size:
+            log.warning("added token %r (id %d) lies beyond the vocabulary", content, token_id)
+            continue
+        if content in (unknown, "<unk>"):
+            types[token_id], scores[token_id] = _SPM_UNKNOWN, 0.0
+        elif special or _looks_special(content):
+            types[token_id], scores[token_id] = int(gguf.TokenType.CONTROL), 0.0
+        else:
+            content = content.replace(_LOWER_ONE_EIGHTH_BLOCK, " ")
+            types[token_id], scores[token_id] = int(gguf.TokenType.USER_DEFINED), -1000.0
+        tokens[token_id] = content.encode("utf-8")
     return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
 
 
@@ -290,9 +372,27 @@ class _SpecialVocab(gguf.SpecialVocab):
 
 def special_vocab(ckpt: Checkpoint, vocab: Vocab) -> gguf.SpecialVocab:
     """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
-    return _SpecialVocab(
+    specials = _SpecialVocab(
         ckpt,
         load_merges=vocab.model == "gpt2",
         special_token_types=_SPECIAL_TYPES,
         n_vocab=len(vocab.tokens),
     )
+    if vocab.model == "llama":
+        _template_flags(ckpt, specials)
+    return specials
+
+
+def _template_flags(ckpt: Checkpoint, specials: gguf.SpecialVocab) -> None:
+    """add_bos/add_eos from tokenizer.json's post-processor where tokenizer_config.json does not
+    say (transformers 5 no longer writes add_bos_token there): llama.cpp would otherwise add a
+    BOS to every SentencePiece model, also to Phi-3, whose tokenizer adds none."""
+    data = ckpt.json_file("tokenizer.json") or {}
+    post = data.get("post_processor") or {}
+    if not isinstance(post, dict) or post.get("type") != "TemplateProcessing":
+        return
+    single = post.get("single")
+    if not isinstance(single, list) or not single:
+        return
+    specials.add_special_token.setdefault("bos", "SpecialToken" in single[0])
+    specials.add_special_token.setdefault("eos", "SpecialToken" in single[-1])
