@@ -27,19 +27,19 @@ from desktop.core.chat.session import ChatMessage
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
-from desktop.ui.chat_panel import ChatPanel
-from desktop.ui.conversation import ConversationController
-from desktop.ui.documents_feature import DocumentsFeature
-from desktop.ui.engine_worker import EngineController
+from desktop.ui.background.engine_thread import EngineController
+from desktop.ui.background.job_process import JobManager
+from desktop.ui.chat.conversation import ConversationController
+from desktop.ui.chat.panel import ChatPanel
+from desktop.ui.chat.sidebar import Sidebar
+from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
-from desktop.ui.job_process import JobManager
-from desktop.ui.local_api import LocalApi
 from desktop.ui.menus import build_menus
-from desktop.ui.model_picker import ModelPicker
-from desktop.ui.model_slot import ModelSlot
-from desktop.ui.models_dialog import ModelsDialog
-from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.sidebar import Sidebar
+from desktop.ui.models.dialog import ModelsDialog
+from desktop.ui.models.picker import ModelPicker
+from desktop.ui.models.slot import ModelSlot
+from desktop.ui.settings.dialog import SettingsDialog
+from desktop.ui.settings.local_api import LocalApi
 from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from desktop.core.hardware import default_gpu_layers
 from desktop.core.models.library import ModelEntry
 from desktop.core.words import plural
 from desktop.ui import dialogs
-from desktop.ui.engine_worker import LoadRequest
+from desktop.ui.background.engine_thread import LoadRequest
+from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
-from desktop.ui.tasks import run_in_background
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow

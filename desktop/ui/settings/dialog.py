@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop.core import hardware
 from desktop.core.chat.prompts import FORMAT_CHOICES
 from desktop.core.settings import SAMPLING, GenerationSettings, SamplingOption, Settings
-from desktop.ui.local_api_tab import LocalApiTab
+from desktop.ui.settings.local_api_tab import LocalApiTab
 
 FORMAT_LABELS = {
     "auto": "Automatic (the model's template)",

@@ -29,8 +29,8 @@ from desktop.core.hub.client import HubClient, RepoInfo, SearchResult
 from desktop.core.jobs.store import JobSpec
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
-from desktop.ui.model_widgets import quant_box, table
-from desktop.ui.tasks import run_in_background
+from desktop.ui.background.tasks import run_in_background
+from desktop.ui.models.widgets import quant_box, table
 
 SIZE_LIMITS = (("any size", 0.0), ("≤ 1B", 1e9), ("≤ 3B", 3e9), ("≤ 8B", 8e9))
 COLUMNS = ["Repository", "Size", "Likes", "Downloads", "Licence", "Kind"]

@@ -39,8 +39,8 @@ from desktop.core.history.export import (
 )
 from desktop.core.history.store import Conversation, History, SearchHit
 from desktop.ui import dialogs
+from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
-from desktop.ui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from desktop.core.documents.context import INSTRUCTION, Citation, budget_chars
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.hub.client import HubClient
-from desktop.ui.documents_dialog import DocumentsDialog
-from desktop.ui.documents_worker import DocumentIndexer
+from desktop.ui.background.indexer_thread import DocumentIndexer
+from desktop.ui.documents.dialog import DocumentsDialog
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
