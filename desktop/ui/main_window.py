@@ -28,7 +28,6 @@ from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.background.engine_thread import EngineController
-from desktop.ui.background.job_process import JobManager
 from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.sidebar import Sidebar
@@ -36,6 +35,7 @@ from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
 from desktop.ui.menus import build_menus
 from desktop.ui.models.dialog import ModelsDialog
+from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.picker import ModelPicker
 from desktop.ui.models.slot import ModelSlot
 from desktop.ui.settings.dialog import SettingsDialog
@@ -437,6 +437,7 @@ class MainWindow(QMainWindow):
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.docs.shutdown()  # interrupted indexing continues at the next start
+        self.models.shutdown()
         self.engine.shutdown()
         self.local_api.shutdown()
         self.history.close()

@@ -1,5 +1,9 @@
 """The chat engine on its own thread, driven from the GUI through queued signals.
 
+Use this way when the work needs an object that must live on one thread for its whole life (a
+llama.cpp ``Llama`` is not thread-safe) and requests come to it one after another: a QThread
+owns the object, the GUI sends requests as queued signals and gets its news back the same way.
+
 ``EngineController`` lives on the GUI thread; ``_EngineWorker`` lives on a QThread and owns the
 ``ChatEngine`` (so every llama.cpp call happens on that one thread). Loading and answering
 never block the window. Each answer request carries its own cancel token, created with the

@@ -26,10 +26,10 @@ from desktop.core.models.catalog import job_spec, load_catalog
 from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
-from desktop.ui.background.job_process import JobManager
 from desktop.ui.errors import show_error
 from desktop.ui.models.hub_tab import HubTab
 from desktop.ui.models.import_tab import ImportTab
+from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.jobs_table import JobsTable
 from desktop.ui.models.widgets import quant_box, table
 

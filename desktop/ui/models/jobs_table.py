@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.background.job_process import JobManager, JobRow
+from desktop.ui.models.jobs import JobManager, JobRow
 from desktop.ui.models.widgets import table
 
 STATE_LABELS = {

@@ -13,13 +13,14 @@ from PySide6.QtCore import QObject, Signal
 
 from conversion.errors import HuacayaError
 from conversion.gguf_file import read_gguf_info
+from conversion.progress import CancelToken, Progress
 from desktop.core.chat.engine import ModelInfo, check_model
 from desktop.core.hardware import default_gpu_layers
 from desktop.core.models.library import ModelEntry
 from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.background.engine_thread import LoadRequest
-from desktop.ui.background.tasks import run_in_background
+from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class ModelSlot(QObject):
         self.info: ModelInfo | None = None
         self._loading: ModelEntry | None = None
         self._after_unload: Callable[[], None] | None = None
+        self._checking: Task | None = None  # a model file being checked
         self.picker.model_chosen.connect(self._on_picked)
         self.picker.open_file_requested.connect(self.choose_file)
         self.engine.loaded.connect(self._on_loaded)
@@ -55,11 +57,11 @@ class ModelSlot(QObject):
         """Register the starter model if needed and load the preferred model, off the GUI."""
         self.status.emit("Preparing the model library…")
 
-        def entries() -> list[ModelEntry]:
+        def entries(_progress: object, _cancel: object) -> list[ModelEntry]:
             self.library.ensure_starter()
             return self.library.entries()
 
-        run_in_background(entries, self._on_library_ready, self._on_library_failed)
+        run_in_background(entries, self._on_library_ready, self._on_library_failed, owner=self)
 
     def _on_library_ready(self, entries: list[ModelEntry]) -> None:
         self.picker.fill(entries)
@@ -147,16 +149,39 @@ class ModelSlot(QObject):
 
     def open_file(self, path: Path) -> None:
         """Check ``path`` off the GUI thread (opening it in a child process first, so a file that
-        crashes llama.cpp never becomes a library entry), add it to the library and load it."""
-        self.status.emit(f"Checking {path.name}…")
+        crashes llama.cpp never becomes a library entry), add it to the library and load it.
+        Each step is told in the status line."""
         gpu_layers = self.window.settings.gpu_layers
 
-        def check_and_add() -> ModelEntry:
+        def check_and_add(progress: Progress, cancel: CancelToken) -> ModelEntry:
+            progress(0.0, f"Checking {path.name}…")
             read_gguf_info(path)  # the quick checks first: a clear message without a child
-            check_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers())
+            progress(0.1, f"Opening {path.name} in llama.cpp to check it…")
+            check_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers(), cancel)
+            cancel.check()
+            progress(0.9, f"Adding {path.name} to the library…")
             return self.library.add_file(path)
 
-        run_in_background(check_and_add, self._on_file_added, self._rejected)
+        if self._checking is not None:
+            self._checking.cancel()  # the newest choice wins
+        task = run_in_background(
+            check_and_add,
+            self._on_file_added,
+            self._rejected,
+            on_progress=lambda _fraction, message: self.status.emit(message),
+            owner=self,
+        )
+        task.ended.connect(lambda: self._check_ended(task))
+        self._checking = task
+
+    def _check_ended(self, task: Task) -> None:
+        if self._checking is task:
+            self._checking = None
+
+    def shutdown(self) -> None:
+        """The window closes: a model file being checked is left unchecked."""
+        if self._checking is not None:
+            self._checking.cancel()
 
     def _on_file_added(self, entry: ModelEntry) -> None:
         self.picker.fill(self.library.entries())
