@@ -109,6 +109,7 @@ class ConversationController(QObject):
             (self.engine.failed, self._on_failed),
         ):
             signal.disconnect(slot)
+        self.engine.abandon()
         if self.session.answering:
             self.session.finish(None)
 

@@ -3,113 +3,67 @@ collections this chat answers from), the passages found for each question, the s
 an answer that open the passage, indexing in the background with a rescan at start, and the
 folders watched for changes.
 
-The window creates one :class:`DocumentsFeature` and calls :meth:`shutdown` when it closes.
+It is given the chat session it finds passages for, the settings, and a way to ask which model
+is loaded; it makes its menu and its status-bar label, which the window places. The window
+calls :meth:`shutdown` when it closes.
 """
 
 from __future__ import annotations
 
-import html
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QKeySequence
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QMenu,
-    QPushButton,
-    QTextBrowser,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QLabel, QMenu, QWidget
 
 from desktop.core import secrets
-from desktop.core.documents.context import INSTRUCTION, Citation, budget_chars
+from desktop.core.chat.engine import ModelInfo
+from desktop.core.chat.session import ChatSession
+from desktop.core.documents.context import Citation, budget_chars
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.hub.client import HubClient
+from desktop.core.settings import SettingsStore
 from desktop.ui.background.indexer_thread import DocumentIndexer
 from desktop.ui.documents.dialog import DocumentsDialog
+from desktop.ui.documents.passages import PassageDialog
 
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
-
-
-class PassageDialog(QDialog):
-    """One passage as the model was given it, where it is (file, page, characters), with a
-    button that opens the file; or every passage given with a question (``number`` 0)."""
-
-    def __init__(self, parent: QWidget, citations: list[Citation], number: int) -> None:
-        super().__init__(parent)
-        self.setObjectName("passageDialog")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(640, 420)
-        shown = [c for c in citations if c.number == number] if number else citations
-        self.citation = shown[0] if number and shown else None
-        layout = QVBoxLayout(self)
-        if self.citation is not None:
-            c = self.citation
-            self.setWindowTitle(f"[{c.number}] {c.label}")
-            where = f"page {c.page}, " if c.page else ""
-            self.location = QLabel(
-                f"{html.escape(c.path)}<br>{where}characters {c.start:,}–{c.end:,}", self
-            )
-            self.location.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            layout.addWidget(self.location)
-        else:
-            self.setWindowTitle("What the model was given")
-            layout.addWidget(QLabel(INSTRUCTION, self))
-        self.text = QTextBrowser(self)
-        self.text.setObjectName("passageText")
-        self.text.setPlainText(
-            "\n\n".join(f"[{c.number}] {c.label}\n{c.text}" for c in shown)
-            if self.citation is None
-            else self.citation.text
-        )
-        layout.addWidget(self.text, 1)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.close)
-        if self.citation is not None:
-            self.open_button = QPushButton("Open file", self)
-            buttons.addButton(self.open_button, QDialogButtonBox.ButtonRole.ActionRole)
-            path = self.citation.path
-            self.open_button.clicked.connect(
-                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path))
-            )
-        layout.addWidget(buttons)
+DEFAULT_CONTEXT = 2048  # passages' budget while no model is loaded
 
 
 class DocumentsFeature(QObject):
-    _changed_on_disk = Signal(str)  # from the watcher's thread to the window's
+    _changed_on_disk = Signal(str)  # from the watcher's thread to the GUI thread
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        session: ChatSession,
+        store: SettingsStore,
+        loaded_model: Callable[[], ModelInfo | None],
+        parent: QWidget,
+    ) -> None:
+        """``parent``: the window its menu, label and dialogs belong to."""
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.session = session
+        self.store = store
+        self.loaded_model = loaded_model
         self.documents = Documents(threads=1)  # searches; indexing has its own
-        hub = HubClient(secrets.get_token, lambda: window.store.settings.offline)
+        hub = HubClient(secrets.get_token, lambda: store.settings.offline)
         self.indexer = DocumentIndexer(self, hub)
         self.dialog: DocumentsDialog | None = None
         self._shut_down = False
         self.watcher = FolderWatcher(self._changed_on_disk.emit)
         self._changed_on_disk.connect(self.indexer.index)
         self.indexer.collections_changed.connect(self._watch)
-        session = window.conversation.session
         session.find_passages = self._passages
-        window.chat_view.source_requested.connect(self.show_source)
 
-        self.menu = QMenu("&Documents", window)
-        bar = window.menuBar()
-        help_menu = bar.actions()[-1]
-        bar.insertMenu(help_menu, self.menu)
+        self.menu = QMenu("&Documents", parent)
         self.manage = self.menu.addAction("&Collections…")
         self.manage.setShortcut(QKeySequence("Ctrl+Shift+D"))
         self.manage.triggered.connect(lambda _checked=False: self.open_dialog())
         self.menu.aboutToShow.connect(self._fill_menu)
-        self.label = QLabel(window)
+        self.label = QLabel(parent)
         self.label.setObjectName("documentsLabel")
-        window.statusBar().addPermanentWidget(self.label)
-        window.conversation.conversations_changed.connect(self.show_chosen)
         QTimer.singleShot(0, self.rescan_all)
 
     # -- which collections this chat uses --------------------------------------------------
@@ -124,7 +78,7 @@ class DocumentsFeature(QObject):
             return
         header = self.menu.addAction("Answer this chat from:")
         header.setEnabled(False)
-        chosen = set(self.window.conversation.session.collections)
+        chosen = set(self.session.collections)
         for collection in collections:
             action = self.menu.addAction(collection.name)
             action.setCheckable(True)
@@ -132,29 +86,28 @@ class DocumentsFeature(QObject):
             action.toggled.connect(lambda on, name=collection.name: self.use_collection(name, on))
 
     def use_collection(self, name: str, on: bool) -> None:
-        session = self.window.conversation.session
-        chosen = [c for c in session.collections if c != name] + ([name] if on else [])
-        session.configure(collections=chosen)
+        chosen = [c for c in self.session.collections if c != name] + ([name] if on else [])
+        self.session.configure(collections=chosen)
         self.show_chosen()
 
     def show_chosen(self) -> None:
-        chosen = self.window.conversation.session.collections
+        chosen = self.session.collections
         self.label.setText(f"Documents: {', '.join(chosen)}" if chosen else "")
 
     def _passages(self, question: str, names: list[str]) -> list[Citation]:
-        info = self.window.model_info
-        context = info.context_length if info else 2048
-        answer = self.window.conversation.session.generation.max_tokens
+        info = self.loaded_model()
+        context = info.context_length if info else DEFAULT_CONTEXT
+        answer = self.session.generation.max_tokens
         return self.documents.citations(question, names, budget_chars(context, answer))
 
     # -- sources under answers -------------------------------------------------------------
 
     def show_source(self, key: int, number: int) -> PassageDialog | None:
         try:
-            message = self.window.conversation.session.find(key)
+            message = self.session.find(key)
         except KeyError:
             return None
-        dialog = PassageDialog(self.window, message.citations, number)
+        dialog = PassageDialog(self.parent_widget, message.citations, number)
         dialog.show()
         return dialog
 
@@ -163,7 +116,7 @@ class DocumentsFeature(QObject):
     def open_dialog(self) -> DocumentsDialog:
         if self.dialog is None:
             self.dialog = DocumentsDialog(
-                self.window, self.documents, self.indexer, self.window.store
+                self.parent_widget, self.documents, self.indexer, self.store
             )
         self.dialog.show()
         self.dialog.raise_()
