@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,12 +130,17 @@ class Outcome:
 
 
 def _until_cancelled(started: threading.Event) -> object:
-    def work(progress: Progress, cancel: CancelToken) -> object:
+    """Work that goes on until it is cancelled (or, were cancel broken, gives up after a while,
+    so that a failing test does not leave a thread running forever)."""
+
+    def work(progress: Progress, cancel: CancelToken) -> str:
         progress(0.25, "started")
         started.set()
-        while True:
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline:
             cancel.check()
             threading.Event().wait(0.005)  # the work's own pace; the test waits on signals
+        return "never cancelled"
 
     return work
 
