@@ -225,7 +225,7 @@ def test_closing_the_window_while_indexing_news_is_on_its_way(qtbot, minilm: Emb
 def test_reindex_asked_while_a_cancel_finishes_is_not_lost(qtbot) -> None:  # type: ignore[no-untyped-def]
     """Reindex clicked just after Cancel, before the indexer's thread has moved on: the
     collection still counts as current then, and the request used to be dropped as a double."""
-    from desktop.ui.documents_worker import DocumentIndexer
+    from desktop.ui.background.indexer_thread import DocumentIndexer
 
     indexer = DocumentIndexer()
     indexer.current = "many"  # its thread is between the cancelled run and the next

@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.core.history.store import History, NewMessage
-from desktop.ui import engine_worker
+from desktop.ui.background import engine_thread
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import ANSWER_MS, open_window
 from tests.ui.person import click
@@ -34,7 +34,7 @@ NONE_REFERENCES_MARGIN = 10 * ANSWERS
 
 @pytest.fixture
 def quick_window(qtbot, monkeypatch: pytest.MonkeyPatch) -> MainWindow:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(engine_worker, "ChatEngine", QuickEngine)
+    monkeypatch.setattr(engine_thread, "ChatEngine", QuickEngine)
     return open_window(qtbot)
 
 
@@ -97,7 +97,7 @@ def keep_a_big_chat() -> int:
 
 def test_ten_thousand_message_chat(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     big_chat = keep_a_big_chat()
-    monkeypatch.setattr(engine_worker, "ChatEngine", QuickEngine)
+    monkeypatch.setattr(engine_thread, "ChatEngine", QuickEngine)
     window = open_window(qtbot)
     ask_with_the_keyboard(qtbot, window, "A question before I look up the old chat.")
     chats = window.sidebar.list

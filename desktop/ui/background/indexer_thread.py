@@ -1,6 +1,12 @@
 """Indexing in the background for the window: one collection at a time, queued, with pause,
 resume and cancel, and the indexer's status forwarded as Qt signals.
 
+Use this way when long in-process work (minutes) comes as a queue of items and can be paused:
+one plain thread drains the queue and ends when it is empty. It is not a thread-pool task
+because it would hold one of the pool's few threads (as many as there are cores) for minutes,
+and short tasks would wait behind it. Its signals belong to an object on the GUI thread, so Qt
+delivers them there.
+
 The work runs on a plain thread with its own :class:`Documents` (its own SQLite connection and
 embedding model), so the window and its searches never wait for it. A cancelled or
 interrupted run loses nothing that was stored; the next run continues from there.

@@ -30,7 +30,7 @@ from desktop.core.models.embedding_model import (
 from desktop.core.settings import SettingsStore
 from desktop.core.words import plural
 from desktop.ui import dialogs
-from desktop.ui.documents_worker import DocumentIndexer
+from desktop.ui.background.indexer_thread import DocumentIndexer
 from desktop.ui.errors import show_error
 
 

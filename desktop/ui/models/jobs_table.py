@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.ui.job_process import JobManager, JobRow
-from desktop.ui.model_widgets import table
+from desktop.ui.models.jobs import JobManager, JobRow
+from desktop.ui.models.widgets import table
 
 STATE_LABELS = {
     "interrupted": "Interrupted",

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core import secrets
 from desktop.core.settings import Settings
-from desktop.ui.local_api import address
+from desktop.ui.settings.local_api import address
 
 
 def _copy_row(field: QLineEdit, name: str) -> tuple[QWidget, QPushButton]:

@@ -1,5 +1,9 @@
 """The chat engine on its own thread, driven from the GUI through queued signals.
 
+Use this way when the work needs an object that must live on one thread for its whole life (a
+llama.cpp ``Llama`` is not thread-safe) and requests come to it one after another: a QThread
+owns the object, the GUI sends requests as queued signals and gets its news back the same way.
+
 ``EngineController`` lives on the GUI thread; ``_EngineWorker`` lives on a QThread and owns the
 ``ChatEngine`` (so every llama.cpp call happens on that one thread). Loading and answering
 never block the window. Each answer request carries its own cancel token, created with the
@@ -124,22 +128,32 @@ class EngineController(QObject):
         self._worker.delta.connect(self.delta)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
-        self.busy = False  # loading or answering
-        self.generating = False
+        self._busy = False  # loading or answering
+        self._generating = False
         self._request: AnswerRequest | None = None
         self._thread.start()
 
+    @property
+    def busy(self) -> bool:
+        """Loading, unloading or answering: the engine takes nothing new."""
+        return self._busy
+
+    @property
+    def generating(self) -> bool:
+        """An answer is being produced."""
+        return self._generating
+
     def load(self, request: LoadRequest) -> None:
-        self.busy = True
+        self._busy = True
         self._request_load.emit(request)
 
     def unload(self) -> None:
         """Free the model (after the answer in progress, if any); ``unloaded`` tells when."""
-        self.busy = True
+        self._busy = True
         self._request_unload.emit()
 
     def generate(self, request: AnswerRequest) -> None:
-        self.busy = self.generating = True
+        self._busy = self._generating = True
         self._request = request
         self._request_generate.emit(request)
 
@@ -147,6 +161,13 @@ class EngineController(QObject):
         """Stop the answer being produced (its request's token; a no-op when none is)."""
         if self._request is not None:
             self._request.cancel.cancel()
+
+    def abandon(self) -> None:
+        """Stop the answer and stop waiting for it (the window closes without it): from now on
+        the engine counts as idle, whatever its thread still says."""
+        self.stop()
+        self._request = None
+        self._busy = self._generating = False
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop any answer, free the model on its own thread and end the thread."""
@@ -158,23 +179,23 @@ class EngineController(QObject):
             log.warning("the engine thread did not finish within %d ms", timeout_ms)
 
     def _on_loaded(self, info: object) -> None:
-        self.busy = False
+        self._busy = False
         self.loaded.emit(info)
 
     def _on_load_failed(self, error: object) -> None:
-        self.busy = False
+        self._busy = False
         self.load_failed.emit(error)
 
     def _on_unloaded(self) -> None:
-        self.busy = self.generating = False
+        self._busy = self._generating = False
         self.unloaded.emit()
 
     def _on_finished(self, response: object) -> None:
-        self.busy = self.generating = False
+        self._busy = self._generating = False
         self._request = None
         self.finished.emit(response)
 
     def _on_failed(self, error: object) -> None:
-        self.busy = self.generating = False
+        self._busy = self._generating = False
         self._request = None
         self.failed.emit(error)

@@ -39,8 +39,8 @@ from desktop.core.history.export import (
 )
 from desktop.core.history.store import Conversation, History, SearchHit
 from desktop.ui import dialogs
+from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
-from desktop.ui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +182,10 @@ class Sidebar(QWidget):
         if query:  # off the GUI thread: typing never waits for a search
             history = self.history
             run_in_background(
-                lambda: history.search(query),
+                lambda _progress, _cancel: history.search(query),
                 lambda hits: self._searched(query, hits),
                 lambda exc: self._searched(query, exc),
+                owner=self,
             )
         else:
             self.show_conversations(self.history.list(), current)

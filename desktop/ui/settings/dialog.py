@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,10 +23,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop.core import hardware
 from desktop.core.chat.prompts import FORMAT_CHOICES
-from desktop.core.settings import SAMPLING, GenerationSettings, SamplingOption, Settings
-from desktop.ui.local_api_tab import LocalApiTab
+from desktop.core.chat.session import ChatSession
+from desktop.core.settings import (
+    SAMPLING,
+    GenerationSettings,
+    SamplingOption,
+    Settings,
+    SettingsStore,
+)
+from desktop.ui.errors import show_error
+from desktop.ui.settings.local_api_tab import LocalApiTab
 
 FORMAT_LABELS = {
     "auto": "Automatic (the model's template)",
@@ -176,3 +186,40 @@ class SettingsDialog(QDialog):
                 model_id: asdict(self.generation()),
             }
         return changes
+
+
+def open_settings(
+    parent: QWidget,
+    store: SettingsStore,
+    session: ChatSession,
+    model_id: str,
+    model_defaults: GenerationSettings,
+    local_api_status: str,
+) -> SettingsDialog:
+    """Open Settings for ``session`` (its own sampling) and the app; OK applies both: the
+    session's to the session, the app's through the settings' one owner."""
+    dialog = SettingsDialog(
+        parent,
+        store.settings,
+        session.system_prompt,
+        session.prompt_format,
+        session.generation,
+        model_defaults,
+        local_api_status,
+    )
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def apply() -> None:
+        session.configure(
+            system_prompt=dialog.system_prompt.toPlainText(),
+            prompt_format=dialog.prompt_format.currentData(),
+            generation=dialog.generation(),
+        )
+        try:
+            store.update(**dialog.app_changes(store.settings, model_id))
+        except HuacayaError as exc:
+            show_error(parent, exc)
+
+    dialog.accepted.connect(apply)
+    dialog.open()
+    return dialog

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.jobs.store import JobSpec
 from desktop.ui import dialogs
-from desktop.ui.model_widgets import quant_box
+from desktop.ui.models.widgets import quant_box
 
 
 class ImportTab(QWidget):

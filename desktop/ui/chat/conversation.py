@@ -18,8 +18,8 @@ from desktop.core.chat.response import AnswerRequest, Response
 from desktop.core.chat.session import ChatMessage, ChatSession
 from desktop.core.history.store import Conversation, History
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
-from desktop.ui.chat_view import ChatView
-from desktop.ui.engine_worker import EngineController
+from desktop.ui.background.engine_thread import EngineController
+from desktop.ui.chat.view import ChatView
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ class ConversationController(QObject):
             (self.engine.failed, self._on_failed),
         ):
             signal.disconnect(slot)
+        self.engine.abandon()
         if self.session.answering:
             self.session.finish(None)
 

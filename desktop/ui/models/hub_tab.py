@@ -3,12 +3,14 @@ result or repository id, and the access token.
 
 Offline mode is a switch the user sees and can flip both ways; while it is on, a search or a
 download says so at once and sends nothing. One search runs at a time (Enter in the box and the
-Search button are one request, not two).
+Search button are one request, not two). While the Hub is being asked anything (a search, a
+repository's files, a token check), Stop beside the status line stops it at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,8 +31,8 @@ from desktop.core.hub.client import HubClient, RepoInfo, SearchResult
 from desktop.core.jobs.store import JobSpec
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
-from desktop.ui.model_widgets import quant_box, table
-from desktop.ui.tasks import run_in_background
+from desktop.ui.background.tasks import Task, Work, run_in_background
+from desktop.ui.models.widgets import quant_box, table
 
 SIZE_LIMITS = (("any size", 0.0), ("≤ 1B", 1e9), ("≤ 3B", 3e9), ("≤ 8B", 8e9))
 COLUMNS = ["Repository", "Size", "Likes", "Downloads", "Licence", "Kind"]
@@ -77,10 +79,19 @@ class HubTab(QWidget):
         self.search_button = _button("Search", self.search, "hubSearch")
         row.addWidget(self.search_button)
         layout.addLayout(row)
+        row = QHBoxLayout()
         self.hub_status = QLabel()
         self.hub_status.setObjectName("hubStatus")
         self.hub_status.setWordWrap(True)
-        layout.addWidget(self.hub_status)
+        row.addWidget(self.hub_status, 1)
+        self.stop_button = _button("Stop", self.stop, "hubStop")
+        policy = self.stop_button.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # nothing below moves when it comes and goes
+        self.stop_button.setSizePolicy(policy)
+        self.stop_button.hide()
+        row.addWidget(self.stop_button)
+        layout.addLayout(row)
+        self.requests: set[Task] = set()  # to the Hub, running now
         self.results_table = table(COLUMNS)
         layout.addWidget(self.results_table, 1)
         row = QHBoxLayout()
@@ -128,6 +139,36 @@ class HubTab(QWidget):
         )
         return True
 
+    # -- requests to the Hub ---------------------------------------------------------------
+
+    def _ask_hub(
+        self,
+        work: Work,
+        on_success: Callable[[Any], object],
+        on_failure: Callable[[BaseException], object],
+    ) -> Task:
+        """Run ``work`` (a Hub call given the request's cancel token) off the GUI thread, with
+        Stop offered until it ends."""
+        task = run_in_background(
+            work, on_success, on_failure, on_cancelled=self._stopped, owner=self
+        )
+        self.requests.add(task)
+        task.ended.connect(lambda: self._request_ended(task))
+        self.stop_button.show()
+        return task
+
+    def stop(self) -> None:
+        """Stop every request to the Hub that is running; nothing of theirs is shown."""
+        for task in self.requests:
+            task.cancel()
+
+    def _stopped(self) -> None:
+        self.hub_status.setText("Stopped.")
+
+    def _request_ended(self, task: Task) -> None:
+        self.requests.discard(task)
+        self.stop_button.setVisible(bool(self.requests))
+
     # -- search ----------------------------------------------------------------------------
 
     def search(self) -> None:
@@ -142,23 +183,24 @@ class HubTab(QWidget):
         self.searching = True
         self.search_button.setEnabled(False)
         self.hub_status.setText("Searching the Hub…")
-        run_in_background(
-            lambda: self.hub.search(query, gguf, llama, max_parameters=limit),
+        task = self._ask_hub(
+            lambda _progress, cancel: self.hub.search(
+                query, gguf, llama, max_parameters=limit, cancel=cancel
+            ),
             self.show_results,
-            self._search_failed,
+            self._failed,
         )
+        task.ended.connect(self._search_done)
 
     def _search_done(self) -> None:
         self.searching = False
         self.search_button.setEnabled(True)
 
-    def _search_failed(self, exc: BaseException) -> None:
-        self._search_done()
+    def _failed(self, exc: BaseException) -> None:
         self.hub_status.setText(str(exc) if isinstance(exc, HuacayaError) else "The search failed.")
         self.error.emit(exc)
 
     def show_results(self, results: list[SearchResult]) -> None:
-        self._search_done()
         self.hub_status.setText(f"{len(results)} repositories." if results else "Nothing found.")
         self.results_table.setRowCount(0)
         for result in results:
@@ -188,10 +230,10 @@ class HubTab(QWidget):
             return
         quant = self.hub_quant.currentData()
         self.hub_status.setText(f"Looking up {repo}…")
-        run_in_background(
-            lambda: self.hub.repo_info(repo),
+        self._ask_hub(
+            lambda _progress, cancel: self.hub.repo_info(repo, cancel=cancel),
             lambda info: self._download_repo(info, quant),
-            self._search_failed,
+            self._failed,
         )
 
     def _download_repo(self, info: RepoInfo, quant: str) -> None:
@@ -225,4 +267,8 @@ class HubTab(QWidget):
             self.show_state()
             self.token_label.setText(f"{self.token_label.text()} ({name})")
 
-        run_in_background(lambda: self.hub.whoami(token), saved, self.error.emit)
+        self._ask_hub(
+            lambda _progress, cancel: self.hub.whoami(token, cancel),
+            saved,
+            self.error.emit,
+        )

@@ -27,11 +27,11 @@ from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error
-from desktop.ui.hub_tab import HubTab
-from desktop.ui.import_tab import ImportTab
-from desktop.ui.job_process import JobManager
-from desktop.ui.jobs_table import JobsTable
-from desktop.ui.model_widgets import quant_box, table
+from desktop.ui.models.hub_tab import HubTab
+from desktop.ui.models.import_tab import ImportTab
+from desktop.ui.models.jobs import JobManager
+from desktop.ui.models.jobs_table import JobsTable
+from desktop.ui.models.widgets import quant_box, table
 
 
 class ModelsDialog(QDialog):

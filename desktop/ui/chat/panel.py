@@ -6,8 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from desktop.ui.chat_view import ChatView
-from desktop.ui.composer import Composer
+from desktop.ui.chat.composer import Composer
+from desktop.ui.chat.view import ChatView
 
 
 class ChatPanel(QWidget):
