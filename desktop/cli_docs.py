@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conversion.cli import ProgressBar
 from desktop.core import secrets
-from desktop.core.documents.context import budget_chars
+from desktop.core.documents.context import budget_for
 from desktop.core.documents.indexer import IndexReport
 from desktop.core.documents.library import Documents
 from desktop.core.embedding_model import (
@@ -197,9 +197,14 @@ def _models(documents: Documents, remove: str) -> int:
 
 
 def documents_for_chat(
-    session: ChatSession, names: list[str], context_tokens: int, answer_tokens: int
+    session: ChatSession,
+    names: list[str],
+    context_tokens: int,
+    answer_tokens: int,
+    parameters: int = 0,
 ) -> Documents:
-    """Let ``session`` answer from the collections ``names`` (checked to exist)."""
+    """Let ``session`` answer from the collections ``names`` (checked to exist), with as many
+    and as long passages as a model of ``parameters`` reads well."""
     documents = Documents(threads=1)  # one question at a time
     try:
         for name in names:
@@ -207,7 +212,7 @@ def documents_for_chat(
     except BaseException:
         documents.close()
         raise
-    room = budget_chars(context_tokens, answer_tokens)
-    session.find_passages = lambda question, chosen: documents.citations(question, chosen, room)
+    budget = budget_for(parameters, context_tokens, answer_tokens)
+    session.find_passages = lambda question, chosen: documents.passages(question, chosen, budget)
     session.configure(collections=names)
     return documents

@@ -46,13 +46,13 @@ class TerminalChat:
         self.engine.set_prompt_format(request.prompt_format)
         with cancel_on_interrupt(request.cancel):
             try:
-                for delta in self.engine.stream(request.messages, request.settings, request.cancel):
+                for delta in request.deltas(self.engine.stream):
                     self.out.write(self.session.add_delta(delta))
                     self.out.flush()
             except BaseException:
                 self.session.fail()
                 raise
-        stats = self.engine.last_stats
+        stats = None if request.reply else self.engine.last_stats  # no model ran
         answer = self.session.finish(stats)
         self.out.write("\n")
         self.out.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conversion.archs.base import Architecture, PlannedTensor
-from conversion.archs.bert import Bert
+from conversion.archs.bert import Bert, BertCrossEncoder
 from conversion.archs.gemma import Gemma2, Gemma3
 from conversion.archs.llama import Llama
 from conversion.archs.phi3 import Phi3
@@ -11,7 +11,16 @@ from conversion.archs.qwen import Qwen2, Qwen3
 from conversion.checkpoint import Checkpoint
 from conversion.errors import UnsupportedModelError
 
-ARCHITECTURES: tuple[type[Architecture], ...] = (Llama, Qwen2, Qwen3, Gemma2, Gemma3, Phi3, Bert)
+ARCHITECTURES: tuple[type[Architecture], ...] = (
+    Llama,
+    Qwen2,
+    Qwen3,
+    Gemma2,
+    Gemma3,
+    Phi3,
+    Bert,
+    BertCrossEncoder,
+)
 _BY_HF_NAME = {name: arch for arch in ARCHITECTURES for name in (*arch.hf_names, *arch.aliases)}
 
 __all__ = ["ARCHITECTURES", "Architecture", "PlannedTensor", "for_checkpoint", "supported"]

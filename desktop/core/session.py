@@ -18,11 +18,16 @@ message, keys do not).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from desktop.core.documents.context import Citation, prompt_with_passages
+from desktop.core.documents.context import (
+    Citation,
+    Retriever,
+    not_found_reply,
+    prompt_with_passages,
+)
 from desktop.core.engine import GenerationStats
 from desktop.core.errors import HistoryError
 from desktop.core.history import Conversation, History, NewMessage
@@ -84,6 +89,14 @@ class AnswerRequest:
     settings: GenerationSettings
     prompt_format: str
     cancel: CancelToken = field(default_factory=CancelToken)
+    reply: str = ""  # the answer, decided without the model (documents: nothing found)
+
+    def deltas(self, stream: Callable[..., Iterator[str]], **options: Any) -> Iterator[str]:
+        """The answer's text as it comes: ``stream(messages, settings, cancel, **options)``
+        (the engine's), or the reply the session decided on, without asking the model."""
+        if self.reply:
+            return iter([self.reply])
+        return stream(self.messages, self.settings, self.cancel, **options)
 
 
 def stats_record(stats: GenerationStats) -> dict[str, Any]:
@@ -130,9 +143,9 @@ class ChatSession:
         self.messages: list[ChatMessage] = []
         self._pending: _Pending | None = None
         # Documents Q&A: the collections this chat searches, and who finds the passages
-        # (question, collections) → citations; set by whoever drives the session.
+        # (question, collections) → Passages; set by whoever drives the session.
         self.collections: list[str] = []
-        self.find_passages: Callable[[str, list[str]], list[Citation]] | None = None
+        self.find_passages: Retriever | None = None
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -268,13 +281,28 @@ class ChatSession:
         if self.collections and self.find_passages is not None and messages:
             question = messages[-1]["content"]
             try:
-                citations = self.find_passages(question, self.collections)
+                passages = self.find_passages(question, self.collections)
             except BaseException:
                 self.fail()  # undo asking, as for a failed answer
                 raise
+            if not passages.found:
+                # Nothing relevant: say so rather than let the model make an answer up from
+                # the nearest passages, which the user can still open under the answer.
+                request = AnswerRequest(
+                    messages,
+                    self.generation,
+                    self.prompt_format,
+                    request.cancel,
+                    reply=not_found_reply(passages.collections or self.collections),
+                )
+                self._pending = _Pending(request, **undo, citations=passages.nearest)
+                return request
             # Only the latest question carries passages: the budget is spent on what is asked now.
-            messages[-1] = {"role": "user", "content": prompt_with_passages(question, citations)}
-            self._pending.citations = citations
+            messages[-1] = {
+                "role": "user",
+                "content": prompt_with_passages(question, passages.given),
+            }
+            self._pending.citations = passages.given
         return request
 
     def stop(self) -> None:
@@ -297,6 +325,8 @@ class ChatSession:
         pending = self._require_pending()
         self._pending = None
         record = stats_record(stats) if stats else {"finish_reason": "cancelled"}
+        if pending.request.reply:  # no model ran: its figures would be another answer's
+            record = {"finish_reason": "stop", "not_found": True}
         if pending.citations:
             record["sources"] = [c.record() for c in pending.citations]
         answer = ChatMessage(

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core import secrets
-from desktop.core.documents.context import INSTRUCTION, Citation, budget_chars
+from desktop.core.documents.context import INSTRUCTION, Citation, Passages, budget_for
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.hub import HubClient
@@ -141,11 +141,12 @@ class DocumentsFeature(QObject):
         chosen = self.window.conversation.session.collections
         self.label.setText(f"Documents: {', '.join(chosen)}" if chosen else "")
 
-    def _passages(self, question: str, names: list[str]) -> list[Citation]:
+    def _passages(self, question: str, names: list[str]) -> Passages:
         info = self.window.model_info
         context = info.context_length if info else 2048
         answer = self.window.conversation.session.generation.max_tokens
-        return self.documents.citations(question, names, budget_chars(context, answer))
+        size = info.parameter_count if info else 0
+        return self.documents.passages(question, names, budget_for(size, context, answer))
 
     # -- sources under answers -------------------------------------------------------------
 

@@ -70,7 +70,7 @@ class _EngineWorker(QObject):
             return
         try:
             engine.set_prompt_format(request.prompt_format)
-            for text in engine.stream(request.messages, request.settings, request.cancel):
+            for text in request.deltas(engine.stream):
                 self.delta.emit(text)
         except Exception as exc:
             self.failed.emit(as_user_error(exc))

@@ -13,16 +13,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.core.documents.context import Citation, citations_within
+from desktop.core.documents.context import (
+    NEAREST_SHOWN,
+    PassageBudget,
+    Passages,
+    citation,
+    focus,
+)
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken, index_collection
-from desktop.core.documents.retrieval import Hit, Method, search
+from desktop.core.documents.relevance import relevant_hits, threshold_for
+from desktop.core.documents.retrieval import Hit, Method, Search, find
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
+from desktop.core.documents.terms import analyse
 from desktop.core.embedding_model import EMBEDDING_NAME, check_model_name, embedding_model
 from desktop.core.errors import DocumentError
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 if TYPE_CHECKING:
+    from desktop.core.documents.reranker import Reranker
     from desktop.core.hub import HubClient
 
 
@@ -44,6 +53,7 @@ class Documents:
         self._embedders: dict[str, Embedder] = {}
         self._threads = threads
         self.hub = hub
+        self.reranker: Reranker | None = None  # reorders the fused top 50 when set
         self.closed = False
 
     @property
@@ -133,16 +143,32 @@ class Documents:
         embedder = self.embedder_for(self.store.collection(name).embedding_model, progress, cancel)
         return index_collection(self.store, name, embedder, progress, cancel, pause, on_status)
 
+    def find(
+        self, names: Sequence[str], query: str, limit: int = 5, method: Method = "hybrid"
+    ) -> Search:
+        embedder_for = (lambda c: self.embedder_for(c.embedding_model)) if method != "fts" else None
+        reranker = self.reranker if method == "hybrid" else None
+        return find(self.store, names, query, embedder_for, limit, method, reranker)
+
     def search(
         self, names: Sequence[str], query: str, limit: int = 5, method: Method = "hybrid"
     ) -> list[Hit]:
-        embedder_for = (lambda c: self.embedder_for(c.embedding_model)) if method != "fts" else None
-        return search(self.store, names, query, embedder_for, limit, method)
+        return self.find(names, query, limit, method).hits
 
-    def citations(
-        self, question: str, names: Sequence[str], max_chars: int, limit: int = 8
-    ) -> list[Citation]:
-        """The passages for a question, numbered and cut to the budget."""
+    def passages(self, question: str, names: Sequence[str], budget: PassageBudget) -> Passages:
+        """What to give the model for ``question``: the relevant passages, as many and as long
+        as ``budget`` says; or none, with the nearest ones to show."""
         if not names:
-            return []
-        return citations_within(self.search(names, question, limit), max_chars)
+            return Passages([])
+        found = self.find(names, question, max(budget.count, NEAREST_SHOWN))
+        model = {c.name: c.embedding_model for c in self.store.collections()}
+        relevant = relevant_hits(found, lambda hit: threshold_for(model[hit.chunk.collection]))
+        if not relevant:
+            nearest = [citation(n, hit) for n, hit in enumerate(found.hits, start=1)]
+            return Passages([], nearest[:NEAREST_SHOWN], tuple(names))
+        words = set(analyse(question).words)
+        given = [
+            citation(n, hit, *focus(hit.chunk.text, words, budget.chars))
+            for n, hit in enumerate(relevant[: budget.count], start=1)
+        ]
+        return Passages(given, [], tuple(names))
