@@ -7,11 +7,12 @@ cross-encoders (``BertForSequenceClassification``), which llama.cpp runs with ra
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import gguf
 
-from conversion.archs.base import Architecture
-from conversion.checkpoint import Checkpoint, read_json
+from conversion.archs.base import Architecture, Loader, PlannedTensor
+from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError, UnsupportedModelError
 
 _POOLING_MODES = {
@@ -150,17 +151,24 @@ class BertCrossEncoder(Bert):
     examples = "BERT cross-encoders (rerankers) such as cross-encoder/ms-marco-MiniLM-L-6-v2"
     global_tensors = (*Bert.global_tensors, "cls", "cls.output")
 
-    def __init__(self, ckpt: Checkpoint) -> None:
-        super().__init__(ckpt)
-        labels = self.config.get("id2label") or {}
-        count = int(self.config.get("num_labels", len(labels) or 1))
+    def plan(
+        self,
+        names: list[str],
+        shape_of: Callable[[str], tuple[int, ...]],
+        load: Loader,
+        vocab_size: int,
+    ) -> list[PlannedTensor]:
+        # transformers 5 leaves the default labels out of config.json: the weights tell
+        classifier = next((n for n in names if n.endswith("classifier.weight")), None)
+        count = int(shape_of(classifier)[0]) if classifier else 0
         if count != 1:
             raise UnsupportedModelError(
-                f"“{ckpt.path.name}” classifies into {count} labels; a reranker gives one "
-                "relevance score.",
+                f"“{self.ckpt.path.name}” classifies into {count} labels; a reranker gives "
+                "one relevance score.",
                 "Choose a cross-encoder with a single output, e.g. "
                 "cross-encoder/ms-marco-MiniLM-L-6-v2.",
             )
+        return super().plan(names, shape_of, load, vocab_size)
 
     def pooling(self) -> gguf.PoolingType | None:
         return gguf.PoolingType.RANK

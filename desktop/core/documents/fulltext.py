@@ -56,7 +56,8 @@ def in_collections(
 def holding(
     db: sqlite3.Connection, word: str, collection_ids: Sequence[int], limit: int
 ) -> list[int]:
-    """The chunks of the collections holding ``word`` (at most ``limit``; for rare words)."""
+    """The chunks of the collections holding ``word`` (at most ``limit``; for rare words).
+    Several words are a phrase: the chunks holding them next to each other."""
     ids = [
         row[0]
         for row in db.execute(

@@ -133,6 +133,11 @@ def _anchored(
         if 0 < frequency[anchor] <= ANCHOR_LIMIT:  # more: it points at nothing in particular
             for chunk_id in store.holding(anchor, collection_ids, ANCHOR_LIMIT):
                 held.setdefault(chunk_id, set()).add(anchor)
+    for name in terms.names:  # a full name asked for points at the few chunks that hold it
+        chunks = store.holding(name, collection_ids, ANCHOR_LIMIT + 1)
+        if len(chunks) <= ANCHOR_LIMIT:
+            for chunk_id in chunks:
+                held.setdefault(chunk_id, set()).add(name)
     missing = tuple(
         name
         for name in terms.identifiers

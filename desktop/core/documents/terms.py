@@ -91,6 +91,7 @@ class QueryTerms:
     # What the question is about by name: whole codes, numbers, proper names (capitalised
     # inside a sentence). Documents holding none of them cannot answer it.
     identifiers: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # runs of capitalised words ("abdon condori"): FTS5 phrases
 
     @property
     def content(self) -> tuple[str, ...]:
@@ -98,6 +99,7 @@ class QueryTerms:
         return tuple(w for w in self.words if w not in self.anchors)
 
 
+_NAME_RUN = re.compile(r"\b[A-Z][^\W\d_]+(?:\s+[A-Z][^\W\d_]+)+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)\s*[\"'“‘(]*([^\W_]+)")
 
 
@@ -131,7 +133,14 @@ def analyse(question: str) -> QueryTerms:
     kept = [w for w in words if w not in STOPWORDS] or words
     terms = list(dict.fromkeys([*joined, *kept]))
     anchors = [t for t in terms if t in joined or _specific(t)]
-    return QueryTerms(tuple(terms), tuple(anchors), tuple(identifiers(question)))
+    names = [
+        " ".join(fold(w) for w in run.split())
+        for run in _NAME_RUN.findall(question)
+        if not any(fold(w) in STOPWORDS for w in run.split())
+    ]
+    return QueryTerms(
+        tuple(terms), tuple(anchors), tuple(identifiers(question)), tuple(dict.fromkeys(names))
+    )
 
 
 def fts_terms(text: str) -> list[str]:
