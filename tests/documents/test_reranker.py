@@ -12,10 +12,16 @@ import pytest
 
 from conversion.convert import convert
 from conversion.errors import ConversionError
+from desktop.cli import main
+from desktop.core.documents.embedder import Embedder
+from desktop.core.documents.library import Documents
 from desktop.core.documents.reranker import Reranker
+from desktop.core.documents.reranker_model import installed_rerankers
 from desktop.core.documents.retrieval import Hit, rerank
 from desktop.core.documents.store import StoredChunk
 from desktop.core.embedding_model import embedding_checkpoint
+from tests.documents.conftest import use_converted_model
+from tests.hub_server import LoopbackHub
 
 PAIRS = [
     ("how do we colour yarn?", "Dyeing fibre. Natural colours come from cochineal and alum."),
@@ -101,3 +107,44 @@ def test_reranking_orders_by_score_and_keeps_exact_codes_first() -> None:
     hits = [hit(1, "short"), hit(2, "a much longer passage"), hit(3, "code", ("q731b",))]
     order = [h.chunk.id for h in rerank(FakeReranker(), "q", hits)]  # type: ignore[arg-type]
     assert order == [3, 2, 1]
+
+
+def test_a_reranker_from_the_hub_is_chosen_like_an_embedding_model(
+    hub_endpoint: LoopbackHub,
+    tmp_path: Path,
+    corpus: Path,
+    minilm: Embedder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    checkpoint, _, _ = tiny_cross_encoder(tmp_path / "ce")
+    files = {p.name: p for p in checkpoint.iterdir() if p.is_file()}
+    hub_endpoint.add_repo("test-org/tiny-reranker", files)
+    other = tmp_path / "x.json"
+    other.write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    hub_endpoint.add_repo(
+        "test-org/not-a-reranker",
+        {"config.json": other, "model.safetensors": checkpoint / "model.safetensors"},
+    )
+    use_converted_model(minilm)
+    assert main(["docs", "reranker"]) == 0
+    assert capsys.readouterr().out == "Searches are not reranked.\n"
+    assert main(["docs", "reranker", "test-org/tiny-reranker"]) == 0
+    assert "reranked by test-org/tiny-reranker" in capsys.readouterr().out
+    assert installed_rerankers() == ["test-org/tiny-reranker"]
+
+    assert main(["docs", "add", "farm", str(corpus)]) == 0
+    documents = Documents(threads=1)  # as the window and the chat open it
+    try:
+        hits = documents.search(["farm"], "When is the herd shorn?", 5)
+        assert all(h.rerank is not None for h in hits)  # the chosen reranker ordered them
+        assert [h.rerank for h in hits] == sorted((h.rerank for h in hits), reverse=True)
+    finally:
+        documents.close()
+
+    first_request = len(hub_endpoint.requests)
+    assert main(["docs", "reranker", "test-org/not-a-reranker"]) == 1
+    assert "not a reranker" in capsys.readouterr().err
+    fetched = [r for r in hub_endpoint.requests[first_request:] if "/resolve/" in r]
+    assert fetched and not any("safetensors" in r for r in fetched)  # refused before weights
+    assert main(["docs", "reranker", "--off"]) == 0
+    assert capsys.readouterr().out == "Searches are not reranked.\n"

@@ -23,6 +23,8 @@ from desktop.core.documents.context import (
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken, index_collection
 from desktop.core.documents.relevance import relevant_hits, threshold_for
+from desktop.core.documents.reranker import Reranker
+from desktop.core.documents.reranker_model import install_hub_reranker, installed_reranker
 from desktop.core.documents.retrieval import Hit, Method, Search, find
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
 from desktop.core.documents.terms import analyse
@@ -31,7 +33,6 @@ from desktop.core.errors import DocumentError
 from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 
 if TYPE_CHECKING:
-    from desktop.core.documents.reranker import Reranker
     from desktop.core.hub import HubClient
 
 
@@ -53,8 +54,58 @@ class Documents:
         self._embedders: dict[str, Embedder] = {}
         self._threads = threads
         self.hub = hub
-        self.reranker: Reranker | None = None  # reorders the fused top 50 when set
+        self._reranker: Reranker | None = None
+        self._reranker_name = ""
+        self._borrowed = False  # a reranker given by the caller, who closes it
         self.closed = False
+
+    # -- the reranker ----------------------------------------------------------------------
+
+    @property
+    def reranker_name(self) -> str:
+        """The cross-encoder chosen for searches ("" for none)."""
+        return self.store.option("reranker")
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The chosen cross-encoder, loaded on first use (None: none chosen, or not installed
+        here any more)."""
+        name = self.reranker_name
+        if name != self._reranker_name:
+            self._close_reranker()
+            found = installed_reranker(name) if name else None
+            if found is not None:
+                self._reranker = Reranker(found.path, name, self._threads)
+            self._reranker_name = name
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, reranker: Reranker | None) -> None:
+        """Use this loaded one (the caller closes it), whatever is chosen."""
+        self._close_reranker()
+        self._reranker, self._reranker_name = reranker, self.reranker_name
+        self._borrowed = reranker is not None
+
+    def use_reranker(
+        self,
+        name: str,
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Rerank searches with the Hub cross-encoder ``name`` (downloaded and converted now
+        if need be, with ``hub``), or with none (``name`` empty)."""
+        if name.strip():
+            name = check_model_name(name)
+            if installed_reranker(name) is None:
+                if self.hub is None:
+                    raise DocumentError(f"The reranker “{name}” is not installed here.")
+                install_hub_reranker(name, self.hub, progress, cancel)
+        self.store.set_option("reranker", name.strip())
+
+    def _close_reranker(self) -> None:
+        if self._reranker is not None and not self._borrowed:
+            self._reranker.close()
+        self._reranker, self._borrowed = None, False
 
     @property
     def embedder(self) -> Embedder:
@@ -75,6 +126,7 @@ class Documents:
         return self._embedders[model]
 
     def close(self) -> None:
+        self._close_reranker()
         for embedder in self._embedders.values():
             embedder.close()
         self._embedders = {}

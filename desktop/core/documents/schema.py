@@ -6,6 +6,7 @@ append-only migrations, applied like the history's.
 - ``sources``: the folders and files the user added;
 - ``files``: every file found, with its fingerprint (size, mtime, SHA-256) and its state:
   ``indexed`` or ``unreadable`` (with the reason);
+- ``options``: choices about searching the index, such as the reranker (a Hub repository id);
 - ``chunks``: page, character span, text and the embedding (float32 bytes), with an FTS5
   index (BM25) kept in step by triggers, and its vocabulary (how many chunks hold each word).
   The index has two columns: the text, and ``terms``, the joined forms of the codes and
@@ -105,6 +106,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             INSERT INTO chunks_fts(chunks_fts, rowid, text, terms)
                 VALUES ('delete', old.id, old.text, old.terms);
         END;
+        CREATE TABLE options (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TRIGGER chunks_au AFTER UPDATE OF terms ON chunks
             WHEN old.terms IS NULL AND new.terms IS NOT NULL BEGIN
             INSERT INTO chunks_fts(rowid, text, terms) VALUES (new.id, new.text, new.terms);

@@ -355,5 +355,18 @@ class DocumentStore:
         self._vectors[collection.id] = (revision, ids, matrix)
         return ids, matrix
 
+    def option(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM options WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def set_option(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            if value:
+                db.execute(
+                    "INSERT OR REPLACE INTO options (key, value) VALUES (?, ?)", (key, value)
+                )
+            else:
+                db.execute("DELETE FROM options WHERE key = ?", (key,))
+
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
