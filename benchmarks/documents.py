@@ -238,7 +238,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--functions", type=int, default=150)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--reranker", type=Path, help="a cross-encoder GGUF or HF folder")
+    parser.add_argument(
+        "--reranker",
+        type=Path,
+        help="a cross-encoder GGUF or HF folder; 'random': one of ms-marco-MiniLM-L-6-v2's "
+        "shape with random weights, for its latency",
+    )
     parser.add_argument("--answers", type=int, default=0, help="starter model answers to score")
     parser.add_argument("--only-questions", action="store_true", help="part 4 (and 5) only")
     parser.add_argument("--model", type=Path, help="chat GGUF for --answers (the starter's)")
@@ -264,7 +269,7 @@ def main() -> None:
         from benchmarks.documents_set import question_set
 
         question_set(home, args.reranker, args.answers, documents.embedder, args.model)
-        latency(home, documents, args.sizes, args.reranker)
+        latency(home, documents, args.sizes)
         documents.close()
 
 

@@ -151,6 +151,30 @@ def _answers(documents, asked: list[Question], count: int, model: Path | None) -
     engine.close()
 
 
+def random_cross_encoder(folder: Path) -> Path:
+    """A cross-encoder of cross-encoder/ms-marco-MiniLM-L-6-v2's shape (6 layers, 384 wide)
+    with random weights: no real one can be had offline, and its speed is what it costs."""
+    import torch
+    import transformers
+
+    from desktop.core.embedding_model import embedding_checkpoint
+
+    if not (folder / "config.json").is_file():
+        tokenizer = transformers.BertTokenizerFast.from_pretrained(embedding_checkpoint())
+        config = transformers.BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=384,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=1536,
+            num_labels=1,
+        )
+        torch.manual_seed(0)
+        transformers.BertForSequenceClassification(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    return folder
+
+
 def question_set(  # type: ignore[no-untyped-def]
     home: Path, reranker: Path | None, answers: int, embedder=None, model: Path | None = None
 ) -> None:
@@ -170,9 +194,16 @@ def question_set(  # type: ignore[no-untyped-def]
     if reranker is not None:
         from desktop.core.documents.reranker import Reranker
 
-        documents.reranker = Reranker.load(reranker)
-        table["hybrid+rerank"], added = _reranked_recall(documents, asked)
+        random_weights = str(reranker) == "random"
+        if random_weights:
+            reranker = random_cross_encoder(home / "random-cross-encoder")
+        loaded = Reranker.load(reranker)
+        documents.reranker = loaded
+        recall, added = _reranked_recall(documents, asked)
+        if not random_weights:  # random weights: the latency is real, the order is not
+            table["hybrid+rerank"] = recall
         documents.reranker = None
+        loaded.close()
     print("  recall@5      " + "".join(f"{m:>15}" for m in table) + "   goal")
     for kind in ("code", "number", "name", "paraphrase"):
         print(
@@ -182,8 +213,8 @@ def question_set(  # type: ignore[no-untyped-def]
         )
     if added:
         print(
-            f"  the reranker (top 50) adds {statistics.median(added):.0f} ms per question "
-            f"(median; max {max(added):.0f} ms)"
+            f"  the reranker ({reranker.name if reranker else ''}, top 50) adds "
+            f"{statistics.median(added):.0f} ms per question (median; max {max(added):.0f} ms)"
         )
     else:
         print("  hybrid+rerank: no reranker given (--reranker PATH)")

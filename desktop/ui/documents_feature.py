@@ -36,11 +36,16 @@ if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
 
 
+NOT_GIVEN = "None of these seemed relevant enough to answer from; the model was not asked."
+
+
 class PassageDialog(QDialog):
     """One passage as the model was given it, where it is (file, page, characters), with a
     button that opens the file; or every passage given with a question (``number`` 0)."""
 
-    def __init__(self, parent: QWidget, citations: list[Citation], number: int) -> None:
+    def __init__(
+        self, parent: QWidget, citations: list[Citation], number: int, nearest: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("passageDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -58,8 +63,12 @@ class PassageDialog(QDialog):
             self.location.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(self.location)
         else:
-            self.setWindowTitle("What the model was given")
-            layout.addWidget(QLabel(INSTRUCTION, self))
+            if nearest:  # "nothing found": the model was not asked
+                self.setWindowTitle("The nearest passages")
+                layout.addWidget(QLabel(NOT_GIVEN, self))
+            else:
+                self.setWindowTitle("What the model was given")
+                layout.addWidget(QLabel(INSTRUCTION, self))
         self.text = QTextBrowser(self)
         self.text.setObjectName("passageText")
         self.text.setPlainText(
@@ -155,7 +164,8 @@ class DocumentsFeature(QObject):
             message = self.window.conversation.session.find(key)
         except KeyError:
             return None
-        dialog = PassageDialog(self.window, message.citations, number)
+        nearest = bool(message.stats.get("not_found"))
+        dialog = PassageDialog(self.window, message.citations, number, nearest)
         dialog.show()
         return dialog
 

@@ -182,7 +182,7 @@ def find(
             question = embedder_for(group[0]).embed_query(query)
             questions.append((group, question))
             vectors.append(vector_ranking(store, group, question, candidates))
-    scores = _rrf_scores([fts[:FTS_FUSED], *vectors])
+    scores = _rrf_scores([fts[:FTS_FUSED] if vectors else fts, *vectors])
     for chunk_id, anchors in held.items():
         scores[chunk_id] = scores.get(chunk_id, 0.0) + len(anchors)  # above any RRF sum
     fused = sorted(scores, key=lambda item: -scores[item])
