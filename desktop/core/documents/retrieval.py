@@ -37,10 +37,6 @@ Method = Literal["hybrid", "fts", "vector"]
 RRF_K = 60
 CANDIDATES = 50  # from each list; also how many fused passages the reranker sees
 ANCHOR_LIMIT = 3
-# Only the full-text top 10 enter the fusion: deeper BM25 ranks of a natural question match an
-# incidental word or two, and their "in both lists" bonus lifted noise over the vectors' best
-# paraphrase (our question set: paraphrases 0.84 → 0.88 recall@5, names 0.96 → 1.00).
-FTS_FUSED = 10
 FTS_WEIGHT = 1.0
 FTS_ADAPTIVE = True
 FTS_WEIGHT_FLOOR = 0.25  # a code or number in at most this many chunks points at them
@@ -182,7 +178,7 @@ def find(
             question = embedder_for(group[0]).embed_query(query)
             questions.append((group, question))
             vectors.append(vector_ranking(store, group, question, candidates))
-    scores = _rrf_scores([fts[:FTS_FUSED] if vectors else fts, *vectors])
+    scores = _rrf_scores([fts, *vectors])
     for chunk_id, anchors in held.items():
         scores[chunk_id] = scores.get(chunk_id, 0.0) + len(anchors)  # above any RRF sum
     fused = sorted(scores, key=lambda item: -scores[item])
