@@ -107,7 +107,7 @@ def index_speed(home: Path, corpus: Path):  # type: ignore[no-untyped-def]
 
 def embedding_only(documents, home: Path) -> None:  # type: ignore[no-untyped-def]
     from desktop.core.documents.embedder import Embedder
-    from desktop.core.embedding_model import ensure_embedding_model
+    from desktop.core.models.embedding_model import ensure_embedding_model
 
     rows = documents.store.db.execute("SELECT text FROM chunks LIMIT 96").fetchall()
     texts = [r[0] for r in rows]

@@ -82,6 +82,9 @@ def _calibration(documents, asked: list[Question]) -> None:  # type: ignore[no-u
 
 
 def _answers(documents, asked: list[Question], count: int, model: Path | None) -> None:  # type: ignore[no-untyped-def]
+    from desktop.core.chat.answer import run_answer
+    from desktop.core.chat.engine import ChatEngine
+    from desktop.core.chat.session import ChatSession
     from desktop.core.documents.context import (
         NEAREST_SHOWN,
         Passages,
@@ -89,10 +92,8 @@ def _answers(documents, asked: list[Question], count: int, model: Path | None) -
         budget_for,
         citation,
     )
-    from desktop.core.engine import ChatEngine
-    from desktop.core.session import ChatSession
+    from desktop.core.models.starter import starter_model_path
     from desktop.core.settings import GenerationSettings
-    from desktop.core.starter import starter_model_path
 
     context, answer_tokens = 4096, 96
     engine = ChatEngine(model or starter_model_path(), context_length=context)
@@ -132,9 +133,7 @@ def _answers(documents, asked: list[Question], count: int, model: Path | None) -
             session.find_passages = finder
             session.configure(collections=["set"])
             request = session.ask(q.text)
-            for delta in request.deltas(engine.stream):
-                session.add_delta(delta)
-            reply = session.finish(None if request.reply else engine.last_stats)
+            reply = run_answer(session, engine, request)
             text = reply.content.lower()
             if q.kind == "unanswerable":
                 ok = bool(request.reply) or any(w in text for w in NOT_FOUND_WORDS)
@@ -157,7 +156,7 @@ def random_cross_encoder(folder: Path) -> Path:
     import torch
     import transformers
 
-    from desktop.core.embedding_model import embedding_checkpoint
+    from desktop.core.models.embedding_model import embedding_checkpoint
 
     if not (folder / "config.json").is_file():
         tokenizer = transformers.BertTokenizerFast.from_pretrained(embedding_checkpoint())

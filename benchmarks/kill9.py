@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from desktop.core.starter import starter_model_path
+    from desktop.core.models.starter import starter_model_path
     from tests.conversion.checkpoints import build_smollm_checkpoint
     from tests.e2e.kill9_scenarios import (
         CONVERT_MOMENTS,

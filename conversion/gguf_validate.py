@@ -5,7 +5,7 @@ llama-cpp-python) allocate arrays of that size, a block count of 2^31 makes it l
 some unexpected types and tokenizer models end in ``abort()``, which takes the whole app down.
 :func:`validate_gguf` refuses such files with a message naming the key, from the metadata the
 header reader already holds (no weights are read). What a checklist cannot foresee is caught by
-loading a new file in a child process first (``desktop.core.model_probe``).
+loading a new file in a child process first (``desktop.core.models.probe``).
 
 The bounds are generous: ten times the largest values in published models, so no real model is
 refused, while values that would exhaust memory or time are.

@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from desktop.core.engine import ChatEngine
-from desktop.core.model_probe import CACHE_ENV
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.probe import CACHE_ENV
+from desktop.core.models.starter import starter_model_path
 from desktop.core.settings import GenerationSettings
-from desktop.core.starter import starter_model_path
 from tests.hub_server import LoopbackHub
 from tests.scoring import Reference, greedy_reference
 

@@ -15,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conversion.cli import ProgressBar
 from conversion.errors import Cancelled, HuacayaError, TrainingError
-from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
+from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
 from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
 
 EXPORT_HELP = "f16, bf16, f32, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"

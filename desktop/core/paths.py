@@ -11,10 +11,6 @@ from pathlib import Path
 
 import platformdirs
 
-# The atomic writers are defined in conversion (which may not import desktop) and shared.
-from conversion.output import atomic_write_bytes as atomic_write_bytes
-from conversion.output import atomic_write_text as atomic_write_text
-
 APP_DIR_NAME = "Huacaya"
 HOME_ENV = "HUACAYA_HOME"
 

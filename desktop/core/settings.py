@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from conversion.errors import SettingsError
+from conversion.output import atomic_write_text
 from desktop.core import paths
-from desktop.core.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +222,7 @@ class SettingsStore:
         merged.update({key: mine[key] for key in self._changed})
         merged["schema_version"] = SCHEMA_VERSION
         try:
-            paths.atomic_write_text(self.path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
+            atomic_write_text(self.path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
         except OSError as exc:
             raise SettingsError(
                 f"The settings could not be saved to “{self.path}”: {exc.strerror or exc}."

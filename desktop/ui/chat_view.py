@@ -30,9 +30,9 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
+from desktop.core.chat.markdown import DARK, LIGHT, Palette, render_markdown
+from desktop.core.chat.session import ChatMessage
 from desktop.core.documents.context import Citation
-from desktop.core.markdown import DARK, LIGHT, Palette, render_markdown
-from desktop.core.session import ChatMessage
 
 FLUSH_INTERVAL_MS = 30
 STREAMING_KEY = 0  # the answer being produced has no key until the session saves it

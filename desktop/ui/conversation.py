@@ -1,7 +1,7 @@
 """The open conversation in the window: a ChatSession shown in the transcript, answered by the
 engine thread.
 
-The session (``desktop.core.session``) decides what is saved, sent and shown as stopped; this
+The session (``desktop.core.chat.session``) decides what is saved, sent and shown as stopped; this
 adapter only forwards: a question to the session and its request to the engine, the engine's
 text back to the session and the transcript, and tells the window when things change.
 """
@@ -12,10 +12,11 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.core.engine import GenerationStats
-from desktop.core.errors import HuacayaError
-from desktop.core.history import Conversation, History
-from desktop.core.session import AnswerRequest, ChatMessage, ChatSession
+from conversion.errors import HuacayaError
+from desktop.core.chat.answer import record_delta
+from desktop.core.chat.response import AnswerRequest, Response
+from desktop.core.chat.session import ChatMessage, ChatSession
+from desktop.core.history.store import Conversation, History
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.ui.chat_view import ChatView
 from desktop.ui.engine_worker import EngineController
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class ConversationController(QObject):
     conversations_changed = Signal()
     answer_started = Signal()
-    answer_finished = Signal(object)  # GenerationStats
+    answer_finished = Signal(object, object)  # the saved ChatMessage, its GenerationStats
     answer_failed = Signal(object)  # HuacayaError
     question_returned = Signal(str)  # a failed question goes back to the composer
 
@@ -118,15 +119,17 @@ class ConversationController(QObject):
 
     # -- the engine's replies --------------------------------------------------------------
 
+    # The steps of ``desktop.core.chat.answer.run_answer``, as the engine thread reports them.
+
     def _on_delta(self, text: str) -> None:
         if self.session.answering:
-            self.view.append_delta(self.session.add_delta(text))
+            record_delta(self.session, text, self.view.append_delta)
 
-    def _on_finished(self, stats: GenerationStats) -> None:
-        answer = self.session.finish(stats)
+    def _on_finished(self, response: Response) -> None:
+        answer = self.session.finish(response)
         self.view.end_answer(answer)
         self.conversations_changed.emit()
-        self.answer_finished.emit(stats)
+        self.answer_finished.emit(answer, response.stats)
 
     def _on_failed(self, error: HuacayaError) -> None:
         question = self.session.fail()

@@ -18,15 +18,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop.core.documents.indexer import IndexReport, IndexStatus
 from desktop.core.documents.library import Documents
-from desktop.core.embedding_model import (
+from desktop.core.models.embedding_model import (
     EMBEDDING_NAME,
     check_model_name,
     installed_embedding_models,
     needs_download,
 )
-from desktop.core.errors import HuacayaError
 from desktop.core.settings import SettingsStore
 from desktop.core.words import plural
 from desktop.ui import dialogs

@@ -28,7 +28,7 @@ from desktop.core import secrets
 from desktop.core.documents.context import INSTRUCTION, Citation, Passages, budget_for
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
-from desktop.core.hub import HubClient
+from desktop.core.hub.client import HubClient
 from desktop.ui.documents_dialog import DocumentsDialog
 from desktop.ui.documents_worker import DocumentIndexer
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from conversion.errors import Cancelled, HuacayaError
+from conversion.progress import CancelToken
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken
 from desktop.core.documents.library import Documents
-from desktop.core.errors import Cancelled, HuacayaError
-from desktop.core.hub import HubClient
-from desktop.core.progress import CancelToken
+from desktop.core.hub.client import HubClient
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import HuacayaError
-from desktop.core.session import AnswerRequest
+from conversion.errors import HuacayaError
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.response import AnswerRequest
 from desktop.ui.errors import as_user_error
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class _EngineWorker(QObject):
     load_failed = Signal(object)  # HuacayaError
     unloaded = Signal()
     delta = Signal(str)
-    finished = Signal(object)  # GenerationStats
+    finished = Signal(object)  # the Response, ended
     failed = Signal(object)  # HuacayaError
 
     def __init__(self) -> None:
@@ -69,13 +69,13 @@ class _EngineWorker(QObject):
             self.failed.emit(HuacayaError("No model is loaded.", "Choose a model first."))
             return
         try:
-            engine.set_prompt_format(request.prompt_format)
-            for text in request.deltas(engine.stream):
+            response = engine.respond(request)
+            for text in response:
                 self.delta.emit(text)
         except Exception as exc:
             self.failed.emit(as_user_error(exc))
             return
-        self.finished.emit(engine.last_stats)
+        self.finished.emit(response)
 
     @Slot()
     def unload(self) -> None:
@@ -169,10 +169,10 @@ class EngineController(QObject):
         self.busy = self.generating = False
         self.unloaded.emit()
 
-    def _on_finished(self, stats: object) -> None:
+    def _on_finished(self, response: object) -> None:
         self.busy = self.generating = False
         self._request = None
-        self.finished.emit(stats)
+        self.finished.emit(response)
 
     def _on_failed(self, error: object) -> None:
         self.busy = self.generating = False

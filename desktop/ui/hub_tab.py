@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop.core import secrets
-from desktop.core.errors import HuacayaError
-from desktop.core.hub import HubClient, RepoInfo, SearchResult
-from desktop.core.job_store import JobSpec
+from desktop.core.hub.client import HubClient, RepoInfo, SearchResult
+from desktop.core.jobs.store import JobSpec
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
 from desktop.ui.model_widgets import quant_box, table

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.job_store import JobSpec
+from desktop.core.jobs.store import JobSpec
 from desktop.ui import dialogs
 from desktop.ui.model_widgets import quant_box
 

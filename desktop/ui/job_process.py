@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.core import locks, paths, secrets
-from desktop.core.errors import HuacayaError, JobError
-from desktop.core.job_store import UNFINISHED, Job, JobSpec, JobStore
-from desktop.core.jobs import run_in_child
-from desktop.core.processes import adopt_child, kill_tree
+from conversion.errors import HuacayaError, JobError
+from conversion.ownership import adopt_child, kill_tree
+from desktop.core import paths, secrets
+from desktop.core.jobs import locks
+from desktop.core.jobs.runner import run_in_child
+from desktop.core.jobs.store import UNFINISHED, Job, JobSpec, JobStore
 from desktop.core.settings import SettingsStore
 
 POLL_MS = 100

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from conversion.errors import HuacayaError
 from desktop.core import secrets
-from desktop.core.errors import HuacayaError
-from desktop.core.library import ModelLibrary
+from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.server.config import DEFAULT_HOST, NETWORK_HOST, ServerConfig, base_url
 

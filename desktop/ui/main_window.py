@@ -19,11 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop import APP_NAME
-from desktop.core.engine import GenerationStats, ModelInfo
-from desktop.core.errors import HuacayaError
-from desktop.core.history import History
-from desktop.core.library import ModelLibrary, library_for
+from desktop.core.chat.engine import ModelInfo
+from desktop.core.chat.response import GenerationStats
+from desktop.core.chat.session import ChatMessage
+from desktop.core.history.store import History
+from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.chat_panel import ChatPanel
 from desktop.ui.conversation import ConversationController
@@ -44,13 +46,6 @@ log = logging.getLogger(__name__)
 
 CLOSE_GRACE_MS = 5_000  # how long closing waits for a stopped answer to end
 THINKING, ANSWERING = "Thinking…", "Answering…"
-
-
-def format_stats(stats: GenerationStats) -> str:
-    return (
-        f"{stats.generated_tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
-        f"first token {stats.time_to_first_token:.2f} s"
-    )
 
 
 class MainWindow(QMainWindow):
@@ -391,8 +386,8 @@ class MainWindow(QMainWindow):
         if self.stats_label.text() == THINKING:
             self.stats_label.setText(ANSWERING)
 
-    def _on_answer_finished(self, stats: GenerationStats) -> None:
-        self.stats_label.setText(format_stats(stats))
+    def _on_answer_finished(self, answer: ChatMessage, stats: GenerationStats | None) -> None:
+        self.stats_label.setText(answer.speed)
         self._update_controls()
         self.composer.setFocus()
         self.answer_finished.emit(stats)

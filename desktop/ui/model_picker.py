@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QWidget
 
-from desktop.core.library import ModelEntry
+from desktop.core.models.library import ModelEntry
 
 OPEN_FILE = "__open_file__"
 

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
+from conversion.errors import HuacayaError
 from conversion.gguf_file import read_gguf_info
-from desktop.core.engine import ModelInfo
-from desktop.core.errors import HuacayaError
+from desktop.core.chat.engine import ModelInfo, check_model
 from desktop.core.hardware import default_gpu_layers
-from desktop.core.library import ModelEntry
-from desktop.core.model_probe import probe_model
+from desktop.core.models.library import ModelEntry
 from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.engine_worker import LoadRequest
@@ -154,7 +153,7 @@ class ModelSlot(QObject):
 
         def check_and_add() -> ModelEntry:
             read_gguf_info(path)  # the quick checks first: a clear message without a child
-            probe_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers())
+            check_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers())
             return self.library.add_file(path)
 
         run_in_background(check_and_add, self._on_file_added, self._rejected)

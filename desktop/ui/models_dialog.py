@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import HuacayaError
 from desktop.core import hardware, secrets
-from desktop.core.catalog import job_spec, load_catalog
-from desktop.core.errors import HuacayaError
-from desktop.core.hub import HubClient
-from desktop.core.job_store import JobSpec
-from desktop.core.library import ModelEntry, ModelLibrary
+from desktop.core.hub.client import HubClient
+from desktop.core.jobs.store import JobSpec
+from desktop.core.models.catalog import job_spec, load_catalog
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import SettingsStore
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core import hardware
-from desktop.core.prompts import FORMAT_CHOICES
+from desktop.core.chat.prompts import FORMAT_CHOICES
 from desktop.core.settings import GenerationSettings, Settings
 from desktop.ui.local_api_tab import LocalApiTab
 

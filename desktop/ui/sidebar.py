@@ -29,15 +29,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.errors import HuacayaError
-from desktop.core.history import Conversation, History, SearchHit
-from desktop.core.history_export import (
+from conversion.errors import HuacayaError
+from conversion.output import atomic_write_text
+from desktop.core.history.export import (
     export_json,
     export_markdown,
     import_json,
     read_export,
 )
-from desktop.core.paths import atomic_write_text
+from desktop.core.history.store import Conversation, History, SearchHit
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error
 from desktop.ui.tasks import run_in_background

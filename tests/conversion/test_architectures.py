@@ -12,7 +12,8 @@ import pytest
 from transformers import AutoTokenizer
 
 from conversion.convert import convert
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.response import AnswerRequest
 from desktop.core.settings import GenerationSettings
 from tests.conversion.architectures import ARCHITECTURES, TEXT, build_checkpoint
 from tests.conversion.conftest import hf_logits
@@ -139,7 +140,7 @@ def test_chat_template_renders_like_transformers(converted) -> None:  # type: ig
                 reference = messages
             text = hf.apply_chat_template(reference, tokenize=False, add_generation_prompt=True)
             expected = reference_ids(kind, folder, text, add_special=False)
-            _kept, tokens, _rendered = engine.fit_to_context(messages, GenerationSettings())
+            tokens = engine.fit(AnswerRequest(messages, GenerationSettings())).tokens
             assert tokens == expected, (kind, messages)
     finally:
         engine.close()

@@ -103,3 +103,50 @@ def test_importing_the_app_core_and_converter_loads_no_training_library() -> Non
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _pass_through(source: Path) -> str:
+    """Why ``source`` is a pass-through module (re-exporting another's names), or ""."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    body = [
+        n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+    ]
+    for node in body:
+        if isinstance(node, ast.ImportFrom) and any(
+            alias.asname is not None and alias.asname == alias.name for alias in node.names
+        ):
+            return "re-exports with `import X as X`"
+    imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    rest = [
+        n
+        for n in body
+        if n not in imports
+        and not (
+            isinstance(n, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in n.targets)
+        )
+    ]
+    if imports and not rest and source.name != "__init__.py":
+        return "holds nothing but imports"
+    return ""
+
+
+def test_no_module_only_passes_another_modules_names_on() -> None:
+    """Each shared root (errors, progress, atomic files, processes, llama.cpp's log) has one owner
+    that everyone imports directly: no shims that re-export it elsewhere."""
+    offenders = [
+        f"{source.relative_to(ROOT)}: {why}"
+        for folder in (ROOT / "desktop", ROOT / "conversion")
+        for source in folder.rglob("*.py")
+        if (why := _pass_through(source))
+    ]
+    assert offenders == []
+
+
+def test_the_pass_through_check_catches_a_shim(tmp_path: Path) -> None:
+    shim = tmp_path / "progress.py"
+    shim.write_text(
+        '"""Shim."""\nfrom conversion.progress import CancelToken\n\n__all__ = ["CancelToken"]\n'
+    )
+    assert _pass_through(shim) == "holds nothing but imports"
+    shim.write_text("from conversion.output import atomic_write_text as atomic_write_text\nX = 1\n")
+    assert _pass_through(shim) == "re-exports with `import X as X`"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, ModelLoadError
-from desktop.core.model_probe import CACHE_ENV
+from conversion.errors import ModelFileError, ModelLoadError
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import ARRAY, STRING, variant
 
@@ -61,8 +61,9 @@ def test_a_hostile_chat_template_falls_back_with_a_notice(
     try:
         assert info.prompt_format == "chatml"  # the vocabulary has ChatML's tokens
         assert "chat template cannot be used" in info.notice and "ChatML" in info.notice
-        answer = "".join(engine.stream([{"role": "user", "content": "Hi"}], greedy(4)))
-        assert answer and engine.last_stats is not None
+        response = engine.stream([{"role": "user", "content": "Hi"}], greedy(4))
+        answer = response.text()
+        assert answer and response.stats is not None
     finally:
         engine.close()
 

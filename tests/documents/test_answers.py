@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from desktop.core.chat.answer import run_answer
+from desktop.core.chat.response import AnswerRequest, Response
+from desktop.core.chat.session import ChatSession
 from desktop.core.documents.context import budget_for, focus
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.history import History
-from desktop.core.session import ChatSession
+from desktop.core.history.store import History
 from tests.documents.conftest import QUESTION
 
 SMALL, LARGE = 135_000_000, 7_000_000_000
@@ -30,8 +32,12 @@ def farm(
     documents.close()
 
 
-def no_model(*_args: object, **_kwargs: object) -> Iterator[str]:
-    raise AssertionError("the model must not be asked")
+class NoModel:
+    """A responder whose model must not run: only a decided reply may come through."""
+
+    def respond(self, request: AnswerRequest) -> Response:
+        assert request.reply, "the model must not be asked"
+        return Response.fixed(request.reply)
 
 
 def test_a_question_the_documents_cannot_answer_gets_nothing_found(
@@ -44,9 +50,7 @@ def test_a_question_the_documents_cannot_answer_gets_nothing_found(
     session.configure(collections=["farm"])
     request = session.ask("How do I install Python packages with pip?")
     assert request.reply.startswith("I found nothing about this in “farm”.")
-    for delta in request.deltas(no_model):
-        session.add_delta(delta)
-    answer = session.finish(None)
+    answer = run_answer(session, NoModel(), request)
     assert answer.content == request.reply and answer.stats["not_found"] is True
     assert 1 <= len(answer.citations) <= 3  # the nearest passages, to open
     reopened = ChatSession(history)

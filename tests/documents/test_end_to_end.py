@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.cli import main
+from desktop.cli.main import main
 from desktop.core import paths
+from desktop.core.chat.answer import run_answer
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import ChatSession
 from desktop.core.documents.context import budget_for
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.engine import ChatEngine
-from desktop.core.history import History
-from desktop.core.session import ChatSession
+from desktop.core.history.store import History
 from desktop.core.settings import GenerationSettings
 from tests.documents.conftest import QUESTION, use_converted_model
 
@@ -49,9 +50,7 @@ def test_the_answer_cites_the_right_file_and_page(
     session.find_passages = lambda q, names: documents.passages(q, names, budget)
     session.configure(collections=["farm"])
     request = session.ask(QUESTION)
-    for delta in engine.stream(request.messages, request.settings, request.cancel):
-        session.add_delta(delta)
-    answer = session.finish(engine.last_stats)
+    answer = run_answer(session, engine, request)
 
     first = answer.citations[0]
     assert (Path(first.path).name, first.page) == ("farm-handbook.pdf", 2)

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from conversion.errors import Cancelled, DocumentError
+from conversion.progress import CancelToken
 from desktop.core.documents import fulltext as fulltext_module
 from desktop.core.documents import indexer as indexer_module
 from desktop.core.documents import watcher as watcher_module
 from desktop.core.documents.library import Documents
 from desktop.core.documents.retrieval import fts_terms, reciprocal_rank_fusion
 from desktop.core.documents.watcher import FolderWatcher
-from desktop.core.errors import Cancelled, DocumentError
-from desktop.core.progress import CancelToken
 from tests.documents.conftest import FakeEmbedder
 
 

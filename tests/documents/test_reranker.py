@@ -12,14 +12,14 @@ import pytest
 
 from conversion.convert import convert
 from conversion.errors import ConversionError
-from desktop.cli import main
+from desktop.cli.main import main
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
 from desktop.core.documents.reranker import Reranker
 from desktop.core.documents.reranker_model import installed_rerankers
 from desktop.core.documents.retrieval import Hit, rerank
 from desktop.core.documents.store import StoredChunk
-from desktop.core.embedding_model import embedding_checkpoint
+from desktop.core.models.embedding_model import embedding_checkpoint
 from tests.documents.conftest import use_converted_model
 from tests.hub_server import LoopbackHub
 

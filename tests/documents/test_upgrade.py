@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conversion.errors import Cancelled
+from conversion.progress import CancelToken
 from desktop.core.documents import fulltext
 from desktop.core.documents.library import Documents
 from desktop.core.documents.schema import MIGRATIONS
-from desktop.core.errors import Cancelled
-from desktop.core.history_schema import connect
-from desktop.core.progress import CancelToken
+from desktop.core.history.schema import connect
 from desktop.core.sqlite_store import apply_migrations
 from tests.documents.conftest import FakeEmbedder
 

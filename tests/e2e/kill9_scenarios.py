@@ -158,8 +158,8 @@ def import_try(source: Path, home: Path, when: str, tally: Tally) -> Killed:
 
 WINDOW = """
 import multiprocessing, os, sys
-from desktop.core.job_store import JobSpec, JobStore
-from desktop.core.jobs import run_in_child
+from desktop.core.jobs.store import JobSpec, JobStore
+from desktop.core.jobs.runner import run_in_child
 if __name__ == "__main__":
     store = JobStore()
     job = store.create(JobSpec("import", sys.argv[1], "W", "q4_k_m"))

@@ -17,10 +17,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from conversion.errors import HuacayaError, ModelLoadError
 from conversion.gguf_file import read_gguf_info
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import HuacayaError, ModelLoadError
-from desktop.core.model_probe import CACHE_ENV
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import mutate, read_header, write
 

@@ -13,7 +13,7 @@ import pytest
 
 from conversion.train.data import Record
 from conversion.train.run_record import read_metrics
-from desktop.core.library import ModelLibrary
+from desktop.core.models.library import ModelLibrary
 from tests.train.conftest import huacaya_train, write_records
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]

@@ -23,8 +23,8 @@ from conversion.train.packing import REAL_TOKENS, PackedCollator
 from conversion.train.recipe import TrainConfig
 from conversion.train.run import TrainResult, train
 from conversion.train.run_record import read_metrics
-from desktop.core.engine import ChatEngine
-from desktop.core.library import ModelLibrary
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.library import ModelLibrary
 from tests.conftest import greedy
 from tests.train.conftest import ROOT, write_records
 
@@ -113,8 +113,9 @@ def test_the_result_exports_to_the_library_and_the_app_answers_in_alpaca_format(
     try:
         messages = [{"role": "user", "content": record.instruction}]
         assert engine.render_prompt(messages).text == alpaca.format_prompt(record.instruction)
-        answer = "".join(engine.stream(messages, greedy(max_tokens=96)))
-        stats = engine.last_stats
+        response = engine.stream(messages, greedy(max_tokens=96))
+        answer = response.text()
+        stats = response.stats
     finally:
         engine.close()
     assert answer.strip() and stats is not None
@@ -154,10 +155,11 @@ def test_lora_run_saves_a_peft_adapter_that_exports_to_the_library(
     engine = ChatEngine(ModelLibrary().path_of(entry), context_length=512)
     engine.load()
     try:
-        answer = "".join(engine.stream([{"role": "user", "content": "Hi"}], greedy(16)))
+        response = engine.stream([{"role": "user", "content": "Hi"}], greedy(16))
+        answer = response.text()
     finally:
         engine.close()
-    assert engine.last_stats is not None and engine.last_stats.generated_tokens > 0
+    assert response.stats is not None and response.stats.generated_tokens > 0
     assert isinstance(answer, str)
 
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.core.markdown import DARK, LIGHT, Palette
+from desktop.core.chat.markdown import DARK, LIGHT, Palette
 from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.scoring import Reference

@@ -15,8 +15,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from desktop.core.catalog import load_catalog
-from desktop.core.library import ModelLibrary
+from desktop.core.models.catalog import load_catalog
+from desktop.core.models.library import ModelLibrary
 from desktop.ui.hub_tab import COLUMNS
 from desktop.ui.main_window import MainWindow
 from tests.hub_server import LoopbackHub

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.documents.terms import index_terms
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.sqlite_store import write_transaction
 
 COMMON_FRACTION = 0.02  # a word in more chunks than this says little about any of them

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conversion.errors import DocumentError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.documents.context import (
     NEAREST_SHOWN,
     PassageBudget,
@@ -28,12 +30,10 @@ from desktop.core.documents.reranker_model import install_hub_reranker, installe
 from desktop.core.documents.retrieval import Hit, Method, Search, find
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
 from desktop.core.documents.terms import analyse
-from desktop.core.embedding_model import EMBEDDING_NAME, check_model_name, embedding_model
-from desktop.core.errors import DocumentError
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core.models.embedding_model import EMBEDDING_NAME, check_model_name, embedding_model
 
 if TYPE_CHECKING:
-    from desktop.core.hub import HubClient
+    from desktop.core.hub.client import HubClient
 
 
 class Documents:

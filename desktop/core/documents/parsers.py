@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from desktop.core.errors import UnreadableDocument
-from desktop.core.progress import NEVER_CANCELLED, CancelToken
+from conversion.errors import UnreadableDocument
+from conversion.progress import NEVER_CANCELLED, CancelToken
 
 PLAIN_TEXT = {".txt", ".md", ".markdown", ".rst", ".text", ".log", ".csv", ".tsv", ".tex"}
 SOURCE_CODE = {

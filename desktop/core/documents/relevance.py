@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from desktop.core.documents.retrieval import Hit, Search
 from desktop.core.documents.terms import QueryTerms, fold
-from desktop.core.embedding_model import EMBEDDING_NAME
+from desktop.core.models.embedding_model import EMBEDDING_NAME
 
 # Cosine similarity of question and passage below which a passage is not used. all-MiniLM-L6-v2
 # on benchmarks/documents.py (our 100 answerable and 25 unanswerable questions): see the

@@ -15,9 +15,7 @@ transformers' logits (tests/documents/test_reranker.py).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import io
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +25,9 @@ import gguf
 import llama_cpp
 import numpy as np
 
-from desktop.core import hardware, llama_log
-from desktop.core.errors import ModelLoadError
+from conversion import llama_log
+from conversion.errors import ModelLoadError
+from desktop.core import hardware
 
 MAX_TOKENS = 512
 MAX_QUERY_TOKENS = 64  # a longer question is cut; the passage gets the rest
@@ -51,7 +50,6 @@ class Reranker:
     """``threads`` copies of the model (one CPU thread each) score passages side by side."""
 
     def __init__(self, path: Path, name: str = "", threads: int = 0) -> None:
-        llama_log.install()
         self.path = path
         self.name = name or path.stem
         self._tokens, types = _embedding_rows(path)
@@ -80,25 +78,18 @@ class Reranker:
 
     @staticmethod
     def _load(path: Path) -> llama_cpp.Llama:
-        said = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(said):
-                llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    embedding=True,
-                    n_ctx=MAX_TOKENS,
-                    n_batch=MAX_TOKENS,
-                    n_ubatch=MAX_TOKENS,
-                    n_seq_max=1,
-                    n_threads=1,
-                    n_threads_batch=1,
-                    flash_attn=True,
-                    verbose=True,  # see ChatEngine.load: False would silence the process
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp could not load the reranker “{path}”.") from exc
-        llama.verbose = False
-        return llama
+        return llama_log.load(
+            path,
+            what=f"the reranker “{path}”",
+            embedding=True,
+            n_ctx=MAX_TOKENS,
+            n_batch=MAX_TOKENS,
+            n_ubatch=MAX_TOKENS,
+            n_seq_max=1,
+            n_threads=1,
+            n_threads_batch=1,
+            flash_attn=True,
+        )
 
     def _pair(self, llama: llama_cpp.Llama, query: str, passage: str) -> tuple[list[int], int]:
         """[CLS] query [SEP] passage [SEP] as token ids, and where the passage begins."""

@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conversion.convert import convert
-from conversion.errors import ConversionError
+from conversion.errors import ConversionError, DocumentError
 from conversion.output import atomic_write_text
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from conversion.weight_files import is_pickle_weights
-from desktop.core import locks, paths
-from desktop.core.embedding_model import check_model_name
-from desktop.core.errors import DocumentError
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core import paths
+from desktop.core.jobs import locks
+from desktop.core.models.embedding_model import check_model_name
 
 if TYPE_CHECKING:
-    from desktop.core.hub import HubClient
+    from desktop.core.hub.client import HubClient
 
 DESCRIPTION = "reranker.json"
 CROSS_ENCODERS = ("BertForSequenceClassification",)

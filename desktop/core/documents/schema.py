@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from desktop.core.errors import DocumentError
+from conversion.errors import DocumentError
 from desktop.core.sqlite_store import apply_migrations
 
 MIGRATIONS: list[tuple[int, str, str]] = [

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from conversion.errors import DocumentError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core import paths
 from desktop.core.documents import fulltext
 from desktop.core.documents.chunker import Chunk
 from desktop.core.documents.schema import migrate
 from desktop.core.documents.terms import index_terms
-from desktop.core.errors import DocumentError
-from desktop.core.history_schema import connect
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core.history.schema import connect
 from desktop.core.sqlite_store import write_transaction
 
 DB_FILE = "documents.sqlite3"
