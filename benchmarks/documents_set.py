@@ -95,7 +95,7 @@ def _answers(documents, asked: list[Question], count: int, model: Path | None) -
     from desktop.core.models.starter import starter_model_path
     from desktop.core.settings import GenerationSettings
 
-    context, answer_tokens = 4096, 96
+    context, answer_tokens = 4096, 64
     engine = ChatEngine(model or starter_model_path(), context_length=context)
     info = engine.load()
     print(f"chat model: {info.name} {info.quantization}")
@@ -103,7 +103,11 @@ def _answers(documents, asked: list[Question], count: int, model: Path | None) -
 
     def before(question: str, names: list[str]) -> Passages:
         """What the app gave the model until now: eight passages within half the context."""
-        hits, used, room = documents.search(names, question, 8), 0, budget_chars(context, 96)
+        hits, used, room = (
+            documents.search(names, question, 8),
+            0,
+            budget_chars(context, answer_tokens),
+        )
         given = []
         for hit in hits:
             used += len(hit.chunk.text) + len(hit.chunk.path) + 24
