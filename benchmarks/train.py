@@ -84,8 +84,8 @@ def main() -> int:
         work = Path(tmp)
         base = args.base
         if base is None:
+            from benchmarks.checkpoints import build_smollm_checkpoint
             from desktop.core.models.starter import starter_model_path
-            from tests.conversion.checkpoints import build_smollm_checkpoint
 
             base = build_smollm_checkpoint(starter_model_path(), work / "smollm2-hf")
         tokenizer = AutoTokenizer.from_pretrained(base)

@@ -4,8 +4,9 @@
 For BPE, llama.cpp chooses its pre-tokenizer by the name in ``tokenizer.ggml.pre``; that name is
 found by tokenizing a fixed test text and hashing the token ids (the hashes are llama.cpp's).
 Special token ids, ``add_bos``/``add_eos``, merges and the chat template come from
-``gguf.SpecialVocab``, which reads ``tokenizer_config.json``, ``config.json`` and
-``chat_template.jinja``.
+``gguf.SpecialVocab``, which reads ``tokenizer.json``, ``tokenizer_config.json`` and
+``chat_template.jinja`` itself (config.json it is given). Everything else comes from the
+:class:`~conversion.checkpoint.Checkpoint`, which reads each file once.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 
+from conversion.checkpoint import Checkpoint
 from conversion.errors import CheckpointError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -112,22 +115,23 @@ def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
     return tuple(rules)
 
 
-def pre_tokenizer_name(tokenizer_json: Path) -> str:
-    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json``: by llama.cpp's hash test, or
-    for an unknown vocabulary by its split rules (see ``PRE_TOKENIZER_RULES``)."""
+def pre_tokenizer_name(tokenizer_json: dict[str, Any]) -> str:
+    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json`` (its parsed content): by
+    llama.cpp's hash test, or for an unknown vocabulary by its split rules (see
+    ``PRE_TOKENIZER_RULES``)."""
     from tokenizers import Tokenizer  # torch-free (Rust)
 
     try:
-        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
     except Exception as exc:  # the Rust library raises plain Exceptions
-        raise CheckpointError(f"“{tokenizer_json.name}” cannot be read: {exc}") from exc
+        raise CheckpointError(f"“tokenizer.json” cannot be read: {exc}") from exc
     tokenizer.no_truncation()  # as transformers loads it (some save truncation at 128)
     tokenizer.no_padding()
     ids = tokenizer.encode(PRE_TOKENIZER_TEST_TEXT).ids
     digest = hashlib.sha256(str(ids).encode()).hexdigest()
     name = PRE_TOKENIZER_HASHES.get(digest)
     if name is None:
-        rules = split_rules(json.loads(tokenizer_json.read_text(encoding="utf-8")))
+        rules = split_rules(tokenizer_json)
         name = PRE_TOKENIZER_RULES.get(rules)
         if name is not None:
             log.info("pre-tokenizer %s recognised by its split rules (hash %s)", name, digest)
@@ -141,16 +145,12 @@ def pre_tokenizer_name(tokenizer_json: Path) -> str:
     return name
 
 
-def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
-    path = folder / "tokenizer.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"“{path.name}” is missing or damaged.") from exc
+def bpe_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
+    data = ckpt.tokenizer_json
     model = data.get("model", {})
     if model.get("type") != "BPE":
         raise UnsupportedModelError(
-            f"The tokenizer in “{path.name}” is {model.get('type')!r}; expected BPE."
+            f"The tokenizer in “tokenizer.json” is {model.get('type')!r}; expected BPE."
         )
     reverse: dict[int, str] = {i: t for t, i in model.get("vocab", {}).items()}
     added = {t["id"]: t for t in data.get("added_tokens", [])}
@@ -160,7 +160,7 @@ def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
         raise CheckpointError(
             f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {vocab_size}."
         )
-    vocab = Vocab(model="gpt2", pre=pre_tokenizer_name(path))
+    vocab = Vocab(model="gpt2", pre=pre_tokenizer_name(data))
     for i in range(vocab_size):
         if i not in reverse:
             vocab.tokens.append(f"[PAD{i}]".encode())
@@ -179,11 +179,10 @@ def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
     return vocab
 
 
-def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
+def wordpiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
     """BERT's WordPiece vocabulary, in llama.cpp's "phantom space" spelling: a word-initial
     piece gets a leading ▁, a continuation loses its ``##``, special tokens stay as they are."""
-    path = folder / "tokenizer.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = ckpt.tokenizer_json
     reverse: dict[int, str] = {i: t for t, i in data["model"]["vocab"].items()}
     added = {t["id"]: t for t in data.get("added_tokens", [])}
     for token_id, info in added.items():
@@ -193,7 +192,7 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
         raise CheckpointError(
             f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {size}."
         )
-    vocab = Vocab(model="bert", pre=pre_tokenizer_name(path))
+    vocab = Vocab(model="bert", pre=pre_tokenizer_name(data))
     for i in range(size):
         token = reverse.get(i)
         if token is None:
@@ -210,13 +209,13 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     return vocab
 
 
-def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
+def sentencepiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
     """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``."""
     from sentencepiece import SentencePieceProcessor
 
     processor = SentencePieceProcessor()
     try:
-        processor.LoadFromFile(str(folder / "tokenizer.model"))
+        processor.LoadFromFile(str(ckpt.path / "tokenizer.model"))
     except (OSError, RuntimeError) as exc:
         raise CheckpointError("“tokenizer.model” is missing or damaged.") from exc
     base = processor.vocab_size()
@@ -237,7 +236,7 @@ def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
         tokens[i] = processor.IdToPiece(i).encode("utf-8")
         scores[i] = processor.GetScore(i)
         types[i] = piece_type
-    for token_id, content, special in _added_tokens(folder):
+    for token_id, content, special in _added_tokens(ckpt):
         if token_id >= size:
             raise CheckpointError(
                 f"Added token {content!r} has id {token_id}, beyond the model's vocab_size {size}."
@@ -252,18 +251,14 @@ def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
 
 
-def _added_tokens(folder: Path) -> list[tuple[int, str, bool]]:
+def _added_tokens(ckpt: Checkpoint) -> list[tuple[int, str, bool]]:
     """(id, text, special) from added_tokens.json and tokenizer_config.json, later wins."""
     found: dict[int, tuple[str, bool]] = {}
-    added_json = folder / "added_tokens.json"
-    if added_json.is_file():
-        for content, token_id in json.loads(added_json.read_text(encoding="utf-8")).items():
-            found[int(token_id)] = (content, False)
-    config = folder / "tokenizer_config.json"
-    if config.is_file():
-        decoder = json.loads(config.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
-        for token_id, info in decoder.items():
-            found[int(token_id)] = (info["content"], bool(info.get("special")))
+    for content, token_id in (ckpt.json_file("added_tokens.json") or {}).items():
+        found[int(token_id)] = (content, False)
+    decoder = ckpt.tokenizer_config.get("added_tokens_decoder", {})
+    for token_id, info in decoder.items():
+        found[int(token_id)] = (info["content"], bool(info.get("special")))
     return [(i, text, special) for i, (text, special) in sorted(found.items())]
 
 
@@ -276,10 +271,27 @@ _SPECIAL_TYPES = tuple(
 )
 
 
-def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
+class _SpecialVocab(gguf.SpecialVocab):
+    """gguf's reader, given config.json as the checkpoint read it rather than reading it again
+    (the loop is gguf's ``_try_load_from_config_json``)."""
+
+    def __init__(self, ckpt: Checkpoint, **options: Any) -> None:
+        self.config = ckpt.config
+        super().__init__(ckpt.path, **options)
+
+    def _try_load_from_config_json(self, path: Path) -> bool:
+        for typ in self.special_token_types:
+            token_id = self.config.get(f"{typ}_token_id")
+            if token_id is None and "text_config" in self.config:  # multimodal models
+                token_id = self.config["text_config"].get(f"{typ}_token_id")
+            self._set_special_token(typ, token_id)
+        return True
+
+
+def special_vocab(ckpt: Checkpoint, vocab: Vocab) -> gguf.SpecialVocab:
     """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
-    return gguf.SpecialVocab(
-        folder,
+    return _SpecialVocab(
+        ckpt,
         load_merges=vocab.model == "gpt2",
         special_token_types=_SPECIAL_TYPES,
         n_vocab=len(vocab.tokens),

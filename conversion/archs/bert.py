@@ -88,7 +88,7 @@ class Bert(Architecture):
     def add_tokenizer_metadata(self, writer: gguf.GGUFWriter) -> None:
         writer.add_token_type_count(int(self.config.get("type_vocab_size", 1)))
         # llama.cpp lowercases WordPiece input unless told otherwise: say what the model does
-        flags = normalizer_flags(read_json(self.ckpt.path / "tokenizer.json").get("normalizer"))
+        flags = normalizer_flags(self.ckpt.tokenizer_json.get("normalizer"))
         for name, value in flags.items():
             writer.add_bool(f"tokenizer.ggml.normalizer.{name}", value)
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core import hardware
 from desktop.core.chat.prompts import FORMAT_CHOICES
-from desktop.core.settings import GenerationSettings, Settings
+from desktop.core.settings import SAMPLING, GenerationSettings, SamplingOption, Settings
 from desktop.ui.local_api_tab import LocalApiTab
 
 FORMAT_LABELS = {
@@ -49,6 +49,17 @@ def _int(low: int, high: int, special: str = "") -> QSpinBox:
     box.setRange(low, high)
     if special:
         box.setSpecialValueText(special)
+    return box
+
+
+def _sampling_box(option: SamplingOption) -> QSpinBox | QDoubleSpinBox:
+    """A spin box that keeps to the option's range (one past it cannot be typed)."""
+    if option.whole:
+        box: QSpinBox | QDoubleSpinBox = _int(int(option.low), int(option.high), option.at_low)
+        box.setSingleStep(int(option.step))
+    else:
+        box = _double(option.low, option.high, option.step, option.decimals)
+    box.setToolTip(option.help)
     return box
 
 
@@ -98,23 +109,10 @@ class SettingsDialog(QDialog):
             self.prompt_format.addItem(FORMAT_LABELS.get(name, name), name)
         self.prompt_format.setCurrentIndex(max(0, self.prompt_format.findData(prompt_format)))
         form.addRow("Prompt format", self.prompt_format)
-        self.temperature = _double(0, 2, 0.05)
-        self.top_p = _double(0, 1, 0.01)
-        self.top_k = _int(0, 500, "off")
-        self.min_p = _double(0, 1, 0.01)
-        self.repeat_penalty = _double(0, 3, 0.01)
-        self.max_tokens = _int(1, 32768)
-        self.seed = _int(-1, 2**31 - 1, "random")
-        for label, widget in (
-            ("Temperature", self.temperature),
-            ("Top-p", self.top_p),
-            ("Top-k", self.top_k),
-            ("Min-p", self.min_p),
-            ("Repeat penalty", self.repeat_penalty),
-            ("Max new tokens", self.max_tokens),
-            ("Seed", self.seed),
-        ):
-            form.addRow(label, widget)
+        # one spin box per sampling option, by its name in GenerationSettings
+        self.sampling = {name: _sampling_box(option) for name, option in SAMPLING.items()}
+        for name, box in self.sampling.items():
+            form.addRow(SAMPLING[name].label, box)
         self._show_generation(generation)
         reset = QPushButton("Reset to the model's defaults")
         reset.setAutoDefault(False)  # Enter anywhere in the dialog means OK, never Reset
@@ -125,13 +123,8 @@ class SettingsDialog(QDialog):
         return tab
 
     def _show_generation(self, generation: GenerationSettings) -> None:
-        self.temperature.setValue(generation.temperature)
-        self.top_p.setValue(generation.top_p)
-        self.top_k.setValue(generation.top_k)
-        self.min_p.setValue(generation.min_p)
-        self.repeat_penalty.setValue(generation.repeat_penalty)
-        self.max_tokens.setValue(generation.max_tokens)
-        self.seed.setValue(generation.seed)
+        for name, box in self.sampling.items():
+            box.setValue(getattr(generation, name))
 
     def _app_tab(self, settings: Settings) -> QWidget:
         tab = QWidget()
@@ -164,15 +157,8 @@ class SettingsDialog(QDialog):
     # -- results ---------------------------------------------------------------------------
 
     def generation(self) -> GenerationSettings:
-        return GenerationSettings(
-            temperature=self.temperature.value(),
-            top_p=self.top_p.value(),
-            top_k=self.top_k.value(),
-            min_p=self.min_p.value(),
-            repeat_penalty=self.repeat_penalty.value(),
-            max_tokens=self.max_tokens.value(),
-            seed=self.seed.value(),
-        ).validated()
+        values: dict[str, Any] = {name: box.value() for name, box in self.sampling.items()}
+        return GenerationSettings(**values).validated()
 
     def app_changes(self, settings: Settings, model_id: str) -> dict[str, Any]:
         """The app-wide settings as the dialog shows them, for the settings owner to apply."""

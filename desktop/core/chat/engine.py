@@ -26,7 +26,8 @@ from llama_cpp.llama_grammar import JSON_GBNF
 
 from conversion import llama_log
 from conversion.errors import GenerationError, PromptTooLongError
-from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.progress import CancelToken
 from desktop.core import hardware
 from desktop.core.chat.context_window import Fitted, fit_to_context

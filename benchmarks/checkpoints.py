@@ -1,6 +1,7 @@
 """Build SmolLM2-135M-Instruct as a Hugging Face checkpoint from the starter GGUF.
 
-Used by the conversion tests and ``benchmarks/convert.py`` (needs the ``train`` extra).
+Used by the benchmarks (convert, train, kill9) and the tests (the session's
+``smollm_checkpoint``); needs the ``train`` extra.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psutil
 
+from benchmarks.killing import Killed, command, file_growing, leftovers, run, run_and_kill
 from conversion.errors import HuacayaError
 from conversion.gguf_file import read_gguf_info
-from tests.killing import Killed, command, file_growing, leftovers, run, run_and_kill
 
 
 @dataclass
