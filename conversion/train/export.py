@@ -27,10 +27,48 @@ from conversion.convert import OUTTYPES, convert
 from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.quantize import QUANT_TYPES
+from conversion.train.bases import Base
 
 EXPORT_TYPES = tuple(sorted({*(t for t in OUTTYPES if t != "auto"), *QUANT_TYPES}))
 _INSTALLED = re.compile(r"Installed “(?P<name>.*)” as (?P<id>\S+)\.")
 _PERCENT = re.compile(r"^\s*(?P<percent>[\d.]+)%\s+(?P<message>.*)$")
+
+
+# A GGUF base's type → the type its fine-tune is exported as: the same type where llama.cpp can
+# make it without an importance matrix, else the K-quant of as many bits (IQ types need one).
+_FAMILIES = (
+    ("IQ4", "q4_k_m"),
+    ("IQ3", "q3_k_m"),
+    ("IQ2", "q2_k"),
+    ("IQ1", "q2_k"),
+    ("Q4_K", "q4_k_m"),
+    ("Q5_K", "q5_k_m"),
+    ("Q3_K", "q3_k_m"),
+    ("Q2_K", "q2_k"),
+    ("Q8", "q8_0"),
+    ("TQ", "q2_k"),
+)
+
+
+def export_type_for(base: Base) -> str:
+    """The export type for ``--export-gguf base``: what the GGUF base was quantized as."""
+    if base.gguf is None:
+        raise TrainingError(
+            "--export-gguf without a type keeps the quantization of a GGUF base, and this base "
+            f"(“{base.given}”) is a checkpoint.",
+            f"Give a type: --export-gguf TYPE ({', '.join(EXPORT_TYPES)}).",
+        )
+    quantization = base.quantization.upper()
+    if quantization.lower() in EXPORT_TYPES:
+        return quantization.lower()
+    for prefix, export_type in _FAMILIES:
+        if quantization.startswith(prefix):
+            return export_type
+    raise TrainingError(
+        f"The GGUF base “{base.given}” is {base.quantization or 'of an unknown type'}, which "
+        "Huacaya cannot export to.",
+        f"Give a type: --export-gguf TYPE ({', '.join(EXPORT_TYPES)}).",
+    )
 
 
 @dataclass
