@@ -139,13 +139,14 @@ def _from_hub(repo_id: str, progress: Progress) -> Path:
     except LocalEntryNotFoundError as exc:
         if offline():
             raise TrainingError(
-                f"“{repo_id}” is not on this computer, and HF_HUB_OFFLINE is set.",
-                "Download it once online, or " + WHAT_TO_GIVE[0].lower() + WHAT_TO_GIVE[1:],
+                f"“{repo_id}” is not a folder, a file or an installed model, nor a Hub model "
+                "already on this computer (HF_HUB_OFFLINE is set, so the Hub was not asked).",
+                WHAT_TO_GIVE,
             ) from exc
         raise TrainingError(
-            f"The Hugging Face Hub cannot be reached for “{repo_id}”, and it is not on this "
-            "computer.",
-            "Connect to the internet, or " + WHAT_TO_GIVE[0].lower() + WHAT_TO_GIVE[1:],
+            f"“{repo_id}” is not a folder, a file or an installed model, and the Hugging Face "
+            "Hub cannot be reached to look for it.",
+            WHAT_TO_GIVE,
         ) from exc
     except RepositoryNotFoundError as exc:
         raise TrainingError(
