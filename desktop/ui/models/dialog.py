@@ -33,6 +33,12 @@ from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.jobs_table import JobsTable
 from desktop.ui.models.widgets import quant_box, table
 
+TEACHER_TIPS = {  # what a model of its size does as the teacher that writes instruction data
+    "good": "Writes instruction data worth training on (3B parameters or more).",
+    "fair": "Writes usable instruction data; expect more records dropped by the filters.",
+    "poor": "Most of what it writes as a teacher is dropped or wrong: use a larger one.",
+}
+
 
 class ModelsDialog(QDialog):
     library_changed = Signal()
@@ -80,7 +86,9 @@ class ModelsDialog(QDialog):
         layout.addWidget(
             QLabel(f"Models that run well on a laptop. This computer has {total:.0f} GB of memory.")
         )
-        self.catalog_table = table(["Model", "Format", "Download", "Memory", "Licence", "Fits"])
+        self.catalog_table = table(
+            ["Model", "Format", "Download", "Memory", "Licence", "Fits", "As a teacher"]
+        )
         for entry in self.catalog:
             row = self.catalog_table.rowCount()
             self.catalog_table.insertRow(row)
@@ -92,10 +100,13 @@ class ModelsDialog(QDialog):
                 f"{entry.ram_gb:g} GB",
                 entry.licence,
                 "✓ fits" if fits else "needs more memory",
+                f"{entry.teacher_grade} ({entry.params_b:g}B)",
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(entry.notes + (f" Needs: {entry.base}." if entry.base else ""))
+                if column == 6:
+                    item.setToolTip(TEACHER_TIPS[entry.teacher_grade])
                 if column == 5 and not fits:
                     item.setForeground(QColor("#c0392b"))
                 self.catalog_table.setItem(row, column, item)
