@@ -207,6 +207,7 @@ def run(
     gguf_cache: Path | None = None,
 ) -> int:
     try:
+        from conversion.quant_merge import is_quantized
         from conversion.train.export import EXPORT_TYPES, export_to_library, export_type_for
         from conversion.train.run import finished_run, train
     except ImportError as exc:
@@ -248,6 +249,7 @@ def run(
     )
     if config.export_gguf:
         name = config.name or Path(config.out).name
+        same = base.gguf is not None and config.export_gguf == export_type_for(base)
         exported = export_to_library(
             result.model_dir,
             name,
@@ -255,6 +257,7 @@ def run(
             base.checkpoint if config.lora else None,
             sub_range(bar, share, 1.0),
             cancel,
+            keep_from=base.gguf if same and config.lora and is_quantized(base.gguf) else None,
         )
         if isinstance(bar, ProgressBar):
             bar.finish()

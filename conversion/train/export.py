@@ -26,6 +26,7 @@ from pathlib import Path
 from conversion.convert import OUTTYPES, convert
 from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
+from conversion.quant_merge import merge_into_quantization
 from conversion.quantize import QUANT_TYPES
 from conversion.train.bases import Base
 
@@ -84,9 +85,14 @@ def export_to_library(
     base: Path | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    keep_from: Path | None = None,
 ) -> ExportResult:
     """Convert ``model_dir`` (a full checkpoint, or a LoRA adapter of ``base``), then quantize,
-    verify and register it as ``name``. Returns the library id (``huacaya chat --model ID``)."""
+    verify and register it as ``name``. Returns the library id (``huacaya chat --model ID``).
+
+    ``keep_from``: the quantized GGUF that ``base`` was made from, when the adapter goes back
+    into its quantization: its unchanged tensors are kept byte for byte and the changed ones
+    stored finer (``quant_merge``), since requantizing would round a LoRA's updates away."""
     if outtype not in EXPORT_TYPES:
         raise TrainingError(
             f"Unknown GGUF type “{outtype}”.", f"Choose one of {', '.join(EXPORT_TYPES)}."
@@ -104,10 +110,14 @@ def export_to_library(
             lora=lora,
             template="alpaca",
         )
-        quant = "none" if direct else outtype
+        quant, start = ("none" if direct else outtype), 0.4
+        if keep_from is not None and lora is not None:
+            merged = Path(tmp) / f"model-{outtype}.gguf"
+            merge_into_quantization(gguf, keep_from, merged, sub_range(progress, 0.4, 0.5), cancel)
+            gguf, quant, start = merged, "none", 0.5
         command = [sys.executable, "-m", "desktop", "models", "import", str(gguf)]
         command += ["--quant", quant, "--name", name]
-        stdout = _run_import(command, sub_range(progress, 0.4, 1.0), cancel)
+        stdout = _run_import(command, sub_range(progress, start, 1.0), cancel)
     match = _INSTALLED.search(stdout)
     if match is None:
         raise TrainingError(f"The app's import job did not report the model: {stdout.strip()}")

@@ -31,6 +31,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -224,9 +225,9 @@ def _write_checkpoint(gguf_path: Path, out: Path, progress: Progress, cancel: Ca
     log.info("made a checkpoint of %s in %s", gguf_path, out)
 
 
-def _plan_shards(tensors) -> list[list]:  # type: ignore[no-untyped-def]
+def _plan_shards(tensors: list[Any]) -> list[list[Any]]:
     """Tensors grouped into shards of at most SHARD_BYTES once stored (≈ 2 bytes a weight)."""
-    shards: list[list] = [[]]  # type: ignore[type-arg]
+    shards: list[list[Any]] = [[]]
     size = 0
     for tensor in tensors:
         nbytes = int(np.prod(tensor.shape)) * 4
@@ -256,7 +257,7 @@ def _save_shard(state: dict[str, torch.Tensor], path: Path) -> None:
     save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"format": "pt"})
 
 
-def _save_index(index: dict[str, str], shards: list, out: Path) -> None:  # type: ignore[type-arg]
+def _save_index(index: dict[str, str], shards: list[list[Any]], out: Path) -> None:
     files = sorted(set(index.values()))
     if len(files) == 1:  # one shard: transformers' plain name
         (out / files[0]).rename(out / "model.safetensors")
@@ -266,7 +267,7 @@ def _save_index(index: dict[str, str], shards: list, out: Path) -> None:  # type
     (out / "model.safetensors.index.json").write_text(text + "\n", encoding="utf-8")
 
 
-def _save_tokenizer(tokenizer, gguf_path: Path, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _save_tokenizer(tokenizer: Any, gguf_path: Path, out: Path) -> None:
     from gguf import GGUFReader
 
     tokenizer.save_pretrained(out)
