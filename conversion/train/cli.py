@@ -249,7 +249,10 @@ def run(
     )
     if config.export_gguf:
         name = config.name or Path(config.out).name
-        same = base.gguf is not None and config.export_gguf == export_type_for(base)
+        # a LoRA going back into its GGUF base's own quantization keeps that file's bytes
+        keep_from = None
+        if config.lora and base.gguf is not None and config.export_gguf == export_type_for(base):
+            keep_from = base.gguf if is_quantized(base.gguf) else None
         exported = export_to_library(
             result.model_dir,
             name,
@@ -257,7 +260,7 @@ def run(
             base.checkpoint if config.lora else None,
             sub_range(bar, share, 1.0),
             cancel,
-            keep_from=base.gguf if same and config.lora and is_quantized(base.gguf) else None,
+            keep_from=keep_from,
         )
         if isinstance(bar, ProgressBar):
             bar.finish()
