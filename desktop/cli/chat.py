@@ -25,7 +25,7 @@ from desktop.core.models.library import library_for, resolve_model
 NAME = "chat"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("chat", help="chat in the terminal")
     parser.add_argument("question", nargs="?", help="answer this one question and exit")
     add_chat_options(parser)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         session.configure(system_prompt=args.system, prompt_format=args.format)
         if args.docs:
             documents = docs.documents_for_chat(
-                session, args.docs, info.context_length, generation.max_tokens
+                session, args.docs, info.context_length, generation.max_tokens, info.parameter_count
             )
         interactive = args.question is None and sys.stdin.isatty()
         chat = TerminalChat(engine, session, show_stats=args.stats or interactive)

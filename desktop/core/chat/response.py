@@ -8,9 +8,9 @@ and once the iteration ends (or the response is closed) ``stats`` says how it en
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from conversion.progress import CancelToken
 from desktop.core.chat.prompts import Message
@@ -37,6 +37,7 @@ class AnswerRequest:
     stop: tuple[str, ...] = ()
     json_mode: bool = False
     window_anchor: WindowAnchor | None = None
+    reply: str = ""  # the answer, decided without the model (documents: nothing found)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,17 @@ class Response:
         return next(self._deltas)
 
     def close(self) -> None:
-        self._deltas.close()
+        cast(Generator[str, None, None], self._deltas).close()  # produce is a generator function
+
+    @classmethod
+    def fixed(cls, text: str) -> Response:
+        """The answer ``text``, given whole, without a model (``AnswerRequest.reply``)."""
+
+        def produce(response: Response) -> Iterator[str]:
+            yield text
+            response.stats = GenerationStats(0, 0, 0, 0.0, 0.0, "stop")
+
+        return cls(produce)
 
     def text(self) -> str:
         """Everything that is left of the answer, waiting for it to end."""

@@ -258,7 +258,7 @@ class ChatView(QTextBrowser):
         elif position >= bar.maximum() and self._end < len(self.entries):
             QTimer.singleShot(0, self.show_later)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._stick_to_bottom:
             bar = self.verticalScrollBar()
