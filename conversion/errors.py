@@ -273,6 +273,13 @@ class ConnectionLost(HubError):
     )
 
 
+class HubUnreachable(ConnectionLost):
+    """The Hub's address could not be looked up: this computer is offline (or its DNS is).
+    Its message says what to do; a download keeps what it fetched, as for ConnectionLost."""
+
+    default_hint = ""
+
+
 class UnsafeFileName(HubError):
     default_hint = (
         "The repository lists a file name that would be saved outside the download folder; "

@@ -19,7 +19,7 @@ from desktop.core.models.catalog import load_catalog
 from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.hub_tab import COLUMNS
-from tests.hub_server import LoopbackHub
+from tests.hub_server import LoopbackHub, NoNetwork
 from tests.ui.conftest import LOAD_MS, ask, open_window
 from tests.ui.person import choose_in_combo, click, dialog_named, toggle, type_into_dialog
 
@@ -107,6 +107,26 @@ def test_offline_switch_search_columns_size_filter_and_one_request_per_search(
     assert window.settings.offline and window.actions.offline.isChecked()
     window.actions.offline.trigger()  # the menu's switch turns it off again
     assert not hub.offline.isChecked()
+
+
+def test_without_a_network_a_search_says_so_at_once_in_one_sentence(
+    qtbot, window: MainWindow, no_network: NoNetwork
+) -> None:
+    dialog = open_models(qtbot, window, "Hugging Face")
+    hub = dialog.hub_tab
+    toggle(hub.offline)
+    click(hub.search_box)
+    qtbot.keyClicks(hub.search_box, "smollm2")
+    qtbot.keyClick(hub.search_box, Qt.Key.Key_Return)
+    error = dialog_named(qtbot, "errorDialog")  # a second, not twenty
+    assert isinstance(error, QMessageBox)
+    said = error.text() + error.informativeText()
+    assert said.startswith("Huacaya cannot reach hub.offline.invalid: check that this computer")
+    assert "Errno" not in said and said.count(". ") == 0
+    assert hub.hub_status.text() == said
+    assert no_network.lookups == 1
+    click(error.button(QMessageBox.StandardButton.Ok))
+    qtbot.waitUntil(lambda: not hub.searching, timeout=5_000)
 
 
 def test_a_download_shows_progress_and_its_model_in_the_picker(
