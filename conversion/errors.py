@@ -214,6 +214,12 @@ class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
 
 
+class ModelAlreadyInstalled(LibraryError):
+    """The model file to add is one the library has already (the same content)."""
+
+    default_hint = "Nothing was copied: pick it in the model list."
+
+
 class HistoryError(HuacayaError):
     """The conversations file could not be read or changed, or an import was refused."""
 

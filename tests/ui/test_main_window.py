@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from pathlib import Path
 
@@ -138,6 +139,21 @@ def test_a_non_gguf_file_shows_a_clear_error_and_nothing_changes(
     assert window.model_info is not None  # the loaded model is untouched
     ask(qtbot, window, COUNT)
     count_reference.assert_matches(window.messages[-1].content)
+
+
+def test_opening_a_copy_of_an_installed_model_adds_nothing_and_says_so(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "starter-copy.gguf"
+    shutil.copyfile(starter_path, copy)
+    before = [e.id for e in window.library.entries()]
+    statuses: list[str] = []
+    window.models.status.connect(statuses.append)
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        open_model_file_from_the_menu(qtbot, window, copy)
+    assert [e.id for e in window.library.entries()] == before
+    assert window.model_entry.is_starter
+    assert any("installed already, as SmolLM2 135M Instruct (starter)" in s for s in statuses)
 
 
 def test_a_model_whose_file_went_missing_shows_an_error_and_the_app_goes_on(

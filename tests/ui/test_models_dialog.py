@@ -19,6 +19,7 @@ from desktop.core.models.catalog import load_catalog
 from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.hub_tab import COLUMNS
+from tests.helpers import copy_with_renamed_key
 from tests.hub_server import LoopbackHub, NoNetwork
 from tests.ui.conftest import LOAD_MS, ask, open_window
 from tests.ui.person import choose_in_combo, click, dialog_named, toggle, type_into_dialog
@@ -187,12 +188,21 @@ def test_a_failed_job_says_why_and_offers_retry_and_remove(
     click(dialog.import_tab.import_path)
     qtbot.keyClicks(dialog.import_tab.import_path, str(tmp_path / "nothing-here"))
     click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    error = dialog_named(qtbot, "errorDialog")  # said at once: no job for a missing path
+    assert "does not exist" in error.text() and window.jobs.rows == {}
+    click(error.button(QMessageBox.StandardButton.Ok))
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    dialog.import_tab.import_path.clear()
+    qtbot.keyClicks(dialog.import_tab.import_path, str(empty))
+    click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    type_into_dialog(qtbot, "importNameDialog", "Nothing")
     qtbot.waitUntil(
         lambda: any(r.state == "failed" for r in window.jobs.rows.values()), timeout=60_000
     )
     table = dialog.jobs_table
     assert table.cellWidget(0, 1).text() == "Failed"  # not "0%"
-    assert "does not exist" in table.item(0, 2).text()  # the reason, in full
+    assert "empty-folder" in table.item(0, 2).text()  # the reason, in full
     header = table.horizontalHeader()
     assert header.sectionSize(2) > header.sectionSize(0)  # the status is not squeezed
     actions = table.cellWidget(0, 3)
@@ -203,6 +213,39 @@ def test_a_failed_job_says_why_and_offers_retry_and_remove(
     )
     click(button(table.cellWidget(0, 3), "Remove", qtbot))
     assert table.rowCount() == 0 and list(window.jobs.store.root.iterdir()) == []
+
+
+def test_an_imported_gguf_is_named_as_the_person_says_and_never_copied_twice(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    farm = copy_with_renamed_key(starter_path, tmp_path / "farm.Q4_1.gguf", b"Mix1", b"Farm")
+    dialog = open_models(qtbot, window, "Import")
+    tab = dialog.import_tab
+    click(tab.import_path)
+    qtbot.keyClicks(tab.import_path, str(farm))
+    click(tab.findChild(QPushButton, "importButton"))
+    asked = dialog_named(qtbot, "importNameDialog")
+    assert asked.textValue() == "Smollm2 135M 8k Lc100K Farm Ep2 Q4_1"  # from its metadata
+    with qtbot.waitSignal(window.jobs.installed, timeout=JOB_MS) as installed:
+        type_into_dialog(qtbot, "importNameDialog", "Farm helper")
+    assert window.library.get(installed.args[0]).name == "Farm helper"
+    assert window.model_picker.findText("Farm helper") >= 0
+    folders = sorted(p.name for p in window.library.root.iterdir())
+
+    jobs = len(window.jobs.rows)
+    click(tab.findChild(QPushButton, "importButton"))  # the same file again
+    notice = dialog_named(qtbot, "alreadyInstalledDialog")
+    assert "“farm.Q4_1.gguf” is already installed as “Farm helper”" in notice.text()
+    click(notice.button(QMessageBox.StandardButton.Ok))
+    assert len(window.jobs.rows) == jobs  # nothing started…
+    assert sorted(p.name for p in window.library.root.iterdir()) == folders  # …nor copied
+
+    tab.import_path.clear()
+    qtbot.keyClicks(tab.import_path, str(starter_path))  # the starter model's own file
+    click(tab.findChild(QPushButton, "importButton"))
+    notice = dialog_named(qtbot, "alreadyInstalledDialog")
+    assert "already installed as “SmolLM2 135M Instruct (starter)”" in notice.text()
+    click(notice.button(QMessageBox.StandardButton.Ok))
 
 
 def test_deleting_or_renaming_the_loaded_model_is_seen_by_the_chat(

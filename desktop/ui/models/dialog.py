@@ -60,8 +60,9 @@ class ModelsDialog(QDialog):
         self.hub_tab.error.connect(lambda exc: show_error(self, exc))
         self.tabs.addTab(self.hub_tab, "Hugging Face")
         self.tabs.addTab(self._installed_tab(), "Installed")
-        self.import_tab = ImportTab()
+        self.import_tab = ImportTab(library)
         self.import_tab.start_requested.connect(self.start)
+        self.import_tab.error.connect(lambda exc: show_error(self, exc))
         self.tabs.addTab(self.import_tab, "Import")
         self.jobs_view = JobsTable(jobs)
         self.jobs_table = self.jobs_view.table
