@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         self._build(initial_model or self.settings.default_model)
         self._wire()
         self._restore_state()
+        if not initial_model:  # the model the last chat used, as it was left
+            self.models.preferred = self._last_chat_model() or self.models.preferred
         self._update_controls()
         self.models.prepare()
         self.local_api.start_if_enabled()
@@ -244,6 +246,18 @@ class MainWindow(QMainWindow):
                 # stored by an older version in a shape this one cannot show: start afresh
                 log.exception("could not reopen conversation %s; starting a new chat", last)
                 self.new_chat()
+
+    def _last_chat_model(self) -> str:
+        """The model of the chat reopened at start, else of the newest chat ("" if none)."""
+        chat = self.conversation.conversation_id
+        try:
+            if chat is not None:
+                return self.history.get(chat).model
+            newest = self.history.list(limit=1)
+            return newest[0].model if newest else ""
+        except HuacayaError as exc:
+            log.warning("could not read which model the last chat used: %s", exc)
+            return ""
 
     def _save_state(self) -> None:
         try:

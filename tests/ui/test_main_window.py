@@ -16,7 +16,7 @@ from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.helpers import text_file_named_gguf, truncated_copy
 from tests.scoring import Reference
-from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, type_and_send
+from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, open_window, type_and_send
 from tests.ui.person import choose_in_combo, click, from_menu, pick_file
 
 STORY = "Write a very long story about a dragon who bakes bread."
@@ -201,3 +201,24 @@ def test_quitting_during_an_answer_saves_it_as_stopped_and_quits(
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[1].stats["finish_reason"] == "cancelled"
     assert stored[1].content == "".join(deltas).strip()  # every word that arrived
+
+
+def test_after_a_restart_the_model_the_last_chat_used_is_loaded(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    shutil.copyfile(starter_path, tmp_path / "second.gguf")
+    second = ModelLibrary().add_managed(tmp_path / "second.gguf", "Second model")
+    window.models.on_library_changed()
+    ask(qtbot, window, "Say hi.")  # the chat starts with the starter model…
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        choose_in_combo(qtbot, window.model_picker, second.id)
+    ask(qtbot, window, "Say hi again.")  # …and goes on with the second one
+    chat = window.conversation.conversation_id
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+
+    again = open_window(qtbot)  # the next start
+    assert again.conversation.conversation_id == chat
+    assert again.model_entry.id == second.id
+    assert again.model_picker.currentText() == "Second model"
+    again.close()
