@@ -340,8 +340,10 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""
         defaults = self.conversation.defaults_for(model_id)
-        session, status = self.conversation.session, self.local_api.status
-        return open_settings(self, self.store, session, model_id, defaults, status)
+        session, api = self.conversation.session, self.local_api
+        return open_settings(
+            self, self.store, session, model_id, defaults, api.status, api.requests
+        )
 
     # -- answers and closing ---------------------------------------------------------------
 

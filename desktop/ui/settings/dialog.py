@@ -4,6 +4,7 @@ defaults, "Use as default for this model" makes them so for new chats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -34,8 +35,10 @@ from desktop.core.settings import (
     Settings,
     SettingsStore,
 )
+from desktop.server.request_log import LoggedRequest
 from desktop.ui.errors import show_error
 from desktop.ui.settings.local_api_tab import LocalApiTab
+from desktop.ui.settings.request_log_view import RequestLogView
 
 FORMAT_LABELS = {
     "auto": "Automatic (the model's template)",
@@ -83,7 +86,9 @@ class SettingsDialog(QDialog):
         generation: GenerationSettings,
         model_defaults: GenerationSettings,
         local_api_status: str = "",
+        api_requests: Callable[[], list[LoggedRequest]] = list,
     ) -> None:
+        """``api_requests``: what the local API was asked (its request log), read while shown."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
@@ -93,7 +98,14 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
         self.tabs.addTab(self._app_tab(settings), "App")
         self.local_api = LocalApiTab(settings, local_api_status)
-        self.tabs.addTab(self.local_api, "Local API")
+        self.request_log = RequestLogView(api_requests)
+        api_page = QWidget()
+        api_page.setObjectName("localApiPage")
+        api_layout = QVBoxLayout(api_page)
+        api_layout.setContentsMargins(0, 0, 0, 0)
+        api_layout.addWidget(self.local_api)
+        api_layout.addWidget(self.request_log, 1)
+        self.tabs.addTab(api_page, "Local API")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -195,6 +207,7 @@ def open_settings(
     model_id: str,
     model_defaults: GenerationSettings,
     local_api_status: str,
+    api_requests: Callable[[], list[LoggedRequest]] = list,
 ) -> SettingsDialog:
     """Open Settings for ``session`` (its own sampling) and the app; OK applies both: the
     session's to the session, the app's through the settings' one owner."""
@@ -206,6 +219,7 @@ def open_settings(
         session.generation,
         model_defaults,
         local_api_status,
+        api_requests,
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
