@@ -327,7 +327,13 @@ class MainWindow(QMainWindow):
             self.models_dialog = ModelsDialog(self, self.store, self.library, self.jobs)
             self.models_dialog.library_changed.connect(self.models.on_library_changed)
             self.models_dialog.unload_requested.connect(self.models.unload_then)
+            self.models_dialog.load_requested.connect(self.models.load_id)
+            self.models_dialog.eject_requested.connect(self.models.unload)
             self.models_dialog.loaded_model = lambda: self.models.entry
+            self.models_dialog.loaded_info = lambda: self.models.info
+            self.models.changed.connect(self.models_dialog.show_installed)
+            self.models.ready.connect(lambda _info: self.models_dialog.show_installed())
+            self.models_dialog.show_installed()
         self.models_dialog.show()
         self.models_dialog.raise_()
         self.models_dialog.activateWindow()

@@ -130,6 +130,71 @@ def test_without_a_network_a_search_says_so_at_once_in_one_sentence(
     qtbot.waitUntil(lambda: not hub.searching, timeout=5_000)
 
 
+def test_the_catalogue_filters_as_typed_and_says_what_each_model_is_good_for(
+    qtbot, window: MainWindow
+) -> None:
+    dialog = open_models(qtbot, window, "Catalogue")
+    tab, table = dialog.catalog_tab, dialog.catalog_table
+
+    def shown() -> list[str]:
+        return [
+            table.item(r, 0).text() for r in range(table.rowCount()) if not table.isRowHidden(r)
+        ]
+
+    everything = shown()
+    assert len(everything) == len(load_catalog())
+    click(tab.filter_box)
+    qtbot.keyClicks(tab.filter_box, "qwen")
+    assert shown() == [e.name for e in load_catalog() if e.family == "qwen"]
+    qtbot.keyClicks(tab.filter_box, " tiny")  # every word: the description's too
+    assert shown() == ["Qwen2.5 0.5B Instruct"]
+    click(table.viewport(), table.visualRect(table.model().index(shown_row(table), 0)).center())
+    entry = next(e for e in load_catalog() if e.name == "Qwen2.5 0.5B Instruct")
+    assert entry.description in tab.description.text()
+    qtbot.keyClicks(tab.filter_box, " zzz")
+    assert shown() == []
+    assert tab.description.text() == "No model in the catalogue matches “qwen tiny zzz”."
+    click(button(tab, "Download"))  # the hidden row is not downloaded
+    assert window.jobs.rows == {}
+    qtbot.keyClick(tab.filter_box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(tab.filter_box, Qt.Key.Key_Delete)
+    assert shown() == everything
+
+
+def shown_row(table) -> int:  # type: ignore[no-untyped-def]
+    return next(r for r in range(table.rowCount()) if not table.isRowHidden(r))
+
+
+def test_the_loaded_model_is_unloaded_and_loaded_again_with_its_memory_shown(
+    qtbot, window: MainWindow
+) -> None:
+    dialog = open_models(qtbot, window, "Installed")
+    table = dialog.installed_table
+    assert table.item(0, 6).text() == "loaded"
+    memory = dialog.memory_label.text()
+    context = window.model_info.context_length
+    assert "Loaded: <b>SmolLM2 135M Instruct (starter)</b>, about " in memory
+    assert "98 MB of weights, " in memory and f"context cache for {context:,} tokens" in memory
+    assert "of this computer's memory is free" in memory
+
+    click(button(dialog, "Unload"))
+    qtbot.waitUntil(lambda: window.model_info is None and not window.engine.busy, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: dialog.memory_label.text().startswith("No model is loaded."), timeout=5_000
+    )
+    assert table.item(0, 6).text() == ""
+    assert window.model_picker.currentText() == "" and not window.send_button.isEnabled()
+    assert window.model_picker.placeholderText() == "No model loaded"
+    assert not button(dialog, "Unload").isEnabled()
+
+    click(table.viewport(), table.visualRect(table.model().index(0, 0)).center())
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        click(button(dialog, "Load"))
+    qtbot.waitUntil(lambda: table.item(0, 6).text() == "loaded", timeout=5_000)
+    assert window.send_button.isEnabled()
+    assert window.model_picker.currentText() == "SmolLM2 135M Instruct (starter)"
+
+
 def test_a_download_shows_progress_and_its_model_in_the_picker(
     qtbot, window: MainWindow, hub_endpoint: LoopbackHub
 ) -> None:
@@ -308,6 +373,9 @@ def test_cancel_during_quantization_ends_the_quantizer_too(
     qtbot.keyClicks(dialog.import_tab.import_path, str(smollm_checkpoint))
     choose_in_combo(qtbot, dialog.import_tab.import_quant, "q4_k_m")
     click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    asked = dialog_named(qtbot, "importNameDialog")
+    assert asked.textValue() == f"{smollm_checkpoint.name} Q4_K_M"  # the folder's, and its type
+    qtbot.keyClick(asked, Qt.Key.Key_Return)
     (job_id,) = window.jobs.rows
     qtbot.waitUntil(lambda: window.jobs.rows[job_id].message.startswith("quantize"), timeout=JOB_MS)
     job = next(p for p in job_processes() if p.ppid() == os.getpid())

@@ -143,6 +143,22 @@ class ModelSlot(QObject):
         self.engine.unload()
         self.changed.emit()
 
+    def unload(self) -> None:
+        """The person frees the model's memory; nothing answers until a model is chosen."""
+        if self.entry is None or self.engine.busy:
+            return
+        name = self.entry.name
+
+        def told() -> None:
+            self.picker.select("")
+            self.status.emit(f"{name} was unloaded; choose a model to chat.")
+
+        self.unload_then(None, told)
+
+    def load_id(self, model_id: str) -> None:
+        """Load the installed model ``model_id`` (the Models window's Load)."""
+        self._on_picked(model_id)
+
     def _on_unloaded(self) -> None:
         then, self._after_unload = self._after_unload, None
         if then is not None:
