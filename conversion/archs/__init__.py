@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from conversion.archs.base import Architecture, PlannedTensor
-from conversion.archs.bert import Bert
+from conversion.archs.bert import Bert, BertCrossEncoder
 from conversion.archs.gemma import Gemma2, Gemma3
 from conversion.archs.llama import Llama
 from conversion.archs.phi3 import Phi3
@@ -17,7 +17,16 @@ from conversion.errors import CheckpointError, UnsupportedModelError
 from conversion.input_files import check_folder
 from conversion.weight_files import weight_paths
 
-ARCHITECTURES: tuple[type[Architecture], ...] = (Llama, Qwen2, Qwen3, Gemma2, Gemma3, Phi3, Bert)
+ARCHITECTURES: tuple[type[Architecture], ...] = (
+    Llama,
+    Qwen2,
+    Qwen3,
+    Gemma2,
+    Gemma3,
+    Phi3,
+    Bert,
+    BertCrossEncoder,
+)
 _BY_HF_NAME = {name: arch for arch in ARCHITECTURES for name in (*arch.hf_names, *arch.aliases)}
 
 __all__ = [

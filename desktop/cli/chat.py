@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         session.configure(system_prompt=args.system, prompt_format=args.format)
         if args.docs:
             documents = docs.documents_for_chat(
-                session, args.docs, info.context_length, generation.max_tokens
+                session, args.docs, info.context_length, generation.max_tokens, info.parameter_count
             )
         interactive = args.question is None and sys.stdin.isatty()
         chat = TerminalChat(engine, session, show_stats=args.stats or interactive)

@@ -103,6 +103,17 @@ def test_add_a_folder_ask_and_open_the_citation(
     assert given.windowTitle() == "What the model was given"
     assert given.text.toPlainText().startswith("[1] farm-handbook.pdf, page 2\n")
     given.close()
+
+    # Nothing in the collection answers this: said plainly, the nearest passages still there
+    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_MS):
+        type_and_send(qtbot, window, "How do I install Python packages with pip?")
+    answer = window.conversation.session.last_answer()
+    assert answer is not None and answer.content.startswith("I found nothing about this in “farm”")
+    assert answer.citations
+    click_link(window.chat_view, f"source:{answer.key}:0")
+    nearest = dialog_named(qtbot, "passageDialog")
+    assert nearest.windowTitle() == "The nearest passages"
+    nearest.close()
     window.close()
 
 

@@ -254,7 +254,10 @@ class ChatEngine:
 
         Cancelling the request's token (from any thread) or closing the response early ends
         generation; the model stays usable. Raises PromptTooLongError before anything is
-        generated when even the latest question does not fit."""
+        generated when even the latest question does not fit. A request whose reply the session
+        already decided (documents: nothing found) gets that reply, without the model."""
+        if request.reply:
+            return Response.fixed(request.reply)
         llama = self._require()
         settings = request.settings.validated()
         fitted = self.fit(request)

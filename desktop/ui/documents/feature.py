@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QWidget
 from desktop.core import secrets
 from desktop.core.chat.engine import ModelInfo
 from desktop.core.chat.session import ChatSession
-from desktop.core.documents.context import Citation, budget_chars
+from desktop.core.documents.context import Passages, budget_for
 from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.hub.client import HubClient
@@ -96,11 +96,12 @@ class DocumentsFeature(QObject):
         if self.dialog is not None:
             self.dialog.show_chosen()
 
-    def _passages(self, question: str, names: list[str]) -> list[Citation]:
+    def _passages(self, question: str, names: list[str]) -> Passages:
         info = self.loaded_model()
         context = info.context_length if info else DEFAULT_CONTEXT
         answer = self.session.generation.max_tokens
-        return self.documents.citations(question, names, budget_chars(context, answer))
+        size = info.parameter_count if info else 0
+        return self.documents.passages(question, names, budget_for(size, context, answer))
 
     # -- sources under answers -------------------------------------------------------------
 
@@ -109,7 +110,8 @@ class DocumentsFeature(QObject):
             message = self.session.find(key)
         except KeyError:
             return None
-        dialog = PassageDialog(self.parent_widget, message.citations, number)
+        nearest = bool(message.stats.get("not_found"))
+        dialog = PassageDialog(self.parent_widget, message.citations, number, nearest)
         dialog.show()
         return dialog
 

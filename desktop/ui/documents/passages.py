@@ -19,12 +19,16 @@ from PySide6.QtWidgets import (
 
 from desktop.core.documents.context import INSTRUCTION, Citation
 
+NOT_GIVEN = "None of these seemed relevant enough to answer from; the model was not asked."
+
 
 class PassageDialog(QDialog):
     """One passage as the model was given it, where it is (file, page, characters), with a
     button that opens the file; or every passage given with a question (``number`` 0)."""
 
-    def __init__(self, parent: QWidget, citations: list[Citation], number: int) -> None:
+    def __init__(
+        self, parent: QWidget, citations: list[Citation], number: int, nearest: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("passageDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -41,6 +45,9 @@ class PassageDialog(QDialog):
             )
             self.location.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(self.location)
+        elif nearest:  # "nothing found": the model was not asked
+            self.setWindowTitle("The nearest passages")
+            layout.addWidget(QLabel(NOT_GIVEN, self))
         else:
             self.setWindowTitle("What the model was given")
             layout.addWidget(QLabel(INSTRUCTION, self))
