@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Offscreen, on a common laptop's 1280×800 screen: every window must fit it at every font size.
+os.environ.setdefault(
+    "QT_QPA_PLATFORM",
+    f"offscreen:configfile={Path(__file__).with_name('screen_1280x800.json')}",
+)
 
 from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine

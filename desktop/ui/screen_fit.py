@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
 
 FRAME = QSize(16, 48)  # what a window manager adds around a window: borders and title bar
 
@@ -74,8 +74,16 @@ class _Refit(QObject):
             window = self.parent()
             assert isinstance(window, QWidget)
             # After the font's new size hints are known (the change is still being delivered).
-            QTimer.singleShot(0, window, lambda: fit_to_screen(window, self._wanted(window)))
+            QTimer.singleShot(0, window, lambda: self._refit(window))
         return False
+
+    def _refit(self, window: QWidget) -> None:
+        # A QComboBox forgets its cached minimum size on a style change but not on a font
+        # change: after the app's style, then its font, changed, it keeps the old font's width
+        # (and the window could never shrink back). Tell each one its style is new.
+        for combo in window.findChildren(QComboBox):
+            QApplication.sendEvent(combo, QEvent(QEvent.Type.StyleChange))
+        fit_to_screen(window, self._wanted(window))
 
     def _wanted(self, window: QWidget) -> QSize:
         hint = window.sizeHint()

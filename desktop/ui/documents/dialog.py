@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.background.indexer_thread import DocumentIndexer
 from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
 
 
 class DocumentsDialog(QDialog):
@@ -56,7 +57,6 @@ class DocumentsDialog(QDialog):
         self._new_name = ""  # a new collection, selected as soon as it exists
         self.setObjectName("documentsDialog")
         self.setWindowTitle("Documents")
-        self.resize(760, 520)
         self.documents = documents
         self.indexer = indexer
 
@@ -129,6 +129,7 @@ class DocumentsDialog(QDialog):
         indexer.collections_changed.connect(self.refresh)
         self._set_running(indexer.busy)
         self.refresh()
+        keep_fitted(self, QSize(760, 520))  # within the screen, at every font size
 
     # -- the list ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -38,6 +38,7 @@ from desktop.ui.models.import_tab import ImportTab
 from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.jobs_table import JobsTable
 from desktop.ui.models.widgets import table
+from desktop.ui.screen_fit import keep_fitted
 
 INSTALLED_COLUMNS = ["Model", "Quant", "Architecture", "Size", "Context", "Chat template", "Now"]
 
@@ -71,7 +72,6 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("modelsDialog")
         self.setWindowTitle("Models")
-        self.resize(900, 640)
         self.store, self.library, self.jobs = store, library, jobs
         self.loaded_model: Callable[[], ModelEntry | None] = lambda: None
         self.loaded_info: Callable[[], ModelInfo | None] = lambda: None
@@ -98,6 +98,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(QLabel("<b>Downloads and conversions</b>"))
         layout.addWidget(self.jobs_view)
         jobs.installed.connect(lambda _id: self.show_installed())
+        keep_fitted(self, QSize(900, 640))  # (within the screen, at every font size)
 
     # -- installed -------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from desktop.core.settings import (
 )
 from desktop.server.request_log import LoggedRequest
 from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
 from desktop.ui.settings.local_api_tab import LocalApiTab
 from desktop.ui.settings.request_log_view import RequestLogView
 
@@ -116,6 +117,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
+        keep_fitted(self)  # within the screen, at every font size
 
     def _chat_tab(
         self, system_prompt: str, prompt_format: str, generation: GenerationSettings
