@@ -95,7 +95,6 @@ class ModelsDialog(QDialog):
         self.jobs_table = self.jobs_view.table
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(QLabel("<b>Downloads and conversions</b>"))
         layout.addWidget(self.jobs_view)
         jobs.installed.connect(lambda _id: self.show_installed())
         keep_fitted(self, QSize(900, 640))  # (within the screen, at every font size)

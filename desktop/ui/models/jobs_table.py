@@ -58,6 +58,8 @@ class JobsTable(QWidget):
         self.clear_button.setObjectName("clearFinishedJobs")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Downloads and conversions</b>")
+        layout.addWidget(title)
         layout.addWidget(self.table)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -108,6 +110,10 @@ class JobsTable(QWidget):
         self.clear_button.setEnabled(
             any(job.state in ("done", "cancelled") for job in self.jobs.rows.values())
         )
+        # No jobs: the room goes to the tabs above. (Hidden only before it has a parent:
+        # shown, a widget without one would become a window of its own.)
+        if self.parentWidget() is not None or not rows:
+            self.setVisible(bool(rows))
 
     def _rebuild(self, rows: list[tuple[str, JobRow]]) -> None:
         self.table.setRowCount(0)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,9 +16,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -77,6 +80,34 @@ def _sampling_box(option: SamplingOption) -> QSpinBox | QDoubleSpinBox:
     return box
 
 
+class _ScrollingPage(QScrollArea):
+    """A page in a scroll area: on a small screen or at a large font the dialog stays on the
+    screen and the page scrolls up and down, instead of squeezing its rows (a wrapped line cut
+    in half). It asks for its page's whole size (QScrollArea's own hint is capped), and never
+    for less than its page's width."""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(page)
+
+    def _bar(self) -> int:
+        return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+
+    def sizeHint(self) -> QSize:
+        return self.widget().sizeHint() + QSize(self._bar(), 0)
+
+    def minimumSizeHint(self) -> QSize:
+        lines = self.fontMetrics().lineSpacing() * 6
+        return QSize(self.widget().minimumSizeHint().width() + self._bar(), lines)
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    return _ScrollingPage(page)
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -96,8 +127,9 @@ class SettingsDialog(QDialog):
         self.model_defaults = model_defaults
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("settingsTabs")
-        self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
-        self.tabs.addTab(self._app_tab(settings), "App")
+        page = self._chat_tab(system_prompt, prompt_format, generation)
+        self.tabs.addTab(_scrolling(page), "This chat")
+        self.tabs.addTab(_scrolling(self._app_tab(settings)), "App")
         self.local_api = LocalApiTab(settings, local_api_status)
         self.request_log = RequestLogView(api_requests)
         api_page = QWidget()
@@ -106,7 +138,7 @@ class SettingsDialog(QDialog):
         api_layout.setContentsMargins(0, 0, 0, 0)
         api_layout.addWidget(self.local_api)
         api_layout.addWidget(self.request_log, 1)
-        self.tabs.addTab(api_page, "Local API")
+        self.tabs.addTab(_scrolling(api_page), "Local API")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
