@@ -32,7 +32,9 @@ from conversion.train.precision import PrecisionPlan
 
 
 class StepTrainer(Trainer):
-    def __init__(  # type: ignore[no-untyped-def]
+    lr_scheduler: Any  # the Trainer's, or ours (create_scheduler)
+
+    def __init__(
         self,
         *args,
         counter: TokenCounter,
@@ -60,7 +62,7 @@ class StepTrainer(Trainer):
                 param_dtype=self.plan.compute_dtype, reduce_dtype=torch.float32
             )
 
-    def create_optimizer(self, model=None):  # type: ignore[no-untyped-def]
+    def create_optimizer(self, model=None):
         if self.lean and self.optimizer is None:
             self.optimizer = precision_module.lean_optimizer(
                 self.model, self.args.learning_rate, self.args.weight_decay, self.args
@@ -70,7 +72,7 @@ class StepTrainer(Trainer):
 
     # -- the learning rate ------------------------------------------------------------------
 
-    def create_scheduler(self, num_training_steps: int, optimizer=None):  # type: ignore[no-untyped-def]
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
         """The Trainer's schedule with a warm-up whose every step trains (the module's docstring
         says why); schedules without a warm-up are the Trainer's own."""
         if self.lr_scheduler is None:
@@ -93,7 +95,7 @@ class StepTrainer(Trainer):
 
     # -- one optimizer step ------------------------------------------------------------------
 
-    def training_step(self, model, inputs, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+    def training_step(self, model, inputs, num_items_in_batch=None):
         self.counter.count(inputs)
         if "micro_batches" not in inputs:  # Stanford's padded batches: the Trainer's own step
             return super().training_step(model, inputs, num_items_in_batch)
@@ -121,7 +123,7 @@ class StepTrainer(Trainer):
         state._set_sync_gradients(True)
         return total
 
-    def _all_trained_tokens(self, local: int):  # type: ignore[no-untyped-def]
+    def _all_trained_tokens(self, local: int):
         """The step's trained tokens over every process (a collective, never a host read)."""
         if self.accelerator.num_processes == 1:
             return max(local, 1)
@@ -130,7 +132,7 @@ class StepTrainer(Trainer):
         return count.clamp_min(1.0)
 
 
-def warm_up_from_the_first_step(  # type: ignore[no-untyped-def]
+def warm_up_from_the_first_step(
     optimizer, name: str, warmup: int, total: int, kwargs: dict[str, Any] | None = None
 ) -> LambdaLR | None:
     """transformers' schedule ``name`` whose ``warmup`` steps ramp from 1/(warmup+1) of the
@@ -151,5 +153,5 @@ def warm_up_from_the_first_step(  # type: ignore[no-untyped-def]
     return LambdaLR(optimizer, [_one_step_on(factor) for factor in longer.lr_lambdas])
 
 
-def _one_step_on(factor):  # type: ignore[no-untyped-def]
+def _one_step_on(factor):
     return lambda step: factor(step + 1)

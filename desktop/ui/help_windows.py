@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QMenuBar,
     QPushButton,
     QTableWidget,
@@ -121,7 +122,7 @@ def shortcut_rows(bar: QMenuBar) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     for entry in bar.actions():
         menu = entry.menu()
-        if menu is None:
+        if not isinstance(menu, QMenu):
             continue
         where = entry.text().replace("&", "")
         for action in menu.actions():
@@ -171,17 +172,11 @@ class ShortcutsDialog(QDialog):
         metrics = self.fontMetrics()
         return QSize(metrics.averageCharWidth() * 70, metrics.lineSpacing() * 28)
 
-    def visible_rows(self) -> list[tuple[str, str, str]]:
-        return [
-            tuple(self.table.item(r, c).text() for c in range(3))  # type: ignore[misc]
-            for r in range(self.table.rowCount())
-            if not self.table.isRowHidden(r)
-        ]
-
     def _apply_filter(self, text: str) -> None:
         words = text.lower().split()
         for row in range(self.table.rowCount()):
-            line = " ".join(self.table.item(row, c).text().lower() for c in range(3))
+            cells = (self.table.item(row, c) for c in range(3))
+            line = " ".join(cell.text().lower() for cell in cells if cell is not None)
             self.table.setRowHidden(row, not all(word in line for word in words))
 
 

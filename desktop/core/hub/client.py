@@ -113,7 +113,7 @@ class HubClient:
             raise OfflineError("Huacaya is in offline mode, so it does not contact the Hub.")
         check_address(endpoint(), cancel, self.policy)
 
-    def _api(self):  # type: ignore[no-untyped-def]
+    def _api(self):
         from huggingface_hub import HfApi
 
         return HfApi(endpoint=endpoint(), token=self._token() or False)

@@ -194,10 +194,8 @@ class ModelsDialog(QDialog):
             self.load_requested.emit(model_id)
 
     def _selected_model(self) -> str | None:
-        row = self.installed_table.currentRow()
-        return (
-            self.installed_table.item(row, 0).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
-        )
+        chosen = self.installed_table.item(self.installed_table.currentRow(), 0)
+        return chosen.data(Qt.ItemDataRole.UserRole) if chosen is not None else None
 
     def rename_selected(self) -> None:
         model_id = self._selected_model()

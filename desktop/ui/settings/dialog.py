@@ -92,16 +92,17 @@ class _ScrollingPage(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setWidget(page)
+        self.page = page
 
     def _bar(self) -> int:
         return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
 
     def sizeHint(self) -> QSize:
-        return self.widget().sizeHint() + QSize(self._bar(), 0)
+        return self.page.sizeHint() + QSize(self._bar(), 0)
 
     def minimumSizeHint(self) -> QSize:
         lines = self.fontMetrics().lineSpacing() * 6
-        return QSize(self.widget().minimumSizeHint().width() + self._bar(), lines)
+        return QSize(self.page.minimumSizeHint().width() + self._bar(), lines)
 
 
 def _scrolling(page: QWidget) -> QScrollArea:
