@@ -44,7 +44,8 @@ class CatalogEntry:
     ram_gb: float
     licence: str
     token: bool
-    notes: str = ""
+    notes: str = ""  # what to know before installing it (a token, a base model…)
+    description: str = ""  # what it is good for, in a sentence or two (ours)
     params_b: float = 0.0  # billions of parameters (0: not stated)
     file: str = ""  # the GGUF file, for "gguf"
     base: str = ""  # what a LoRA adapter or weight diff needs (for people)
