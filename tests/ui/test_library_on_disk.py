@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conversion.gguf_file import read_gguf_info
 from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import LOAD_MS
@@ -31,13 +32,23 @@ def terminal(*args: str) -> str:
     return done.stdout
 
 
+def another_model(starter: Path, path: Path) -> Path:
+    """The starter with two 4-bit weights changed: a model of its own (the app installs the same
+    file only once)."""
+    data = bytearray(starter.read_bytes())
+    info = read_gguf_info(starter)
+    tensor = next(t for t in info.tensors if t.name == "blk.0.ffn_down.weight")
+    data[info.data_start + tensor.offset + 4] ^= 0x11  # a Q4_1 block: f16 d, f16 m, then nibbles
+    path.write_bytes(bytes(data))
+    return path
+
+
 def test_a_model_installed_in_a_terminal_appears_in_the_open_window(
     qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     picker = window.model_picker
     before = picker.count()
-    copy = tmp_path / "exported.gguf"
-    copy.write_bytes(starter_path.read_bytes())
+    copy = another_model(starter_path, tmp_path / "exported.gguf")
     terminal("models", "import", str(copy), "--quant", "none", "--name", "From the terminal")
     model_id = ModelLibrary().get("From the terminal").id
 
