@@ -7,14 +7,19 @@ the file and what to do.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from conversion.config_checks import check_config
 from conversion.errors import CheckpointError
-from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, check_folder, read_bounded
+from conversion.input_files import (
+    MAX_CONFIG_BYTES,
+    MAX_JSON_BYTES,
+    check_folder,
+    parse_json,
+    read_bounded,
+)
 
 
 @dataclass
@@ -67,11 +72,15 @@ class Checkpoint:
 def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """A JSON object from a regular file of at most ``limit`` bytes."""
     try:
-        data = json.loads(read_bounded(path, limit).decode("utf-8"))
+        data = parse_json(read_bounded(path, limit).decode("utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"“{path.parent.name}” has no {path.name}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from exc
+    except OSError as exc:
+        raise CheckpointError(f"“{path}” cannot be read: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError:
+        raise CheckpointError(f"“{path}” is damaged: it is not UTF-8 text.") from None
+    except ValueError as exc:
+        raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"“{path}” should hold a JSON object.")
     return data
@@ -98,6 +107,7 @@ def tokenizer_kind(path: Path) -> str:
 def inspect_checkpoint(path: str | Path) -> Checkpoint:
     """Check that ``path`` is a convertible checkpoint and describe it."""
     from conversion.archs import architecture_class, for_checkpoint
+    from conversion.tokenizer_checks import check_tokenizer_files
     from conversion.weight_files import weight_paths
 
     path = Path(path).expanduser()
@@ -127,6 +137,7 @@ def inspect_checkpoint(path: str | Path) -> Checkpoint:
         architecture = str(config.get("model_type", "?"))
     architecture_class(architecture, path.name)  # an unsupported one is refused first
     check_config(config, path.name)  # types and ranges, before anything is sized from them
+    check_tokenizer_files(path)  # the shape of every field the converter reads, likewise
     ckpt = Checkpoint(path, config, architecture, tokenizer_kind(path))
     for_checkpoint(ckpt)  # a tokenizer this architecture does not use is refused
     weight_paths(path)  # raises when there are no weights

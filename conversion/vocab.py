@@ -11,13 +11,14 @@ Special token ids, ``add_bos``/``add_eos``, merges and the chat template come fr
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 
+from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def pre_tokenizer_name(tokenizer_json: Path) -> str:
     digest = hashlib.sha256(str(ids).encode()).hexdigest()
     name = PRE_TOKENIZER_HASHES.get(digest)
     if name is None:
-        rules = split_rules(json.loads(tokenizer_json.read_text(encoding="utf-8")))
+        rules = split_rules(read_json(tokenizer_json))
         name = PRE_TOKENIZER_RULES.get(rules)
         if name is not None:
             log.info("pre-tokenizer %s recognised by its split rules (hash %s)", name, digest)
@@ -143,11 +144,8 @@ def pre_tokenizer_name(tokenizer_json: Path) -> str:
 
 def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
     path = folder / "tokenizer.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"“{path.name}” is missing or damaged.") from exc
-    model = data.get("model", {})
+    data = read_json(path)
+    model = data.get("model") or {}
     if model.get("type") != "BPE":
         raise UnsupportedModelError(
             f"The tokenizer in “{path.name}” is {model.get('type')!r}; expected BPE."
@@ -183,7 +181,7 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     """BERT's WordPiece vocabulary, in llama.cpp's "phantom space" spelling: a word-initial
     piece gets a leading ▁, a continuation loses its ``##``, special tokens stay as they are."""
     path = folder / "tokenizer.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_json(path)
     reverse: dict[int, str] = {i: t for t, i in data["model"]["vocab"].items()}
     added = {t["id"]: t for t in data.get("added_tokens", [])}
     for token_id, info in added.items():
@@ -257,11 +255,11 @@ def _added_tokens(folder: Path) -> list[tuple[int, str, bool]]:
     found: dict[int, tuple[str, bool]] = {}
     added_json = folder / "added_tokens.json"
     if added_json.is_file():
-        for content, token_id in json.loads(added_json.read_text(encoding="utf-8")).items():
+        for content, token_id in read_json(added_json).items():
             found[int(token_id)] = (content, False)
     config = folder / "tokenizer_config.json"
     if config.is_file():
-        decoder = json.loads(config.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
+        decoder = read_json(config).get("added_tokens_decoder") or {}
         for token_id, info in decoder.items():
             found[int(token_id)] = (info["content"], bool(info.get("special")))
     return [(i, text, special) for i, (text, special) in sorted(found.items())]
@@ -276,9 +274,19 @@ _SPECIAL_TYPES = tuple(
 )
 
 
+class _SpecialVocab(gguf.SpecialVocab):
+    """gguf's reader, taking a negative id (old LLaMA configs say ``"pad_token_id": -1``) for
+    "no such token" instead of raising ValueError."""
+
+    def _set_special_token(self, typ: str, tid: Any) -> None:
+        if isinstance(tid, int) and tid < 0:
+            return
+        super()._set_special_token(typ, tid)
+
+
 def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
     """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
-    return gguf.SpecialVocab(
+    return _SpecialVocab(
         folder,
         load_merges=vocab.model == "gpt2",
         special_token_types=_SPECIAL_TYPES,
