@@ -113,7 +113,11 @@ class ChatEngine:
         Raises ModelFileError (missing, not GGUF, truncated, invalid) or ModelLoadError.
         """
         header = read_gguf_info(self.model_path)
-        verdict = model_probe.probe_model(self.model_path, self.gpu_layers) if probe else None
+        verdict = (
+            model_probe.probe_model(self.model_path, self.gpu_layers, header=header)
+            if probe
+            else None
+        )
         llama_log.install()
         llama_log.take_recent_errors()
         context = self._context_for(header)

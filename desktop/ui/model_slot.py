@@ -153,8 +153,9 @@ class ModelSlot(QObject):
         gpu_layers = self.window.settings.gpu_layers
 
         def check_and_add() -> ModelEntry:
-            read_gguf_info(path)  # the quick checks first: a clear message without a child
-            probe_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers())
+            header = read_gguf_info(path)  # the quick checks first: a clear message, no child
+            layers = gpu_layers if gpu_layers >= 0 else default_gpu_layers()
+            probe_model(path, layers, header=header)
             return self.library.add_file(path)
 
         run_in_background(check_and_add, self._on_file_added, self._rejected)
