@@ -14,7 +14,7 @@ from conversion.ownership import Owner
 from conversion.quantize import QUANT_TYPES
 from desktop.core import locks, secrets
 from desktop.core.catalog import find_entry, job_spec
-from desktop.core.errors import JobBusyError, JobError, TokenError
+from desktop.core.errors import HuacayaError, JobBusyError, JobError, TokenError
 from desktop.core.hub import HubClient
 from desktop.core.hub_download import human_bytes
 from desktop.core.job_store import JOB_FILE, Job, JobSpec, JobStore
@@ -132,8 +132,13 @@ def run(args: argparse.Namespace) -> int:
     with locks.hold(job.target, job.action):
         job = job if job.id else jobs.create(job.spec)
         bar = ProgressBar()
-        with cancel_on_interrupt() as cancel:
-            entry = JobRunner(jobs, library, hub).run(job, bar, cancel)
+        try:
+            with cancel_on_interrupt() as cancel:
+                entry = JobRunner(jobs, library, hub).run(job, bar, cancel)
+        except HuacayaError:
+            if jobs.spent(job):  # refused, or failed with nothing kept: the message is all
+                jobs.forget(job.id)
+            raise
         bar.finish()
         jobs.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")
