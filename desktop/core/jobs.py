@@ -127,8 +127,14 @@ class JobRunner:
         try:
             source, base = self._obtain(job, work, report("download"), cancel)
             name = job.spec.source.rstrip("/").split("/")[-1] if job.spec.kind == "hub" else ""
-            model = self._to_gguf(source, base, work, report("convert"), cancel, name)
-            model = self._quantize(job, model, work, report("quantize"), cancel)
+            quantized = work / f"model-{job.spec.quant}.gguf"
+            if job.spec.quant and quantized.is_file():
+                # converted and quantized before an interruption (both written atomically;
+                # the f16 intermediate is gone): go on with the verification
+                model = quantized
+            else:
+                model = self._to_gguf(source, base, work, report("convert"), cancel, name)
+                model = self._quantize(job, model, work, report("quantize"), cancel)
             report("verify")(0.0, "loading the model and generating a few tokens")
             verify(model)
             cancel.check()
