@@ -289,6 +289,8 @@ class ChatEngine:
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
         tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if not tokens:  # an empty prompt, and a model without a start token to begin from
+            raise GenerationError("The prompt is empty: there is nothing to continue.")
         room = llama.n_ctx() - len(tokens)
         if room < 1:
             raise PromptTooLongError(
