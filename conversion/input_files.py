@@ -20,7 +20,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,6 +47,7 @@ READ_SUFFIXES = (
 # may share. (Weights and JSON files may link anywhere: only their parsed contents are used.)
 VERBATIM_SUFFIXES = (".jinja", ".txt")
 PSEUDO_FILE_SYSTEMS = ("/proc", "/sys")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_JSON_DEPTH = 200  # the deepest real tokenizer.json nests about 8 levels
 
 
@@ -184,6 +187,36 @@ def read_bounded(path: Path, limit: int = MAX_JSON_BYTES) -> bytes:
     return data
 
 
+def read_text(path: Path, limit: int) -> str:
+    """The UTF-8 text of the regular file ``path`` (a byte-order mark dropped).
+
+    Raises FileNotFoundError, NotARegularFileError (a pipe, device or kernel file, which would
+    block or never end), or ValueError with the reason in words (too large, not UTF-8).
+    """
+    data = read_regular(path, limit)
+    if data is None:
+        raise ValueError(f"it is larger than {limit / 2**20:,.0f} MB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"it is not UTF-8 text (byte {exc.start:,} is {exc.object[exc.start]:#04x})"
+        ) from None
+
+
+def lone_surrogate(text: str) -> int | None:
+    """Where the first lone surrogate of ``text`` is (JSON can spell one, ``"\\ud800"``, that
+    is no character: it fails whatever encodes the text later), if it has one."""
+    found = _SURROGATE.search(text)
+    return None if found is None else found.start()
+
+
+def json_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of JSON Lines text: split at line feeds only. ``str.splitlines``
+    also splits at U+2028, U+0085 and form feeds, which JSON strings may hold as they are."""
+    return [(number, line.rstrip("\r")) for number, line in enumerate(text.split("\n"), 1)]
+
+
 def parse_json(text: str | bytes) -> Any:
     """``json.loads`` for input from anywhere: ValueError, with the reason in words, for
     anything it cannot take (not JSON, nested hundreds of levels deep, a number of thousands
@@ -194,7 +227,12 @@ def parse_json(text: str | bytes) -> Any:
         raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"it is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+    except ValueError as exc:  # Python refuses to read integers of more than 4,300 digits
+        if "digits" in str(exc):
+            raise ValueError(
+                f"it holds a number of more than {sys.get_int_max_str_digits():,} digits, "
+                "which JSON readers refuse"
+            ) from None
         raise ValueError(f"it holds a value JSON readers refuse ({exc})") from None
     if _deeper_than(value, MAX_JSON_DEPTH):
         raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep")
