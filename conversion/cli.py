@@ -27,6 +27,20 @@ from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
 
+def text_argument(value: str) -> str:
+    """argparse's ``type`` for an argument that is text (a question, a system prompt, a name):
+    bytes that are not UTF-8 reach Python as lone surrogates, which fail the moment the text
+    is encoded (saved, tokenized, printed); argparse then says so in one line. (Paths may hold
+    such bytes: they are left as the system gives them.)"""
+    for index, character in enumerate(value):
+        if "\ud800" <= character <= "\udfff":
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise argparse.ArgumentTypeError(
+                f"{shown[:60]!r} is not valid UTF-8 text (character {index + 1})"
+            )
+    return value
+
+
 class ProgressBar:
     """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
 

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from conversion.cli import text_argument
 from desktop import __version__, cli_docs, cli_models, cli_serve
 from desktop.core import logs
 from desktop.core import settings as settings_store
@@ -47,7 +48,7 @@ def _add_chat_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", "-t", type=float, help="0 answers greedily")
     parser.add_argument("--max-tokens", "-n", type=_positive, help="longest answer in tokens")
     parser.add_argument("--seed", type=int, help="fixed seed for repeatable answers")
-    parser.add_argument("--system", default="", help="system prompt")
+    parser.add_argument("--system", default="", type=text_argument, help="system prompt")
     parser.add_argument(
         "--format",
         default="auto",
@@ -65,6 +66,7 @@ def _add_chat_options(parser: argparse.ArgumentParser) -> None:
         "--docs",
         action="append",
         default=[],
+        type=text_argument,
         metavar="COLLECTION",
         help="answer from this document collection (repeat for several); the passages used "
         "are listed after each answer",
@@ -95,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--model", "-m", default="", help="model to load first")
 
     chat = commands.add_parser("chat", help="chat in the terminal")
-    chat.add_argument("question", nargs="?", help="answer this one question and exit")
+    chat.add_argument(
+        "question", nargs="?", type=text_argument, help="answer this one question and exit"
+    )
     _add_chat_options(chat)
 
     cli_models.add_parser(commands)

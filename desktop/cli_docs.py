@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from conversion.cli import ProgressBar
+from conversion.cli import ProgressBar, text_argument
 from desktop.core import secrets
 from desktop.core.documents.context import budget_chars
 from desktop.core.documents.indexer import IndexReport
@@ -43,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     docs = commands.add_parser("docs", help="your documents: collections to ask questions about")
     actions = docs.add_subparsers(dest="docs_command", metavar="ACTION")
     add = actions.add_parser("add", help="add folders or files to a collection and index them")
-    add.add_argument("collection")
+    add.add_argument("collection", type=text_argument)
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument(
         "--model",
@@ -61,17 +61,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     forget.add_argument("model")
     actions.add_parser("list", help="collections, their folders, and files that cannot be read")
     remove = actions.add_parser("rm", help="remove a collection (your files are not touched)")
-    remove.add_argument("collection")
+    remove.add_argument("collection", type=text_argument)
     reindex = actions.add_parser(
         "reindex", help="index what changed since the last time (or everything with --full)"
     )
-    reindex.add_argument("collection")
+    reindex.add_argument("collection", type=text_argument)
     reindex.add_argument("--full", action="store_true", help="read and embed every file again")
     search = actions.add_parser(
         "search", help="the best passages: path, page (- for files without pages), text"
     )
-    search.add_argument("collection")
-    search.add_argument("query")
+    search.add_argument("collection", type=text_argument)
+    search.add_argument("query", type=text_argument)
     search.add_argument("--limit", "-n", type=_positive, default=5)
     search.add_argument(
         "--method", choices=("hybrid", "fts", "vector"), default="hybrid", help=argparse.SUPPRESS

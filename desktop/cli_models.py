@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from conversion.cli import ProgressBar
+from conversion.cli import ProgressBar, text_argument
 from conversion.ownership import Owner
 from conversion.quantize import QUANT_TYPES
 from desktop.core import locks, secrets
@@ -31,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
     actions.add_parser("list", help="list installed models")
     search = actions.add_parser("search", help="search the Hugging Face Hub")
-    search.add_argument("query", nargs="?", default="")
+    search.add_argument("query", nargs="?", default="", type=text_argument)
     search.add_argument("--gguf", action="store_true", help="only repositories with GGUF files")
     search.add_argument("--llama", action="store_true", help="only the LLaMA family")
     search.add_argument("--max-size", type=float, help="at most this many billion parameters")
@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     pull.add_argument("repo_id", help="a Hub repository, or a catalogue id (alpaca-lora-7b…)")
     pull.add_argument("--file", default="", help="one GGUF file of the repository")
     pull.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
-    pull.add_argument("--name", default="")
+    pull.add_argument("--name", default="", type=text_argument)
     pull.add_argument("--revision", default="")
     pull.add_argument(
         "--base", default="", help="base model: a folder, or a Hub repository to download too"
@@ -47,7 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     imp = actions.add_parser("import", help="a GGUF file, HF folder, LoRA adapter or weight diff")
     imp.add_argument("path")
     imp.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
-    imp.add_argument("--name", default="")
+    imp.add_argument("--name", default="", type=text_argument)
     imp.add_argument("--base", default="", help="base model folder (LoRA adapter, weight diff)")
     actions.add_parser("jobs", help="list unfinished, interrupted and failed model jobs")
     resume = actions.add_parser("resume", help="continue an interrupted job where it stopped")
@@ -56,7 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     discard.add_argument("job", help="its id (huacaya models jobs)")
     rename = actions.add_parser("rename", help="rename an installed model")
     rename.add_argument("model")
-    rename.add_argument("new_name")
+    rename.add_argument("new_name", type=text_argument)
     remove = actions.add_parser("rm", help="delete an installed model")
     remove.add_argument("model")
     token = actions.add_parser(

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from desktop.core.documents.context import Citation
 from desktop.core.engine import ChatEngine, GenerationStats
+from desktop.core.errors import GenerationError
 from desktop.core.progress import cancel_on_interrupt
 from desktop.core.session import LENGTH, STOPPED, ChatSession, dropped_notice
 
@@ -102,7 +103,10 @@ class TerminalChat:
             if question in {"/bye", "/exit", "/quit"}:
                 return
             if question:
-                self.ask(question)
+                try:
+                    self.ask(question)
+                except GenerationError as exc:  # this question failed; the session goes on
+                    self.err.write(f"huacaya: {exc}\n")
 
     def run_script(self, stdin: TextIO) -> None:
         """Questions piped on stdin: one per line, all in one conversation."""

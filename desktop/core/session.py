@@ -24,7 +24,7 @@ from typing import Any
 
 from desktop.core.documents.context import Citation, prompt_with_passages
 from desktop.core.engine import GenerationStats
-from desktop.core.errors import HistoryError
+from desktop.core.errors import GenerationError, HistoryError
 from desktop.core.history import Conversation, History, NewMessage
 from desktop.core.progress import CancelToken
 from desktop.core.prompts import Message, Role
@@ -109,6 +109,17 @@ class _Pending:
     replaced: list[ChatMessage] = field(default_factory=list)  # edit/regenerate
     created_conversation: bool = False
     citations: list[Citation] = field(default_factory=list)  # passages given with the question
+
+
+def _valid_text(text: str) -> str:
+    """A question as it can be saved and tokenized: bytes that were not UTF-8 (a terminal or
+    pipe in another encoding) reach Python as lone surrogates, which fail both."""
+    if any("\ud800" <= character <= "\udfff" for character in text):
+        raise GenerationError(
+            "The question is not valid text: it holds bytes that are not UTF-8.",
+            "Type it again, or set the terminal (or the file piped in) to UTF-8.",
+        )
+    return text
 
 
 class ChatSession:
@@ -227,7 +238,7 @@ class ChatSession:
     def ask(self, text: str) -> AnswerRequest:
         """A new question at the end of the conversation (saved at once)."""
         self._refuse_while_answering()
-        text = text.strip()
+        text = _valid_text(text).strip()
         if not text:
             raise ValueError("an empty question")
         created = self._ensure_conversation()
@@ -251,7 +262,7 @@ class ChatSession:
         """Ask question ``key`` anew as ``text``; it and every later turn are replaced once the
         new answer is there."""
         self._refuse_while_answering()
-        text = text.strip()
+        text = _valid_text(text).strip()
         message = self.find(key)
         if message.role != "user" or not text:
             raise ValueError("only a question can be edited, into a non-empty one")
