@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from conversion.cli import ProgressBar, text_argument
+from conversion.cli import ProgressBar, printable, text_argument
 from desktop.core import secrets
 from desktop.core.documents.context import budget_chars
 from desktop.core.documents.indexer import IndexReport
@@ -98,8 +98,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if command == "search":
             for hit in documents.search([args.collection], args.query, args.limit, args.method):
-                text = " ".join(hit.chunk.text.split())
-                print(f"{hit.chunk.path}\t{hit.chunk.page or '-'}\t{text}")
+                text = " ".join(printable(hit.chunk.text).split())
+                print(f"{printable(hit.chunk.path)}\t{hit.chunk.page or '-'}\t{text}")
             return 0
         if command == "add":
             if not _add(documents, args.collection, args.paths, args.model):
@@ -151,7 +151,7 @@ def summary(report: IndexReport) -> str:
         f"  missing folder {path}: its files stay in the index until it is back"
         for path in report.missing_sources
     ]
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # file names may hold escapes or bytes not UTF-8
 
 
 def _list(documents: Documents) -> int:
@@ -168,9 +168,9 @@ def _list(documents: Documents) -> int:
             f"{collection.unreadable} unreadable\t{collection.embedding_model}"
         )
         for source in collection.sources:
-            print(f"  {source}")
+            print(f"  {printable(source)}")
         for record in documents.unreadable(collection.name):
-            print(f"  cannot read {record.path}: {record.reason}")
+            print(printable(f"  cannot read {record.path}: {record.reason}"))
     print(f"Embedding models here: {models}")
     return 0
 

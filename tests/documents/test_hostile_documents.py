@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from desktop.core.documents.chunker import chunk_pages
+from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
 from desktop.core.documents.parsers import Page, parse
 from desktop.core.errors import UnreadableDocument
-from tests.documents.conftest import FakeEmbedder, write_docx, write_odt
+from tests.documents.conftest import FakeEmbedder, use_converted_model, write_docx, write_odt
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 KMSG = Path("/proc/kmsg")
@@ -207,3 +208,25 @@ def test_a_bad_file_leaves_the_rest_of_the_folder_indexed(
         assert hits and Path(hits[0].chunk.path).name == "good.txt"
     finally:
         documents.close()
+
+
+def test_docs_search_prints_no_escape_sequences_or_nul(
+    minilm: Embedder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file's text may hold what a terminal obeys (colours, a new window title, a cleared
+    screen), and a file name too: none of it reaches the terminal."""
+    from desktop.cli import main
+
+    use_converted_model(minilm)
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    trap = "\x1b]0;pwned\x07\x1b[2J\x1b[31mAlpacas\x1b[0m are shorn in November.\x9b1m"
+    (folder / "shearing.txt").write_text(("Shearing notes. " * 5000) + "\x00" + trap + "\n")
+    (folder / "\x1b[5mblink.md").write_text("Alpacas are shorn once a year.\n")
+    assert main(["docs", "add", "c", str(folder)]) == 0
+    assert main(["docs", "list"]) == 0
+    assert main(["docs", "search", "c", "When are alpacas shorn?", "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "Alpacas are shorn in November." in out and "blink.md" in out
+    for control in ("\x1b", "\x00", "\x07", "\x9b"):
+        assert control not in out, repr(control)
