@@ -27,7 +27,7 @@ from desktop.core.engine import GenerationStats
 from desktop.core.errors import GenerationError, HistoryError
 from desktop.core.history import Conversation, History, NewMessage
 from desktop.core.progress import CancelToken
-from desktop.core.prompts import Message, Role
+from desktop.core.prompts import FORMAT_CHOICES, Message, Role
 from desktop.core.settings import GenerationSettings, generation_from
 
 _keys = itertools.count(1)
@@ -173,7 +173,9 @@ class ChatSession:
         prompt_format = settings.get("prompt_format", "auto")
         self.conversation_id = conversation.id
         self.system_prompt = conversation.system_prompt
-        self.prompt_format = prompt_format if isinstance(prompt_format, str) else "auto"
+        # A format this version does not know (an imported or newer chat's) would fail every
+        # question: the model's own template is used instead.
+        self.prompt_format = prompt_format if prompt_format in FORMAT_CHOICES else "auto"
         collections = settings.get("collections", [])
         self.collections = [c for c in collections if isinstance(c, str)]
         self.generation = generation_from(
