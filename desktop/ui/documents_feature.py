@@ -144,7 +144,19 @@ class DocumentsFeature(QObject):
     def _passages(self, question: str, names: list[str]) -> list[Citation]:
         info = self.window.model_info
         context = info.context_length if info else 2048
-        answer = self.window.conversation.session.generation.max_tokens
+        session = self.window.conversation.session
+        known = {collection.name for collection in self.documents.collections()}
+        gone = [name for name in names if name not in known]
+        if gone:  # removed, or named by an imported chat: this chat stops using it
+            names = [name for name in names if name in known]
+            session.configure(collections=names)
+            self.show_chosen()
+            self.window.statusBar().showMessage(
+                f"The collection {', '.join(f'“{n}”' for n in gone)} no longer exists; this "
+                "chat no longer answers from it.",
+                15_000,
+            )
+        answer = session.generation.max_tokens
         return self.documents.citations(question, names, budget_chars(context, answer))
 
     # -- sources under answers -------------------------------------------------------------
