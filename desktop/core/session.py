@@ -177,7 +177,8 @@ class ChatSession:
         # question: the model's own template is used instead.
         self.prompt_format = prompt_format if prompt_format in FORMAT_CHOICES else "auto"
         collections = settings.get("collections", [])
-        self.collections = [c for c in collections if isinstance(c, str)]
+        listed = collections if isinstance(collections, list) else []
+        self.collections = [c for c in listed if isinstance(c, str)]
         self.generation = generation_from(
             settings.get("generation"), self.defaults_for(conversation.model)
         )
