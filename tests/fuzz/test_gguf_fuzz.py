@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,6 +24,7 @@ from desktop.core.errors import HuacayaError, ModelLoadError
 from desktop.core.model_probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import mutate, read_header, write
+from tests.fuzz.harness import MAX_RSS_MB
 
 TRIES = int(os.environ.get("HUACAYA_FUZZ_TRIES", "200"))
 
@@ -57,6 +59,7 @@ def test_mutated_starter_models_are_refused_clearly_or_work(
     starter_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "checks.json"))  # every variant probed afresh
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     base = read_header(starter_path)
     rng = random.Random(20261122)
     before = _children()
@@ -84,7 +87,9 @@ def test_mutated_starter_models_are_refused_clearly_or_work(
             failures.append(f"#{attempt} {header.notes}: {type(exc).__name__}: {exc}")
         finally:
             variant.unlink(missing_ok=True)
-    print(f"\n{TRIES} variants: {dict(outcomes)}")
+    grown_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before_mb
+    print(f"\n{TRIES} variants: {dict(outcomes)}; peak memory grew {grown_mb:.0f} MB")
+    assert grown_mb < MAX_RSS_MB, f"the app's process grew by {grown_mb:.0f} MB"
     assert not failures, "\n".join(failures[:20])
     left = _children() - before
     assert not left, f"processes left running: {left}"
