@@ -130,12 +130,13 @@ def fingerprint(path: Path, with_hash: bool = False) -> Fingerprint:
         return Fingerprint(stat.st_size, stat.st_mtime_ns, "")
     with open_regular(path) as handle:
         stat = os.fstat(handle.fileno())
+        if stat.st_size > parsers.MAX_DOCUMENT_BYTES:
+            return Fingerprint(stat.st_size, stat.st_mtime_ns, "")
         sha = hashlib.sha256()
-        if stat.st_size <= parsers.MAX_DOCUMENT_BYTES:
-            left = stat.st_size  # never past what fstat said (a file still being written)
-            while left > 0 and (block := handle.read(min(left, 1 << 20))):
-                sha.update(block)
-                left -= len(block)
+        left = stat.st_size  # never past what fstat said (a file still being written)
+        while left > 0 and (block := handle.read(min(left, 1 << 20))):
+            sha.update(block)
+            left -= len(block)
         return Fingerprint(stat.st_size, stat.st_mtime_ns, sha.hexdigest())
 
 
