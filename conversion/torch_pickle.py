@@ -18,7 +18,6 @@ import io
 import mmap
 import os
 import pickle
-import pickletools
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -29,13 +28,9 @@ import numpy as np
 
 from conversion.errors import PickleCheckpointError, UnsafePickleError
 from conversion.input_files import open_regular
+from conversion.pickle_bounds import pickle_length
 
 MAX_PICKLE_BYTES = 32 * 1024 * 1024  # a 70B model's data.pkl is well under 1 MB
-# Every opcode makes at most one object, so counting them bounds the memory a pickle can take
-# (a real data.pkl takes ~20 per tensor); a memo index beyond it is refused before the C
-# unpickler sizes its memo table by it (a 20-byte pickle asked for 2 GB that way).
-MAX_PICKLE_OPS = 2_000_000
-_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 MAX_DEPTH = 4  # {"state_dict": {"name": tensor}} at most
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature … file name length, extra length
@@ -203,41 +198,9 @@ class _SafeUnpickler(pickle.Unpickler):
         return StorageRef(key, storage_type, numel, view_offset)
 
 
-def _pickle_length(data: bytes, file_name: str) -> int:
-    """Where the pickle at the start of ``data`` ends, after a walk over its opcodes that
-    refuses one which would take far more memory than its bytes: too many objects, a memo
-    index beyond them, a length beyond the data (no object is built during the walk)."""
-    ops = 0
-    try:
-        for opcode, argument, position in pickletools.genops(io.BytesIO(data)):
-            ops += 1
-            if ops > MAX_PICKLE_OPS:
-                raise PickleCheckpointError(
-                    f"“{file_name}” describes more than {MAX_PICKLE_OPS:,} objects, far more "
-                    "than a state dict holds."
-                )
-            if opcode.name in _MEMO_PUTS and not (
-                isinstance(argument, int) and 0 <= argument < MAX_PICKLE_OPS
-            ):
-                raise PickleCheckpointError(
-                    f"“{file_name}” is damaged or hostile: it stores an object under the memo "
-                    f"index {argument!r}."
-                )
-            if opcode.name == "STOP":
-                return position + 1
-    except PickleCheckpointError:
-        raise
-    except Exception as exc:  # pickletools raises ValueError and friends on damaged data
-        raise PickleCheckpointError(
-            f"“{file_name}” is damaged or not a PyTorch state dict ({type(exc).__name__}: "
-            f"{str(exc)[:200]})."
-        ) from exc
-    raise PickleCheckpointError(f"“{file_name}” is damaged: its pickle never ends.")
-
-
 def _unpickle(data: bytes, file_name: str, legacy: bool = False) -> tuple[Any, int]:
     """The object the pickle at the start of ``data`` describes, and its length in bytes."""
-    length = _pickle_length(data, file_name)
+    length = pickle_length(data, file_name)
     try:
         return _SafeUnpickler(io.BytesIO(data[:length]), file_name, legacy).load(), length
     except UnsafePickleError:
