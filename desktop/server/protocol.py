@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MAX_EMBEDDING_INPUTS = 2048
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -195,4 +196,13 @@ class EmbeddingRequest(_Body):
     dimensions: int | None = None
 
     def texts(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else list(self.input)
+        texts = [self.input] if isinstance(self.input, str) else list(self.input)
+        if len(texts) > MAX_EMBEDDING_INPUTS:  # OpenAI's limit; 100,000 kept the model for minutes
+            raise ApiError(
+                400,
+                f"input holds {len(texts):,} texts; at most {MAX_EMBEDDING_INPUTS:,} are "
+                "embedded in one request.",
+                param="input",
+                code="too_many_inputs",
+            )
+        return texts

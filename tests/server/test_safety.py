@@ -3,6 +3,7 @@ web page could forge. Through the official ``openai`` client where a client woul
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -245,3 +246,14 @@ def test_no_failure_is_a_500_without_a_message() -> None:
     error = api_error(AssertionError())
     assert error.status == 500 and "AssertionError" in error.message
     assert api_error(ValueError("\ud800")).body()["error"]["message"].encode("utf-8")
+
+
+def test_an_embeddings_request_of_100000_texts_is_refused_at_once(server: ApiServer) -> None:
+    """It kept the one model worker busy for minutes, every other request waiting behind it."""
+    body = json.dumps({"input": ["alpacas"] * 100_000}).encode()
+    started = time.monotonic()
+    answer = _post(server, "/embeddings", body)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "input"
+    assert time.monotonic() - started < 10
+    ok = _post(server, "/embeddings", json.dumps({"input": ["alpacas"] * 2048}).encode())
+    assert ok.status_code == 200 and len(ok.json()["data"]) == 2048
