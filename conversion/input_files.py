@@ -113,10 +113,9 @@ def check_regular(path: Path) -> None:
 
 
 def check_contained(path: Path, folder: Path) -> None:
-    """Refuse a symlink ``path`` whose target lies outside ``folder`` (in a Hugging Face cache
-    snapshot, ``snapshots/<revision>``, the repository's blobs are inside too)."""
-    if not path.is_symlink():
-        return
+    """Refuse ``path`` when it (through a link to it or to a folder above it) lies outside
+    ``folder`` (in a Hugging Face cache snapshot, ``snapshots/<revision>``, the repository's
+    blobs are inside too)."""
     roots = [folder.resolve()]
     if folder.parent.name == "snapshots":
         roots.append(folder.parent.parent.resolve())

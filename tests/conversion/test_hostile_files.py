@@ -200,6 +200,15 @@ def test_a_chat_template_linked_from_outside_is_not_copied(tiny_qwen: Path, tmp_
     (folder / "chat_template.jinja").symlink_to(secret)
     error = _refused(folder, tmp_path / "out.gguf", NotARegularFileError)
     assert "outside the checkpoint" in error.message
+    (folder / "chat_template.jinja").unlink()
+    elsewhere = tmp_path / "elsewhere"  # a linked folder: the files in it lie outside too
+    elsewhere.mkdir()
+    (elsewhere / "tool.jinja").write_text("root:x:0:0:the secret\n")
+    (folder / "additional_chat_templates").symlink_to(elsewhere)
+    (folder / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")
+    error = _refused(folder, tmp_path / "out.gguf", NotARegularFileError)
+    assert "tool.jinja" in error.message and "outside the checkpoint" in error.message
+    (folder / "additional_chat_templates").unlink()
     # the same file inside the folder, or in a Hugging Face cache's blobs, is used
     (folder / "chat_template.jinja").unlink()
     cache = tmp_path / "models--org--tiny"
