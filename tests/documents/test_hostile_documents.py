@@ -230,3 +230,22 @@ def test_docs_search_prints_no_escape_sequences_or_nul(
     assert "Alpacas are shorn in November." in out and "blink.md" in out
     for control in ("\x1b", "\x00", "\x07", "\x9b"):
         assert control not in out, repr(control)
+
+
+def test_one_long_file_shows_progress_while_it_is_embedded(
+    tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """A file of one long line is hours of embedding on a small computer: the progress moves
+    during it, not only when it is done (it looked like a hang)."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "line.txt").write_text("alpaca " * 20_000)  # one line, ~300 chunks
+    documents = Documents(tmp_path / "index.sqlite3", fake_embedder)  # type: ignore[arg-type]
+    try:
+        documents.add("c", [folder])
+        seen: list[tuple[float, int]] = []
+        documents.index("c", on_status=lambda s: seen.append((s.files_done, s.chunks_done)))
+        during = [chunks for files, chunks in seen if files == 0 and chunks > 0]
+        assert len(during) >= 5 and during == sorted(during), seen
+    finally:
+        documents.close()
