@@ -215,6 +215,7 @@ def _on_alarm(signum: int, frame: object) -> None:
 def run(sources: list[Path], work: Path, seed: int, count: int) -> None:
     from conversion.convert import convert
     from conversion.errors import HuacayaError
+    from tests.fuzz.harness import peak_rss_mb
 
     signal.signal(signal.SIGALRM, _on_alarm)
     rng = random.Random(seed)
@@ -240,7 +241,7 @@ def run(sources: list[Path], work: Path, seed: int, count: int) -> None:
         finally:
             signal.alarm(0)
         record["seconds"] = time.perf_counter() - started
-        record["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        record["maxrss_mb"] = peak_rss_mb()  # not ru_maxrss: it includes the parent's, on Linux
         record["leftovers"] = sorted(p.name for p in work.glob(f".case-{case}.gguf*"))
         print(json.dumps(record), flush=True)
         shutil.rmtree(folder)  # a pipe or link is removed like a file (never followed)

@@ -41,7 +41,16 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _Hang
 
 
-def _rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak memory since it started its program. (Linux keeps ``ru_maxrss``
+    across exec: a worker started by a 4 GB test run would report 4 GB at once; VmHWM belongs
+    to the new program.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -72,7 +81,7 @@ def run_cases(cases: Iterable[tuple[str, Callable[[], str]]]) -> None:
         finally:
             signal.alarm(0)
         record["seconds"] = round(time.perf_counter() - started, 3)
-        record["maxrss_mb"] = round(_rss_mb(), 1)
+        record["maxrss_mb"] = round(peak_rss_mb(), 1)
         print(json.dumps(record), flush=True)
 
 
