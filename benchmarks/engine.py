@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import llama_cpp
 
-from desktop.core import hardware, llama_log
-from desktop.core.engine import ChatEngine
+from conversion import llama_log
+from desktop.core import hardware
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.starter import starter_model_path
 from desktop.core.settings import GenerationSettings
-from desktop.core.starter import starter_model_path
 
 PROMPT = "Write a long story about a lighthouse keeper who befriends a seagull."
 GOAL = 0.97
@@ -31,9 +32,10 @@ GOAL = 0.97
 def run_engine(engine: ChatEngine, tokens: int) -> tuple[float, float, int]:
     engine.forget_cache()
     settings = GenerationSettings(temperature=0.0, max_tokens=tokens, repeat_penalty=1.0)
-    for _ in engine.stream([{"role": "user", "content": PROMPT}], settings):
+    response = engine.stream([{"role": "user", "content": PROMPT}], settings)
+    for _ in response:
         pass
-    stats = engine.last_stats
+    stats = response.stats
     assert stats is not None
     return stats.tokens_per_second, stats.time_to_first_token, stats.generated_tokens
 

@@ -39,7 +39,7 @@ def sentence(rng: random.Random, words: int) -> str:
 
 
 def fill(path: Path, conversations: int, messages: int) -> None:
-    from desktop.core.history import History
+    from desktop.core.history.store import History
 
     rng = random.Random(7)
     store = History(path)
@@ -85,8 +85,8 @@ LONG_MESSAGES = {
 
 
 def long_message_searches(runs: int) -> None:
-    from desktop.core.history import History
-    from desktop.core.history_search import fts_query
+    from desktop.core.history.search import fts_query
+    from desktop.core.history.store import History
 
     store = History(Path(tempfile.mkdtemp(prefix="huacaya-bench-long-")) / "h.sqlite3")
     for text, _word in LONG_MESSAGES.values():
@@ -133,7 +133,7 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     from desktop.core import paths
-    from desktop.core.history import DB_FILE, History
+    from desktop.core.history.store import DB_FILE, History
 
     started = time.perf_counter()
     fill(paths.data_dir() / DB_FILE, args.conversations, args.messages)

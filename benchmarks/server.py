@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import openai
 
 from desktop.core import hardware
-from desktop.core.engine import ChatEngine
-from desktop.core.library import ModelLibrary
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import GenerationSettings
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer
@@ -57,8 +57,9 @@ def rate(tokens: int, first: float, last: float) -> float:
 
 def run_engine(engine: ChatEngine, i: int, settings: GenerationSettings) -> tuple[float, float]:
     started = time.perf_counter()
-    first, last = timed(engine.stream(question(i), settings), started)  # type: ignore[arg-type]
-    stats = engine.last_stats
+    response = engine.stream(question(i), settings)  # type: ignore[arg-type]
+    first, last = timed(response, started)
+    stats = response.stats
     assert stats is not None
     return rate(stats.generated_tokens, first, last), first
 

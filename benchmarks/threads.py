@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from desktop.core import hardware  # noqa: E402
-from desktop.core.engine import ChatEngine  # noqa: E402
+from desktop.core.chat.engine import ChatEngine  # noqa: E402
+from desktop.core.models.starter import starter_model_path  # noqa: E402
 from desktop.core.settings import GenerationSettings  # noqa: E402
-from desktop.core.starter import starter_model_path  # noqa: E402
 
 QUESTION = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
 
@@ -37,9 +37,10 @@ def spin(stop) -> None:  # type: ignore[no-untyped-def]
 def speed(engine: ChatEngine, tokens: int) -> float:
     engine.forget_cache()
     settings = GenerationSettings(temperature=0.0, max_tokens=tokens, seed=1)
-    "".join(engine.stream(QUESTION, settings))
-    assert engine.last_stats is not None
-    return engine.last_stats.tokens_per_second
+    response = engine.stream(QUESTION, settings)
+    response.text()
+    assert response.stats is not None
+    return response.stats.tokens_per_second
 
 
 def main() -> int:

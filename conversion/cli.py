@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from conversion.convert import OUTTYPES, TEMPLATES, convert
 from conversion.errors import Cancelled, HuacayaError
 from conversion.output import check_destination
 from conversion.ownership import CONVERT_FOLDER_PREFIX, owned_name, sweep
-from conversion.progress import CancelToken, cancel_on_interrupt, sub_range
+from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
 
 
@@ -58,37 +56,6 @@ def printable(text: str) -> str:
     were not UTF-8 shown as \ufffd (printing them would fail)."""
     text = _TERMINAL_CONTROLS.sub("", text)
     return _LONE_SURROGATE.sub("\ufffd", text)
-
-
-class ProgressBar:
-    """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30, message_width: int | None = 50) -> None:  # type: ignore[no-untyped-def]
-        """``message_width`` None: as wide as the terminal leaves room for."""
-        self.stream = stream
-        self.width = width
-        self.tty = stream.isatty()
-        if message_width is None:
-            message_width = max(20, shutil.get_terminal_size().columns - width - 11)
-        self.message_width = message_width
-        self.last_decile = -1
-        self.started = time.perf_counter()
-
-    def __call__(self, fraction: float, message: str = "") -> None:
-        fraction = min(max(fraction, 0.0), 1.0)
-        if self.tty:
-            filled = int(fraction * self.width)
-            bar = "█" * filled + "·" * (self.width - filled)
-            text = message[: self.message_width].ljust(self.message_width)
-            self.stream.write(f"\r{bar} {fraction:6.1%}  {text}")
-            self.stream.flush()
-        elif int(fraction * 10) > self.last_decile:
-            self.last_decile = int(fraction * 10)
-            self.stream.write(f"{fraction:6.1%}  {message}\n")
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

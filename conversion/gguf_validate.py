@@ -5,7 +5,7 @@ llama-cpp-python) allocate arrays of that size, a block count of 2^31 makes it l
 some unexpected types and tokenizer models end in ``abort()``, which takes the whole app down.
 :func:`validate_gguf` refuses such files with a message naming the key, from the metadata the
 header reader already holds (no weights are read). What a checklist cannot foresee is caught by
-loading a new file in a child process first (``desktop.core.model_probe``).
+loading a new file in a child process first (``desktop.core.models.probe``).
 
 The bounds are generous: ten times the largest values in published models, so no real model is
 refused, while values that would exhaust memory or time are.
@@ -16,12 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import TYPE_CHECKING
 
 from conversion.errors import ModelFileError
-
-if TYPE_CHECKING:
-    from conversion.gguf_file import GGUFInfo
+from conversion.gguf_info import GGUFInfo
 
 _INT_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11})
 _FLOAT_TYPES = frozenset({6, 12})

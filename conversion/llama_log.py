@@ -1,19 +1,25 @@
-"""Route llama.cpp's own log into Python logging, with the right levels.
+"""llama.cpp in this process: its log routed into Python logging, and the one way to load a model.
 
 llama-cpp-python's default callback maps levels wrongly and prints to stderr; ours sends each
 line to the ``llama.cpp`` logger and keeps the last error lines so that a failed load can tell
-the user what llama.cpp said. It lives in ``conversion`` (which may not import ``desktop``)
-because the GGUF teacher of ``huacaya-generate-data`` loads models too.
+the user what llama.cpp said. :func:`load` is how the chat engine, the embedder and the GGUF
+teacher of ``huacaya-generate-data`` all open a model.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import io
 import logging
 import threading
 from collections import deque
+from pathlib import Path
+from typing import Any
 
 import llama_cpp
+
+from conversion.errors import HuacayaError, ModelLoadError
 
 log = logging.getLogger("llama.cpp")
 
@@ -49,10 +55,33 @@ def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 
 
 def install() -> None:
-    """Install the callback once per process (the reference above keeps it alive)."""
+    """Install the callback once per process (the reference above keeps it alive), and keep
+    llama.cpp off its AMX weight buffers where it would use them (see below)."""
     if not _state["installed"]:
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+        _avoid_amx_buffers()
         _state["installed"] = True
+
+
+def _avoid_amx_buffers() -> None:
+    """On CPUs with AMX (Intel Xeon Sapphire Rapids and later), a llama.cpp built for the machine
+    (the default when pip compiles llama-cpp-python) repacks weights into AMX buffers and then
+    crashes (SIGSEGV in ``ggml_backend_amx_mul_mat``) on the first decode: llama.cpp issue
+    #20824, open without a fix; seen here with llama-cpp-python 0.3.36 on every model. Loading
+    with ``use_extra_bufts`` off keeps the weights in plain CPU buffers (AVX-512 still does the
+    work). ``Llama()`` has no argument for it, so the default model parameters it starts from
+    are wrapped once, process-wide; builds without AMX are left alone."""
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        return
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+    def without_extra_buffers() -> llama_cpp.llama_model_params:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+    log.info("AMX present: llama.cpp loads models without extra weight buffers (issue #20824)")
 
 
 def take_recent_errors() -> list[str]:
@@ -61,3 +90,30 @@ def take_recent_errors() -> list[str]:
         lines = list(_recent_errors)
         _recent_errors.clear()
     return lines
+
+
+def load(
+    path: Path, what: str = "", error: type[HuacayaError] = ModelLoadError, **options: Any
+) -> llama_cpp.Llama:
+    """``llama_cpp.Llama(model_path=path, **options)`` with our log callback, llama-cpp-python's
+    own prints kept out of the terminal, and a failure raised as ``error`` naming the file (or
+    ``what``) and what llama.cpp said.
+
+    ``verbose=True`` while loading: with False, llama-cpp-python silences the whole process's
+    file descriptors 1 and 2, swallowing other threads' output. Its Python prints are captured
+    here (logged at debug level); llama.cpp's own log goes to our callback. Once loaded, the
+    model stays quiet (``verbose`` off)."""
+    install()
+    take_recent_errors()
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            llama = llama_cpp.Llama(model_path=str(path), verbose=True, **options)
+    except (ValueError, RuntimeError, OSError) as exc:
+        errors = "; ".join(take_recent_errors()[-3:])
+        detail = f" llama.cpp said: {errors}" if errors else ""
+        raise error(f"llama.cpp could not load {what or f'“{path.name}”'}.{detail}") from exc
+    finally:
+        log.debug("llama-cpp-python while loading: %s", said.getvalue())
+    llama.verbose = False
+    return llama

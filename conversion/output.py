@@ -1,6 +1,7 @@
 """Where converted, quantized and generated files are written: checked first, then built under a
-temporary name beside the destination and renamed only when complete. ``desktop.core.paths``
-re-exports the atomic writers, so the app and the converters share one implementation."""
+temporary name beside the destination and renamed only when complete. Everything the user owns
+(models, chats, settings, data, runs) is written through the atomic writers here, by the app and
+the converters alike."""
 
 from __future__ import annotations
 

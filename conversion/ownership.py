@@ -1,8 +1,10 @@
-"""Which process owns a temporary file, folder or job, and cleaning up after dead ones.
+"""Processes: which one owns a temporary file, folder or job, cleaning up after dead ones, and
+ending a child process with everything it started.
 
 A process killed with ``kill -9`` (or by a power cut, or the OOM killer) runs no cleanup: its
 ``.partial`` files, ``.huacaya-convert-*`` folders and child processes would stay forever. So:
 
+- `kill_tree` ends a child together with everything it started (a job's quantizer, say);
 - temporary names carry their owner, ``~PID-START`` (``START``: the process's start time in
   hundredths of a second, so a PID reused by another process is not mistaken for the owner);
   ``sweep`` removes those whose owner is dead, and never touches a live process's files;
@@ -246,3 +248,25 @@ def _extended_limit_information():  # type: ignore[no-untyped-def]
         ]
 
     return ExtendedLimits()
+
+
+def kill_tree(pid: int, timeout: float = 2.0) -> None:
+    """Terminate process ``pid`` and all its descendants, killing what outlives ``timeout``."""
+    try:
+        parent = psutil.Process(pid)
+        family = [*parent.children(recursive=True), parent]
+    except psutil.NoSuchProcess:
+        return
+    for process in family:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(family, timeout=timeout)
+    for process in alive:
+        log.warning("process %d did not end when asked; killing it", process.pid)
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(alive, timeout=timeout)

@@ -2,14 +2,18 @@
 
 A long function takes ``progress: Progress`` and ``cancel: CancelToken`` arguments that
 default to no-ops, calls ``progress(fraction, message)`` as it goes and ``cancel.check()``
-between steps, which raises :class:`Cancelled` once cancel was asked. ``desktop.core.progress``
-re-exports these, so the app and the converter share them.
+between steps, which raises :class:`Cancelled` once cancel was asked. The app and the converter
+share these (``conversion`` is the base library both import). :class:`ProgressBar` shows such
+progress as one line on a terminal, for every command.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -80,3 +84,34 @@ def cancel_on_interrupt(token: CancelToken | None = None) -> Iterator[CancelToke
         yield token
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class ProgressBar:
+    """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30, message_width: int | None = 50) -> None:  # type: ignore[no-untyped-def]
+        """``message_width`` None: as wide as the terminal leaves room for."""
+        self.stream = stream
+        self.width = width
+        self.tty = stream.isatty()
+        if message_width is None:
+            message_width = max(20, shutil.get_terminal_size().columns - width - 11)
+        self.message_width = message_width
+        self.last_decile = -1
+        self.started = time.perf_counter()
+
+    def __call__(self, fraction: float, message: str = "") -> None:
+        fraction = min(max(fraction, 0.0), 1.0)
+        if self.tty:
+            filled = int(fraction * self.width)
+            bar = "█" * filled + "·" * (self.width - filled)
+            text = message[: self.message_width].ljust(self.message_width)
+            self.stream.write(f"\r{bar} {fraction:6.1%}  {text}")
+            self.stream.flush()
+        elif int(fraction * 10) > self.last_decile:
+            self.last_decile = int(fraction * 10)
+            self.stream.write(f"{fraction:6.1%}  {message}\n")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")

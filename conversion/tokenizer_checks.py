@@ -12,10 +12,13 @@ Fields nobody reads are left alone, so a newer transformers' additions never cau
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversion.errors import CheckpointError
 from conversion.input_files import MAX_JSON_BYTES, read_regular
+
+if TYPE_CHECKING:
+    from conversion.checkpoint import Checkpoint
 
 MAX_TOKEN_ID = 1 << 22  # config_checks' vocab_size bound
 MAX_TEMPLATE_CHARS = 1_000_000  # gguf_validate refuses longer templates in a GGUF
@@ -77,8 +80,11 @@ def check_tokenizer_json(data: Any) -> None:
         _kind(merges, list, "a list", "model.merges")
         for index, merge in enumerate(merges):
             pair = isinstance(merge, list) and len(merge) == 2
-            if not (isinstance(merge, str) or (pair and all(isinstance(p, str) for p in merge))):
-                raise _Refusal(f"model.merges[{index}]", "text or a pair of texts", merge)
+            text = isinstance(merge, str) and " " in merge
+            if not (text or (pair and all(isinstance(p, str) for p in merge))):
+                raise _Refusal(
+                    f"model.merges[{index}]", "two pieces with a space between, or a pair", merge
+                )
     added = data.get("added_tokens")
     if added is not None:
         _kind(added, list, "a list", "added_tokens")
@@ -178,16 +184,16 @@ CHECKS = {
 }
 
 
-def check_tokenizer_files(folder: Path) -> None:
-    """Every tokenizer file of ``folder`` that something reads, refused naming the field."""
-    from conversion.checkpoint import read_json
-
+def check_tokenizer_files(ckpt: Checkpoint) -> None:
+    """Every tokenizer file of the checkpoint that something reads, refused naming the field
+    (the JSON files through the checkpoint, which keeps them parsed for the converter)."""
+    folder = ckpt.path
     for name, check in CHECKS.items():
-        path = folder / name
-        if not path.is_file():
+        data = ckpt.json_file(name)
+        if data is None:
             continue
         try:
-            check(read_json(path))
+            check(data)
         except _Refusal as refusal:
             raise CheckpointError(f"“{name}” of “{folder.name}” is damaged: {refusal}.") from None
     templates = [folder / "chat_template.jinja"]

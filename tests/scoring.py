@@ -23,8 +23,10 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from desktop.core.engine import ChatEngine
-from desktop.core.prompts import Message
+from conversion import llama_log
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.prompts import Message
+from desktop.core.chat.response import AnswerRequest
 from desktop.core.settings import GenerationSettings
 
 # Logit differences from summation order are around 1e-3 (f32) to 1e-2 (quantized matmuls);
@@ -74,6 +76,7 @@ class Scorer:
 
     def __init__(self, path: Path, n_ctx: int = 1024) -> None:
         self.path = Path(path)
+        llama_log.install()  # llama.cpp as the app runs it (its AMX workaround included)
         self.llama = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=n_ctx,
@@ -205,8 +208,8 @@ def greedy_reference(
     """
     assert settings.temperature == 0 and settings.repeat_penalty == 1.0, "greedy only"
     engine.forget_cache()
-    text = "".join(engine.stream(messages, settings))
-    _, prompt_tokens, _ = engine.fit_to_context(messages, settings)
+    text = engine.stream(messages, settings).text()
+    prompt_tokens = engine.fit(AnswerRequest(list(messages), settings)).tokens
     with Scorer(engine.model_path) as scorer:
         scorer.check_premise(prompt_tokens, scorer.tokenize(text, add_bos=False), premise_tokens)
         return Reference(text, scorer.safe_prefix(prompt_tokens, text))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
 from tests.conftest import COUNT, greedy
 from tests.scoring import (
     CAPITAL_OF_FRANCE,

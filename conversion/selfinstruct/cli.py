@@ -7,7 +7,7 @@
 Every rule of Stanford's pipeline is an option with their value as the default. Interrupted
 (Ctrl+C, a crash), the same command continues where the run stopped.
 
-This module knows files only; the installed command (``desktop/cli_generate.py``) passes in
+This module knows files only; the installed command (``desktop/cli/generate.py``) passes in
 the app's model library, so that ``gguf:NAME`` finds an installed model, and its keychain.
 """
 
@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from conversion.cli import ProgressBar
 from conversion.errors import Cancelled, DataGenerationError, HuacayaError
-from conversion.progress import CancelToken, cancel_on_interrupt
+from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt
 from conversion.selfinstruct.dedup import DEFAULT_THRESHOLD, METHODS
 from conversion.selfinstruct.filters import BANNED_PREFIXES, BLACKLIST, FilterRules
 from conversion.selfinstruct.journal import journal_path

@@ -7,8 +7,6 @@ prompt; a reply that runs into it stops with ``"length"`` and its last block is 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +32,6 @@ class GgufTeacher:
         context_length: int = DEFAULT_CONTEXT,
         threads: int | None = None,
     ) -> None:
-        import llama_cpp  # only this teacher needs it loaded
 
         info = read_gguf_info(path)  # a clear error for a missing, truncated or non-GGUF file
         self.path = path
@@ -42,30 +39,14 @@ class GgufTeacher:
         self.api = api
         self.continuation = api == "completions"
         context = min(context_length, info.context_length or context_length)
-        llama_log.install()
-        llama_log.take_recent_errors()
-        said = io.StringIO()
-        try:
-            # verbose=False would silence the process's file descriptors 1 and 2 while loading
-            # (see desktop/core/engine.py); llama.cpp's own log goes to our callback instead.
-            with contextlib.redirect_stderr(said):
-                self._llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=context,
-                    n_batch=min(512, context),
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=True,
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            errors = "; ".join(llama_log.take_recent_errors()[-3:])
-            raise ModelFileError(
-                f"llama.cpp could not load “{path.name}”."
-                + (f" It said: {errors}" if errors else "")
-            ) from exc
-        finally:
-            log.debug("llama-cpp-python while loading: %s", said.getvalue())
-        self._llama.verbose = False
+        self._llama = llama_log.load(
+            path,
+            error=ModelFileError,
+            n_ctx=context,
+            n_batch=min(512, context),
+            n_threads=threads,
+            n_threads_batch=threads,
+        )
         self.context_length = self._llama.n_ctx()
 
     def generate(

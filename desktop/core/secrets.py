@@ -20,8 +20,8 @@ from pathlib import Path
 import keyring
 import keyring.errors
 
-from desktop.core.errors import ApiKeyError, TokenError
-from desktop.core.paths import atomic_write_text
+from conversion.errors import ApiKeyError, TokenError
+from conversion.output import atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from desktop.core.errors import HuacayaError
+from conversion.errors import HuacayaError
 
 Migration = tuple[int, str, str]  # version, name, SQL
 

@@ -19,15 +19,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from desktop.core.embedding_model import EMBEDDING_NAME, embedding_checkpoint
-from desktop.core.errors import (
+from conversion.errors import (
     EmbeddingModelMissing,
     HuacayaError,
     ModelNotFoundError,
     NotEnoughMemoryError,
     PromptTooLongError,
 )
-from desktop.core.library import ModelEntry, ModelLibrary
+from desktop.core.models.embedding_model import EMBEDDING_NAME, embedding_checkpoint
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import GenerationSettings
 from desktop.server import events
 from desktop.server.config import ServerConfig
@@ -146,8 +146,11 @@ def create_app(
             return worker.entry
         return default_model(library, config.model)
 
-    def submit(work: Work) -> Job:
-        job = Job(work, Channel(asyncio.get_running_loop()))
+    def submit(work: Work, request: Request) -> Job:
+        client = f"{request.client.host}:{request.client.port}" if request.client else ""
+        job = Job(
+            work, Channel(asyncio.get_running_loop()), endpoint=request.url.path, client=client
+        )
         worker.submit(job)
         return job
 
@@ -159,7 +162,7 @@ def create_app(
     async def generate(
         request: Request, body: Sampling, entry: ModelEntry, work: Work, chat: bool
     ) -> Response:
-        job = submit(work)
+        job = submit(work, request)
         try:
             if body.stream:
                 first = await events.first_event(job, request)
@@ -243,7 +246,7 @@ def create_app(
                     param="model",
                     code="model_not_embedding",
                 )
-            job = submit(embedding_work(body.texts()))
+            job = submit(embedding_work(body.texts()), request)
             done = await events.outcome(job, request)
         except events.ClientGone:
             return Response(status_code=499)

@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 
-from desktop.core.engine import GenerationStats
 from desktop.server.worker import Delta, Failed, Finished, Job
 
 T = TypeVar("T")
@@ -66,9 +65,9 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
-def usage(stats: GenerationStats | None) -> dict[str, int]:
-    prompt = stats.prompt_tokens if stats else 0
-    completion = stats.generated_tokens if stats else 0
+def usage(stats: dict[str, Any]) -> dict[str, int]:
+    prompt = int(stats.get("prompt_tokens", 0))
+    completion = int(stats.get("generated_tokens", 0))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -76,8 +75,8 @@ def usage(stats: GenerationStats | None) -> dict[str, int]:
     }
 
 
-def finish_reason(stats: GenerationStats | None) -> str:
-    return "length" if stats is not None and stats.finish_reason == "length" else "stop"
+def finish_reason(stats: dict[str, Any]) -> str:
+    return "length" if stats.get("finish_reason") == "length" else "stop"
 
 
 def sse(payload: dict[str, Any] | str) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import psutil
 
-from conversion.gguf_file import GGUFInfo
-from desktop.core.errors import NotEnoughMemoryError
+from conversion.errors import NotEnoughMemoryError
+from conversion.gguf_info import GGUFInfo
 
 OVERHEAD_BYTES = 256 * 1024 * 1024  # llama.cpp's compute buffers and the process around it
 

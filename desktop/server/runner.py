@@ -14,8 +14,8 @@ from collections.abc import Callable
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from desktop.core.errors import ServerError
-from desktop.core.library import ModelEntry, ModelLibrary
+from conversion.errors import ServerError
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import GenerationSettings
 from desktop.server.app import create_app, default_model
 from desktop.server.config import ServerConfig, base_url

@@ -8,15 +8,14 @@ worker thread and reports through the job's channel.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
-import llama_cpp
-from llama_cpp.llama_grammar import JSON_GBNF
-
+from desktop.core.chat.answer import run_answer
+from desktop.core.chat.prompts import Message
+from desktop.core.chat.session import ChatSession
 from desktop.core.documents.embedder import Embedder
-from desktop.core.embedding_model import ensure_embedding_model
-from desktop.core.library import ModelEntry
-from desktop.core.prompts import Message
-from desktop.core.session import ChatMessage, ChatSession
+from desktop.core.models.embedding_model import ensure_embedding_model
+from desktop.core.models.library import ModelEntry
 from desktop.core.settings import GenerationSettings
 from desktop.server.protocol import ApiError, InputMessage, Sampling
 from desktop.server.worker import Delta, Finished, Job, ModelWorker, Stopped
@@ -35,10 +34,7 @@ def generation_for(request: Sampling, base: GenerationSettings, limit: int) -> G
             code="max_tokens_too_large",
         )
     return base.overridden(
-        max_tokens=min(wanted or base.max_tokens, limit),
-        temperature=request.temperature,
-        top_p=request.top_p,
-        seed=request.seed,
+        max_tokens=min(wanted or base.max_tokens, limit), **request.sampling()
     ).validated()
 
 
@@ -55,11 +51,6 @@ def conversation(messages: list[InputMessage]) -> tuple[str, list[Message], str]
     if not turns or turns[-1]["role"] != "user" or not turns[-1]["content"].strip():
         raise ApiError(400, "The last message must be a non-empty user message.", param="messages")
     return system, turns[:-1], turns[-1]["content"]
-
-
-def json_grammar() -> llama_cpp.LlamaGrammar:
-    """A fresh grammar for one answer (its parse state belongs to that answer)."""
-    return llama_cpp.LlamaGrammar.from_string(JSON_GBNF, verbose=False)
 
 
 def _refuse_if_cancelled(job: Job) -> None:
@@ -83,24 +74,14 @@ def chat_work(
         session = ChatSession(None, lambda model: settings)
         session.set_model(entry.id, entry.name)
         session.configure(system_prompt=system)
-        session.messages = [ChatMessage(m["role"], m["content"]) for m in earlier]
-        request = session.ask(question)
-        grammar = json_grammar() if json_mode else None
-        try:
-            deltas = engine.stream(
-                request.messages, request.settings, job.cancel, stop=stops, grammar=grammar
-            )
-            for delta in deltas:
-                shown = session.add_delta(delta)
-                if shown:
-                    job.report(Delta(shown))
-            worker.last_stats = engine.last_stats
-            _refuse_if_cancelled(job)
-        except BaseException:
-            session.fail()
-            raise
-        answer = session.finish(engine.last_stats)
-        job.report(Finished(engine.last_stats, answer.content))
+        session.adopt(earlier)
+        request = replace(
+            session.ask(question), cancel=job.cancel, stop=tuple(stops), json_mode=json_mode
+        )
+        answer = run_answer(session, engine, request, lambda text: job.report(Delta(text)))
+        job.stats = answer.stats
+        _refuse_if_cancelled(job)
+        job.report(Finished(answer.stats, answer.content))
 
     return work
 
@@ -110,13 +91,13 @@ def completion_work(
 ) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
         engine = worker.engine_for(entry)
-        grammar = json_grammar() if json_mode else None
+        response = engine.complete(prompt, settings, job.cancel, stop=stops, json_mode=json_mode)
         text = []
-        for delta in engine.complete(prompt, settings, job.cancel, stop=stops, grammar=grammar):
+        for delta in response:
             text.append(delta)
-            job.channel.put(Delta(delta))
-        worker.last_stats = engine.last_stats
-        job.channel.put(Finished(engine.last_stats, "".join(text)))
+            job.report(Delta(delta))
+        assert response.stats is not None
+        job.report(Finished(response.stats.record(), "".join(text)))
 
     return work
 
@@ -128,6 +109,6 @@ def embedding_work(texts: list[str]) -> Work:
             worker.embedder = Embedder.for_model(model, worker.config.threads)
         vectors = worker.embedder.embed(texts)
         tokens = worker.embedder.count_tokens(texts)
-        job.channel.put(Finished(None, result=(vectors.tolist(), tokens)))
+        job.report(Finished({}, result=(vectors.tolist(), tokens)))
 
     return work

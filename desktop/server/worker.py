@@ -15,17 +15,19 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from conversion.gguf_file import read_gguf_info
-from desktop.core.engine import ChatEngine, GenerationStats
-from desktop.core.library import ModelEntry, ModelLibrary
-from desktop.core.progress import CancelToken
+from conversion.progress import CancelToken
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.memory import check_fits
+from desktop.server.request_log import LoggedRequest, RequestLog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,7 +48,7 @@ class Delta:
 
 @dataclass
 class Finished:
-    stats: GenerationStats | None
+    stats: dict[str, Any]  # the answer's figures, as the history keeps them ({} for embeddings)
     content: str = ""  # the whole answer, as the chat session keeps it
     result: Any = None  # what a job other than generation returns
 
@@ -82,10 +84,42 @@ class Job:
     work: Callable[[ModelWorker, Job], None]
     channel: Channel | None
     cancel: CancelToken = field(default_factory=CancelToken)
+    endpoint: str = ""  # for the request log
+    client: str = ""
+    submitted: float = field(default_factory=time.time)
+    stats: dict[str, Any] = field(default_factory=dict)  # the answer's figures, once known
+    finished: bool = False
+    error: BaseException | None = None
 
     def report(self, event: Delta | Finished | Failed) -> None:
+        if isinstance(event, Finished):
+            self.finished = True
+            self.stats = event.stats
+        elif isinstance(event, Failed):
+            self.error = event.error
         if self.channel is not None:
             self.channel.put(event)
+
+    def logged(self, model: str) -> LoggedRequest:
+        """This request as the request log keeps it, once the worker is done with it."""
+        stats = self.stats
+        if self.cancel.cancelled:
+            outcome = "cancelled"
+        elif self.error is not None or not self.finished:
+            outcome = "error"
+        else:
+            outcome = str(stats.get("finish_reason", "stop"))
+        return LoggedRequest(
+            started=self.submitted,
+            client=self.client,
+            endpoint=self.endpoint,
+            model=model,
+            prompt_tokens=int(stats.get("prompt_tokens", 0)),
+            completion_tokens=int(stats.get("generated_tokens", 0)),
+            seconds=time.time() - self.submitted,
+            outcome=outcome,
+            detail=str(self.error or "") if outcome == "error" else "",
+        )
 
 
 _STOP = object()
@@ -98,7 +132,7 @@ class ModelWorker:
         self.engine: ChatEngine | None = None
         self.entry: ModelEntry | None = None  # the model self.engine holds
         self.embedder: Any = None  # the documents' Embedder, loaded on first use
-        self.last_stats: GenerationStats | None = None  # of the last generation, for tests
+        self.requests = RequestLog()
         self._queue: queue.Queue[Job | object] = queue.Queue(maxsize=config.queue_size)
         self._current: Job | None = None
         self._pending = 0  # requests submitted and not yet done
@@ -184,6 +218,8 @@ class ModelWorker:
                         job.report(Failed(exc))
                     finally:
                         self._current = None
+                if job.channel is not None:  # a request (not an internal call)
+                    self.requests.add(job.logged(self.entry.id if self.entry else ""))
                 self._done()
         finally:
             self._free()

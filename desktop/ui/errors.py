@@ -7,7 +7,7 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from desktop.core.errors import HuacayaError
+from conversion.errors import HuacayaError
 
 log = logging.getLogger(__name__)
 

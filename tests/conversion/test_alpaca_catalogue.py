@@ -23,11 +23,11 @@ from transformers import AutoModelForCausalLM
 
 from conversion import weight_diff
 from conversion.errors import ConversionError
-from desktop.core.catalog import find_entry, job_spec
-from desktop.core.hub import HubClient
-from desktop.core.job_store import JobStore
-from desktop.core.jobs import JobRunner
-from desktop.core.library import ModelLibrary
+from desktop.core.hub.client import HubClient
+from desktop.core.jobs.runner import JobRunner
+from desktop.core.jobs.store import JobStore
+from desktop.core.models.catalog import find_entry, job_spec
+from desktop.core.models.library import ModelLibrary
 from tests.conversion.test_torch_pickle import Reduce, shard_as_pickles
 from tests.hub_server import LoopbackHub
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from desktop.core.embedding_model import embedding_checkpoint, ensure_embedding_model
+from conversion import llama_log
+from desktop.core.models.embedding_model import embedding_checkpoint, ensure_embedding_model
 
 SUBJECTS = ["The alpaca", "My neighbour's cat", "A small startup", "The river", "Our teacher"]
 ACTIONS = [
@@ -65,6 +66,7 @@ def test_embeddings_match_sentence_transformers(minilm) -> None:  # type: ignore
 
     assert len(SENTENCES) == 100
     expected = reference_embeddings(embedding_checkpoint(), SENTENCES)
+    llama_log.install()  # llama.cpp as the app runs it
     llm = llama_cpp.Llama(
         model_path=str(minilm.path), embedding=True, n_ctx=512, n_threads=2, verbose=False
     )
@@ -111,11 +113,11 @@ def test_q8_0_embedding_model_and_reuse(tmp_path: Path) -> None:
 
 
 def test_an_embedding_model_is_not_imported_as_a_chat_model() -> None:
-    from desktop.core.errors import LibraryError
-    from desktop.core.hub import HubClient
-    from desktop.core.job_store import JobSpec, JobStore
-    from desktop.core.jobs import JobRunner
-    from desktop.core.library import ModelLibrary
+    from conversion.errors import LibraryError
+    from desktop.core.hub.client import HubClient
+    from desktop.core.jobs.runner import JobRunner
+    from desktop.core.jobs.store import JobSpec, JobStore
+    from desktop.core.models.library import ModelLibrary
 
     store, library = JobStore(), ModelLibrary()
     runner = JobRunner(store, library, HubClient(lambda: None, lambda: True))

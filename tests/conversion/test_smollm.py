@@ -11,7 +11,7 @@ import pytest
 
 from conversion.convert import convert
 from conversion.quantize import quantize
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
 from tests.conversion.conftest import hf_logits
 from tests.scoring import CAPITAL_OF_FRANCE, PARIS_MARGIN, Scorer, agreement, llama_cpp_logits
 

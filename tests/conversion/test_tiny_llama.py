@@ -202,10 +202,10 @@ def test_mistral_and_llama3_rope_scaling_match_transformers(
 def test_lora_adapter_and_hf_folder_imports_go_through_the_pipeline(
     tiny_llama: Path, tmp_path: Path
 ) -> None:
-    from desktop.core.hub import HubClient
-    from desktop.core.job_store import JobSpec, JobStore
-    from desktop.core.jobs import JobRunner
-    from desktop.core.library import ModelLibrary
+    from desktop.core.hub.client import HubClient
+    from desktop.core.jobs.runner import JobRunner
+    from desktop.core.jobs.store import JobSpec, JobStore
+    from desktop.core.models.library import ModelLibrary
 
     base = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
     config = LoraConfig(

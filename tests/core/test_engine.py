@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, ModelLoadError, PromptTooLongError
-from desktop.core.progress import CancelToken
+from conversion.errors import ModelFileError, ModelLoadError, PromptTooLongError
+from conversion.progress import CancelToken
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.response import AnswerRequest, Response
+from desktop.core.chat.text_stream import StreamOutcome, text_stream
 from desktop.core.settings import GenerationSettings
-from desktop.core.text_stream import StreamOutcome, text_stream
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
     text_file_named_gguf,
@@ -30,8 +31,14 @@ STANFORD_NO_INPUT = (
 )
 
 
+def respond(
+    engine: ChatEngine, question: str, settings: GenerationSettings | None = None
+) -> Response:
+    return engine.stream([{"role": "user", "content": question}], settings or greedy())
+
+
 def ask(engine: ChatEngine, question: str, settings: GenerationSettings | None = None) -> str:
-    return "".join(engine.stream([{"role": "user", "content": question}], settings or greedy()))
+    return respond(engine, question, settings).text()
 
 
 def test_greedy_answer_streams_in_pieces_is_repeatable_and_reports_stats(
@@ -39,8 +46,9 @@ def test_greedy_answer_streams_in_pieces_is_repeatable_and_reports_stats(
 ) -> None:
     messages = [{"role": "user", "content": STORY}]
     engine.forget_cache()
-    deltas = list(engine.stream(messages, greedy(40)))
-    stats = engine.last_stats
+    response = engine.stream(messages, greedy(40))
+    deltas = list(response)
+    stats = response.stats
     assert len(deltas) > 10 and all(deltas)  # it arrived piece by piece
     assert stats is not None
     rendered = engine.render_prompt(messages)
@@ -55,9 +63,10 @@ def test_greedy_answer_streams_in_pieces_is_repeatable_and_reports_stats(
 
 
 def test_an_answer_that_ends_reports_stop(engine: ChatEngine, count_reference: Reference) -> None:
-    answer = ask(engine, COUNT, greedy(200))
-    assert engine.last_stats is not None and engine.last_stats.finish_reason == "stop"
-    assert engine.last_stats.generated_tokens < 200
+    response = respond(engine, COUNT, greedy(200))
+    answer = response.text()
+    assert response.stats is not None and response.stats.finish_reason == "stop"
+    assert response.stats.generated_tokens < 200
     count_reference.assert_matches(answer)
 
 
@@ -83,7 +92,8 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
     after_stop = 0
     tokens_before_stop = 0
     story = [{"role": "user", "content": STORY}]
-    for count, _ in enumerate(engine.stream(story, greedy(400), cancel)):
+    response = engine.stream(story, greedy(400), cancel)
+    for count, _ in enumerate(response):
         if stopped.is_set():
             after_stop += 1
         elif count == 5:
@@ -91,7 +101,7 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
             request_stop.set()
             assert stopped.wait(10)
     thread.join()
-    stats = engine.last_stats
+    stats = response.stats
     assert stats is not None and stats.finish_reason == "cancelled"
     assert after_stop <= 1
     assert stats.generated_tokens <= tokens_before_stop + 1
@@ -101,12 +111,14 @@ def test_stop_from_another_thread_ends_within_one_token_and_model_stays_usable(
 def test_a_request_cancelled_before_it_starts_never_generates(engine: ChatEngine) -> None:
     cancel = CancelToken()
     cancel.cancel()  # Stop pressed between Send and the first token
-    assert list(engine.stream([{"role": "user", "content": STORY}], greedy(400), cancel)) == []
-    assert engine.last_stats is not None
-    assert engine.last_stats.finish_reason == "cancelled"
-    assert engine.last_stats.generated_tokens == 0
+    response = engine.stream([{"role": "user", "content": STORY}], greedy(400), cancel)
+    assert list(response) == []
+    assert response.stats is not None
+    assert response.stats.finish_reason == "cancelled"
+    assert response.stats.generated_tokens == 0
     # the next request has its own token: it runs
-    assert ask(engine, STORY, greedy(3)) and engine.last_stats.finish_reason == "length"
+    after = respond(engine, STORY, greedy(3))
+    assert after.text() and after.finish_reason == "length"
 
 
 def spelled(text: str) -> tuple[list[int], dict[int, bytes]]:
@@ -155,29 +167,31 @@ def test_closing_the_stream_stops_generation(
     for _ in range(3):
         next(stream)
     stream.close()
-    assert engine.last_stats is not None
-    assert engine.last_stats.finish_reason == "cancelled"
-    assert engine.last_stats.generated_tokens <= 4
+    assert stream.stats is not None
+    assert stream.stats.finish_reason == "cancelled"
+    assert stream.stats.generated_tokens <= 4
     count_reference.assert_matches(ask(engine, COUNT))
 
 
 def test_max_tokens_ends_the_answer(engine: ChatEngine) -> None:
-    ask(engine, STORY, greedy(5))
-    assert engine.last_stats is not None
-    assert engine.last_stats.generated_tokens == 5
-    assert engine.last_stats.finish_reason == "length"
+    response = respond(engine, STORY, greedy(5))
+    response.text()
+    assert response.stats is not None
+    assert response.stats.generated_tokens == 5
+    assert response.stats.finish_reason == "length"
 
 
 def test_follow_up_evaluates_only_new_tokens(engine: ChatEngine) -> None:
     messages = [{"role": "user", "content": COUNT}]
-    answer = "".join(engine.stream(messages, greedy()))
+    answer = engine.stream(messages, greedy()).text()
     follow_up = "And from 6 to 9?"
     messages += [
         {"role": "assistant", "content": answer},
         {"role": "user", "content": follow_up},
     ]
-    "".join(engine.stream(messages, greedy()))
-    stats = engine.last_stats
+    response = engine.stream(messages, greedy())
+    response.text()
+    stats = response.stats
     assert stats is not None
     assert stats.prompt_tokens > 40
     # only the closing tag, the new question and the headers around it (about 10 tokens)
@@ -270,18 +284,26 @@ def test_forty_turns_in_a_small_context_keep_answering(starter_path: Path) -> No
     messages = [system]
     settings = greedy(48)
     dropped_turns, reused = 0, 0
+    anchor = None  # where the window starts, kept by the conversation (a ChatSession does this)
     try:
         for turn in range(40):
             messages.append({"role": "user", "content": f"Question {turn}: name an animal."})
-            answer = "".join(small.stream(messages, settings))
-            stats = small.last_stats
+            response = small.stream(messages, settings, window_anchor=anchor)
+            answer = response.text()
+            stats, anchor = response.stats, response.window_anchor
             assert stats is not None and stats.generated_tokens > 0, turn
             dropped_turns += stats.dropped_messages > 0
             reused += stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
             messages.append({"role": "assistant", "content": answer})
-        kept, tokens, rendered = small.fit_to_context(
-            [*messages, {"role": "user", "content": "And one more?"}], settings
+        fitted = small.fit(
+            AnswerRequest(
+                [*messages, {"role": "user", "content": "And one more?"}],
+                settings,
+                window_anchor=anchor,
+            )
         )
+        kept, tokens = fitted.messages, fitted.tokens
+        rendered = small.render_prompt(kept)
     finally:
         small.close()
     assert dropped_turns > 0  # the conversation outgrew the context…

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core import history, history_export
-from desktop.core.errors import HistoryError
-from desktop.core.history import History, NewMessage, migrate
+from conversion.errors import HistoryError
+from desktop.core.history import export as history_export
+from desktop.core.history import store as history
+from desktop.core.history.store import History, NewMessage, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +140,7 @@ def test_export_markdown_and_json_round_trip(tmp_path: Path) -> None:
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from desktop.core.history import History
+from desktop.core.history.store import History
 store = History(__import__("pathlib").Path({path!r}))
 conversation = store.create()
 i = 0

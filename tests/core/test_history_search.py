@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.history import History
+from desktop.core.history.store import History
 
 LONG_MESSAGES = {
     "one word 40,000 times": "alpaca " * 40_000,

@@ -16,15 +16,16 @@ from pathlib import Path
 import keyring
 import pytest
 
-from desktop import cli
-from desktop.core import hub_transfer, secrets
-from desktop.core.errors import Cancelled, ChecksumError, ConnectionLost, UnsafeFileName
-from desktop.core.hub import HubClient, RepoFile
-from desktop.core.hub_download import download_files, safe_relative_path
-from desktop.core.hub_transfer import DownloadPolicy
-from desktop.core.job_store import JobStore
-from desktop.core.library import ModelLibrary
-from desktop.core.progress import CancelToken
+from conversion.errors import Cancelled, ChecksumError, ConnectionLost, UnsafeFileName
+from conversion.progress import CancelToken
+from desktop.cli import main as cli
+from desktop.core import secrets
+from desktop.core.hub import transfer as hub_transfer
+from desktop.core.hub.client import HubClient, RepoFile
+from desktop.core.hub.download import download_files, safe_relative_path
+from desktop.core.hub.transfer import DownloadPolicy
+from desktop.core.jobs.store import JobStore
+from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import SettingsStore
 from tests.core.test_models import MemoryKeyring
 from tests.hub_server import GOOD_TOKEN, LoopbackHub
@@ -289,7 +290,7 @@ def test_without_a_keychain_a_stored_token_serves_a_later_command(
     assert str(secrets.hub_token_file()) in out and "no keychain" in out
     env = {**os.environ, "HF_ENDPOINT": hub_endpoint.url}  # a new process, as a new command
     script = (
-        "from desktop.core import secrets; from desktop.core.hub import HubClient;"
+        "from desktop.core import secrets; from desktop.core.hub.client import HubClient;"
         "print(HubClient(secrets.get_token, lambda: False).repo_info('test-org/gated-gguf').gated)"
     )
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conversion.ownership import Owner
-from desktop.core import jobs as jobs_module
-from desktop.core.hub import HubClient
-from desktop.core.job_store import JOB_FILE, JobSpec, JobStore
-from desktop.core.jobs import JobRunner
-from desktop.core.library import ModelLibrary
+from desktop.core.hub.client import HubClient
+from desktop.core.jobs import runner as jobs_module
+from desktop.core.jobs.runner import JobRunner
+from desktop.core.jobs.store import JOB_FILE, JobSpec, JobStore
+from desktop.core.models.library import ModelLibrary
 from tests.helpers import text_file_named_gguf, truncated_copy
 
 ROOT = Path(__file__).resolve().parents[2]

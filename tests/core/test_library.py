@@ -6,11 +6,11 @@ from pathlib import Path
 import gguf
 import pytest
 
+from conversion.errors import ModelFileError, ModelNotFoundError
 from conversion.gguf_file import read_gguf_info
 from desktop.core import paths
-from desktop.core.errors import ModelFileError, ModelNotFoundError
-from desktop.core.library import ModelLibrary, resolve_model
-from desktop.core.starter import STARTER_ID
+from desktop.core.models.library import ModelLibrary, resolve_model
+from desktop.core.models.starter import STARTER_ID
 from tests.helpers import copy_with_renamed_key, text_file_named_gguf
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import ModelFileError, ModelLoadError
-from desktop.core.model_probe import CACHE_ENV
+from conversion.errors import ModelFileError, ModelLoadError
+from desktop.core import paths
+from desktop.core.chat.engine import ChatEngine
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import ARRAY, STRING, variant
 
@@ -28,7 +28,7 @@ REFUSED = {
 
 @pytest.fixture(autouse=True)
 def own_model_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "checks.json"))
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
@@ -40,7 +40,7 @@ def test_damaged_metadata_is_refused_before_llama_cpp(
     with pytest.raises(ModelFileError) as refused:
         ChatEngine(path).load()
     assert named in refused.value.message and "bad.gguf" in refused.value.message
-    assert not (tmp_path / "checks.json").exists()  # refused before any child was started
+    assert not (tmp_path / "cache" / "model-checks.json").exists()  # refused before any child
 
 
 HOSTILE_TEMPLATES = {
@@ -61,8 +61,9 @@ def test_a_hostile_chat_template_falls_back_with_a_notice(
     try:
         assert info.prompt_format == "chatml"  # the vocabulary has ChatML's tokens
         assert "chat template cannot be used" in info.notice and "ChatML" in info.notice
-        answer = "".join(engine.stream([{"role": "user", "content": "Hi"}], greedy(4)))
-        assert answer and engine.last_stats is not None
+        response = engine.stream([{"role": "user", "content": "Hi"}], greedy(4))
+        answer = response.text()
+        assert answer and response.stats is not None
     finally:
         engine.close()
 
@@ -79,27 +80,39 @@ def test_a_file_that_aborts_llama_cpp_costs_a_message_not_the_app(
         assert "crashed" in refused.value.message and "SIGABRT" in refused.value.message
 
 
+def test_the_cache_folder_is_huacaya_cache_else_the_homes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
+    assert paths.cache_dir() == tmp_path / "cache"  # HUACAYA_CACHE (this module's fixture)
+    monkeypatch.delenv(paths.CACHE_ENV)
+    assert paths.cache_dir() == tmp_path / "home" / "cache"
+    assert paths.cache_dir() != paths.data_dir()  # nothing in it needs a backup
+
+
 def test_a_model_is_probed_once(starter_path: Path, tmp_path: Path) -> None:
     path = variant(starter_path, tmp_path / "m.gguf")
     ChatEngine(path).load()
-    checks = (tmp_path / "checks.json").read_text()
+    verdicts = paths.cache_dir() / "model-checks.json"
+    assert verdicts.parent == tmp_path / "cache"  # HUACAYA_CACHE, not the home's data
+    checks = verdicts.read_text()
     assert "m.gguf" in checks
     remembered = checks.replace('"template_problem": ""', '"template_problem": "remembered"')
-    (tmp_path / "checks.json").write_text(remembered.replace('"chatml"', '"llama3"'))
+    verdicts.write_text(remembered.replace('"chatml"', '"llama3"'))
     info = ChatEngine(path).load()  # from memory: no second child
     assert info.prompt_format == "llama3" and "remembered" in info.notice
 
 
 _LOAD_IN_A_FRESH_PROCESS = """
 import sys
-from desktop.core.engine import ChatEngine
-from desktop.core.errors import HuacayaError
+from conversion.errors import HuacayaError
+from desktop.core.chat.engine import ChatEngine
 from desktop.core.settings import GenerationSettings
 try:
     engine = ChatEngine(sys.argv[1], context_length=256)
     engine.load()
     settings = GenerationSettings(temperature=0.0, max_tokens=2)
-    "".join(engine.stream([{"role": "user", "content": "Hi"}], settings))
+    engine.stream([{"role": "user", "content": "Hi"}], settings).text()
     print("loaded")
 except HuacayaError as exc:
     print("refused:", exc.message)

@@ -15,9 +15,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from conversion.gguf_file import read_gguf_info
-from desktop.core import secrets
-from desktop.core.errors import (
+from conversion.errors import (
     ChecksumError,
     DiskSpaceError,
     HuacayaError,
@@ -28,10 +26,12 @@ from desktop.core.errors import (
     TokenRequired,
     UnsupportedModelError,
 )
-from desktop.core.hub import HubClient, human_bytes
-from desktop.core.job_store import JobSpec, JobStore
-from desktop.core.jobs import JobRunner
-from desktop.core.library import ModelLibrary
+from conversion.gguf_file import read_gguf_info
+from desktop.core import secrets
+from desktop.core.hub.client import HubClient, human_bytes
+from desktop.core.jobs.runner import JobRunner
+from desktop.core.jobs.store import JobSpec, JobStore
+from desktop.core.models.library import ModelLibrary
 from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
 from tests.hub_server import GOOD_TOKEN, LoopbackHub
 from tests.scoring import CAPITAL_OF_FRANCE, PARIS_MARGIN, Scorer

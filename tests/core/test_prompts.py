@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from desktop.core.errors import GenerationError
-from desktop.core.prompts import AlpacaFormat, JinjaTemplateFormat, choose_format
+from conversion.errors import GenerationError
+from desktop.core.chat.prompts import AlpacaFormat, JinjaTemplateFormat, choose_format
 
 PREAMBLE = (
     "Below is an instruction that describes a task. Write a response that appropriately "

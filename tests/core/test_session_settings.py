@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.core.history import History
-from desktop.core.prompts import FORMAT_CHOICES
-from desktop.core.session import ChatSession
+from desktop.core.chat.prompts import FORMAT_CHOICES
+from desktop.core.chat.session import ChatSession
+from desktop.core.history.store import History
 
 
 def test_an_unknown_prompt_format_falls_back_to_the_models_own(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conversion import output
 from desktop.core import paths
 from desktop.core import settings as store
 
@@ -61,7 +62,7 @@ def test_a_failed_save_is_a_settings_error(monkeypatch) -> None:
     def full_disk(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(paths, "atomic_write_text", full_disk)
+    monkeypatch.setattr(store, "atomic_write_text", full_disk)
     with pytest.raises(store.SettingsError, match="No space left"):
         store.SettingsStore().update(theme="dark")
 
@@ -80,7 +81,7 @@ def test_ill_typed_values_fall_back_per_key_and_values_are_clamped() -> None:
     loaded = store.load()
     assert loaded.context_length == store.Settings().context_length
     assert loaded.threads == 4
-    assert loaded.generation.temperature == 5.0
+    assert loaded.generation.temperature == store.SAMPLING["temperature"].high
     assert loaded.generation.top_k == 5
 
 
@@ -91,8 +92,8 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path: Path, monkeypa
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(paths.os, "replace", broken_replace)
+    monkeypatch.setattr(output.os, "replace", broken_replace)
     with pytest.raises(OSError, match="No space"):
-        paths.atomic_write_text(target, "new")
+        output.atomic_write_text(target, "new")
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["data.json"]

@@ -15,7 +15,7 @@ import pytest
 
 from desktop.core import paths
 from desktop.core.documents.embedder import Embedder
-from desktop.core.embedding_model import (
+from desktop.core.models.embedding_model import (
     EMBEDDING_NAME,
     embedding_checkpoint,
     ensure_embedding_model,

@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.cli import main
+from desktop.cli.main import main
 from desktop.core import paths
-from desktop.core.documents.context import budget_chars
+from desktop.core.chat.answer import run_answer
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import ChatSession
+from desktop.core.documents.context import budget_for
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.engine import ChatEngine
-from desktop.core.history import History
-from desktop.core.session import ChatSession
+from desktop.core.history.store import History
 from desktop.core.settings import GenerationSettings
 from tests.documents.conftest import QUESTION, use_converted_model
 
@@ -45,13 +46,11 @@ def test_the_answer_cites_the_right_file_and_page(
 
     history = History()
     session = ChatSession(history, lambda model: GenerationSettings(temperature=0.0, max_tokens=24))
-    room = budget_chars(engine.info.context_length, 24)
-    session.find_passages = lambda q, names: documents.citations(q, names, room)
+    budget = budget_for(engine.info.parameter_count, engine.info.context_length, 24)
+    session.find_passages = lambda q, names: documents.passages(q, names, budget)
     session.configure(collections=["farm"])
     request = session.ask(QUESTION)
-    for delta in engine.stream(request.messages, request.settings, request.cancel):
-        session.add_delta(delta)
-    answer = session.finish(engine.last_stats)
+    answer = run_answer(session, engine, request)
 
     first = answer.citations[0]
     assert (Path(first.path).name, first.page) == ("farm-handbook.pdf", 2)
@@ -71,7 +70,8 @@ def test_the_answer_cites_the_right_file_and_page(
 def test_a_missing_collection_gives_the_question_back(documents: Documents) -> None:
     history = History()
     session = ChatSession(history)
-    session.find_passages = lambda q, names: documents.citations(q, names, 1000)
+    budget = budget_for(0, 2048, 256)
+    session.find_passages = lambda q, names: documents.passages(q, names, budget)
     session.configure(collections=["nowhere"])
     with pytest.raises(Exception, match="no collection named"):
         session.ask("Anything?")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from conversion.errors import UnreadableDocument
 from desktop.core.documents.chunker import chunk_pages
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
 from desktop.core.documents.parsers import Page, parse
-from desktop.core.errors import UnreadableDocument
 from tests.documents.conftest import FakeEmbedder, use_converted_model, write_docx, write_odt
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'

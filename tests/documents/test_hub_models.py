@@ -11,13 +11,13 @@ import gguf
 import numpy as np
 import pytest
 
-from desktop.cli import main
+from conversion.errors import DocumentError
+from desktop.cli.main import main
 from desktop.core import paths
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
-from desktop.core.embedding_model import check_model_name, embedding_model
-from desktop.core.errors import DocumentError
-from desktop.core.hub import HubClient
+from desktop.core.hub.client import HubClient
+from desktop.core.models.embedding_model import check_model_name, embedding_model
 from tests.documents.conftest import DOCUMENT, QUERY, REPO, use_converted_model
 from tests.hub_server import LoopbackHub
 

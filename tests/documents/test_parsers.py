@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from conversion.errors import UnreadableDocument
 from desktop.core.documents import parsers
 from desktop.core.documents.parsers import parse
-from desktop.core.errors import UnreadableDocument
 from tests.documents.conftest import write_docx, write_odt, write_pdf
 
 

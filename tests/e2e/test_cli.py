@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from desktop import __version__
-from desktop.core.engine import ChatEngine
-from desktop.core.history import History
-from desktop.core.session import ChatSession
-from desktop.terminal import TerminalChat
+from desktop.cli.chat import TerminalChat
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.session import ChatSession
+from desktop.core.history.store import History
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
     greedy_by_default,
@@ -92,8 +92,8 @@ def test_terminal_chat_keeps_the_conversation_and_reuses_the_cache(
     # what was shown is what was kept, and the first answer is the model's own
     assert out.getvalue() == f"{messages[1]['content']}\n{messages[3]['content']}\n"
     count_reference.assert_matches(messages[1]["content"])
-    stats = engine.last_stats
-    assert stats is not None and stats.evaluated_prompt_tokens < stats.prompt_tokens / 2
+    stats = chat.session.messages[-1].stats
+    assert stats["evaluated_prompt_tokens"] < stats["prompt_tokens"] / 2
 
 
 def test_ctrl_c_stops_the_answer_and_the_session_goes_on(
@@ -115,10 +115,10 @@ def test_ctrl_c_stops_the_answer_and_the_session_goes_on(
     chat = TerminalChat(engine, ChatSession(None, lambda model: greedy(400)), out=out, err=err)
     chat.ask("Write a very long story about a dragon who bakes bread.")
     assert "[stopped]" in err.getvalue()
-    assert engine.last_stats is not None and engine.last_stats.generated_tokens < 20
+    assert chat.session.messages[1].stats["generated_tokens"] < 20
     chat.session.generation = greedy(64)
     count_reference.assert_matches(chat.ask(COUNT))
-    assert engine.last_stats.finish_reason == "stop"
+    assert chat.session.messages[-1].stats["finish_reason"] == "stop"
     stopped = chat.session.messages[1]
     assert stopped.stats["finish_reason"] == "cancelled" and stopped.note == "(stopped)"
     assert signal.getsignal(signal.SIGINT) is before  # restored

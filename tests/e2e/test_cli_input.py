@@ -78,7 +78,7 @@ def test_a_pipe_given_as_model_or_seed_file_is_refused_at_once(
     os.mkfifo(seeds)
     done = run(
         [
-            "desktop.cli_generate",
+            "desktop.cli.generate",
             "--seed-tasks",
             str(seeds),
             "--out",

@@ -78,7 +78,7 @@ def _clean(response: Any) -> str:
 def cases(work: Path, seed: int, count: int) -> Iterator[tuple[str, Callable[[], str]]]:
     import httpx
 
-    from desktop.core.library import ModelLibrary
+    from desktop.core.models.library import ModelLibrary
     from desktop.core.settings import GenerationSettings
     from desktop.server.config import ServerConfig
     from desktop.server.runner import ApiServer

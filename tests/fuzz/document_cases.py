@@ -127,10 +127,10 @@ def _special(path: Path, rng: random.Random) -> str:
 
 
 def cases(work: Path, seed: int, count: int) -> Iterator[tuple[str, Callable[[], str]]]:
+    from conversion.errors import UnreadableDocument
     from desktop.core.documents.chunker import chunk_pages
     from desktop.core.documents.library import Documents
     from desktop.core.documents.parsers import parse
-    from desktop.core.errors import UnreadableDocument
     from tests.documents.conftest import FakeEmbedder
 
     bases = _bases(work / "bases")

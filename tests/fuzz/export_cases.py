@@ -39,9 +39,9 @@ BASE = {
 
 
 def cases(work: Path, seed: int, count: int) -> Iterator[tuple[str, Callable[[], str]]]:
-    from desktop.core.history import History
-    from desktop.core.history_export import export_json, export_markdown, import_json, read_export
-    from desktop.core.session import ChatSession
+    from desktop.core.chat.session import ChatSession
+    from desktop.core.history.export import export_json, export_markdown, import_json, read_export
+    from desktop.core.history.store import History
 
     history = History(work / "history.sqlite3")
     rng = random.Random(seed)

@@ -20,8 +20,8 @@ from conversion.selfinstruct.filters import InstructionFilter
 from conversion.selfinstruct.journal import journal_path
 from conversion.selfinstruct.rouge import rouge_tokens
 from conversion.selfinstruct.seeds import load_seed_tasks
-from desktop import cli_generate
-from desktop.core.starter import STARTER_ID
+from desktop.cli import generate as cli_generate
+from desktop.core.models.starter import STARTER_ID
 
 
 def test_starter_model_as_teacher(

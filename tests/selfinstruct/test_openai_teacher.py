@@ -13,7 +13,7 @@ from conversion.selfinstruct.openai_teacher import OpenAITeacher
 from conversion.selfinstruct.rouge import rouge_l, rouge_tokens
 from conversion.selfinstruct.runner import GenerationConfig, generate
 from conversion.selfinstruct.seeds import load_seed_tasks
-from desktop import cli_generate
+from desktop.cli import generate as cli_generate
 from tests.openai_server import LoopbackTeacher
 from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 

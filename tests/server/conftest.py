@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from desktop.core.library import ModelLibrary
+from desktop.core.models.library import ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer
 from tests.conftest import greedy

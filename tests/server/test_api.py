@@ -11,7 +11,8 @@ import numpy as np
 import openai
 import pytest
 
-from desktop.core.engine import ChatEngine
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.response import AnswerRequest
 from desktop.server.runner import ApiServer
 from tests.conftest import COUNT, greedy
 from tests.scoring import Reference
@@ -33,11 +34,12 @@ def test_chat_answer_is_the_chat_engines(
     count_reference.assert_matches(answer)
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == "smollm2-135m-instruct"
-    stats = server.worker.last_stats  # type: ignore[union-attr]
-    assert stats is not None and reply.usage is not None
-    assert reply.usage.completion_tokens == stats.generated_tokens > 0
-    _, prompt_tokens, _ = engine.fit_to_context(QUESTION, greedy(64))  # type: ignore[arg-type]
-    assert reply.usage.prompt_tokens == len(prompt_tokens)
+    logged = server.worker.requests.last()  # type: ignore[union-attr]
+    assert logged is not None and reply.usage is not None
+    assert logged.endpoint == "/v1/chat/completions" and logged.outcome == "stop"
+    assert reply.usage.completion_tokens == logged.completion_tokens > 0
+    fitted = engine.fit(AnswerRequest(QUESTION, greedy(64)))  # type: ignore[arg-type]
+    assert reply.usage.prompt_tokens == len(fitted.tokens) == logged.prompt_tokens
     assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
 
 

@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from desktop.core.errors import ServerError
-from desktop.core.library import ModelLibrary
+from conversion.errors import ServerError
+from desktop.core.models.library import ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer
 from tests.server.conftest import client_for
@@ -37,18 +37,18 @@ def test_a_client_that_disconnects_mid_stream_stops_generation(server: ApiServer
         assert any(pieces)
         stream.close()  # the client goes away
     assert server.worker.wait_idle(5.0), "the model is still generating for nobody"  # type: ignore[union-attr]
-    stats = server.worker.last_stats  # type: ignore[union-attr]
-    assert stats is not None and stats.finish_reason == "cancelled"
-    assert stats.generated_tokens < LONG // 4
+    logged = server.worker.requests.last()  # type: ignore[union-attr]
+    assert logged is not None and logged.outcome == "cancelled"
+    assert 0 < logged.completion_tokens < LONG // 4
 
 
 def test_a_client_that_gives_up_waiting_stops_generation(server: ApiServer) -> None:
     with client_for(server, timeout=1.0) as api, pytest.raises(openai.APITimeoutError):
         api.completions.create(model="", prompt=ENDLESS, max_tokens=LONG, temperature=0)
     assert server.worker.wait_idle(5.0)  # type: ignore[union-attr]
-    stats = server.worker.last_stats  # type: ignore[union-attr]
-    assert stats is not None and stats.finish_reason == "cancelled"
-    assert stats.generated_tokens < LONG // 4
+    logged = server.worker.requests.last()  # type: ignore[union-attr]
+    assert logged is not None and logged.outcome == "cancelled"
+    assert 0 < logged.completion_tokens < LONG // 4
 
 
 def test_a_full_queue_answers_429_and_the_queued_request_is_still_served(
@@ -176,8 +176,9 @@ def test_stopping_the_server_ends_an_answer_in_progress(server: ApiServer) -> No
     started = time.monotonic()
     server.stop()
     assert time.monotonic() - started < 10
-    assert worker is not None and worker.last_stats is not None
-    assert worker.last_stats.finish_reason == "cancelled"
+    assert worker is not None
+    logged = worker.requests.last()
+    assert logged is not None and logged.outcome == "cancelled"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{worker.config.port or 1}/v1/models", timeout=2)
     api.close()

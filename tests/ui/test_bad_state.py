@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.core.history import History
+from desktop.core.history.store import History
 from desktop.core.settings import SettingsStore
 from desktop.ui.main_window import MainWindow
 from tests.malformed_exports import MALFORMED

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from conversion.convert import convert
 from conversion.ownership import Owner
-from desktop.core.job_store import JobSpec, JobStore
+from desktop.core.jobs.store import JobSpec, JobStore
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import open_window
 from tests.ui.person import click
@@ -127,7 +127,7 @@ def scroll_to(qtbot, table, row: int, target: QPushButton) -> None:  # type: ign
 
 HOLD_LOCK = """
 import sys
-from desktop.core import locks
+from desktop.core.jobs import locks
 with locks.hold(sys.argv[1], "Importing"):
     print("held", flush=True)
     sys.stdin.read()
@@ -135,6 +135,6 @@ with locks.hold(sys.argv[1], "Importing"):
 
 
 def probe_target(source: Path) -> str:
-    from desktop.core.job_store import Job
+    from desktop.core.jobs.store import Job
 
     return Job("", JobSpec("import", str(source))).target

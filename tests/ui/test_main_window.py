@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from desktop.core.history import History
-from desktop.core.library import ModelLibrary
+from desktop.core.history.store import History
+from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.helpers import text_file_named_gguf, truncated_copy

@@ -7,8 +7,6 @@ A lock makes one embedder safe to share between the indexer and searches.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +15,9 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
-from desktop.core import hardware, llama_log
-from desktop.core.embedding_model import EmbeddingModel, ensure_embedding_model
-from desktop.core.errors import ModelLoadError
+from conversion import llama_log
+from desktop.core import hardware
+from desktop.core.models.embedding_model import EmbeddingModel, ensure_embedding_model
 
 MAX_TOKENS = 512  # the longest text one sequence may hold
 
@@ -45,7 +43,6 @@ class Embedder:
         query_prefix: str = "",
         document_prefix: str = "",
     ) -> None:
-        llama_log.install()
         count = max(threads or hardware.physical_cores(), 1)
         self._copies = [self._load(path) for _ in range(count)]
         first = self._copies[0]
@@ -60,25 +57,18 @@ class Embedder:
 
     @staticmethod
     def _load(path: Path) -> llama_cpp.Llama:
-        said = io.StringIO()
-        try:
-            with contextlib.redirect_stderr(said):
-                llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    embedding=True,
-                    n_ctx=MAX_TOKENS,
-                    n_batch=MAX_TOKENS,
-                    n_ubatch=MAX_TOKENS,
-                    n_seq_max=1,
-                    n_threads=1,
-                    n_threads_batch=1,
-                    flash_attn=True,  # 2.5× faster here, same vectors (cosine > 0.99999)
-                    verbose=True,  # see ChatEngine.load: False would silence the process
-                )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp could not load the embedding model “{path}”.") from exc
-        llama.verbose = False
-        return llama
+        return llama_log.load(
+            path,
+            what=f"the embedding model “{path}”",
+            embedding=True,
+            n_ctx=MAX_TOKENS,
+            n_batch=MAX_TOKENS,
+            n_ubatch=MAX_TOKENS,
+            n_seq_max=1,
+            n_threads=1,
+            n_threads_batch=1,
+            flash_attn=True,  # 2.5× faster here, same vectors (cosine > 0.99999)
+        )
 
     @classmethod
     def default(cls, threads: int = 0) -> Embedder:

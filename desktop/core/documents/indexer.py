@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from conversion.errors import DocumentError, NotARegularFileError, UnreadableDocument
 from conversion.input_files import open_regular
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.documents import parsers
 from desktop.core.documents.chunker import Chunk, chunk_pages
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.store import Collection, DocumentStore, Fingerprint
-from desktop.core.errors import DocumentError, NotARegularFileError, UnreadableDocument
-from desktop.core.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.words import plural
 
 EMBED_SLICE = 32  # chunks embedded between two cancel/pause checks

@@ -21,8 +21,8 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from desktop.core.errors import UnreadableDocument
-from desktop.core.progress import CancelToken
+from conversion.errors import UnreadableDocument
+from conversion.progress import CancelToken
 
 MAX_PART_BYTES = 64 * 1024 * 1024  # the unpacked XML of one document's body
 MAX_TEXT_CHARS = 32 * 1024 * 1024  # the text taken from one file, as for a text file

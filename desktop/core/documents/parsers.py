@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from conversion.errors import Cancelled, NotARegularFileError, UnreadableDocument
 from conversion.input_files import open_regular
+from conversion.progress import NEVER_CANCELLED, CancelToken
 from desktop.core.documents import office
-from desktop.core.errors import Cancelled, NotARegularFileError, UnreadableDocument
-from desktop.core.progress import NEVER_CANCELLED, CancelToken
 
 log = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -1,0 +1,414 @@
+"""ChatSession: the one owner of one conversation.
+
+The window, the terminal chat and the API server all drive a ChatSession; none keeps a message
+list of its own. The session decides what is saved (a conversation is only stored once it has a
+first question), what is sent to the model (the system prompt, then every message in order),
+what is shown when an answer ends early (stopped, length limit, older turns left out), and how a
+failure rolls back.
+
+An answer is asked for with :meth:`ask`, :meth:`regenerate` or :meth:`edit`, which return an
+:class:`AnswerRequest` carrying its own :class:`CancelToken`, its prompt format and where the
+conversation's window starts; the text comes back through :meth:`add_delta` and the answer ends
+with :meth:`finish` (given the engine's :class:`Response`) or :meth:`fail`. One function drives
+these steps for every front end: :func:`desktop.core.chat.answer.run_answer`. Regenerate and
+edit replace the old turns only when the new answer is there: a failed answer puts them back,
+and the history replaces them in one transaction. Messages are found by their ``key``, which
+never changes while the session lives (positions shift when a conversation has a system
+message, keys do not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from conversion.errors import GenerationError, HistoryError
+from desktop.core.chat.prompts import FORMAT_CHOICES, Message, Role
+from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
+from desktop.core.documents.context import (
+    Citation,
+    Retriever,
+    not_found_reply,
+    prompt_with_passages,
+)
+from desktop.core.history.store import Conversation, History, NewMessage
+from desktop.core.settings import GenerationSettings, generation_from
+
+_keys = itertools.count(1)
+
+STOPPED = "(stopped)"
+LENGTH = "(reached the answer length limit)"
+
+
+def dropped_notice(count: int) -> str:
+    return (
+        f"The {count} oldest messages no longer fit in the model's context and were left out "
+        "of this answer."
+    )
+
+
+@dataclass
+class ChatMessage:
+    role: Role
+    content: str
+    id: int | None = None  # its row in the history; None while unsaved (or never saved)
+    model: str = ""  # who answered
+    stats: dict[str, Any] = field(default_factory=dict)
+    key: int = field(default_factory=lambda: next(_keys))
+
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest messages the model did not see for this answer."""
+        dropped = self.stats.get("dropped_messages") or 0
+        return dropped if isinstance(dropped, int) and dropped > 0 else 0
+
+    @property
+    def ending(self) -> str:
+        """How the answer ended, when that is worth saying: stopped, or cut at the length limit."""
+        reason = self.stats.get("finish_reason")
+        return STOPPED if reason == "cancelled" else LENGTH if reason == "length" else ""
+
+    @property
+    def speed(self) -> str:
+        """``42 tokens · 71.3 tok/s · first token 0.12 s``; "" for an answer without figures."""
+        s = self.stats
+        if not isinstance(s.get("generated_tokens"), int):
+            return ""
+        return (
+            f"{s['generated_tokens']} tokens · {s.get('tokens_per_second', 0.0):.1f} tok/s · "
+            f"first token {s.get('time_to_first_token', 0.0):.2f} s"
+        )
+
+    @property
+    def note(self) -> str:
+        """What to show under an answer: how it ended, and whether older turns were left out."""
+        notes = [dropped_notice(self.dropped)] if self.dropped else []
+        return " ".join([*notes, *([self.ending] if self.ending else [])])
+
+    def as_prompt(self) -> Message:
+        return {"role": self.role, "content": self.content}
+
+    @property
+    def citations(self) -> list[Citation]:
+        """The numbered passages this answer was given (documents Q&A), exactly as given."""
+        sources = self.stats.get("sources")
+        return [Citation.from_record(s) for s in sources] if isinstance(sources, list) else []
+
+
+@dataclass
+class _Pending:
+    """The answer being produced, and how to undo asking for it."""
+
+    request: AnswerRequest
+    text: str = ""
+    new_question: ChatMessage | None = None  # edit: the question the new answer follows
+    saved_question: ChatMessage | None = None  # ask: saved at once, deleted if it fails
+    replaced: list[ChatMessage] = field(default_factory=list)  # edit/regenerate
+    created_conversation: bool = False
+    citations: list[Citation] = field(default_factory=list)  # passages given with the question
+
+
+def _valid_text(text: str) -> str:
+    """A question as it can be saved and tokenized: bytes that were not UTF-8 (a terminal or
+    pipe in another encoding) reach Python as lone surrogates, which fail both."""
+    if any("\ud800" <= character <= "\udfff" for character in text):
+        raise GenerationError(
+            "The question is not valid text: it holds bytes that are not UTF-8.",
+            "Type it again, or set the terminal (or the file piped in) to UTF-8.",
+        )
+    return text
+
+
+class ChatSession:
+    def __init__(
+        self,
+        history: History | None,
+        defaults_for: Callable[[str], GenerationSettings] = lambda model: GenerationSettings(),
+    ) -> None:
+        """``history``: where conversations are kept (None: nothing is saved).
+        ``defaults_for(model_id)``: the generation settings new chats with a model start from."""
+        self.history = history
+        self.defaults_for = defaults_for
+        self.conversation_id: int | None = None
+        self.system_prompt = ""
+        self.prompt_format = "auto"
+        self.model_id = ""
+        self.model_label = "Assistant"
+        self.generation = defaults_for("")
+        self.messages: list[ChatMessage] = []
+        self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
+        self._pending: _Pending | None = None
+        # Documents Q&A: the collections this chat searches, and who finds the passages
+        # (question, collections) → Passages; set by whoever drives the session.
+        self.collections: list[str] = []
+        self.find_passages: Retriever | None = None
+
+    # -- which conversation ----------------------------------------------------------------
+
+    @property
+    def answering(self) -> bool:
+        return self._pending is not None
+
+    @property
+    def partial_answer(self) -> str:
+        return self._pending.text if self._pending else ""
+
+    def new(self) -> None:
+        self._refuse_while_answering()
+        self.conversation_id = None
+        self.messages = []
+        self.window_anchor = None
+        self.system_prompt = ""
+        self.prompt_format = "auto"
+        self.collections = []
+        self.generation = self.defaults_for(self.model_id)
+
+    def open(self, conversation_id: int) -> Conversation:
+        self._refuse_while_answering()
+        if self.history is None:
+            raise HistoryError("This chat is not saved, so no earlier chat can be opened.")
+        conversation = self.history.get(conversation_id, with_messages=True)
+        settings = conversation.settings if isinstance(conversation.settings, dict) else {}
+        prompt_format = settings.get("prompt_format", "auto")
+        self.conversation_id = conversation.id
+        self.system_prompt = conversation.system_prompt
+        # A format this version does not know (an imported or newer chat's) would fail every
+        # question: the model's own template is used instead.
+        self.prompt_format = prompt_format if prompt_format in FORMAT_CHOICES else "auto"
+        collections = settings.get("collections", [])
+        listed = collections if isinstance(collections, list) else []
+        self.collections = [c for c in listed if isinstance(c, str)]
+        self.generation = generation_from(
+            settings.get("generation"), self.defaults_for(conversation.model)
+        )
+        self.messages = [
+            ChatMessage(m.role, m.content, m.id, m.model, m.stats)  # type: ignore[arg-type]
+            for m in conversation.messages
+        ]
+        self.window_anchor = None
+        return conversation
+
+    def adopt(self, turns: list[Message]) -> None:
+        """Continue a conversation that arrives whole (the local API: each request brings its own
+        earlier turns): they become this session's messages, as unsaved turns."""
+        self._refuse_while_answering()
+        self.messages = [ChatMessage(m["role"], m["content"]) for m in turns]
+        self.window_anchor = None
+
+    def set_model(self, model_id: str, label: str) -> None:
+        """The model that answers from now on (a new chat takes its default settings)."""
+        self.model_id, self.model_label = model_id, label
+        if self.conversation_id is None and not self.messages:
+            self.generation = self.defaults_for(model_id)
+
+    def configure(
+        self,
+        *,
+        system_prompt: str | None = None,
+        prompt_format: str | None = None,
+        generation: GenerationSettings | None = None,
+        collections: list[str] | None = None,
+    ) -> None:
+        """Change this chat's settings; a saved chat keeps them."""
+        if collections is not None:
+            self.collections = list(dict.fromkeys(collections))
+        if system_prompt is not None:
+            self.system_prompt = system_prompt.strip()
+        if prompt_format is not None:
+            self.prompt_format = prompt_format
+        if generation is not None:
+            self.generation = generation.validated()
+        if self.history is not None and self.conversation_id is not None:
+            self.history.update_settings(
+                self.conversation_id,
+                system_prompt=self.system_prompt,
+                settings=self._settings_record(),
+            )
+
+    def find(self, key: int) -> ChatMessage:
+        for message in self.messages:
+            if message.key == key:
+                return message
+        raise KeyError(key)
+
+    def last_question(self) -> ChatMessage | None:
+        return next((m for m in reversed(self.messages) if m.role == "user"), None)
+
+    def last_answer(self) -> ChatMessage | None:
+        return next((m for m in reversed(self.messages) if m.role == "assistant"), None)
+
+    def prompt_messages(self) -> list[Message]:
+        system: list[Message] = (
+            [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        )
+        return system + [m.as_prompt() for m in self.messages]
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def ask(self, text: str) -> AnswerRequest:
+        """A new question at the end of the conversation (saved at once)."""
+        self._refuse_while_answering()
+        text = _valid_text(text).strip()
+        if not text:
+            raise ValueError("an empty question")
+        created = self._ensure_conversation()
+        question = ChatMessage("user", text)
+        if self.history is not None and self.conversation_id is not None:
+            question.id = self.history.add_message(self.conversation_id, "user", text).id
+        self.messages.append(question)
+        return self._begin(saved_question=question, created_conversation=created)
+
+    def regenerate(self) -> AnswerRequest:
+        """Answer the last question again; the old answer goes once the new one is there."""
+        self._refuse_while_answering()
+        if not self.messages:
+            raise ValueError("nothing to regenerate")
+        replaced = []
+        if self.messages[-1].role == "assistant":
+            replaced = [self.messages.pop()]
+        return self._begin(replaced=replaced)
+
+    def edit(self, key: int, text: str) -> AnswerRequest:
+        """Ask question ``key`` anew as ``text``; it and every later turn are replaced once the
+        new answer is there."""
+        self._refuse_while_answering()
+        text = _valid_text(text).strip()
+        message = self.find(key)
+        if message.role != "user" or not text:
+            raise ValueError("only a question can be edited, into a non-empty one")
+        index = self.messages.index(message)
+        replaced, self.messages = self.messages[index:], self.messages[:index]
+        question = ChatMessage("user", text)
+        self.messages.append(question)
+        return self._begin(new_question=question, replaced=replaced)
+
+    def _begin(self, **undo: Any) -> AnswerRequest:
+        messages = self.prompt_messages()
+        request = AnswerRequest(
+            messages, self.generation, self.prompt_format, window_anchor=self.window_anchor
+        )
+        self._pending = _Pending(request, **undo)
+        if self.collections and self.find_passages is not None and messages:
+            question = messages[-1]["content"]
+            try:
+                passages = self.find_passages(question, self.collections)
+            except BaseException:
+                self.fail()  # undo asking, as for a failed answer
+                raise
+            if not passages.found:
+                # Nothing relevant: say so rather than let the model make an answer up from
+                # the nearest passages, which the user can still open under the answer.
+                request = dataclasses.replace(
+                    request, reply=not_found_reply(passages.collections or self.collections)
+                )
+                self._pending = _Pending(request, **undo, citations=passages.nearest)
+                return request
+            # Only the latest question carries passages: the budget is spent on what is asked now.
+            messages[-1] = {
+                "role": "user",
+                "content": prompt_with_passages(question, passages.given),
+            }
+            self._pending.citations = passages.given
+        return request
+
+    def stop(self) -> None:
+        """Stop the answer being produced (safe from any thread; a no-op when there is none)."""
+        if self._pending is not None:
+            self._pending.request.cancel.cancel()
+
+    def add_delta(self, text: str) -> str:
+        """Record streamed text; returns what to show (the models' habit of opening with a space
+        or a newline is dropped)."""
+        pending = self._require_pending()
+        if not pending.text:
+            text = text.lstrip()
+        pending.text += text
+        return text
+
+    def finish(self, response: Response | None) -> ChatMessage:
+        """The answer is complete, or stopped (kept as far as it came, marked stopped; ``None``:
+        stopped without figures, e.g. when the app closes). Saves it, replacing what an edit or
+        regenerate replaces, and remembers where the model's view of the conversation starts."""
+        pending = self._require_pending()
+        self._pending = None
+        stats = response.stats if response is not None else None
+        record = stats.record() if stats else {"finish_reason": "cancelled"}
+        if pending.request.reply:  # no model ran: say so, not how fast nothing was generated
+            record = {"finish_reason": "stop", "not_found": True}
+        elif response is not None:
+            self.window_anchor = response.window_anchor
+        if pending.citations:
+            record["sources"] = [c.record() for c in pending.citations]
+        answer = ChatMessage(
+            "assistant", pending.text.strip(), model=self.model_label, stats=record
+        )
+        new = [m for m in (pending.new_question, answer) if m is not None]
+        if self.history is not None and self.conversation_id is not None:
+            first_replaced = next((m.id for m in pending.replaced if m.id is not None), None)
+            stored = self.history.replace_from(
+                self.conversation_id,
+                first_replaced,
+                [NewMessage(m.role, m.content, m.model, m.stats) for m in new],
+            )
+            for message, row in zip(new, stored, strict=True):
+                message.id = row.id
+        self.messages.append(answer)
+        return answer
+
+    def fail(self) -> str | None:
+        """The answer failed: put the conversation back as it was before asking. Returns the
+        question to give back to the user (None after a failed regenerate)."""
+        pending = self._require_pending()
+        self._pending = None
+        if pending.new_question is not None:  # edit
+            self.messages.remove(pending.new_question)
+            self.messages.extend(pending.replaced)
+            return pending.new_question.content
+        if pending.replaced:  # regenerate
+            self.messages.extend(pending.replaced)
+            return None
+        question = pending.saved_question
+        if question is None:  # regenerate of an unanswered question
+            return None
+        self.messages.remove(question)
+        if self.history is not None and self.conversation_id is not None:
+            if question.id is not None:
+                self.history.delete_message(question.id)
+            if pending.created_conversation and not self.messages:
+                self.history.remove(self.conversation_id)
+                self.conversation_id = None
+        return question.content
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _settings_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "generation": asdict(self.generation),
+            "prompt_format": self.prompt_format,
+        }
+        if self.collections:
+            record["collections"] = self.collections
+        return record
+
+    def _ensure_conversation(self) -> bool:
+        if self.history is None or self.conversation_id is not None:
+            return False
+        conversation = self.history.create(
+            model=self.model_id,
+            system_prompt=self.system_prompt,
+            settings=self._settings_record(),
+        )
+        self.conversation_id = conversation.id
+        return True
+
+    def _require_pending(self) -> _Pending:
+        if self._pending is None:
+            raise RuntimeError("no answer is being produced")
+        return self._pending
+
+    def _refuse_while_answering(self) -> None:
+        if self._pending is not None:
+            raise RuntimeError("an answer is being produced; stop it first")

@@ -1,0 +1,97 @@
+"""The conversation database's schema: numbered, append-only migrations and the connection.
+
+A released migration is never edited; a change is a new one. ``schema_migrations`` records what
+was applied, each migration in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from conversion.errors import HistoryError
+from desktop.core.sqlite_store import apply_migrations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "conversations and messages",
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            system_prompt TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            stats TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (conversation_id, position)
+        );
+        CREATE INDEX conversations_by_update ON conversations(updated_at DESC);
+    """,
+    ),
+    (
+        2,
+        "full-text search of messages",
+        """
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            content, content='messages', content_rowid='id', tokenize='unicode61'
+        );
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+    """,
+    ),
+    (
+        3,
+        "soft delete for undo",
+        """
+        ALTER TABLE conversations ADD COLUMN deleted_at REAL;
+    """,
+    ),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def migrate(db: sqlite3.Connection, up_to: int = LATEST) -> list[int]:
+    """Apply the migrations not yet in ``schema_migrations``, each in its own transaction."""
+    return apply_migrations(
+        db,
+        MIGRATIONS,
+        lambda version: HistoryError(
+            f"The conversations file is from a newer Huacaya (schema {version}).",
+            "Update Huacaya to open it; nothing was changed.",
+        ),
+        up_to,
+    )
+
+
+def connect(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # transactions are explicit
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
