@@ -104,6 +104,22 @@ def test_tokenizer_json_of_the_wrong_shape_names_the_field(
     assert "tokenizer.json" in error.message and field in error.message, error.message
 
 
+def test_a_sentencepiece_tokenizer_json_of_the_wrong_shape_names_the_field(
+    tiny_llama: Path, tmp_path: Path
+) -> None:
+    """transformers 5 saves LLaMA's SentencePiece vocabulary as tokenizer.json only; its
+    merges are read into scores, where a merge without its space was a ValueError."""
+    from tests.conversion.test_transformers5_tokenizers import saved_by_transformers5
+
+    folder = saved_by_transformers5(tiny_llama, tmp_path / "ckpt")
+    _edit_json(folder / "tokenizer.json", _set(["model", "merges"], ["ab"]))
+    error = _refused(folder, tmp_path / "out.gguf")
+    assert "tokenizer.json" in error.message and "model.merges[0]" in error.message, error.message
+    _edit_json(folder / "tokenizer.json", _set(["model", "vocab"], [["a", 0.0]]))
+    error = _refused(folder, tmp_path / "out.gguf")
+    assert "model.vocab" in error.message, error.message
+
+
 TOKENIZER_CONFIG = {
     "template a list of numbers": (_set(["chat_template"], [1, 2, 3]), "chat_template"),
     "template entry without text": (
