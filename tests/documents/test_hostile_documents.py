@@ -215,7 +215,7 @@ def test_docs_search_prints_no_escape_sequences_or_nul(
 ) -> None:
     """A file's text may hold what a terminal obeys (colours, a new window title, a cleared
     screen), and a file name too: none of it reaches the terminal."""
-    from desktop.cli import main
+    from desktop.cli.main import main
 
     use_converted_model(minilm)
     folder = tmp_path / "hostile"
