@@ -177,6 +177,18 @@ def test_one_long_line_is_chunked_in_linear_time(tmp_path: Path) -> None:
         assert len(chunks) <= len(text) // 400 + 2
 
 
+def test_the_codes_of_one_long_word_are_found_in_linear_time() -> None:
+    """The index's codes-and-numbers column (terms.py) over a chunk of one 40,000-letter word:
+    the code pattern was tried from every letter to the word's end (~50 s here; a 4 MB line
+    of one letter made every indexing of its folder take minutes). A guard, not a figure."""
+    from desktop.core.documents.terms import index_terms
+
+    started = time.monotonic()
+    assert index_terms("a" * 40_000) == ""
+    assert index_terms("x" * 40_000 + "-Q7") == "x" * 40_000 + "q7"
+    assert time.monotonic() - started < 5
+
+
 def test_a_bad_file_leaves_the_rest_of_the_folder_indexed(
     tmp_path: Path, fake_embedder: FakeEmbedder, no_hang: None
 ) -> None:
