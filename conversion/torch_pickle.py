@@ -22,7 +22,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -165,7 +165,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 class _SafeUnpickler(pickle.Unpickler):
     """Resolves only ``_ALLOWED`` globals; storages become ``StorageRef``s."""
 
-    def __init__(self, file: io.BufferedIOBase, file_name: str, legacy: bool) -> None:
+    def __init__(self, file: IO[bytes], file_name: str, legacy: bool) -> None:
         super().__init__(file)
         self.file_name = file_name
         self.legacy = legacy

@@ -27,7 +27,7 @@ from desktop.core.models.library import library_for, resolve_model
 NAME = "chat"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("chat", help="chat in the terminal")
     parser.add_argument(
         "question", nargs="?", type=text_argument, help="answer this one question and exit"

@@ -7,6 +7,7 @@ conversations are purged later. Settings of a conversation are a JSON object of 
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import sqlite3
@@ -37,7 +38,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DB_FILE = "history.sqlite3"
-TITLE_LENGTH = 60
+TITLE_LENGTH = 60  # a title made from the first question
+LONGEST_TITLE = 1_000  # a title given by a rename or an import (longer ones are cut or refused)
 
 
 @dataclass
@@ -78,9 +80,11 @@ class Conversation:
 # -- the store ----------------------------------------------------------------------------------
 
 
-def title_from(question: str) -> str:
-    line = " ".join(question.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+def title_from(question: str, length: int = TITLE_LENGTH) -> str:
+    """One line of at most ``length`` characters from the start of ``question`` (also how a
+    title is shown where room is short); costs what ``length`` does, not the text."""
+    line = " ".join(question[: 4 * length + 64].split())
+    return line if len(line) <= length else line[: length - 1].rstrip() + "…"
 
 
 class History:
@@ -151,7 +155,7 @@ class History:
                     now,
                 ),
             )
-            conversation_id = int(cursor.lastrowid)
+            conversation_id = int(cursor.lastrowid or 0)
             for message in messages:
                 self._insert(db, conversation_id, message, now)
         return self.get(conversation_id, with_messages=True)
@@ -190,7 +194,7 @@ class History:
         with self._tx() as db:
             db.execute(
                 "UPDATE conversations SET title = ? WHERE id = ?",
-                (storable(title.strip()), conversation_id),
+                (storable(title.strip()[:LONGEST_TITLE]), conversation_id),
             )
 
     def update_settings(
@@ -247,7 +251,7 @@ class History:
 
     # -- messages --------------------------------------------------------------------------
 
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
+    def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
         rows = self.db.execute(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position",
             (conversation_id,),
@@ -305,7 +309,7 @@ class History:
                 "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
                 (storable(title_from(message.content)), conversation_id),
             )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     def _message_by_id(self, message_id: int) -> StoredMessage:
         row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
@@ -315,8 +319,8 @@ class History:
         self,
         conversation_id: int,
         first_id: int | None,
-        new: list[NewMessage],
-    ) -> list[StoredMessage]:
+        new: builtins.list[NewMessage],
+    ) -> builtins.list[StoredMessage]:
         """In one transaction: delete message ``first_id`` and every later one (none when it is
         None), then append ``new``. Edit-and-resend and regenerate replace the old turns only
         once the new answer is there, so a failure or a crash never loses them."""
@@ -347,7 +351,7 @@ class History:
 
     # -- search ----------------------------------------------------------------------------
 
-    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+    def search(self, text: str, limit: int = 50) -> builtins.list[SearchHit]:
         """Chats with a message matching every word of ``text`` (as prefixes), newest first:
         one hit per chat, its newest matching message. Safe to call from any thread (it has a
         connection of its own), and as fast for a 10 MB message as for a short one."""
