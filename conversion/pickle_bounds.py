@@ -39,7 +39,7 @@ def pickle_length(data: bytes, file_name: str) -> int:
                     f"“{file_name}” is damaged or hostile: it stores an object under the memo "
                     f"index {argument!r}."
                 )
-            if opcode.name == "STOP":
+            if opcode.name == "STOP" and position is not None:  # (a stream tells it)
                 return position + 1
     except PickleCheckpointError:
         raise

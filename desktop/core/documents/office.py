@@ -175,7 +175,7 @@ def docx_text(handle: BinaryIO, name: str, cancel: CancelToken) -> str:
 
     def deliver(line: str) -> None:
         if tables and tables[-1]["cell"] is not None:
-            tables[-1]["cell"].append(line)  # type: ignore[union-attr]
+            tables[-1]["cell"].append(line)
         else:
             text.add(line)
 
@@ -212,7 +212,7 @@ def docx_text(handle: BinaryIO, name: str, cancel: CancelToken) -> str:
                     cell = tables[-1]["cell"] or []
                     tables[-1]["cell"] = None
                     if tables[-1]["row"] is not None:
-                        tables[-1]["row"].append("\n".join(cell))  # type: ignore[union-attr]
+                        tables[-1]["row"].append("\n".join(cell))
     return text.joined()
 
 
