@@ -113,7 +113,7 @@ class ChatEngine:
         Raises ModelFileError (missing, not GGUF, truncated, invalid) or ModelLoadError.
         """
         header = read_gguf_info(self.model_path)
-        verdict = check_model(self.model_path, self.gpu_layers) if probe else None
+        verdict = check_model(self.model_path, self.gpu_layers, header=header) if probe else None
         context = self._context_for(header)
         llama = llama_log.load(
             self.model_path,
@@ -303,6 +303,8 @@ class ChatEngine:
         llama = self._require()
         settings = (settings or GenerationSettings()).validated()
         tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        if not tokens:  # an empty prompt, and a model without a start token to begin from
+            raise GenerationError("The prompt is empty: there is nothing to continue.")
         room = llama.n_ctx() - len(tokens)
         if room < 1:
             raise PromptTooLongError(
@@ -418,11 +420,16 @@ class ChatEngine:
         return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
 
 
-def check_model(path: Path, gpu_layers: int = 0, cancel: CancelToken | None = None) -> ProbeVerdict:
+def check_model(
+    path: Path,
+    gpu_layers: int = 0,
+    cancel: CancelToken | None = None,
+    header: GGUFInfo | None = None,
+) -> ProbeVerdict:
     """Whether ``path`` opens and answers in llama.cpp, found out in a child process the first
     time (see :mod:`desktop.core.models.probe`), so a file that crashes llama.cpp costs a
-    message, not the app."""
-    return probe_model(path, _answer_probe, gpu_layers, cancel)
+    message, not the app. ``header``: what :func:`read_gguf_info` just read of the file."""
+    return probe_model(path, _answer_probe, gpu_layers, cancel, header=header)
 
 
 def _answer_probe(path: str, gpu_layers: int) -> tuple[str, str]:
