@@ -22,7 +22,7 @@ from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.main_window import MainWindow
 from tests.hub_server import LoopbackHub
 from tests.ui.conftest import LOAD_MS, open_window
-from tests.ui.person import click, from_menu, pick_file, toggle
+from tests.ui.person import click, from_menu, pick_file, status_line, toggle
 from tests.ui.test_models_dialog import button, open_models, searches
 
 WAIT_MS = 10_000
@@ -87,7 +87,7 @@ def test_opening_a_model_file_tells_each_step_in_the_status_line(
     copy = tmp_path / "second.gguf"  # never checked before: llama.cpp opens it in a child
     shutil.copyfile(starter_path, copy)
     said: list[str] = []
-    window.models.status.connect(lambda _text: said.append(window.status_label.text()))
+    window.models.status.connect(lambda _text: said.append(status_line(window)))
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
         from_menu(qtbot, window, "File", "Open model file…")
         pick_file(qtbot, copy)

@@ -109,7 +109,7 @@ class Walk:
         dismiss(self.qtbot, menu)
         # (the test clicks elsewhere before the next right-click: offscreen, a right-click's
         # release never reaches a window while its menu is open, and Qt waits for one)
-        click(self.window.status_label)
+        click(self.window.statusBar())
         for item in items:
             menu = right_click(chats.viewport(), chats.visualItemRect(chats.item(0)).center())
             choose(self.qtbot, menu, item)
