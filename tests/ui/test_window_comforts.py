@@ -62,7 +62,7 @@ def test_messages_leave_the_status_bar_and_the_model_comes_back(
     qtbot.waitUntil(lambda: model_shown(window), timeout=5_000)  # not an empty status bar
 
     bad = text_file_named_gguf(tmp_path / "list.gguf")
-    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    from_menu(qtbot, window, "File", "Open model file…")
     pick_file(qtbot, bad)
     error = dialog_named(qtbot, "errorDialog")
     assert status_line(window) == "That file is not a usable model."
@@ -214,9 +214,12 @@ def test_check_boxes_show_and_the_input_hint_fits_at_font_16_in_900_by_600(
     assert hint.startswith("Ask anything")
     assert composer.fontMetrics().horizontalAdvance(hint) <= room  # on its one line, whole
 
-    qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    from_menu(qtbot, window, "Edit", "Settings…")
     dialog = dialog_named(qtbot, "settingsDialog")
+    tabs = dialog.tabs.tabBar()
+    click(tabs, tabs.tabRect(0).center())  # This chat
     box = dialog.save_as_default
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
     assert frame_contrast(box) >= 2.5, theme  # the empty box is seen, not guessed
     size = box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, box)
     assert size >= box.fontMetrics().height() * 0.6  # and grows with the font
