@@ -35,7 +35,7 @@ def _one_line(text: str) -> str:
         size *= 4
 
 
-def _legacy_title(question: str) -> str:
+def legacy_title(question: str) -> str:
     """What earlier versions stored: cut at 59 characters, with "…" appended."""
     line = _one_line(question)
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
@@ -44,4 +44,4 @@ def _legacy_title(question: str) -> str:
 def is_automatic(title: str, question: str) -> bool:
     """Whether ``title`` is what this or an earlier version made of ``question`` (and not a
     name the person gave the chat)."""
-    return title in (automatic_title(question), _legacy_title(question))
+    return title in (automatic_title(question), legacy_title(question))
