@@ -15,7 +15,7 @@ from desktop.ui.main_window import MainWindow
 from tests.documents.conftest import QUESTION, REPO, use_converted_model
 from tests.helpers import greedy_by_default
 from tests.ui.conftest import ANSWER_MS, open_window, type_and_send
-from tests.ui.opener import system_opener
+from tests.ui.opener import first_on_path, system_opener
 from tests.ui.person import (
     choose,
     click,
@@ -95,7 +95,7 @@ def test_add_a_folder_ask_and_open_the_citation(
     assert passage.text.toPlainText() == first.text
     assert "every November" in first.text
     # No application for PDFs here: Open file says so, with the path to copy
-    monkeypatch.setenv("PATH", str(system_opener(tmp_path, exit_status=3)))
+    monkeypatch.setenv("PATH", first_on_path(system_opener(tmp_path, exit_status=3)))
     click(passage.open_button)
     where = dialog_named(qtbot, "pathDialog")
     assert where.path.text() == first.path and "No application" in where.message.text()

@@ -3,6 +3,7 @@ asked to open and exits with the status a test chooses (3: xdg-open's "no applic
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -17,6 +18,11 @@ def system_opener(folder: Path, exit_status: int) -> Path:
     script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{record}"\nexit {exit_status}\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return bin_dir
+
+
+def first_on_path(bin_dir: Path) -> str:
+    """PATH with ``bin_dir`` first (the rest stays: other programs are still found)."""
+    return os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")])
 
 
 def opened(bin_dir: Path) -> str:

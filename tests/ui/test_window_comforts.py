@@ -18,7 +18,7 @@ from desktop.ui import main_window
 from desktop.ui.main_window import MainWindow
 from tests.helpers import text_file_named_gguf
 from tests.ui.conftest import ANSWER_MS, ask, type_and_send
-from tests.ui.opener import opened, system_opener
+from tests.ui.opener import first_on_path, opened, system_opener
 from tests.ui.person import (
     choose,
     click,
@@ -157,11 +157,11 @@ def test_the_log_folder_opens_or_its_path_is_shown_to_copy(
     qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     working = system_opener(tmp_path, exit_status=0)
-    monkeypatch.setenv("PATH", str(working))
+    monkeypatch.setenv("PATH", first_on_path(working))
     choose(qtbot, open_menu(qtbot, window, "Help"), "Open the log folder")
     qtbot.waitUntil(lambda: opened(working) == str(paths.log_dir()), timeout=5_000)
 
-    monkeypatch.setenv("PATH", str(system_opener(tmp_path, exit_status=3)))  # no application
+    monkeypatch.setenv("PATH", first_on_path(system_opener(tmp_path, exit_status=3)))
     from_menu(qtbot, window, "Help", "Open the log folder")
     dialog = dialog_named(qtbot, "pathDialog")
     assert "No application" in dialog.message.text()
