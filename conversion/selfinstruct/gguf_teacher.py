@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from conversion import llama_log
 from conversion.errors import Cancelled, ModelFileError, TeacherError
@@ -80,7 +81,7 @@ class GgufTeacher:
                 "token context, which leaves no room for an answer.",
                 "Raise --ctx, shorten --prompt-file, or lower --prompt-tasks.",
             )
-        common = dict(
+        common: dict[str, Any] = dict(
             max_tokens=min(sampling.max_tokens, room),
             temperature=sampling.temperature,
             top_p=sampling.top_p,
@@ -91,10 +92,11 @@ class GgufTeacher:
             seed=seed,
             stream=True,
         )
+        stream: Any  # llama-cpp-python's TypedDict chunks, read as plain dictionaries
         if self.continuation:
             stream = self._llama.create_completion(prompt, **common)
         else:
-            messages = [{"role": "user", "content": prompt}]
+            messages: Any = [{"role": "user", "content": prompt}]
             stream = self._llama.create_chat_completion(messages, **common)
         parts: list[str] = []
         finish = "stop"

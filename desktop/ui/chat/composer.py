@@ -60,7 +60,7 @@ class Composer(QPlainTextEdit):
         if self.placeholderText() != text:
             self.setPlaceholderText(text)
 
-    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._fit_height()  # the style sheet's padding is known once the widget is polished
 
