@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from desktop.core.history.store import History, NewMessage
 
@@ -21,11 +21,14 @@ class ChatMessage(Protocol):
     id: int | None
 
 
+M = TypeVar("M", bound=ChatMessage)
+
+
 @dataclass
-class EditUndo:
-    replaced: list[ChatMessage]  # the edited question and the turns after it, as they were
+class EditUndo(Generic[M]):
+    replaced: list[M]  # the edited question and the turns after it, as they were
     saved: list[NewMessage]  # the same turns as the history held them ([] when not saved)
-    new: list[ChatMessage]  # the question as edited and its answer
+    new: list[M]  # the question as edited and its answer
 
     @property
     def count(self) -> int:

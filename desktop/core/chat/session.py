@@ -132,7 +132,7 @@ class ChatSession:
         self.messages: list[ChatMessage] = []
         self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
         self._pending: _Pending | None = None
-        self._edit_undo: EditUndo | None = None  # what the last edit replaced
+        self._edit_undo: EditUndo[ChatMessage] | None = None  # what the last edit replaced
         # Documents Q&A: the collections this chat searches, and who finds the passages
         # (question, collections) → Passages; set by whoever drives the session.
         self.collections: list[str] = []

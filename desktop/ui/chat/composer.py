@@ -4,7 +4,7 @@ Up in an empty box edits the last question."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 MAX_VISIBLE_LINES = 8
@@ -47,7 +47,7 @@ class Composer(QPlainTextEdit):
             self._fit_height()
             self._fit_placeholder()
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_placeholder()
 
