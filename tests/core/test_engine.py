@@ -121,6 +121,38 @@ def test_a_request_cancelled_before_it_starts_never_generates(engine: ChatEngine
     assert after.text() and after.finish_reason == "length"
 
 
+def test_a_cancel_ends_a_long_prompts_evaluation_within_a_batch(
+    engine: ChatEngine, count_reference: Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 30 item 10: the client of a long conversation leaves (or Ctrl+C stops ``serve``)
+    while the prompt is evaluated, before any token: the evaluation stops within a batch
+    instead of reading all of the prompt (minutes for a 7B model on a CPU)."""
+    llama = engine._require()
+    cancel = CancelToken()
+    evaluated: list[int] = []
+    real_eval = llama.eval
+
+    def evaluate(tokens) -> None:  # type: ignore[no-untyped-def]
+        evaluated.append(len(tokens))
+        real_eval(tokens)
+        cancel.cancel()  # the client leaves while the first batch is evaluated
+
+    monkeypatch.setattr(llama, "eval", evaluate)
+    engine.forget_cache()
+    long_turns = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"Note {i}: alpacas hum."}
+        for i in range(160)
+    ]
+    response = engine.stream([*long_turns, {"role": "user", "content": COUNT}], greedy(), cancel)
+    assert list(response) == []
+    stats = response.stats
+    assert stats is not None and stats.finish_reason == "cancelled"
+    assert stats.prompt_tokens > llama.n_batch  # a prompt of two batches or more…
+    assert sum(evaluated) <= llama.n_batch  # …of which one was read
+    monkeypatch.undo()
+    count_reference.assert_matches(ask(engine, COUNT))  # the cache after a stop is sound
+
+
 def spelled(text: str) -> tuple[list[int], dict[int, bytes]]:
     """Token ids for each character of ``text`` (a stand-in vocabulary)."""
     pieces = {i: ch.encode() for i, ch in enumerate(text)}

@@ -338,6 +338,7 @@ class ChatEngine:
             grammar=grammar,
         )
         try:
+            self._evaluate_prompt(llama, job.tokens, cancel)
             yield from text_stream(
                 generator,
                 lambda token: llama.detokenize([token]),
@@ -361,6 +362,30 @@ class ChatEngine:
                 finish_reason=outcome.finish_reason,
                 dropped_messages=job.dropped,
             )
+
+    @staticmethod
+    def _evaluate_prompt(llama: llama_cpp.Llama, tokens: list[int], cancel: CancelToken) -> None:
+        """Evaluate the prompt but its last token one batch at a time, stopping at a cancel.
+
+        llama-cpp-python's ``generate`` evaluates the whole prompt in one call that nothing
+        interrupts: a few thousand tokens take seconds on the starter and minutes on a 7B model
+        on a CPU, so a client that left (or Ctrl+C on ``serve``) waited for all of them.
+        ``generate`` then finds them in its cache and evaluates the last token itself (for fresh
+        logits). What the cache already holds is kept; where it cannot be cut (a recurrent
+        model), ``generate`` is left to evaluate it all as before."""
+        last = len(tokens) - 1
+        cached = 0
+        for old, new in zip(llama.input_ids[: llama.n_tokens], tokens[:last], strict=False):
+            if old != new:
+                break
+            cached += 1
+        if cached < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, cached, -1):
+            return
+        llama.n_tokens = cached
+        for start in range(cached, last, llama.n_batch):
+            if cancel.cancelled:
+                return
+            llama.eval(tokens[start : min(start + llama.n_batch, last)])
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading prompt tokens llama.cpp will take from its cache."""

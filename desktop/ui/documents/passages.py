@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.documents.context import INSTRUCTION, Citation
 from desktop.ui.open_path import open_path
+from desktop.ui.screen_fit import keep_fitted
 
 NOT_GIVEN = "None of these seemed relevant enough to answer from; the model was not asked."
 
@@ -33,7 +34,6 @@ class PassageDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("passageDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(640, 420)
         shown = [c for c in citations if c.number == number] if number else citations
         self.citation = shown[0] if number and shown else None
         layout = QVBoxLayout(self)
@@ -68,3 +68,4 @@ class PassageDialog(QDialog):
             path = Path(self.citation.path)
             self.open_button.clicked.connect(lambda: open_path(self, path))
         layout.addWidget(buttons)
+        keep_fitted(self, QSize(640, 420))  # within the screen, at every font size
