@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.scoring import Reference
-from tests.ui.person import click, dialog_named, from_menu, toggle
+from tests.ui.person import click, dialog_named, from_menu, status_line, toggle
 
 START_MS = 15_000
 
@@ -64,7 +64,7 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     toggle(tab.switch)
     click(dialog.ok_button)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: window.local_api.running, timeout=START_MS)
-    assert f"127.0.0.1:{port}" in window.status_label.text()
+    assert f"127.0.0.1:{port}" in status_line(window)
 
     with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as api:
         assert "smollm2-135m-instruct" in [m.id for m in api.models.list().data]
