@@ -19,8 +19,9 @@ from desktop.cli.arguments import positive, sampling
 from desktop.core import settings as settings_store
 from desktop.core.chat.answer import run_answer
 from desktop.core.chat.engine import ChatEngine
+from desktop.core.chat.message import ChatMessage, dropped_notice
 from desktop.core.chat.prompts import FORMAT_CHOICES
-from desktop.core.chat.session import ChatMessage, ChatSession, dropped_notice
+from desktop.core.chat.session import ChatSession
 from desktop.core.documents.context import Citation
 from desktop.core.models.library import library_for, resolve_model
 

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 from conversion.errors import HuacayaError
 from desktop import APP_NAME
 from desktop.core.chat.engine import ModelInfo
+from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import GenerationStats
-from desktop.core.chat.session import ChatMessage
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore

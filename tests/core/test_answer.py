@@ -10,7 +10,8 @@ import pytest
 
 from desktop.cli.chat import TerminalChat
 from desktop.core.chat.answer import run_answer
-from desktop.core.chat.session import STOPPED, ChatMessage, ChatSession
+from desktop.core.chat.message import STOPPED, ChatMessage
+from desktop.core.chat.session import ChatSession
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelEntry
 from desktop.core.settings import GenerationSettings

@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import AnswerRequest, Response
-from desktop.core.chat.session import ChatMessage, ChatSession
+from desktop.core.chat.session import ChatSession
 
 
 class Responder(Protocol):

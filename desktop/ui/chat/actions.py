@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from conversion.errors import HuacayaError
 from desktop.core.chat.folding import LONGEST_QUESTION, size_text
+from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import GenerationStats
-from desktop.core.chat.session import ChatMessage
 from desktop.ui.background.engine_thread import EngineController
 from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.panel import ChatPanel

@@ -14,8 +14,9 @@ from PySide6.QtCore import QObject, Signal
 
 from conversion.errors import HuacayaError
 from desktop.core.chat.answer import record_delta
+from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import AnswerRequest, Response
-from desktop.core.chat.session import ChatMessage, ChatSession
+from desktop.core.chat.session import ChatSession
 from desktop.core.history.store import Conversation, History
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.ui.background.engine_thread import EngineController

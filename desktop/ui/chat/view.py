@@ -33,7 +33,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from desktop.core.chat import folding
 from desktop.core.chat.markdown import DARK, LIGHT, Palette, Rendered
-from desktop.core.chat.session import ChatMessage
+from desktop.core.chat.message import ChatMessage
 from desktop.ui.background.tasks import run_in_background
 from desktop.ui.chat import frames
 from desktop.ui.chat.entry import STREAMING_KEY, Entry
