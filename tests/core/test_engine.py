@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from conversion.decoding.text import StreamOutcome, text_stream
 from conversion.errors import ModelFileError, ModelLoadError, PromptTooLongError
 from conversion.progress import CancelToken
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.response import AnswerRequest, Response
-from desktop.core.chat.text_stream import StreamOutcome, text_stream
 from desktop.core.settings import GenerationSettings
 from tests.conftest import COUNT, greedy
 from tests.helpers import (
@@ -217,21 +217,6 @@ def test_question_longer_than_the_context_is_refused(
         count_reference.assert_matches(ask(small, COUNT, greedy(24)))  # still usable afterwards
     finally:
         small.close()
-
-
-def test_engine_refuses_calls_from_another_thread(engine: ChatEngine) -> None:
-    errors: list[BaseException] = []
-
-    def use() -> None:
-        try:
-            engine.tokenize("hello")
-        except RuntimeError as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=use)
-    thread.start()
-    thread.join()
-    assert errors and "thread" in str(errors[0])
 
 
 @pytest.mark.parametrize(
