@@ -24,16 +24,9 @@ from conversion.progress import CancelToken
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.response import AnswerRequest, Response
 from desktop.core.settings import GenerationSettings
-from tests.conftest import COUNT, greedy
-from tests.scoring import Reference, Scorer
+from tests.conftest import COUNT, QUESTIONS, greedy
+from tests.scoring import Reference
 
-# Questions whose greedy answers lead by more than a logit for many tokens (checked below).
-QUESTIONS = [
-    COUNT,
-    "Name the days of the week.",
-    "Name the months of the year.",
-    "Count from 1 to 10.",
-]
 STORY = "Write a very long story about a dragon who learns to bake bread."
 TIMEOUT = 120
 
@@ -52,9 +45,7 @@ def test_prompts_starting_together_share_what_they_have_in_common() -> None:
         SharedRun(("a", "b", "d"), 2, 4),  # [3, 4]
         SharedRun(("a", "d"), 4, 5),  # [5]; each prompt's last token stays its own
     ]
-    assert shared_runs({"x": (0, [1, 2, 3]), "y": (0, [1, 2, 3])}) == [
-        SharedRun(("x", "y"), 0, 2)
-    ]
+    assert shared_runs({"x": (0, [1, 2, 3]), "y": (0, [1, 2, 3])}) == [SharedRun(("x", "y"), 0, 2)]
 
 
 def ask(question: str) -> list[dict[str, str]]:
@@ -71,16 +62,8 @@ def batched(starter_path: Path) -> Iterator[ChatEngine]:
 
 
 @pytest.fixture(scope="module")
-def alone(batched: ChatEngine, starter_path: Path) -> dict[str, Reference]:
-    """Each question's greedy answer, asked alone (from an empty cache), and the part of it any
-    machine reproduces; the first three tokens must be clear wins."""
-    references = {}
-    with Scorer(starter_path) as scorer:
-        for question in QUESTIONS:
-            batched.forget_cache()
-            text = batched.stream(ask(question), greedy(32)).text()
-            prompt = batched.fit(AnswerRequest(ask(question), greedy(32))).tokens  # type: ignore[arg-type]
-            references[question] = scorer.reference(prompt, text, 3)
+def alone(references: dict[str, Reference]) -> dict[str, Reference]:
+    """The questions' greedy answers asked alone (tests/conftest.py)."""
     return references
 
 

@@ -1,6 +1,6 @@
-"""Settings → Local API, used as a person does: open Settings, choose a port, turn the switch on,
-press OK — then another program (the official openai client) chats with the model; closing the
-window stops the server."""
+"""Settings → Local API, used as a person does: open Settings, choose a port and how many requests
+are answered at once, turn the switch on, press OK — then another program (the official openai
+client) chats with the model; closing the window stops the server."""
 
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(spin, str(port))
     assert tab.address.text() == f"http://127.0.0.1:{port}/v1"
+    assert tab.parallel.value() == 4  # the default
+    click(tab.parallel)
+    qtbot.keyClick(tab.parallel, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(tab.parallel, "3")
     assert not tab.key.isVisible()  # this computer only: no key needed
     click(tab.copy_address)
     assert QGuiApplication.clipboard().text() == f"http://127.0.0.1:{port}/v1"
@@ -48,6 +52,10 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     click(dialog.ok_button)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: window.local_api.running, timeout=START_MS)
     assert f"127.0.0.1:{port}" in window.status_label.text()
+    assert window.store.settings.local_api_parallel == 3  # saved
+    assert window.local_api.server is not None
+    assert window.local_api.server.worker is not None
+    assert window.local_api.server.worker.parallel == 3
 
     with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as api:
         assert "smollm2-135m-instruct" in [m.id for m in api.models.list().data]
