@@ -64,6 +64,7 @@ class _Sequence:
         self.position = 0  # of pending[0]
         self.cached = 0
         self.answering = False  # the prompt is evaluated; each step adds one token
+        self.sampled: list[int] = []  # the answer's tokens
 
     @property
     def gone(self) -> bool:
@@ -93,7 +94,11 @@ class BatchDecoder:
         # prefix shared by several sequences is held once.
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = threads
-        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as Llama() does
+        # llama.cpp's default (flash attention where the device has it). In one pool of cells,
+        # attention without it gives a sequence results that depend on where its cells lie
+        # (two identical sequences decoded side by side drifted 0.5 logits apart); with it they
+        # stay bit for bit equal, and on CPU it is faster.
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
         params.no_perf = True
         handle = llama_cpp.llama_init_from_model(model.handle, params)
         if not handle:
@@ -376,6 +381,7 @@ class _Scheduler:
         assert sequence.chain is not None and sequence.assembler is not None
         sequence.answering = True
         token = sequence.chain.sample(self.ctx, index)
+        sequence.sampled.append(token)
         text, done = sequence.assembler.feed(token)
         outcome = sequence.assembler.outcome
         if text:
@@ -422,6 +428,7 @@ class _Scheduler:
                     submitted=sequence.stream.submitted,
                     first_token_at=outcome.first_token_at if outcome else 0.0,
                     ended=time.perf_counter(),
+                    tokens=tuple(sequence.sampled),
                 ),
                 error,
             )

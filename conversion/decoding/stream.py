@@ -38,6 +38,7 @@ class DecodeResult:
     submitted: float  # time.perf_counter() when the job was submitted
     first_token_at: float  # … when its first token was sampled (0: none was)
     ended: float
+    tokens: tuple[int, ...] = ()  # sampled (the end-of-generation token too), if it ended itself
 
     @property
     def time_to_first_token(self) -> float:

@@ -251,8 +251,12 @@ def test_an_unread_answer_holds_up_no_other(
     assert unread.result is not None and unread.result.finish_reason == "stop"
 
 
-def test_each_sequence_draws_with_its_own_seed(decoder: tuple[BatchDecoder, list[int]]) -> None:
-    batch_decoder, prompt = decoder
+def test_each_sequence_draws_with_its_own_seed(
+    decoder: tuple[BatchDecoder, list[int]], batched: ChatEngine
+) -> None:
+    batch_decoder, _ = decoder
+    story = ask("Tell me a short story about a robot.")
+    prompt = batched.fit(AnswerRequest(story, greedy())).tokens  # type: ignore[arg-type]
 
     def warm(seed: int) -> DecodeJob:
         return DecodeJob(prompt, SamplerSettings(temperature=1.5, seed=seed), 24)
