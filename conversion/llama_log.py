@@ -33,6 +33,10 @@ _LEVELS = {
     4: logging.ERROR,
 }
 _CONT = 5
+# Warnings that do not apply to how we use llama.cpp, logged at debug level: with several
+# sequences in one pool of cells (conversion/decoding), llama.cpp compares the whole pool with
+# the trained context, while each sequence is held to its own share.
+_EXPECTED = ("possible training context overflow",)
 
 _lock = threading.Lock()
 _recent_errors: deque[str] = deque(maxlen=8)
@@ -49,6 +53,8 @@ def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         _state["level"] = level
     if not message.strip():
         return
+    if level == logging.WARNING and any(text in message for text in _EXPECTED):
+        level = logging.DEBUG
     if level >= logging.ERROR:
         with _lock:
             _recent_errors.append(message.strip())

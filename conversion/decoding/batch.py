@@ -36,6 +36,15 @@ class TokenBatch:
         )
         self.logits = np.frombuffer(self._logits, dtype=np.int8)
         self.size = 0
+        self._batch = llama_cpp.llama_batch(
+            n_tokens=0,
+            token=ctypes.cast(self._token, ctypes.POINTER(llama_cpp.llama_token)),
+            embd=None,
+            pos=ctypes.cast(self._pos, ctypes.POINTER(llama_cpp.llama_pos)),
+            n_seq_id=ctypes.cast(self._n_seq, ctypes.POINTER(ctypes.c_int32)),
+            seq_id=ctypes.cast(self._seq, ctypes.POINTER(ctypes.POINTER(llama_cpp.llama_seq_id))),
+            logits=ctypes.cast(self._logits, ctypes.POINTER(ctypes.c_int8)),
+        )
 
     @property
     def room(self) -> int:
@@ -53,6 +62,12 @@ class TokenBatch:
         begin, end = self.size, self.size + count
         if count == 0 or end > self.capacity:
             raise ValueError(f"{count} tokens do not fit in the batch ({self.room} left)")
+        if count == 1 and len(sequences) == 1:  # an answering sequence's next token: no NumPy
+            self._token[begin], self._pos[begin] = tokens[0], start
+            self._n_seq[begin], self._seq_store[begin * self.max_sequences] = 1, sequences[0]
+            self._logits[begin] = 1 if logits_last else 0
+            self.size = end
+            return begin
         self.tokens[begin:end] = tokens
         self.positions[begin:end] = np.arange(start, start + count, dtype=np.int32)
         self.sequence_counts[begin:end] = len(sequences)

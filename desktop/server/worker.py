@@ -205,6 +205,8 @@ class ModelWorker:
         self._stopping = True
         for job in list(self._current):
             job.cancel.cancel()
+        with self._models:
+            self._models.notify_all()  # a request waiting to switch models gives up
         while True:
             try:
                 job = self._queue.get_nowait()
@@ -251,6 +253,8 @@ class ModelWorker:
         with self._models:
             while not self._may_use(entry):
                 self._models.wait()
+            if self._stopping:
+                raise Stopped()
             if self.entry is None or self.entry.id != entry.id or self.engine is None:
                 self._loading = True
                 self._models.release()  # loading takes a while; others wait for _loading
@@ -276,6 +280,8 @@ class ModelWorker:
             return engine
 
     def _may_use(self, entry: ModelEntry) -> bool:
+        if self._stopping:
+            return True  # to be told so
         if self._loading:
             return False
         holds = self.engine is not None and self.entry is not None and self.entry.id == entry.id
@@ -304,6 +310,7 @@ class ModelWorker:
             threads=self.config.threads,
             gpu_layers=self.config.gpu_layers,
             slots=slots,
+            background=self.config.background,
         )
         engine.load()
         self.engine, self.entry = engine, entry

@@ -8,6 +8,8 @@ Answers are compared with the same engine's answers one at a time, up to the fir
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +301,21 @@ def test_a_closed_decoder_ends_its_sequences_and_takes_no_more(starter_path: Pat
     with pytest.raises(GenerationError):
         batch_decoder.submit(DecodeJob(prompt, GREEDY, 4))
     model.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
+def test_a_background_decoder_yields_the_cpu(starter_path: Path) -> None:
+    """The window's local API decodes in the background, so the window's own answers keep
+    their share of a busy CPU."""
+    model = GgufModel.load(starter_path)
+    found = {}
+    for background in (False, True):
+        name = f"decoder-{background}"
+        batch_decoder = BatchDecoder(model, context=64, threads=1, name=name, background=background)
+        batch_decoder.submit(DecodeJob(model.tokenize("1, 2,"), GREEDY, 2)).text()
+        thread = next(t for t in threading.enumerate() if t.name == name)
+        assert thread.native_id is not None
+        found[background] = os.getpriority(os.PRIO_PROCESS, thread.native_id)
+        batch_decoder.close()
+    model.close()
+    assert found[True] > found[False]

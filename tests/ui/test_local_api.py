@@ -56,6 +56,7 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     assert window.local_api.server is not None
     assert window.local_api.server.worker is not None
     assert window.local_api.server.worker.parallel == 3
+    assert window.local_api.server.config.background  # the window's own answers come first
 
     with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as api:
         assert "smollm2-135m-instruct" in [m.id for m in api.models.list().data]

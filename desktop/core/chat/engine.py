@@ -79,15 +79,18 @@ class ChatEngine:
         gpu_layers: int = -1,
         prompt_format: str = "auto",
         slots: int = 1,
+        background: bool = False,
     ) -> None:
         """``context_length``: tokens per answer; ``slots``: answers decoded together (each
-        with its own cache of ``context_length`` tokens)."""
+        with its own cache of ``context_length`` tokens); ``background``: decode at a lower
+        CPU priority (the window's local API, beside the window's own answers)."""
         self.model_path = Path(model_path)
         self.requested_context = context_length
         self.threads = threads if threads > 0 else hardware.default_threads()
         self.gpu_layers = gpu_layers if gpu_layers >= 0 else hardware.default_gpu_layers()
         self.prompt_format_name = prompt_format
         self.slots = max(1, slots)
+        self.background = background
         self._model: GgufModel | None = None
         self._decoder: BatchDecoder | None = None
         self._formats: dict[str, PromptFormat] = {}  # by name, made when first asked for
@@ -112,7 +115,13 @@ class ChatEngine:
         context = self._context_for(header)
         model = GgufModel.load(self.model_path, gpu_layers=self.gpu_layers)
         try:
-            decoder = BatchDecoder(model, context=context, slots=self.slots, threads=self.threads)
+            decoder = BatchDecoder(
+                model,
+                context=context,
+                slots=self.slots,
+                threads=self.threads,
+                background=self.background,
+            )
         except BaseException:
             model.close()
             raise
