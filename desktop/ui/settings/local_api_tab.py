@@ -68,7 +68,8 @@ class LocalApiTab(QWidget):
         self.parallel.setSuffix(" at once")
         self.parallel.setToolTip(
             "Requests answered together; more wait their turn. Together they take little more "
-            "time per word than one alone, but each needs memory for its own context."
+            "time per word than one alone, but each needs memory for its own context. "
+            "A change restarts the API: answers in progress are cut short."
         )
         form.addRow("Answers", self.parallel)
         self.address = QLineEdit()
