@@ -56,6 +56,9 @@ MALFORMED: dict[str, tuple[bytes, str | None]] = {
     "not UTF-8": (b'{"format": "huacaya-conversation", "title": "\xff\xfe"}', "cannot be read"),
     "not JSON": (b"{format: huacaya", "cannot be read as JSON"),
     "a list, not an object": (b"[1, 2, 3]", "not a Huacaya conversation export"),
+    # what the window shows and edits is bounded (issue 30): a title, a system prompt
+    "title too long": (export(title="T" * 1_001), "“title” is not valid: it should be at most"),
+    "system prompt too long": (export(system_prompt="s" * 500_001), "“system_prompt”"),
     # text Python can hold but UTF-8 cannot (a lone surrogate) is refused; a NUL byte is text
     "lone surrogate in content": (message(content="a\ud800b"), "messages[0].content"),
     "lone surrogate in title": (export(title="\udfff"), "title"),

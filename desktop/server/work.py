@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from conversion.errors import Cancelled
 from desktop.core.chat.answer import run_answer
 from desktop.core.chat.prompts import Message
 from desktop.core.chat.session import ChatSession
@@ -107,12 +108,16 @@ def completion_work(
 
 def embedding_work(texts: list[str]) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
-        model = ensure_embedding_model(cancel=job.cancel)
-        with worker.embedding:
-            if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
-                worker.embedder = Embedder.for_model(model, worker.config.threads)
-            vectors = worker.embedder.embed(texts)
-            tokens = worker.embedder.count_tokens(texts)
+        try:
+            model = ensure_embedding_model(cancel=job.cancel)
+            with worker.embedding:
+                if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
+                    worker.embedder = Embedder.for_model(model, worker.config.threads)
+                # Thousands of texts take minutes: stop within a text of the client leaving.
+                vectors = worker.embedder.embed(texts, job.cancel)
+                tokens = worker.embedder.count_tokens(texts, job.cancel)
+        except Cancelled:
+            raise Stopped() from None  # as an answer cut short (see _refuse_if_cancelled)
         job.report(Finished({}, result=(vectors.tolist(), tokens)))
 
     return work

@@ -303,8 +303,8 @@ class MainWindow(QMainWindow):
         self.chat_actions.clear_stats()
         self._update_controls()
         search = self.sidebar.search.text().strip()
-        if self.sidebar.searching and search:
-            self.chat_view.find(search.split()[0])  # show the first hit
+        if self.sidebar.searching and search:  # show the message the search found
+            self.chat_view.show_match(search.split()[0], self.sidebar.hit_in(conversation_id))
 
     def _on_deleted(self, conversation_id: int) -> None:
         if conversation_id == self.conversation.conversation_id:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import llama_cpp
 import pytest
 
+from conversion.decoding.decoder import BATCH_TOKENS
 from conversion.decoding.text import StreamOutcome, text_stream
 from conversion.errors import ModelFileError, ModelLoadError, PromptTooLongError
 from conversion.progress import CancelToken
@@ -119,6 +121,45 @@ def test_a_request_cancelled_before_it_starts_never_generates(engine: ChatEngine
     # the next request has its own token: it runs
     after = respond(engine, STORY, greedy(3))
     assert after.text() and after.finish_reason == "length"
+
+
+def test_a_cancel_ends_a_long_prompts_evaluation_within_a_batch(
+    engine: ChatEngine, count_reference: Reference, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 30 item 10: the client of a long conversation leaves (or Ctrl+C stops ``serve``)
+    while the prompt is evaluated, before any token: the evaluation stops within a batch
+    instead of reading all of the prompt (minutes for a 7B model on a CPU). The decoder
+    evaluates a prompt BATCH_TOKENS at a time and drops a cancelled sequence between steps."""
+    cancel = CancelToken()
+    before: list[int] = []  # tokens per llama_decode call until the cancel
+    after: list[int] = []
+    real_decode = llama_cpp.llama_decode
+
+    def decode(ctx, batch):  # type: ignore[no-untyped-def]
+        if cancel.cancelled:
+            after.append(batch.n_tokens)
+            return real_decode(ctx, batch)
+        before.append(batch.n_tokens)
+        code = real_decode(ctx, batch)
+        cancel.cancel()  # the client leaves while the first batch is evaluated
+        return code
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", decode)
+    engine.forget_cache()
+    long_turns = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": f"Note {i}: alpacas hum."}
+        for i in range(160)
+    ]
+    response = engine.stream([*long_turns, {"role": "user", "content": COUNT}], greedy(), cancel)
+    assert list(response) == []
+    stats = response.stats
+    assert stats is not None and stats.finish_reason == "cancelled"
+    assert stats.prompt_tokens > BATCH_TOKENS  # a prompt of two batches or more…
+    assert before == [BATCH_TOKENS]  # …of which one was read
+    count_reference.assert_matches(ask(engine, COUNT))  # the cache after a stop is sound
+    # The next answer's prompt (its system prompt cached) and its tokens: no more of the
+    # cancelled prompt was evaluated.
+    assert after and max(after) < BATCH_TOKENS // 2
 
 
 def spelled(text: str) -> tuple[list[int], dict[int, bytes]]:

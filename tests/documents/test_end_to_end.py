@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conversion.errors import Cancelled
+from conversion.progress import CancelToken
 from desktop.cli.main import main
 from desktop.core import paths
 from desktop.core.chat.answer import run_answer
@@ -170,3 +172,34 @@ def test_copies_side_by_side_give_each_text_its_own_vector(minilm: Embedder) -> 
     alone = np.vstack([minilm.embed([t]) for t in texts])
     assert (together * alone).sum(-1).min() > 0.9999
     assert (together[0] * together[5]).sum() < 0.99  # and they differ from text to text
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_a_cancelled_embedding_stops_within_a_text_per_copy(
+    minilm: Embedder, copies: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 30 item 10: a request for thousands of texts (the API's embeddings) stops soon
+    after its client leaves, on one copy or side by side, and counting its tokens does too."""
+    texts = [f"Passage {i} about alpacas and their wool." for i in range(2_000)]
+    embedder = Embedder(minilm.path, max_tokens=minilm.max_tokens, threads=copies)
+    cancel = CancelToken()
+    embedded: list[str] = []
+    real = Embedder._vector
+
+    def vector(self: Embedder, llama, text: str) -> list[float]:  # type: ignore[no-untyped-def]
+        embedded.append(text)
+        if len(embedded) == 5:
+            cancel.cancel()  # the client leaves while the fifth text is embedded
+        return real(self, llama, text)
+
+    monkeypatch.setattr(Embedder, "_vector", vector)
+    try:
+        with pytest.raises(Cancelled):
+            embedder.embed(texts, cancel)
+        assert len(embedded) <= 5 + copies  # each copy finishes at most the text it holds
+        with pytest.raises(Cancelled):
+            embedder.count_tokens(texts, cancel)
+        # A new token: the same embedder still embeds (the cancel did not stick to it).
+        assert embedder.embed(texts[:3], CancelToken()).shape == (3, embedder.dimensions)
+    finally:
+        embedder.close()

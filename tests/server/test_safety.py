@@ -12,6 +12,7 @@ import openai
 import pytest
 
 from conversion.errors import ServerError
+from desktop.core.documents.embedder import Embedder
 from desktop.core.models.library import ModelLibrary
 from desktop.server.config import ServerConfig
 from desktop.server.runner import ApiServer
@@ -48,6 +49,32 @@ def test_a_client_that_gives_up_waiting_stops_generation(server: ApiServer) -> N
     logged = server.worker.requests.last()  # type: ignore[union-attr]
     assert logged is not None and logged.outcome == "cancelled"
     assert 0 < logged.completion_tokens < LONG // 4
+
+
+def test_a_client_that_leaves_stops_its_embeddings(
+    server: ApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 30 item 10: thousands of texts to embed are not embedded for nobody."""
+    texts = [f"Passage {i} about alpacas and their wool." for i in range(3_000)]
+    with client_for(server) as api:  # the embedding model is ready before the clock starts
+        assert api.embeddings.create(model="all-MiniLM-L6-v2", input=texts[:2]).data
+    embedded: list[str] = []
+    left = threading.Event()
+    real = Embedder._vector
+
+    def vector(self: Embedder, llama, text: str) -> list[float]:  # type: ignore[no-untyped-def]
+        embedded.append(text)
+        left.wait(30)  # the first texts are held until the client has gone
+        return real(self, llama, text)
+
+    monkeypatch.setattr(Embedder, "_vector", vector)
+    with client_for(server, timeout=1.0) as api, pytest.raises(openai.APITimeoutError):
+        api.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+    left.set()
+    assert server.worker.wait_idle(120)  # type: ignore[union-attr]
+    logged = server.worker.requests.last()  # type: ignore[union-attr]
+    assert logged is not None and logged.outcome == "cancelled"
+    assert len(embedded) < len(texts) // 10, f"{len(embedded)} texts embedded for nobody"
 
 
 def test_a_full_queue_answers_429_and_the_queued_request_is_still_served(

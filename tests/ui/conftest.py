@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from desktop.ui.main_window import MainWindow
 from tests.helpers import greedy_by_default
-from tests.ui.person import click
+from tests.ui.person import click, pick_file
 
 LOAD_MS = 60_000
 ANSWER_MS = 60_000
@@ -50,3 +50,16 @@ def ask(qtbot, window: MainWindow, text: str) -> str:  # type: ignore[no-untyped
     finally:
         window.engine.delta.disconnect(deltas.append)
     return "".join(deltas)
+
+
+IMPORT_MS = 60_000
+
+
+def import_chat(qtbot, window: MainWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Click Import…, choose ``path`` in the file dialog, and wait while the button says
+    "Importing…" (an import runs off the GUI thread); then the chat is open, or the error is
+    shown."""
+    button = window.sidebar.import_button
+    click(button)
+    pick_file(qtbot, path)
+    qtbot.waitUntil(button.isEnabled, timeout=IMPORT_MS)

@@ -12,8 +12,8 @@ from desktop.core.history.store import History
 from desktop.core.settings import SettingsStore
 from desktop.ui.main_window import MainWindow
 from tests.malformed_exports import MALFORMED
-from tests.ui.conftest import open_window
-from tests.ui.person import click, pick_file
+from tests.ui.conftest import import_chat, open_window
+from tests.ui.person import click
 
 
 def error_boxes() -> list[QMessageBox]:
@@ -37,8 +37,7 @@ def test_every_malformed_export_is_refused_in_one_line_and_the_window_starts_aga
         path = tmp_path / f"export-{number}.json"
         path.write_bytes(data)
         before = len(window.history.list())
-        click(window.sidebar.import_button)
-        pick_file(qtbot, path)
+        import_chat(qtbot, window, path)
         if words is None:  # imported, and opened
             assert len(window.history.list()) == before + 1, name
             assert window.conversation.conversation_id == window.history.list()[0].id

@@ -15,7 +15,7 @@ from desktop.core.chat.markdown import DARK, LIGHT, Palette
 from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.scoring import Reference
-from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, open_window
+from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, import_chat, open_window
 from tests.ui.person import (
     choose,
     choose_in_combo,
@@ -96,8 +96,7 @@ def test_rename_export_import_and_delete_with_undo_from_the_chat_menu(
         "Adding numbers"
     )
 
-    click(window.sidebar.import_button)
-    pick_file(qtbot, tmp_path / "chat.json")
+    import_chat(qtbot, window, tmp_path / "chat.json")
     imported = window.conversation.conversation_id
     assert imported != original
     strip = lambda ms: [(m.role, m.content, m.model) for m in ms]  # noqa: E731
@@ -116,8 +115,7 @@ def test_rename_export_import_and_delete_with_undo_from_the_chat_menu(
     assert len(window.history.list()) == 1
 
     (tmp_path / "bad.json").write_text(json.dumps({"hello": "world"}))
-    click(window.sidebar.import_button)
-    pick_file(qtbot, tmp_path / "bad.json")
+    import_chat(qtbot, window, tmp_path / "bad.json")
     box = window.sidebar.findChild(QMessageBox, "errorDialog")
     assert box is not None and "not a Huacaya conversation" in box.text()
 
@@ -196,8 +194,7 @@ def test_a_system_message_from_an_import_does_not_shift_edit_or_regenerate(
         ],
     }
     (tmp_path / "chat.json").write_text(json.dumps(export))
-    click(window.sidebar.import_button)
-    pick_file(qtbot, tmp_path / "chat.json")
+    import_chat(qtbot, window, tmp_path / "chat.json")
     assert [m.role for m in window.messages] == ["system", "user", "assistant"]
     click_link(window.chat_view, link(window, "edit", 1))
     assert window.composer.toPlainText() == "First question"  # not the system message

@@ -5,8 +5,11 @@ the window's anchor between answers). The system prompt and the latest question 
 When turns must go, enough go to leave half of the room free, and the next questions start from
 the same turn until the room is used up again, so they keep reusing the evaluated prefix (the KV
 cache) instead of re-reading the conversation every turn. Turns go in pairs (a question and its
-answer). The cut is found by bisection over the number of pairs left out: a few renderings, not
-one per pair, so a conversation of thousands of messages costs milliseconds, not minutes.
+answer). The cut is found from the latest turns back, doubling the number of pairs kept until
+they no longer fit and then bisecting: a few renderings, each about the size of the context,
+never of the whole conversation. (llama.cpp's tokenizer takes time that grows faster than the
+text when it looks for special tokens: 20,001 short messages took 13 s to tokenize once, so
+renderings of the whole conversation made one request cost minutes.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from desktop.core.chat.prompts import Message
 from desktop.core.chat.response import WindowAnchor
 
 Tokens = list[int]
+# A conversation longer than this many characters per token of the room is not rendered whole
+# to see whether it fits (real text has about 4): the cut is searched from its latest turns.
+MOST_CHARACTERS_PER_TOKEN = 8
 
 
 @dataclass(frozen=True)
@@ -54,9 +60,12 @@ def fit_to_context(
         0,
     )
     older = older[start:]
-    tokens = tokenize(system + older + latest)
-    if len(tokens) > budget:
-        older, tokens = _drop_oldest(system, older, latest, tokenize, budget // 2, tokens)
+    whole = system + older + latest
+    tokens: Tokens | None = None
+    if sum(len(m["content"]) for m in whole) <= budget * MOST_CHARACTERS_PER_TOKEN:
+        tokens = tokenize(whole)  # likely fits: one rendering
+    if tokens is None or len(tokens) > budget:
+        older, tokens = _drop_oldest(system, older, latest, tokenize, budget, tokens)
     if len(tokens) > budget:
         raise PromptTooLongError(
             f"This question is {len(tokens):,} tokens long with the system prompt; the model's "
@@ -75,24 +84,38 @@ def _drop_oldest(
     older: list[Message],
     latest: list[Message],
     tokenize: Callable[[list[Message]], Tokens],
-    target: int,
-    tokens: Tokens,
+    budget: int,
+    whole: Tokens | None,
 ) -> tuple[list[Message], Tokens]:
-    """The fewest oldest pairs to leave out so the prompt is at most ``target`` tokens (all of
-    ``older`` when even that is not enough), found by bisection."""
+    """``older`` as it is when it all fits in ``budget`` (``whole``: its tokens, if rendered),
+    else the fewest oldest pairs left out so the prompt is at most half of ``budget`` (all of
+    ``older`` when even that is not enough)."""
+    target = budget // 2
+    most = (len(older) + 1) // 2  # pairs in ``older`` (the oldest may be a lone message)
 
-    def without(pairs: int) -> list[Message]:
-        return older[min(2 * pairs, len(older)) :]
+    def keeping(pairs: int) -> list[Message]:
+        return older[max(len(older) - 2 * pairs, 0) :]
 
-    most = (len(older) + 1) // 2  # leaving out this many pairs leaves nothing older
-    low, high = 0, most  # fits(high) is assumed: nothing older is the least we can send
-    rendered: dict[int, Tokens] = {0: tokens}
-    while low < high:
-        middle = (low + high) // 2
-        rendered[middle] = tokenize(system + without(middle) + latest)
-        if len(rendered[middle]) <= target:
-            high = middle
+    rendered: dict[int, Tokens] = {} if whole is None else {most: whole}
+
+    def fits(pairs: int, limit: int) -> bool:
+        if pairs not in rendered:
+            rendered[pairs] = tokenize(system + keeping(pairs) + latest)
+        return len(rendered[pairs]) <= limit
+
+    # Double the pairs kept while they fit: each rendering is at most about twice what fits.
+    fitting, pairs = 0, 1
+    while pairs < most and fits(pairs, target):
+        fitting, pairs = pairs, 2 * pairs
+    if pairs >= most and fits(most, budget):  # all of it fits after all (never when ``whole``)
+        return older, rendered[most]
+    too_many = min(pairs, most)
+    while too_many - fitting > 1:  # fits(fitting) and not fits(too_many)
+        middle = (fitting + too_many) // 2
+        if fits(middle, target):
+            fitting = middle
         else:
-            low = middle + 1
-    best = rendered.get(low) or tokenize(system + without(low) + latest)
-    return without(low), best
+            too_many = middle
+    if fitting not in rendered:
+        rendered[fitting] = tokenize(system + keeping(fitting) + latest)
+    return keeping(fitting), rendered[fitting]

@@ -3,6 +3,12 @@
 Model output is untrusted: raw HTML in it is shown as text, never interpreted. Each fenced
 code block gets a "Copy" link (``{link_prefix}N``) so the window can put its text on the
 clipboard.
+
+Highlighting is bounded: a block's language is guessed from its first :data:`GUESS_CHARS`
+characters (Pygments tries every lexer on the text it is given), and only the first
+:data:`HIGHLIGHT_CHARS` characters of code in a message are coloured; the rest is shown as plain
+code, which Qt's text document also inserts many times faster than thousands of coloured spans.
+How much text is rendered at all is decided by the caller (``folding.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ class Palette:
     pygments_style: str
 
 
+GUESS_CHARS = 2_000
+HIGHLIGHT_CHARS = 20_000
+
 LIGHT = Palette("#f6f8fa", "#d0d7de", "#0b61c4", "#6a737d", "default")
 DARK = Palette("#1e2228", "#3a404a", "#6cb2ff", "#9aa5b1", "monokai")
 
@@ -45,7 +54,7 @@ def _parser() -> MarkdownIt:
 
 def _lexer(language: str, code: str):
     try:
-        return get_lexer_by_name(language) if language else guess_lexer(code)
+        return get_lexer_by_name(language) if language else guess_lexer(code[:GUESS_CHARS])
     except ClassNotFound:
         return get_lexer_by_name("text")
 
@@ -56,6 +65,7 @@ def render_markdown(
     """HTML for ``text``; code block N gets a Copy link to ``{link_prefix}N``."""
     code_blocks: list[str] = []
     formatter = HtmlFormatter(nowrap=True, noclasses=True, style=palette.pygments_style)
+    highlighted = 0  # characters of code coloured so far in this message
 
     def fence(renderer, tokens, index, options, env) -> str:
         token = tokens[index]
@@ -63,7 +73,12 @@ def render_markdown(
         code = token.content
         number = len(code_blocks)
         code_blocks.append(code)
-        body = highlight(code, _lexer(language, code), formatter).rstrip("\n")
+        nonlocal highlighted
+        if highlighted + len(code) <= HIGHLIGHT_CHARS:
+            highlighted += len(code)
+            body = highlight(code, _lexer(language, code), formatter).rstrip("\n")
+        else:
+            body = html.escape(code).rstrip("\n")
         label = html.escape(language or "code")
         return (
             f'<table width="100%" cellspacing="0" cellpadding="8" '

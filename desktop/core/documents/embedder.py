@@ -2,7 +2,9 @@
 
 The default is the app's own all-MiniLM-L6-v2 (``embedding_model.py``); any GGUF embedding
 model (a BERT-family model converted from the Hub, nomic-embed, bge, …) can be used instead.
-A lock makes one embedder safe to share between the indexer and searches.
+A lock makes one embedder safe to share between the indexer and searches. A cancel token is
+checked before each text, so a request for thousands of texts (the local API's embeddings)
+stops within one text of being cancelled.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import llama_cpp
 import numpy as np
 
 from conversion import llama_log
+from conversion.progress import NEVER_CANCELLED, CancelToken
 from desktop.core import hardware
 from desktop.core.models.embedding_model import EmbeddingModel, ensure_embedding_model
 
@@ -98,15 +101,18 @@ class Embedder:
     def _vector(self, llama: llama_cpp.Llama, text: str) -> list[float]:
         return llama.embed(self._fit(llama, text) or " ", normalize=False)
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One L2-normalised float32 row per text."""
+    def embed(self, texts: Sequence[str], cancel: CancelToken = NEVER_CANCELLED) -> np.ndarray:
+        """One L2-normalised float32 row per text; raises Cancelled once ``cancel`` is set."""
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         with self._lock:
             if self._pool is None or len(texts) == 1:
-                rows = [self._vector(self._copies[0], t) for t in texts]
+                rows = []
+                for text in texts:
+                    cancel.check()
+                    rows.append(self._vector(self._copies[0], text))
             else:
-                rows = self._embed_side_by_side(texts)
+                rows = self._embed_side_by_side(texts, cancel)
         matrix = np.asarray(rows, dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.maximum(norms, 1e-12)
@@ -119,7 +125,7 @@ class Embedder:
         """A question, with the model's own query prompt if it has one (bge, e5, …)."""
         return self.embed([self.query_prefix + text])[0]
 
-    def _embed_side_by_side(self, texts: Sequence[str]) -> list[list[float]]:
+    def _embed_side_by_side(self, texts: Sequence[str], cancel: CancelToken) -> list[list[float]]:
         """Each copy takes the next text as soon as it is free, longest texts first, so the
         copies finish together (a fixed split leaves one idle while another has the long ones)."""
         order = iter(sorted(range(len(texts)), key=lambda i: -len(texts[i])))
@@ -127,7 +133,7 @@ class Embedder:
         rows: list[list[float]] = [[] for _ in texts]
 
         def work(llama: llama_cpp.Llama) -> None:
-            while True:
+            while not cancel.cancelled:
                 with taking:
                     index = next(order, None)
                 if index is None:
@@ -136,16 +142,20 @@ class Embedder:
 
         for done in [self._pool.submit(work, llama) for llama in self._copies]:  # type: ignore[union-attr]
             done.result()
+        cancel.check()
         return rows
 
-    def count_tokens(self, texts: Sequence[str]) -> int:
+    def count_tokens(self, texts: Sequence[str], cancel: CancelToken = NEVER_CANCELLED) -> int:
         """How many tokens :meth:`embed` reads for ``texts`` (each cut to the model's length)."""
         with self._lock:
             llama = self._copies[0]
-            return sum(
-                min(len(llama.tokenize(t.encode("utf-8"), add_bos=True)), self.max_tokens)
-                for t in texts
-            )
+            total = 0
+            for text in texts:
+                cancel.check()
+                total += min(
+                    len(llama.tokenize(text.encode("utf-8"), add_bos=True)), self.max_tokens
+                )
+            return total
 
     def close(self) -> None:
         with self._lock:

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversion.errors import HistoryError
+from desktop.core.chat.folding import LONGEST_QUESTION
+from desktop.core.history.store import LONGEST_TITLE
 from desktop.core.settings import SAMPLING
 
 # Seconds since 1970, up to the year 5000: a time a computer clock could have written.
 LATEST_TIME = 95_617_584_000.0
-LONGEST_TEXT = 64 << 20  # characters of one message, title or system prompt
+LONGEST_TEXT = 64 << 20  # characters of one message (the window shows long ones folded)
+LONGEST_SYSTEM_PROMPT = LONGEST_QUESTION  # what Settings edits, and is sent with every question
 LONGEST_NAME = 1024  # characters of a model name
 MAX_STATS = 64
 ROLES = ("system", "user", "assistant")
@@ -166,9 +169,9 @@ def validated_export(data: dict[str, Any]) -> CheckedExport:
     if not isinstance(messages, list):
         raise _refuse("messages", "a list", messages)
     return CheckedExport(
-        title=_text(data, "title", "title"),
+        title=_text(data, "title", "title", LONGEST_TITLE),
         model=_text(data, "model", "model", LONGEST_NAME),
-        system_prompt=_text(data, "system_prompt", "system_prompt"),
+        system_prompt=_text(data, "system_prompt", "system_prompt", LONGEST_SYSTEM_PROMPT),
         settings=_settings(data.get("settings")),
         created_at=_time(data, "created_at", "created_at"),
         messages=[_message(m, f"messages[{i}]") for i, m in enumerate(messages)],

@@ -38,7 +38,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DB_FILE = "history.sqlite3"
-TITLE_LENGTH = 60
+TITLE_LENGTH = 60  # a title made from the first question
+LONGEST_TITLE = 1_000  # a title given by a rename or an import (longer ones are cut or refused)
 
 
 @dataclass
@@ -79,9 +80,11 @@ class Conversation:
 # -- the store ----------------------------------------------------------------------------------
 
 
-def title_from(question: str) -> str:
-    line = " ".join(question.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+def title_from(question: str, length: int = TITLE_LENGTH) -> str:
+    """One line of at most ``length`` characters from the start of ``question`` (also how a
+    title is shown where room is short); costs what ``length`` does, not the text."""
+    line = " ".join(question[: 4 * length + 64].split())
+    return line if len(line) <= length else line[: length - 1].rstrip() + "…"
 
 
 class History:
@@ -191,7 +194,7 @@ class History:
         with self._tx() as db:
             db.execute(
                 "UPDATE conversations SET title = ? WHERE id = ?",
-                (storable(title.strip()), conversation_id),
+                (storable(title.strip()[:LONGEST_TITLE]), conversation_id),
             )
 
     def update_settings(

@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QWidget
 
 from conversion.errors import HuacayaError
+from desktop.core.chat.folding import LONGEST_QUESTION, size_text
 from desktop.core.chat.response import GenerationStats
 from desktop.core.chat.session import ChatMessage
 from desktop.ui.background.engine_thread import EngineController
@@ -51,6 +52,7 @@ class ChatActions(QObject):
         panel.view.copied.connect(lambda _what: self.notice.emit("Copied to the clipboard."))
         panel.composer.submitted.connect(self.send)
         panel.composer.edit_last_requested.connect(self.edit_last_question)
+        panel.composer.refused.connect(self.status)
         panel.send.clicked.connect(self._on_send_button)
         conversation.answer_started.connect(self._on_answer_started)
         conversation.answer_finished.connect(self._on_answer_finished)
@@ -118,8 +120,16 @@ class ChatActions(QObject):
     def _start_edit(self, key: int) -> None:
         if self.engine.busy:
             return
+        question = self.conversation.session.find(key).content
+        if len(question) > LONGEST_QUESTION:  # (an imported question can be that long)
+            self.status.emit(
+                f"This question is {size_text(len(question))} long, more than the "
+                f"{LONGEST_QUESTION:,} the box holds, so it cannot be edited here. Copy it with "
+                "its Copy link and send a shorter one."
+            )
+            return
         self._editing = key
-        self.composer.setPlainText(self.conversation.session.find(key).content)
+        self.composer.setPlainText(question)
         self.composer.setFocus()
         self.status.emit(EDITING)
         self.changed.emit()

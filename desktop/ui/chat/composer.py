@@ -1,11 +1,18 @@
 """The box where the user types: Enter (or Ctrl+Enter) sends, Shift+Enter starts a new line,
-Up in an empty box edits the last question."""
+Up in an empty box edits the last question.
+
+It holds at most :data:`~desktop.core.chat.folding.LONGEST_QUESTION` characters: a paste (or a
+drop) that would make it longer is refused whole, with ``refused`` saying why, before any of it
+reaches the editor (Qt's editor takes about a second per megabyte it is given, and a pasted log
+can be tens of megabytes)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+from desktop.core.chat.folding import LONGEST_QUESTION, size_text
 
 MAX_VISIBLE_LINES = 8
 
@@ -13,6 +20,7 @@ MAX_VISIBLE_LINES = 8
 class Composer(QPlainTextEdit):
     submitted = Signal(str)
     edit_last_requested = Signal()
+    refused = Signal(str)  # why a paste or a drop was not taken
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,6 +42,20 @@ class Composer(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
+    def room(self) -> int:
+        """How many more characters the box takes (what is selected would be replaced)."""
+        cursor = self.textCursor()
+        selected = cursor.selectionEnd() - cursor.selectionStart()
+        return LONGEST_QUESTION - (self.document().characterCount() - 1 - selected)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        if source.hasText():
+            length = len(source.text())
+            if length > self.room():
+                self.refused.emit(too_long_message(length))
+                return
+        super().insertFromMimeData(source)
+
     def submit(self) -> None:
         text = self.toPlainText().strip()
         if text:
@@ -54,3 +76,11 @@ class Composer(QPlainTextEdit):
         margins = self.contentsMargins()  # the style sheet's padding and border, once polished
         frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom()
         self.setFixedHeight(lines * line_height + frame + 2)
+
+
+def too_long_message(length: int) -> str:
+    return (
+        f"That text is {size_text(length)} long; a question holds at most "
+        f"{LONGEST_QUESTION:,}. Paste a part of it, or add the file to a document collection "
+        "(Documents → Collections…) and ask about it."
+    )

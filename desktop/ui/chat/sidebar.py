@@ -31,13 +31,20 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from conversion.output import atomic_write_text
+from desktop.core.hardware import release_freed_memory
 from desktop.core.history.export import (
     export_json,
     export_markdown,
     import_json,
     read_export,
 )
-from desktop.core.history.store import Conversation, History, SearchHit
+from desktop.core.history.store import (
+    LONGEST_TITLE,
+    Conversation,
+    History,
+    SearchHit,
+    title_from,
+)
 from desktop.ui import dialogs
 from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
@@ -45,6 +52,8 @@ from desktop.ui.errors import show_error
 log = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1  # a search result's message
+SHOWN_TITLE = 120  # characters of a title in the list (a title may be longer)
 SEARCH_DELAY_MS = 150
 UNDO_SECONDS = 6
 
@@ -203,12 +212,12 @@ class Sidebar(QWidget):
         self.searching = False
         self.list.clear()
         for conversation in conversations:
-            title = html.escape(conversation.title or "New chat")
+            title = html.escape(title_from(conversation.title, SHOWN_TITLE) or "New chat")
             item = QListWidgetItem(
                 f"<b>{title}</b><br><small>{_when(conversation.updated_at)}</small>"
             )
             item.setData(ID_ROLE, conversation.id)
-            item.setToolTip(conversation.title)
+            item.setToolTip(title_from(conversation.title, LONGEST_TITLE))
             self.list.addItem(item)
         self.select(current)
 
@@ -225,10 +234,11 @@ class Sidebar(QWidget):
             if hit.conversation_id in shown:
                 continue
             shown.add(hit.conversation_id)
-            title = html.escape(hit.title or "New chat")
+            title = html.escape(title_from(hit.title, SHOWN_TITLE) or "New chat")
             item = QListWidgetItem(f"<b>{title}</b><br><small>{hit.snippet_html}</small>")
             item.setData(ID_ROLE, hit.conversation_id)
-            item.setToolTip(hit.title)
+            item.setData(HIT_ROLE, hit.message_id)
+            item.setToolTip(title_from(hit.title, LONGEST_TITLE))
             self.list.addItem(item)
 
     def select(self, conversation_id: int | None) -> None:
@@ -267,7 +277,7 @@ class Sidebar(QWidget):
     def delete(self, conversation_id: int) -> None:
         """Hide it at once; it is gone for good when the undo offer expires."""
         self.forget_deleted()  # one undo at a time
-        title = self.history.get(conversation_id).title or "Conversation"
+        title = title_from(self.history.get(conversation_id).title, SHOWN_TITLE) or "Conversation"
         self.history.delete(conversation_id)
         self._deleted = conversation_id
         self.undo_label.setText(f"“{title}” deleted.")
@@ -295,7 +305,7 @@ class Sidebar(QWidget):
         """Ask where to save the chat (Markdown or JSON), then save it there."""
         suffix = "md" if kind == "markdown" else "json"
         title = self.history.get(conversation_id).title or "conversation"
-        safe = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", title)[:40].strip() or "conversation"
+        safe = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", title[:40]).strip() or "conversation"
         dialogs.save_file(
             self,
             "Export chat",
@@ -320,13 +330,35 @@ class Sidebar(QWidget):
         dialogs.open_file(self, "Import chat", self.import_from, "JSON (*.json)")
 
     def import_from(self, path: Path) -> None:
-        try:
-            imported = import_json(self.history, read_export(path))
-        except HuacayaError as exc:
-            show_error(self, exc)
+        """Import off the GUI thread (a large export takes seconds to index for search), on a
+        connection of its own; the chat opens when it is in."""
+        history_path = self.history.path
+
+        def work(_progress: object, _cancel: object) -> int:
+            history = History(history_path)
+            try:
+                return import_json(history, read_export(path)).id
+            finally:
+                history.close()
+
+        self.import_button.setEnabled(False)
+        self.import_button.setText("Importing…")
+        run_in_background(work, self._imported, self._imported, owner=self)
+
+    def _imported(self, outcome: int | BaseException) -> None:
+        self.import_button.setEnabled(True)
+        self.import_button.setText("Import…")
+        release_freed_memory()  # what parsing and indexing a large export took
+        if isinstance(outcome, BaseException):
+            show_error(self, outcome)
             return
         self.refresh(self.current)
-        self.conversation_chosen.emit(imported.id)
+        self.conversation_chosen.emit(outcome)
+
+    def hit_in(self, conversation_id: int) -> int | None:
+        """The message a search result of ``conversation_id`` found (None: no search)."""
+        item = self.item_for(conversation_id) if self.searching else None
+        return item.data(HIT_ROLE) if item is not None else None
 
     def focus_search(self) -> None:
         self.search.setFocus()

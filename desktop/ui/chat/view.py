@@ -5,50 +5,44 @@ them) and knows each by its key; the links under a message (Copy, Edit, Regenera
 code block (Copy) carry that key, never a position. Each message is a frame in one
 QTextDocument. While an answer streams, only its own frame is re-rendered, at most every 30 ms,
 so nothing above it moves; the view follows the answer while the reader is at the bottom, and a
-conversation opens at its latest message. A change of theme or font size re-renders everything
-at once (the colours of code and links come from the palette).
+conversation opens at its latest message. A change of theme or font size re-renders what is
+shown at once (the colours of code and links come from the palette).
+
+What it costs is bounded by what is shown, never by the conversation (``core/chat/folding.py``
+has the figures): a conversation opens with its latest page of messages rendered; "Show earlier
+messages" at the top (or scrolling up to it) adds the page before, and a jump to an older message
+(a search hit) shows the page around it, with "Show later messages" below. A long message shows
+its beginning; "Show all" renders the rest in place, its Markdown rendered off the GUI thread,
+and a message too long even for that opens in the message viewer, which loads it piece by piece.
 """
 
 from __future__ import annotations
 
-import html
+import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QColor,
     QGuiApplication,
     QKeyEvent,
     QPalette,
-    QTextBlockFormat,
-    QTextCharFormat,
     QTextCursor,
-    QTextFrame,
-    QTextFrameFormat,
 )
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
-from desktop.core.chat.markdown import DARK, LIGHT, Palette, render_markdown
+from desktop.core.chat import folding
+from desktop.core.chat.markdown import DARK, LIGHT, Palette, Rendered
 from desktop.core.chat.session import ChatMessage
-from desktop.core.documents.context import Citation
+from desktop.ui.background.tasks import run_in_background
+from desktop.ui.chat import frames
+from desktop.ui.chat.entry import STREAMING_KEY, Entry
+from desktop.ui.chat.message_viewer import MessageViewer
+
+log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 30
-STREAMING_KEY = 0  # the answer being produced has no key until the session saves it
-
-
-@dataclass
-class Entry:
-    key: int
-    role: str
-    label: str
-    content: str
-    note: str = ""
-    streaming: bool = False
-    frame: QTextFrame | None = None
-    code_blocks: list[str] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)  # documents the answer was given
+CONTEXT_BEFORE_HIT = 2  # messages shown above a message jumped to
 
 
 class ChatView(QTextBrowser):
@@ -67,6 +61,8 @@ class ChatView(QTextBrowser):
         self.document().setDocumentMargin(16)
         self.anchorClicked.connect(self._on_link)
         self.entries: list[Entry] = []
+        self._start = self._end = 0  # entries[_start:_end] are in the document
+        self._last_answer = -1  # index of the last answer (the one Regenerate replaces)
         self._pending = False
         self._stick_to_bottom = True
         self._flush_timer = QTimer(self)
@@ -78,6 +74,11 @@ class ChatView(QTextBrowser):
         bar.valueChanged.connect(self._keep_following)
         bar.actionTriggered.connect(self._on_reader_scrolled)
 
+    @property
+    def shown(self) -> range:
+        """The indexes of the entries in the document now."""
+        return range(self._start, self._end)
+
     # -- look ------------------------------------------------------------------------------
 
     def palette_for_markdown(self) -> Palette:
@@ -87,55 +88,11 @@ class ChatView(QTextBrowser):
     def _user_background(self) -> str:
         return "#2b3340" if self.palette_for_markdown() is DARK else "#eef2f8"
 
-    def _entry_html(self, index: int) -> str:
-        entry = self.entries[index]
-        palette = self.palette_for_markdown()
-        rendered = render_markdown(entry.content, palette, link_prefix=f"copy-code:{entry.key}:")
-        entry.code_blocks = rendered.code_blocks
-        parts = [
-            f'<p style="margin:0px 0px 4px 0px; color:{palette.muted};"><b>'
-            f"{html.escape(entry.label)}</b></p>",
-            rendered.html or "<p></p>",
-        ]
-        if entry.note:
-            note = html.escape(entry.note)
-            parts.append(f'<p style="color:{palette.muted}; font-style:italic;">{note}</p>')
-        if entry.citations and not entry.streaming:
-            parts.append(self._sources_html(entry, palette))
-        if not entry.streaming and entry.key != STREAMING_KEY:
-            links = [("copy", "Copy")]
-            if entry.role == "user":
-                links.append(("edit", "Edit"))
-            elif index == self._last_assistant():
-                links.append(("regenerate", "Regenerate"))
-            anchors = " · ".join(
-                f'<a href="action:{name}:{entry.key}" style="color:{palette.link}; '
-                f'text-decoration:none;">{label}</a>'
-                for name, label in links
-            )
-            parts.append(f'<p style="font-size:small; margin-top:2px;">{anchors}</p>')
-        return "".join(parts)
-
-    @staticmethod
-    def _sources_html(entry: Entry, palette: Palette) -> str:
-        style = f'style="color:{palette.link}; text-decoration:none;"'
-        links = [
-            f'<a href="source:{entry.key}:{c.number}" {style}>[{c.number}] '
-            f"{html.escape(c.label)}</a>"
-            for c in entry.citations
-        ]
-        links.append(f'<a href="source:{entry.key}:0" {style}>What the model was given</a>')
-        return (
-            f'<p style="font-size:small; margin-top:4px; color:{palette.muted};">Sources: '
-            + " · ".join(links)
-            + "</p>"
+    def _find_last_answer(self) -> None:
+        entries = self.entries
+        self._last_answer = next(
+            (i for i in range(len(entries) - 1, -1, -1) if entries[i].role == "assistant"), -1
         )
-
-    def _last_assistant(self) -> int:
-        for index in range(len(self.entries) - 1, -1, -1):
-            if self.entries[index].role == "assistant":
-                return index
-        return -1
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -143,42 +100,133 @@ class ChatView(QTextBrowser):
             # Colours and sizes are baked into each message's HTML: render them again now,
             # with the new palette and font (not one change behind).
             self.document().setDefaultFont(self.font())
-            self._rebuild()
+            self._show_range(self._start, self._end)
 
-    # -- document surgery ------------------------------------------------------------------
+    # -- the document --------------------------------------------------------------------
 
-    def _append_frame(self, entry: Entry) -> None:
-        cursor = QTextCursor(self.document())
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        frame_format = QTextFrameFormat()
-        frame_format.setPadding(10)
-        frame_format.setBottomMargin(8)
-        if entry.role == "user":
-            frame_format.setBackground(QColor(self._user_background()))
-        entry.frame = cursor.insertFrame(frame_format)
+    def _add_frame(self, index: int, cursor: QTextCursor) -> None:
+        entry = self.entries[index]
+        background = self._user_background() if entry.role == "user" else None
+        entry.frame = frames.insert_frame(cursor, background)
+        self._render(index)
 
     def _render(self, index: int) -> None:
         entry = self.entries[index]
         if entry.frame is None:
             return
-        cursor = entry.frame.firstCursorPosition()
-        cursor.setPosition(entry.frame.lastPosition(), QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        # What is left is an empty block that may still belong to the list the answer began
-        # with; without a plain format the label would render as list item "1.".
-        cursor.setBlockFormat(QTextBlockFormat())
-        cursor.setCharFormat(QTextCharFormat())
-        cursor.insertHtml(self._entry_html(index))
+        palette = self.palette_for_markdown()
+        if entry.expanded and entry.rendered_as != (palette, True):
+            self._expand(entry)  # rendered whole for another palette: again, off the GUI thread
+        frames.fill(entry.frame, entry.html(palette, index == self._last_answer))
 
-    def _rebuild(self) -> None:
-        entries = self.entries
+    def _show_range(self, start: int, end: int) -> None:
+        """Replace the document by entries[start:end]."""
+        for entry in self.entries[self._start : self._end]:
+            entry.frame = None  # (after a new conversation came in, these may be others)
         self._flush_timer.stop()
         self._pending = False
+        entries = self.entries
         self.clear()
         self.entries = entries
-        for index, entry in enumerate(entries):
-            self._append_frame(entry)
-            self._render(index)
+        self._start, self._end = start, end
+        for index in self.shown:
+            self._add_frame(index, frames.at_end(self.document()))
+        self._update_edges()
+
+    def _sizes(self) -> list[int]:
+        return [len(entry.content) for entry in self.entries]
+
+    def _update_edges(self) -> None:
+        """ "Show earlier messages" in the document's first block, "Show later messages" in its
+        last, when there are any."""
+        document, colour = self.document(), self.palette_for_markdown().link
+        earlier, later = self._start, len(self.entries) - self._end
+        frames.set_links(
+            document.firstBlock(),
+            [("more:earlier", f"Show earlier messages ({earlier:,} more)")] if earlier else [],
+            colour,
+        )
+        if document.blockCount() > 1:  # with no message shown there is one block, and no edge
+            frames.set_links(
+                document.lastBlock(),
+                [
+                    ("more:later", f"Show later messages ({later:,} more)"),
+                    ("more:latest", "Go to the latest"),
+                ]
+                if later
+                else [],
+                colour,
+            )
+
+    # -- pages -----------------------------------------------------------------------------
+
+    def show_earlier(self) -> None:
+        """Add the page of messages before the first one shown, keeping the reader's place."""
+        if self._start == 0:
+            return
+        start = folding.page_before(self._sizes(), self._start)
+        bar, document = self.verticalScrollBar(), self.document()
+        first = self.entries[self._start].frame
+        offset = frames.top_of(document, first) - bar.value() if first else 0.0
+        frames.set_links(document.firstBlock(), [], "")
+        for index in range(self._start - 1, start - 1, -1):  # each goes above the others
+            self._add_frame(index, frames.at_top(document))
+        self._start = start
+        self._update_edges()
+        if first is not None:
+            bar.setValue(int(frames.top_of(document, first) - offset))
+
+    def show_later(self) -> None:
+        """Add the page of messages after the last one shown."""
+        if self._end >= len(self.entries):
+            return
+        end = folding.page_after(self._sizes(), self._end)
+        frames.set_links(self.document().lastBlock(), [], "")
+        for index in range(self._end, end):
+            self._add_frame(index, frames.at_end(self.document()))
+        self._end = end
+        self._update_edges()
+
+    def show_latest(self) -> None:
+        """Show the latest page, opened at the end (where new messages go)."""
+        end = len(self.entries)
+        if self._end != end:
+            self._show_range(folding.page_before(self._sizes(), end), end)
+        self.scroll_to_bottom()
+
+    def show_match(self, text: str, message_id: int | None = None) -> bool:
+        """Show the message with history id ``message_id`` (else the latest one containing
+        ``text``), with the page around it, and select ``text`` in it where it is shown."""
+        index = next(
+            (i for i, e in enumerate(self.entries) if message_id and e.message_id == message_id),
+            None,
+        )
+        wanted = text.casefold()
+        if index is None and wanted:
+            index = next(
+                (
+                    i
+                    for i in range(len(self.entries) - 1, -1, -1)
+                    if wanted in self.entries[i].content.casefold()
+                ),
+                None,
+            )
+        if index is None:
+            return False
+        if index not in self.shown:
+            start = max(0, index - CONTEXT_BEFORE_HIT)
+            self._show_range(start, max(folding.page_after(self._sizes(), start), index + 1))
+        self._stick_to_bottom = False
+        frame = self.entries[index].frame
+        assert frame is not None
+        found = self.document().find(text, frame.firstPosition()) if text else QTextCursor()
+        if found.isNull() or found.position() > frame.lastPosition():
+            found = frame.firstCursorPosition()
+        self.setTextCursor(found)
+        self.ensureCursorVisible()
+        return True
+
+    # -- following the end -----------------------------------------------------------------
 
     def _at_bottom(self) -> bool:
         bar = self.verticalScrollBar()
@@ -197,9 +245,18 @@ class ChatView(QTextBrowser):
 
     def _on_reader_scrolled(self, _action: int) -> None:
         """The reader moved the scroll bar (drag, wheel, arrows): follow the end only if they
-        went back to it. Layout and resizes move it too, but do not change what to follow."""
+        went back to it. Layout and resizes move it too, but do not change what to follow.
+        At either end of what is shown, the next page comes in."""
         bar = self.verticalScrollBar()
         self._stick_to_bottom = bar.sliderPosition() >= bar.maximum() - 4
+        self._load_at_edges(bar.sliderPosition())
+
+    def _load_at_edges(self, position: int) -> None:
+        bar = self.verticalScrollBar()
+        if position <= bar.minimum() and self._start > 0:
+            QTimer.singleShot(0, self.show_earlier)
+        elif position >= bar.maximum() and self._end < len(self.entries):
+            QTimer.singleShot(0, self.show_later)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -219,27 +276,42 @@ class ChatView(QTextBrowser):
     ) -> None:
         """Replace the transcript with ``messages``, opened at the latest one."""
         self.entries = [
-            Entry(m.key, m.role, label_for(m), m.content, m.note, citations=m.citations)
+            Entry(
+                m.key,
+                m.role,
+                label_for(m),
+                m.content,
+                m.note,
+                citations=m.citations,
+                message_id=m.id,
+            )
             for m in messages
         ]
-        self._rebuild()
+        self._find_last_answer()
+        end = len(self.entries)
+        self._show_range(folding.page_before(self._sizes(), end), end)
         self.scroll_to_bottom()
+
+    def _append_entry(self, entry: Entry) -> None:
+        """A new message at the end (the latest page is shown first)."""
+        self.flush()
+        self.show_latest()
+        self.entries.append(entry)
+        self._end = len(self.entries)
+        self._add_frame(self._end - 1, frames.at_end(self.document()))
 
     def add_message(self, message: ChatMessage, label: str) -> None:
         """A question just asked: shown at the end, and the view follows it."""
-        self.flush()
-        self.entries.append(Entry(message.key, message.role, label, message.content))
-        self._append_frame(self.entries[-1])
-        self._render(len(self.entries) - 1)
+        self._append_entry(
+            Entry(message.key, message.role, label, message.content, message_id=message.id)
+        )
         self.scroll_to_bottom()
 
     def begin_answer(self, label: str) -> None:
-        self.flush()
+        previous = self._last_answer
+        self._append_entry(Entry(STREAMING_KEY, "assistant", label, "", streaming=True))
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
-        previous = self._last_assistant()
-        self.entries.append(Entry(STREAMING_KEY, "assistant", label, "", streaming=True))
-        self._append_frame(self.entries[-1])
-        self._render(len(self.entries) - 1)
+        self._last_answer = len(self.entries) - 1
         if previous >= 0:
             self._render(previous)  # it is no longer the one to regenerate
         self.scroll_to_bottom()
@@ -279,25 +351,89 @@ class ChatView(QTextBrowser):
             message.note,
             False,
         )
-        entry.citations = message.citations
+        entry.citations, entry.message_id = message.citations, message.id
+        entry.forget_rendering()
+        if folding.fold(entry.content).folded and len(entry.content) <= folding.EXPAND_CHARS:
+            # The reader watched all of it arrive: it stays whole (it was rendered whole at
+            # every step), with "Show less"; reopened later, it starts folded.
+            palette = self.palette_for_markdown()
+            entry.keep_whole(entry.render_whole(palette), palette)
         self._render(len(self.entries) - 1)
 
     def clear_conversation(self) -> None:
         self.entries = []
-        self._rebuild()
+        self._last_answer = -1
+        self._show_range(0, 0)
 
     def plain_text(self) -> str:
         self.flush()
         return self.toPlainText()
 
+    # -- long messages ---------------------------------------------------------------------
+
+    def _expand(self, entry: Entry) -> None:
+        """Render all of ``entry`` off the GUI thread; it shows its beginning until then."""
+        if entry.expanding:
+            return
+        entry.expanding = True
+        palette, content, key = self.palette_for_markdown(), entry.content, entry.key
+        run_in_background(
+            lambda _progress, _cancel: entry.render_whole(palette),
+            lambda rendered: self._expanded(key, content, palette, rendered),
+            lambda exc: self._expanded(key, content, palette, exc),
+            owner=self,
+        )
+
+    def _expanded(
+        self, key: int, content: str, palette: Palette, rendered: Rendered | BaseException
+    ) -> None:
+        index = self._index(key)
+        if index is None or self.entries[index].content is not content:
+            return  # the conversation changed meanwhile
+        entry = self.entries[index]
+        if isinstance(rendered, BaseException):
+            log.warning("could not render a long message: %s", rendered)
+            entry.expanding = False
+        else:
+            entry.keep_whole(rendered, palette)
+        self._render(index)
+
+    def _on_fold_link(self, action: str, entry: Entry) -> None:
+        if action == "less":
+            entry.forget_rendering()
+        elif len(entry.content) > folding.EXPAND_CHARS:
+            viewer = MessageViewer(entry.label, entry.content, self.window())
+            viewer.show()
+            return
+        else:
+            self._expand(entry)
+        index = self._index(entry.key)
+        if index is not None:
+            self._render(index)
+            if action == "less" and entry.frame is not None:
+                self._stick_to_bottom = False
+                self.setTextCursor(entry.frame.lastCursorPosition())
+                self.ensureCursorVisible()
+
     # -- links -----------------------------------------------------------------------------
 
+    def _index(self, key: int) -> int | None:
+        return next((i for i, e in enumerate(self.entries) if e.key == key), None)
+
     def _entry(self, key: int) -> Entry | None:
-        return next((e for e in self.entries if e.key == key), None)
+        index = self._index(key)
+        return None if index is None else self.entries[index]
 
     def _on_link(self, url: QUrl) -> None:
         kind, _, rest = url.toString().partition(":")
-        if kind == "copy-code":
+        if kind == "more":
+            {"earlier": self.show_earlier, "later": self.show_later}.get(rest, self.show_latest)()
+        elif kind == "fold":
+            action, _, key = rest.partition(":")
+            entry = self._entry(int(key))
+            if entry is not None:
+                self._on_fold_link(action, entry)
+        elif kind == "copy-code":
             key, _, block = rest.partition(":")
             entry = self._entry(int(key))
             if entry is not None and int(block) < len(entry.code_blocks):
@@ -324,3 +460,4 @@ class ChatView(QTextBrowser):
         self._stick_to_bottom = False
         super().keyPressEvent(event)  # Page Up, Home…: the reader may scroll
         self._stick_to_bottom = self._at_bottom()
+        self._load_at_edges(self.verticalScrollBar().value())
