@@ -214,6 +214,12 @@ class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
 
 
+class ModelAlreadyInstalled(LibraryError):
+    """The model file to add is one the library has already (the same content)."""
+
+    default_hint = "Nothing was copied: pick it in the model list."
+
+
 class HistoryError(HuacayaError):
     """The conversations file could not be read or changed, or an import was refused."""
 
@@ -271,6 +277,13 @@ class ConnectionLost(HubError):
     default_hint = (
         "Check your connection and try again; a download continues from the bytes already fetched."
     )
+
+
+class HubUnreachable(ConnectionLost):
+    """The Hub's address could not be looked up: this computer is offline (or its DNS is).
+    Its message says what to do; a download keeps what it fetched, as for ConnectionLost."""
+
+    default_hint = ""
 
 
 class UnsafeFileName(HubError):

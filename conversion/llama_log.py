@@ -152,3 +152,23 @@ def load_model(
         detail = f" llama.cpp said: {errors}" if errors else ""
         raise error(f"llama.cpp could not load {what or f'“{Path(path).name}”'}.{detail}")
     return model
+
+
+def llama_cpp_version() -> str:
+    """llama.cpp's version and the binding's, as the About window and bug reports show them."""
+    try:
+        core = llama_cpp.llama_version().decode("utf-8", "replace")
+    except (AttributeError, OSError):  # a build of the binding without llama_version
+        core = "unknown"
+    return f"{core} (llama-cpp-python {llama_cpp.__version__})"
+
+
+def llama_cpp_features() -> str:
+    """What this build of llama.cpp uses of the processor (AVX2, NEON, Metal…)."""
+    text = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    used = []
+    for part in text.split("|"):  # "CPU : SSE3 = 1 | AVX2 = 1 | …"
+        name, _, value = part.rpartition(":")[-1].partition("=")
+        if value.strip() == "1":
+            used.append(name.strip())
+    return ", ".join(used)

@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Offscreen, on a common laptop's 1280×800 screen: every window must fit it at every font size.
+os.environ.setdefault(
+    "QT_QPA_PLATFORM",
+    f"offscreen:configfile={Path(__file__).with_name('screen_1280x800.json')}",
+)
 
 from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.models.starter import starter_model_path
 from desktop.core.settings import GenerationSettings
-from tests.hub_server import LoopbackHub
+from tests.hub_server import LoopbackHub, NoNetwork
 from tests.scoring import Reference, greedy_reference
 
 # A question for tests of plumbing (streaming, history, terminal, bundle): every token of the
@@ -136,3 +140,16 @@ def references(engine: ChatEngine) -> dict[str, Reference]:
     return {
         q: greedy_reference(engine, [{"role": "user", "content": q}], greedy(32)) for q in QUESTIONS
     }
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> NoNetwork:
+    """The Hub's address cannot be looked up (HF_ENDPOINT points at a name that fails)."""
+    import socket
+
+    offline = NoNetwork()
+    monkeypatch.setattr(socket, "getaddrinfo", offline.getaddrinfo)
+    monkeypatch.setenv("HF_ENDPOINT", offline.endpoint)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    return offline

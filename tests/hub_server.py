@@ -340,3 +340,30 @@ class LoopbackHub:
                         self.bytes_served += len(junk)
         except (BrokenPipeError, ConnectionResetError):
             return
+
+
+OFFLINE_HOST = "hub.offline.invalid"
+
+
+class NoNetwork:
+    """A computer without a network, as the Hub client meets it: looking up ``OFFLINE_HOST``
+    fails as the system's resolver fails with no network (nothing is sent anywhere); every
+    other name resolves as usual. ``lookups`` counts the attempts."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.lookups = 0
+        self._real = socket.getaddrinfo
+
+    def getaddrinfo(self, host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        import socket
+
+        if host == OFFLINE_HOST:
+            self.lookups += 1
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return self._real(host, *args, **kwargs)
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://{OFFLINE_HOST}"

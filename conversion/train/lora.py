@@ -5,6 +5,8 @@ q_proj and v_proj, lr 3e-4). The saved adapter (``adapter_config.json`` +
 
 from __future__ import annotations
 
+import warnings
+
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel
 
@@ -36,4 +38,11 @@ def wrap(model: PreTrainedModel, config: TrainConfig) -> PeftModel:
         bias="none",
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora_config)
+    with warnings.catch_warnings():
+        # peft (0.21, the newest) asks the model `is_gradient_checkpointing`, which transformers 5
+        # renamed `is_activation_checkpointing` and warns about: a FutureWarning about peft's
+        # code, addressed to peft's authors, not to the person training. This one only.
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        return get_peft_model(model, lora_config)

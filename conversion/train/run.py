@@ -131,7 +131,7 @@ def train(
             "Raise --max-length.",
         )
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _checkpoint_activations(model)
     layout.prepare(model, config, batches, plan, world)
     counter = TokenCounter(flops=ModelFlops.of(model))
     causal_lm = model  # the model whose forward trains on micro-batches (LoRA wraps it)
@@ -200,6 +200,16 @@ def train(
     return TrainResult(
         out, model_dir, trainer.state.global_step, final_loss, resume_step, len(trainable)
     )
+
+
+def _checkpoint_activations(model) -> None:
+    """Recompute activations in the backward pass, under transformers' current name for it
+    (``gradient_checkpointing_enable`` is a deprecated alias since transformers 5.2x and warns)."""
+    enable = getattr(model, "activation_checkpointing_enable", None)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def _save(trainer: StepTrainer, config: TrainConfig, model_dir: Path) -> None:

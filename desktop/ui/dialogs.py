@@ -140,22 +140,6 @@ def confirm(
     return box
 
 
-def about(parent: QWidget) -> QMessageBox:
-    from desktop import APP_NAME, __version__
-
-    box = QMessageBox(parent)
-    box.setObjectName("aboutDialog")
-    box.setWindowTitle(f"About {APP_NAME}")
-    box.setText(f"<b>{APP_NAME} {__version__}</b>")
-    box.setInformativeText(
-        "A private, offline, Alpaca-style assistant. Models run on this computer with "
-        "llama.cpp; nothing you type leaves it."
-    )
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.open()
-    return box
-
-
 def inform(parent: QWidget, text: str, title: str = "Huacaya") -> QMessageBox:
     """A notice the user should read (not an error), window-modal and non-blocking."""
     box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok)

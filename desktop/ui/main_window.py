@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self._build(initial_model or self.settings.default_model)
         self._wire()
         self._restore_state()
+        if not initial_model:  # the model the last chat used, as it was left
+            self.models.preferred = self._last_chat_model() or self.models.preferred
         self._update_controls()
         self.models.prepare()
         self.local_api.start_if_enabled()
@@ -246,6 +248,18 @@ class MainWindow(QMainWindow):
                 log.exception("could not reopen conversation %s; starting a new chat", last)
                 self.new_chat()
 
+    def _last_chat_model(self) -> str:
+        """The model of the chat reopened at start, else of the newest chat ("" if none)."""
+        chat = self.conversation.conversation_id
+        try:
+            if chat is not None:
+                return self.history.get(chat).model
+            newest = self.history.list(limit=1)
+            return newest[0].model if newest else ""
+        except HuacayaError as exc:
+            log.warning("could not read which model the last chat used: %s", exc)
+            return ""
+
     def _save_state(self) -> None:
         try:
             self.store.update(
@@ -318,7 +332,13 @@ class MainWindow(QMainWindow):
             self.models_dialog = ModelsDialog(self, self.store, self.library, self.jobs)
             self.models_dialog.library_changed.connect(self.models.on_library_changed)
             self.models_dialog.unload_requested.connect(self.models.unload_then)
+            self.models_dialog.load_requested.connect(self.models.load_id)
+            self.models_dialog.eject_requested.connect(self.models.unload)
             self.models_dialog.loaded_model = lambda: self.models.entry
+            self.models_dialog.loaded_info = lambda: self.models.info
+            self.models.changed.connect(self.models_dialog.show_installed)
+            self.models.ready.connect(lambda _info: self.models_dialog.show_installed())
+            self.models_dialog.show_installed()
         self.models_dialog.show()
         self.models_dialog.raise_()
         self.models_dialog.activateWindow()
@@ -331,8 +351,10 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""
         defaults = self.conversation.defaults_for(model_id)
-        session, status = self.conversation.session, self.local_api.status
-        return open_settings(self, self.store, session, model_id, defaults, status)
+        session, api = self.conversation.session, self.local_api
+        return open_settings(
+            self, self.store, session, model_id, defaults, api.status, api.requests
+        )
 
     # -- answers and closing ---------------------------------------------------------------
 

@@ -18,7 +18,8 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
 from desktop.core import paths
-from desktop.ui import dialogs
+from desktop.ui import help_windows
+from desktop.ui.text_editing import TextEditing, add_text_editing
 
 
 @dataclass
@@ -41,6 +42,8 @@ class WindowActions:
     offline: QAction
     about: QAction
     log_folder: QAction
+    shortcuts: QAction
+    editing: TextEditing  # Undo … Select all, for the focused box
 
     def update(
         self,
@@ -80,12 +83,13 @@ def _add(
 
 
 # What the menus do by themselves; the window gives the rest.
-OWN_ITEMS = ("about", "log_folder")
+OWN_ITEMS = ("about", "log_folder", "shortcuts", "editing")
 
 
 def _own_slots(bar: QMenuBar) -> dict[str, Callable[[], object]]:
     return {
-        "about": lambda: dialogs.about(bar.window()),
+        "about": lambda: help_windows.show_about(bar.window()),
+        "shortcuts": lambda: help_windows.show_shortcuts(bar),
         "log_folder": lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir()))),
     }
 
@@ -108,6 +112,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
     quit_action = _add(file, "&Quit", on["quit"], "Ctrl+Q", QAction.MenuRole.QuitRole)
 
     edit = bar.addMenu("&Edit")
+    editing = add_text_editing(edit)
     find = _add(edit, "&Find in chats", on["find"], QKeySequence.StandardKey.Find)
     copy_answer = _add(edit, "&Copy last answer", on["copy_answer"], "Ctrl+Shift+C")
     edit.addSeparator()
@@ -127,8 +132,10 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
     offline.setCheckable(True)
 
     help_menu = bar.addMenu("&Help")
-    about = _add(help_menu, "&About Huacaya", on["about"], role=QAction.MenuRole.AboutRole)
+    shortcuts = _add(help_menu, "&Keyboard shortcuts", on["shortcuts"], "Ctrl+/")
     log_folder = _add(help_menu, "Open the &log folder", on["log_folder"])
+    help_menu.addSeparator()
+    about = _add(help_menu, "&About Huacaya", on["about"], role=QAction.MenuRole.AboutRole)
 
     return WindowActions(
         new_chat,
@@ -149,4 +156,6 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         offline,
         about,
         log_folder,
+        shortcuts,
+        editing,
     )

@@ -16,7 +16,13 @@ from pathlib import Path
 import keyring
 import pytest
 
-from conversion.errors import Cancelled, ChecksumError, ConnectionLost, UnsafeFileName
+from conversion.errors import (
+    Cancelled,
+    ChecksumError,
+    ConnectionLost,
+    HubUnreachable,
+    UnsafeFileName,
+)
 from conversion.progress import CancelToken
 from desktop.cli import main as cli
 from desktop.core import secrets
@@ -28,7 +34,7 @@ from desktop.core.jobs.store import JobStore
 from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import SettingsStore
 from tests.core.test_models import MemoryKeyring
-from tests.hub_server import GOOD_TOKEN, LoopbackHub
+from tests.hub_server import GOOD_TOKEN, LoopbackHub, NoNetwork
 
 GGUF = "smollm2.Q4_1.gguf"
 # impatient, so that each fault costs a second or two
@@ -309,3 +315,31 @@ def test_hf_token_in_the_environment_opens_gated_repositories(
     info, files = gguf_file(hub, "test-org/gated-gguf")
     [path] = hub.download(info, files, tmp_path / "dl")
     assert path.stat().st_size == files[0].size
+
+
+# -- no network ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", ["search", "repo_info", "whoami", "pull"])
+def test_without_a_network_the_hub_fails_at_once_with_one_sentence(
+    call: str, no_network: NoNetwork, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A failed address lookup is not retried (huggingface-hub would try five more times over
+    some twenty seconds), and the person reads one plain sentence, no errno."""
+    hub = HubClient(lambda: None, lambda: False)
+    if call == "pull":  # the command line, as a person types it
+        assert pull("test-org/smollm2-gguf", "--file", GGUF) != 0
+        said = capsys.readouterr().err
+    else:
+        with pytest.raises(HubUnreachable) as caught:
+            if call == "search":
+                hub.search("smollm2")
+            elif call == "repo_info":
+                hub.repo_info("test-org/smollm2-gguf")
+            else:
+                hub.whoami(GOOD_TOKEN)
+        said = str(caught.value)
+    assert no_network.lookups == 1
+    assert "Errno" not in said and "repository name" not in said
+    assert "cannot reach hub.offline.invalid: check that this computer is connected" in said
+    assert said.strip().count(". ") == 0  # one sentence

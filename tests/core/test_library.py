@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import gguf
@@ -9,7 +10,7 @@ import pytest
 from conversion.errors import ModelFileError, ModelNotFoundError
 from conversion.gguf_file import read_gguf_info
 from desktop.core import paths
-from desktop.core.models.library import ModelLibrary, resolve_model
+from desktop.core.models.library import ModelLibrary, resolve_model, suggested_name
 from desktop.core.models.starter import STARTER_ID
 from tests.helpers import copy_with_renamed_key, text_file_named_gguf
 
@@ -55,13 +56,16 @@ def test_add_file_registers_an_opened_gguf_once(starter_path: Path, tmp_path: Pa
     copy = copy_with_renamed_key(
         starter_path, tmp_path / "copy.gguf", b"general.name", b"general.nbme"
     )
+    for key, other in ((b"general.basename", b"general.basenome"), (b"general.finetune", b"x")):
+        copy = copy_with_renamed_key(copy, tmp_path / "step.gguf", key, other.ljust(len(key), b"x"))
+        copy = copy.replace(tmp_path / "copy.gguf")
     library = ModelLibrary()
     entry = library.add_file(copy)
-    assert entry.name == "copy"
+    assert entry.name == "copy 135M Q4_1"  # no name inside: the file's, with size and type
     assert library.path_of(entry) == copy.resolve()
     assert library.add_file(copy) == entry
-    assert library.get("copy") == entry
-    assert resolve_model("copy") == copy.resolve()
+    assert library.get("copy 135M Q4_1") == entry
+    assert resolve_model(entry.id) == copy.resolve()
 
 
 def test_bad_file_leaves_the_library_unchanged(tmp_path: Path) -> None:
@@ -88,3 +92,45 @@ def test_damaged_manifest_is_skipped(tmp_path: Path) -> None:
     broken.mkdir()
     (broken / "manifest.json").write_text("{", encoding="utf-8")
     assert [e.id for e in library.entries()] == [STARTER_ID]
+
+
+def test_a_model_is_named_from_its_metadata(starter_path: Path, tmp_path: Path) -> None:
+    """Its name, size label and quantization, each once; the file's name only as a fallback."""
+    assert suggested_name(read_gguf_info(starter_path)) == "Smollm2 135M 8k Lc100K Mix1 Ep2 Q4_1"
+    named = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    shutil.copyfile(starter_path, named)
+    expected = {
+        b"general.name": "smollm2 8k-lc100k-mix1-ep2 135M Q4_1",  # its base name and fine-tune
+        b"general.basename": "8k-lc100k-mix1-ep2 135M Q4_1",
+        b"general.finetune": "SmolLM2-135M-Instruct Q4_1",  # the file's name, size once
+    }
+    for key, name in expected.items():
+        copy_with_renamed_key(named, tmp_path / "step.gguf", key, key[:-1] + b"X")
+        (tmp_path / "step.gguf").replace(named)
+        assert suggested_name(read_gguf_info(named)) == name
+
+
+def test_a_copy_of_an_installed_model_is_found_by_its_content(
+    starter_path: Path, tmp_path: Path
+) -> None:
+    library = ModelLibrary()
+    starter = library.ensure_starter()
+    assert starter is not None
+    copy = tmp_path / "copy.gguf"
+    shutil.copyfile(starter_path, copy)
+    assert library.find_copy(starter_path).id == STARTER_ID  # the very file
+    assert library.find_copy(copy).id == STARTER_ID  # the same bytes elsewhere
+
+    other = copy_with_renamed_key(starter_path, tmp_path / "other.gguf", b"Mix1 Ep2", b"Mix9 Ep2")
+    assert other.stat().st_size == copy.stat().st_size  # same size, another model
+    assert library.find_copy(other) is None
+    managed = library.add_managed(other, "Other")
+    again = copy_with_renamed_key(starter_path, tmp_path / "again.gguf", b"Mix1 Ep2", b"Mix9 Ep2")
+    assert library.find_copy(again).id == managed.id
+    kept = json.loads((library.root / managed.id / "manifest.json").read_text())
+    assert len(kept["sha256"]) == 64  # worked out once, kept while the file is unchanged
+
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    smaller = text_file_named_gguf(folder / "list.gguf")
+    assert library.find_copy(smaller) is None  # nothing of its size: nothing is hashed

@@ -27,12 +27,18 @@ from conversion.errors import (
     UnsupportedModelError,
 )
 from conversion.gguf_file import read_gguf_info
+from desktop.cli import main as cli
 from desktop.core import secrets
 from desktop.core.hub.client import HubClient, human_bytes
 from desktop.core.jobs.runner import JobRunner
 from desktop.core.jobs.store import JobSpec, JobStore
 from desktop.core.models.library import ModelLibrary
-from tests.helpers import text_file_named_gguf, truncated_copy, with_architecture
+from tests.helpers import (
+    copy_with_renamed_key,
+    text_file_named_gguf,
+    truncated_copy,
+    with_architecture,
+)
 from tests.hub_server import GOOD_TOKEN, LoopbackHub
 from tests.scoring import CAPITAL_OF_FRANCE, PARIS_MARGIN, Scorer
 
@@ -319,6 +325,24 @@ def test_importing_a_gguf_copies_verifies_and_keeps_the_original(starter_path, h
     assert library.get(entry.id).name == "Renamed"
     library.remove(entry.id)
     assert [e.id for e in library.entries()] == []
+
+
+def test_an_import_is_named_from_its_metadata_and_a_second_one_is_refused(
+    starter_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As typed in a terminal: the same GGUF imported twice is copied once."""
+    farm = copy_with_renamed_key(starter_path, tmp_path / "farm.Q4_1.gguf", b"Mix1", b"Farm")
+    assert cli.main(["models", "import", str(farm), "--quant", "none"]) == 0
+    assert "Installed “Smollm2 135M 8k Lc100K Farm Ep2 Q4_1”" in capsys.readouterr().out
+    library = ModelLibrary()
+    folders = sorted(p.name for p in library.root.iterdir())
+    assert cli.main(["models", "import", str(farm), "--quant", "none"]) != 0
+    said = capsys.readouterr().err
+    assert "“farm.Q4_1.gguf” is already installed as “Smollm2 135M 8k Lc100K Farm Ep2 Q4_1”" in said
+    assert sorted(p.name for p in library.root.iterdir()) == folders  # no second copy
+    library.ensure_starter()  # as the app's first start does
+    assert cli.main(["models", "import", str(starter_path), "--quant", "none"]) != 0
+    assert "already installed as “SmolLM2 135M Instruct (starter)”" in capsys.readouterr().err
 
 
 def _job_in_child(url: str, home: str, job_id: str) -> None:

@@ -16,11 +16,14 @@ from tests.documents.conftest import QUESTION, REPO, use_converted_model
 from tests.helpers import greedy_by_default
 from tests.ui.conftest import ANSWER_MS, open_window, type_and_send
 from tests.ui.person import (
+    action_in,
     choose,
     click,
     click_link,
     dialog_named,
+    from_menu,
     open_menu,
+    tick,
     type_into_dialog,
 )
 
@@ -246,3 +249,50 @@ def test_reindex_asked_while_a_cancel_finishes_is_not_lost(qtbot) -> None:  # ty
     indexer.cancel()
     indexer.index("many")
     assert [name for name, _, _ in indexer._queue] == ["many"]
+
+
+def test_collections_are_ticked_in_their_window_as_in_the_menu_and_reindex_counts_every_unreadable(
+    qtbot, minilm: Embedder, huacaya_home: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    use_converted_model(minilm)
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "llamas.txt").write_text("Llamas hum when they are curious or worried.")
+    for name in ("scan.txt", "photo.txt"):
+        (folder / name).write_bytes(b"\x00\x01\x02binary" * 20)
+    window: MainWindow = open_window(qtbot)
+    choose(qtbot, open_menu(qtbot, window, "Documents"), "Collections…")
+    dialog = dialog_named(qtbot, "documentsDialog")
+    click(button(dialog, "New collection…"))
+    type_into_dialog(qtbot, "collectionName", "notes")
+    keep_built_in_model(qtbot)
+    with qtbot.waitSignal(window.docs.indexer.finished, timeout=INDEX_MS):
+        pick_folder(qtbot, folder)
+    qtbot.waitUntil(lambda: "is up to date" in dialog.progress_label.text(), timeout=5_000)
+    assert dialog.unreadable.count() == 2
+    assert "2 cannot be read" in dialog.collection_list.item(0).text()
+
+    with qtbot.waitSignal(window.docs.indexer.finished, timeout=INDEX_MS):
+        click(button(dialog, "Reindex"))  # nothing changed: nothing is read again…
+    qtbot.waitUntil(lambda: "is up to date" in dialog.progress_label.text(), timeout=5_000)
+    said = dialog.progress_label.text()
+    assert said.endswith("3 unchanged, 0 removed, 2 cannot be read."), said  # …as listed
+    assert dialog.unreadable.count() == 2
+
+    notes = dialog.collection_list.item(0)
+    assert notes.checkState() == Qt.CheckState.Unchecked
+    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes))
+    assert notes.checkState() == Qt.CheckState.Checked
+    assert window.conversation.session.collections == ["notes"]
+    assert window.docs.label.text() == "Documents: notes"
+    menu = open_menu(qtbot, window, "Documents")
+    assert action_in(menu, "notes").isChecked()  # the same tick in the menu
+    choose(qtbot, menu, "notes")  # and unticked there…
+    assert notes.checkState() == Qt.CheckState.Unchecked  # …is unticked here
+    assert window.conversation.session.collections == []
+
+    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes))
+    assert window.conversation.session.collections == ["notes"]
+    from_menu(qtbot, window, "File", "New chat")  # a new chat starts with none
+    assert notes.checkState() == Qt.CheckState.Unchecked
+    window.close()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction, QTextCursor
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QApplication,
     QComboBox,
     QDialog,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QStyle,
     QStyleOptionButton,
+    QStyleOptionViewItem,
     QTextBrowser,
     QWidget,
 )
@@ -88,6 +90,19 @@ def toggle(box: QAbstractButton) -> None:
     option.initFrom(box)
     indicator = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
     click(box, indicator.center())
+
+
+def tick(view: QAbstractItemView, index: QModelIndex) -> None:
+    """Click the check box of a checkable row of a list or table, where the style draws it."""
+    view.scrollTo(index)
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)
+    option.rect = view.visualRect(index)
+    option.features |= QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+    indicator = view.style().subElementRect(
+        QStyle.SubElement.SE_ItemViewItemCheckIndicator, option, view
+    )
+    click(view.viewport(), indicator.center())
 
 
 def right_click(widget: QWidget, pos: QPoint | None = None) -> QMenu:

@@ -6,7 +6,6 @@ cancelled task never reported as failed or done, nothing called back into a dele
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from conversion.errors import Cancelled, ModelFileError
 from conversion.progress import CancelToken, Progress
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.main_window import MainWindow
+from tests.helpers import copy_with_renamed_key
 from tests.hub_server import LoopbackHub
 from tests.ui.conftest import LOAD_MS, open_window
 from tests.ui.person import click, from_menu, pick_file, toggle
@@ -84,8 +84,9 @@ def test_stop_ends_a_hub_lookup_and_a_search_that_the_hub_never_answers(
 def test_opening_a_model_file_tells_each_step_in_the_status_line(
     qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
 ) -> None:
-    copy = tmp_path / "second.gguf"  # never checked before: llama.cpp opens it in a child
-    shutil.copyfile(starter_path, copy)
+    # Never checked before, so llama.cpp opens it in a child; not a copy of an installed model
+    # (that one would be loaded instead of added): the same weights under another name.
+    copy = copy_with_renamed_key(starter_path, tmp_path / "second.gguf", b"Mix1", b"Farm")
     said: list[str] = []
     window.models.status.connect(lambda _text: said.append(window.status_label.text()))
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):

@@ -17,7 +17,7 @@ from conversion.ownership import Owner
 from desktop.core.jobs.store import JobSpec, JobStore
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import open_window
-from tests.ui.person import click
+from tests.ui.person import click, type_into_dialog
 from tests.ui.test_models_dialog import JOB_MS, button, open_models
 
 
@@ -98,6 +98,7 @@ def test_interrupted_jobs_offer_resume_and_discard_with_their_disk_space(
         click(dialog.import_tab.import_path)
         qtbot.keyClicks(dialog.import_tab.import_path, str(smollm_checkpoint))
         click(dialog.import_tab.findChild(QPushButton, "importButton"))
+        type_into_dialog(qtbot, "importNameDialog", "Second import")
         qtbot.waitUntil(
             lambda: dialog.findChild(QMessageBox, "errorDialog") is not None, timeout=5_000
         )

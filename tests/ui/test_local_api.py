@@ -37,13 +37,24 @@ def open_local_api_tab(qtbot, window: MainWindow):  # type: ignore[no-untyped-de
     index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Local API")
     click(tabs.tabBar(), tabs.tabBar().tabRect(index).center())
     assert tabs.currentIndex() == index
-    return dialog, tabs.widget(index)
+    return dialog, dialog.local_api  # type: ignore[attr-defined]
 
 
 def type_number(qtbot, spin, value: int) -> None:  # type: ignore[no-untyped-def]
     click(spin)
     qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(spin, str(value))
+
+
+def test_the_key_the_instructions_speak_of_is_above_them(qtbot, window: MainWindow) -> None:
+    dialog, tab = open_local_api_tab(qtbot, window)
+    toggle(tab.network)
+    assert tab.key.isVisible()
+    said = tab.usage.text()
+    assert "the API key to the key shown above" in said and "below" not in said
+    key_bottom = tab.key.mapTo(tab, tab.key.rect().bottomLeft()).y()
+    assert key_bottom < tab.usage.mapTo(tab, tab.usage.rect().topLeft()).y()
+    dialog.reject()
 
 
 def test_turning_the_local_api_on_serves_the_model_to_other_programs(
@@ -80,6 +91,26 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
             model="smollm2-135m-instruct", messages=[{"role": "user", "content": COUNT}]
         )
     count_reference.assert_matches(reply.choices[0].message.content or "")  # the app's settings
+
+    # Settings → Local API lists the request, and the next one while it is open
+    dialog = open_local_api_tab(qtbot, window)
+    table = dialog.request_log.table  # type: ignore[attr-defined]
+    assert table.isVisible() and table.rowCount() == 1
+    cells = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert cells[1].startswith("127.0.0.1:") and cells[2] == "smollm2-135m-instruct"
+    usage = reply.usage
+    assert usage is not None
+    assert cells[3] == f"{usage.prompt_tokens} in · {usage.completion_tokens} out"
+    assert cells[4].endswith(("ms", " s")) and cells[5] == "answered"
+    with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0) as api:
+        api.chat.completions.create(
+            model="smollm2-135m-instruct",
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=2,
+        )
+    qtbot.waitUntil(lambda: table.rowCount() == 2, timeout=5_000)  # without reopening
+    assert table.item(0, 5).text() == "answered (length limit)"  # newest first
+    dialog.reject()
 
     window.close()
     assert not window.local_api.running

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
 from tests.helpers import text_file_named_gguf, truncated_copy
 from tests.scoring import Reference
-from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, type_and_send
+from tests.ui.conftest import ANSWER_MS, LOAD_MS, ask, open_window, type_and_send
 from tests.ui.person import choose_in_combo, click, from_menu, pick_file
 
 STORY = "Write a very long story about a dragon who bakes bread."
@@ -140,6 +141,21 @@ def test_a_non_gguf_file_shows_a_clear_error_and_nothing_changes(
     count_reference.assert_matches(window.messages[-1].content)
 
 
+def test_opening_a_copy_of_an_installed_model_adds_nothing_and_says_so(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "starter-copy.gguf"
+    shutil.copyfile(starter_path, copy)
+    before = [e.id for e in window.library.entries()]
+    statuses: list[str] = []
+    window.models.status.connect(statuses.append)
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        open_model_file_from_the_menu(qtbot, window, copy)
+    assert [e.id for e in window.library.entries()] == before
+    assert window.model_entry.is_starter
+    assert any("installed already, as SmolLM2 135M Instruct (starter)" in s for s in statuses)
+
+
 def test_a_model_whose_file_went_missing_shows_an_error_and_the_app_goes_on(
     qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
 ) -> None:
@@ -185,3 +201,24 @@ def test_quitting_during_an_answer_saves_it_as_stopped_and_quits(
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[1].stats["finish_reason"] == "cancelled"
     assert stored[1].content == "".join(deltas).strip()  # every word that arrived
+
+
+def test_after_a_restart_the_model_the_last_chat_used_is_loaded(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    shutil.copyfile(starter_path, tmp_path / "second.gguf")
+    second = ModelLibrary().add_managed(tmp_path / "second.gguf", "Second model")
+    window.models.on_library_changed()
+    ask(qtbot, window, "Say hi.")  # the chat starts with the starter model…
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        choose_in_combo(qtbot, window.model_picker, second.id)
+    ask(qtbot, window, "Say hi again.")  # …and goes on with the second one
+    chat = window.conversation.conversation_id
+    qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
+
+    again = open_window(qtbot)  # the next start
+    assert again.conversation.conversation_id == chat
+    assert again.model_entry.id == second.id
+    assert again.model_picker.currentText() == "Second model"
+    again.close()

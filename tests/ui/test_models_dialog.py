@@ -19,7 +19,8 @@ from desktop.core.models.catalog import load_catalog
 from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from desktop.ui.models.hub_tab import COLUMNS
-from tests.hub_server import LoopbackHub
+from tests.helpers import copy_with_renamed_key
+from tests.hub_server import LoopbackHub, NoNetwork
 from tests.ui.conftest import LOAD_MS, ask, open_window
 from tests.ui.person import choose_in_combo, click, dialog_named, toggle, type_into_dialog
 
@@ -109,6 +110,91 @@ def test_offline_switch_search_columns_size_filter_and_one_request_per_search(
     assert not hub.offline.isChecked()
 
 
+def test_without_a_network_a_search_says_so_at_once_in_one_sentence(
+    qtbot, window: MainWindow, no_network: NoNetwork
+) -> None:
+    dialog = open_models(qtbot, window, "Hugging Face")
+    hub = dialog.hub_tab
+    toggle(hub.offline)
+    click(hub.search_box)
+    qtbot.keyClicks(hub.search_box, "smollm2")
+    qtbot.keyClick(hub.search_box, Qt.Key.Key_Return)
+    error = dialog_named(qtbot, "errorDialog")  # a second, not twenty
+    assert isinstance(error, QMessageBox)
+    said = error.text() + error.informativeText()
+    assert said.startswith("Huacaya cannot reach hub.offline.invalid: check that this computer")
+    assert "Errno" not in said and said.count(". ") == 0
+    assert hub.hub_status.text() == said
+    assert no_network.lookups == 1
+    click(error.button(QMessageBox.StandardButton.Ok))
+    qtbot.waitUntil(lambda: not hub.searching, timeout=5_000)
+
+
+def test_the_catalogue_filters_as_typed_and_says_what_each_model_is_good_for(
+    qtbot, window: MainWindow
+) -> None:
+    dialog = open_models(qtbot, window, "Catalogue")
+    tab, table = dialog.catalog_tab, dialog.catalog_table
+
+    def shown() -> list[str]:
+        return [
+            table.item(r, 0).text() for r in range(table.rowCount()) if not table.isRowHidden(r)
+        ]
+
+    everything = shown()
+    assert len(everything) == len(load_catalog())
+    click(tab.filter_box)
+    qtbot.keyClicks(tab.filter_box, "qwen")
+    assert shown() == [e.name for e in load_catalog() if e.family == "qwen"]
+    qtbot.keyClicks(tab.filter_box, " tiny")  # every word: the description's too
+    assert shown() == ["Qwen2.5 0.5B Instruct"]
+    click(table.viewport(), table.visualRect(table.model().index(shown_row(table), 0)).center())
+    entry = next(e for e in load_catalog() if e.name == "Qwen2.5 0.5B Instruct")
+    assert entry.description in tab.description.text()
+    qtbot.keyClicks(tab.filter_box, " zzz")
+    assert shown() == []
+    assert tab.description.text() == "No model in the catalogue matches “qwen tiny zzz”."
+    click(button(tab, "Download"))  # the hidden row is not downloaded
+    assert window.jobs.rows == {}
+    qtbot.keyClick(tab.filter_box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(tab.filter_box, Qt.Key.Key_Delete)
+    assert shown() == everything
+
+
+def shown_row(table) -> int:  # type: ignore[no-untyped-def]
+    return next(r for r in range(table.rowCount()) if not table.isRowHidden(r))
+
+
+def test_the_loaded_model_is_unloaded_and_loaded_again_with_its_memory_shown(
+    qtbot, window: MainWindow
+) -> None:
+    dialog = open_models(qtbot, window, "Installed")
+    table = dialog.installed_table
+    assert table.item(0, 6).text() == "loaded"
+    memory = dialog.memory_label.text()
+    context = window.model_info.context_length
+    assert "Loaded: <b>SmolLM2 135M Instruct (starter)</b>, about " in memory
+    assert "98 MB of weights, " in memory and f"context cache for {context:,} tokens" in memory
+    assert "of this computer's memory is free" in memory
+
+    click(button(dialog, "Unload"))
+    qtbot.waitUntil(lambda: window.model_info is None and not window.engine.busy, timeout=10_000)
+    qtbot.waitUntil(
+        lambda: dialog.memory_label.text().startswith("No model is loaded."), timeout=5_000
+    )
+    assert table.item(0, 6).text() == ""
+    assert window.model_picker.currentText() == "" and not window.send_button.isEnabled()
+    assert window.model_picker.placeholderText() == "No model loaded"
+    assert not button(dialog, "Unload").isEnabled()
+
+    click(table.viewport(), table.visualRect(table.model().index(0, 0)).center())
+    with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
+        click(button(dialog, "Load"))
+    qtbot.waitUntil(lambda: table.item(0, 6).text() == "loaded", timeout=5_000)
+    assert window.send_button.isEnabled()
+    assert window.model_picker.currentText() == "SmolLM2 135M Instruct (starter)"
+
+
 def test_a_download_shows_progress_and_its_model_in_the_picker(
     qtbot, window: MainWindow, hub_endpoint: LoopbackHub
 ) -> None:
@@ -167,12 +253,21 @@ def test_a_failed_job_says_why_and_offers_retry_and_remove(
     click(dialog.import_tab.import_path)
     qtbot.keyClicks(dialog.import_tab.import_path, str(tmp_path / "nothing-here"))
     click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    error = dialog_named(qtbot, "errorDialog")  # said at once: no job for a missing path
+    assert "does not exist" in error.text() and window.jobs.rows == {}
+    click(error.button(QMessageBox.StandardButton.Ok))
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    dialog.import_tab.import_path.clear()
+    qtbot.keyClicks(dialog.import_tab.import_path, str(empty))
+    click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    type_into_dialog(qtbot, "importNameDialog", "Nothing")
     qtbot.waitUntil(
         lambda: any(r.state == "failed" for r in window.jobs.rows.values()), timeout=60_000
     )
     table = dialog.jobs_table
     assert table.cellWidget(0, 1).text() == "Failed"  # not "0%"
-    assert "does not exist" in table.item(0, 2).text()  # the reason, in full
+    assert "empty-folder" in table.item(0, 2).text()  # the reason, in full
     header = table.horizontalHeader()
     assert header.sectionSize(2) > header.sectionSize(0)  # the status is not squeezed
     actions = table.cellWidget(0, 3)
@@ -183,6 +278,39 @@ def test_a_failed_job_says_why_and_offers_retry_and_remove(
     )
     click(button(table.cellWidget(0, 3), "Remove", qtbot))
     assert table.rowCount() == 0 and list(window.jobs.store.root.iterdir()) == []
+
+
+def test_an_imported_gguf_is_named_as_the_person_says_and_never_copied_twice(
+    qtbot, window: MainWindow, starter_path: Path, tmp_path: Path
+) -> None:
+    farm = copy_with_renamed_key(starter_path, tmp_path / "farm.Q4_1.gguf", b"Mix1", b"Farm")
+    dialog = open_models(qtbot, window, "Import")
+    tab = dialog.import_tab
+    click(tab.import_path)
+    qtbot.keyClicks(tab.import_path, str(farm))
+    click(tab.findChild(QPushButton, "importButton"))
+    asked = dialog_named(qtbot, "importNameDialog")
+    assert asked.textValue() == "Smollm2 135M 8k Lc100K Farm Ep2 Q4_1"  # from its metadata
+    with qtbot.waitSignal(window.jobs.installed, timeout=JOB_MS) as installed:
+        type_into_dialog(qtbot, "importNameDialog", "Farm helper")
+    assert window.library.get(installed.args[0]).name == "Farm helper"
+    assert window.model_picker.findText("Farm helper") >= 0
+    folders = sorted(p.name for p in window.library.root.iterdir())
+
+    jobs = len(window.jobs.rows)
+    click(tab.findChild(QPushButton, "importButton"))  # the same file again
+    notice = dialog_named(qtbot, "alreadyInstalledDialog")
+    assert "“farm.Q4_1.gguf” is already installed as “Farm helper”" in notice.text()
+    click(notice.button(QMessageBox.StandardButton.Ok))
+    assert len(window.jobs.rows) == jobs  # nothing started…
+    assert sorted(p.name for p in window.library.root.iterdir()) == folders  # …nor copied
+
+    tab.import_path.clear()
+    qtbot.keyClicks(tab.import_path, str(starter_path))  # the starter model's own file
+    click(tab.findChild(QPushButton, "importButton"))
+    notice = dialog_named(qtbot, "alreadyInstalledDialog")
+    assert "already installed as “SmolLM2 135M Instruct (starter)”" in notice.text()
+    click(notice.button(QMessageBox.StandardButton.Ok))
 
 
 def test_deleting_or_renaming_the_loaded_model_is_seen_by_the_chat(
@@ -245,6 +373,9 @@ def test_cancel_during_quantization_ends_the_quantizer_too(
     qtbot.keyClicks(dialog.import_tab.import_path, str(smollm_checkpoint))
     choose_in_combo(qtbot, dialog.import_tab.import_quant, "q4_k_m")
     click(dialog.import_tab.findChild(QPushButton, "importButton"))
+    asked = dialog_named(qtbot, "importNameDialog")
+    assert asked.textValue() == f"{smollm_checkpoint.name} Q4_K_M"  # the folder's, and its type
+    qtbot.keyClick(asked, Qt.Key.Key_Return)
     (job_id,) = window.jobs.rows
     qtbot.waitUntil(lambda: window.jobs.rows[job_id].message.startswith("quantize"), timeout=JOB_MS)
     job = next(p for p in job_processes() if p.ppid() == os.getpid())

@@ -126,6 +126,7 @@ class ChatSession:
         self.prompt_format = "auto"
         self.model_id = ""
         self.model_label = "Assistant"
+        self.conversation_model = ""  # the model the saved conversation last answered with
         self.generation = defaults_for("")
         self.messages: list[ChatMessage] = []
         self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
@@ -163,6 +164,7 @@ class ChatSession:
         settings = conversation.settings if isinstance(conversation.settings, dict) else {}
         prompt_format = settings.get("prompt_format", "auto")
         self.conversation_id = conversation.id
+        self.conversation_model = conversation.model
         self.system_prompt = conversation.system_prompt
         self.prompt_format = prompt_format if isinstance(prompt_format, str) else "auto"
         collections = settings.get("collections", [])
@@ -341,6 +343,10 @@ class ChatSession:
             )
             for message, row in zip(new, stored, strict=True):
                 message.id = row.id
+            if self.model_id and self.model_id != self.conversation_model:
+                # the chat goes on with the model that answered last (a restart reloads it)
+                self.history.update_settings(self.conversation_id, model=self.model_id)
+                self.conversation_model = self.model_id
         self.messages.append(answer)
         return answer
 
@@ -387,7 +393,7 @@ class ChatSession:
             system_prompt=self.system_prompt,
             settings=self._settings_record(),
         )
-        self.conversation_id = conversation.id
+        self.conversation_id, self.conversation_model = conversation.id, self.model_id
         return True
 
     def _require_pending(self) -> _Pending:

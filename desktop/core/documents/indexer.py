@@ -99,7 +99,8 @@ class IndexReport:
     indexed: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), this run
+    unreadable_total: int = 0  # files of the collection that cannot be read, this run's included
     skipped: list[tuple[str, str]] = field(default_factory=list)  # changed or vanished mid-read
     missing_sources: list[str] = field(default_factory=list)
     chunks: int = 0
@@ -114,7 +115,8 @@ class IndexReport:
         return (
             f"{plural(len(self.indexed), 'file')} indexed ({plural(self.chunks, 'chunk')}, "
             f"{self.chunks_per_second:.1f} chunks/s), {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.unreadable)} cannot be read."
+            f"{len(self.removed)} removed, "
+            f"{max(self.unreadable_total, len(self.unreadable))} cannot be read."
         )
 
 
@@ -306,6 +308,9 @@ def index_collection(
         if sum(len(item.chunks) for item in pending) >= EMBED_SLICE:
             flush()
     flush()
+    # An unreadable file that did not change is not read again, but it still cannot be read:
+    # the report counts every one the collection has, as its list of them shows.
+    report.unreadable_total = store.collection(name).unreadable
     report.seconds = time.perf_counter() - started
     status(len(work.to_index), "")
     return report

@@ -29,7 +29,13 @@ from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progr
 from conversion.weight_files import is_pickle_weights
 from desktop.core.hub import transfer as hub_transfer
 from desktop.core.hub.download import RepoFile, download_files, human_bytes, safe_relative_path
-from desktop.core.hub.transfer import DownloadPolicy, call_cancellable
+from desktop.core.hub.transfer import (
+    DownloadPolicy,
+    call_cancellable,
+    check_address,
+    lookup_failed,
+    unreachable,
+)
 
 __all__ = ["DownloadPolicy", "HubClient", "RepoFile", "RepoInfo", "SearchResult", "human_bytes"]
 
@@ -100,9 +106,12 @@ class HubClient:
         self._offline = offline
         self.policy = policy or hub_transfer.DEFAULT_POLICY
 
-    def _check_online(self) -> None:
+    def _check_online(self, cancel: CancelToken = NEVER_CANCELLED) -> None:
+        """Offline mode refuses at once; so does a computer without a network (its lookup of
+        the Hub's name fails), before huggingface-hub would retry it for twenty seconds."""
         if self._offline():
             raise OfflineError("Huacaya is in offline mode, so it does not contact the Hub.")
+        check_address(endpoint(), cancel, self.policy)
 
     def _api(self):
         from huggingface_hub import HfApi
@@ -130,13 +139,20 @@ class HubClient:
             ) from exc
         if isinstance(exc, HfHubHTTPError):
             raise HubError(f"The Hub answered an error for “{repo_id}”: {exc}") from exc
+        host = urllib.parse.urlsplit(endpoint()).hostname or endpoint()
+        if lookup_failed(exc):
+            raise unreachable(host) from exc
+        # the network failed (httpx's errors, or those of huggingface-hub's httpx2)
+        if isinstance(exc, OSError) or type(exc).__module__.startswith("httpx"):
+            reason = str(exc).split("] ", 1)[-1].rstrip(".") or type(exc).__name__
+            raise ConnectionLost(f"Huacaya could not connect to {host} ({reason}).") from exc
         raise HubError(f"Could not reach the Hub: {exc}") from exc
 
     # -- metadata --------------------------------------------------------------------------
 
     def whoami(self, token: str, cancel: CancelToken = NEVER_CANCELLED) -> str:
         """The account name of ``token``; raises TokenError for a token the Hub refuses."""
-        self._check_online()
+        self._check_online(cancel)
         from huggingface_hub import HfApi
         from huggingface_hub.errors import HfHubHTTPError
 
@@ -149,6 +165,8 @@ class HubClient:
         except HfHubHTTPError as exc:
             raise TokenError(f"The Hub did not accept this token ({exc}).") from exc
         except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as exc:  # odd answers
+            if lookup_failed(exc):
+                raise unreachable(urllib.parse.urlsplit(endpoint()).hostname or "") from exc
             raise HubError(f"Could not check the token with the Hub: {exc}") from exc
 
     def search(
@@ -160,7 +178,7 @@ class HubClient:
         max_parameters: float | None = None,
         cancel: CancelToken = NEVER_CANCELLED,
     ) -> list[SearchResult]:
-        self._check_online()
+        self._check_online(cancel)
         filters = (["gguf"] if gguf else []) + (["llama"] if llama_family else [])
         expand = ["likes", "downloads", "tags", "gated", "safetensors"]
         api = self._api()
@@ -208,7 +226,7 @@ class HubClient:
     def repo_info(
         self, repo_id: str, revision: str | None = None, cancel: CancelToken = NEVER_CANCELLED
     ) -> RepoInfo:
-        self._check_online()
+        self._check_online(cancel)
         api = self._api()
         try:
             info = call_cancellable(
@@ -274,7 +292,7 @@ class HubClient:
         progress: Progress = no_progress,
         cancel: CancelToken = NEVER_CANCELLED,
     ) -> list[Path]:
-        self._check_online()
+        self._check_online(cancel)
 
         def url_of(file: RepoFile) -> str:
             revision, name = urllib.parse.quote(info.revision), urllib.parse.quote(file.name)

@@ -9,20 +9,28 @@ chunk or at its socket timeout; its results are dropped.
 
 httpx (already needed by huggingface-hub) gives separate connect/read timeouts, proxies from the
 environment and, on a redirect to another host, drops the Authorization header.
+
+A computer without a network fails at the address lookup. huggingface-hub retries every network
+error five times with a growing pause (about 20 s in all), which helps a busy server but never a
+missing network, so the Hub's host name is looked up once first (:func:`check_address`) and a
+failed lookup ends the request at once with one sentence (:class:`HubUnreachable`).
 """
 
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import httpx
 
-from conversion.errors import ConnectionLost
+from conversion.errors import ConnectionLost, HubUnreachable
 from conversion.progress import CancelToken
 
 T = TypeVar("T")
@@ -87,6 +95,53 @@ def call_cancellable(
     return outcome["value"]  # type: ignore[return-value]
 
 
+def lookup_failed(exc: BaseException | None) -> bool:
+    """Whether ``exc``, or an error that led to it, is a failed address lookup (DNS)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, socket.gaierror):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def unreachable(host: str) -> HubUnreachable:
+    return HubUnreachable(
+        f"Huacaya cannot reach {host}: check that this computer is connected to the internet, "
+        "then try again."
+    )
+
+
+def _proxied(url: str, host: str) -> bool:
+    """A proxy from the environment carries requests to ``url``: the proxy looks ``host`` up."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host)
+
+
+def check_address(url: str, cancel: CancelToken, policy: DownloadPolicy) -> None:
+    """Look up the host of ``url`` once; HubUnreachable when the lookup fails. Behind a proxy
+    nothing is looked up here (the proxy resolves the name)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname
+    if not host or _proxied(url, host):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    patience = replace(policy, metadata_timeout=policy.connect_timeout)
+    try:
+        call_cancellable(
+            lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM),
+            cancel,
+            patience,
+            f"the lookup of {host}",
+        )
+    except socket.gaierror as exc:
+        raise unreachable(host) from exc
+    except ConnectionLost as exc:  # the resolver did not answer in time: no network either
+        raise unreachable(host) from exc
+
+
 @dataclass(frozen=True)
 class Head:
     status: int
@@ -102,6 +157,7 @@ class Transfer:
 
     def __init__(self, url: str, headers: dict[str, str], policy: DownloadPolicy) -> None:
         self.policy = policy
+        self.host = urllib.parse.urlsplit(url).hostname or url
         self._items: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=16)
         self._closed = threading.Event()
         self._thread = threading.Thread(
@@ -160,9 +216,10 @@ class Transfer:
                     ) from None
                 continue
             if kind == "error":
-                raise ConnectionLost(f"The connection to the Hub failed: {value}.") from (
-                    value if isinstance(value, BaseException) else None
-                )
+                cause = value if isinstance(value, BaseException) else None
+                if lookup_failed(cause):
+                    raise unreachable(self.host) from cause
+                raise ConnectionLost(f"The connection to the Hub failed: {value}.") from cause
             return kind, value
 
     def head(self, cancel: CancelToken) -> Head:

@@ -30,6 +30,7 @@ from conversion.errors import (
     JobBusyError,
     JobError,
     LibraryError,
+    ModelAlreadyInstalled,
     ModelFileError,
     UnsupportedModelError,
 )
@@ -43,7 +44,7 @@ from desktop.core.chat.engine import ChatEngine
 from desktop.core.hub.client import HubClient
 from desktop.core.jobs import locks
 from desktop.core.jobs.store import Job, JobStore
-from desktop.core.models.library import ModelEntry, ModelLibrary
+from desktop.core.models.library import ModelEntry, ModelLibrary, suggested_name
 from desktop.core.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,8 @@ class JobRunner:
             name = job.spec.source.rstrip("/").split("/")[-1] if job.spec.kind == "hub" else ""
             model = self._to_gguf(source, base, work, report("convert"), cancel, name)
             model = self._quantize(job, model, work, report("quantize"), cancel)
-            report("verify")(0.0, "loading the model and generating a few tokens")
+            self._refuse_a_copy(job, model, sub_range(report("verify"), 0.0, 0.5), cancel)
+            report("verify")(0.5, "loading the model and generating a few tokens")
             verify(model)
             cancel.check()
             report("register")(0.0, "adding it to the library")
@@ -166,14 +168,26 @@ class JobRunner:
         self.store.discard_work(job)
         return entry
 
+    def _refuse_a_copy(
+        self, job: Job, model: Path, progress: Progress, cancel: CancelToken
+    ) -> None:
+        """A model the library has already (the same file, imported or downloaded again) is not
+        copied a second time."""
+        copy = self.library.find_copy(model, progress, cancel)
+        if copy is not None:
+            what = Path(job.spec.source).name if job.spec.kind == "import" else job.spec.source
+            raise ModelAlreadyInstalled(f"“{what}” is already installed as “{copy.name}”.")
+
     def _name(self, job: Job, model: Path) -> str:
+        """The name the job was given, else what a GGUF it was given says of itself, else the
+        repository's or folder's name with the quantization it was converted to."""
         if job.spec.name:
             return job.spec.name
-        base = job.spec.source.rstrip("/").split("/")[-1]
-        if job.spec.gguf_file:
-            base = Path(job.spec.gguf_file).stem
-        quant = read_gguf_info(model).quantization
-        return f"{base} {quant}".strip()
+        info = read_gguf_info(model)
+        if job.spec.gguf_file or job.spec.source.lower().endswith(".gguf"):
+            return suggested_name(info)
+        base = job.spec.source.rstrip("/\\").replace("\\", "/").split("/")[-1]
+        return f"{base} {info.quantization}".strip()
 
     def _obtain(
         self, job: Job, work: Path, progress: Progress, cancel: CancelToken

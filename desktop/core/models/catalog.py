@@ -26,7 +26,8 @@ class CatalogEntry:
     ram_gb: float
     licence: str
     token: bool
-    notes: str = ""
+    notes: str = ""  # what to know before installing it (a token, a base model…)
+    description: str = ""  # what it is good for, in a sentence or two (ours)
     file: str = ""  # the GGUF file, for "gguf"
     base: str = ""  # what a LoRA adapter or weight diff needs (for people)
     base_repo: str = ""  # …when that is a Hub repository, downloaded with it

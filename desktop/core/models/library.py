@@ -4,10 +4,15 @@ Each model has a folder under ``paths.models_dir()`` holding ``manifest.json`` (
 models Huacaya downloaded or converted, the GGUF itself). A manifest says where the weights
 are without copying them: the starter model points into its Python package, a file the user
 opened points at that file, and a managed model at a file in its own folder.
+
+A model is named from what its GGUF says about itself (:func:`suggested_name`), and a file that
+is already installed is found by its content (:meth:`ModelLibrary.find_copy`: only models of
+the same size are hashed, and each hash is kept in the manifest while the file is unchanged).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -20,6 +25,7 @@ from conversion.errors import HuacayaError, LibraryError, ModelFileError, ModelN
 from conversion.gguf_file import read_gguf_info
 from conversion.gguf_info import GGUFInfo
 from conversion.output import atomic_write_text
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core import paths
 from desktop.core.models import starter
 
@@ -44,10 +50,56 @@ class ModelEntry:
     context_length: int = 0
     has_chat_template: bool = False
     added_at: str = ""
+    sha256: str = ""  # of the model file, once it was needed (finding copies)
+    sha256_of: str = ""  # "size:mtime_ns" of the file that hash describes
 
     @property
     def is_starter(self) -> bool:
         return self.source == SOURCE_PACKAGE
+
+
+HASH_BLOCK = 1 << 22
+_QUANT_SUFFIX = re.compile(r"[.\-_](?:I?Q\d\w*|F16|BF16|F32)$", re.IGNORECASE)
+
+
+def suggested_name(info: GGUFInfo, fallback: str = "") -> str:
+    """A library name from the GGUF's own metadata: ``general.name`` (else its base name and
+    fine-tune), its size label and its quantization, each once, e.g. "Qwen2.5 7B Instruct Q4_K_M";
+    ``fallback`` (else the file's name without its quantization suffix) when it names nothing."""
+
+    def text(key: str) -> str:
+        value = info.metadata.get(key, "")
+        return " ".join(value.split()) if isinstance(value, str) else ""
+
+    name = text("general.name") or " ".join(
+        part for part in (text("general.basename"), text("general.finetune")) if part
+    )
+    if not name:
+        name = fallback or _QUANT_SUFFIX.sub("", info.path.stem) or info.path.stem
+    for extra in (text("general.size_label"), info.quantization):
+        if extra and extra.lower() not in name.lower():
+            name = f"{name} {extra}"
+    return name[:120]
+
+
+def file_sha256(
+    path: Path, progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED
+) -> str:
+    size = max(path.stat().st_size, 1)
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(HASH_BLOCK), b""):
+            cancel.check()
+            digest.update(block)
+            done += len(block)
+            progress(done / size, f"comparing {path.name} with the installed models")
+    return digest.hexdigest()
+
+
+def _stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _slug(text: str) -> str:
@@ -112,6 +164,38 @@ class ModelLibrary:
             except (OSError, HuacayaError):
                 continue
         return None
+
+    def find_copy(
+        self, path: Path, progress: Progress = no_progress, cancel: CancelToken = NEVER_CANCELLED
+    ) -> ModelEntry | None:
+        """The installed model whose file has the same content as ``path``, if any."""
+        path = Path(path).expanduser()
+        size = path.stat().st_size
+        digest = ""
+        for entry in self.entries():
+            try:
+                installed = self.path_of(entry)
+                if installed.stat().st_size != size:
+                    continue
+                if installed.resolve() == path.resolve():
+                    return entry
+                digest = digest or file_sha256(path, progress, cancel)
+                if self._sha256(entry, installed, cancel) == digest:
+                    return entry
+            except (OSError, HuacayaError) as exc:  # a model whose file is gone: not a copy
+                log.info("not comparing with %s: %s", entry.id, exc)
+        return None
+
+    def _sha256(self, entry: ModelEntry, path: Path, cancel: CancelToken) -> str:
+        stamp = _stamp(path)
+        if entry.sha256 and entry.sha256_of == stamp:
+            return entry.sha256
+        entry.sha256, entry.sha256_of = file_sha256(path, cancel=cancel), stamp
+        try:
+            self._write(entry)
+        except LibraryError as exc:  # kept for next time only if the folder is writable
+            log.info("could not keep the hash of %s: %s", entry.id, exc)
+        return entry.sha256
 
     def default_entry(self, preferred: str = "") -> ModelEntry | None:
         """``preferred`` if installed, else the starter model, else the first model."""
@@ -216,7 +300,7 @@ class ModelLibrary:
             if entry.source == SOURCE_FILE and Path(entry.location) == path:
                 return entry
         info = read_gguf_info(path)
-        display = name or info.metadata.get("general.name") or path.stem
+        display = name or suggested_name(info)
         entry = ModelEntry(
             id=self._unique_id(str(display)),
             name=str(display),

@@ -1,11 +1,13 @@
-"""The Documents window: collections, their folders, the files that cannot be read (with the
-reason), and indexing progress — files, chunks per second, time left — with Pause and Cancel."""
+"""The Documents window: collections (ticked: this chat answers from them, as in the Documents
+menu), their folders, the files that cannot be read (with the reason), and indexing progress —
+files, chunks per second, time left — with Pause and Cancel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -32,10 +34,12 @@ from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.background.indexer_thread import DocumentIndexer
 from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
 
 
 class DocumentsDialog(QDialog):
     collections_changed = Signal()
+    use_requested = Signal(str, bool)  # a collection ticked (True) or unticked for this chat
 
     def __init__(
         self,
@@ -43,19 +47,23 @@ class DocumentsDialog(QDialog):
         documents: Documents,
         indexer: DocumentIndexer,
         settings: SettingsStore,
+        chosen: Callable[[], list[str]] = list,
     ) -> None:
+        """``chosen``: the collections the chat answers from now (shown ticked)."""
         super().__init__(parent)
         self.settings = settings
+        self.chosen = chosen
+        self._filling = False  # ticks set by the list itself are not the person's
         self._new_name = ""  # a new collection, selected as soon as it exists
         self.setObjectName("documentsDialog")
         self.setWindowTitle("Documents")
-        self.resize(760, 520)
         self.documents = documents
         self.indexer = indexer
 
         self.collection_list = QListWidget(self)
         self.collection_list.setObjectName("collectionList")
         self.collection_list.currentItemChanged.connect(lambda *_: self._show_details())
+        self.collection_list.itemChanged.connect(self._on_ticked)
         self.new_button = QPushButton("New collection…", self)
         self.add_folder_button = QPushButton("Add folder…", self)
         self.add_file_button = QPushButton("Add file…", self)
@@ -98,7 +106,12 @@ class DocumentsDialog(QDialog):
         progress_row.addWidget(self.cancel_button)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Collections (tick them for a chat in the Documents menu):"))
+        intro = QLabel(
+            "Collections. Tick those this chat answers from (the Documents menu has the same "
+            "ticks):"
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.collection_list, 2)
         layout.addLayout(buttons)
         layout.addWidget(self.sources)
@@ -116,6 +129,7 @@ class DocumentsDialog(QDialog):
         indexer.collections_changed.connect(self.refresh)
         self._set_running(indexer.busy)
         self.refresh()
+        keep_fitted(self, QSize(760, 520))  # within the screen, at every font size
 
     # -- the list ----------------------------------------------------------------------------
 
@@ -131,6 +145,8 @@ class DocumentsDialog(QDialog):
         chosen = self._new_name if made else self.current_name()  # a collection just made
         if made:
             self._new_name = ""
+        ticked = set(self.chosen())
+        self._filling = True
         self.collection_list.clear()
         for collection in collections:
             counts = f"{plural(collection.files, 'file')} · {plural(collection.chunks, 'chunk')}"
@@ -139,11 +155,32 @@ class DocumentsDialog(QDialog):
             text = f"{collection.name} — {counts}"
             item = QListWidgetItem(text, self.collection_list)
             item.setData(Qt.ItemDataRole.UserRole, collection.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(
+                Qt.CheckState.Checked if collection.name in ticked else Qt.CheckState.Unchecked
+            )
             if collection.name == chosen or not chosen:
                 self.collection_list.setCurrentItem(item)
                 chosen = collection.name
+        self._filling = False
         self._show_details()
         self.collections_changed.emit()
+
+    def show_chosen(self) -> None:
+        """Tick the collections the chat answers from now (chosen in the menu, or another chat
+        opened)."""
+        ticked = set(self.chosen())
+        self._filling = True
+        for row in range(self.collection_list.count()):
+            item = self.collection_list.item(row)
+            on = item.data(Qt.ItemDataRole.UserRole) in ticked
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self._filling = False
+
+    def _on_ticked(self, item: QListWidgetItem) -> None:
+        if not self._filling:
+            on = item.checkState() == Qt.CheckState.Checked
+            self.use_requested.emit(item.data(Qt.ItemDataRole.UserRole), on)
 
     def _show_details(self) -> None:
         name = self.current_name()

@@ -93,6 +93,8 @@ class DocumentsFeature(QObject):
     def show_chosen(self) -> None:
         chosen = self.session.collections
         self.label.setText(f"Documents: {', '.join(chosen)}" if chosen else "")
+        if self.dialog is not None:
+            self.dialog.show_chosen()
 
     def _passages(self, question: str, names: list[str]) -> Passages:
         info = self.loaded_model()
@@ -118,8 +120,13 @@ class DocumentsFeature(QObject):
     def open_dialog(self) -> DocumentsDialog:
         if self.dialog is None:
             self.dialog = DocumentsDialog(
-                self.parent_widget, self.documents, self.indexer, self.store
+                self.parent_widget,
+                self.documents,
+                self.indexer,
+                self.store,
+                lambda: self.session.collections,
             )
+            self.dialog.use_requested.connect(self.use_collection)
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()

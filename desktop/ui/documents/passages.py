@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QSize, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.documents.context import INSTRUCTION, Citation
+from desktop.ui.screen_fit import keep_fitted
 
 NOT_GIVEN = "None of these seemed relevant enough to answer from; the model was not asked."
 
@@ -32,7 +33,6 @@ class PassageDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("passageDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(640, 420)
         shown = [c for c in citations if c.number == number] if number else citations
         self.citation = shown[0] if number and shown else None
         layout = QVBoxLayout(self)
@@ -69,3 +69,4 @@ class PassageDialog(QDialog):
                 lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path))
             )
         layout.addWidget(buttons)
+        keep_fitted(self, QSize(640, 420))  # within the screen, at every font size

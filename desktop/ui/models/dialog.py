@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QDesktopServices
+import psutil
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidgetItem,
     QTabWidget,
@@ -19,24 +22,45 @@ from PySide6.QtWidgets import (
 )
 
 from conversion.errors import HuacayaError
-from desktop.core import hardware, secrets
+from conversion.gguf_file import read_gguf_info
+from desktop.core import secrets
+from desktop.core.chat.engine import ModelInfo
 from desktop.core.hub.client import HubClient
 from desktop.core.jobs.store import JobSpec
-from desktop.core.models.catalog import job_spec, load_catalog
 from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.core.settings import SettingsStore
+from desktop.server.memory import OVERHEAD_BYTES, kv_cache_bytes
 from desktop.ui import dialogs
 from desktop.ui.errors import show_error
+from desktop.ui.models.catalog_tab import CatalogTab
 from desktop.ui.models.hub_tab import HubTab
 from desktop.ui.models.import_tab import ImportTab
 from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.jobs_table import JobsTable
-from desktop.ui.models.widgets import quant_box, table
+from desktop.ui.models.widgets import table
+from desktop.ui.screen_fit import keep_fitted
+
+INSTALLED_COLUMNS = ["Model", "Quant", "Architecture", "Size", "Context", "Chat template", "Now"]
+
+
+def gb(count: float) -> str:
+    return f"{count / 1e9:.1f} GB" if count >= 1e8 else f"{count / 1e6:.0f} MB"
+
+
+def _button(text: str, slot: Callable[[], object], name: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setAutoDefault(False)
+    if name:
+        button.setObjectName(name)
+    button.clicked.connect(lambda _checked=False: slot())
+    return button
 
 
 class ModelsDialog(QDialog):
     library_changed = Signal()
     unload_requested = Signal(str, object)  # model id, what to do once it is unloaded
+    load_requested = Signal(str)  # model id: the person pressed Load
+    eject_requested = Signal()  # the person pressed Unload
 
     def __init__(
         self,
@@ -48,122 +72,72 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("modelsDialog")
         self.setWindowTitle("Models")
-        self.resize(900, 640)
         self.store, self.library, self.jobs = store, library, jobs
         self.loaded_model: Callable[[], ModelEntry | None] = lambda: None
+        self.loaded_info: Callable[[], ModelInfo | None] = lambda: None
         self.hub = HubClient(secrets.get_token, lambda: self.store.settings.offline)
-        self.catalog = load_catalog()
         self.tabs = QTabWidget(self)
-        self.tabs.addTab(self._catalog_tab(), "Catalogue")
+        self.catalog_tab = CatalogTab()
+        self.catalog_tab.start_requested.connect(self.start)
+        self.catalog_tab.error.connect(lambda exc: show_error(self, exc))
+        self.catalog_table = self.catalog_tab.table
+        self.tabs.addTab(self.catalog_tab, "Catalogue")
         self.hub_tab = HubTab(store, self.hub)
         self.hub_tab.start_requested.connect(self.start)
         self.hub_tab.error.connect(lambda exc: show_error(self, exc))
         self.tabs.addTab(self.hub_tab, "Hugging Face")
         self.tabs.addTab(self._installed_tab(), "Installed")
-        self.import_tab = ImportTab()
+        self.import_tab = ImportTab(library)
         self.import_tab.start_requested.connect(self.start)
+        self.import_tab.error.connect(lambda exc: show_error(self, exc))
         self.tabs.addTab(self.import_tab, "Import")
         self.jobs_view = JobsTable(jobs)
         self.jobs_table = self.jobs_view.table
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(QLabel("<b>Downloads and conversions</b>"))
         layout.addWidget(self.jobs_view)
         jobs.installed.connect(lambda _id: self.show_installed())
-
-    # -- catalogue -------------------------------------------------------------------------
-
-    def _catalog_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        total = hardware.total_memory_bytes() / 1e9
-        layout.addWidget(
-            QLabel(f"Models that run well on a laptop. This computer has {total:.0f} GB of memory.")
-        )
-        self.catalog_table = table(["Model", "Format", "Download", "Memory", "Licence", "Fits"])
-        for entry in self.catalog:
-            row = self.catalog_table.rowCount()
-            self.catalog_table.insertRow(row)
-            fits = entry.fits()
-            cells = [
-                entry.name + (" (needs a token)" if entry.token else ""),
-                entry.format,
-                f"{entry.download_gb:g} GB",
-                f"{entry.ram_gb:g} GB",
-                entry.licence,
-                "✓ fits" if fits else "needs more memory",
-            ]
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(entry.notes + (f" Needs: {entry.base}." if entry.base else ""))
-                if column == 5 and not fits:
-                    item.setForeground(QColor("#c0392b"))
-                self.catalog_table.setItem(row, column, item)
-        layout.addWidget(self.catalog_table, 1)
-        buttons = QHBoxLayout()
-        self.catalog_quant = quant_box()
-        buttons.addWidget(QLabel("Quantization"))
-        buttons.addWidget(self.catalog_quant)
-        buttons.addStretch(1)
-        download = QPushButton("Download")
-        download.setObjectName("catalogDownload")
-        download.clicked.connect(self.download_catalog_entry)
-        buttons.addWidget(download)
-        layout.addLayout(buttons)
-        return tab
-
-    def download_catalog_entry(self) -> None:
-        row = self.catalog_table.currentRow()
-        if row < 0:
-            return
-        entry = self.catalog[row]
-        quant = self.catalog_quant.currentData()
-        if entry.needs_base_folder:
-            dialogs.choose_folder(
-                self,
-                f"{entry.name} needs {entry.base}: choose that folder",
-                lambda folder: self._start_catalog_entry(entry, quant, str(folder)),
-            )
-        else:
-            self._start_catalog_entry(entry, quant, "")
-
-    def _start_catalog_entry(self, entry, quant: str, base_folder: str) -> None:
-        try:
-            spec = job_spec(entry, quant, base_folder)
-        except HuacayaError as exc:
-            show_error(self, exc)
-            return
-        self.start(spec)
+        keep_fitted(self, QSize(900, 640))  # (within the screen, at every font size)
 
     # -- installed -------------------------------------------------------------------------
 
     def _installed_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        self.installed_table = table(
-            ["Model", "Quant", "Architecture", "Size", "Context", "Chat template"]
-        )
+        self.installed_table = table(INSTALLED_COLUMNS)
+        self.installed_table.currentCellChanged.connect(lambda *_: self._enable())
         layout.addWidget(self.installed_table, 1)
+        self.memory_label = QLabel()
+        self.memory_label.setObjectName("loadedModelMemory")
+        self.memory_label.setWordWrap(True)
+        layout.addWidget(self.memory_label)
         row = QHBoxLayout()
-        self.folder_label = QLabel()
-        row.addWidget(self.folder_label, 1)
-        for label, slot in (
-            ("Rename…", self.rename_selected),
-            ("Delete…", self.delete_selected),
-            ("Show in folder", self.reveal_selected),
-            ("Models folder…", self.choose_folder),
-        ):
-            button = QPushButton(label)
-            button.clicked.connect(slot)
-            row.addWidget(button)
+        self.load_button = _button("Load", self.load_selected, "loadModel")
+        self.unload_button = _button("Unload", self.eject_requested.emit, "unloadModel")
+        row.addWidget(self.load_button)
+        row.addWidget(self.unload_button)
+        row.addStretch(1)
+        for label, slot in (("Rename…", self.rename_selected), ("Delete…", self.delete_selected)):
+            row.addWidget(_button(label, slot))
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Folder"))
+        self.folder_box = QLineEdit()  # a long path scrolls in the box; the window stays on screen
+        self.folder_box.setObjectName("modelsFolder")
+        self.folder_box.setReadOnly(True)
+        row.addWidget(self.folder_box, 1)
+        row.addWidget(_button("Show in folder", self.reveal_selected))
+        row.addWidget(_button("Models folder…", self.choose_folder))
         layout.addLayout(row)
         self.show_installed()
         return tab
 
     def show_installed(self) -> None:
         selected = self._selected_model()  # kept selected across the refresh
+        loaded = self.loaded_model()
         self.installed_table.setRowCount(0)
-        self.folder_label.setText(f"Folder: {self.library.root}")
+        self.folder_box.setText(str(self.library.root))
+        self.folder_box.setCursorPosition(0)
         for entry in self.library.entries():
             row = self.installed_table.rowCount()
             self.installed_table.insertRow(row)
@@ -174,6 +148,7 @@ class ModelsDialog(QDialog):
                 f"{entry.size_bytes / 1e6:,.0f} MB",
                 f"{entry.context_length:,}",
                 "yes" if entry.has_chat_template else "no (Alpaca)",
+                "loaded" if loaded is not None and loaded.id == entry.id else "",
             ]
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -181,6 +156,42 @@ class ModelsDialog(QDialog):
                 self.installed_table.setItem(row, column, item)
             if entry.id == selected:
                 self.installed_table.selectRow(row)
+        self.memory_label.setText(self._memory_text(loaded))
+        self._enable()
+
+    def _memory_text(self, loaded: ModelEntry | None) -> str:
+        info = self.loaded_info()
+        process = psutil.Process().memory_info().rss
+        free = psutil.virtual_memory()
+        machine = (
+            f"Huacaya uses {gb(process)} in all; {gb(free.available)} of {gb(free.total)} of "
+            "this computer's memory is free."
+        )
+        if loaded is None or info is None:
+            return f"No model is loaded. {machine}"
+        try:
+            cache = kv_cache_bytes(read_gguf_info(info.path), info.context_length)
+        except HuacayaError:
+            cache = 0
+        weights = loaded.size_bytes
+        total = weights + cache + OVERHEAD_BYTES
+        return (
+            f"Loaded: <b>{html.escape(loaded.name)}</b>, about {gb(total)} of memory "
+            f"({gb(weights)} of weights, {gb(cache)} of context cache for "
+            f"{info.context_length:,} tokens, working space). {machine}"
+        )
+
+    def _enable(self) -> None:
+        selected, loaded = self._selected_model(), self.loaded_model()
+        self.load_button.setEnabled(
+            selected is not None and (loaded is None or loaded.id != selected)
+        )
+        self.unload_button.setEnabled(loaded is not None)
+
+    def load_selected(self) -> None:
+        model_id = self._selected_model()
+        if model_id:
+            self.load_requested.emit(model_id)
 
     def _selected_model(self) -> str | None:
         chosen = self.installed_table.item(self.installed_table.currentRow(), 0)

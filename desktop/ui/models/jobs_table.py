@@ -4,6 +4,7 @@ disk space it holds; Retry or Remove one that failed; Clear finished)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -45,14 +46,11 @@ class JobsTable(QWidget):
         self.table.setObjectName("jobsTable")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, 220)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(1, 130)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the reason, in full
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         # a reason wrapped in a narrow column is unwrapped again when the window grows
         header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
-        self.table.setMaximumHeight(170)
         # rows grow with long reasons and large fonts: scroll by pixels, never skip a button
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setWordWrap(True)
@@ -60,6 +58,8 @@ class JobsTable(QWidget):
         self.clear_button.setObjectName("clearFinishedJobs")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("<b>Downloads and conversions</b>")
+        layout.addWidget(title)
         layout.addWidget(self.table)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -68,6 +68,30 @@ class JobsTable(QWidget):
         self._shown: list[tuple[str, str]] = []  # (job id, state) of each row
         jobs.changed.connect(self.refresh)
         self.refresh()
+        self._size_to_font()
+
+    def _size_to_font(self) -> None:
+        """Columns and height in the current font's units, so that a larger font widens them
+        and a smaller one narrows them again."""
+        chars, lines = self.fontMetrics().averageCharWidth(), self.fontMetrics().lineSpacing()
+        header = self.table.horizontalHeader()
+        header.resizeSection(0, 24 * chars)
+        header.resizeSection(1, 14 * chars)
+        self.table.resizeColumnToContents(3)
+        self.table.resizeRowsToContents()
+        self.table.setMaximumHeight(9 * lines)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            # The buttons in the rows were sized for the old font: make them again (after the
+            # change has reached every widget), and the columns with them.
+            QTimer.singleShot(0, self, self._refit)
+
+    def _refit(self) -> None:
+        self._shown = []
+        self.refresh()
+        self._size_to_font()
 
     def refresh(self) -> None:
         rows = list(self.jobs.rows.items())
@@ -86,6 +110,10 @@ class JobsTable(QWidget):
         self.clear_button.setEnabled(
             any(job.state in ("done", "cancelled") for job in self.jobs.rows.values())
         )
+        # No jobs: the room goes to the tabs above. (Hidden only before it has a parent:
+        # shown, a widget without one would become a window of its own.)
+        if self.parentWidget() is not None or not rows:
+            self.setVisible(bool(rows))
 
     def _rebuild(self, rows: list[tuple[str, JobRow]]) -> None:
         self.table.setRowCount(0)

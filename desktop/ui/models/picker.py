@@ -19,6 +19,7 @@ class ModelPicker(QComboBox):
         self.setObjectName("modelPicker")
         self.setMinimumContentsLength(28)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.setPlaceholderText("No model loaded")
         self.current_id = ""
         self.activated.connect(self._on_activated)
 
@@ -31,9 +32,10 @@ class ModelPicker(QComboBox):
         self.select(self.current_id)
 
     def select(self, model_id: str) -> None:
+        """Show ``model_id`` as the one chatting ("": none, after an unload)."""
         self.current_id = model_id
-        index = self.findData(model_id)
-        if index >= 0:
+        index = self.findData(model_id) if model_id else -1
+        if index >= 0 or not model_id:
             self.setCurrentIndex(index)
 
     def _on_activated(self, index: int) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from conversion.errors import HuacayaError
 from conversion.gguf_file import read_gguf_info
-from conversion.progress import CancelToken, Progress
+from conversion.progress import CancelToken, Progress, sub_range
 from desktop.core.chat.engine import ModelInfo, check_model
 from desktop.core.hardware import default_gpu_layers
 from desktop.core.models.library import ModelEntry, ModelLibrary
@@ -143,6 +143,22 @@ class ModelSlot(QObject):
         self.engine.unload()
         self.changed.emit()
 
+    def unload(self) -> None:
+        """The person frees the model's memory; nothing answers until a model is chosen."""
+        if self.entry is None or self.engine.busy:
+            return
+        name = self.entry.name
+
+        def told() -> None:
+            self.picker.select("")
+            self.status.emit(f"{name} was unloaded; choose a model to chat.")
+
+        self.unload_then(None, told)
+
+    def load_id(self, model_id: str) -> None:
+        """Load the installed model ``model_id`` (the Models window's Load)."""
+        self._on_picked(model_id)
+
     def _on_unloaded(self) -> None:
         then, self._after_unload = self._after_unload, None
         if then is not None:
@@ -173,6 +189,10 @@ class ModelSlot(QObject):
         def check_and_add(progress: Progress, cancel: CancelToken) -> ModelEntry:
             progress(0.0, f"Checking {path.name}…")
             read_gguf_info(path)  # the quick checks first: a clear message without a child
+            installed = self.library.find_copy(path, sub_range(progress, 0.0, 0.1), cancel)
+            if installed is not None:  # the same model, under its name in the library
+                progress(1.0, f"{path.name} is installed already, as {installed.name}.")
+                return installed
             progress(0.1, f"Opening {path.name} in llama.cpp to check it…")
             check_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers(), cancel)
             cancel.check()

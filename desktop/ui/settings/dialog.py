@@ -4,10 +4,11 @@ defaults, "Use as default for this model" makes them so for new chats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,9 +16,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,8 +38,11 @@ from desktop.core.settings import (
     Settings,
     SettingsStore,
 )
+from desktop.server.request_log import LoggedRequest
 from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
 from desktop.ui.settings.local_api_tab import LocalApiTab
+from desktop.ui.settings.request_log_view import RequestLogView
 
 FORMAT_LABELS = {
     "auto": "Automatic (the model's template)",
@@ -73,6 +80,35 @@ def _sampling_box(option: SamplingOption) -> QSpinBox | QDoubleSpinBox:
     return box
 
 
+class _ScrollingPage(QScrollArea):
+    """A page in a scroll area: on a small screen or at a large font the dialog stays on the
+    screen and the page scrolls up and down, instead of squeezing its rows (a wrapped line cut
+    in half). It asks for its page's whole size (QScrollArea's own hint is capped), and never
+    for less than its page's width."""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(page)
+        self.page = page
+
+    def _bar(self) -> int:
+        return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+
+    def sizeHint(self) -> QSize:
+        return self.page.sizeHint() + QSize(self._bar(), 0)
+
+    def minimumSizeHint(self) -> QSize:
+        lines = self.fontMetrics().lineSpacing() * 6
+        return QSize(self.page.minimumSizeHint().width() + self._bar(), lines)
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    return _ScrollingPage(page)
+
+
 class SettingsDialog(QDialog):
     def __init__(
         self,
@@ -83,17 +119,27 @@ class SettingsDialog(QDialog):
         generation: GenerationSettings,
         model_defaults: GenerationSettings,
         local_api_status: str = "",
+        api_requests: Callable[[], list[LoggedRequest]] = list,
     ) -> None:
+        """``api_requests``: what the local API was asked (its request log), read while shown."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.model_defaults = model_defaults
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("settingsTabs")
-        self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
-        self.tabs.addTab(self._app_tab(settings), "App")
+        page = self._chat_tab(system_prompt, prompt_format, generation)
+        self.tabs.addTab(_scrolling(page), "This chat")
+        self.tabs.addTab(_scrolling(self._app_tab(settings)), "App")
         self.local_api = LocalApiTab(settings, local_api_status)
-        self.tabs.addTab(self.local_api, "Local API")
+        self.request_log = RequestLogView(api_requests)
+        api_page = QWidget()
+        api_page.setObjectName("localApiPage")
+        api_layout = QVBoxLayout(api_page)
+        api_layout.setContentsMargins(0, 0, 0, 0)
+        api_layout.addWidget(self.local_api)
+        api_layout.addWidget(self.request_log, 1)
+        self.tabs.addTab(_scrolling(api_page), "Local API")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -104,6 +150,7 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addWidget(buttons)
+        keep_fitted(self)  # within the screen, at every font size
 
     def _chat_tab(
         self, system_prompt: str, prompt_format: str, generation: GenerationSettings
@@ -195,6 +242,7 @@ def open_settings(
     model_id: str,
     model_defaults: GenerationSettings,
     local_api_status: str,
+    api_requests: Callable[[], list[LoggedRequest]] = list,
 ) -> SettingsDialog:
     """Open Settings for ``session`` (its own sampling) and the app; OK applies both: the
     session's to the session, the app's through the settings' one owner."""
@@ -206,6 +254,7 @@ def open_settings(
         session.generation,
         model_defaults,
         local_api_status,
+        api_requests,
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 

@@ -19,6 +19,7 @@ from desktop.core import secrets
 from desktop.core.models.library import ModelLibrary
 from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
 from desktop.server.config import DEFAULT_HOST, NETWORK_HOST, ServerConfig, base_url
+from desktop.server.request_log import LoggedRequest
 
 if TYPE_CHECKING:
     from desktop.server.runner import ApiServer
@@ -48,6 +49,11 @@ class LocalApi(QObject):
     @property
     def running(self) -> bool:
         return self.server is not None and self.server.running
+
+    def requests(self) -> list[LoggedRequest]:
+        """What the running server was asked, oldest first (nothing while it is off)."""
+        worker = self.server.worker if self.server is not None else None
+        return worker.requests.entries() if worker is not None else []
 
     def start_if_enabled(self) -> None:
         """At app start: a failure (the port taken) is only told in the status line."""

@@ -104,7 +104,7 @@ class LocalApiTab(QWidget):
             self.key_label.setVisible(network)
         key = "any text (no key is needed on this computer)"
         if network:
-            key = "the key below" + (
+            key = "the key shown above" + (
                 ""
                 if secrets.keychain_available()
                 else " (no keychain was found: a new key is made each time Huacaya starts)"
