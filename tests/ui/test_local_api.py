@@ -93,7 +93,7 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     count_reference.assert_matches(reply.choices[0].message.content or "")  # the app's settings
 
     # Settings → Local API lists the request, and the next one while it is open
-    dialog = open_local_api_tab(qtbot, window)
+    dialog, _ = open_local_api_tab(qtbot, window)
     table = dialog.request_log.table  # type: ignore[attr-defined]
     assert table.isVisible() and table.rowCount() == 1
     cells = [table.item(0, c).text() for c in range(table.columnCount())]
