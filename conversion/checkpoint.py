@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from conversion.errors import CheckpointError
-from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, read_bounded
+from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, parse_json, read_bounded
 
 
 @dataclass
@@ -128,11 +128,15 @@ class Checkpoint:
 def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """A JSON object from a regular file of at most ``limit`` bytes."""
     try:
-        data = json.loads(read_bounded(path, limit).decode("utf-8"))
+        data = parse_json(read_bounded(path, limit).decode("utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"“{path.parent.name}” has no {path.name}.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from exc
+    except OSError as exc:
+        raise CheckpointError(f"“{path}” cannot be read: {exc.strerror or exc}.") from exc
+    except UnicodeDecodeError:
+        raise CheckpointError(f"“{path}” is damaged: it is not UTF-8 text.") from None
+    except ValueError as exc:
+        raise CheckpointError(f"“{path}” is damaged or not JSON: {exc}.") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"“{path}” should hold a JSON object.")
     return data

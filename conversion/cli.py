@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -23,6 +24,38 @@ from conversion.output import check_destination
 from conversion.ownership import CONVERT_FOLDER_PREFIX, owned_name, sweep
 from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
 from conversion.quantize import QUANT_TYPES, quantize
+
+
+def text_argument(value: str) -> str:
+    """argparse's ``type`` for an argument that is text (a question, a system prompt, a name):
+    bytes that are not UTF-8 reach Python as lone surrogates, which fail the moment the text
+    is encoded (saved, tokenized, printed); argparse then says so in one line. (Paths may hold
+    such bytes: they are left as the system gives them.)"""
+    for index, character in enumerate(value):
+        if "\ud800" <= character <= "\udfff":
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise argparse.ArgumentTypeError(
+                f"{shown[:60]!r} is not valid UTF-8 text (character {index + 1})"
+            )
+    return value
+
+
+_TERMINAL_CONTROLS = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clearing
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks, clipboard
+    r"|\x1b[@-_]?"  # other escapes, a lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # the one-byte CSI
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # NUL and the other controls (tab and newline stay)
+)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` (from a file, a model, a name) as it may go to a terminal: escape sequences and
+    control characters removed (they could recolour, retitle or rewrite the screen), bytes that
+    were not UTF-8 shown as \ufffd (printing them would fail)."""
+    text = _TERMINAL_CONTROLS.sub("", text)
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -59,6 +59,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _token_ids(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return all(_is_int(v) and -1 <= v < INT_BOUNDS["vocab_size"][1] for v in values)
+
+
 def check_config(config: dict[str, Any], folder: str) -> None:
     """Types and ranges of the values the converter uses; relations between them."""
 
@@ -89,6 +94,13 @@ def check_config(config: dict[str, Any], folder: str) -> None:
     for key in ("model_type", "_name_or_path"):
         if config.get(key) is not None and not isinstance(config[key], str):
             raise refuse(key, config[key], "it should be text")
+    text_config = config.get("text_config")
+    if text_config is not None and not isinstance(text_config, dict):
+        raise refuse("text_config", text_config, "it should be a map of settings")
+    for where, values in (("", config), ("text_config.", text_config or {})):
+        for key, value in values.items():
+            if key.endswith("_token_id") and value is not None and not _token_ids(value):
+                raise refuse(where + key, value, "it should be a token id (or a list of them)")
     for key in ("rope_scaling", "rope_parameters"):
         scaling = config.get(key)
         if scaling is None:

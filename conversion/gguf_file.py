@@ -8,21 +8,29 @@ quantization) without loading any weights. Large arrays (the vocabulary) are ski
 
 from __future__ import annotations
 
+import hashlib
 import mmap
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
-from conversion.errors import ModelFileError
+from conversion.errors import ModelFileError, NotARegularFileError
 from conversion.gguf_info import DEFAULT_ALIGNMENT, GGUFInfo, TensorEntry
-from conversion.gguf_validate import validate_gguf
+from conversion.gguf_validate import MAX_NAME_BYTES, MAX_TEMPLATE_CHARS, validate_gguf
+from conversion.input_files import open_regular
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
-MAX_TENSORS = 1_000_000
-MAX_KV = 100_000
+# ~50 times the tensors and keys of the largest published models (Llama-3.1-405B: 1,138
+# tensors); more is a hostile file, refused before a loop over them could take a minute.
+MAX_TENSORS = 65_536
+MAX_KV = 65_536
+MAX_KEY_BYTES = 1024  # the longest keys in use are ~60 bytes
+MAX_STRING_BYTES = 4 * MAX_TEMPLATE_CHARS  # the longest text value: a chat template
+MAX_ITEM_BYTES = 65_536  # a text in a short array that is kept (tags, languages)
 MAX_DIMS = 4
 MAX_KEPT_ARRAY = 64  # arrays of text longer than this are counted, not kept (the vocabulary)
 MAX_KEPT_NUMBERS = 4096  # numeric arrays up to this are kept (per-layer hyperparameters)
@@ -74,8 +82,13 @@ class _Cursor:
     def u64(self, what: str) -> int:
         return self.scalar("<Q", what)
 
-    def string(self, what: str) -> str:
+    def string(self, what: str, longest: int = MAX_STRING_BYTES) -> str:
         length = self.u64(f"the length of {what}")
+        if length > longest:  # refused before a byte of it is copied or decoded
+            raise ModelFileError(
+                f"“{self.path.name}” is damaged or hostile: {what[:80]} is {length:,} bytes "
+                f"long (at most {longest:,} make sense)."
+            )
         raw = self.take(length, what)
         return bytes(raw).decode("utf-8", errors="replace")
 
@@ -106,7 +119,7 @@ def _read_value(cur: _Cursor, value_type: int, key: str, info: GGUFInfo) -> Any:
             return None
         if item_type == _STRING:
             if keep:
-                return [cur.string(f"an item of {key}") for _ in range(count)]
+                return [cur.string(f"an item of {key}", MAX_ITEM_BYTES) for _ in range(count)]
             for _ in range(count):
                 cur.skip_string(f"an item of {key}")
             return None
@@ -142,7 +155,7 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
     file that is not GGUF, an unsupported version, or a truncated or damaged file.
     """
     path = Path(path)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise ModelFileError(f"The model file “{path}” does not exist.")
     if path.is_dir():
         raise ModelFileError(
@@ -150,11 +163,13 @@ def read_gguf_info(path: str | Path) -> GGUFInfo:
             "Pick the .gguf file inside it (a Hugging Face folder must be converted first).",
         )
     try:
-        handle = path.open("rb")
+        handle = open_regular(path)  # a pipe or device named .gguf is refused, never waited on
+    except NotARegularFileError as exc:
+        raise ModelFileError(exc.message, "Choose a .gguf model file.") from None
     except OSError as exc:
         raise ModelFileError(f"Cannot open “{path}”: {exc.strerror}.") from exc
     with handle:
-        size = path.stat().st_size
+        size = os.fstat(handle.fileno()).st_size
         if size < 24:
             raise ModelFileError(f"“{path.name}” is not a GGUF model file (only {size} bytes).")
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
@@ -185,14 +200,16 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFInfo:
         )
     tensor_count = cur.u64("the tensor count")
     kv_count = cur.u64("the metadata count")
-    if tensor_count > MAX_TENSORS or kv_count > MAX_KV:
+    # the smallest key-value pair takes 13 bytes, the smallest tensor entry 24
+    room = len(cur.buffer) - cur.pos
+    if tensor_count > MAX_TENSORS or kv_count > MAX_KV or 13 * kv_count + 24 * tensor_count > room:
         raise ModelFileError(
-            f"“{path.name}” is damaged: it claims {tensor_count} tensors and {kv_count} "
+            f"“{path.name}” is damaged: it claims {tensor_count:,} tensors and {kv_count:,} "
             "metadata keys."
         )
     info = GGUFInfo(path=path, version=version, file_size=size, tensor_count=tensor_count)
     for _ in range(kv_count):
-        key = cur.string("a metadata key")
+        key = cur.string("a metadata key", MAX_KEY_BYTES)
         value_type = cur.u32(f"the type of {key}")
         if key in info.value_types:
             raise ModelFileError(f"“{path.name}” is damaged: the key {key[:80]} appears twice.")
@@ -202,7 +219,7 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFInfo:
             info.metadata[key] = value
 
     for _ in range(tensor_count):
-        name = cur.string("a tensor name")
+        name = cur.string("a tensor name", MAX_NAME_BYTES)
         n_dims = cur.u32(f"the rank of {name}")
         if n_dims > MAX_DIMS:
             raise ModelFileError(f"“{path.name}” is damaged: tensor {name} has {n_dims} dims.")
@@ -230,4 +247,5 @@ def _parse(view: memoryview, path: Path, size: int) -> GGUFInfo:
             "The download or copy was probably interrupted; get the file again.",
         )
     validate_gguf(info)
+    info.header_digest = hashlib.blake2b(view[: min(data_start, size)], digest_size=20).hexdigest()
     return info

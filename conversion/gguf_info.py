@@ -39,6 +39,9 @@ class GGUFInfo:
     alignment: int = DEFAULT_ALIGNMENT
     data_start: int = 0
     parameter_count: int = 0
+    # BLAKE2b of every byte before the tensor data (metadata and tensor table): what a verdict
+    # about the file (it loads safely) is remembered by, so a header changed in place is seen
+    header_digest: str = ""
 
     @property
     def architecture(self) -> str:

@@ -28,8 +28,9 @@ import numpy as np
 
 from conversion.errors import PickleCheckpointError, UnsafePickleError
 from conversion.input_files import open_regular
+from conversion.pickle_bounds import pickle_length
 
-MAX_PICKLE_BYTES = 256 * 1024 * 1024  # a 70B model's data.pkl is well under 1 MB
+MAX_PICKLE_BYTES = 32 * 1024 * 1024  # a 70B model's data.pkl is well under 1 MB
 MAX_DEPTH = 4  # {"state_dict": {"name": tensor}} at most
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature … file name length, extra length
@@ -197,10 +198,11 @@ class _SafeUnpickler(pickle.Unpickler):
         return StorageRef(key, storage_type, numel, view_offset)
 
 
-def _unpickle(data: bytes | IO[bytes], file_name: str, legacy: bool = False) -> Any:
-    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+def _unpickle(data: bytes, file_name: str, legacy: bool = False) -> tuple[Any, int]:
+    """The object the pickle at the start of ``data`` describes, and its length in bytes."""
+    length = pickle_length(data, file_name)
     try:
-        return _SafeUnpickler(stream, file_name, legacy).load()
+        return _SafeUnpickler(io.BytesIO(data[:length]), file_name, legacy).load(), length
     except UnsafePickleError:
         raise
     except Exception as exc:  # a damaged pickle raises any of a dozen exception types
@@ -288,7 +290,7 @@ class TorchFile:
             order = archive.read(f"{prefix}byteorder").decode("ascii", "replace").strip()
             self.big_endian = order == "big"
         try:
-            tensors = _state_dict(_unpickle(archive.read(info), name), name)
+            tensors = _state_dict(_unpickle(archive.read(info), name)[0], name)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise PickleCheckpointError(f"“{name}” is damaged: {exc}.") from exc
         extents = {}
@@ -323,8 +325,17 @@ class TorchFile:
         name = self.path.name
         handle = self._handle
         handle.seek(0)
+        head = handle.read(min(MAX_PICKLE_BYTES, self.size))  # the pickles come first
+        position = 0
+
+        def next_pickle(legacy: bool = False) -> Any:
+            nonlocal position
+            value, length = _unpickle(head[position:], name, legacy)
+            position += length
+            return value
+
         try:
-            magic = _unpickle(handle, name)
+            magic = next_pickle()
         except UnsafePickleError:
             raise
         except PickleCheckpointError as exc:
@@ -336,15 +347,15 @@ class TorchFile:
             raise PickleCheckpointError(
                 f"“{name}” is a pickle, but not a PyTorch checkpoint (a tar-era or foreign file)."
             )
-        _unpickle(handle, name)  # protocol version
-        _unpickle(handle, name)  # sys info
-        tensors = _state_dict(_unpickle(handle, name, legacy=True), name)
-        keys = _unpickle(handle, name)
+        next_pickle()  # protocol version
+        next_pickle()  # sys info
+        tensors = _state_dict(next_pickle(legacy=True), name)
+        keys = next_pickle()
+        del head
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise PickleCheckpointError(f"“{name}” is damaged (bad storage list).")
         types = {t.storage.key: t.storage.type for t in tensors.values()}
         extents = {}
-        position = handle.tell()
         for key in keys:
             handle.seek(position)
             head = handle.read(8)

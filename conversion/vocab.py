@@ -153,7 +153,7 @@ def pre_tokenizer_name(tokenizer_json: dict[str, Any]) -> str:
 
 def bpe_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
     data = ckpt.tokenizer_json
-    model = data.get("model", {})
+    model = data.get("model") or {}
     if model.get("type") != "BPE":
         raise UnsupportedModelError(
             f"The tokenizer in “tokenizer.json” is {model.get('type')!r}; expected BPE."
@@ -338,7 +338,7 @@ def _added_tokens(ckpt: Checkpoint) -> list[tuple[int, str, bool]]:
     found: dict[int, tuple[str, bool]] = {}
     for content, token_id in (ckpt.json_file("added_tokens.json") or {}).items():
         found[int(token_id)] = (content, False)
-    decoder = ckpt.tokenizer_config.get("added_tokens_decoder", {})
+    decoder = ckpt.tokenizer_config.get("added_tokens_decoder") or {}
     for token_id, info in decoder.items():
         found[int(token_id)] = (info["content"], bool(info.get("special")))
     return [(i, text, special) for i, (text, special) in sorted(found.items())]
@@ -368,6 +368,12 @@ class _SpecialVocab(gguf.SpecialVocab):
                 token_id = self.config["text_config"].get(f"{typ}_token_id")
             self._set_special_token(typ, token_id)
         return True
+
+    def _set_special_token(self, typ: str, tid: Any) -> None:
+        # old LLaMA configs say ``"pad_token_id": -1`` for "no such token"; gguf raises
+        if isinstance(tid, int) and tid < 0:
+            return
+        super()._set_special_token(typ, tid)
 
 
 def special_vocab(ckpt: Checkpoint, vocab: Vocab) -> gguf.SpecialVocab:

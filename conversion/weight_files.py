@@ -7,7 +7,6 @@ not weights (``training_args.bin``, optimizer and scheduler states) are never op
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError
 from conversion.safetensors import SafetensorsFile, bf16_to_f32
 from conversion.torch_pickle import TorchFile
@@ -48,12 +48,18 @@ def _open_file(path: Path) -> TensorFile:
 
 
 def _indexed_shards(folder: Path, index: Path) -> tuple[list[Path], dict[str, str]]:
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-        if not isinstance(weight_map, dict):
-            raise TypeError("weight_map is not an object")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"“{index.name}” is damaged or not a shard index.") from exc
+    weight_map = read_json(index).get("weight_map")
+    if not isinstance(weight_map, dict):
+        raise CheckpointError(
+            f"“{index.name}” is damaged: its weight_map should be an object of tensor → file "
+            f"(it is {type(weight_map).__name__})."
+        )
+    for tensor, shard in weight_map.items():
+        if not _plain_file_name(shard):
+            raise CheckpointError(
+                f"“{index.name}” is damaged: weight_map[{tensor[:40]!r}] should be the name of "
+                f"a weight file in the folder (it is {str(shard)[:40]!r})."
+            )
     shards = sorted(set(weight_map.values()))
     missing = [s for s in shards if not (folder / s).is_file()]
     if missing:
@@ -62,6 +68,17 @@ def _indexed_shards(folder: Path, index: Path) -> tuple[list[Path], dict[str, st
             f"{', '.join(missing[:3])}{'…' if len(missing) > 3 else ''}."
         )
     return [folder / s for s in shards], weight_map
+
+
+def _plain_file_name(name: object) -> bool:
+    """A file name in the folder itself: no path, no way out of it."""
+    return (
+        isinstance(name, str)
+        and name.endswith((".safetensors", *PICKLE_SUFFIXES))
+        and not re.search(r"[/\\\x00]", name)
+        and name not in (".", "..")
+        and ":" not in name[:2]
+    )
 
 
 def weight_paths(folder: Path) -> tuple[list[Path], dict[str, str]]:

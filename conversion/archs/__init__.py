@@ -15,6 +15,7 @@ from conversion.checkpoint import Checkpoint, is_lora_adapter
 from conversion.config_checks import check_config
 from conversion.errors import CheckpointError, UnsupportedModelError
 from conversion.input_files import check_folder
+from conversion.tokenizer_checks import check_tokenizer_files
 from conversion.weight_files import weight_paths
 
 ARCHITECTURES: tuple[type[Architecture], ...] = (
@@ -85,6 +86,7 @@ def inspect_checkpoint(path: str | Path) -> Checkpoint:
     ckpt = Checkpoint.read(path)
     architecture_class(ckpt.architecture, path.name)  # an unsupported one is refused first
     check_config(ckpt.config, path.name)  # types and ranges, before anything is sized from them
+    check_tokenizer_files(ckpt)  # the shape of every field the converter reads, likewise
     for_checkpoint(ckpt)  # a tokenizer this architecture does not use is refused
     weight_paths(path)  # raises when there are no weights
     return ckpt

@@ -6,8 +6,8 @@ cross-encoders (``BertForSequenceClassification``), which llama.cpp runs with ra
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import ClassVar
 
 import gguf
@@ -15,6 +15,7 @@ import gguf
 from conversion.archs.base import Architecture, Loader, PlannedTensor
 from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError, UnsupportedModelError
+from conversion.input_files import parse_json, read_bounded
 
 _POOLING_MODES = {
     "pooling_mode_mean_tokens": gguf.PoolingType.MEAN,
@@ -53,14 +54,16 @@ class Bert(Architecture):
         if not modules_file.is_file():
             return None
         try:
-            modules = json.loads(modules_file.read_text(encoding="utf-8"))
+            modules = parse_json(read_bounded(modules_file).decode("utf-8"))
             folder = next(
                 (m["path"] for m in modules if str(m.get("type", "")).endswith("Pooling")), None
             )
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise CheckpointError(f"“{modules_file.name}” is damaged.") from exc
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CheckpointError(f"“{modules_file.name}” is damaged ({exc}).") from exc
         if folder is None:
             return None
+        if not isinstance(folder, str) or ".." in Path(folder).parts or Path(folder).is_absolute():
+            raise CheckpointError(f"“{modules_file.name}” names the pooling folder {folder!r}.")
         config = read_json(self.ckpt.path / folder / "config.json")
         for key, pooling in _POOLING_MODES.items():
             if config.get(key):

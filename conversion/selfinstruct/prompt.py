@@ -25,9 +25,11 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from conversion.errors import DataGenerationError
+from conversion.errors import DataGenerationError, NotARegularFileError
+from conversion.input_files import read_text
 from conversion.selfinstruct.seeds import Task
 
+MAX_PROMPT_BYTES = 1024 * 1024
 NO_INPUT = "<noinput>"
 SEPARATOR = "###"
 
@@ -40,8 +42,10 @@ def load_prompt_text(path: Path | None) -> str:
     if path is None:
         return default_prompt_text()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_text(path, MAX_PROMPT_BYTES)  # a regular file: a pipe would wait forever
+    except NotARegularFileError as exc:
+        raise DataGenerationError(exc.message, "Give a UTF-8 text file.") from None
+    except (OSError, ValueError) as exc:
         raise DataGenerationError(
             f"Cannot read the prompt file “{path}”: {exc}.", "Give a UTF-8 text file."
         ) from None

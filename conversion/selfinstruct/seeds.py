@@ -7,11 +7,13 @@ and more. A line with plain ``instruction``/``input``/``output`` keys is accepte
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.errors import SeedTasksError
+from conversion.errors import NotARegularFileError, SeedTasksError
+from conversion.input_files import json_lines, lone_surrogate, parse_json, read_text
+
+MAX_SEED_BYTES = 64 * 1024 * 1024  # Stanford's 175 seed tasks are 40 kB
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,20 @@ class Task:
 
 
 def load_seed_tasks(path: Path) -> list[Task]:
-    """Every task in ``path``; a malformed line raises :class:`SeedTasksError` naming it."""
+    """Every task in ``path``; a malformed line raises :class:`SeedTasksError` naming it.
+
+    Only a regular file is read (a named pipe would wait forever), of at most
+    :data:`MAX_SEED_BYTES`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, MAX_SEED_BYTES)
     except FileNotFoundError:
         raise SeedTasksError(f"The seed tasks file “{path}” does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except NotARegularFileError as exc:
+        raise SeedTasksError(exc.message) from None
+    except (OSError, ValueError) as exc:
         raise SeedTasksError(f"Cannot read the seed tasks file “{path}”: {exc}.") from None
     tasks = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in json_lines(text):
         if line.strip():
             tasks.append(_task(line, f"line {number} of “{path}”"))
     if not tasks:
@@ -42,9 +49,9 @@ def load_seed_tasks(path: Path) -> list[Task]:
 
 def _task(line: str, where: str) -> Task:
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SeedTasksError(f"{where.capitalize()} is not valid JSON ({exc.msg}).") from None
+        record = parse_json(line)
+    except ValueError as exc:
+        raise SeedTasksError(f"{where.capitalize()} {str(exc).removeprefix('it ')}.") from None
     if not isinstance(record, dict):
         raise SeedTasksError(f"{where.capitalize()} is not a JSON object.")
     instruction = record.get("instruction")
@@ -65,4 +72,10 @@ def _task(line: str, where: str) -> Task:
         raise SeedTasksError(
             f'{where.capitalize()} needs an "output" text (and "input", if any, as text).'
         )
+    for name, value in (("instruction", instruction), ("input", values[0]), ("output", values[1])):
+        if lone_surrogate(value) is not None:
+            raise SeedTasksError(
+                f"{where.capitalize()}: its {name} holds a lone surrogate (an unpaired "
+                "\\ud800–\\udfff escape), which is not text."
+            )
     return Task(instruction, values[0], values[1])

@@ -9,17 +9,24 @@ one record per instance. This module needs neither torch nor transformers.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conversion.errors import TrainingDataError
+from conversion.errors import NotARegularFileError, TrainingDataError
+from conversion.input_files import (
+    json_lines,
+    lone_surrogate,
+    parse_json,
+    read_regular,
+)
 
 DATA_SUFFIXES = (".json", ".jsonl", ".parquet")
+MAX_DATA_BYTES = 4 * 1024**3  # a JSON dataset read whole; Alpaca's 52,002 records are 22 MB
 MAX_PROBLEMS_SHOWN = 10
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -41,7 +48,31 @@ class TrainingData:
 
 
 def looks_like_hub_id(text: str) -> bool:
-    return bool(_HUB_ID.match(text)) and not Path(text).expanduser().exists()
+    """A Hub dataset id (``tatsu-lab/alpaca``), not a path: nothing of that name on disk, no
+    data file's suffix, and its first part is not a folder here (``data/alpca.json`` is a
+    misspelled file, never sent to the Hub as a dataset id)."""
+    if not _HUB_ID.match(text) or Path(text).expanduser().exists():
+        return False
+    return not text.lower().endswith(DATA_SUFFIXES) and not Path(text.split("/")[0]).is_dir()
+
+
+def _hub_offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _missing(source: str) -> TrainingDataError:
+    """“does not exist”, with the names of what is there when the folder exists."""
+    path = Path(source).expanduser()
+    hint = (
+        "Give an Alpaca JSON/JSONL file, a folder of them, or a Hub dataset id such as "
+        "tatsu-lab/alpaca."
+    )
+    if path.parent.is_dir() and str(path.parent) not in ("", "."):
+        names = sorted(p.name for p in path.parent.iterdir() if not p.name.startswith("."))
+        close = difflib.get_close_matches(path.name, names, n=3)
+        if close:
+            hint = f"Did you mean {' or '.join(str(path.parent / c) for c in close)}?"
+    return TrainingDataError(f"“{source}” does not exist.", hint)
 
 
 def load_training_data(
@@ -53,25 +84,34 @@ def load_training_data(
     """
     revision_used = ""
     if looks_like_hub_id(source):
+        if _hub_offline():
+            raise TrainingDataError(
+                f"“{source}” is not a file or folder here, and offline mode is on "
+                "(HF_HUB_OFFLINE), so it was not looked up on the Hub as a dataset.",
+                "Check the path, or turn offline mode off to download a Hub dataset.",
+            )
         folder, revision_used = _download_dataset(source, cache_dir, revision)
         files = _data_files(folder, source)
     else:
         path = Path(source).expanduser()
         if not path.exists():
-            raise TrainingDataError(
-                f"“{source}” does not exist.",
-                "Give an Alpaca JSON/JSONL file, a folder of them, or a Hub dataset id "
-                "such as tatsu-lab/alpaca.",
-            )
+            raise _missing(source)
         files = _data_files(path, source) if path.is_dir() else [path]
     digest = hashlib.sha256()
     records: list[Record] = []
     problems: list[str] = []
     for file in files:
-        try:
-            raw = file.read_bytes()
+        try:  # a regular file only: a named pipe would wait forever, /dev/zero never end
+            raw = read_regular(file, MAX_DATA_BYTES)
+        except NotARegularFileError as exc:
+            raise TrainingDataError(exc.message) from None
         except OSError as exc:
             raise TrainingDataError(f"Could not read “{file}”: {exc.strerror}.") from exc
+        if raw is None:
+            raise TrainingDataError(
+                f"“{file.name}” is larger than {MAX_DATA_BYTES / 2**30:.0f} GB.",
+                "Split it into several files in one folder.",
+            )
         digest.update(raw)
         prefix = f"{file.name} " if len(files) > 1 else ""
         for number, item in _raw_records(file, raw):
@@ -119,6 +159,12 @@ def _collect(item: Any, where: str, records: list[Record], problems: list[str]) 
     if wrong:
         problems.append(f"{where}: {', '.join(wrong)}")
         return
+    for key in ("instruction", "input", "output"):
+        if lone_surrogate(item.get(key) or "") is not None:
+            wrong.append(f"{key} holds a lone surrogate (an unpaired \\ud800–\\udfff escape)")
+    if wrong:  # not text: it would fail once tokenized, after --out was made
+        problems.append(f"{where}: {', '.join(wrong)}")
+        return
     records.append(Record(item["instruction"], item.get("input") or "", item["output"]))
 
 
@@ -140,11 +186,9 @@ def _raw_records(file: Path, raw: bytes) -> list[tuple[int, Any]]:
     stripped = text.lstrip()
     if suffix == ".json" or (suffix != ".jsonl" and stripped.startswith("[")):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TrainingDataError(
-                f"“{file.name}” is not valid JSON (line {exc.lineno}: {exc.msg})."
-            ) from exc
+            data = parse_json(text)
+        except ValueError as exc:
+            raise TrainingDataError(f"“{file.name}” cannot be read: {exc}.") from None
         if isinstance(data, dict):  # {"train": [...]} or {"data": [...]}
             lists = [v for v in data.values() if isinstance(v, list)]
             data = lists[0] if len(lists) == 1 else [data]
@@ -153,13 +197,13 @@ def _raw_records(file: Path, raw: bytes) -> list[tuple[int, Any]]:
         return list(enumerate(data, 1))
     found: list[tuple[int, Any]] = []
     bad_lines: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in json_lines(text):  # U+2028 may stand in a record as it is
         if not line.strip():
             continue
         try:
-            found.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            bad_lines.append(f"record {number} is not valid JSON ({exc.msg})")
+            found.append((number, parse_json(line)))
+        except ValueError as exc:
+            bad_lines.append(f"record {number} {str(exc).removeprefix('it ')}")
     if bad_lines:
         shown = "; ".join(bad_lines[:MAX_PROBLEMS_SHOWN])
         raise TrainingDataError(f"“{file.name}” has {len(bad_lines)} unreadable lines: {shown}.")

@@ -11,6 +11,8 @@ import contextlib
 import sys
 from typing import TextIO
 
+from conversion.cli import text_argument
+from conversion.errors import GenerationError
 from conversion.progress import cancel_on_interrupt
 from desktop.cli import docs
 from desktop.cli.arguments import positive, sampling
@@ -27,7 +29,9 @@ NAME = "chat"
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("chat", help="chat in the terminal")
-    parser.add_argument("question", nargs="?", help="answer this one question and exit")
+    parser.add_argument(
+        "question", nargs="?", type=text_argument, help="answer this one question and exit"
+    )
     add_chat_options(parser)
 
 
@@ -47,7 +51,7 @@ def add_chat_options(parser: argparse.ArgumentParser) -> None:
         "--max-tokens", "-n", type=sampling("max_tokens"), help="longest answer in tokens"
     )
     parser.add_argument("--seed", type=sampling("seed"), help="fixed seed for repeatable answers")
-    parser.add_argument("--system", default="", help="system prompt")
+    parser.add_argument("--system", default="", type=text_argument, help="system prompt")
     parser.add_argument(
         "--format",
         default="auto",
@@ -65,6 +69,7 @@ def add_chat_options(parser: argparse.ArgumentParser) -> None:
         "--docs",
         action="append",
         default=[],
+        type=text_argument,
         metavar="COLLECTION",
         help="answer from this document collection (repeat for several); the passages used "
         "are listed after each answer",
@@ -196,7 +201,10 @@ class TerminalChat:
             if question in {"/bye", "/exit", "/quit"}:
                 return
             if question:
-                self.ask(question)
+                try:
+                    self.ask(question)
+                except GenerationError as exc:  # this question failed; the session goes on
+                    self.err.write(f"huacaya: {exc}\n")
 
     def run_script(self, stdin: TextIO) -> None:
         """Questions piped on stdin: one per line, all in one conversation."""

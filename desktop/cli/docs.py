@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from conversion.cli import printable, text_argument
 from conversion.errors import Cancelled, DocumentError
 from conversion.progress import ProgressBar, cancel_on_interrupt
 from desktop.cli.arguments import positive
@@ -39,7 +40,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     docs = commands.add_parser("docs", help="your documents: collections to ask questions about")
     actions = docs.add_subparsers(dest="docs_command", metavar="ACTION")
     add = actions.add_parser("add", help="add folders or files to a collection and index them")
-    add.add_argument("collection")
+    add.add_argument("collection", type=text_argument)
     add.add_argument("paths", nargs="+", metavar="PATH")
     add.add_argument(
         "--model",
@@ -57,11 +58,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     forget.add_argument("model")
     actions.add_parser("list", help="collections, their folders, and files that cannot be read")
     remove = actions.add_parser("rm", help="remove a collection (your files are not touched)")
-    remove.add_argument("collection")
+    remove.add_argument("collection", type=text_argument)
     reindex = actions.add_parser(
         "reindex", help="index what changed since the last time (or everything with --full)"
     )
-    reindex.add_argument("collection")
+    reindex.add_argument("collection", type=text_argument)
     reindex.add_argument("--full", action="store_true", help="read and embed every file again")
     reranker = actions.add_parser(
         "reranker",
@@ -79,8 +80,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     search = actions.add_parser(
         "search", help="the best passages: path, page (- for files without pages), text"
     )
-    search.add_argument("collection")
-    search.add_argument("query")
+    search.add_argument("collection", type=text_argument)
+    search.add_argument("query", type=text_argument)
     search.add_argument("--limit", "-n", type=positive, default=5)
     search.add_argument(
         "--method", choices=("hybrid", "fts", "vector"), default="hybrid", help=argparse.SUPPRESS
@@ -113,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
             return _reranker(documents, args.model, args.off)
         if command == "search":
             for hit in documents.search([args.collection], args.query, args.limit, args.method):
-                text = " ".join(hit.chunk.text.split())
-                print(f"{hit.chunk.path}\t{hit.chunk.page or '-'}\t{text}")
+                text = " ".join(printable(hit.chunk.text).split())
+                print(f"{printable(hit.chunk.path)}\t{hit.chunk.page or '-'}\t{text}")
             return 0
         if command == "add":
             if not _add(documents, args.collection, args.paths, args.model):
@@ -182,7 +183,7 @@ def summary(report: IndexReport) -> str:
         f"  missing folder {path}: its files stay in the index until it is back"
         for path in report.missing_sources
     ]
-    return "\n".join(lines)
+    return printable("\n".join(lines))  # file names may hold escapes or bytes not UTF-8
 
 
 def _list(documents: Documents) -> int:
@@ -199,9 +200,9 @@ def _list(documents: Documents) -> int:
             f"{collection.unreadable} unreadable\t{collection.embedding_model}"
         )
         for source in collection.sources:
-            print(f"  {source}")
+            print(f"  {printable(source)}")
         for record in documents.unreadable(collection.name):
-            print(f"  cannot read {record.path}: {record.reason}")
+            print(printable(f"  cannot read {record.path}: {record.reason}"))
     print(f"Embedding models here: {models}")
     return 0
 

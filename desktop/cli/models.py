@@ -9,7 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from conversion.errors import JobBusyError, JobError, TokenError
+from conversion.cli import text_argument
+from conversion.errors import HuacayaError, JobBusyError, JobError, TokenError
 from conversion.ownership import Owner
 from conversion.progress import ProgressBar, cancel_on_interrupt
 from conversion.quantize import QUANT_TYPES
@@ -34,7 +35,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
     actions.add_parser("list", help="list installed models")
     search = actions.add_parser("search", help="search the Hugging Face Hub")
-    search.add_argument("query", nargs="?", default="")
+    search.add_argument("query", nargs="?", default="", type=text_argument)
     search.add_argument("--gguf", action="store_true", help="only repositories with GGUF files")
     search.add_argument("--llama", action="store_true", help="only the LLaMA family")
     search.add_argument("--max-size", type=float, help="at most this many billion parameters")
@@ -42,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     pull.add_argument("repo_id", help="a Hub repository, or a catalogue id (alpaca-lora-7b…)")
     pull.add_argument("--file", default="", help="one GGUF file of the repository")
     pull.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
-    pull.add_argument("--name", default="")
+    pull.add_argument("--name", default="", type=text_argument)
     pull.add_argument("--revision", default="")
     pull.add_argument(
         "--base", default="", help="base model: a folder, or a Hub repository to download too"
@@ -50,7 +51,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     imp = actions.add_parser("import", help="a GGUF file, HF folder, LoRA adapter or weight diff")
     imp.add_argument("path")
     imp.add_argument("--quant", default="q4_k_m", choices=QUANT_CHOICES)
-    imp.add_argument("--name", default="")
+    imp.add_argument("--name", default="", type=text_argument)
     imp.add_argument("--base", default="", help="base model folder (LoRA adapter, weight diff)")
     actions.add_parser("jobs", help="list unfinished, interrupted and failed model jobs")
     resume = actions.add_parser("resume", help="continue an interrupted job where it stopped")
@@ -59,7 +60,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     discard.add_argument("job", help="its id (huacaya models jobs)")
     rename = actions.add_parser("rename", help="rename an installed model")
     rename.add_argument("model")
-    rename.add_argument("new_name")
+    rename.add_argument("new_name", type=text_argument)
     remove = actions.add_parser("rm", help="delete an installed model")
     remove.add_argument("model")
     token = actions.add_parser(
@@ -135,8 +136,13 @@ def run(args: argparse.Namespace) -> int:
     with locks.hold(job.target, job.action):
         job = job if job.id else jobs.create(job.spec)
         bar = ProgressBar()
-        with cancel_on_interrupt() as cancel:
-            entry = JobRunner(jobs, library, hub).run(job, bar, cancel)
+        try:
+            with cancel_on_interrupt() as cancel:
+                entry = JobRunner(jobs, library, hub).run(job, bar, cancel)
+        except HuacayaError:
+            if jobs.spent(job):  # refused, or failed with nothing kept: the message is all
+                jobs.forget(job.id)
+            raise
         bar.finish()
         jobs.remove(job)
     print(f"Installed “{entry.name}” as {entry.id}. Chat with it: huacaya chat --model {entry.id}")

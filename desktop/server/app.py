@@ -71,7 +71,13 @@ def api_error(exc: BaseException) -> ApiError:
             return ApiError(503, text, type="server_error", code="insufficient_memory")
         return ApiError(500, text, type="server_error", code="model_error")
     log.error("API request failed unexpectedly", exc_info=exc)
-    return ApiError(500, f"Internal error: {exc}", type="server_error", code="internal_error")
+    said = f": {exc}" if str(exc) else ""  # an AssertionError says nothing on its own
+    return ApiError(
+        500,
+        f"Internal error ({type(exc).__name__}{said}). The server's log has the details.",
+        type="server_error",
+        code="internal_error",
+    )
 
 
 def default_model(library: ModelLibrary, preferred: str) -> ModelEntry:
@@ -216,9 +222,15 @@ def create_app(
         try:
             if body.echo or body.suffix:
                 raise ApiError(400, "echo and suffix are not supported.", code="unsupported")
+            prompt = body.prompt_text()
+            if not prompt:
+                raise ApiError(
+                    400, "prompt is empty: give the text the model should continue.",
+                    param="prompt", code="empty_prompt",
+                )  # fmt: skip
             entry = resolve(body.model)
             settings, stops = settings_for(body, entry)
-            work = completion_work(entry, body.prompt_text(), settings, stops, body.json_mode())
+            work = completion_work(entry, prompt, settings, stops, body.json_mode())
             return await generate(request, body, entry, work, chat=False)
         except (ApiError, HuacayaError, QueueFull, Stopped) as exc:
             return _error_response(exc)

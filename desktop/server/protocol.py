@@ -8,11 +8,20 @@ answer that silently differs from what was asked.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from desktop.core.settings import SAMPLING
+
+MAX_EMBEDDING_INPUTS = 2048
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to send back in a JSON answer: a lone surrogate shown as \\udxxx."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 class ApiError(Exception):
@@ -38,9 +47,9 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {
             "error": {
-                "message": self.message,
+                "message": printable(self.message) or "The request failed.",
                 "type": self.type,
-                "param": self.param,
+                "param": printable(self.param) if self.param else self.param,
                 "code": self.code,
             }
         }
@@ -56,13 +65,54 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _lone_surrogate(body: Any) -> str | None:
+    """Where the first text holding a lone surrogate is (``messages[0].content``), if any.
+
+    JSON may spell one (``"\\ud800"``) though it is no character: Python keeps it, and it
+    failed the moment anything encoded the text (the prompt, a log line, the error answer)."""
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{where}.{key}" if where else str(key)
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return printable(name)
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{i}]", item) for i, item in enumerate(value))
+    return None
+
+
+class _Body(_Request):
+    """A whole request body: text that is not valid Unicode is refused before anything reads
+    it, naming the field."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise ApiError(
+                400,
+                f"{where} holds a lone surrogate (an unpaired \\ud800–\\udfff escape), which "
+                "is not text. Send valid Unicode.",
+                param=where,
+                code="invalid_text",
+            )
+        return data
+
+
 def _within(option: str) -> Any:
     """A request field refused outside the range the app's own setting keeps to."""
     limit = SAMPLING[option]
     return Field(None, ge=limit.low, le=limit.high)
 
 
-class Sampling(_Request):
+class Sampling(_Body):
     """The sampling fields chat and text completions share."""
 
     model: str = ""
@@ -156,11 +206,20 @@ class CompletionRequest(Sampling):
         return self.prompt[0]
 
 
-class EmbeddingRequest(_Request):
+class EmbeddingRequest(_Body):
     model: str = ""
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = None
 
     def texts(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else list(self.input)
+        texts = [self.input] if isinstance(self.input, str) else list(self.input)
+        if len(texts) > MAX_EMBEDDING_INPUTS:  # OpenAI's limit; 100,000 kept the model for minutes
+            raise ApiError(
+                400,
+                f"input holds {len(texts):,} texts; at most {MAX_EMBEDDING_INPUTS:,} are "
+                "embedded in one request.",
+                param="input",
+                code="too_many_inputs",
+            )
+        return texts

@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self.sidebar.deleted.connect(self._on_deleted)
         self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
         self.chat_view.source_requested.connect(self.docs.show_source)
+        self.docs.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.conversation.conversations_changed.connect(self.docs.show_chosen)
         self.conversation.conversations_changed.connect(self.refresh_sidebar)
         self.conversation.answer_finished.connect(self._on_answer_finished)

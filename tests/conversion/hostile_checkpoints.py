@@ -1,16 +1,20 @@
-"""Seeded mutations of a small Hugging Face checkpoint, converted one after the other in one
+"""Seeded mutations of small Hugging Face checkpoints, converted one after the other in one
 process that reports each outcome as a JSON line (run as ``python -m``, see the test).
 
-Each mutation changes config.json (wrong types, huge or negative values, missing keys) or the
+Each mutation changes config.json (wrong types, huge or negative values, missing keys), the
 safetensors header (offsets past the end or overlapping, wrong shapes and dtypes, malformed
-entries). The worker converts each mutant with a time limit and an address-space limit, and
-prints ``{"case", "outcome", "message", "hint", "seconds", "maxrss_mb"}``: outcome ``ok``
+entries), a tokenizer file or the shard index (tests/fuzz/json_mutator.py), or puts a pipe, a
+device or kernel file link, a loop or a link out of the folder where a file belongs. Sources
+alternate between the checkpoints given (a SentencePiece LLaMA, a BPE Qwen2). The worker
+converts each mutant with a time limit and an address-space limit, and prints
+``{"case", "outcome", "message", "hint", "seconds", "maxrss_mb"}``: outcome ``ok``
 (converted), ``refused`` (a HuacayaError), ``traceback`` (anything else) or ``timeout``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import shutil
@@ -143,6 +147,63 @@ def mutate_safetensors(folder: Path, rng: random.Random) -> str:
     return f"safetensors {name}: {what}"
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "added_tokens.json")
+
+
+def mutate_tokenizer(folder: Path, rng: random.Random) -> str:
+    """A tokenizer file or a shard index, mutated as JSON (or its bytes damaged)."""
+    from tests.fuzz.json_mutator import mutate_value, serialize
+
+    present = [n for n in TOKENIZER_FILES if (folder / n).is_file()]
+    if rng.random() < 0.2 or not present:
+        header, _body = _header(folder / "model.safetensors")
+        weight_map = {name: "model.safetensors" for name in header if name != "__metadata__"}
+        index, what = mutate_value({"weight_map": weight_map}, rng)
+        data, damage = serialize(index, rng)
+        (folder / "model.safetensors.index.json").write_bytes(data)
+        return f"shard index: {what} {damage}"
+    name = rng.choice(present)
+    document = json.loads((folder / name).read_text(encoding="utf-8"))
+    document, what = mutate_value(document, rng)
+    data, damage = serialize(document, rng)
+    (folder / name).write_bytes(data)
+    return f"{name}: {what} {damage}"
+
+
+def mutate_special(folder: Path, rng: random.Random) -> str:
+    """Something that is not a file where a file belongs."""
+    import os
+
+    name = rng.choice(
+        ["config.json", "model.safetensors", "tokenizer_config.json", "chat_template.jinja"]
+    )
+    path = folder / name
+    path.unlink(missing_ok=True)
+    choice = rng.randrange(6)
+    if choice == 0:
+        os.mkfifo(path)
+        return f"{name}: a named pipe"
+    if choice == 1:
+        path.symlink_to("/dev/zero")
+        return f"{name}: a link to /dev/zero"
+    if choice == 2:
+        path.symlink_to("/proc/kmsg" if Path("/proc/kmsg").exists() else "/dev/urandom")
+        return f"{name}: a link to a kernel file"
+    if choice == 3:
+        path.symlink_to(folder / f"loop-{name}")
+        (folder / f"loop-{name}").symlink_to(path)
+        return f"{name}: a link loop"
+    if choice == 4:
+        path.symlink_to("/etc/hostname" if Path("/etc/hostname").exists() else "/etc/passwd")
+        return f"{name}: a link out of the folder"
+    path.mkdir()
+    return f"{name}: a folder"
+
+
+MUTATIONS = (mutate_config, mutate_safetensors, mutate_tokenizer, mutate_special)
+WEIGHTS = (0.3, 0.3, 0.3, 0.1)
+
+
 class _Timeout(BaseException):
     pass
 
@@ -151,18 +212,19 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _Timeout
 
 
-def run(source: Path, work: Path, seed: int, count: int) -> None:
+def run(sources: list[Path], work: Path, seed: int, count: int) -> None:
     from conversion.convert import convert
     from conversion.errors import HuacayaError
+    from tests.fuzz.harness import peak_rss_mb
 
     signal.signal(signal.SIGALRM, _on_alarm)
     rng = random.Random(seed)
     for case in range(-1, count):  # -1: the unmutated checkpoint, the memory baseline
         folder = work / f"case-{case}"
-        shutil.copytree(source, folder)
+        shutil.copytree(sources[max(case, 0) % len(sources)], folder, symlinks=True)
         what = "unmutated"
         if case >= 0:
-            mutate = mutate_config if rng.random() < 0.5 else mutate_safetensors
+            mutate = rng.choices(MUTATIONS, WEIGHTS)[0]
             what = mutate(folder, rng)
         record: dict[str, Any] = {"case": case, "what": what}
         started = time.perf_counter()
@@ -179,14 +241,15 @@ def run(source: Path, work: Path, seed: int, count: int) -> None:
         finally:
             signal.alarm(0)
         record["seconds"] = time.perf_counter() - started
-        record["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        record["maxrss_mb"] = peak_rss_mb()  # not ru_maxrss: it includes the parent's, on Linux
         record["leftovers"] = sorted(p.name for p in work.glob(f".case-{case}.gguf*"))
         print(json.dumps(record), flush=True)
-        shutil.rmtree(folder)
+        shutil.rmtree(folder)  # a pipe or link is removed like a file (never followed)
         (work / f"case-{case}.gguf").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
     limit = 4 << 30  # a safety net for this machine: a runaway allocation fails, not the host
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    run(Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    sources = [Path(p) for p in sys.argv[1].split(os.pathsep)]
+    run(sources, Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))

@@ -23,7 +23,12 @@ FUZZ_SEED, FUZZ_CASES = 16, 300
 MEMORY_MARGIN_MB = 150  # above the unmutated checkpoint's peak
 
 
-def test_seeded_fuzz_of_config_and_safetensors_header(tiny_llama: Path, tmp_path: Path) -> None:
+def test_seeded_fuzz_of_config_and_safetensors_header(
+    tiny_llama: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.conversion.architectures import build_checkpoint
+
+    qwen = build_checkpoint("qwen2", tmp_path_factory.mktemp("qwen") / "tiny-qwen")
     work = tmp_path / "fuzz"
     work.mkdir()
     done = subprocess.run(
@@ -31,7 +36,7 @@ def test_seeded_fuzz_of_config_and_safetensors_header(tiny_llama: Path, tmp_path
             sys.executable,
             "-m",
             "tests.conversion.hostile_checkpoints",
-            str(tiny_llama),
+            os.pathsep.join([str(tiny_llama), str(qwen)]),
             str(work),
             str(FUZZ_SEED),
             str(FUZZ_CASES),
@@ -39,7 +44,7 @@ def test_seeded_fuzz_of_config_and_safetensors_header(tiny_llama: Path, tmp_path
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=400,
     )
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 0, done.stderr[-3000:]

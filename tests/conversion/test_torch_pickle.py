@@ -301,3 +301,27 @@ def test_a_file_creating_payload_creates_nothing(tiny_llama: Path, tmp_path: Pat
                 convert(folder, tmp_path / "out.gguf")
             assert not victim.exists()
     assert not (tmp_path / "out.gguf").exists()
+
+
+# A 20-byte pickle whose memo index asks the C unpickler for a table of 2^27 entries (2 GB),
+# and others that cost far more memory than their bytes.
+MEMORY_BOMBS = {
+    "memo index 2^27": b"\x80\x02N" + b"r" + (1 << 27).to_bytes(4, "little") + b".",
+    "memo index 2^31-1 (PUT)": b"\x80\x02Np2147483647\n.",
+    "bytes longer than the file": b"\x80\x03B" + (1 << 31).to_bytes(4, "little") + b"x.",
+    "millions of empty lists": b"\x80\x02(" + b"]" * 3_000_000 + b"l.",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MEMORY_BOMBS))
+def test_a_pickle_cannot_take_more_memory_than_its_bytes(case: str, tmp_path: Path) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for storages in (None, STORAGE):  # a bare pickle (legacy), and data.pkl inside a zip
+        path = write_case(tmp_path, MEMORY_BOMBS[case], storages)
+        with pytest.raises(PickleCheckpointError) as caught:
+            TorchFile(path)
+        assert "Traceback" not in caught.value.message
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100, f"{case}: {grown_mb:.0f} MB"

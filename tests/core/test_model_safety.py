@@ -101,3 +101,64 @@ def test_a_model_is_probed_once(starter_path: Path, tmp_path: Path) -> None:
     verdicts.write_text(remembered.replace('"chatml"', '"llama3"'))
     info = ChatEngine(path).load()  # from memory: no second child
     assert info.prompt_format == "llama3" and "remembered" in info.notice
+
+
+_LOAD_IN_A_FRESH_PROCESS = """
+import sys
+from conversion.errors import HuacayaError
+from desktop.core.chat.engine import ChatEngine
+from desktop.core.settings import GenerationSettings
+try:
+    engine = ChatEngine(sys.argv[1], context_length=256)
+    engine.load()
+    settings = GenerationSettings(temperature=0.0, max_tokens=2)
+    engine.stream([{"role": "user", "content": "Hi"}], settings).text()
+    print("loaded")
+except HuacayaError as exc:
+    print("refused:", exc.message)
+"""
+
+
+def test_a_file_changed_in_place_is_checked_again(starter_path: Path, tmp_path: Path) -> None:
+    """The verdict "loads safely" is about the bytes: a header changed in place, with the same
+    size and modification time, is opened in a child process again, never straight in the app
+    (where this change makes llama.cpp abort, taking the window down at every start)."""
+    import os
+    import subprocess
+    import sys
+
+    good = variant(
+        starter_path,
+        tmp_path / "good.gguf",
+        general__name=(STRING, "x" * 6),
+        tokenizer__ggml__model=(STRING, "gpt2"),
+    )
+    bad = variant(
+        starter_path,
+        tmp_path / "bad.gguf",
+        general__name=(STRING, "x" * 5),
+        tokenizer__ggml__model=(STRING, "llama"),  # aborts llama.cpp (see the test above)
+    )
+    assert good.stat().st_size == bad.stat().st_size
+    model = tmp_path / "model.gguf"
+    model.write_bytes(good.read_bytes())
+
+    def load() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOAD_IN_A_FRESH_PROCESS, str(model)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert done.returncode == 0, f"the app's process died ({done.returncode})"
+        return done.stdout.strip()
+
+    assert load() == "loaded"  # checked in a child once, remembered
+    before = model.stat()
+    with model.open("r+b") as handle:  # the same size, rewritten in place
+        handle.write(bad.read_bytes())
+    os.utime(model, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (model.stat().st_size, model.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    answer = load()
+    assert answer.startswith("refused:") and "crashed" in answer, answer

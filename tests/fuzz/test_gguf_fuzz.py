@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,8 +24,11 @@ from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import mutate, read_header, write
+from tests.fuzz.harness import MAX_RSS_MB
 
-TRIES = int(os.environ.get("HUACAYA_FUZZ_TRIES", "200"))
+# 100 in the suite (43 s here: each variant llama.cpp accepts is opened in a child process);
+# 200 took 131-257 s on a busy 2-core machine and once ran past the suite's 300 s limit.
+TRIES = int(os.environ.get("HUACAYA_FUZZ_TRIES", "100"))
 
 
 def _open_like_the_app(path: Path) -> str:
@@ -57,6 +61,7 @@ def test_mutated_starter_models_are_refused_clearly_or_work(
     starter_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))  # every variant probed afresh
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     base = read_header(starter_path)
     rng = random.Random(20261122)
     before = _children()
@@ -84,7 +89,9 @@ def test_mutated_starter_models_are_refused_clearly_or_work(
             failures.append(f"#{attempt} {header.notes}: {type(exc).__name__}: {exc}")
         finally:
             variant.unlink(missing_ok=True)
-    print(f"\n{TRIES} variants: {dict(outcomes)}")
+    grown_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before_mb
+    print(f"\n{TRIES} variants: {dict(outcomes)}; peak memory grew {grown_mb:.0f} MB")
+    assert grown_mb < MAX_RSS_MB, f"the app's process grew by {grown_mb:.0f} MB"
     assert not failures, "\n".join(failures[:20])
     left = _children() - before
     assert not left, f"processes left running: {left}"

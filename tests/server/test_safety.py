@@ -3,6 +3,7 @@ web page could forge. Through the official ``openai`` client where a client woul
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from conversion.errors import ServerError
 from desktop.core.documents.embedder import Embedder
 from desktop.core.models.library import ModelLibrary
 from desktop.server.config import ServerConfig
+from desktop.server.protocol import MAX_EMBEDDING_INPUTS
 from desktop.server.runner import ApiServer
 from tests.server.conftest import client_for
 
@@ -55,7 +57,8 @@ def test_a_client_that_leaves_stops_its_embeddings(
     server: ApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 30 item 10: thousands of texts to embed are not embedded for nobody."""
-    texts = [f"Passage {i} about alpacas and their wool." for i in range(3_000)]
+    # as many as one request may hold (MAX_EMBEDDING_INPUTS, OpenAI's limit)
+    texts = [f"Passage {i} about alpacas and their wool." for i in range(MAX_EMBEDDING_INPUTS)]
     with client_for(server) as api:  # the embedding model is ready before the clock starts
         assert api.embeddings.create(model="all-MiniLM-L6-v2", input=texts[:2]).data
     embedded: list[str] = []
@@ -211,3 +214,79 @@ def test_stopping_the_server_ends_an_answer_in_progress(server: ApiServer) -> No
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{worker.config.port or 1}/v1/models", timeout=2)
     api.close()
+
+
+def _post(server: ApiServer, path: str, body: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}{path}",
+        content=body,
+        headers={"Content-Type": "application/json"},
+        timeout=120,
+    )
+
+
+# (route, body, the field the 400 names) — each answered 500 or dropped the connection before
+HOSTILE_BODIES = {
+    "lone surrogate in a message": (
+        "/chat/completions",
+        b'{"messages": [{"role": "user", "content": "hi \\ud800"}]}',
+        "messages[0].content",
+    ),
+    "lone surrogate in the model name": (
+        "/chat/completions",
+        b'{"model": "\\ud800", "messages": [{"role": "user", "content": "hi"}]}',
+        "model",
+    ),
+    "lone surrogate in a stop sequence": (
+        "/chat/completions",
+        b'{"stop": ["\\udfff"], "messages": [{"role": "user", "content": "hi"}]}',
+        "stop[0]",
+    ),
+    "lone surrogate in a prompt": ("/completions", b'{"prompt": "x\\udfff"}', "prompt"),
+    "lone surrogate in an embedding input": ("/embeddings", b'{"input": ["\\ud800"]}', "input[0]"),
+    "empty prompt": ("/completions", b'{"prompt": ""}', "prompt"),
+    "empty prompt in a list": ("/completions", b'{"prompt": [""]}', "prompt"),
+    "just under 4 MiB of conversation": (
+        "/chat/completions",
+        b'{"messages": [{"role": "user", "content": "' + b"word " * 838_000 + b'"}]}',
+        "messages",
+    ),
+    "just under 4 MiB of system prompt": (
+        "/chat/completions",
+        b'{"messages": [{"role": "system", "content": "'
+        + b"x " * 2_090_000
+        + b'"}, {"role": "user", "content": "hi"}]}',
+        "messages",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_BODIES, ids=list(HOSTILE_BODIES))
+def test_requests_that_got_a_500_are_a_400_naming_the_field(case: str, server: ApiServer) -> None:
+    path, body, field = HOSTILE_BODIES[case]
+    assert len(body) < 4 * 1024 * 1024
+    answer = _post(server, path, body)
+    assert answer.status_code == 400, answer.text[:300]
+    error = answer.json()["error"]
+    assert error["param"] == field and error["message"], error
+    # the server is fine afterwards
+    assert _post(server, "/completions", b'{"prompt": "1, 2,", "max_tokens": 2}').status_code == 200
+
+
+def test_no_failure_is_a_500_without_a_message() -> None:
+    from desktop.server.app import api_error
+
+    error = api_error(AssertionError())
+    assert error.status == 500 and "AssertionError" in error.message
+    assert api_error(ValueError("\ud800")).body()["error"]["message"].encode("utf-8")
+
+
+def test_an_embeddings_request_of_100000_texts_is_refused_at_once(server: ApiServer) -> None:
+    """It kept the one model worker busy for minutes, every other request waiting behind it."""
+    body = json.dumps({"input": ["alpacas"] * 100_000}).encode()
+    started = time.monotonic()
+    answer = _post(server, "/embeddings", body)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "input"
+    assert time.monotonic() - started < 10
+    ok = _post(server, "/embeddings", json.dumps({"input": ["alpacas"] * 2048}).encode())
+    assert ok.status_code == 200 and len(ok.json()["data"]) == 2048

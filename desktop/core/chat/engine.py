@@ -112,7 +112,7 @@ class ChatEngine:
         """
         self.close()  # a model loaded before
         header = read_gguf_info(self.model_path)
-        verdict = check_model(self.model_path, self.gpu_layers) if probe else None
+        verdict = check_model(self.model_path, self.gpu_layers, header=header) if probe else None
         context = self._context_for(header)
         model = GgufModel.load(self.model_path, gpu_layers=self.gpu_layers)
         try:
@@ -306,6 +306,8 @@ class ChatEngine:
         model, decoder = self._require()
         settings = (settings or GenerationSettings()).validated()
         tokens = model.tokenize(prompt, add_special=True, special=False)
+        if not tokens:  # an empty prompt, and a model without a start token to begin from
+            raise GenerationError("The prompt is empty: there is nothing to continue.")
         context = decoder.context_length
         room = context - len(tokens)
         if room < 1:
@@ -367,11 +369,16 @@ class ChatEngine:
         return model, decoder
 
 
-def check_model(path: Path, gpu_layers: int = 0, cancel: CancelToken | None = None) -> ProbeVerdict:
+def check_model(
+    path: Path,
+    gpu_layers: int = 0,
+    cancel: CancelToken | None = None,
+    header: GGUFInfo | None = None,
+) -> ProbeVerdict:
     """Whether ``path`` opens and answers in llama.cpp, found out in a child process the first
     time (see :mod:`desktop.core.models.probe`), so a file that crashes llama.cpp costs a
-    message, not the app."""
-    return probe_model(path, _answer_probe, gpu_layers, cancel)
+    message, not the app. ``header``: what :func:`read_gguf_info` just read of the file."""
+    return probe_model(path, _answer_probe, gpu_layers, cancel, header=header)
 
 
 def _answer_probe(path: str, gpu_layers: int) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from llama_cpp import llama_chat_format
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from conversion import alpaca
-from conversion.errors import GenerationError
+from conversion.errors import GenerationError, PromptTooLongError
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,13 @@ class JinjaTemplateFormat(PromptFormat):
         return "".join(parts)
 
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
+        length = sum(len(m["content"]) for m in messages)
+        if length > MAX_RENDER_CHARS // 2:  # the conversation's fault, not the template's
+            raise PromptTooLongError(
+                f"This conversation is {length:,} characters long, more than any model's "
+                "context window holds.",
+                "Shorten the messages, or start a new chat.",
+            )
         try:
             text = self._render(messages)
         except jinja2.exceptions.TemplateError as exc:

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from conversion.errors import HistoryError
-from desktop.core.chat.prompts import Message, Role
+from conversion.errors import GenerationError, HistoryError
+from desktop.core.chat.prompts import FORMAT_CHOICES, Message, Role
 from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
 from desktop.core.documents.context import (
     Citation,
@@ -111,6 +111,17 @@ class _Pending:
     citations: list[Citation] = field(default_factory=list)  # passages given with the question
 
 
+def _valid_text(text: str) -> str:
+    """A question as it can be saved and tokenized: bytes that were not UTF-8 (a terminal or
+    pipe in another encoding) reach Python as lone surrogates, which fail both."""
+    if any("\ud800" <= character <= "\udfff" for character in text):
+        raise GenerationError(
+            "The question is not valid text: it holds bytes that are not UTF-8.",
+            "Type it again, or set the terminal (or the file piped in) to UTF-8.",
+        )
+    return text
+
+
 class ChatSession:
     def __init__(
         self,
@@ -166,9 +177,12 @@ class ChatSession:
         self.conversation_id = conversation.id
         self.conversation_model = conversation.model
         self.system_prompt = conversation.system_prompt
-        self.prompt_format = prompt_format if isinstance(prompt_format, str) else "auto"
+        # A format this version does not know (an imported or newer chat's) would fail every
+        # question: the model's own template is used instead.
+        self.prompt_format = prompt_format if prompt_format in FORMAT_CHOICES else "auto"
         collections = settings.get("collections", [])
-        self.collections = [c for c in collections if isinstance(c, str)]
+        listed = collections if isinstance(collections, list) else []
+        self.collections = [c for c in listed if isinstance(c, str)]
         self.generation = generation_from(
             settings.get("generation"), self.defaults_for(conversation.model)
         )
@@ -239,7 +253,7 @@ class ChatSession:
     def ask(self, text: str) -> AnswerRequest:
         """A new question at the end of the conversation (saved at once)."""
         self._refuse_while_answering()
-        text = text.strip()
+        text = _valid_text(text).strip()
         if not text:
             raise ValueError("an empty question")
         created = self._ensure_conversation()
@@ -263,7 +277,7 @@ class ChatSession:
         """Ask question ``key`` anew as ``text``; it and every later turn are replaced once the
         new answer is there."""
         self._refuse_while_answering()
-        text = text.strip()
+        text = _valid_text(text).strip()
         message = self.find(key)
         if message.role != "user" or not text:
             raise ValueError("only a question can be edited, into a non-empty one")

@@ -8,7 +8,9 @@ own transaction. Cancel and pause between files store what was read first; a cra
 ``kill -9`` loses at most the few files being embedded; the next run (the app runs one at
 start) resumes where it stopped.
 
-Unreadable files are recorded with their reason. A file that changes while it is read is
+Unreadable files are recorded with their reason: damaged or hostile ones, pipes and devices
+(only regular files are read, see ``parsers``), and names that are not valid UTF-8 (the index
+cannot store them; they are reported, not stored). A file that changes while it is read is
 skipped and picked up by the next scan. A source folder that disappears (an unplugged disk)
 is reported and its files are kept until it is back or removed from the collection.
 """
@@ -23,7 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conversion.errors import DocumentError, UnreadableDocument
+from conversion.errors import DocumentError, NotARegularFileError, UnreadableDocument
+from conversion.input_files import open_regular
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.documents import parsers
 from desktop.core.documents.chunker import Chunk, chunk_pages
@@ -121,15 +124,31 @@ class IndexReport:
 
 
 def fingerprint(path: Path, with_hash: bool = False) -> Fingerprint:
-    stat = path.stat()
-    digest = ""
-    if with_hash:
+    """Size and time; with ``with_hash``, the SHA-256 of a regular file of at most the size the
+    parsers read (a pipe or device raises NotARegularFileError, never blocks or reads forever;
+    a larger file gets no hash: the parser refuses it anyway)."""
+    if not with_hash:
+        stat = path.stat()
+        return Fingerprint(stat.st_size, stat.st_mtime_ns, "")
+    with open_regular(path) as handle:
+        stat = os.fstat(handle.fileno())
+        if stat.st_size > parsers.MAX_DOCUMENT_BYTES:
+            return Fingerprint(stat.st_size, stat.st_mtime_ns, "")
         sha = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                sha.update(block)
-        digest = sha.hexdigest()
-    return Fingerprint(stat.st_size, stat.st_mtime_ns, digest)
+        left = stat.st_size  # never past what fstat said (a file still being written)
+        while left > 0 and (block := handle.read(min(left, 1 << 20))):
+            sha.update(block)
+            left -= len(block)
+        return Fingerprint(stat.st_size, stat.st_mtime_ns, sha.hexdigest())
+
+
+def shown(key: str) -> str:
+    """A path as it can be printed and stored: bytes of a name that are not UTF-8 (kept by
+    Python as lone surrogates) shown as �."""
+    try:
+        return key.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte (Windows names)
+        return key.encode("utf-8", "replace").decode("utf-8")
 
 
 def walk_source(source: Path) -> Iterator[Path]:
@@ -216,14 +235,20 @@ def index_collection(
     done_bytes = 0
     embedding_seconds = 0.0
 
-    def status(files_done: int, current: str) -> None:
+    position = (0, "")  # the file being read: (its number, its name)
+
+    def status(files_done: int, current: str, embedded: int = 0, in_flight: float = 0.0) -> None:
+        """``embedded`` chunks (``in_flight`` bytes) of the pending files are done: a long
+        file shows progress while it is embedded, not only at its end."""
+        nonlocal position
+        position = (files_done, current)
         elapsed = time.perf_counter() - started
-        rate = report.chunks / embedding_seconds if embedding_seconds > 0 else 0.0
-        left = elapsed / done_bytes * (total_bytes - done_bytes) if done_bytes else None
-        snapshot = IndexStatus(
-            name, files_done, len(work.to_index), report.chunks, rate, left, current
-        )
-        progress(done_bytes / total_bytes, snapshot.describe())
+        chunks = report.chunks + embedded
+        rate = chunks / embedding_seconds if embedding_seconds > 0 else 0.0
+        done = done_bytes + in_flight
+        left = elapsed / done * (total_bytes - done) if done else None
+        snapshot = IndexStatus(name, files_done, len(work.to_index), chunks, rate, left, current)
+        progress(done / total_bytes, snapshot.describe())
         if on_status is not None:
             on_status(snapshot)
 
@@ -251,6 +276,11 @@ def index_collection(
                 pause.wait(cancel)
                 embed_start = time.perf_counter()
             vectors.extend(embedder.embed_documents(texts[first : first + EMBED_SLICE]))
+            if len(texts) > EMBED_SLICE and not stopping:
+                seconds = embedding_seconds + time.perf_counter() - embed_start
+                share = len(vectors) / len(texts) * sum(item.stamp.size for item in pending)
+                embedding_seconds, embed_start = seconds, time.perf_counter()
+                status(*position, embedded=len(vectors), in_flight=share)
         embedding_seconds += time.perf_counter() - embed_start
         offset = 0
         for item in pending:
@@ -280,12 +310,22 @@ def index_collection(
         cancel.check()
         if pause is not None:
             pause.wait(cancel)
-        status(number, str(path))
         key = str(path)
+        status(number, shown(key))
+        if shown(key) != key:  # a name that is not UTF-8: the index cannot hold it
+            reason = f"“{shown(path.name)}”: its name is not valid UTF-8; rename the file."
+            report.unreadable.append((shown(key), reason))
+            done_bytes += stamp.size
+            continue
         try:
             before = fingerprint(path, with_hash=True)
         except FileNotFoundError:
             vanished(key)
+            done_bytes += stamp.size
+            continue
+        except NotARegularFileError as exc:
+            store.mark_unreadable(collection.id, key, stamp, exc.message)
+            report.unreadable.append((key, exc.message))
             done_bytes += stamp.size
             continue
         except OSError as exc:

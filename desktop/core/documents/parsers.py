@@ -1,21 +1,34 @@
-"""Text out of the files a collection holds, page by page, with maintained parsers: pypdfium2
-(PDF text layer), python-docx (.docx), odfpy (.odt) and the standard library's HTML parser.
-Plain text and source code are decoded here.
+"""Text out of the files a collection holds, page by page: pypdfium2 (PDF text layer), lxml
+for Word, OpenDocument and HTML (``documents.office``: streamed, bounded). Plain text and source
+code are decoded here.
+
+A folder is input from anywhere, so only regular files are read (a pipe named ``notes.txt``
+would block forever, a link to ``/dev/zero`` would read forever): each file is opened without
+blocking and checked on the descriptor opened, links are followed only to regular files, and
+at most the size ``fstat`` reported is read, under a size limit per kind of file.
 
 A file that cannot be read raises :class:`UnreadableDocument` with the reason in words (the
-index lists it with that reason instead of skipping it silently).
+index lists it with that reason instead of skipping it silently); so does any error of a
+parser on a damaged or hostile file, which would otherwise end the whole indexing run.
 """
 
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+import logging
+import os
+import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 
-from conversion.errors import UnreadableDocument
+from conversion.errors import Cancelled, NotARegularFileError, UnreadableDocument
+from conversion.input_files import open_regular
 from conversion.progress import NEVER_CANCELLED, CancelToken
+from desktop.core.documents import office
+
+log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 PLAIN_TEXT = {".txt", ".md", ".markdown", ".rst", ".text", ".log", ".csv", ".tsv", ".tex"}
 SOURCE_CODE = {
@@ -47,39 +60,57 @@ def parse(path: Path, cancel: CancelToken = NEVER_CANCELLED) -> list[Page]:
     if suffix not in SUPPORTED:
         raise UnreadableDocument(f"“{path.name}”: {suffix or 'no extension'} files are not read.")
     try:
-        size = path.stat().st_size
-    except FileNotFoundError as exc:
-        raise UnreadableDocument(f"“{path.name}” is no longer there.") from exc
-    except OSError as exc:
-        raise UnreadableDocument(f"“{path.name}” cannot be read: {exc.strerror}.") from exc
-    limit = MAX_DOCUMENT_BYTES if suffix in {".pdf", ".docx", ".odt"} else MAX_TEXT_BYTES
-    if size > limit:
-        raise UnreadableDocument(
-            f"“{path.name}” is too large ({size / 2**20:,.0f} MB; the limit for this kind of "
-            f"file is {limit / 2**20:,.0f} MB)."
-        )
-    reader: Callable[[Path, CancelToken], list[Page]]
-    if suffix == ".pdf":
-        reader = _pdf
-    elif suffix == ".docx":
-        reader = _docx
-    elif suffix == ".odt":
-        reader = _odt
-    elif suffix in HTML:
-        reader = _html
-    else:
-        reader = _plain
-    try:
-        pages = reader(path, cancel)
+        handle = open_regular(path)
+    except NotARegularFileError as exc:
+        raise UnreadableDocument(exc.message) from None
     except FileNotFoundError as exc:
         raise UnreadableDocument(f"“{path.name}” is no longer there.") from exc
     except PermissionError as exc:
         raise UnreadableDocument(f"“{path.name}” cannot be opened: permission denied.") from exc
-    pages = [p for p in pages if p.text.strip()]
+    except OSError as exc:
+        raise UnreadableDocument(f"“{path.name}” cannot be read: {exc.strerror}.") from exc
+    with handle:
+        pages = _read(handle, path.name, suffix, cancel)
+    pages = [Page(p.number, _clean(p.text)) for p in pages if p.text.strip()]
     if not pages:
         what = "no text layer (a scanned PDF?)" if suffix == ".pdf" else "no text"
         raise UnreadableDocument(f"“{path.name}” has {what}.")
     return pages
+
+
+def _clean(text: str) -> str:
+    """Text the index can store and a terminal can show: no NUL, no lone surrogate (which a
+    PDF's text layer can hold)."""
+    text = text.replace("\x00", "")
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def _read(handle: BinaryIO, name: str, suffix: str, cancel: CancelToken) -> list[Page]:
+    size = os.fstat(handle.fileno()).st_size
+    limit = MAX_DOCUMENT_BYTES if suffix in {".pdf", ".docx", ".odt"} else MAX_TEXT_BYTES
+    if size > limit:
+        raise UnreadableDocument(
+            f"“{name}” is too large ({size / 2**20:,.0f} MB; the limit for this kind of "
+            f"file is {limit / 2**20:,.0f} MB)."
+        )
+    try:
+        if suffix == ".pdf":
+            return _pdf(handle, name, cancel)
+        if suffix == ".docx":
+            return [Page(0, office.docx_text(handle, name, cancel))]
+        if suffix == ".odt":
+            return [Page(0, office.odt_text(handle, name, cancel))]
+        text = decode_text(handle.read(size), name)  # never more than it said it holds
+        return [Page(0, _html(text, name) if suffix in HTML else text)]
+    except (UnreadableDocument, Cancelled):
+        raise
+    except OSError as exc:
+        raise UnreadableDocument(f"“{name}” cannot be read: {exc.strerror or exc}.") from exc
+    except Exception as exc:  # a parser on a damaged file may raise any of dozens of errors
+        log.warning("cannot read %s", name, exc_info=True)
+        raise UnreadableDocument(
+            f"“{name}” cannot be read: {type(exc).__name__}: {str(exc)[:200]}."
+        ) from exc
 
 
 # -- plain text ------------------------------------------------------------------------------
@@ -102,76 +133,29 @@ def decode_text(data: bytes, name: str) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _plain(path: Path, cancel: CancelToken) -> list[Page]:
-    return [Page(0, decode_text(path.read_bytes(), path.name))]
-
-
 # -- HTML ------------------------------------------------------------------------------------
 
 
-class _HtmlText(HTMLParser):
-    """The visible text of a page: scripts, styles and templates left out, blocks on their own
-    lines."""
-
-    SKIP = frozenset({"script", "style", "template", "noscript", "svg", "head"})
-    BLOCK = frozenset({
-        "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section",
-        "article", "pre", "blockquote", "table", "ul", "ol", "dd", "dt", "hr", "title",
-    })  # fmt: skip
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title: list[str] = []
-        self._skipping = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in self.SKIP:
-            self._skipping += 1
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in self.SKIP and self._skipping:
-            self._skipping -= 1
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title.append(data)
-        elif not self._skipping:
-            self.parts.append(data)
-
-
-def _html(path: Path, cancel: CancelToken) -> list[Page]:
-    parser = _HtmlText()
-    parser.feed(decode_text(path.read_bytes(), path.name))
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+def _html(source: str, name: str) -> str:
+    title, text = office.html_text(source, name)
+    lines = (" ".join(line.split()) for line in text.splitlines())
     body = "\n".join(line for line in lines if line)
-    title = " ".join("".join(parser.title).split())
-    return [Page(0, f"{title}\n\n{body}" if title else body)]
+    return f"{title}\n\n{body}" if title else body
 
 
 # -- office documents ------------------------------------------------------------------------
 
 
-def _pdf(path: Path, cancel: CancelToken) -> list[Page]:
+def _pdf(handle: BinaryIO, name: str, cancel: CancelToken) -> list[Page]:
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(path)
+        document = pdfium.PdfDocument(handle, autoclose=False)
     except pdfium.PdfiumError as exc:
         reason = str(exc)
         if "password" in reason.lower():
-            raise UnreadableDocument(f"“{path.name}” is encrypted (password protected).") from exc
-        raise UnreadableDocument(f"“{path.name}” is not a readable PDF ({reason}).") from exc
+            raise UnreadableDocument(f"“{name}” is encrypted (password protected).") from exc
+        raise UnreadableDocument(f"“{name}” is not a readable PDF ({reason}).") from exc
     try:
         pages = []
         for index in range(len(document)):
@@ -187,53 +171,3 @@ def _pdf(path: Path, cancel: CancelToken) -> list[Page]:
         return pages
     finally:
         document.close()
-
-
-def _docx(path: Path, cancel: CancelToken) -> list[Page]:
-    import zipfile
-
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-    from docx.table import Table
-
-    try:
-        document = docx.Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnreadableDocument(f"“{path.name}” is not a readable Word document.") from exc
-
-    def lines() -> Iterator[str]:
-        for block in document.iter_inner_content():
-            if isinstance(block, Table):
-                for row in block.rows:
-                    yield " | ".join(cell.text.strip() for cell in row.cells)
-            else:
-                yield block.text
-
-    return [Page(0, "\n".join(lines()))]
-
-
-def _odt(path: Path, cancel: CancelToken) -> list[Page]:
-    import zipfile
-    from xml.parsers.expat import ExpatError
-
-    from odf import teletype
-    from odf.element import Element
-    from odf.namespaces import TEXTNS
-    from odf.opendocument import load
-
-    try:
-        document = load(str(path))
-    except (zipfile.BadZipFile, KeyError, ExpatError, ValueError) as exc:
-        raise UnreadableDocument(f"“{path.name}” is not a readable OpenDocument text.") from exc
-    blocks = {(TEXTNS, "p"), (TEXTNS, "h")}
-    lines: list[str] = []
-
-    def walk(node: Element) -> None:
-        for child in node.childNodes:
-            if getattr(child, "qname", None) in blocks:
-                lines.append(teletype.extractText(child))
-            elif child.nodeType == child.ELEMENT_NODE:
-                walk(child)
-
-    walk(document.text)
-    return [Page(0, "\n".join(lines))]

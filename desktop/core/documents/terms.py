@@ -22,7 +22,9 @@ from dataclasses import dataclass
 _SEGMENT = r"[^\W_]+"
 # A code: alphanumeric runs joined by single connectors (hyphen, dot, slash, underscore,
 # backslash); a number with thousands separators (comma, dot, apostrophe, no-break spaces).
-_CODE = re.compile(rf"{_SEGMENT}(?:[-./_\\]{_SEGMENT})+")
+# A match starts only where a segment starts: tried at every letter of a long word, the
+# pattern ran to the word's end each time (quadratic: about 20 s a megabyte of one word).
+_CODE = re.compile(rf"(?<![^\W_]){_SEGMENT}(?:[-./_\\]{_SEGMENT})+")
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}([,.'’\u00a0\u202f])\d{3}(?:\2\d{3})*)(?:[.,]\d+)?(?!\w)")
 _DECIMAL = re.compile(r"\d+[.,]\d+")
 _WORD = re.compile(_SEGMENT)

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conversion.errors import HistoryError
+from conversion.errors import HistoryError, NotARegularFileError
+from conversion.input_files import read_text
 from desktop.core.history.export_schema import validated_export
 from desktop.core.history.store import Conversation, History, NewMessage
 
@@ -62,7 +63,10 @@ def read_export(path: Path) -> Any:
                 "conversation export.",
                 "Choose a file saved with Export as JSON.",
             )
-        return json.loads(path.read_text(encoding="utf-8"))
+        # a regular file only (a named pipe would block the window), never past its size
+        return json.loads(read_text(path, MAX_EXPORT_BYTES))
+    except NotARegularFileError as exc:
+        raise HistoryError(exc.message, "Choose a file saved with Export as JSON.") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise HistoryError(

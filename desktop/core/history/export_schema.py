@@ -133,6 +133,11 @@ def _settings(value: Any) -> dict[str, Any]:
             }
         elif key == "prompt_format":
             settings[key] = _text(value, key, where, 64)
+        elif key == "collections":
+            if not isinstance(item, list) or len(item) > MAX_STATS:
+                raise _refuse(where, f"a list of at most {MAX_STATS} collection names", item)
+            names = enumerate(item)
+            settings[key] = [_text({"v": n}, "v", f"{where}[{i}]", LONGEST_NAME) for i, n in names]
         else:
             settings[key] = _plain(item, where)
     return settings

@@ -2,8 +2,9 @@
 
 Temporary files carry their owner's PID and start time (``conversion.ownership``), so only
 those of dead processes go; a conversion or job running in another window or terminal keeps
-its files. Job folders themselves are never removed here: an interrupted job is shown with
-Resume and Discard instead (``JobStore.interrupted``).
+its files. Interrupted job folders are never removed here: an interrupted job is shown with
+Resume and Discard instead (``JobStore.interrupted``). Failed jobs that kept nothing to continue
+from are (``JobStore.remove_spent``): their reason was shown when they failed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def remove_leftovers() -> int:
     models = paths.models_dir()
     folders = [paths.data_dir(), paths.config_dir(), models]
     folders += [p for p in models.iterdir() if p.is_dir()]
-    freed = sum(sweep(folder) for folder in folders) + JobStore().sweep()
+    jobs = JobStore()
+    freed = sum(sweep(folder) for folder in folders) + jobs.sweep()
+    if removed := jobs.remove_spent():
+        log.info("forgot %d failed model jobs that kept nothing", removed)
     locks.remove_stale()
     if freed:
         log.info("removed %d bytes left behind by processes that died", freed)

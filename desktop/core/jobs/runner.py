@@ -132,8 +132,14 @@ class JobRunner:
         try:
             source, base = self._obtain(job, work, report("download"), cancel)
             name = job.spec.source.rstrip("/").split("/")[-1] if job.spec.kind == "hub" else ""
-            model = self._to_gguf(source, base, work, report("convert"), cancel, name)
-            model = self._quantize(job, model, work, report("quantize"), cancel)
+            quantized = work / f"model-{job.spec.quant}.gguf"
+            if job.spec.quant and quantized.is_file():
+                # converted and quantized before an interruption (both written atomically;
+                # the f16 intermediate is gone): go on with the verification
+                model = quantized
+            else:
+                model = self._to_gguf(source, base, work, report("convert"), cancel, name)
+                model = self._quantize(job, model, work, report("quantize"), cancel)
             self._refuse_a_copy(job, model, sub_range(report("verify"), 0.0, 0.5), cancel)
             report("verify")(0.5, "loading the model and generating a few tokens")
             verify(model)

@@ -176,6 +176,25 @@ class JobStore:
             freed += sum(sweep(sub) for sub in folder.iterdir() if sub.is_dir())
         return freed
 
+    def spent(self, job: Job) -> bool:
+        """Failed with nothing kept to continue from (an import refused at its check, a
+        conversion that failed): once its reason has been shown, the record is worth nothing."""
+        if job.state != "failed":
+            return False
+        try:
+            return all(path.name == JOB_FILE for path in self.folder(job).iterdir())
+        except OSError:
+            return False
+
+    def remove_spent(self) -> int:
+        """Forget every spent job (see :meth:`spent`); earlier versions left one behind at
+        every refused import. A failed job that kept its partial downloads stays: running
+        the same pull again continues it."""
+        spent = [job for job in self.all() if self.spent(job)]
+        for job in spent:
+            self.forget(job.id)
+        return len(spent)
+
     def discard_work(self, job: Job) -> None:
         """Remove the job's work files, keeping its record (to show what happened)."""
         for path in self.folder(job).iterdir():

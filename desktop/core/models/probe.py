@@ -4,9 +4,10 @@
 else makes llama.cpp ``abort()`` (a C++ exception escaping, an assertion) would take the whole
 window down with it. So the first time a file is opened, a child process loads it with a small
 context, evaluates a few tokens and renders the chat template once with a probe conversation,
-then reports. The verdict is remembered by the file's path, size and modification time (in the
-cache folder, ``paths.cache_dir``), so the check costs one extra second once per file, never
-per load.
+then reports. The verdict is remembered by the file's path, size, modification time and a hash
+of its header (everything before the tensor data), in the cache folder (``paths.cache_dir``),
+so the check costs one extra second once per file, never per load, and a file changed in place
+(even keeping its size and time) is checked again before the main process loads it.
 
 What the child does with the file is given by the caller (``answer``: the chat engine's own
 answering path, see :func:`desktop.core.chat.engine.check_model`), so this module runs and
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conversion.errors import ModelLoadError
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.output import atomic_write_text
 from conversion.ownership import adopt_child, die_with_parent, kill_tree
 from conversion.progress import CancelToken
@@ -46,9 +49,9 @@ def _cache_file() -> Path:
     return paths.cache_dir() / "model-checks.json"
 
 
-def _key(path: Path) -> str:
+def _key(path: Path, header: GGUFInfo) -> str:
     stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{header.header_digest}"
 
 
 def _read_cache() -> dict[str, dict[str, str]]:
@@ -92,12 +95,15 @@ def probe_model(
     gpu_layers: int = 0,
     cancel: CancelToken | None = None,
     timeout: float = 0.0,
+    header: GGUFInfo | None = None,
 ) -> ProbeVerdict:
     """The verdict for ``path``: from memory, or by running ``answer`` in a child process now.
 
+    ``header``: what :func:`read_gguf_info` just read of it (read here otherwise); the main
+    process loads the file right after, so the verdict applies to those very bytes.
     Raises :class:`ModelLoadError` when llama.cpp refuses the file, crashes on it or hangs.
     """
-    key = _key(path)
+    key = _key(path, header or read_gguf_info(path))
     verdict = _cached(key)
     if verdict is not None:
         return verdict

@@ -4,8 +4,8 @@ an answer that open the passage, indexing in the background with a rescan at sta
 folders watched for changes.
 
 It is given the chat session it finds passages for, the settings, and a way to ask which model
-is loaded; it makes its menu and its status-bar label, which the window places. The window
-calls :meth:`shutdown` when it closes.
+is loaded; it makes its menu and its status-bar label, which the window places, and says what
+the user should know on ``notice``. The window calls :meth:`shutdown` when it closes.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ DEFAULT_CONTEXT = 2048  # passages' budget while no model is loaded
 
 class DocumentsFeature(QObject):
     _changed_on_disk = Signal(str)  # from the watcher's thread to the GUI thread
+    notice = Signal(str)  # a message for the status bar
 
     def __init__(
         self,
@@ -97,6 +98,16 @@ class DocumentsFeature(QObject):
             self.dialog.show_chosen()
 
     def _passages(self, question: str, names: list[str]) -> Passages:
+        known = {collection.name for collection in self.documents.collections()}
+        gone = [name for name in names if name not in known]
+        if gone:  # removed, or named by an imported chat: this chat stops using it
+            names = [name for name in names if name in known]
+            self.session.configure(collections=names)
+            self.show_chosen()
+            self.notice.emit(
+                f"The collection {', '.join(f'“{n}”' for n in gone)} no longer exists; this "
+                "chat no longer answers from it."
+            )
         info = self.loaded_model()
         context = info.context_length if info else DEFAULT_CONTEXT
         answer = self.session.generation.max_tokens

@@ -188,13 +188,14 @@ class ModelSlot(QObject):
 
         def check_and_add(progress: Progress, cancel: CancelToken) -> ModelEntry:
             progress(0.0, f"Checking {path.name}…")
-            read_gguf_info(path)  # the quick checks first: a clear message without a child
+            header = read_gguf_info(path)  # the quick checks first: a clear message, no child
             installed = self.library.find_copy(path, sub_range(progress, 0.0, 0.1), cancel)
             if installed is not None:  # the same model, under its name in the library
                 progress(1.0, f"{path.name} is installed already, as {installed.name}.")
                 return installed
             progress(0.1, f"Opening {path.name} in llama.cpp to check it…")
-            check_model(path, gpu_layers if gpu_layers >= 0 else default_gpu_layers(), cancel)
+            layers = gpu_layers if gpu_layers >= 0 else default_gpu_layers()
+            check_model(path, layers, cancel, header=header)
             cancel.check()
             progress(0.9, f"Adding {path.name} to the library…")
             return self.library.add_file(path)
