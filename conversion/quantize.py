@@ -28,6 +28,15 @@ QUANT_TYPES = {  # name → llama_ftype
     "q4_k_m": 15,
     "q5_k_m": 17,
     "q6_k": 18,
+    # the rest of llama.cpp's types that need no importance matrix (a GGUF made with one of
+    # them is trained on and exported back to the same type)
+    "q4_1": 3,
+    "q5_0": 8,
+    "q5_1": 9,
+    "q4_k_s": 14,
+    "q5_k_s": 16,
+    "q3_k_m": 12,
+    "q2_k": 10,
 }
 _FLOAT_FILE_TYPES = {0, 1, 32}  # all F32, mostly F16, mostly BF16
 _TENSOR_LINE = re.compile(r"\[\s*(\d+)\s*/\s*(\d+)\]\s+(\S+)")

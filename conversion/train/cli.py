@@ -1,6 +1,10 @@
 """``huacaya-train``: Stanford Alpaca's supervised fine-tune (or LoRA), resumable, exportable.
 
-    huacaya-train --base MODEL_DIR_OR_HUB_ID --data DATA --out DIR [--lora] [--export-gguf q4_k_m]
+    huacaya-train --base MODEL --data DATA --out DIR [--lora] [--export-gguf [TYPE]]
+
+MODEL is a checkpoint folder, a Hub model id, a GGUF file or an installed model's name
+(``bases.resolve_base``; the app's ``huacaya-train``, ``desktop/cli/train.py``, gives this
+module the library and the cache folder).
 
 Runs the same under ``torchrun --nproc_per_node N`` or ``accelerate launch`` (DDP; add ``--fsdp``
 or ``--deepspeed``). The options are read here without torch, so ``--help`` and bad options
@@ -13,13 +17,16 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from conversion.errors import Cancelled, HuacayaError, TrainingError
 from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
+from conversion.train.bases import ModelResolver, resolve_base
 from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
 
-EXPORT_HELP = "f16, bf16, f32, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"
+EXPORT_HELP = "f16, bf16, f32, q8_0, q6_k, q5_k_m, q5_1, q5_0, q4_k_m, q4_1, q4_0, q3_k_m, q2_k"
+BASE_CHECKPOINTS = "base-checkpoints"  # in the cache: checkpoints made from GGUF files
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune a causal language model on Alpaca-style instruction data with "
         "Stanford Alpaca's recipe (full fine-tune) or alpaca-lora's (--lora).",
     )
-    parser.add_argument("--base", required=True, help="checkpoint folder or Hub model id")
+    parser.add_argument(
+        "--base",
+        required=True,
+        help="an installed model's name (huacaya models list), a .gguf file, a checkpoint folder "
+        "or a Hub model id (with HF_HUB_OFFLINE=1, only what is on this computer)",
+    )
     parser.add_argument(
         "--data", required=True, help="Alpaca JSON/JSONL/Parquet file or folder, or Hub dataset id"
     )
@@ -136,7 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--save-total-limit", type=int, default=2)
     run.add_argument(
-        "--export-gguf", default="", metavar="TYPE", help=f"add it to the app ({EXPORT_HELP})"
+        "--export-gguf",
+        nargs="?",
+        const="base",
+        default="",
+        metavar="TYPE",
+        help=f"add it to the app ({EXPORT_HELP}; without TYPE, or base: the quantization of the "
+        "GGUF it was trained on)",
     )
     run.add_argument("--name", default="", help="its name in the app (default: the --out name)")
     return parser
@@ -177,32 +195,49 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
         save_steps=args.save_steps,
         save_total_limit=args.save_total_limit,
         threads=args.threads,
-        export_gguf=args.export_gguf.lower(),
+        export_gguf=(args.export_gguf or "").lower(),
         name=args.name,
     )
 
 
-def run(config: TrainConfig, cancel: CancelToken) -> int:
+def run(
+    config: TrainConfig,
+    cancel: CancelToken,
+    resolve_model: ModelResolver | None = None,
+    gguf_cache: Path | None = None,
+) -> int:
     try:
-        from conversion.train.export import EXPORT_TYPES, export_to_library
+        from conversion.quant_merge import is_quantized
+        from conversion.train.export import EXPORT_TYPES, export_to_library, export_type_for
         from conversion.train.run import finished_run, train
     except ImportError as exc:
         raise TrainingError(
             f"Training needs PyTorch, transformers, peft and accelerate ({exc.name} is missing).",
             "Install the train extra: pip install 'huacaya[train]'.",
         ) from exc
-    if config.export_gguf and config.export_gguf not in EXPORT_TYPES:
+    if config.export_gguf and config.export_gguf not in (*EXPORT_TYPES, "base"):
         raise TrainingError(
-            f"Unknown GGUF type “{config.export_gguf}”.", f"Choose one of {EXPORT_HELP}."
+            f"Unknown GGUF type “{config.export_gguf}”.", f"Choose one of {EXPORT_HELP}, or base."
         )
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = ProgressBar() if main_process else lambda fraction, message="": None
+    base = resolve_base(
+        config.base,
+        gguf_cache or default_gguf_cache(),
+        resolve_model,
+        sub_range(bar, 0.0, 0.1),
+        cancel,
+    )
+    if str(base.checkpoint) != config.base:
+        config = replace(config, base=str(base.checkpoint), base_source=config.base)
+    if config.export_gguf == "base":
+        config = replace(config, export_gguf=export_type_for(base))
     share = 0.8 if config.export_gguf else 1.0
     # a finished run of this very command only needs exporting
     result = finished_run(config) if config.export_gguf else None
     done_before = result is not None
     if result is None:
-        result = train(config, sub_range(bar, 0.0, share), cancel)
+        result = train(config, sub_range(bar, 0.1, share), cancel)
     if not main_process:
         return 0
     if isinstance(bar, ProgressBar):
@@ -214,29 +249,49 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
     )
     if config.export_gguf:
         name = config.name or Path(config.out).name
-        base = Path(config.base) if config.lora else None
-        if base is not None and not base.is_dir():
-            from huggingface_hub import snapshot_download
-
-            patterns = ["*.json", "*.safetensors", "*.model", "*.jinja", "tokenizer*"]
-            base = Path(snapshot_download(config.base, allow_patterns=patterns))  # cached
+        # a LoRA going back into its GGUF base's own quantization keeps that file's bytes
+        keep_from = None
+        if config.lora and base.gguf is not None and config.export_gguf == export_type_for(base):
+            keep_from = base.gguf if is_quantized(base.gguf) else None
         exported = export_to_library(
-            result.model_dir, name, config.export_gguf, base, sub_range(bar, share, 1.0), cancel
+            result.model_dir,
+            name,
+            config.export_gguf,
+            base.checkpoint if config.lora else None,
+            sub_range(bar, share, 1.0),
+            cancel,
+            keep_from=keep_from,
         )
         if isinstance(bar, ProgressBar):
             bar.finish()
         print(
-            f"Installed “{exported.name}” as {exported.model_id}. "
+            f"Installed “{exported.name}” ({config.export_gguf.upper()}) as {exported.model_id}. "
             f"Chat with it: huacaya chat --model {exported.model_id}"
         )
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def default_gguf_cache() -> Path:
+    """Where checkpoints made from GGUF files go when no app gave a folder (``python -m
+    conversion.train``): ``HUACAYA_CACHE``, else the platform's cache folder for Huacaya."""
+    import platformdirs
+
+    root = os.environ.get("HUACAYA_CACHE") or platformdirs.user_cache_dir(
+        "Huacaya", appauthor=False
+    )
+    return Path(root).expanduser() / BASE_CHECKPOINTS
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    resolve_model: ModelResolver | None = None,
+    gguf_cache: Path | None = None,
+) -> int:
+    """The command; the app passes its library (``resolve_model``) and cache folder."""
     args = build_parser().parse_args(argv)
     try:
         with cancel_on_interrupt() as cancel:
-            return run(config_from(args), cancel)
+            return run(config_from(args), cancel, resolve_model, gguf_cache)
     except Cancelled as exc:
         print(f"\nhuacaya-train: {exc}", file=sys.stderr)
         return 130

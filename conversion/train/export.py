@@ -26,11 +26,50 @@ from pathlib import Path
 from conversion.convert import OUTTYPES, convert
 from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
+from conversion.quant_merge import merge_into_quantization
 from conversion.quantize import QUANT_TYPES
+from conversion.train.bases import Base
 
 EXPORT_TYPES = tuple(sorted({*(t for t in OUTTYPES if t != "auto"), *QUANT_TYPES}))
 _INSTALLED = re.compile(r"Installed “(?P<name>.*)” as (?P<id>\S+)\.")
 _PERCENT = re.compile(r"^\s*(?P<percent>[\d.]+)%\s+(?P<message>.*)$")
+
+
+# A GGUF base's type → the type its fine-tune is exported as: the same type where llama.cpp can
+# make it without an importance matrix, else the K-quant of as many bits (IQ types need one).
+_FAMILIES = (
+    ("IQ4", "q4_k_m"),
+    ("IQ3", "q3_k_m"),
+    ("IQ2", "q2_k"),
+    ("IQ1", "q2_k"),
+    ("Q4_K", "q4_k_m"),
+    ("Q5_K", "q5_k_m"),
+    ("Q3_K", "q3_k_m"),
+    ("Q2_K", "q2_k"),
+    ("Q8", "q8_0"),
+    ("TQ", "q2_k"),
+)
+
+
+def export_type_for(base: Base) -> str:
+    """The export type for ``--export-gguf base``: what the GGUF base was quantized as."""
+    if base.gguf is None:
+        raise TrainingError(
+            "--export-gguf without a type keeps the quantization of a GGUF base, and this base "
+            f"(“{base.given}”) is a checkpoint.",
+            f"Give a type: --export-gguf TYPE ({', '.join(EXPORT_TYPES)}).",
+        )
+    quantization = base.quantization.upper()
+    if quantization.lower() in EXPORT_TYPES:
+        return quantization.lower()
+    for prefix, export_type in _FAMILIES:
+        if quantization.startswith(prefix):
+            return export_type
+    raise TrainingError(
+        f"The GGUF base “{base.given}” is {base.quantization or 'of an unknown type'}, which "
+        "Huacaya cannot export to.",
+        f"Give a type: --export-gguf TYPE ({', '.join(EXPORT_TYPES)}).",
+    )
 
 
 @dataclass
@@ -46,9 +85,14 @@ def export_to_library(
     base: Path | None = None,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    keep_from: Path | None = None,
 ) -> ExportResult:
     """Convert ``model_dir`` (a full checkpoint, or a LoRA adapter of ``base``), then quantize,
-    verify and register it as ``name``. Returns the library id (``huacaya chat --model ID``)."""
+    verify and register it as ``name``. Returns the library id (``huacaya chat --model ID``).
+
+    ``keep_from``: the quantized GGUF that ``base`` was made from, when the adapter goes back
+    into its quantization: its unchanged tensors are kept byte for byte and the changed ones
+    stored finer (``quant_merge``), since requantizing would round a LoRA's updates away."""
     if outtype not in EXPORT_TYPES:
         raise TrainingError(
             f"Unknown GGUF type “{outtype}”.", f"Choose one of {', '.join(EXPORT_TYPES)}."
@@ -66,10 +110,14 @@ def export_to_library(
             lora=lora,
             template="alpaca",
         )
-        quant = "none" if direct else outtype
+        quant, start = ("none" if direct else outtype), 0.4
+        if keep_from is not None and lora is not None:
+            merged = Path(tmp) / f"model-{outtype}.gguf"
+            merge_into_quantization(gguf, keep_from, merged, sub_range(progress, 0.4, 0.5), cancel)
+            gguf, quant, start = merged, "none", 0.5
         command = [sys.executable, "-m", "desktop", "models", "import", str(gguf)]
         command += ["--quant", quant, "--name", name]
-        stdout = _run_import(command, sub_range(progress, 0.4, 1.0), cancel)
+        stdout = _run_import(command, sub_range(progress, start, 1.0), cancel)
     match = _INSTALLED.search(stdout)
     if match is None:
         raise TrainingError(f"The app's import job did not report the model: {stdout.strip()}")

@@ -32,7 +32,7 @@ LORA_TARGETS = ("q_proj", "v_proj")
 
 @dataclass
 class TrainConfig:
-    base: str  # a checkpoint folder or a Hub model id
+    base: str  # a checkpoint folder or a Hub model id (``bases.resolve_base`` makes it a folder)
     data: str  # a data file or folder, or a Hub dataset id
     out: str
     learning_rate: float | None = None  # None: Stanford's (full) or alpaca-lora's (LoRA)
@@ -67,6 +67,9 @@ class TrainConfig:
     threads: int = 0  # CPU threads for torch (0: torch's default)
     export_gguf: str = ""  # a converter/quantizer type: q4_k_m, q8_0, f16, …
     name: str = ""  # the model's name in the app's library
+    base_source: str = (
+        ""  # what --base said (a GGUF, a library name…) when ``base`` was made from it
+    )
 
     @property
     def lr(self) -> float:
@@ -127,5 +130,6 @@ class TrainConfig:
         """What must match for a second start with the same --out to be a resume of this run."""
         # how micro-batches are laid out changes the speed, not the steps
         ignored = {"out", "threads", "export_gguf", "name", "save_steps", "save_total_limit"}
+        ignored |= {"base_source"}  # ``base`` (the checkpoint it named) is what counts
         ignored |= {"tokens_per_micro_batch", "attention", "pack_length", "compile"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}

@@ -183,7 +183,11 @@ def train(
     remove_response_loss(causal_lm)
     final_loss = metrics.rows[-1].loss if metrics and metrics.rows else float(output.training_loss)
     if main:
-        plot_loss(out / METRICS, out / LOSS_PLOT, f"{Path(config.base).name} on {data.source}")
+        plot_loss(
+            out / METRICS,
+            out / LOSS_PLOT,
+            f"{Path(config.base_source or config.base).name} on {data.source}",
+        )
         manifest = read_manifest(out) or {}
         manifest.update(
             status="finished",

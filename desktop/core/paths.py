@@ -64,6 +64,13 @@ def cache_dir() -> Path:
     return _ensure(Path(platformdirs.user_cache_dir(APP_DIR_NAME, appauthor=False)))
 
 
+def base_checkpoints_dir() -> Path:
+    """Hugging Face checkpoints that ``huacaya-train`` made from GGUF models, to train on. In
+    the cache: each is made again from its GGUF (the same bytes) if deleted, and a model
+    exported from a fine-tune never depends on it."""
+    return cache_dir() / "base-checkpoints"
+
+
 def models_dir() -> Path:
     """Where downloaded and converted models are stored (one folder per model)."""
     return _ensure(data_dir() / "models")

@@ -23,7 +23,13 @@ from desktop.core.models.catalog import CatalogEntry, job_spec, load_catalog
 from desktop.ui import dialogs
 from desktop.ui.models.widgets import quant_box, table
 
-COLUMNS = ["Model", "Format", "Download", "Memory", "Licence", "Fits"]
+COLUMNS = ["Model", "Format", "Download", "Memory", "Licence", "Fits", "As a teacher"]
+TEACHER_TIPS = {  # what a model of its size does as the teacher that writes instruction data
+    "good": "Writes instruction data worth training on (3B parameters or more).",
+    "fair": "Writes usable instruction data; expect more records dropped by the filters.",
+    "poor": "Most of what it writes as a teacher is dropped or wrong: use a larger one.",
+    "": "Its size is not stated.",
+}
 
 
 def _searchable(entry: CatalogEntry) -> str:
@@ -85,11 +91,14 @@ class CatalogTab(QWidget):
             f"{entry.ram_gb:g} GB",
             entry.licence,
             "✓ fits" if fits else "needs more memory",
+            f"{entry.teacher_grade} ({entry.params_b:g}B)",
         ]
         tip = " ".join(t for t in (entry.description, entry.notes) if t)
         for column, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(tip + (f" Needs: {entry.base}." if entry.base else ""))
+            if column == 6:
+                item.setToolTip(TEACHER_TIPS[entry.teacher_grade])
             if column == 5 and not fits:
                 item.setForeground(QColor("#c0392b"))
             self.table.setItem(row, column, item)

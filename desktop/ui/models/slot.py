@@ -27,7 +27,8 @@ from desktop.ui import dialogs
 from desktop.ui.background.engine_thread import EngineController, LoadRequest
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
-from desktop.ui.models.picker import ModelPicker
+from desktop.ui.models.library_watcher import LibraryWatcher
+from desktop.ui.models.picker import OPEN_FILE, ModelPicker
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class ModelSlot(QObject):
         self.engine.loaded.connect(self._on_loaded)
         self.engine.load_failed.connect(self._on_failed)
         self.engine.unloaded.connect(self._on_unloaded)
+        self.watcher = LibraryWatcher(lambda: self.library.root, self)
+        self.watcher.changed.connect(self.on_disk_change)
 
     # -- the library -----------------------------------------------------------------------
 
@@ -112,6 +115,23 @@ class ModelSlot(QObject):
             self.model_changed.emit(current.id, current.name)
             self.picker.select(current.id)
             self._show_loaded()
+
+    def on_disk_change(self) -> None:
+        """The library folder changed on disk (``LibraryWatcher``), perhaps by another program:
+        the picker follows, unless the window already showed this change itself."""
+        items = (
+            (self.picker.itemData(i), self.picker.itemText(i)) for i in range(self.picker.count())
+        )
+        shown = {data: text for data, text in items if data and data != OPEN_FILE}  # models only
+        entries = self.library.entries()
+        if shown == {e.id: e.name for e in entries}:
+            return
+        added = [e for e in entries if e.id not in shown]
+        self.on_library_changed()
+        if len(added) == 1:
+            self.status.emit(f"{added[0].name} was added to the library: pick it in the list.")
+        elif added:
+            self.status.emit(f"{plural(len(added), 'model')} added to the library.")
 
     def _replace_deleted(self, gone: str) -> None:
         fallback = self.library.default_entry(self.preferred)
