@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+FIELD_CHARACTERS = 48  # a text field is at least this many average characters wide
 
 
 def _dialog(
@@ -82,11 +84,29 @@ def ask_text(
     dialog.setWindowTitle(title)
     dialog.setLabelText(label)
     dialog.setTextValue(value)
-    dialog.setMinimumWidth(420)  # room for the whole title and a long value
+    _widen_field(dialog, value)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.textValueSelected.connect(on_text)
     dialog.open()
     return dialog
+
+
+def _widen_field(dialog: QInputDialog, value: str) -> None:
+    """Room for the whole value (a long chat title), in the dialog's font, within the screen.
+
+    The dialog's own minimum width does not hold: QInputDialog's layout sets it to what the
+    layout needs, so the text field is widened instead."""
+    field = dialog.findChild(QLineEdit)
+    if field is None:
+        return
+    metrics = field.fontMetrics()
+    wanted = max(
+        metrics.averageCharWidth() * FIELD_CHARACTERS, metrics.horizontalAdvance(value) + 24
+    )
+    screen = (dialog.parentWidget() or dialog).screen()  # where it opens
+    if screen is not None:  # the field, the dialog's margins and a window frame fit
+        wanted = min(wanted, screen.availableGeometry().width() * 9 // 10 - 60)
+    field.setMinimumWidth(wanted)
 
 
 def ask_item(

@@ -11,8 +11,8 @@ import platform
 from typing import TypeVar
 
 import PySide6
-from PySide6.QtCore import QSize, Qt, QUrl, qVersion
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtCore import QSize, Qt, qVersion
+from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from conversion import llama_log
 from desktop import APP_NAME, __version__
 from desktop.core import paths
+from desktop.ui.open_path import open_path
 from desktop.ui.screen_fit import keep_fitted
 
 _D = TypeVar("_D", bound=QDialog)
@@ -93,9 +94,7 @@ class AboutDialog(QDialog):
         self.copy_button.clicked.connect(self.copy_details)
         self.folder_button = QPushButton("Open the &data folder", self)
         self.folder_button.setObjectName("aboutDataFolder")
-        self.folder_button.clicked.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.data_dir())))
-        )
+        self.folder_button.clicked.connect(lambda: open_path(self, paths.data_dir()))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         row = QHBoxLayout()

@@ -34,8 +34,9 @@ from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
 from desktop.ui.background.engine_thread import EngineController
-from desktop.ui.chat.actions import ChatActions
+from desktop.ui.chat.actions import EDITING, ChatActions
 from desktop.ui.chat.conversation import ConversationController
+from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.documents.feature import DocumentsFeature
@@ -47,11 +48,13 @@ from desktop.ui.models.picker import ModelPicker
 from desktop.ui.models.slot import ModelSlot
 from desktop.ui.settings.dialog import SettingsDialog, open_settings
 from desktop.ui.settings.local_api import LocalApi
+from desktop.ui.status_text import ElidedLabel
 from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
 CLOSE_GRACE_MS = 5_000  # how long closing waits for a stopped answer to end
+MESSAGE_MS = 10_000  # how long a passing message stays in the status bar
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +75,7 @@ class MainWindow(QMainWindow):
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
         self._closing = self._shut_down = False
+        self._deleted_open = False  # the chat whose delete can be undone was the open one
         self.models_dialog: ModelsDialog | None = None
         self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
@@ -118,6 +122,8 @@ class MainWindow(QMainWindow):
         self.chat_actions = ChatActions(
             self.conversation, self.engine, chat, lambda: self.model_info is not None, self
         )
+        self.edit_undo_bar = EditUndoBar(self.conversation, chat)
+        chat.bars.addWidget(self.edit_undo_bar)
         self.models = ModelSlot(
             self.library,
             self.engine,
@@ -153,7 +159,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([260, 840])
         self.setCentralWidget(self.splitter)
-        self.status_label = QLabel(self)
+        self.status_label = ElidedLabel(self)
         self.status_label.setObjectName("statusLabel")
         self.stats_label = self.chat_actions.stats_label
         self.statusBar().addWidget(self.status_label, 1)
@@ -191,6 +197,7 @@ class MainWindow(QMainWindow):
         self.sidebar.conversation_chosen.connect(self.open_conversation)
         self.sidebar.new_chat_clicked.connect(self.new_chat)
         self.sidebar.deleted.connect(self._on_deleted)
+        self.sidebar.restored.connect(self._on_restored)
         self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
         self.chat_view.source_requested.connect(self.docs.show_source)
         self.docs.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
@@ -214,9 +221,19 @@ class MainWindow(QMainWindow):
         self._close_timer.timeout.connect(self._force_close)
 
     def _set_status(self, text: str) -> None:
-        self.status_label.setText(text)
+        """A passing message: it goes after MESSAGE_MS (or at the next one), and the status
+        bar shows what is loaded again (``status_label``, hidden while a message shows)."""
+        self._show_state()
+        if text and text != self.status_label.text():
+            self.statusBar().showMessage(text, MESSAGE_MS)
+        else:
+            self.statusBar().clearMessage()
+
+    def _show_state(self) -> None:
+        self.status_label.setText(EDITING if self.chat_actions.editing else self.models.summary)
 
     def _update_controls(self) -> None:
+        self._show_state()
         generating, busy = self.engine.generating, self.engine.busy
         ready = self.model_info is not None and not busy
         self.send_button.setText("Stop" if generating else "Send")
@@ -322,9 +339,17 @@ class MainWindow(QMainWindow):
             self.chat_view.show_match(search.split()[0], self.sidebar.hit_in(conversation_id))
 
     def _on_deleted(self, conversation_id: int) -> None:
-        if conversation_id == self.conversation.conversation_id:
+        self._deleted_open = conversation_id == self.conversation.conversation_id
+        if self._deleted_open:
             self.new_chat()
         self._update_controls()
+
+    def _on_restored(self, conversation_id: int) -> None:
+        """Undo of a delete: the chat that was open comes back into view, unless another one
+        was started meanwhile."""
+        if self._deleted_open and not self.messages and not self.engine.generating:
+            self.open_conversation(conversation_id)
+        self._deleted_open = False
 
     # -- models and settings ---------------------------------------------------------------
 

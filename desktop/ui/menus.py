@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar
 
 from desktop.core import paths
 from desktop.ui import help_windows
+from desktop.ui.open_path import open_path
 from desktop.ui.text_editing import TextEditing, add_text_editing
 
 
@@ -90,7 +90,7 @@ def _own_slots(bar: QMenuBar) -> dict[str, Callable[[], object]]:
     return {
         "about": lambda: help_windows.show_about(bar.window()),
         "shortcuts": lambda: help_windows.show_shortcuts(bar),
-        "log_folder": lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir()))),
+        "log_folder": lambda: open_path(bar.window(), paths.log_dir()),
     }
 
 

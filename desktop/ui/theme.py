@@ -7,8 +7,15 @@ into HTML (the transcript) re-render on the palette-change event each widget rec
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QWidget,
+)
 
 _DARK = {
     QPalette.ColorRole.Window: "#202327",
@@ -44,6 +51,62 @@ _LIGHT = {
 }
 
 _system: tuple[str, QPalette, QFont] | None = None  # the look before any theme was applied
+_style: QProxyStyle | None = None  # the themes' style (kept: the application does not own it)
+
+
+_INDICATORS = (
+    QStyle.PixelMetric.PM_IndicatorWidth,
+    QStyle.PixelMetric.PM_IndicatorHeight,
+    QStyle.PixelMetric.PM_ExclusiveIndicatorWidth,
+    QStyle.PixelMetric.PM_ExclusiveIndicatorHeight,
+)
+
+
+class _VisibleIndicators(QProxyStyle):
+    """Fusion with check boxes and radio buttons one can see in both themes, at any font size.
+
+    Fusion draws their frame in the window colour darkened, which on the dark theme's base is
+    nearly black on black (and faint on white): the frame is drawn again here in the palette's
+    placeholder-text colour, which contrasts 3:1 or more with the base in both themes. Check
+    boxes in menus and lists are drawn through the same primitive, so they follow."""
+
+    def pixelMetric(
+        self,
+        metric: QStyle.PixelMetric,
+        option: QStyleOption | None = None,
+        widget: QWidget | None = None,
+    ) -> int:
+        size = super().pixelMetric(metric, option, widget)
+        if metric in _INDICATORS:  # grows with the font (Fusion's stays 14 px at any size)
+            font = widget.font() if widget is not None else QApplication.font()
+            return max(size, round(QFontMetrics(font).height() * 0.7))
+        return size
+
+    def drawPrimitive(
+        self,
+        element: QStyle.PrimitiveElement,
+        option: QStyleOption,
+        painter: QPainter,
+        widget: QWidget | None = None,
+    ) -> None:
+        super().drawPrimitive(element, option, painter, widget)
+        box = element == QStyle.PrimitiveElement.PE_IndicatorCheckBox
+        if not box and element != QStyle.PrimitiveElement.PE_IndicatorRadioButton:
+            return
+        focused = QStyle.StateFlag.State_HasFocus | QStyle.StateFlag.State_KeyboardFocusChange
+        if (option.state & focused) == focused:
+            return  # Fusion's focus frame (the highlight colour) says more
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setBrush(QColor(0, 0, 0, 0))
+        painter.setPen(QPen(option.palette.color(QPalette.ColorRole.PlaceholderText), 1))
+        painter.translate(0.5, 0.5)
+        rect = option.rect.adjusted(0, 0, -1, -1)
+        if box:
+            painter.drawRect(rect)
+        else:
+            painter.drawEllipse(rect.adjusted(1, 1, -1, -1))
+        painter.restore()
 
 
 def palette_for(theme: str) -> QPalette:
@@ -72,7 +135,10 @@ def apply_theme(app: QApplication, theme: str, font_size: int = 0) -> None:
         _system = (app.style().name(), QPalette(app.palette()), QFont(app.font()))
     style_name, system_palette, system_font = _system
     if theme in ("light", "dark"):
-        app.setStyle(QStyleFactory.create("Fusion"))
+        global _style
+        if _style is None:
+            _style = _VisibleIndicators(QStyleFactory.create("Fusion"))
+        app.setStyle(_style)
         app.setPalette(palette_for(theme))
     else:
         app.setStyle(QStyleFactory.create(style_name) or QStyleFactory.create("Fusion"))

@@ -16,6 +16,7 @@ from conversion.errors import HistoryError
 from desktop.core.history import export as history_export
 from desktop.core.history import store as history
 from desktop.core.history.store import History, NewMessage, migrate
+from desktop.core.history.titles import automatic_title
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def test_conversation_lifecycle_and_titles(tmp_path: Path) -> None:
     listed = store.list()
     assert [c.id for c in listed] == [second.id, first.id]  # newest first
     assert listed[1].title == "What is the capital of France? Thanks"
-    assert len(listed[0].title) == history.TITLE_LENGTH and listed[0].title.endswith("…")
+    assert listed[0].title == "x" * history.TITLE_LENGTH  # stored whole-word or cut, no "…"
     store.rename(first.id, "Capitals")
     assert store.get(first.id).title == "Capitals"
     messages = store.messages(first.id)
@@ -172,3 +173,26 @@ def test_kill_9_mid_writes_keeps_every_committed_message(tmp_path: Path) -> None
     assert len(contents) >= committed + 1
     assert all(f"message {i} " in contents[i] for i in range(committed + 1))
     assert len(store.search("message")) > 0
+
+
+def test_titles_stored_with_an_ellipsis_by_earlier_versions_lose_it(tmp_path: Path) -> None:
+    question = "Please list three colours that alpacas come in, and where each is most common"
+    path = tmp_path / "old.sqlite3"
+    db = history.connect(path)
+    migrate(db, up_to=3)
+    for title in (
+        question[:59].rstrip() + "…",  # what earlier versions made of the first question
+        "My notes on alpacas…",  # a name the person gave
+    ):
+        db.execute(
+            "INSERT INTO conversations (title, created_at, updated_at) VALUES (?, 1, 1)", (title,)
+        )
+        db.execute(
+            "INSERT INTO messages (conversation_id, position, role, content, created_at) "
+            "VALUES (last_insert_rowid(), 0, 'user', ?, 1)",
+            (question,),
+        )
+    db.close()
+    titles = sorted(c.title for c in History(path).list())
+    assert titles == ["My notes on alpacas…", automatic_title(question)]
+    assert not automatic_title(question).endswith("…")

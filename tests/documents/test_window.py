@@ -15,6 +15,7 @@ from desktop.ui.main_window import MainWindow
 from tests.documents.conftest import QUESTION, REPO, use_converted_model
 from tests.helpers import greedy_by_default
 from tests.ui.conftest import ANSWER_MS, open_window, type_and_send
+from tests.ui.opener import first_on_path, system_opener
 from tests.ui.person import (
     action_in,
     choose,
@@ -57,7 +58,7 @@ def button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
 
 
 def test_add_a_folder_ask_and_open_the_citation(
-    qtbot, minilm: Embedder, corpus: Path, huacaya_home: Path
+    qtbot, minilm: Embedder, corpus: Path, huacaya_home: Path, tmp_path: Path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     use_converted_model(minilm)
     greedy_by_default(huacaya_home, 16)
@@ -96,6 +97,14 @@ def test_add_a_folder_ask_and_open_the_citation(
     assert passage.windowTitle() == "[1] farm-handbook.pdf, page 2"
     assert passage.text.toPlainText() == first.text
     assert "every November" in first.text
+    # No application for PDFs here: Open file says so, with the path to copy
+    monkeypatch.setenv("PATH", first_on_path(system_opener(tmp_path, exit_status=3)))
+    click(passage.open_button)
+    where = dialog_named(qtbot, "pathDialog")
+    assert where.path.text() == first.path and "No application" in where.message.text()
+    click(where.copy_button)
+    assert QGuiApplication.clipboard().text() == first.path
+    where.close()
     passage.close()
 
     click_link(window.chat_view, f"source:{answer.key}:0")

@@ -240,3 +240,10 @@ def type_into_dialog(qtbot, name: str, text: str) -> None:  # type: ignore[no-un
     qtbot.keyClicks(edit, text)
     qtbot.keyClick(edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+
+def status_line(window) -> str:  # type: ignore[no-untyped-def]
+    """What the left of the window's status bar shows now: a passing message while there is one,
+    else what stays there (the model, its context and threads)."""
+    message = window.statusBar().currentMessage()
+    return message or window.status_label.text()

@@ -22,7 +22,7 @@ from desktop.ui.main_window import MainWindow
 from tests.helpers import copy_with_renamed_key
 from tests.hub_server import LoopbackHub
 from tests.ui.conftest import LOAD_MS, open_window
-from tests.ui.person import click, from_menu, pick_file, toggle
+from tests.ui.person import click, from_menu, pick_file, status_line, toggle
 from tests.ui.test_models_dialog import button, open_models, searches
 
 WAIT_MS = 10_000
@@ -88,7 +88,7 @@ def test_opening_a_model_file_tells_each_step_in_the_status_line(
     # (that one would be loaded instead of added): the same weights under another name.
     copy = copy_with_renamed_key(starter_path, tmp_path / "second.gguf", b"Mix1", b"Farm")
     said: list[str] = []
-    window.models.status.connect(lambda _text: said.append(window.status_label.text()))
+    window.models.status.connect(lambda _text: said.append(status_line(window)))
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
         from_menu(qtbot, window, "File", "Open model file…")
         pick_file(qtbot, copy)

@@ -25,6 +25,7 @@ from tests.ui.person import (
     from_menu,
     pick_file,
     right_click,
+    status_line,
     toggle,
     type_into_dialog,
 )
@@ -166,10 +167,10 @@ def test_regenerate_and_edit_by_clicking_keep_the_right_messages(
     ask(qtbot, window, "Name another one.")
     click_link(window.chat_view, link(window, "edit", 0))
     assert window.composer.toPlainText() == COUNT
-    assert "Editing a question" in window.status_label.text()
+    assert "Editing a question" in status_line(window)
     with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_MS):
         qtbot.keyClick(window.composer, Qt.Key.Key_Return)
-    assert window.status_label.text() == ""  # the edit notice does not linger
+    assert "Editing" not in status_line(window)  # the edit notice does not linger
     stored = window.history.messages(window.conversation.conversation_id)
     assert (stored[0].role, stored[0].content) == ("user", COUNT)
     assert len(stored) == 2  # the later turns were replaced

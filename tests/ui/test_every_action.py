@@ -8,6 +8,7 @@ unexpected went wrong"; dialogs an action opens are answered with Cancel."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, QUrl, Slot
@@ -23,9 +24,11 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from desktop.core import paths
 from desktop.ui.main_window import MainWindow
 from tests.hub_server import LoopbackHub
 from tests.ui.conftest import ANSWER_MS, ask
+from tests.ui.opener import first_on_path, opened, system_opener
 from tests.ui.person import choose, click, dismiss, open_menu, right_click, toggle
 
 UNEXPECTED = "Something unexpected went wrong"
@@ -38,6 +41,7 @@ class Urls(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.opened: list[str] = []
+        self.opener = Path()
 
     @Slot(QUrl)
     def open(self, url: QUrl) -> None:
@@ -45,9 +49,12 @@ class Urls(QObject):
 
 
 @pytest.fixture
-def urls() -> Iterator[Urls]:
+def urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Urls]:
     handler = Urls()
     QDesktopServices.setUrlHandler("file", handler, "open")
+    # what opens with the system's opener (the log folder) is recorded, not opened
+    handler.opener = system_opener(tmp_path, exit_status=0)
+    monkeypatch.setenv("PATH", first_on_path(handler.opener))
     yield handler
     QDesktopServices.unsetUrlHandler("file")
 
@@ -109,7 +116,7 @@ class Walk:
         dismiss(self.qtbot, menu)
         # (the test clicks elsewhere before the next right-click: offscreen, a right-click's
         # release never reaches a window while its menu is open, and Qt waits for one)
-        click(self.window.status_label)
+        click(self.window.statusBar())
         for item in items:
             menu = right_click(chats.viewport(), chats.visualItemRect(chats.item(0)).center())
             choose(self.qtbot, menu, item)
@@ -197,5 +204,6 @@ def test_every_action_of_the_window_and_its_dialogs_works(
 
     print(f"{len(walk.done)} actions:", *walk.done, sep="\n  ")
     assert len(walk.done) > 40
-    assert any(url.startswith("file:") for url in urls.opened)  # log folder, Show in folder
+    assert any(url.startswith("file:") for url in urls.opened)  # Show in folder
+    assert opened(urls.opener) == str(paths.log_dir())
     assert not any(UNEXPECTED in message for message in walk.messages)

@@ -3,18 +3,19 @@ that has the focus: used through the menu bar, keys and buttons, as a person doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import llama_cpp
 import pytest
-from PySide6.QtCore import QObject, Qt, QUrl, Slot, qVersion
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import QObject, Qt, qVersion
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLabel, QLineEdit, QTableWidget
 
 from desktop import __version__
 from desktop.core import paths
 from desktop.ui.main_window import MainWindow
+from tests.ui.opener import first_on_path, opened, system_opener
 from tests.ui.person import action_in, click, dialog_named, dismiss, from_menu, open_menu
 
 EDIT_ITEMS = ("Undo", "Redo", "Cut", "Copy", "Paste", "Select all")
@@ -80,26 +81,16 @@ def test_the_copy_item_copies_what_is_selected_in_the_transcript(qtbot, window: 
     assert copied.strip() == view.textCursor().selection().toPlainText().strip()
 
 
-class Urls(QObject):
-    def __init__(self) -> None:
-        super().__init__()
-        self.opened: list[str] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.opened.append(url.toLocalFile())
-
-
 @pytest.fixture
-def urls() -> Iterator[Urls]:
-    handler = Urls()
-    QDesktopServices.setUrlHandler("file", handler, "open")
-    yield handler
-    QDesktopServices.unsetUrlHandler("file")
+def opener(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The system's opener, stood in for: it records what it was asked to open."""
+    folder = system_opener(tmp_path, exit_status=0)
+    monkeypatch.setenv("PATH", first_on_path(folder))
+    return folder
 
 
 def test_about_shows_the_versions_and_the_data_folder_and_copies_them(
-    qtbot, window: MainWindow, urls: Urls
+    qtbot, window: MainWindow, opener: Path
 ) -> None:
     from_menu(qtbot, window, "Help", "About Huacaya")
     about = dialog_named(qtbot, "aboutDialog")
@@ -117,7 +108,7 @@ def test_about_shows_the_versions_and_the_data_folder_and_copies_them(
     assert "llama.cpp: " in copied
 
     click(about.findChild(QObject, "aboutDataFolder"))
-    qtbot.waitUntil(lambda: urls.opened == [str(paths.data_dir())], timeout=2000)
+    qtbot.waitUntil(lambda: opened(opener) == str(paths.data_dir()), timeout=5000)
     qtbot.keyClick(about, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not about.isVisible(), timeout=2000)
 

@@ -18,7 +18,7 @@ from tests.conftest import COUNT
 from tests.helpers import greedy_by_default
 from tests.scoring import Reference
 from tests.ui.conftest import open_window
-from tests.ui.person import click, dialog_named, from_menu, toggle
+from tests.ui.person import click, dialog_named, from_menu, status_line, toggle
 
 START_MS = 15_000
 
@@ -78,7 +78,7 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
     toggle(tab.switch)
     click(dialog.ok_button)  # type: ignore[attr-defined]
     qtbot.waitUntil(lambda: window.local_api.running, timeout=START_MS)
-    assert f"127.0.0.1:{port}" in window.status_label.text()
+    assert f"127.0.0.1:{port}" in status_line(window)
     assert window.store.settings.local_api_parallel == 3  # saved
     assert window.local_api.server is not None
     assert window.local_api.server.worker is not None

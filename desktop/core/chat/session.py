@@ -12,7 +12,8 @@ conversation's window starts; the text comes back through :meth:`add_delta` and 
 with :meth:`finish` (given the engine's :class:`Response`) or :meth:`fail`. One function drives
 these steps for every front end: :func:`desktop.core.chat.answer.run_answer`. Regenerate and
 edit replace the old turns only when the new answer is there: a failed answer puts them back,
-and the history replaces them in one transaction. Messages are found by their ``key``, which
+and the history replaces them in one transaction; what an edit replaced can be put back with
+:meth:`undo_edit` until the conversation changes again. Messages are found by their ``key``, which
 never changes while the session lives (positions shift when a conversation has a system
 message, keys do not).
 """
@@ -26,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conversion.errors import GenerationError, HistoryError
+from desktop.core.chat.edit_undo import EditUndo, adopt_ids, saved_turns
 from desktop.core.chat.prompts import FORMAT_CHOICES, Message, Role
 from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
 from desktop.core.documents.context import (
@@ -142,6 +144,7 @@ class ChatSession:
         self.messages: list[ChatMessage] = []
         self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
         self._pending: _Pending | None = None
+        self._edit_undo: EditUndo[ChatMessage] | None = None  # what the last edit replaced
         # Documents Q&A: the collections this chat searches, and who finds the passages
         # (question, collections) → Passages; set by whoever drives the session.
         self.collections: list[str] = []
@@ -157,8 +160,14 @@ class ChatSession:
     def partial_answer(self) -> str:
         return self._pending.text if self._pending else ""
 
+    @property
+    def edit_to_undo(self) -> int:
+        """How many messages the last edit replaced, while it can be undone (0: none)."""
+        return self._edit_undo.count if self._edit_undo is not None else 0
+
     def new(self) -> None:
         self._refuse_while_answering()
+        self._edit_undo = None
         self.conversation_id = None
         self.messages = []
         self.window_anchor = None
@@ -172,6 +181,7 @@ class ChatSession:
         if self.history is None:
             raise HistoryError("This chat is not saved, so no earlier chat can be opened.")
         conversation = self.history.get(conversation_id, with_messages=True)
+        self._edit_undo = None
         settings = conversation.settings if isinstance(conversation.settings, dict) else {}
         prompt_format = settings.get("prompt_format", "auto")
         self.conversation_id = conversation.id
@@ -197,6 +207,7 @@ class ChatSession:
         """Continue a conversation that arrives whole (the local API: each request brings its own
         earlier turns): they become this session's messages, as unsaved turns."""
         self._refuse_while_answering()
+        self._edit_undo = None
         self.messages = [ChatMessage(m["role"], m["content"]) for m in turns]
         self.window_anchor = None
 
@@ -287,7 +298,23 @@ class ChatSession:
         self.messages.append(question)
         return self._begin(new_question=question, replaced=replaced)
 
+    def undo_edit(self) -> None:
+        """Put back what the last edit replaced (the edited question and its answer go); the
+        chat's automatic title follows its first question back."""
+        self._refuse_while_answering()
+        undo, self._edit_undo = self._edit_undo, None
+        if undo is None:
+            raise ValueError("no edit to undo")
+        start = self.messages.index(undo.new[0])
+        first_new = undo.new[0].id
+        if self.history is not None and self.conversation_id is not None and first_new:
+            stored = self.history.replace_from(self.conversation_id, first_new, undo.saved)
+            adopt_ids(undo.replaced, [row.id for row in stored])
+        self.messages[start:] = undo.replaced
+        self.window_anchor = None
+
     def _begin(self, **undo: Any) -> AnswerRequest:
+        self._edit_undo = None  # the conversation changes: an earlier edit stays
         messages = self.prompt_messages()
         request = AnswerRequest(
             messages, self.generation, self.prompt_format, window_anchor=self.window_anchor
@@ -348,8 +375,11 @@ class ChatSession:
             "assistant", pending.text.strip(), model=self.model_label, stats=record
         )
         new = [m for m in (pending.new_question, answer) if m is not None]
+        saved: list[NewMessage] = []
         if self.history is not None and self.conversation_id is not None:
             first_replaced = next((m.id for m in pending.replaced if m.id is not None), None)
+            if pending.new_question is not None and first_replaced is not None:
+                saved = saved_turns(self.history, self.conversation_id, first_replaced)
             stored = self.history.replace_from(
                 self.conversation_id,
                 first_replaced,
@@ -362,6 +392,8 @@ class ChatSession:
                 self.history.update_settings(self.conversation_id, model=self.model_id)
                 self.conversation_model = self.model_id
         self.messages.append(answer)
+        if pending.new_question is not None:
+            self._edit_undo = EditUndo(pending.replaced, saved, new)
         return answer
 
     def fail(self) -> str | None:

@@ -7,10 +7,15 @@ was applied, each migration in its own transaction.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from conversion.errors import HistoryError
+from desktop.core.history.titles import automatic_title, legacy_title
 from desktop.core.sqlite_store import apply_migrations
+
+_FIRST_QUESTION = """(SELECT content FROM messages WHERE conversation_id = conversations.id
+    AND role = 'user' ORDER BY position LIMIT 1)"""
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (
@@ -69,6 +74,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE conversations ADD COLUMN deleted_at REAL;
     """,
     ),
+    (
+        4,
+        "automatic titles without a trailing ellipsis",
+        # Only titles that are exactly what earlier versions made of the first question: a
+        # title the person gave, even one ending in "…", stays as it is.
+        f"""
+        UPDATE conversations SET title = automatic_title({_FIRST_QUESTION})
+        WHERE title LIKE '%…' AND title = legacy_title({_FIRST_QUESTION});
+    """,
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -94,4 +109,11 @@ def connect(path: Path, check_same_thread: bool = True) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA busy_timeout=5000")
+    # the title rules, for migration 4 (they are Python's, so every version words them alike)
+    db.create_function("automatic_title", 1, _text_or_empty(automatic_title), deterministic=True)
+    db.create_function("legacy_title", 1, _text_or_empty(legacy_title), deterministic=True)
     return db
+
+
+def _text_or_empty(rule: Callable[[str], str]) -> Callable[[object], str]:
+    return lambda text: rule(text) if isinstance(text, str) else ""

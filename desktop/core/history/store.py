@@ -22,6 +22,7 @@ from conversion.errors import HistoryError
 from desktop.core import paths
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
+from desktop.core.history.titles import automatic_title, is_automatic
 from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
@@ -307,7 +308,7 @@ class History:
         if message.role == "user":
             db.execute(
                 "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                (storable(title_from(message.content)), conversation_id),
+                (storable(automatic_title(message.content)), conversation_id),
             )
         return int(cursor.lastrowid or 0)
 
@@ -327,6 +328,7 @@ class History:
         now = time.time()
         ids = []
         with self._tx() as db:
+            first_question = _first_question(db, conversation_id)
             if first_id is not None:
                 row = db.execute(
                     "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
@@ -342,6 +344,8 @@ class History:
                 )
             for message in new:
                 ids.append(self._insert(db, conversation_id, message, now))
+            if first_id is not None and first_question is not None:
+                _retitle(db, conversation_id, first_question)
         return [self._message_by_id(i) for i in ids]
 
     def delete_message(self, message_id: int) -> None:
@@ -362,6 +366,31 @@ class History:
             if self._search_db is None:
                 self._search_db = connect(self.path, check_same_thread=False)
             return newest_matches(self._search_db, query, text, limit)
+
+
+def _first_question(db: sqlite3.Connection, conversation_id: int) -> str | None:
+    row = db.execute(
+        "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' "
+        "ORDER BY position LIMIT 1",
+        (conversation_id,),
+    ).fetchone()
+    return row[0] if row is not None else None
+
+
+def _retitle(db: sqlite3.Connection, conversation_id: int, old_question: str) -> None:
+    """The first question was replaced (an edit, or undoing one): an automatic title follows
+    it; a title the person gave stays."""
+    question = _first_question(db, conversation_id)
+    if question is None or question == old_question:
+        return
+    (title,) = db.execute(
+        "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    if is_automatic(title, old_question):
+        db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ?",
+            (storable(automatic_title(question)), conversation_id),
+        )
 
 
 def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.panel import ChatPanel
 
 THINKING, ANSWERING = "Thinking…", "Answering…"
-EDITING = "Editing a question: Enter resends it (later turns are replaced), Esc cancels."
+EDITING = "Editing a question: Enter resends it (later turns are replaced, with Undo), Esc cancels."
 
 
 class ChatActions(QObject):

@@ -9,12 +9,14 @@ can be tens of megabytes)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 from desktop.core.chat.folding import LONGEST_QUESTION, size_text
 
 MAX_VISIBLE_LINES = 8
+PLACEHOLDER = "Ask anything…  (Enter sends, Shift+Enter adds a line)"
+SHORT_PLACEHOLDER = "Ask anything…"  # where the whole hint does not fit on the box's one line
 
 
 class Composer(QPlainTextEdit):
@@ -25,7 +27,7 @@ class Composer(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
-        self.setPlaceholderText("Ask anything…  (Enter sends, Shift+Enter adds a line)")
+        self.setPlaceholderText(PLACEHOLDER)
         self.setTabChangesFocus(True)
         self.textChanged.connect(self._fit_height)
         self._fit_height()
@@ -65,6 +67,20 @@ class Composer(QPlainTextEdit):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
             self._fit_height()
+            self._fit_placeholder()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_placeholder()
+
+    def _fit_placeholder(self) -> None:
+        """The whole hint where it fits on one line, else the short one (a placeholder that
+        wraps in a one-line box is cut in half)."""
+        room = self.viewport().width() - 2 * int(self.document().documentMargin()) - 4
+        fits = self.fontMetrics().horizontalAdvance(PLACEHOLDER) <= room
+        text = PLACEHOLDER if fits else SHORT_PLACEHOLDER
+        if self.placeholderText() != text:
+            self.setPlaceholderText(text)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -30,6 +30,7 @@ class ConversationController(QObject):
     answer_finished = Signal(object, object)  # the saved ChatMessage, its GenerationStats
     answer_failed = Signal(object)  # HuacayaError
     question_returned = Signal(str)  # a failed question goes back to the composer
+    edit_undo_offered = Signal(int)  # how many messages an edit replaced, while undoable (0: none)
 
     def __init__(
         self, history: History, view: ChatView, engine: EngineController, store: SettingsStore
@@ -67,10 +68,12 @@ class ConversationController(QObject):
     def new(self) -> None:
         self.session.new()
         self.view.clear_conversation()
+        self.edit_undo_offered.emit(0)
 
     def open(self, conversation_id: int) -> Conversation:
         conversation = self.session.open(conversation_id)
         self.refresh_view()
+        self.edit_undo_offered.emit(0)
         return conversation
 
     def refresh_view(self) -> None:
@@ -97,6 +100,15 @@ class ConversationController(QObject):
         self.refresh_view()
         self._start(request)
 
+    def undo_edit(self) -> None:
+        """Put back what the last edit replaced (the session says whether it still can)."""
+        if self.engine.busy or not self.session.edit_to_undo:
+            return
+        self.session.undo_edit()
+        self.refresh_view()
+        self.edit_undo_offered.emit(0)
+        self.conversations_changed.emit()  # the title may have followed the first question back
+
     def stop(self) -> None:
         self.engine.stop()
 
@@ -114,6 +126,7 @@ class ConversationController(QObject):
             self.session.finish(None)
 
     def _start(self, request: AnswerRequest) -> None:
+        self.edit_undo_offered.emit(0)
         self.view.begin_answer(self.session.model_label)
         self.engine.generate(request)
         self.answer_started.emit()
@@ -130,6 +143,7 @@ class ConversationController(QObject):
         answer = self.session.finish(response)
         self.view.end_answer(answer)
         self.conversations_changed.emit()
+        self.edit_undo_offered.emit(self.session.edit_to_undo)
         self.answer_finished.emit(answer, response.stats)
 
     def _on_failed(self, error: HuacayaError) -> None:

@@ -126,6 +126,7 @@ class Sidebar(QWidget):
     conversation_chosen = Signal(int)
     new_chat_clicked = Signal()
     deleted = Signal(int)
+    restored = Signal(int)  # a deleted chat came back (Undo)
     renamed = Signal(int)
 
     def __init__(self, history: History, parent: QWidget | None = None) -> None:
@@ -242,6 +243,8 @@ class Sidebar(QWidget):
             self.list.addItem(item)
 
     def select(self, conversation_id: int | None) -> None:
+        """Highlight the chat that is open (None: a new chat, none highlighted)."""
+        self.current = conversation_id
         for row in range(self.list.count()):
             item = self.list.item(row)
             if item.data(ID_ROLE) == conversation_id:
@@ -287,12 +290,14 @@ class Sidebar(QWidget):
         self.refresh(self.current)
 
     def undo_delete(self) -> None:
-        if self._deleted is not None:
-            self.history.restore(self._deleted)
-            self._deleted = None
+        restored, self._deleted = self._deleted, None
+        if restored is not None:
+            self.history.restore(restored)
         self._undo_timer.stop()
         self.undo_bar.hide()
         self.refresh(self.current)
+        if restored is not None:
+            self.restored.emit(restored)
 
     def forget_deleted(self) -> None:
         if self._deleted is not None:

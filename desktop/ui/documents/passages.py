@@ -4,9 +4,9 @@ and a button that opens the file; or every passage given with a question."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.documents.context import INSTRUCTION, Citation
+from desktop.ui.open_path import open_path
 from desktop.ui.screen_fit import keep_fitted
 
 NOT_GIVEN = "None of these seemed relevant enough to answer from; the model was not asked."
@@ -64,9 +65,7 @@ class PassageDialog(QDialog):
         if self.citation is not None:
             self.open_button = QPushButton("Open file", self)
             buttons.addButton(self.open_button, QDialogButtonBox.ButtonRole.ActionRole)
-            path = self.citation.path
-            self.open_button.clicked.connect(
-                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path))
-            )
+            path = Path(self.citation.path)
+            self.open_button.clicked.connect(lambda: open_path(self, path))
         layout.addWidget(buttons)
         keep_fitted(self, QSize(640, 420))  # within the screen, at every font size

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -38,6 +37,7 @@ from desktop.ui.models.import_tab import ImportTab
 from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.jobs_table import JobsTable
 from desktop.ui.models.widgets import table
+from desktop.ui.open_path import open_path
 from desktop.ui.screen_fit import keep_fitted
 
 INSTALLED_COLUMNS = ["Model", "Quant", "Architecture", "Size", "Context", "Chat template", "Now"]
@@ -246,7 +246,7 @@ class ModelsDialog(QDialog):
     def reveal_selected(self) -> None:
         model_id = self._selected_model()
         folder = self.library.path_of(self.library.get(model_id)).parent if model_id else None
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder or self.library.root)))
+        open_path(self, folder or self.library.root)
 
     def choose_folder(self) -> None:
         dialogs.choose_folder(self, "Models folder", self._use_folder, self.library.root)

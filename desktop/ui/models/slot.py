@@ -4,7 +4,8 @@ its new name; one that is deleted is unloaded first, and the default model takes
 
 It is given what it drives — the library, the engine thread, the model picker and the settings
 — and tells the rest through signals: ``model_changed`` (which model answers now), ``changed``
-(the controls follow), ``status`` and ``ready``."""
+(the controls follow), ``status`` (passing messages) and ``ready``; :attr:`ModelSlot.summary`
+is what the status bar keeps showing between messages."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from desktop.ui.models.library_watcher import LibraryWatcher
 from desktop.ui.models.picker import OPEN_FILE, ModelPicker
 
 log = logging.getLogger(__name__)
+
+NO_MODEL = "No model loaded: choose one above, or open a .gguf file (Ctrl+O)."
 
 
 class ModelSlot(QObject):
@@ -61,6 +64,7 @@ class ModelSlot(QObject):
         self._loading: ModelEntry | None = None
         self._after_unload: Callable[[], None] | None = None
         self._checking: Task | None = None  # a model file being checked
+        self._idle = NO_MODEL  # the summary while no model is loaded or loading
         self.picker.model_chosen.connect(self._on_picked)
         self.picker.open_file_requested.connect(self.choose_file)
         self.engine.loaded.connect(self._on_loaded)
@@ -73,7 +77,8 @@ class ModelSlot(QObject):
 
     def prepare(self) -> None:
         """Register the starter model if needed and load the preferred model, off the GUI."""
-        self.status.emit("Preparing the model library…")
+        self._idle = "Preparing the model library…"
+        self.status.emit(self._idle)
 
         def entries(_progress: object, _cancel: object) -> list[ModelEntry]:
             self.library.ensure_starter()
@@ -83,14 +88,16 @@ class ModelSlot(QObject):
 
     def _on_library_ready(self, entries: list[ModelEntry]) -> None:
         self.picker.fill(entries)
+        self._idle = NO_MODEL if entries else "No model installed — open a .gguf file (Ctrl+O)."
         if not entries:
-            self.status.emit("No model installed — open a .gguf file (Ctrl+O).")
+            self.status.emit(self._idle)
             return
         preferred = next((e for e in entries if self.preferred in (e.id, e.name)), None)
         self.load(preferred or entries[0])
 
     def _on_library_failed(self, exc: BaseException) -> None:
-        self.status.emit("The model library could not be read.")
+        self._idle = "The model library could not be read."
+        self.status.emit(self._idle)
         show_error(self.parent_widget, exc)
 
     def on_installed(self, model_id: str) -> None:
@@ -281,15 +288,26 @@ class ModelSlot(QObject):
             dialogs.inform(self.parent_widget, info.notice, f"About {self.entry.name}")
         self.ready.emit(info)
 
-    def _show_loaded(self) -> None:
+    @property
+    def summary(self) -> str:
+        """What the status bar shows between passing messages: the model loaded, with its
+        context and threads; the one loading; or why none is."""
+        if self._loading is not None:
+            return f"Loading {self._loading.name}…"
         if self.entry is not None and self.info is not None:
-            self.status.emit(
+            return (
                 f"{self.entry.name} · context {self.info.context_length:,} tokens · "
                 f"{plural(self.info.threads, 'thread')}"
             )
+        return self._idle
+
+    def _show_loaded(self) -> None:
+        if self.entry is not None and self.info is not None:
+            self.status.emit(self.summary)
 
     def _on_failed(self, error: HuacayaError) -> None:
         name = self._loading.name if self._loading else "the model"
+        self._idle = f"Could not load {name}: choose another model."
         self.status.emit(f"Could not load {name}.")
         self.info = self.entry = self._loading = None
         self.changed.emit()
