@@ -6,8 +6,11 @@ Both run in this process (the server on its own threads, reached over loopback w
 ``openai`` client, streaming), alternately, each round with a new question so that neither is
 served from a cache the other lacks. Speeds are measured the same way for both, from the
 caller's side: time to the first text, and tokens per second from the first text to the last.
-Then ``--clients`` clients ask at once: the total throughput (one model answers one request at
-a time, so the goal is that queueing costs nothing) and what the last in line waits.
+Then ``--clients`` clients ask at once: the total throughput with ``--parallel`` answers decoded
+together, against the same requests one after another, and what the last in line waits.
+Last, the window: its own one-slot engine answers alone, then while the API serves
+``--clients`` clients (decoded together, then one at a time as before): its tokens/s must not
+drop because the API batches.
 Goal: API ≥ 0.95 × ChatEngine's tokens/s.
 """
 
@@ -123,6 +126,7 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--parallel", type=int, default=8, help="the API's answers at once")
     parser.add_argument("--threads", type=int, default=hardware.default_threads())
     parser.add_argument("--ctx", type=int, default=2048)
     args = parser.parse_args()
@@ -132,10 +136,22 @@ def main() -> int:
     entry = library.get(args.model) if args.model else library.default_entry()
     assert entry is not None, "no model installed"
     settings = GenerationSettings(temperature=0.0, repeat_penalty=1.0, max_tokens=args.tokens)
-    config = ServerConfig(port=0, context_length=args.ctx, threads=args.threads, gpu_layers=0)
-    server = ApiServer(config, library, lambda model: settings)
-    server.start()
-    server.preload()
+
+    def started(parallel: int, background: bool = False) -> ApiServer:
+        config = ServerConfig(
+            port=0,
+            context_length=args.ctx,
+            threads=args.threads,
+            gpu_layers=0,
+            parallel=parallel,
+            background=background,
+        )
+        api_server = ApiServer(config, library, lambda model: settings)
+        api_server.start()
+        api_server.preload()
+        return api_server
+
+    server = started(args.parallel)
     engine = ChatEngine(
         library.path_of(entry), context_length=args.ctx, threads=args.threads, gpu_layers=0
     )
@@ -150,12 +166,26 @@ def main() -> int:
             rate_, ttft, n = run_api(api, i, args.tokens)
             served.append((rate_, ttft))
             counts.append(n)
-        engine.close()  # the concurrent part runs on the server alone
         one_by_one, one_seconds, _ = clients_asking(server.url, args.clients, args.tokens, False)
         total, seconds, slowest = clients_asking(server.url, args.clients, args.tokens, True)
     finally:
         api.close()
         server.stop()
+    # The window's engine beside the API: as before (one at a time), as Settings → Local API
+    # starts it now (answers together, decoded in the background), and together at the same
+    # priority as the window.
+    window = {"alone": [run_engine(engine, 200 + i, settings)[0] for i in range(2)]}
+    for parallel, background, label in (
+        (1, False, "one at a time, as before"),
+        (args.parallel, True, f"{args.parallel} at once, in the background: now"),
+        (args.parallel, False, f"{args.parallel} at once, same priority"),
+    ):
+        inside = started(parallel, background)
+        try:
+            window[label] = window_while(engine, inside, args, settings)
+        finally:
+            inside.stop()
+    engine.close()
 
     def median(rows: list[tuple[float, float]], column: int) -> float:
         return statistics.median(row[column] for row in rows)
@@ -174,11 +204,33 @@ def main() -> int:
     print(f"time to first token through the API: {ttft_extra:+.1f} ms")
     together, alone = total / seconds, one_by_one / one_seconds
     print(
-        f"{args.clients} clients at once: {total} tokens in {seconds:.1f} s = {together:.1f} "
-        f"tokens/s in total; the same requests one after another: {alone:.1f} tokens/s "
-        f"(ratio {together / alone:.3f}); the last in line waited {slowest:.1f} s"
+        f"{args.clients} clients at once ({args.parallel} answered together): {total} tokens in "
+        f"{seconds:.1f} s = {together:.1f} tokens/s in total; the same requests one after "
+        f"another: {alone:.1f} tokens/s (ratio {together / alone:.3f}); the last in line "
+        f"waited {slowest:.1f} s"
     )
+    base = statistics.median(window["alone"])
+    print("the window's answer (its own engine, one slot), tokens/s:")
+    for label, rates in window.items():
+        where = "alone" if label == "alone" else f"while the API serves {args.clients} ({label})"
+        value = statistics.median(rates)
+        print(f"  {where:<72}{value:>7.1f}  ({value / base:.2f}× alone)")
     return 0
+
+
+def window_while(
+    engine: ChatEngine, server: ApiServer, args: argparse.Namespace, settings: GenerationSettings
+) -> list[float]:
+    """The window's tokens/s for answers asked while ``args.clients`` clients keep the API
+    busy (the window asks once they have all started)."""
+    busy = threading.Thread(
+        target=clients_asking, args=(server.url, args.clients, args.tokens * 2, True)
+    )
+    busy.start()
+    time.sleep(3.0)  # the clients are in: the API is answering
+    rates = [run_engine(engine, 300 + i, settings)[0] for i in range(2)]
+    busy.join()
+    return rates
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 llama-cpp-python's default callback maps levels wrongly and prints to stderr; ours sends each
 line to the ``llama.cpp`` logger and keeps the last error lines so that a failed load can tell
-the user what llama.cpp said. :func:`load` is how the chat engine, the embedder and the GGUF
-teacher of ``huacaya-generate-data`` all open a model.
+the user what llama.cpp said. :func:`load` is how the embedder opens a model as a ``Llama``;
+:func:`load_model` opens one for the batched decoder (``conversion/decoding``), which the chat
+engine and the GGUF teacher of ``huacaya-generate-data`` use.
 """
 
 from __future__ import annotations
@@ -32,10 +33,14 @@ _LEVELS = {
     4: logging.ERROR,
 }
 _CONT = 5
+# Warnings that do not apply to how we use llama.cpp, logged at debug level: with several
+# sequences in one pool of cells (conversion/decoding), llama.cpp compares the whole pool with
+# the trained context, while each sequence is held to its own share.
+_EXPECTED = ("possible training context overflow",)
 
 _lock = threading.Lock()
 _recent_errors: deque[str] = deque(maxlen=8)
-_state = {"level": logging.DEBUG, "installed": False}
+_state = {"level": logging.DEBUG, "installed": False, "backend": False}
 
 
 @llama_cpp.llama_log_callback
@@ -48,6 +53,8 @@ def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         _state["level"] = level
     if not message.strip():
         return
+    if level == logging.WARNING and any(text in message for text in _EXPECTED):
+        level = logging.DEBUG
     if level >= logging.ERROR:
         with _lock:
             _recent_errors.append(message.strip())
@@ -117,6 +124,34 @@ def load(
         log.debug("llama-cpp-python while loading: %s", said.getvalue())
     llama.verbose = False
     return llama
+
+
+def load_model(
+    path: Path,
+    what: str = "",
+    error: type[HuacayaError] = ModelLoadError,
+    gpu_layers: int = 0,
+) -> Any:
+    """The weights of ``path`` in llama.cpp (a ``llama_model`` pointer, memory-mapped, free it
+    with ``llama_cpp.llama_model_free``), with our log callback; a failure raised as ``error``
+    naming the file (or ``what``) and what llama.cpp said. ``gpu_layers`` -1: all of them."""
+    install()
+    with _lock:
+        if not _state["backend"]:
+            llama_cpp.llama_backend_init()
+            _state["backend"] = True
+    take_recent_errors()
+    params = llama_cpp.llama_model_default_params()
+    params.n_gpu_layers = 0x7FFFFFFF if gpu_layers < 0 else gpu_layers  # int32 max: every layer
+    params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MMAP
+    model = None
+    if Path(path).is_file():
+        model = llama_cpp.llama_model_load_from_file(str(path).encode("utf-8"), params)
+    if not model:
+        errors = "; ".join(take_recent_errors()[-3:])
+        detail = f" llama.cpp said: {errors}" if errors else ""
+        raise error(f"llama.cpp could not load {what or f'“{Path(path).name}”'}.{detail}")
+    return model
 
 
 def llama_cpp_version() -> str:

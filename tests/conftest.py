@@ -27,6 +27,14 @@ from tests.scoring import Reference, greedy_reference
 # produced, never with facts (tests/scoring.py); "What is the capital of France?" is a near-tie
 # on its very first token.
 COUNT = "List the numbers from 1 to 5, separated by commas."
+# Questions whose greedy answers lead by more than a logit for many tokens: for tests that
+# compare answers decoded together with answers asked alone.
+QUESTIONS = [
+    COUNT,
+    "Name the days of the week.",
+    "Name the months of the year.",
+    "Count from 1 to 10.",
+]
 
 
 def greedy(max_tokens: int = 64) -> GenerationSettings:
@@ -123,6 +131,15 @@ def engine(starter_path: Path) -> Iterator[ChatEngine]:
 def count_reference(engine: ChatEngine) -> Reference:
     """The starter model's greedy answer to COUNT, and the part any machine reproduces."""
     return greedy_reference(engine, [{"role": "user", "content": COUNT}], greedy(64))
+
+
+@pytest.fixture(scope="session")
+def references(engine: ChatEngine) -> dict[str, Reference]:
+    """Each of QUESTIONS' greedy answer (at most 32 tokens), asked alone, and the part of it any
+    machine reproduces."""
+    return {
+        q: greedy_reference(engine, [{"role": "user", "content": q}], greedy(32)) for q in QUESTIONS
+    }
 
 
 @pytest.fixture

@@ -159,15 +159,29 @@ class Scorer:
     def safe_prefix(self, prompt_tokens: Sequence[int], answer: str) -> str:
         """The part of ``answer`` (a greedy answer to ``prompt_tokens``) that any machine
         reproduces: its tokens up to the first one whose lead is below SAFE_MARGIN."""
+        return self.reference(prompt_tokens, answer, 0).safe_prefix
+
+    def reference(
+        self, prompt_tokens: Sequence[int], answer: str, premise_tokens: int = 3
+    ) -> Reference:
+        """``answer`` (a greedy answer to ``prompt_tokens``) with its safe prefix, in one
+        evaluation; fails with "premise does not hold" unless its first ``premise_tokens``
+        tokens are clear wins."""
         answer_tokens = self.tokenize(answer, add_bos=False)
+        margins = self.margins(prompt_tokens, answer_tokens)
+        for index, margin in enumerate(margins[:premise_tokens]):
+            if margin < SAFE_MARGIN:
+                piece = self.llama.detokenize([answer_tokens[index]]).decode(errors="replace")
+                raise AssertionError(
+                    f"premise does not hold: margin {margin:.3f} < {SAFE_MARGIN} at token "
+                    f"{index} ({piece!r})"
+                )
         kept: list[int] = []
-        for token, margin in zip(
-            answer_tokens, self.margins(prompt_tokens, answer_tokens), strict=True
-        ):
+        for token, margin in zip(answer_tokens, margins, strict=True):
             if margin < SAFE_MARGIN:
                 break
             kept.append(token)
-        return self.llama.detokenize(kept).decode("utf-8", errors="ignore")
+        return Reference(answer, self.llama.detokenize(kept).decode("utf-8", errors="ignore"))
 
 
 def assert_same_answer(candidate: str, reference: str, safe_prefix: str) -> None:
@@ -211,5 +225,4 @@ def greedy_reference(
     text = engine.stream(messages, settings).text()
     prompt_tokens = engine.fit(AnswerRequest(list(messages), settings)).tokens
     with Scorer(engine.model_path) as scorer:
-        scorer.check_premise(prompt_tokens, scorer.tokenize(text, add_bos=False), premise_tokens)
-        return Reference(text, scorer.safe_prefix(prompt_tokens, text))
+        return scorer.reference(prompt_tokens, text, premise_tokens)

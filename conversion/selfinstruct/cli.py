@@ -91,7 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--temperature", type=float, default=1.0)
     t.add_argument("--top-p", type=float, default=1.0)
     t.add_argument("--max-tokens", type=int, default=3072, help="per reply (default 3072)")
-    t.add_argument("--batch-size", type=int, default=5, help="requests at a time (default 5)")
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        default=5,
+        help="requests at a time (default 5); a gguf teacher decodes them together",
+    )
     t.add_argument(
         "--max-requests",
         type=int,
@@ -193,7 +198,13 @@ def open_teacher(
 
         path = resolve_model(spec.name)
         print(f"Loading the teacher {path.name} …", file=sys.stderr)
-        return GgufTeacher(path, api=args.api, context_length=args.ctx, threads=args.threads)
+        return GgufTeacher(
+            path,
+            api=args.api,
+            context_length=args.ctx,
+            threads=args.threads,
+            parallel=args.batch_size,
+        )
     from conversion.selfinstruct.openai_teacher import OpenAITeacher
 
     key = os.environ.get(args.api_key_env) or (keys.get(args.base_url) if keys else None)

@@ -1,25 +1,36 @@
-"""A GGUF model on this machine as the teacher, through llama-cpp-python.
+"""A GGUF model on this machine as the teacher, decoding a whole batch of prompts at once.
+
+The prompts of a batch (``--batch-size``) are decoded together in one llama.cpp context, one
+slot each (see ``conversion/decoding``): on a CPU that costs little more per step than one
+prompt, and the instructions every prompt starts with are evaluated once for all of them.
 
 Sampling is only temperature and top-p (top-k and min-p off), as OpenAI's completions were for
-Stanford. Each request's ``max_tokens`` is shortened to what the context has left after the
-prompt; a reply that runs into it stops with ``"length"`` and its last block is dropped.
+Stanford, with each request's own seed. Each request's ``max_tokens`` is shortened to what the
+context has left after the prompt; a reply that runs into it stops with ``"length"`` and its last
+block is dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from conversion import llama_log
-from conversion.errors import Cancelled, ModelFileError, TeacherError
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_llama2
+
+from conversion.decoding.decoder import BatchDecoder
+from conversion.decoding.model import GgufModel
+from conversion.decoding.sampler import SamplerSettings
+from conversion.decoding.stream import DecodeJob, DecodeStream
+from conversion.errors import ModelFileError, TeacherError
 from conversion.gguf_file import read_gguf_info
 from conversion.progress import CancelToken
 from conversion.selfinstruct.teachers import Activity, Reply, Sampling
 
 log = logging.getLogger(__name__)
 DEFAULT_CONTEXT = 4096
+MAX_SLOTS = 64  # prompts decoded together at most; a larger batch waits for free slots
 
 
 class GgufTeacher:
@@ -32,23 +43,38 @@ class GgufTeacher:
         api: str = "completions",
         context_length: int = DEFAULT_CONTEXT,
         threads: int | None = None,
+        parallel: int = 1,
     ) -> None:
-
+        """``parallel``: prompts decoded together (the run's batch size), each with its own
+        ``context_length`` tokens of cache."""
         info = read_gguf_info(path)  # a clear error for a missing, truncated or non-GGUF file
         self.path = path
         self.identity = f"gguf:{path.name}"
         self.api = api
         self.continuation = api == "completions"
         context = min(context_length, info.context_length or context_length)
-        self._llama = llama_log.load(
-            path,
-            error=ModelFileError,
-            n_ctx=context,
-            n_batch=min(512, context),
-            n_threads=threads,
-            n_threads_batch=threads,
+        self._model = GgufModel.load(path, error=ModelFileError)
+        try:
+            self._decoder = BatchDecoder(
+                self._model,
+                context=context,
+                slots=min(max(1, parallel), MAX_SLOTS),
+                threads=threads or max(1, (os.cpu_count() or 2) // 2),
+                name="huacaya-teacher",
+            )
+        except BaseException:
+            self._model.close()
+            raise
+        self.context_length = self._decoder.context_length
+        self._chat = (
+            None
+            if self.continuation or not info.chat_template
+            else Jinja2ChatFormatter(
+                info.chat_template,
+                eos_token=self._model.token_text(self._model.eos),
+                bos_token=self._model.token_text(self._model.bos),
+            )
         )
-        self.context_length = self._llama.n_ctx()
 
     def generate(
         self,
@@ -58,62 +84,68 @@ class GgufTeacher:
         cancel: CancelToken,
         activity: Activity,
     ) -> list[Reply]:
-        replies = []
-        for i, (prompt, seed) in enumerate(zip(prompts, seeds, strict=True)):
-            label = f"reply {i + 1}/{len(prompts)}"
-            replies.append(self._one(prompt, seed, sampling, cancel, activity, label))
-        return replies
+        jobs = [
+            self._job(prompt, seed, sampling, cancel)
+            for prompt, seed in zip(prompts, seeds, strict=True)
+        ]
+        streams = self._decoder.submit_all(jobs)
+        try:
+            replies = []
+            for i, stream in enumerate(streams):
+                label = f"reply {i + 1}/{len(streams)} (decoded together)"
+                replies.append(self._reply(stream, label, activity))
+                cancel.check()
+            return replies
+        finally:
+            for stream in streams:
+                stream.close()  # a no-op for those that ended
 
-    def _one(
-        self,
-        prompt: str,
-        seed: int,
-        sampling: Sampling,
-        cancel: CancelToken,
-        activity: Activity,
-        label: str,
-    ) -> Reply:
-        prompt_tokens = len(self._llama.tokenize(prompt.encode("utf-8"), add_bos=True))
-        room = self.context_length - prompt_tokens
+    def _job(self, prompt: str, seed: int, sampling: Sampling, cancel: CancelToken) -> DecodeJob:
+        stops = list(sampling.stop)
+        if self.continuation:
+            tokens = self._model.tokenize(prompt, add_special=True, special=True)
+        else:
+            messages = [{"role": "user", "content": prompt}]
+            rendered = (
+                self._chat(messages=messages)  # type: ignore[arg-type]
+                if self._chat is not None
+                else format_llama2(messages)  # llama-cpp-python's fallback
+            )
+            tokens = self._model.tokenize(
+                rendered.prompt, add_special=not rendered.added_special, special=True
+            )
+            extra = rendered.stop or []
+            stops += [extra] if isinstance(extra, str) else extra
+        room = self.context_length - len(tokens)
         if room < 16:
             raise TeacherError(
-                f"The prompt takes {prompt_tokens} tokens of this model's {self.context_length}-"
+                f"The prompt takes {len(tokens)} tokens of this model's {self.context_length}-"
                 "token context, which leaves no room for an answer.",
                 "Raise --ctx, shorten --prompt-file, or lower --prompt-tasks.",
             )
-        common: dict[str, Any] = dict(
-            max_tokens=min(sampling.max_tokens, room),
+        sampler = SamplerSettings(
             temperature=sampling.temperature,
-            top_p=sampling.top_p,
             top_k=0,
+            top_p=sampling.top_p,
             min_p=0.0,
             repeat_penalty=1.0,
-            stop=list(sampling.stop),
             seed=seed,
-            stream=True,
         )
-        stream: Any  # llama-cpp-python's TypedDict chunks, read as plain dictionaries
-        if self.continuation:
-            stream = self._llama.create_completion(prompt, **common)
-        else:
-            messages: Any = [{"role": "user", "content": prompt}]
-            stream = self._llama.create_chat_completion(messages, **common)
+        return DecodeJob(
+            tokens, sampler, min(sampling.max_tokens, room), tuple(s for s in stops if s), cancel
+        )
+
+    @staticmethod
+    def _reply(stream: DecodeStream, label: str, activity: Activity) -> Reply:
         parts: list[str] = []
-        finish = "stop"
-        try:
-            for count, chunk in enumerate(stream, start=1):
-                cancel.check()
-                choice = chunk["choices"][0]
-                parts.append(
-                    choice["text"] if self.continuation else choice["delta"].get("content") or ""
-                )
-                finish = choice.get("finish_reason") or finish
-                if count % 16 == 0:
-                    activity(f"{label}: {count} tokens")
-        except Cancelled:
-            stream.close()
-            raise
-        return Reply("".join(parts), finish)
+        for count, text in enumerate(stream, start=1):
+            parts.append(text)
+            if count % 16 == 0:
+                activity(f"{label}: {count} pieces of text")
+        result = stream.result
+        assert result is not None
+        return Reply("".join(parts), result.finish_reason)
 
     def close(self) -> None:
-        self._llama.close()
+        self._decoder.close()
+        self._model.close()

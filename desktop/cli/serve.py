@@ -47,7 +47,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--max-tokens", type=int, default=4096, help="longest answer a request may ask for"
     )
     serve.add_argument(
-        "--queue", type=int, default=16, help="requests that may wait for the model (then 429)"
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="requests answered at once, decoded together (default: as in Settings → Local "
+        "API, 4 unless changed); each needs its own context's worth of memory",
+    )
+    serve.add_argument(
+        "--queue", type=int, default=16, help="requests that may wait for a slot (then 429)"
     )
 
 
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         api_key=secrets.local_api_key() if needs_key else None,
         cors_origins=args.cors_origin,
         max_tokens_limit=max(1, args.max_tokens),
+        parallel=max(1, args.parallel or settings.local_api_parallel),
         queue_size=max(1, args.queue),
         context_length=args.ctx or settings.context_length,
         threads=args.threads or settings.threads,
@@ -78,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     try:
         entry = server.preload()
-        print(f"Huacaya API: {server.url}  (model: {entry.id})", file=sys.stderr)
+        slots = server.worker.engine.slots if server.worker and server.worker.engine else 1
+        print(f"Huacaya API: {server.url}  (model: {entry.id}, {slots} at once)", file=sys.stderr)
         if config.api_key:
             kept = "" if secrets.keychain_available() else " (kept for this run only)"
             print(f"API key{kept}: {config.api_key}", file=sys.stderr)

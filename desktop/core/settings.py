@@ -181,6 +181,7 @@ class Settings:
     local_api_enabled: bool = False
     local_api_port: int = 8765
     local_api_network: bool = False  # every network, not only this computer (key required)
+    local_api_parallel: int = 4  # requests the local API answers at once (decoded together)
     schema_version: int = SCHEMA_VERSION
 
 

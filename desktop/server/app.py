@@ -53,8 +53,8 @@ def api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, QueueFull):
         return ApiError(
             429,
-            "The server is busy: the model answers one request at a time and the queue is "
-            "full. Try again in a moment.",
+            "The server is busy: every slot is answering and the queue of requests waiting "
+            "for one is full. Try again in a moment.",
             type="rate_limit_error",
             code="queue_full",
             headers={"Retry-After": RETRY_AFTER_S},

@@ -40,7 +40,9 @@ class ServerConfig:
     cors_origins: list[str] = field(default_factory=list)  # none: no CORS headers at all
     max_body_bytes: int = 4 * 1024 * 1024
     max_tokens_limit: int = 4096  # the most tokens one answer may ask for
-    queue_size: int = 16  # requests waiting for the model; more get 429
+    parallel: int = 4  # requests answered at once (decoded together); the others wait
+    background: bool = False  # inside the window: decode at a lower priority than its answers
+    queue_size: int = 16  # requests waiting for a free slot; more get 429
     # The model is loaded like the window loads it.
     context_length: int = 4096
     threads: int = 0

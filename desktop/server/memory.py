@@ -25,13 +25,18 @@ def kv_cache_bytes(info: GGUFInfo, context: int) -> int:
     return 2 * layers * context * (width * kv_heads // heads) * 2
 
 
-def check_fits(info: GGUFInfo, context: int, freed_bytes: int = 0) -> None:
-    """Raise NotEnoughMemoryError unless the weights, the cache for ``context`` tokens and some
-    headroom fit into the memory available now plus ``freed_bytes`` (a model unloaded first)."""
-    needed = info.file_size + kv_cache_bytes(info, context) + OVERHEAD_BYTES
+def slots_that_fit(info: GGUFInfo, context: int, wanted: int, freed_bytes: int = 0) -> int:
+    """How many answers of ``context`` tokens each (up to ``wanted``) the model can decode at
+    once in the memory available now plus ``freed_bytes``: each needs its own cache. Raises
+    NotEnoughMemoryError when not even one fits."""
     available = psutil.virtual_memory().available + freed_bytes
-    if needed > available:
+    fixed = info.file_size + OVERHEAD_BYTES
+    per_slot = max(1, kv_cache_bytes(info, context))
+    fits = min(wanted, (available - fixed) // per_slot) if available > fixed else 0
+    if fits < 1:
+        needed = fixed + per_slot
         raise NotEnoughMemoryError(
             f"“{info.name}” needs about {needed / 2**30:.1f} GB of memory with a "
             f"{context:,}-token context; {available / 2**30:.1f} GB is free."
         )
+    return int(fits)

@@ -94,7 +94,7 @@ class ApiServer:
         raised (ModelNotFoundError, NotEnoughMemoryError, ModelLoadError…)."""
         assert self.worker is not None, "start the server first"
         entry = default_model(self.library, self.config.model)
-        self.worker.call(lambda worker: worker.engine_for(entry))
+        self.worker.call(lambda worker: worker.load(entry))
         return entry
 
     def stop(self) -> None:

@@ -1,8 +1,9 @@
 """What the model worker does for each kind of request: a chat answer (driven through a
 :class:`ChatSession`, exactly as the window's), a text completion, embeddings.
 
-Each function here returns the ``work`` of a :class:`~desktop.server.worker.Job`; it runs on the
-worker thread and reports through the job's channel.
+Each function here returns the ``work`` of a :class:`~desktop.server.worker.Job`; it runs on one
+of the worker's slot threads (several at once: the chat engine decodes their answers together)
+and reports through the job's channel.
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ def chat_work(
     system, earlier, question = conversation(messages)
 
     def work(worker: ModelWorker, job: Job) -> None:
-        engine = worker.engine_for(entry)
         session = ChatSession(None, lambda model: settings)
         session.set_model(entry.id, entry.name)
         session.configure(system_prompt=system)
@@ -79,7 +79,8 @@ def chat_work(
         request = replace(
             session.ask(question), cancel=job.cancel, stop=tuple(stops), json_mode=json_mode
         )
-        answer = run_answer(session, engine, request, lambda text: job.report(Delta(text)))
+        with worker.using(entry) as engine:
+            answer = run_answer(session, engine, request, lambda text: job.report(Delta(text)))
         job.stats = answer.stats
         _refuse_if_cancelled(job)
         job.report(Finished(answer.stats, answer.content))
@@ -91,12 +92,14 @@ def completion_work(
     entry: ModelEntry, prompt: str, settings: GenerationSettings, stops: list[str], json_mode: bool
 ) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
-        engine = worker.engine_for(entry)
-        response = engine.complete(prompt, settings, job.cancel, stop=stops, json_mode=json_mode)
         text = []
-        for delta in response:
-            text.append(delta)
-            job.report(Delta(delta))
+        with worker.using(entry) as engine:
+            response = engine.complete(
+                prompt, settings, job.cancel, stop=stops, json_mode=json_mode
+            )
+            for delta in response:
+                text.append(delta)
+                job.report(Delta(delta))
         assert response.stats is not None
         job.report(Finished(response.stats.record(), "".join(text)))
 
@@ -107,11 +110,12 @@ def embedding_work(texts: list[str]) -> Work:
     def work(worker: ModelWorker, job: Job) -> None:
         try:
             model = ensure_embedding_model(cancel=job.cancel)
-            if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
-                worker.embedder = Embedder.for_model(model, worker.config.threads)
-            # Thousands of texts take minutes: stop within a text of the client leaving.
-            vectors = worker.embedder.embed(texts, job.cancel)
-            tokens = worker.embedder.count_tokens(texts, job.cancel)
+            with worker.embedding:
+                if worker.embedder is None:  # the documents' embedder: the same vectors as indexing
+                    worker.embedder = Embedder.for_model(model, worker.config.threads)
+                # Thousands of texts take minutes: stop within a text of the client leaving.
+                vectors = worker.embedder.embed(texts, job.cancel)
+                tokens = worker.embedder.count_tokens(texts, job.cancel)
         except Cancelled:
             raise Stopped() from None  # as an answer cut short (see _refuse_if_cancelled)
         job.report(Finished({}, result=(vectors.tolist(), tokens)))

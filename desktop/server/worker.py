@@ -1,12 +1,17 @@
-"""The one thread that owns the server's models, and the queue of requests waiting for it.
+"""The server's model, the requests it answers together, and the queue of those waiting.
 
-A ``Llama`` object is not thread-safe and one model answers one request at a time, so every
-llama.cpp call of the server happens on :class:`ModelWorker`'s thread. Requests wait in a
-bounded queue (a full queue is refused at once, see :class:`QueueFull`); each carries its own
-:class:`CancelToken`, which the HTTP side cancels when the client goes away, whether the request
-is still waiting (it is then skipped) or being answered (generation ends before the next token).
+:class:`ModelWorker` runs ``parallel`` slot threads. Each takes the next request from a bounded
+queue (a full queue is refused at once, see :class:`QueueFull`) and drives it: a chat answer
+iterates its :class:`~desktop.core.chat.response.Response` there, while the chat engine decodes
+every answer in progress together in one llama.cpp context on its own thread (continuous
+batching, see ``conversion/decoding``). So up to ``parallel`` requests are answered at once and
+the rest wait their turn. Each request carries its own :class:`CancelToken`, which the HTTP side
+cancels when the client goes away, whether the request still waits (it is then skipped) or is
+being answered (its answer ends before its next token and its slot is free for the next one).
 
-Results travel back to the event loop through a :class:`Channel`.
+One model is loaded at a time: a request for another one waits until the answers in progress
+are done, then the model is switched (:meth:`ModelWorker.using`). Results travel back to the
+event loop through a :class:`Channel`.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -26,7 +32,7 @@ from conversion.progress import CancelToken
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.models.library import ModelEntry, ModelLibrary
 from desktop.server.config import ServerConfig
-from desktop.server.memory import check_fits
+from desktop.server.memory import slots_that_fit
 from desktop.server.request_log import LoggedRequest, RequestLog
 
 log = logging.getLogger(__name__)
@@ -76,7 +82,7 @@ class Channel:
         return await self._queue.get()
 
 
-@dataclass
+@dataclass(eq=False)  # each job is itself (kept in a set while it runs)
 class Job:
     """One request for the worker: ``work(worker, job)`` runs on its thread and reports through
     ``channel`` (None: the work reports in its own way, see :meth:`ModelWorker.call`)."""
@@ -103,12 +109,12 @@ class Job:
     def logged(self, model: str) -> LoggedRequest:
         """This request as the request log keeps it, once the worker is done with it."""
         stats = self.stats
-        if self.cancel.cancelled:
-            outcome = "cancelled"
-        elif self.error is not None or not self.finished:
-            outcome = "error"
-        else:
+        if self.finished:  # its client may have hung up since: it got its answer
             outcome = str(stats.get("finish_reason", "stop"))
+        elif self.cancel.cancelled:
+            outcome = "cancelled"
+        else:
+            outcome = "error"
         return LoggedRequest(
             started=self.submitted,
             client=self.client,
@@ -129,17 +135,26 @@ class ModelWorker:
     def __init__(self, config: ServerConfig, library: ModelLibrary) -> None:
         self.config = config
         self.library = library
+        self.parallel = max(1, config.parallel)
         self.engine: ChatEngine | None = None
         self.entry: ModelEntry | None = None  # the model self.engine holds
         self.embedder: Any = None  # the documents' Embedder, loaded on first use
         self.requests = RequestLog()
         self._queue: queue.Queue[Job | object] = queue.Queue(maxsize=config.queue_size)
-        self._current: Job | None = None
+        self._current: set[Job] = set()  # being answered
         self._pending = 0  # requests submitted and not yet done
         self._idle = threading.Condition()
+        self._models = threading.Condition()  # guards engine, entry, _users, _loading
+        self._users = 0  # requests answering with self.engine
+        self._loading = False
+        self._embedding = threading.Lock()  # the embedder answers one request at a time
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="huacaya-api-model", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"huacaya-api-slot-{i}", daemon=True)
+            for i in range(self.parallel)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- from the event loop ---------------------------------------------------------------
 
@@ -154,7 +169,7 @@ class ModelWorker:
             self._pending += 1
 
     def call(self, function: Callable[[ModelWorker], T]) -> T:
-        """Run ``function(worker)`` on the worker thread, wait and return what it returns."""
+        """Run ``function(worker)`` on a slot thread, wait and return what it returns."""
         future: Future[T] = Future()
 
         def work(worker: ModelWorker, job: Job) -> None:
@@ -168,7 +183,12 @@ class ModelWorker:
 
     @property
     def waiting(self) -> int:
+        """Requests in the queue, not yet being answered."""
         return self._queue.qsize()
+
+    @property
+    def answering(self) -> int:
+        return len(self._current)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no request runs or waits; True if that happened within ``timeout``."""
@@ -181,70 +201,125 @@ class ModelWorker:
             self._idle.notify_all()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Cancel what runs and waits, free the models and end the thread."""
+        """Cancel what runs and waits, free the models and end the threads."""
         self._stopping = True
-        current = self._current
-        if current is not None:
-            current.cancel.cancel()
+        for job in list(self._current):
+            job.cancel.cancel()
+        with self._models:
+            self._models.notify_all()  # a request waiting to switch models gives up
         while True:
             try:
-                job = self._queue.get_nowait()
+                waiting = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(job, Job):
-                job.cancel.cancel()
-                job.report(Failed(Stopped()))
+            if isinstance(waiting, Job):
+                waiting.cancel.cancel()
+                waiting.report(Failed(Stopped()))
                 self._done()
-        self._queue.put(_STOP)  # room: the queue was just emptied
-        self._thread.join(timeout)
+        for _ in self._threads:
+            self._queue.put(_STOP)  # room: the queue was just emptied
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._free()
 
-    # -- on the worker thread --------------------------------------------------------------
+    # -- on the slot threads ---------------------------------------------------------------
 
     def _run(self) -> None:
-        try:
-            while True:
-                job = self._queue.get()
-                if job is _STOP:
-                    return
-                assert isinstance(job, Job)
-                if job.cancel.cancelled:  # its client went away while it waited
-                    job.report(Failed(Stopped()))
-                else:
-                    self._current = job
-                    try:
-                        job.work(self, job)
-                    except Exception as exc:  # reported to the client; the worker goes on
-                        log.info("API request failed: %s", exc, exc_info=True)
-                        job.report(Failed(exc))
-                    finally:
-                        self._current = None
-                if job.channel is not None:  # a request (not an internal call)
-                    self.requests.add(job.logged(self.entry.id if self.entry else ""))
-                self._done()
-        finally:
-            self._free()
+        while True:
+            job = self._queue.get()
+            if job is _STOP:
+                return
+            assert isinstance(job, Job)
+            if job.cancel.cancelled:  # its client went away while it waited
+                job.report(Failed(Stopped()))
+            else:
+                self._current.add(job)
+                try:
+                    job.work(self, job)
+                except Exception as exc:  # reported to the client; the worker goes on
+                    log.info("API request failed: %s", exc, exc_info=True)
+                    job.report(Failed(exc))
+                finally:
+                    self._current.discard(job)
+            if job.channel is not None:  # a request (not an internal call)
+                self.requests.add(job.logged(self.entry.id if self.entry else ""))
+            self._done()
 
-    def engine_for(self, entry: ModelEntry) -> ChatEngine:
-        """The engine holding ``entry``, loading it (after unloading another) when needed."""
-        if self.engine is not None and self.entry is not None and self.entry.id == entry.id:
-            return self.engine
+    @contextmanager
+    def using(self, entry: ModelEntry) -> Iterator[ChatEngine]:
+        """The engine holding ``entry`` while the block runs. Another model is loaded (the
+        one before unloaded) once the answers in progress with it are done."""
+        with self._models:
+            while not self._may_use(entry):
+                self._models.wait()
+            if self._stopping:
+                raise Stopped()
+            if self.entry is None or self.entry.id != entry.id or self.engine is None:
+                self._loading = True
+                self._models.release()  # loading takes a while; others wait for _loading
+                try:
+                    self._load(entry)
+                finally:
+                    self._models.acquire()
+                    self._loading = False
+                    self._models.notify_all()
+            engine = self.engine
+            assert engine is not None
+            self._users += 1
+        try:
+            yield engine
+        finally:
+            with self._models:
+                self._users -= 1
+                self._models.notify_all()
+
+    def load(self, entry: ModelEntry) -> ChatEngine:
+        """Make ``entry`` the loaded model (waiting for answers with another one to end)."""
+        with self.using(entry) as engine:
+            return engine
+
+    def _may_use(self, entry: ModelEntry) -> bool:
+        if self._stopping:
+            return True  # to be told so
+        if self._loading:
+            return False
+        holds = self.engine is not None and self.entry is not None and self.entry.id == entry.id
+        return holds or self._users == 0
+
+    def _load(self, entry: ModelEntry) -> None:
+        """Unload the model held (no one uses it) and load ``entry``, with as many slots as the
+        memory allows up to ``parallel``."""
         path = self.library.path_of(entry)
         info = read_gguf_info(path)
         freed = self.entry.size_bytes if self.engine is not None and self.entry else 0
         wanted = self.config.context_length
         context = min(wanted, info.context_length) if info.context_length else wanted
-        check_fits(info, context, freed)
+        slots = slots_that_fit(info, context, self.parallel, freed)
+        if slots < self.parallel:
+            log.warning(
+                "API: memory allows %d answers at once with %s, not %d",
+                slots,
+                entry.id,
+                self.parallel,
+            )
         self._close_engine()
         engine = ChatEngine(
             path,
             context_length=self.config.context_length,
             threads=self.config.threads,
             gpu_layers=self.config.gpu_layers,
+            slots=slots,
+            background=self.config.background,
         )
         engine.load()
         self.engine, self.entry = engine, entry
-        log.info("API: serving %s", entry.id)
-        return engine
+        log.info("API: serving %s, %d at once", entry.id, slots)
+
+    @property
+    def embedding(self) -> threading.Lock:
+        """Held while a request uses (or makes) :attr:`embedder`: one at a time."""
+        return self._embedding
 
     def _close_engine(self) -> None:
         if self.engine is not None:
@@ -252,7 +327,9 @@ class ModelWorker:
         self.engine = self.entry = None
 
     def _free(self) -> None:
-        self._close_engine()
-        if self.embedder is not None:
-            self.embedder.close()
-            self.embedder = None
+        with self._models:
+            self._close_engine()
+        with self._embedding:
+            if self.embedder is not None:
+                self.embedder.close()
+                self.embedder = None

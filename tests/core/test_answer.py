@@ -4,7 +4,8 @@ controller follow the same steps, so a behaviour decided in the core is everyone
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -80,8 +81,9 @@ def terminal(engine: ScriptedEngine) -> ChatMessage:
 
 def api(engine: ScriptedEngine) -> ChatMessage:
     class Worker:
-        def engine_for(self, entry: ModelEntry) -> ScriptedEngine:
-            return engine
+        @contextmanager
+        def using(self, entry: ModelEntry) -> Iterator[ScriptedEngine]:
+            yield engine
 
     class Events:
         def __init__(self) -> None:

@@ -16,12 +16,17 @@ from pathlib import Path
 import pytest
 from rouge_score.rouge_scorer import _score_lcs
 
+from conversion.errors import Cancelled
+from conversion.progress import CancelToken
 from conversion.selfinstruct.filters import InstructionFilter
+from conversion.selfinstruct.gguf_teacher import GgufTeacher
 from conversion.selfinstruct.journal import journal_path
 from conversion.selfinstruct.rouge import rouge_tokens
 from conversion.selfinstruct.seeds import load_seed_tasks
+from conversion.selfinstruct.teachers import Sampling
 from desktop.cli import generate as cli_generate
 from desktop.core.models.starter import STARTER_ID
+from tests.scoring import Scorer
 
 
 def test_starter_model_as_teacher(
@@ -72,3 +77,53 @@ def test_bad_local_teachers(
     assert cli_generate.main([*args, "--teacher", f"gguf:{not_gguf}"]) == 1
     assert "notes.gguf" in capsys.readouterr().err
     assert not (tmp_path / "d.json").exists()
+
+
+# Continuations whose greedy tokens lead by more than a logit (checked below).
+CONTINUATIONS = ["1, 2, 3, 4, 5,", "a, b, c, d, e,", "10, 20, 30, 40,"]
+
+
+def test_a_batch_of_prompts_is_decoded_together_as_each_alone(starter_path: Path) -> None:
+    """``--batch-size 3``: three prompts in one llama.cpp batch give the replies each gives
+    alone (greedy, up to the first near-tie), each with its own seed, limit and stop string."""
+    greedy = Sampling(temperature=0.0, max_tokens=12, stop=("h",))
+    seeds = [1, 2, 3]
+    alone = GgufTeacher(starter_path, context_length=256, parallel=1)
+    try:
+        singles = [
+            alone.generate([p], [s], greedy, CancelToken(), lambda text: None)[0]
+            for p, s in zip(CONTINUATIONS, seeds, strict=True)
+        ]
+    finally:
+        alone.close()
+    together = GgufTeacher(starter_path, context_length=256, parallel=3)
+    try:
+        replies = together.generate(CONTINUATIONS, seeds, greedy, CancelToken(), lambda t: None)
+        warm = Sampling(temperature=1.0, max_tokens=12)
+        drawn = together.generate(CONTINUATIONS[:2] * 2, [5, 6, 5, 6], warm, CancelToken(), print)
+    finally:
+        together.close()
+    with Scorer(starter_path) as scorer:
+        for prompt, single, reply in zip(CONTINUATIONS, singles, replies, strict=True):
+            reference = scorer.reference(scorer.tokenize(prompt), single.text, 3)
+            reference.assert_matches(reply.text)
+            assert reply.finish_reason == single.finish_reason
+    assert replies[1].text == " f, g, " and replies[1].finish_reason == "stop"
+    assert replies[0].finish_reason == "length"
+    assert drawn[0].text == drawn[2].text and drawn[1].text == drawn[3].text  # seed by seed
+
+
+def test_cancelling_stops_a_batch(starter_path: Path) -> None:
+    teacher = GgufTeacher(starter_path, context_length=256, parallel=2)
+    cancel = CancelToken()
+    try:
+        with pytest.raises(Cancelled):
+            teacher.generate(
+                ["1, 2, 3,", "a, b, c,"],
+                [1, 2],
+                Sampling(temperature=1.0, max_tokens=200),
+                cancel,
+                lambda text: cancel.cancel(),  # Ctrl+C as the first progress line shows
+            )
+    finally:
+        teacher.close()

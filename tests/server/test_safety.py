@@ -83,10 +83,12 @@ def test_a_client_that_leaves_stops_its_embeddings(
 def test_a_full_queue_answers_429_and_the_queued_request_is_still_served(
     serve: Callable[..., ApiServer],
 ) -> None:
-    server = serve(queue_size=1)
+    server = serve(queue_size=1, parallel=2)
     api = client_for(server)
-    running = endless_stream(api)
-    next(iter(running))  # the model is busy with it
+    running = [endless_stream(api) for _ in range(2)]
+    for stream in running:
+        next(iter(stream))  # both slots are answering
+    assert server.worker.answering == 2  # type: ignore[union-attr]
     waiting: list[str] = []
     thread = threading.Thread(
         target=lambda: waiting.append(
@@ -103,9 +105,10 @@ def test_a_full_queue_answers_429_and_the_queued_request_is_still_served(
         api.chat.completions.create(model="", messages=QUESTION)  # type: ignore[arg-type]
     assert error.value.code == "queue_full"
     assert error.value.response.headers["retry-after"]
-    running.close()
+    running[0].close()  # its slot goes to the request that waited
     thread.join(30)
     assert waiting and waiting[0] in ("stop", "length")
+    running[1].close()
     api.close()
 
 

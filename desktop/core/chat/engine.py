@@ -1,10 +1,14 @@
-"""ChatEngine: one GGUF model in llama.cpp, answering a conversation as a stream of text.
+"""ChatEngine: one GGUF model in llama.cpp, answering conversations as streams of text.
 
-A ``Llama`` object is not thread-safe, so an engine belongs to the thread that loaded it and
-refuses calls from any other. Each request carries its own :class:`CancelToken`, created with
-the request: cancelling it from any thread — even before the first token — ends the stream
-before the next token and leaves the model ready for the next question. Follow-up questions
-reuse the evaluated prefix of the conversation (llama.cpp's KV cache).
+The engine decodes through a :class:`~conversion.decoding.decoder.BatchDecoder`: one llama.cpp
+context with ``slots`` sequences, owned by the decoder's own thread, which is the only thread
+that ever touches it. So an engine may be used from any thread, by several at once: each
+:meth:`respond` returns a :class:`Response` that its caller iterates on its own thread, while up
+to ``slots`` answers are decoded together (one for the window and the terminal, several for the
+local API). Each request carries its own :class:`CancelToken`, created with the request:
+cancelling it from any thread — even before the first token — ends that answer before its next
+token and leaves the others and the model as they were. Follow-up questions reuse the evaluated
+prefix of the conversation (llama.cpp's KV cache).
 
 An answer is asked for with an :class:`AnswerRequest` (which carries its prompt format, stop
 strings and the conversation's window anchor) and comes back as a :class:`Response`: its text
@@ -14,17 +18,15 @@ deltas, then its stats. The engine holds no per-answer state between requests.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import llama_cpp
-from llama_cpp.llama_grammar import JSON_GBNF
-
-from conversion import llama_log
+from conversion.decoding.decoder import BatchDecoder
+from conversion.decoding.model import GgufModel
+from conversion.decoding.sampler import SamplerSettings
+from conversion.decoding.stream import DecodeJob
 from conversion.errors import GenerationError, PromptTooLongError
 from conversion.gguf_file import read_gguf_info
 from conversion.gguf_info import GGUFInfo
@@ -43,7 +45,6 @@ from desktop.core.chat.prompts import (
     template_problem,
 )
 from desktop.core.chat.response import AnswerRequest, GenerationStats, Response
-from desktop.core.chat.text_stream import StreamOutcome, text_stream
 from desktop.core.models.probe import PROBE_CONTEXT, ProbeVerdict, probe_model
 from desktop.core.settings import GenerationSettings
 
@@ -63,19 +64,8 @@ class ModelInfo:
     prompt_format: str
     threads: int
     gpu_layers: int
+    slots: int = 1  # answers decoded together
     notice: str = ""  # something the user should know, e.g. the chat template was not usable
-
-
-@dataclass(frozen=True)
-class _Decode:
-    """One answer's decoding, as :meth:`ChatEngine.respond` prepared it."""
-
-    tokens: list[int]  # the prompt
-    max_tokens: int
-    settings: GenerationSettings
-    stops: list[str]
-    request: AnswerRequest
-    dropped: int  # messages left out of the prompt
 
 
 class ChatEngine:
@@ -89,16 +79,24 @@ class ChatEngine:
         threads: int = 0,
         gpu_layers: int = -1,
         prompt_format: str = "auto",
+        slots: int = 1,
+        background: bool = False,
     ) -> None:
+        """``context_length``: tokens per answer; ``slots``: answers decoded together (each
+        with its own cache of ``context_length`` tokens); ``background``: decode at a lower
+        CPU priority (the window's local API, beside the window's own answers)."""
         self.model_path = Path(model_path)
         self.requested_context = context_length
         self.threads = threads if threads > 0 else hardware.default_threads()
         self.gpu_layers = gpu_layers if gpu_layers >= 0 else hardware.default_gpu_layers()
         self.prompt_format_name = prompt_format
-        self._llama: llama_cpp.Llama | None = None
+        self.slots = max(1, slots)
+        self.background = background
+        self._model: GgufModel | None = None
+        self._decoder: BatchDecoder | None = None
         self._formats: dict[str, PromptFormat] = {}  # by name, made when first asked for
+        self._formats_lock = threading.Lock()
         self._format_args: tuple[str | None, str, str, bool] = (None, "", "", True)
-        self._owner: int | None = None
         self.info: ModelInfo | None = None
         self.template_problem = ""  # why the model's own chat template is not used, if it isn't
         self.fallback_format = AlpacaFormat.name
@@ -112,22 +110,25 @@ class ChatEngine:
         (:mod:`desktop.core.models.probe`); ``probe=False`` is that child.
         Raises ModelFileError (missing, not GGUF, truncated, invalid) or ModelLoadError.
         """
+        self.close()  # a model loaded before
         header = read_gguf_info(self.model_path)
         verdict = check_model(self.model_path, self.gpu_layers, header=header) if probe else None
         context = self._context_for(header)
-        llama = llama_log.load(
-            self.model_path,
-            n_ctx=context,
-            n_batch=min(512, context),
-            n_threads=self.threads,
-            n_threads_batch=self.threads,
-            n_gpu_layers=self.gpu_layers,
-        )
-        self._llama = llama
-        self._owner = threading.get_ident()
-        bos = self._token_text(llama.token_bos())
-        eos = self._token_text(llama.token_eos())
-        adds_bos = bool(llama_cpp.llama_vocab_get_add_bos(llama._model.vocab))
+        model = GgufModel.load(self.model_path, gpu_layers=self.gpu_layers)
+        try:
+            decoder = BatchDecoder(
+                model,
+                context=context,
+                slots=self.slots,
+                threads=self.threads,
+                background=self.background,
+            )
+        except BaseException:
+            model.close()
+            raise
+        self._model, self._decoder = model, decoder
+        bos, eos = model.token_text(model.bos), model.token_text(model.eos)
+        adds_bos = model.adds_bos
         template = header.chat_template
         if verdict is not None:
             self.template_problem = verdict.template_problem
@@ -140,27 +141,29 @@ class ChatEngine:
             template = None
         self._format_args = (template, bos, eos, adds_bos)
         self._formats = {}
-        self.info = self._describe(header, llama.n_ctx())
+        self.info = self._describe(header, decoder.context_length)
         log.info(
-            "loaded %s (%s, ctx %d, %d threads)",
+            "loaded %s (%s, ctx %d, %d threads, %d at once)",
             self.info.name,
             self.info.prompt_format,
             self.info.context_length,
             self.threads,
+            self.slots,
         )
         return self.info
 
     def close(self) -> None:
-        """Free the model (idempotent)."""
-        if self._llama is not None:
-            self._check_thread()
-            self._llama.close()
-            self._llama = None
-            self._owner = None
+        """Free the model (idempotent); answers in progress end as if cancelled."""
+        decoder, model = self._decoder, self._model
+        self._decoder = self._model = None
+        if decoder is not None:
+            decoder.close()
+        if model is not None:
+            model.close()
 
     @property
     def loaded(self) -> bool:
-        return self._llama is not None
+        return self._decoder is not None
 
     def _fallback_format(self) -> str:
         """The built-in format whose special tokens this vocabulary has (else Alpaca)."""
@@ -193,6 +196,7 @@ class ChatEngine:
             prompt_format=chosen.name,
             threads=self.threads,
             gpu_layers=self.gpu_layers,
+            slots=self.slots,
             notice=(
                 f"The model's chat template cannot be used ({self.template_problem}); "
                 f"answering with the {chosen.label} format instead."
@@ -209,9 +213,10 @@ class ChatEngine:
         if not self.loaded:
             raise GenerationError("No model is loaded.", "Load a model first.")
         name = self._format_name(name or self.prompt_format_name)
-        if name not in self._formats:
-            self._formats[name] = choose_format(name, *self._format_args)
-        return self._formats[name]
+        with self._formats_lock:
+            if name not in self._formats:
+                self._formats[name] = choose_format(name, *self._format_args)
+            return self._formats[name]
 
     def render_prompt(self, messages: Sequence[Message], prompt_format: str = "") -> RenderedPrompt:
         return self.prompt_format(prompt_format).render(messages)
@@ -221,19 +226,16 @@ class ChatEngine:
     ) -> tuple[list[int], RenderedPrompt]:
         """``messages`` rendered with the prompt format, and tokenized as the model reads them."""
         rendered = self.render_prompt(messages, prompt_format)
-        tokens = self._require().tokenize(
-            rendered.text.encode("utf-8"), add_bos=rendered.add_special, special=True
-        )
+        tokens = self._require()[0].tokenize(rendered.text, rendered.add_special)
         return tokens, rendered
 
     def tokenize(self, text: str, add_special: bool = False) -> list[int]:
-        llama = self._require()
-        return llama.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+        return self._require()[0].tokenize(text, add_special)
 
     def fit(self, request: AnswerRequest) -> Fitted:
         """What of ``request``'s conversation the model is given (the oldest turns that do not
         fit left out, see :mod:`desktop.core.chat.context_window`)."""
-        context = self._require().n_ctx()
+        context = self._require()[1].context_length
         settings = request.settings.validated()
         return fit_to_context(
             request.messages,
@@ -246,11 +248,12 @@ class ChatEngine:
     # -- generation ------------------------------------------------------------------------
 
     def forget_cache(self) -> None:
-        """Drop the evaluated prefix so the next prompt is evaluated from scratch."""
-        self._require().reset()
+        """Drop the evaluated prefixes so the next prompts are evaluated from scratch."""
+        self._require()[1].forget_cache()
 
     def respond(self, request: AnswerRequest) -> Response:
-        """The answer to ``request``'s conversation, as a :class:`Response` to iterate.
+        """The answer to ``request``'s conversation, as a :class:`Response` to iterate (on any
+        thread; decoding starts when it is first iterated).
 
         Cancelling the request's token (from any thread) or closing the response early ends
         generation; the model stays usable. Raises PromptTooLongError before anything is
@@ -258,14 +261,14 @@ class ChatEngine:
         already decided (documents: nothing found) gets that reply, without the model."""
         if request.reply:
             return Response.fixed(request.reply)
-        llama = self._require()
+        _, decoder = self._require()
         settings = request.settings.validated()
         fitted = self.fit(request)
         rendered = self.render_prompt(fitted.messages, request.prompt_format)
-        stops = [*rendered.stop, *request.stop]
-        max_tokens = min(settings.max_tokens, llama.n_ctx() - len(fitted.tokens))
-        job = _Decode(fitted.tokens, max_tokens, settings, stops, request, fitted.dropped)
-        response = Response(lambda r: self._generate(llama, job, r))
+        stops = (*rendered.stop, *request.stop)
+        max_tokens = min(settings.max_tokens, decoder.context_length - len(fitted.tokens))
+        job = self._job(fitted.tokens, settings, max_tokens, stops, request)
+        response = Response(lambda r: self._generate(decoder, job, fitted.dropped, r))
         response.window_anchor = fitted.anchor
         return response
 
@@ -300,124 +303,70 @@ class ChatEngine:
 
         A prompt that leaves no room for an answer is refused with PromptTooLongError.
         """
-        llama = self._require()
+        model, decoder = self._require()
         settings = (settings or GenerationSettings()).validated()
-        tokens = llama.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+        tokens = model.tokenize(prompt, add_special=True, special=False)
         if not tokens:  # an empty prompt, and a model without a start token to begin from
             raise GenerationError("The prompt is empty: there is nothing to continue.")
-        room = llama.n_ctx() - len(tokens)
+        context = decoder.context_length
+        room = context - len(tokens)
         if room < 1:
             raise PromptTooLongError(
                 f"This prompt is {len(tokens):,} tokens long; the model's context holds "
-                f"{llama.n_ctx():,} tokens.",
+                f"{context:,} tokens.",
                 "Shorten the prompt, or raise the context length in Settings.",
             )
         request = AnswerRequest([], settings, cancel=cancel or CancelToken(), json_mode=json_mode)
-        job = _Decode(tokens, min(settings.max_tokens, room), settings, list(stop), request, 0)
-        return Response(lambda r: self._generate(llama, job, r))
+        job = self._job(tokens, settings, min(settings.max_tokens, room), tuple(stop), request)
+        return Response(lambda r: self._generate(decoder, job, 0, r))
 
-    def _generate(self, llama: llama_cpp.Llama, job: _Decode, response: Response) -> Iterator[str]:
-        cancel, settings = job.request.cancel, job.settings
-        cached = self._cached_prefix(job.tokens)
-        seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)
-        llama.set_seed(seed)
-        vocab = llama._model.vocab
-        outcome = StreamOutcome()
-        started = time.perf_counter()
-        # A fresh grammar for each answer: its parse state belongs to that answer.
-        grammar = (
-            llama_cpp.LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-            if job.request.json_mode
-            else None
-        )
-        generator = llama.generate(
-            job.tokens,
+    @staticmethod
+    def _job(
+        tokens: list[int],
+        settings: GenerationSettings,
+        max_tokens: int,
+        stops: tuple[str, ...],
+        request: AnswerRequest,
+    ) -> DecodeJob:
+        sampler = SamplerSettings(
+            temperature=settings.temperature,
             top_k=settings.top_k,
             top_p=settings.top_p,
             min_p=settings.min_p,
-            temp=settings.temperature,
             repeat_penalty=settings.repeat_penalty,
-            grammar=grammar,
+            seed=settings.seed,
+            json=request.json_mode,
         )
-        try:
-            self._evaluate_prompt(llama, job.tokens, cancel)
-            yield from text_stream(
-                generator,
-                lambda token: llama.detokenize([token]),
-                lambda token: bool(llama_cpp.llama_vocab_is_eog(vocab, token)),
-                job.stops,
-                job.max_tokens,
-                cancel,
-                outcome,
-            )
-        except (RuntimeError, ValueError) as exc:
-            raise GenerationError(f"llama.cpp failed while answering: {exc}") from exc
-        finally:
-            generator.close()
-            ended = time.perf_counter()
-            response.stats = GenerationStats(
-                prompt_tokens=len(job.tokens),
-                evaluated_prompt_tokens=len(job.tokens) - cached,
-                generated_tokens=outcome.generated_tokens,
-                time_to_first_token=(outcome.first_token_at or ended) - started,
-                total_seconds=ended - started,
-                finish_reason=outcome.finish_reason,
-                dropped_messages=job.dropped,
-            )
+        return DecodeJob(tokens, sampler, max_tokens, stops, request.cancel)
 
     @staticmethod
-    def _evaluate_prompt(llama: llama_cpp.Llama, tokens: list[int], cancel: CancelToken) -> None:
-        """Evaluate the prompt but its last token one batch at a time, stopping at a cancel.
-
-        llama-cpp-python's ``generate`` evaluates the whole prompt in one call that nothing
-        interrupts: a few thousand tokens take seconds on the starter and minutes on a 7B model
-        on a CPU, so a client that left (or Ctrl+C on ``serve``) waited for all of them.
-        ``generate`` then finds them in its cache and evaluates the last token itself (for fresh
-        logits). What the cache already holds is kept; where it cannot be cut (a recurrent
-        model), ``generate`` is left to evaluate it all as before."""
-        last = len(tokens) - 1
-        cached = 0
-        for old, new in zip(llama.input_ids[: llama.n_tokens], tokens[:last], strict=False):
-            if old != new:
-                break
-            cached += 1
-        if cached < llama.n_tokens and not llama._ctx.kv_cache_seq_rm(-1, cached, -1):
-            return
-        llama.n_tokens = cached
-        for start in range(cached, last, llama.n_batch):
-            if cancel.cancelled:
-                return
-            llama.eval(tokens[start : min(start + llama.n_batch, last)])
-
-    def _cached_prefix(self, tokens: list[int]) -> int:
-        """How many leading prompt tokens llama.cpp will take from its cache."""
-        llama = self._require()
-        evaluated = llama.input_ids[: llama.n_tokens]
-        common = 0
-        for old, new in zip(evaluated, tokens, strict=False):
-            if old != new:
-                break
-            common += 1
-        # llama-cpp-python re-evaluates at least the last prompt token to get fresh logits.
-        return min(common, len(tokens) - 1)
+    def _generate(
+        decoder: BatchDecoder, job: DecodeJob, dropped: int, response: Response
+    ) -> Iterator[str]:
+        stream = decoder.submit(job)
+        try:
+            yield from stream
+        finally:
+            stream.close()  # a no-op once it ended
+            result = stream.result
+            assert result is not None
+            response.stats = GenerationStats(
+                prompt_tokens=result.prompt_tokens,
+                evaluated_prompt_tokens=result.prompt_tokens - result.cached_tokens,
+                generated_tokens=result.generated_tokens,
+                time_to_first_token=result.time_to_first_token,
+                total_seconds=result.total_seconds,
+                finish_reason=result.finish_reason,
+                dropped_messages=dropped,
+            )
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _require(self) -> llama_cpp.Llama:
-        if self._llama is None:
+    def _require(self) -> tuple[GgufModel, BatchDecoder]:
+        model, decoder = self._model, self._decoder
+        if model is None or decoder is None:
             raise GenerationError("No model is loaded.", "Load a model first.")
-        self._check_thread()
-        return self._llama
-
-    def _check_thread(self) -> None:
-        if self._owner is not None and self._owner != threading.get_ident():
-            raise RuntimeError("ChatEngine used from a thread other than the one that loaded it")
-
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        assert self._llama is not None
-        return self._llama.detokenize([token], special=True).decode("utf-8", errors="replace")
+        return model, decoder
 
 
 def check_model(

@@ -2,7 +2,9 @@
 background threads (uvicorn's and the model worker's), and stopped with the app.
 
 The server loads its own copy of a model on its first request (a GGUF is memory-mapped, so the
-same model as the window's shares its weights' pages) and checks the memory before loading.
+same model as the window's shares its weights' pages) and checks the memory before loading. It
+answers up to Settings → Local API's number of requests at once, decoded together on its own
+threads at a lower CPU priority, so the window's answer keeps its pace beside them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from desktop.server.runner import ApiServer
 
 log = logging.getLogger(__name__)
-KEYS = {"local_api_enabled", "local_api_port", "local_api_network"}
+KEYS = {"local_api_enabled", "local_api_port", "local_api_network", "local_api_parallel"}
 
 
 def address(port: int) -> str:
@@ -81,6 +83,8 @@ class LocalApi(QObject):
             port=settings.local_api_port,
             model=settings.default_model,
             api_key=secrets.local_api_key() if settings.local_api_network else None,
+            parallel=max(1, settings.local_api_parallel),
+            background=True,  # the window's own answers come first
             context_length=settings.context_length,
             threads=settings.threads,
             gpu_layers=settings.gpu_layers,

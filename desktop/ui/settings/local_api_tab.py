@@ -1,5 +1,6 @@
-"""Settings → Local API: the switch, the port, whether other computers may use it, and the
-address and key to give to other programs (each with a Copy button)."""
+"""Settings → Local API: the switch, the port, whether other computers may use it, how many
+requests it answers at once, and the address and key to give to other programs (each with a
+Copy button)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from PySide6.QtWidgets import (
 from desktop.core import secrets
 from desktop.core.settings import Settings
 from desktop.ui.settings.local_api import address
+
+MAX_PARALLEL = 16
 
 
 def _copy_row(field: QLineEdit, name: str) -> tuple[QWidget, QPushButton]:
@@ -58,6 +61,17 @@ class LocalApiTab(QWidget):
         self.network.setObjectName("localApiNetwork")
         self.network.setChecked(settings.local_api_network)
         form.addRow("", self.network)
+        self.parallel = QSpinBox()
+        self.parallel.setObjectName("localApiParallel")
+        self.parallel.setRange(1, MAX_PARALLEL)
+        self.parallel.setValue(min(max(settings.local_api_parallel, 1), MAX_PARALLEL))
+        self.parallel.setSuffix(" at once")
+        self.parallel.setToolTip(
+            "Requests answered together; more wait their turn. Together they take little more "
+            "time per word than one alone, but each needs memory for its own context. "
+            "A change restarts the API: answers in progress are cut short."
+        )
+        form.addRow("Answers", self.parallel)
         self.address = QLineEdit()
         self.address.setObjectName("localApiAddress")
         row, self.copy_address = _copy_row(self.address, "copyApiAddress")
@@ -110,4 +124,5 @@ class LocalApiTab(QWidget):
             "local_api_enabled": self.switch.isChecked(),
             "local_api_port": self.port.value(),
             "local_api_network": self.network.isChecked(),
+            "local_api_parallel": self.parallel.value(),
         }

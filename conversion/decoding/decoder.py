@@ -1,0 +1,105 @@
+"""BatchDecoder: many sequences decoded together in one llama.cpp context (continuous batching).
+
+On a CPU, decoding one token costs about as much as reading every weight once; a batch of tokens
+from N sequences reads them once for all N. So one context holds ``slots`` sequences (each its
+own sequence id in a unified KV cache of ``slots × context`` cells, each sequence up to
+``context`` tokens), and one scheduler thread owns it: every step it drops sequences whose reader
+left or whose token was cancelled, admits waiting ones into free slots, evaluates one batch (the
+next token of every answering sequence, then chunks of new prompts) and samples each
+sequence's next token with its own sampler chain. Sequences join and leave between steps.
+
+What callers see (any thread): :meth:`BatchDecoder.submit` → a :class:`DecodeStream` to iterate.
+
+Prompt caching: a slot keeps what it last evaluated. A new sequence goes to the free slot whose
+cache shares the longest prefix with its prompt, and takes a longer shared prefix from any other
+slot's cache when there is one (``llama_memory_seq_cp``: the cells are shared, not copied).
+Prompts that start together evaluate what they have in common once (tokens that belong to
+several sequences), e.g. the same system prompt or data generation's instructions.
+
+A sequence whose prompt does not fit, or whose evaluation fails, ends alone with an error; the
+others go on. llama-cpp-python's ``Llama`` decodes one sequence; this is our own scheduler on
+llama.cpp's C API, learning from llama.cpp's server (slots, prompt cache, chunked prompts).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import llama_cpp
+
+from conversion.decoding.model import GgufModel
+from conversion.decoding.scheduler import Scheduler
+from conversion.decoding.stream import DecodeJob, DecodeStream
+from conversion.errors import ModelLoadError
+
+BATCH_TOKENS = 512  # tokens evaluated per step at most (as llama-cpp-python's default n_batch)
+
+
+class BatchDecoder:
+    """One llama.cpp context decoding up to ``slots`` sequences of up to ``context`` tokens."""
+
+    def __init__(
+        self,
+        model: GgufModel,
+        *,
+        context: int,
+        slots: int = 1,
+        threads: int = 1,
+        batch_tokens: int = BATCH_TOKENS,
+        name: str = "huacaya-decoder",
+        background: bool = False,
+    ) -> None:
+        """``background``: decode at a lower CPU priority than the rest of the process (where
+        the system allows it), so that another engine in the foreground keeps its speed."""
+        slots = max(1, min(slots, int(llama_cpp.llama_max_parallel_sequences())))
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = context * slots
+        # Room for every slot's next token in one step, however small the context.
+        params.n_batch = params.n_ubatch = max(slots, min(batch_tokens, context))
+        params.n_seq_max = slots
+        # One pool of cells for every sequence: any set of sequences is evaluated in one pass
+        # (separate pools split a batch wherever sequence ids are not consecutive), and a
+        # prefix shared by several sequences is held once.
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = threads
+        # llama.cpp's default (flash attention where the device has it). In one pool of cells,
+        # attention without it gives a sequence results that depend on where its cells lie
+        # (two identical sequences decoded side by side drifted 0.5 logits apart); with it they
+        # stay bit for bit equal, and on CPU it is faster.
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        params.no_perf = True
+        handle = llama_cpp.llama_init_from_model(model.handle, params)
+        if not handle:
+            raise ModelLoadError(
+                f"llama.cpp could not make room for {slots} × {context:,} tokens of context "
+                f"for “{model.path.name}”.",
+                "Lower the context length or the number of answers at once.",
+            )
+        per_sequence = int(llama_cpp.llama_n_ctx(handle)) // slots
+        self.context_length = per_sequence
+        self.slots = slots
+        self._scheduler = Scheduler(
+            model, handle, per_sequence, slots, params.n_batch, name, background
+        )
+        self._finalizer = weakref.finalize(self, self._scheduler.shutdown)
+
+    def submit(self, job: DecodeJob) -> DecodeStream:
+        """Queue ``job``; its text arrives through the returned stream (any thread may iterate
+        it). Raises GenerationError once the decoder is closed."""
+        return self._scheduler.submit([job])[0]
+
+    def submit_all(self, jobs: list[DecodeJob]) -> list[DecodeStream]:
+        """Queue ``jobs`` at once: as many as there are free slots start in the same step, and
+        what their prompts have in common is evaluated once for all of them."""
+        return self._scheduler.submit(jobs)
+
+    def forget_cache(self) -> None:
+        """Evaluate every later prompt from scratch (sequences running now keep their cache
+        until they end)."""
+        self._scheduler.forget()
+
+    def close(self) -> None:
+        """End every sequence (as cancelled), free the context and stop the thread; idempotent.
+        The model is the caller's to free afterwards."""
+        self._finalizer()
+        self._scheduler.join()
