@@ -34,6 +34,8 @@ def test_chat_answer_is_the_chat_engines(
     count_reference.assert_matches(answer)
     assert reply.choices[0].finish_reason == "stop"
     assert reply.model == "smollm2-135m-instruct"
+    # the client can have its answer before the worker has logged it: wait for the worker
+    assert server.worker.wait_idle(5.0)  # type: ignore[union-attr]
     logged = server.worker.requests.last()  # type: ignore[union-attr]
     assert logged is not None and reply.usage is not None
     assert logged.endpoint == "/v1/chat/completions" and logged.outcome == "stop"
