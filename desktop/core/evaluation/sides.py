@@ -4,13 +4,27 @@ path), or an OpenAI-compatible endpoint (``openai:MODEL`` with a base URL, or th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conversion.errors import EvaluationError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from desktop.core import paths
 from desktop.core import settings as settings_store
-from desktop.core.evaluation.answerers import EndpointAnswerer, LocalAnswerer, api_key_for
+from desktop.core.evaluation.answer_files import AnswerSet, load_answer_set
+from desktop.core.evaluation.answerers import (
+    AnswerSettings,
+    EndpointAnswerer,
+    LocalAnswerer,
+    api_key_for,
+)
+from desktop.core.evaluation.answering import AnswerRun
+from desktop.core.evaluation.items import EvalItem
 from desktop.core.models.library import library_for, resolve_model
 
 ANSWER_SUFFIXES = (".jsonl", ".json")
@@ -86,3 +100,44 @@ def open_answerer(
 
 def _display_name(spec: str, path: Path) -> str:
     return path.stem if spec.endswith(".gguf") or "/" in spec or not spec else spec
+
+
+def answers_folder() -> Path:
+    """Where the answers of a side named by its model (not a file) are kept."""
+    return paths.data_dir() / "evaluation" / "answer-sets"
+
+
+def answer_set_for(
+    spec: str,
+    items: list[EvalItem] | None,
+    *,
+    prompts_name: str = "",
+    settings: AnswerSettings | None = None,
+    progress: Progress = no_progress,
+    cancel: CancelToken = NEVER_CANCELLED,
+    **answerer_options: Any,
+) -> AnswerSet:
+    """The answers of a side: read from an answer file, or made by a model (or endpoint) over
+    ``items`` — cached, so a side answered before comes back at once."""
+    if is_answer_file(spec):
+        return load_answer_set(Path(spec).expanduser())
+    if items is None:
+        raise EvaluationError(
+            f"“{spec}” is a model, not an answer file: it needs an instruction set to answer.",
+            "Pass --prompts FILE, or answer first with `huacaya eval answer`.",
+        )
+    answerer = open_answerer(spec, **answerer_options)
+    try:
+        digest = hashlib.sha256(
+            json.dumps([answerer.fingerprint, [i.key for i in items]]).encode()
+        ).hexdigest()[:12]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", answerer.name).strip("-")[:60] or "model"
+        out = answers_folder() / f"{slug}-{digest}.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        run = AnswerRun(answerer, items, out, settings, prompts_name=prompts_name, force=True)
+        run.run(progress, cancel)
+    finally:
+        answerer.close()
+    answers = load_answer_set(out)
+    answers.name = answerer.name
+    return answers
