@@ -180,7 +180,9 @@ class AnswerRun:
         cached = total - len(todo)
         generated = tokens = 0
         last_save = time.monotonic()
-        progress(cached / total if total else 1.0, f"{cached}/{total} answers from the cache")
+        if cached:  # (with nothing cached, the first news is the first answer: a model that
+            # does not load then ends with its one message, no progress line before it)
+            progress(cached / total, f"{cached}/{total} answers from the cache")
 
         def on_answer(answer: Generated) -> None:
             nonlocal generated, tokens, last_save
