@@ -2,7 +2,8 @@
 its slots, the sequences waiting for one, and the steps that decode them (see ``decoder.py``).
 
 Everything from ``_cycle`` down runs on that thread only; ``submit``, ``drop``, ``forget`` and
-``shutdown`` may be called from any thread and only touch what the lock guards.
+``shutdown`` may be called from any thread and only touch the line of waiting sequences
+(``waiting.py``: when the thread wakes, and which sequences it takes).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from conversion.decoding.prefix import common_prefix, shared_runs
 from conversion.decoding.sampler import SamplerChain
 from conversion.decoding.stream import DecodeJob, DecodeResult, DecodeStream, Delta, End
 from conversion.decoding.text import TextAssembler
+from conversion.decoding.waiting import WaitingLine
 from conversion.errors import GenerationError, PromptTooLongError
 
 log = logging.getLogger(__name__)
@@ -74,10 +75,7 @@ class Scheduler:
         self.batch = TokenBatch(batch, slots)
         self.slots = [_Slot(i) for i in range(slots)]
         self.active: list[_Sequence] = []
-        self._waiting: deque[_Sequence] = deque()
-        self._wake = threading.Condition()
-        self._closing = False
-        self._forget = False
+        self._line: WaitingLine[_Sequence] = WaitingLine()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -86,28 +84,18 @@ class Scheduler:
 
     def submit(self, jobs: list[DecodeJob]) -> list[DecodeStream]:
         streams = [DecodeStream(job, self) for job in jobs]
-        with self._wake:
-            if self._closing or self._failure is not None:
-                raise GenerationError(
-                    "The model is no longer loaded.", "Load it again and ask again."
-                )
-            self._waiting.extend(_Sequence(stream) for stream in streams)
-            self._wake.notify()
+        if self._failure is not None or not self._line.put(_Sequence(s) for s in streams):
+            raise GenerationError("The model is no longer loaded.", "Load it again and ask again.")
         return streams
 
     def drop(self, stream: DecodeStream) -> None:
-        with self._wake:
-            self._wake.notify()
+        self._line.poke()
 
     def forget(self) -> None:
-        with self._wake:
-            self._forget = True
-            self._wake.notify()
+        self._line.forget()
 
     def shutdown(self) -> None:
-        with self._wake:
-            self._closing = True
-            self._wake.notify()
+        self._line.close()
 
     def join(self) -> None:
         if self._thread is not threading.current_thread():
@@ -123,12 +111,9 @@ class Scheduler:
                 pass
         except BaseException as exc:  # a bug: told to every reader, never a silent hang
             log.error("the decoder stopped", exc_info=exc)
-            with self._wake:
-                self._failure = exc
+            self._failure = exc
         finally:
-            with self._wake:
-                self._closing = True
-                waiting, self._waiting = list(self._waiting), deque()
+            waiting = self._line.drain()
             error = None
             if self._failure is not None:
                 error = GenerationError(f"llama.cpp stopped while answering: {self._failure}")
@@ -137,38 +122,22 @@ class Scheduler:
             llama_cpp.llama_free(self.ctx)
 
     def _cycle(self) -> bool:
-        with self._wake:
-            while not (self._closing or self._waiting or self.active or self._forget):
-                self._wake.wait()
-            if self._closing:
-                return False
-            forget, self._forget = self._forget, False
-            admitted = self._take_waiting()
-        if forget:
+        free = sum(not slot.busy for slot in self.slots)
+        work = self._line.next(busy=bool(self.active), free=free)
+        if work is None:
+            return False
+        for sequence in work.gone:
+            self._finish(sequence, "cancelled")
+        if work.forget:
             self._forget_caches()
         for sequence in [s for s in self.active if s.gone]:
             self._finish(sequence, "cancelled")
-        entering = [s for s in admitted if self._admit(s)]
-        if admitted:
+        entering = [s for s in work.taken if self._admit(s)]
+        if work.taken:
             self._evict_idle()
         if self.active:
             self._step(entering)
         return True
-
-    def _take_waiting(self) -> list[_Sequence]:
-        """(Under the lock.) Waiting sequences for the free slots; gone ones end here."""
-        free = sum(not slot.busy for slot in self.slots)
-        taken: list[_Sequence] = []
-        kept: deque[_Sequence] = deque()
-        for sequence in self._waiting:
-            if sequence.gone:
-                self._finish(sequence, "cancelled")
-            elif len(taken) < free:
-                taken.append(sequence)
-            else:
-                kept.append(sequence)
-        self._waiting = kept
-        return taken
 
     def _admit(self, sequence: _Sequence) -> bool:
         """Give ``sequence`` a slot, its cached prefix and its sampler; False if it failed."""

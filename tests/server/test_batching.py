@@ -123,10 +123,56 @@ def test_cancelling_one_stream_leaves_the_others_going(
     )
     references[months].assert_matches(results[1].text)
     references[days].assert_matches(results[2].text)
-    assert results[1].completion_tokens == 32 or results[1].finish == "stop"
+    for stayed in results[1:]:
+        assert stayed.completion_tokens == 32 or stayed.finish == "stop"
     assert server.worker is not None and server.worker.wait_idle(10)
-    left = next(e for e in server.worker.requests.entries() if e.endpoint == "/v1/completions")
+    entries = server.worker.requests.entries()
+    left = next(e for e in entries if e.endpoint == "/v1/completions")
     assert left.outcome == "cancelled" and 0 < left.completion_tokens < 500
+    # The others ended by themselves, not cut short with the one that left.
+    stayed = [e.outcome for e in entries if e.endpoint == "/v1/chat/completions"]
+    assert sorted(stayed) in (["length", "length"], ["length", "stop"], ["stop", "stop"])
+
+
+def test_a_client_that_leaves_frees_its_slot_at_once(
+    serve: Callable[..., ApiServer], references: dict[str, Reference]
+) -> None:
+    """Two slots: one client counts on for 150 tokens, another leaves after three; a newcomer
+    gets the freed slot at once and has its whole answer while the first is still counting."""
+    server = serve(parallel=2)
+    counting = threading.Event()
+    long = Streamed()
+
+    def long_client() -> None:
+        with client_for(server, timeout=TIMEOUT) as api:
+            stream = api.completions.create(
+                model="", prompt=ENDLESS, max_tokens=150, temperature=0, stream=True
+            )
+            for chunk in stream:
+                for choice in chunk.choices:
+                    long.text += choice.text
+                    long.finish = choice.finish_reason or long.finish
+                counting.set()
+        long.ended_at = time.monotonic()
+
+    thread = threading.Thread(target=long_client)
+    thread.start()
+    assert counting.wait(TIMEOUT)
+    with client_for(server) as api:
+        stream = api.completions.create(
+            model="", prompt=ENDLESS, max_tokens=2000, temperature=0, stream=True
+        )
+        pieces = iter(stream)
+        for _ in range(3):
+            next(pieces)
+        stream.close()  # the second slot's client goes away mid-answer
+    newcomer = stream_chat(server, COUNT, max_tokens=32)
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    assert newcomer.error is None, newcomer.error
+    references[COUNT].assert_matches(newcomer.text)
+    assert newcomer.ended_at < long.ended_at, "the newcomer waited for the long answer's slot"
+    assert long.finish == "length"  # it went on counting to its limit meanwhile
 
 
 def test_each_client_keeps_its_own_stop_strings_limits_and_format(

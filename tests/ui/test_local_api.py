@@ -10,10 +10,14 @@ import httpx
 import openai
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QDialogButtonBox
 
+from desktop.core.settings import SettingsStore
 from desktop.ui.main_window import MainWindow
 from tests.conftest import COUNT
+from tests.helpers import greedy_by_default
 from tests.scoring import Reference
+from tests.ui.conftest import open_window
 from tests.ui.person import click, dialog_named, from_menu, toggle
 
 START_MS = 15_000
@@ -25,17 +29,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_turning_the_local_api_on_serves_the_model_to_other_programs(
-    qtbot, window: MainWindow, count_reference: Reference
-) -> None:  # type: ignore[no-untyped-def]
-    assert not window.local_api.running  # off by default
-    port = free_port()
+def open_local_api_tab(qtbot, window: MainWindow):  # type: ignore[no-untyped-def]
+    """Edit → Settings…, then a click on the Local API tab: (the dialog, the tab)."""
     from_menu(qtbot, window, "Edit", "Settings…")
     dialog = dialog_named(qtbot, "settingsDialog")
     tabs = dialog.tabs  # type: ignore[attr-defined]
     index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Local API")
     click(tabs.tabBar(), tabs.tabBar().tabRect(index).center())
-    tab = tabs.widget(index)
+    assert tabs.currentIndex() == index
+    return dialog, tabs.widget(index)
+
+
+def type_number(qtbot, spin, value: int) -> None:  # type: ignore[no-untyped-def]
+    click(spin)
+    qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin, str(value))
+
+
+def test_turning_the_local_api_on_serves_the_model_to_other_programs(
+    qtbot, window: MainWindow, count_reference: Reference
+) -> None:  # type: ignore[no-untyped-def]
+    assert not window.local_api.running  # off by default
+    port = free_port()
+    dialog, tab = open_local_api_tab(qtbot, window)
     spin = tab.port
     click(spin)
     qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
@@ -72,3 +88,41 @@ def test_turning_the_local_api_on_serves_the_model_to_other_programs(
         raise AssertionError("the server still answers after the window closed")
     except httpx.ConnectError:
         pass
+
+
+def test_the_number_of_answers_at_once_is_kept_and_applied_when_the_api_restarts(
+    qtbot, huacaya_home
+) -> None:  # type: ignore[no-untyped-def]
+    port = free_port()
+    greedy_by_default(huacaya_home, 64)
+    SettingsStore().update(local_api_enabled=True, local_api_port=port, local_api_parallel=2)
+    window = open_window(qtbot)  # the app starts with the API on, as it was left
+    qtbot.waitUntil(lambda: window.local_api.running, timeout=START_MS)
+    first = window.local_api.server
+    assert first is not None and first.worker is not None and first.worker.parallel == 2
+
+    # Changed in Settings, then Cancel: nothing changes, the server goes on.
+    dialog, tab = open_local_api_tab(qtbot, window)
+    assert tab.parallel.value() == 2
+    type_number(qtbot, tab.parallel, 9)
+    assert tab.parallel.value() == 9
+    buttons = dialog.findChild(QDialogButtonBox)
+    click(buttons.button(QDialogButtonBox.StandardButton.Cancel))
+    assert window.local_api.server is first and SettingsStore().settings.local_api_parallel == 2
+
+    # Changed, then OK: saved, and the API restarts answering that many at once.
+    dialog, tab = open_local_api_tab(qtbot, window)
+    type_number(qtbot, tab.parallel, 6)
+    click(dialog.ok_button)  # type: ignore[attr-defined]
+    qtbot.waitUntil(
+        lambda: window.local_api.running and window.local_api.server is not first,
+        timeout=START_MS,
+    )
+    server = window.local_api.server
+    assert server is not None and server.worker is not None and server.worker.parallel == 6
+    assert SettingsStore().settings.local_api_parallel == 6  # on disk, for the next start
+    with openai.OpenAI(base_url=server.url, api_key="x", max_retries=0) as api:
+        assert api.models.list().data  # the restarted server answers on the same port
+    assert server.url.endswith(f":{port}/v1")
+    window.close()
+    assert not window.local_api.running
