@@ -187,7 +187,23 @@ def run(config: TrainConfig, cancel: CancelToken) -> int:
             f"Installed “{exported.name}” as {exported.model_id}. "
             f"Chat with it: huacaya chat --model {exported.model_id}"
         )
+        print(compare_with_base(exported.model_id, config.base))
     return 0
+
+
+def compare_with_base(model_id: str, base: str) -> str:
+    """The ``huacaya eval`` commands that compare a newly exported model with its base."""
+    local = Path(base).is_dir()
+    base_name = Path(base).name if local else base.rsplit("/", 1)[-1]
+    install = f"huacaya models {'import' if local else 'pull'} {base}"
+    prompts = "user_oriented_instructions.jsonl"
+    return (
+        f"Is it better than its base? Compare them blindly (install the base once: {install}):\n"
+        f"  huacaya eval vote {model_id} {base_name} --prompts {prompts}\n"
+        f"  huacaya eval judge --judge JUDGE_MODEL_OR_URL {model_id} {base_name} "
+        f"--prompts {prompts}\n"
+        f"({prompts}: the Self-Instruct user-oriented set, or any instruction file of yours.)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
