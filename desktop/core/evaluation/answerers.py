@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conversion import alpaca
-from conversion.errors import HuacayaError
+from conversion.errors import PromptTooLongError
 from conversion.output import atomic_write_text
 from conversion.progress import CancelToken
 from desktop.core import paths
@@ -29,6 +29,7 @@ from desktop.core.chat.response import AnswerRequest, Response
 from desktop.core.evaluation.items import EvalItem
 from desktop.core.settings import GenerationSettings
 
+TOO_LONG = "prompt_too_long"  # the finish reason of an item longer than the context
 _POLL = 0.1  # seconds between looks at the cancel token while answers are decoded
 
 
@@ -199,6 +200,10 @@ class LocalAnswerer:
                     done.put(
                         Generated(item, text.strip(), stats.finish_reason, stats.generated_tokens)
                     )
+                except PromptTooLongError:
+                    # This item does not fit the model's context: no answer (a judge counts it
+                    # as no verdict), and the others go on.
+                    done.put(Generated(item, "", TOO_LONG, 0))
                 except BaseException as exc:  # handed to the caller's thread below
                     done.put(exc)
                     return
@@ -286,7 +291,3 @@ def api_key_for(base_url: str, env: str = "OPENAI_API_KEY") -> str | None:
     from desktop.core import secrets
 
     return os.environ.get(env) or secrets.ApiKeys().get(base_url)
-
-
-def failure_message(exc: HuacayaError) -> str:
-    return f"{exc.message} {exc.hint}".strip()
