@@ -20,6 +20,7 @@ class LoopbackJudge:
     def __init__(self, policy: str = "longer") -> None:
         self.policy = policy
         self.requests: list[dict[str, object]] = []
+        self.keys: list[str | None] = []  # the Authorization header of each request
         self._lock = threading.Lock()
         judge = self
 
@@ -58,6 +59,7 @@ class LoopbackJudge:
         body = json.loads(handler.rfile.read(int(handler.headers.get("Content-Length", 0))))
         with self._lock:
             self.requests.append(body)
+            self.keys.append(handler.headers.get("Authorization"))
         text = self.verdict(body["messages"][-1]["content"])
         choice = {
             "index": 0,
