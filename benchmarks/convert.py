@@ -127,15 +127,15 @@ def build(kind: str, folder: Path, llama_cpp: Path | None) -> tuple[Path, str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if kind == "llama":
+        from benchmarks.checkpoints import build_smollm_checkpoint
         from desktop.core.models.starter import starter_model_path
-        from tests.conversion.checkpoints import build_smollm_checkpoint
 
         return build_smollm_checkpoint(starter_model_path(), folder), "SmolLM2's"
     if kind == "bert":
         from desktop.core.models.embedding_model import embedding_checkpoint
 
         return embedding_checkpoint(), "all-MiniLM-L6-v2's"
-    from tests.conversion.architectures import ARCHITECTURES, family_config
+    from benchmarks.architectures import ARCHITECTURES, family_config
 
     _model_type, make_tokenizer, _ = ARCHITECTURES[kind]
     folder.mkdir(parents=True)

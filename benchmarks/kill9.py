@@ -4,7 +4,7 @@
 
 Builds SmolLM2-135M-Instruct as a Hugging Face checkpoint from the starter GGUF (the train
 extra is needed), then, in throw-away homes, kills each write path with SIGKILL at each of its
-moments N times and starts it again (``tests/e2e/kill9_scenarios.py`` says what is judged and
+moments N times and starts it again (``benchmarks/kill9_scenarios.py`` says what is judged and
 how; the suite runs one try of each).
 """
 
@@ -20,9 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
-    from desktop.core.models.starter import starter_model_path
-    from tests.conversion.checkpoints import build_smollm_checkpoint
-    from tests.e2e.kill9_scenarios import (
+    from benchmarks.checkpoints import build_smollm_checkpoint
+    from benchmarks.kill9_scenarios import (
         CONVERT_MOMENTS,
         IMPORT_MOMENTS,
         Tally,
@@ -30,6 +29,7 @@ def main() -> int:
         import_try,
         window_try,
     )
+    from desktop.core.models.starter import starter_model_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tries", type=int, default=5, help="tries per moment")

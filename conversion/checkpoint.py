@@ -1,28 +1,89 @@
-"""Inspect a Hugging Face checkpoint folder before converting it.
+"""A Hugging Face checkpoint folder, read once.
 
-Answers: which architecture (and is it supported), which tokenizer, where the weights are, and
-whether the folder is a LoRA adapter instead of a model. Every problem is a clear error naming
-the file and what to do.
+``Checkpoint`` is the one reader of a checkpoint's JSON files for the converter: config.json
+when it is opened, ``tokenizer.json``, ``tokenizer_config.json`` and the others at their first
+use, each through :func:`read_json` (regular files only, bounded) and kept parsed, so the
+vocabulary, the architectures and the converter ask the checkpoint instead of reading files.
+(``gguf.SpecialVocab``, llama.cpp's own reading of special tokens, merges and chat templates,
+reads the tokenizer files itself after the checkpoint has read them.) Whether Huacaya can
+convert the folder is :func:`conversion.archs.inspect_checkpoint`. Every problem is a clear
+error naming the file and what to do.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from conversion.config_checks import check_config
 from conversion.errors import CheckpointError
-from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, check_folder, read_bounded
+from conversion.input_files import MAX_CONFIG_BYTES, MAX_JSON_BYTES, read_bounded
 
 
 @dataclass
 class Checkpoint:
     path: Path
     config: dict[str, Any]
-    architecture: str
-    tokenizer: str  # "sentencepiece", "bpe" or "wordpiece"
+    _files: dict[str, dict[str, Any] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @classmethod
+    def read(cls, path: Path) -> Checkpoint:
+        """The checkpoint in the folder ``path``, with its config.json read (not yet checked:
+        ``inspect_checkpoint`` does that once it knows the architecture is one it converts)."""
+        if not (path / "config.json").is_file():
+            raise CheckpointError(
+                f"“{path.name}” has no config.json, so it is not a Hugging Face checkpoint.",
+                "Point at the folder that holds config.json, the weights and the tokenizer files.",
+            )
+        return cls(path, read_json(path / "config.json", MAX_CONFIG_BYTES))
+
+    def json_file(self, name: str) -> dict[str, Any] | None:
+        """The folder's JSON object ``name`` (a path inside it, such as ``tokenizer.json``),
+        read at its first use and kept; None when the folder has no such file."""
+        if name not in self._files:
+            path = self.path / name
+            self._files[name] = read_json(path) if path.is_file() else None
+        return self._files[name]
+
+    @property
+    def tokenizer_json(self) -> dict[str, Any]:
+        data = self.json_file("tokenizer.json")
+        if data is None:
+            raise CheckpointError(f"“{self.path.name}” has no tokenizer.json.")
+        return data
+
+    @property
+    def tokenizer_config(self) -> dict[str, Any]:
+        """``tokenizer_config.json`` ({} when there is none)."""
+        return self.json_file("tokenizer_config.json") or {}
+
+    @property
+    def architecture(self) -> str:
+        """The model class config.json names (its ``model_type`` when it names none)."""
+        architectures = self.config.get("architectures") or []
+        if isinstance(architectures, list) and architectures and isinstance(architectures[0], str):
+            return architectures[0]
+        return str(self.config.get("model_type", "?"))
+
+    @cached_property
+    def tokenizer(self) -> str:
+        """ "sentencepiece" (tokenizer.model, or its vocabulary in tokenizer.json, as
+        transformers 5 saves it), or the model type of tokenizer.json ("bpe", "wordpiece")."""
+        if (self.path / "tokenizer.model").is_file():
+            return "sentencepiece"
+        if (self.path / "tokenizer.json").is_file():
+            if is_sentencepiece_json(self.tokenizer_json):
+                return "sentencepiece"
+            model = self.tokenizer_json.get("model") or {}
+            return str(model.get("type") or "bpe").lower()
+        raise CheckpointError(
+            f"“{self.path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",
+            "Copy the tokenizer files of the model into the folder.",
+        )
 
     def hparam(self, *names: str, default: Any = None) -> Any:
         for name in names:
@@ -81,53 +142,11 @@ def is_lora_adapter(path: Path) -> bool:
     return (path / "adapter_config.json").is_file()
 
 
-def tokenizer_kind(path: Path) -> str:
-    """ "sentencepiece" (tokenizer.model), or the model type of tokenizer.json ("bpe",
-    "wordpiece")."""
-    if (path / "tokenizer.model").is_file():
-        return "sentencepiece"
-    if (path / "tokenizer.json").is_file():
-        model = read_json(path / "tokenizer.json").get("model") or {}
-        return str(model.get("type") or "bpe").lower()
-    raise CheckpointError(
-        f"“{path.name}” has no tokenizer (tokenizer.model or tokenizer.json).",
-        "Copy the tokenizer files of the model into the folder.",
-    )
-
-
-def inspect_checkpoint(path: str | Path) -> Checkpoint:
-    """Check that ``path`` is a convertible checkpoint and describe it."""
-    from conversion.archs import architecture_class, for_checkpoint
-    from conversion.weight_files import weight_paths
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise CheckpointError(f"“{path}” does not exist.", "Check the folder name.")
-    if not path.is_dir():
-        raise CheckpointError(
-            f"“{path}” is a file; a Hugging Face checkpoint is a folder with config.json.",
-            "A .gguf file needs no conversion: open it directly.",
-        )
-    check_folder(path)  # a pipe or device named like a checkpoint file is refused at once
-    if is_lora_adapter(path) and not (path / "config.json").is_file():
-        raise CheckpointError(
-            f"“{path.name}” is a LoRA adapter, not a full model.",
-            "Convert its base model and pass the adapter with --lora.",
-        )
-    if not (path / "config.json").is_file():
-        raise CheckpointError(
-            f"“{path.name}” has no config.json, so it is not a Hugging Face checkpoint.",
-            "Point at the folder that holds config.json, the weights and the tokenizer files.",
-        )
-    config = read_json(path / "config.json", MAX_CONFIG_BYTES)
-    architectures = config.get("architectures") or []
-    if isinstance(architectures, list) and architectures and isinstance(architectures[0], str):
-        architecture = architectures[0]
-    else:
-        architecture = str(config.get("model_type", "?"))
-    architecture_class(architecture, path.name)  # an unsupported one is refused first
-    check_config(config, path.name)  # types and ranges, before anything is sized from them
-    ckpt = Checkpoint(path, config, architecture, tokenizer_kind(path))
-    for_checkpoint(ckpt)  # a tokenizer this architecture does not use is refused
-    weight_paths(path)  # raises when there are no weights
-    return ckpt
+def is_sentencepiece_json(data: dict[str, Any]) -> bool:
+    """A tokenizer.json holding a SentencePiece BPE vocabulary (what transformers makes of a
+    ``tokenizer.model``): BPE with byte fallback over "▁"-spelled pieces."""
+    model = data.get("model") or {}
+    if not isinstance(model, dict) or model.get("type") != "BPE" or not model.get("byte_fallback"):
+        return False
+    steps = [data.get("normalizer"), data.get("pre_tokenizer"), data.get("decoder")]
+    return "\u2581" in json.dumps(steps, ensure_ascii=False)

@@ -5,21 +5,16 @@ broken one (``num_hidden_layers`` of 10^12, ``vocab_size`` as a string) once mad
 minute and grow to gigabytes before failing. So the values are checked twice, before any
 allocation: first their types and ranges (``check_config``, no real model comes near the
 bounds), then against the tensors actually present in the weight files' headers
-(``check_against_weights``), whose bytes exist on disk; after that, nothing the converter
-allocates is larger than the largest tensor.
+(``Architecture.check_against_weights``, which knows the tensors' names), whose bytes exist on
+disk; after that, nothing the converter allocates is larger than the largest tensor.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conversion.errors import ImplausibleConfigError
-
-if TYPE_CHECKING:
-    from conversion.archs.base import Architecture
 
 # Generous upper bounds: the largest open models (Llama-3.1-405B: 126 layers, hidden 16384,
 # ffn 53248; Gemma-3: vocabulary 262144) stay far below them.
@@ -54,7 +49,6 @@ ROPE_NUMBERS = (
     "original_max_position_embeddings",
     "rope_theta",
 )
-_LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks)\.(\d+)\.")
 
 
 def _is_int(value: Any) -> bool:
@@ -120,41 +114,3 @@ def check_config(config: dict[str, Any], folder: str) -> None:
         )
     if config.get("head_dim") is None and config["hidden_size"] % heads:
         raise refuse("hidden_size", config["hidden_size"], f"it is not a multiple of {heads} heads")
-
-
-def check_against_weights(
-    arch: Architecture, names: list[str], shape_of: Callable[[str], tuple[int, ...]]
-) -> int:
-    """Compare config.json with the tensors present; return the vocabulary size the token
-    embeddings hold (what the vocabulary is built to, never more)."""
-    ckpt, folder = arch.ckpt, arch.ckpt.path.name
-    indices = [int(m[1]) for n in names if (m := _LAYER_INDEX.search(n))]
-    present = max(indices) + 1 if indices else 0
-    if present != ckpt.n_layers:
-        raise ImplausibleConfigError(
-            f"config.json of “{folder}” says the model has {ckpt.n_layers:,} layers "
-            f"(num_hidden_layers), but its weights hold {present:,}."
-        )
-    hidden = int(ckpt.config["hidden_size"])
-    for name in names:
-        hf_name = arch.hf_name(name)
-        mapped = hf_name and arch.tensor_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
-        if mapped != "token_embd.weight":
-            continue
-        shape = tuple(shape_of(name))
-        if len(shape) != 2 or shape[1] != hidden:
-            raise ImplausibleConfigError(
-                f"The token embeddings {name} of “{folder}” have shape {list(shape)}, but "
-                f"config.json says hidden_size {hidden:,}."
-            )
-        declared = ckpt.config.get("vocab_size")
-        if declared is not None and declared != shape[0]:
-            raise ImplausibleConfigError(
-                f"config.json of “{folder}” says vocab_size {declared:,}, but its token "
-                f"embeddings have {shape[0]:,} rows."
-            )
-        return shape[0]
-    raise ImplausibleConfigError(
-        f"The weights of “{folder}” hold no token embeddings.",
-        "A shard may be missing or the download incomplete.",
-    )

@@ -22,9 +22,8 @@ import gguf
 import numpy as np
 
 from conversion import alpaca, archs
-from conversion.archs import Architecture, PlannedTensor
-from conversion.checkpoint import Checkpoint, inspect_checkpoint, read_json
-from conversion.config_checks import check_against_weights
+from conversion.archs import Architecture, PlannedTensor, inspect_checkpoint
+from conversion.checkpoint import Checkpoint
 from conversion.errors import ConversionError
 from conversion.output import check_destination, partial_file
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
@@ -32,6 +31,7 @@ from conversion.sources import WeightSource, open_weights
 from conversion.vocab import (
     Vocab,
     bpe_vocab,
+    json_space_prefix,
     sentencepiece_vocab,
     special_vocab,
     wordpiece_vocab,
@@ -106,14 +106,14 @@ def load_vocab(ckpt: Checkpoint, size: int = 0) -> Vocab:
     """The vocabulary, padded to ``size`` (the token embeddings' rows; 0: config.json's)."""
     declared = size or int(ckpt.hparam("vocab_size", default=0) or 0)
     if ckpt.tokenizer == "sentencepiece":
-        return sentencepiece_vocab(ckpt.path, declared)
+        return sentencepiece_vocab(ckpt, declared)
     if ckpt.tokenizer == "wordpiece":
-        return wordpiece_vocab(ckpt.path, declared)
-    return bpe_vocab(ckpt.path, declared or _bpe_size(ckpt.path))
+        return wordpiece_vocab(ckpt, declared)
+    return bpe_vocab(ckpt, declared or _bpe_size(ckpt))
 
 
-def _bpe_size(folder: Path) -> int:
-    data = read_json(folder / "tokenizer.json")
+def _bpe_size(ckpt: Checkpoint) -> int:
+    data = ckpt.tokenizer_json
     ids = list(data["model"]["vocab"].values()) + [t["id"] for t in data.get("added_tokens", [])]
     return max(ids) + 1
 
@@ -139,7 +139,7 @@ def _write_metadata(
         writer.add_token_scores(vocab.scores)
     writer.add_token_types(vocab.types)
     arch.add_tokenizer_metadata(writer)
-    specials = special_vocab(ckpt.path, vocab)
+    specials = special_vocab(ckpt, vocab)
     source = "model" if specials.chat_template else ""
     if not arch.chat:
         specials.chat_template = None  # an encoder: nothing to chat with
@@ -148,9 +148,10 @@ def _write_metadata(
         source = "alpaca"
     specials.add_to_gguf(writer)
     prefix = arch.add_space_prefix
-    tokenizer_config = ckpt.path / "tokenizer_config.json"
-    if prefix is None and tokenizer_config.is_file():
-        prefix = read_json(tokenizer_config).get("add_prefix_space")
+    if prefix is None:
+        prefix = ckpt.tokenizer_config.get("add_prefix_space")
+    if prefix is None and vocab.model == "llama" and not (ckpt.path / "tokenizer.model").is_file():
+        prefix = json_space_prefix(ckpt)  # a SentencePiece vocabulary in tokenizer.json
     if isinstance(prefix, bool):
         writer.add_add_space_prefix(prefix)
     return source
@@ -185,7 +186,7 @@ def convert(
     arch = archs.for_checkpoint(ckpt)
     progress(0.0, f"Reading {ckpt.name}")
     with open_weights(ckpt, lora=lora, recover_from=recover_from) as weights:
-        vocab = load_vocab(ckpt, check_against_weights(arch, weights.names(), weights.shape))
+        vocab = load_vocab(ckpt, arch.check_against_weights(weights.names(), weights.shape))
         outtype = resolve_outtype(outtype, weights)
         plan = arch.plan(weights.names(), weights.shape, weights.float32, len(vocab.tokens))
         qtypes = [tensor_type(outtype, t.shape, t.force_f32) for t in plan]

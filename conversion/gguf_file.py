@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, LlamaFileType
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
 
 from conversion.errors import ModelFileError
+from conversion.gguf_info import DEFAULT_ALIGNMENT, GGUFInfo, TensorEntry
 from conversion.gguf_validate import validate_gguf
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
 MAX_TENSORS = 1_000_000
 MAX_KV = 100_000
 MAX_DIMS = 4
@@ -43,61 +42,6 @@ _SCALARS = {
     12: "<d",
 }
 _STRING, _ARRAY = 8, 9
-
-
-@dataclass(frozen=True)
-class TensorEntry:
-    name: str
-    dims: tuple[int, ...]
-    type_id: int
-    offset: int  # from the start of the data section
-    nbytes: int
-
-
-@dataclass
-class GGUFInfo:
-    path: Path
-    version: int
-    file_size: int
-    tensor_count: int
-    metadata: dict[str, Any] = field(default_factory=dict)
-    array_lengths: dict[str, int] = field(default_factory=dict)
-    array_types: dict[str, int] = field(default_factory=dict)  # key -> item value type
-    value_types: dict[str, int] = field(default_factory=dict)  # key -> value type
-    tensors: list[TensorEntry] = field(default_factory=list)
-    alignment: int = DEFAULT_ALIGNMENT
-    data_start: int = 0
-    parameter_count: int = 0
-
-    @property
-    def architecture(self) -> str:
-        value = self.metadata.get("general.architecture", "")
-        return value if isinstance(value, str) else ""
-
-    @property
-    def name(self) -> str:
-        value = self.metadata.get("general.name", "")
-        return (value if isinstance(value, str) else "") or self.path.stem
-
-    @property
-    def context_length(self) -> int:
-        value = self.metadata.get(f"{self.architecture}.context_length", 0)
-        return value if type(value) is int and value > 0 else 0
-
-    @property
-    def chat_template(self) -> str | None:
-        template = self.metadata.get("tokenizer.chat_template")
-        return template if isinstance(template, str) and template.strip() else None
-
-    @property
-    def quantization(self) -> str:
-        file_type = self.metadata.get("general.file_type")
-        if type(file_type) is not int:
-            return ""
-        try:
-            return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
-        except ValueError:
-            return f"type {file_type}"
 
 
 class _Cursor:

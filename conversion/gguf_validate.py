@@ -16,12 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import TYPE_CHECKING
 
 from conversion.errors import ModelFileError
-
-if TYPE_CHECKING:
-    from conversion.gguf_file import GGUFInfo
+from conversion.gguf_info import GGUFInfo
 
 _INT_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11})
 _FLOAT_TYPES = frozenset({6, 12})

@@ -62,10 +62,33 @@ def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
 
 
 def install() -> None:
-    """Install the callback once per process (the reference above keeps it alive)."""
+    """Install the callback once per process (the reference above keeps it alive), and keep
+    llama.cpp off its AMX weight buffers where it would use them (see below)."""
     if not _state["installed"]:
         llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+        _avoid_amx_buffers()
         _state["installed"] = True
+
+
+def _avoid_amx_buffers() -> None:
+    """On CPUs with AMX (Intel Xeon Sapphire Rapids and later), a llama.cpp built for the machine
+    (the default when pip compiles llama-cpp-python) repacks weights into AMX buffers and then
+    crashes (SIGSEGV in ``ggml_backend_amx_mul_mat``) on the first decode: llama.cpp issue
+    #20824, open without a fix; seen here with llama-cpp-python 0.3.36 on every model. Loading
+    with ``use_extra_bufts`` off keeps the weights in plain CPU buffers (AVX-512 still does the
+    work). ``Llama()`` has no argument for it, so the default model parameters it starts from
+    are wrapped once, process-wide; builds without AMX are left alone."""
+    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+        return
+    defaults = llama_cpp.llama_cpp.llama_model_default_params
+
+    def without_extra_buffers() -> llama_cpp.llama_model_params:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+    log.info("AMX present: llama.cpp loads models without extra weight buffers (issue #20824)")
 
 
 def take_recent_errors() -> list[str]:

@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from conversion.archs import inspect_checkpoint
 from conversion.checkpoint import Checkpoint
 from conversion.weight_files import WeightFiles
 
@@ -66,8 +67,6 @@ def open_weights(
     try:
         source = load(ckpt.path)
         if recover_from is not None:
-            from conversion.checkpoint import inspect_checkpoint
-
             source = RecoveredFromDiff(source, load(inspect_checkpoint(recover_from).path))
         if lora is not None:
             source = LoraMerged.open(source, Path(lora), opened)

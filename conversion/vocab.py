@@ -1,5 +1,11 @@
-"""Tokenizer vocabularies for GGUF: SentencePiece (``tokenizer.model``) and HF BPE
+"""Tokenizer vocabularies for GGUF: SentencePiece (``tokenizer.model``, or the same vocabulary
+in a ``tokenizer.json``, as transformers 5 saves Gemma, LLaMA-2, Mistral and Phi-3) and HF BPE
 (``tokenizer.json``), built the way llama.cpp's own converter builds them.
+
+One difference remains: transformers 5's LLaMA tokenizer (saved without ``add_prefix_space``)
+puts no "▁" before a text that already begins with a space, where llama.cpp, like SentencePiece
+itself, always puts one, so such a text gets one "▁" more. Alpaca's prompts never begin with a
+space.
 
 For BPE, llama.cpp chooses its pre-tokenizer by the name in ``tokenizer.ggml.pre``; that name is
 found by tokenizing a fixed test text and hashing the token ids (the hashes are llama.cpp's).
@@ -13,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 
+from conversion.checkpoint import Checkpoint
 from conversion.errors import CheckpointError, UnsupportedModelError
 
 log = logging.getLogger(__name__)
@@ -112,22 +121,23 @@ def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
     return tuple(rules)
 
 
-def pre_tokenizer_name(tokenizer_json: Path) -> str:
-    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json``: by llama.cpp's hash test, or
-    for an unknown vocabulary by its split rules (see ``PRE_TOKENIZER_RULES``)."""
+def pre_tokenizer_name(tokenizer_json: dict[str, Any]) -> str:
+    """The llama.cpp pre-tokenizer of a BPE ``tokenizer.json`` (its parsed content): by
+    llama.cpp's hash test, or for an unknown vocabulary by its split rules (see
+    ``PRE_TOKENIZER_RULES``)."""
     from tokenizers import Tokenizer  # torch-free (Rust)
 
     try:
-        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        tokenizer = Tokenizer.from_str(json.dumps(tokenizer_json))
     except Exception as exc:  # the Rust library raises plain Exceptions
-        raise CheckpointError(f"“{tokenizer_json.name}” cannot be read: {exc}") from exc
+        raise CheckpointError(f"“tokenizer.json” cannot be read: {exc}") from exc
     tokenizer.no_truncation()  # as transformers loads it (some save truncation at 128)
     tokenizer.no_padding()
     ids = tokenizer.encode(PRE_TOKENIZER_TEST_TEXT).ids
     digest = hashlib.sha256(str(ids).encode()).hexdigest()
     name = PRE_TOKENIZER_HASHES.get(digest)
     if name is None:
-        rules = split_rules(json.loads(tokenizer_json.read_text(encoding="utf-8")))
+        rules = split_rules(tokenizer_json)
         name = PRE_TOKENIZER_RULES.get(rules)
         if name is not None:
             log.info("pre-tokenizer %s recognised by its split rules (hash %s)", name, digest)
@@ -141,16 +151,12 @@ def pre_tokenizer_name(tokenizer_json: Path) -> str:
     return name
 
 
-def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
-    path = folder / "tokenizer.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"“{path.name}” is missing or damaged.") from exc
+def bpe_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
+    data = ckpt.tokenizer_json
     model = data.get("model", {})
     if model.get("type") != "BPE":
         raise UnsupportedModelError(
-            f"The tokenizer in “{path.name}” is {model.get('type')!r}; expected BPE."
+            f"The tokenizer in “tokenizer.json” is {model.get('type')!r}; expected BPE."
         )
     reverse: dict[int, str] = {i: t for t, i in model.get("vocab", {}).items()}
     added = {t["id"]: t for t in data.get("added_tokens", [])}
@@ -160,7 +166,7 @@ def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
         raise CheckpointError(
             f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {vocab_size}."
         )
-    vocab = Vocab(model="gpt2", pre=pre_tokenizer_name(path))
+    vocab = Vocab(model="gpt2", pre=pre_tokenizer_name(data))
     for i in range(vocab_size):
         if i not in reverse:
             vocab.tokens.append(f"[PAD{i}]".encode())
@@ -179,11 +185,10 @@ def bpe_vocab(folder: Path, vocab_size: int) -> Vocab:
     return vocab
 
 
-def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
+def wordpiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
     """BERT's WordPiece vocabulary, in llama.cpp's "phantom space" spelling: a word-initial
     piece gets a leading ▁, a continuation loses its ``##``, special tokens stay as they are."""
-    path = folder / "tokenizer.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = ckpt.tokenizer_json
     reverse: dict[int, str] = {i: t for t, i in data["model"]["vocab"].items()}
     added = {t["id"]: t for t in data.get("added_tokens", [])}
     for token_id, info in added.items():
@@ -193,7 +198,7 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
         raise CheckpointError(
             f"The tokenizer has token id {max(reverse)} but the model's vocab_size is {size}."
         )
-    vocab = Vocab(model="bert", pre=pre_tokenizer_name(path))
+    vocab = Vocab(model="bert", pre=pre_tokenizer_name(data))
     for i in range(size):
         token = reverse.get(i)
         if token is None:
@@ -210,13 +215,35 @@ def wordpiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     return vocab
 
 
-def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
-    """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``."""
+def json_space_prefix(ckpt: Checkpoint) -> bool | None:
+    """Whether a SentencePiece tokenizer.json puts "▁" before the text (llama.cpp's
+    ``add_space_prefix``): a Prepend normalizer or a Metaspace that prepends."""
+    if ckpt.json_file("tokenizer.json") is None:
+        return None
+    data = ckpt.tokenizer_json
+    text = json.dumps([data.get("normalizer"), data.get("pre_tokenizer")], ensure_ascii=False)
+    if '"Prepend"' in text:
+        return True
+    pre = data.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    for step in steps:
+        if isinstance(step, dict) and step.get("type") == "Metaspace":
+            scheme = step.get("prepend_scheme", "always" if step.get("add_prefix_space") else "")
+            return scheme in ("first", "always")
+    return False
+
+
+def sentencepiece_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
+    """``tokenizer.model`` plus added tokens (Alpaca's ``[PAD]``), padded to ``vocab_size``; a
+    folder with only ``tokenizer.json`` is read from there (:func:`sentencepiece_json_vocab`)."""
     from sentencepiece import SentencePieceProcessor
+
+    if not (ckpt.path / "tokenizer.model").is_file() and ckpt.json_file("tokenizer.json"):
+        return sentencepiece_json_vocab(ckpt, vocab_size)
 
     processor = SentencePieceProcessor()
     try:
-        processor.LoadFromFile(str(folder / "tokenizer.model"))
+        processor.LoadFromFile(str(ckpt.path / "tokenizer.model"))
     except (OSError, RuntimeError) as exc:
         raise CheckpointError("“tokenizer.model” is missing or damaged.") from exc
     base = processor.vocab_size()
@@ -237,7 +264,7 @@ def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
         tokens[i] = processor.IdToPiece(i).encode("utf-8")
         scores[i] = processor.GetScore(i)
         types[i] = piece_type
-    for token_id, content, special in _added_tokens(folder):
+    for token_id, content, special in _added_tokens(ckpt):
         if token_id >= size:
             raise CheckpointError(
                 f"Added token {content!r} has id {token_id}, beyond the model's vocab_size {size}."
@@ -252,18 +279,68 @@ def sentencepiece_vocab(folder: Path, vocab_size: int) -> Vocab:
     return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
 
 
-def _added_tokens(folder: Path) -> list[tuple[int, str, bool]]:
+def sentencepiece_json_vocab(ckpt: Checkpoint, vocab_size: int) -> Vocab:
+    """A SentencePiece BPE vocabulary from tokenizer.json, as llama.cpp's tokenizer needs it.
+
+    llama.cpp's SentencePiece tokenizer merges, at each step, the adjacent pair whose joined
+    piece has the highest score. transformers built the merges of such a tokenizer.json from the
+    SentencePiece scores (every pair whose join is a piece, ordered by that piece's score), so
+    the score of a piece is recovered as minus the rank of the first merge that makes it. Byte
+    pieces (``<0x41>``) are BYTE, the unknown piece UNKNOWN, special added tokens CONTROL.
+    Added tokens beyond the model's vocabulary (transformers 5 adds ``<mask>`` to Gemma's) have
+    no embedding and are left out."""
+    data = ckpt.tokenizer_json
+    model = data.get("model") or {}
+    pieces: dict[str, int] = model.get("vocab") or {}
+    if not pieces:
+        raise CheckpointError(f"“{ckpt.path.name}/tokenizer.json” holds no vocabulary.")
+    rank: dict[str, int] = {}
+    for index, merge in enumerate(model.get("merges") or []):
+        left, right = merge.split(" ", 1) if isinstance(merge, str) else merge
+        rank.setdefault(left + right, index)
+    base = max(pieces.values()) + 1
+    size = max(vocab_size, base) if vocab_size else base
+    if vocab_size and base > vocab_size:
+        raise CheckpointError(
+            f"The tokenizer has token id {base - 1} but the model's vocab_size is {vocab_size}."
+        )
+    tokens = [f"[PAD{i}]".encode() for i in range(size)]
+    scores = [-10000.0] * size
+    types = [int(gguf.TokenType.UNUSED)] * size
+    unknown = model.get("unk_token")
+    for piece, token_id in pieces.items():
+        tokens[token_id] = piece.encode("utf-8")
+        if re.fullmatch(r"<0x[0-9A-Fa-f]{2}>", piece):
+            types[token_id], scores[token_id] = _SPM_BYTE, 0.0
+        elif piece == unknown:
+            types[token_id], scores[token_id] = _SPM_UNKNOWN, 0.0
+        else:
+            types[token_id] = _SPM_NORMAL
+            scores[token_id] = -float(rank.get(piece, len(rank) + token_id))
+    added = [(t["id"], t["content"], bool(t.get("special"))) for t in data.get("added_tokens", [])]
+    for token_id, content, special in [*added, *_added_tokens(ckpt)]:
+        if token_id >= size:
+            log.warning("added token %r (id %d) lies beyond the vocabulary", content, token_id)
+            continue
+        if content in (unknown, "<unk>"):
+            types[token_id], scores[token_id] = _SPM_UNKNOWN, 0.0
+        elif special or _looks_special(content):
+            types[token_id], scores[token_id] = int(gguf.TokenType.CONTROL), 0.0
+        else:
+            content = content.replace(_LOWER_ONE_EIGHTH_BLOCK, " ")
+            types[token_id], scores[token_id] = int(gguf.TokenType.USER_DEFINED), -1000.0
+        tokens[token_id] = content.encode("utf-8")
+    return Vocab(model="llama", pre="default", tokens=tokens, types=types, scores=scores)
+
+
+def _added_tokens(ckpt: Checkpoint) -> list[tuple[int, str, bool]]:
     """(id, text, special) from added_tokens.json and tokenizer_config.json, later wins."""
     found: dict[int, tuple[str, bool]] = {}
-    added_json = folder / "added_tokens.json"
-    if added_json.is_file():
-        for content, token_id in json.loads(added_json.read_text(encoding="utf-8")).items():
-            found[int(token_id)] = (content, False)
-    config = folder / "tokenizer_config.json"
-    if config.is_file():
-        decoder = json.loads(config.read_text(encoding="utf-8")).get("added_tokens_decoder", {})
-        for token_id, info in decoder.items():
-            found[int(token_id)] = (info["content"], bool(info.get("special")))
+    for content, token_id in (ckpt.json_file("added_tokens.json") or {}).items():
+        found[int(token_id)] = (content, False)
+    decoder = ckpt.tokenizer_config.get("added_tokens_decoder", {})
+    for token_id, info in decoder.items():
+        found[int(token_id)] = (info["content"], bool(info.get("special")))
     return [(i, text, special) for i, (text, special) in sorted(found.items())]
 
 
@@ -276,11 +353,46 @@ _SPECIAL_TYPES = tuple(
 )
 
 
-def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
+class _SpecialVocab(gguf.SpecialVocab):
+    """gguf's reader, given config.json as the checkpoint read it rather than reading it again
+    (the loop is gguf's ``_try_load_from_config_json``)."""
+
+    def __init__(self, ckpt: Checkpoint, **options: Any) -> None:
+        self.config = ckpt.config
+        super().__init__(ckpt.path, **options)
+
+    def _try_load_from_config_json(self, path: Path) -> bool:
+        for typ in self.special_token_types:
+            token_id = self.config.get(f"{typ}_token_id")
+            if token_id is None and "text_config" in self.config:  # multimodal models
+                token_id = self.config["text_config"].get(f"{typ}_token_id")
+            self._set_special_token(typ, token_id)
+        return True
+
+
+def special_vocab(ckpt: Checkpoint, vocab: Vocab) -> gguf.SpecialVocab:
     """bos/eos/unk/pad ids, add_bos/add_eos, merges (BPE) and the chat template."""
-    return gguf.SpecialVocab(
-        folder,
+    specials = _SpecialVocab(
+        ckpt,
         load_merges=vocab.model == "gpt2",
         special_token_types=_SPECIAL_TYPES,
         n_vocab=len(vocab.tokens),
     )
+    if vocab.model == "llama":
+        _template_flags(ckpt, specials)
+    return specials
+
+
+def _template_flags(ckpt: Checkpoint, specials: gguf.SpecialVocab) -> None:
+    """add_bos/add_eos from tokenizer.json's post-processor where tokenizer_config.json does not
+    say (transformers 5 no longer writes add_bos_token there): llama.cpp would otherwise add a
+    BOS to every SentencePiece model, also to Phi-3, whose tokenizer adds none."""
+    data = ckpt.json_file("tokenizer.json") or {}
+    post = data.get("post_processor") or {}
+    if not isinstance(post, dict) or post.get("type") != "TemplateProcessing":
+        return
+    single = post.get("single")
+    if not isinstance(single, list) or not single:
+        return
+    specials.add_special_token.setdefault("bos", "SpecialToken" in single[0])
+    specials.add_special_token.setdefault("eos", "SpecialToken" in single[-1])

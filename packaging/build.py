@@ -1,11 +1,14 @@
 """Build the Huacaya app for this OS, smoke-test it, and package it.
 
-    python packaging/build.py [--dist DIR] [--no-archive]
+    python packaging/build.py [--dist DIR] [--no-archive] [--check]
 
+0. the Qt binding: refused when it loses references (PySide6 6.12 on Python < 3.12 aborts the
+   app, issue 29) or when pyproject.toml does not allow it on this Python (``--check`` stops
+   here);
 1. icons from resources/huacaya.svg (packaging/icons.py);
 2. PyInstaller with packaging/huacaya.spec (onedir, windowed, llama.cpp, the starter model);
-3. smoke test: the bundle's own ``--self-test`` (window offscreen, model, a few tokens), with
-   the cold start to window shown;
+3. smoke test: the bundle's own ``--self-test`` (the bundled Qt binding probed again, window
+   offscreen, model, a few tokens), with the cold start to window shown;
 4. the bundle size against its budget;
 5. the installer for this OS: Linux — a tarball with a .desktop entry and icon, plus an
    AppImage where ``appimagetool`` is on PATH; macOS — a .dmg, signed and notarized when
@@ -28,6 +31,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +67,49 @@ def bundle_paths(dist: Path) -> tuple[Path, Path]:
     folder = dist / APP_NAME
     exe = folder / ("huacaya-cli.exe" if sys.platform == "win32" else "huacaya")
     return folder, exe
+
+
+def binding_requirements(root: Path = ROOT) -> list[str]:
+    """The PySide6-Essentials requirements of pyproject.toml (with their Python markers)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: what pip installed from pyproject.toml
+        lines = metadata.requires("huacaya") or []
+    else:
+        with open(root / "pyproject.toml", "rb") as file:
+            lines = tomllib.load(file)["project"]["dependencies"]
+    return [line for line in lines if re.match(r"(?i)pyside6[-_]essentials\b", line)]
+
+
+def pin_problem(root: Path = ROOT, installed: str | None = None) -> str | None:
+    """Why the installed Qt binding is not one pyproject.toml allows on this Python, or None."""
+    from packaging.requirements import Requirement  # a dependency of PyInstaller
+
+    version = installed or metadata.version("PySide6-Essentials")
+    python = ".".join(map(str, sys.version_info[:2]))
+    for line in binding_requirements(root):
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        if not requirement.specifier.contains(version, prereleases=True):
+            return (
+                f"PySide6-Essentials {version} is installed, but pyproject.toml asks for "
+                f"{requirement.specifier} on Python {python}. Install what it asks for: "
+                f'{sys.executable} -m pip install "PySide6-Essentials{requirement.specifier}"'
+            )
+    return None
+
+
+def check_binding() -> None:
+    """Refuse to bundle a Qt binding that would abort the app (issue 29)."""
+    step("Qt binding")
+    from desktop.ui.binding_check import probe_binding
+
+    report = probe_binding()
+    print(report.describe())
+    problem = report.problem() or pin_problem()
+    if problem:
+        raise SystemExit(f"refusing to build: {problem}")
 
 
 def build(dist: Path, work: Path) -> Path:
@@ -103,6 +150,8 @@ def smoke_test(executable: Path) -> float:
         raise SystemExit(f"smoke test failed (exit {result.returncode})")
     if "Traceback" in result.stderr:
         raise SystemExit("smoke test printed a traceback")
+    if "self-test: Qt binding:" not in result.stdout:
+        raise SystemExit("smoke test did not check the bundled Qt binding")
     match = re.search(r"window shown ([\d.]+) s", result.stdout)
     return float(match[1]) if match else float("nan")
 
@@ -216,8 +265,14 @@ def main() -> int:
     parser.add_argument("--dist", type=Path, default=ROOT / "dist")
     parser.add_argument("--work", type=Path, default=ROOT / "build")
     parser.add_argument("--no-archive", action="store_true", help="skip the installer step")
+    parser.add_argument(
+        "--check", action="store_true", help="only check the Qt binding this build would bundle"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
+    check_binding()
+    if args.check:
+        return 0
     icon_dir = build(args.dist, args.work)
     bundle, executable = bundle_paths(args.dist)
     cold_start = smoke_test(executable)

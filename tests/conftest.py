@@ -10,8 +10,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine
-from desktop.core.models.probe import CACHE_ENV
 from desktop.core.models.starter import starter_model_path
 from desktop.core.settings import GenerationSettings
 from tests.hub_server import LoopbackHub
@@ -39,20 +39,18 @@ def greedy(max_tokens: int = 64) -> GenerationSettings:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_model_checks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One verdict file for the first-open check across all tests' homes (and their children).
-
-    Without it every test's fresh home would open each model in a child process once more.
-    Tests of the check itself point ``HUACAYA_MODEL_CHECKS`` at their own file.
-    """
-    path = tmp_path_factory.mktemp("model-checks") / "model-checks.json"
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache folder (``HUACAYA_CACHE``) for all tests' homes and their children: it holds
+    what is worked out again in every fresh home otherwise, such as the verdict of opening each
+    model in a child process first. Tests of such a check point it at a folder of their own."""
+    path = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get(paths.CACHE_ENV)
+    os.environ[paths.CACHE_ENV] = str(path)
     yield path
     if previous is None:
-        os.environ.pop(CACHE_ENV, None)
+        os.environ.pop(paths.CACHE_ENV, None)
     else:
-        os.environ[CACHE_ENV] = previous
+        os.environ[paths.CACHE_ENV] = previous
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +74,7 @@ def starter_path() -> Path:
 @pytest.fixture(scope="session")
 def smollm_checkpoint(tmp_path_factory: pytest.TempPathFactory, starter_path: Path) -> Path:
     """SmolLM2-135M-Instruct as a Hugging Face checkpoint, rebuilt from the starter GGUF."""
-    from tests.conversion.checkpoints import build_smollm_checkpoint
+    from benchmarks.checkpoints import build_smollm_checkpoint
 
     return build_smollm_checkpoint(starter_path, tmp_path_factory.mktemp("smollm2-hf"))
 

@@ -42,6 +42,7 @@ class Knobs:
     redirect_to_cdn: bool = False  # answer /resolve/ with a 302 to another host, like the Hub
     drop_every: int | None = None  # close every connection after this many bytes of a file
     stall_metadata: bool = False  # /api/models/{repo} never answers
+    stall_search: bool = False  # /api/models (a search) never answers
     stall_body: bool = False  # a file's headers come, then silence
     drip_every: float = 0.0  # a file's body comes one byte per this many seconds
     endless_body: bool = False  # a file's body is junk without end (no Content-Length)
@@ -187,6 +188,9 @@ class LoopbackHub:
                 )
             return
         if path == "/api/models":
+            if self.knobs.stall_search:
+                self._stall()
+                return
             self._search(handler, query)
             return
         if path.startswith(("/api/models/", "/api/datasets/")):

@@ -23,6 +23,7 @@ from pathlib import Path
 import llama_cpp
 import numpy as np
 
+from conversion import llama_log
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.prompts import Message
 from desktop.core.chat.response import AnswerRequest
@@ -75,6 +76,7 @@ class Scorer:
 
     def __init__(self, path: Path, n_ctx: int = 1024) -> None:
         self.path = Path(path)
+        llama_log.install()  # llama.cpp as the app runs it (its AMX workaround included)
         self.llama = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=n_ctx,

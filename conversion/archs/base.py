@@ -8,6 +8,7 @@ Q/K permutation, Gemma's norm offset). ``convert.py`` asks it for a plan and sta
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -16,7 +17,7 @@ import gguf
 import numpy as np
 
 from conversion.checkpoint import Checkpoint
-from conversion.errors import CheckpointError, UnsupportedModelError
+from conversion.errors import CheckpointError, ImplausibleConfigError, UnsupportedModelError
 
 Loader = Callable[[str], np.ndarray]  # HF tensor name → float32 data
 
@@ -28,6 +29,8 @@ class PlannedTensor:
     load: Callable[[], np.ndarray]  # float32 data, transformed
     force_f32: bool = False
 
+
+_LAYER_INDEX = re.compile(r"(?:^|\.)(?:layers|layer|h|blocks)\.(\d+)\.")
 
 # GGUF tensors llama.cpp always reads as F32 (as its own converter writes them)
 F32_TENSORS = ("position_embd.weight", "token_types.weight")
@@ -144,6 +147,46 @@ class Architecture:
             "ffn_norm.weight": (hidden,),
             "output_norm.weight": (hidden,),
         }
+
+    def check_against_weights(
+        self, names: list[str], shape_of: Callable[[str], tuple[int, ...]]
+    ) -> int:
+        """Compare config.json with the tensors present (the second of the checks
+        ``conversion.config_checks`` describes); return the vocabulary size the token
+        embeddings hold (what the vocabulary is built to, never more)."""
+        ckpt, folder = self.ckpt, self.ckpt.path.name
+        indices = [int(m[1]) for n in names if (m := _LAYER_INDEX.search(n))]
+        present = max(indices) + 1 if indices else 0
+        if present != ckpt.n_layers:
+            raise ImplausibleConfigError(
+                f"config.json of “{folder}” says the model has {ckpt.n_layers:,} layers "
+                f"(num_hidden_layers), but its weights hold {present:,}."
+            )
+        hidden = int(ckpt.config["hidden_size"])
+        for name in names:
+            hf_name = self.hf_name(name)
+            mapped = hf_name and self.tensor_map.get_name(
+                hf_name, try_suffixes=(".weight", ".bias")
+            )
+            if mapped != "token_embd.weight":
+                continue
+            shape = tuple(shape_of(name))
+            if len(shape) != 2 or shape[1] != hidden:
+                raise ImplausibleConfigError(
+                    f"The token embeddings {name} of “{folder}” have shape {list(shape)}, but "
+                    f"config.json says hidden_size {hidden:,}."
+                )
+            declared = ckpt.config.get("vocab_size")
+            if declared is not None and declared != shape[0]:
+                raise ImplausibleConfigError(
+                    f"config.json of “{folder}” says vocab_size {declared:,}, but its token "
+                    f"embeddings have {shape[0]:,} rows."
+                )
+            return shape[0]
+        raise ImplausibleConfigError(
+            f"The weights of “{folder}” hold no token embeddings.",
+            "A shard may be missing or the download incomplete.",
+        )
 
     def transform(self, gguf_name: str, data: np.ndarray) -> np.ndarray:
         """The tensor as llama.cpp wants it (identity for most)."""

@@ -1,15 +1,17 @@
 """BERT encoders (``BertModel``; sentence-transformers checkpoints such as all-MiniLM-L6-v2):
 learned position and token-type embeddings, LayerNorm with biases, non-causal attention, and
-the sentence pooling (mean, CLS or last token) read from ``1_Pooling/config.json``.
+the sentence pooling (mean, CLS or last token) read from ``1_Pooling/config.json``; and BERT
+cross-encoders (``BertForSequenceClassification``), which llama.cpp runs with rank pooling.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import gguf
 
-from conversion.archs.base import Architecture
+from conversion.archs.base import Architecture, Loader, PlannedTensor
 from conversion.checkpoint import read_json
 from conversion.errors import CheckpointError, UnsupportedModelError
 
@@ -86,7 +88,7 @@ class Bert(Architecture):
     def add_tokenizer_metadata(self, writer: gguf.GGUFWriter) -> None:
         writer.add_token_type_count(int(self.config.get("type_vocab_size", 1)))
         # llama.cpp lowercases WordPiece input unless told otherwise: say what the model does
-        flags = normalizer_flags(read_json(self.ckpt.path / "tokenizer.json").get("normalizer"))
+        flags = normalizer_flags(self.ckpt.tokenizer_json.get("normalizer"))
         for name, value in flags.items():
             writer.add_bool(f"tokenizer.ggml.normalizer.{name}", value)
 
@@ -133,3 +135,56 @@ def normalizer_flags(normalizer: dict | None) -> dict[str, bool]:  # type: ignor
                 if isinstance(step.get(name), bool):
                     flags[name] = step[name]
     return flags
+
+
+class BertCrossEncoder(Bert):
+    """A BERT cross-encoder (``BertForSequenceClassification`` with one output, such as
+    cross-encoder/ms-marco-MiniLM-L-6-v2): the encoder, then BERT's pooler (a dense layer and
+    tanh over the [CLS] token) and the classifier, giving one relevance score for a (query,
+    passage) pair. llama.cpp runs it with rank pooling: the pooler is its ``cls`` tensor and
+    the classifier its ``cls.output``, and the score comes out as the sequence's embedding.
+
+    llama.cpp's own converter leaves the pooler out of BERT models (its BERT is for
+    embeddings); a BERT cross-encoder needs it, so this writes it."""
+
+    hf_names = ("BertForSequenceClassification",)
+    examples = "BERT cross-encoders (rerankers) such as cross-encoder/ms-marco-MiniLM-L-6-v2"
+    global_tensors = (*Bert.global_tensors, "cls", "cls.output")
+
+    def plan(
+        self,
+        names: list[str],
+        shape_of: Callable[[str], tuple[int, ...]],
+        load: Loader,
+        vocab_size: int,
+    ) -> list[PlannedTensor]:
+        # transformers 5 leaves the default labels out of config.json: the weights tell
+        classifier = next((n for n in names if n.endswith("classifier.weight")), None)
+        count = int(shape_of(classifier)[0]) if classifier else 0
+        if count != 1:
+            raise UnsupportedModelError(
+                f"“{self.ckpt.path.name}” classifies into {count} labels; a reranker gives "
+                "one relevance score.",
+                "Choose a cross-encoder with a single output, e.g. "
+                "cross-encoder/ms-marco-MiniLM-L-6-v2.",
+            )
+        return super().plan(names, shape_of, load, vocab_size)
+
+    def pooling(self) -> gguf.PoolingType | None:
+        return gguf.PoolingType.RANK
+
+    def hf_name(self, name: str) -> str | None:
+        name = name.removeprefix("bert.")
+        if name.startswith("pooler.dense."):
+            return "classifier.dense." + name.removeprefix("pooler.dense.")  # → cls
+        if name.startswith("classifier."):
+            return "classifier.out_proj." + name.removeprefix("classifier.")  # → cls.output
+        return super().hf_name(name)
+
+    def expected_shapes(self, vocab_size: int) -> dict[str, tuple[int, ...]]:
+        hidden = int(self.config["hidden_size"])
+        return {
+            **super().expected_shapes(vocab_size),
+            "cls.weight": (hidden, hidden),
+            "cls.output.weight": (1, hidden),
+        }

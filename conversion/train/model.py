@@ -2,41 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
-
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from conversion.errors import TrainingError
 
 PAD_TOKEN = "[PAD]"
-
-
-@dataclass
-class Precision:
-    name: str  # bf16, fp16 or fp32
-    tf32: bool
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name, torch.float32)
-
-
-def choose_precision(requested: str) -> Precision:
-    """bf16 + tf32 where the hardware has them (Stanford's setting), fp32 elsewhere (CPU, MPS)."""
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    tf32 = cuda and torch.cuda.get_device_capability()[0] >= 8
-    if requested == "auto":
-        return Precision("bf16" if bf16 else "fp32", tf32)
-    if requested == "bf16" and not bf16:
-        raise TrainingError(
-            "bf16 training needs a GPU that supports it.", "Use --precision auto or fp32."
-        )
-    if requested == "fp16" and not cuda:
-        raise TrainingError("fp16 training needs a CUDA GPU.", "Use --precision auto or fp32.")
-    return Precision(requested, tf32)
 
 
 def load_tokenizer(base: str):  # type: ignore[no-untyped-def]
@@ -57,11 +28,56 @@ def load_tokenizer(base: str):  # type: ignore[no-untyped-def]
     return tokenizer
 
 
-def load_model(base: str, dtype: torch.dtype) -> PreTrainedModel:
+def load_model(base: str, dtype: torch.dtype, attention: str | None = None) -> PreTrainedModel:
+    """The model in ``dtype`` (fp32 for a full fine-tune: Stanford's master weights)."""
+    extra = {"attn_implementation": attention} if attention else {}
     try:
-        return AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        return AutoModelForCausalLM.from_pretrained(base, dtype=dtype, **extra)
     except (OSError, ValueError) as exc:
         raise TrainingError(f"Could not load the model “{base}”: {exc}") from exc
+
+
+def activation_bytes_per_token(
+    model: PreTrainedModel, compute_bytes: int, checkpointed: bool
+) -> int:
+    """A generous estimate of what training keeps per token for the backward pass: per layer the
+    norm, attention and MLP activations in the compute precision plus the fp32 residual stream
+    (autocast keeps it in the weights' precision); with gradient checkpointing, the layer inputs.
+    """
+    config = model.config
+    hidden = int(getattr(config, "hidden_size", 1024))
+    ffn = int(getattr(config, "intermediate_size", 4 * hidden) or 4 * hidden)
+    layers = int(getattr(config, "num_hidden_layers", 12))
+    if checkpointed:
+        per_layer = 4 * hidden
+    else:
+        per_layer = compute_bytes * (8 * hidden + 4 * ffn) + 4 * 4 * hidden
+    return layers * per_layer + 16 * hidden
+
+
+def default_token_budget(
+    model: PreTrainedModel,
+    max_length: int,
+    static_bytes: int,
+    compute_bytes: int,
+    checkpointed: bool,
+    shards: int = 1,
+) -> int:
+    """Tokens per micro-batch that fit: the device's memory less the weights, gradients and
+    optimizer state (``static_bytes``, divided over FSDP/ZeRO shards) and a margin, over the
+    activations per token. On a CPU a quarter of the free RAM (the machine stays usable)."""
+    import psutil
+
+    per_token = activation_bytes_per_token(model, compute_bytes, checkpointed)
+    if torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+        free = 0.85 * total - static_bytes / shards - 2 * 2**30
+        ceiling = 131_072
+    else:
+        free = 0.25 * psutil.virtual_memory().available
+        ceiling = 16_384
+    budget = int(free // per_token) // 128 * 128
+    return max(max_length, min(budget, ceiling))
 
 
 def add_pad_token(tokenizer, model: PreTrainedModel) -> bool:  # type: ignore[no-untyped-def]
@@ -95,11 +111,6 @@ def decoder_layer_classes(model: PreTrainedModel) -> list[str]:
             "Use DDP or DeepSpeed (--deepspeed) for this model.",
         )
     return found
-
-
-def accepts_logits_to_keep(model: PreTrainedModel) -> bool:
-    """Whether the forward can skip the vocabulary projection where nothing is trained."""
-    return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
 def clean_for_saving(tokenizer) -> None:  # type: ignore[no-untyped-def]

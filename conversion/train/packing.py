@@ -31,25 +31,41 @@ from dataclasses import dataclass
 import torch
 
 from conversion.train.examples import IGNORE_INDEX
+from conversion.train.speed import ModelFlops
 
 REAL_TOKENS = "num_tokens"  # in each batch: tokens that are not padding (taken out before forward)
+TRAINED = "trained_tokens"  # positions whose next token carries loss
+PAIRS = "attention_pairs"  # Σ n² over the examples (for the attention FLOPs)
 
 
 @dataclass
 class TokenCounter:
-    """Tokens trained on so far: real ones, and the padded size of the tensors they came in."""
+    """Tokens trained on so far: real ones, the padded size of the tensors they came in, and
+    the model FLOPs they cost (when ``flops`` is given: see :mod:`conversion.train.speed`)."""
 
     tokens: int = 0
     positions: int = 0
+    model_flops: float = 0.0
+    flops: ModelFlops | None = None
 
     @property
     def padding_fraction(self) -> float:
         return 1.0 - self.tokens / self.positions if self.positions else 0.0
 
     def count(self, batch: dict) -> None:  # type: ignore[type-arg]
-        """Take the batch's real-token count out of it (the model must not see it)."""
-        self.tokens += int(batch.pop(REAL_TOKENS))
-        self.positions += batch["input_ids"].numel()
+        """Count a padded batch (taking our counts out of it: the model must not see them) or a
+        step of micro-batches (whose counts the collator made as plain numbers)."""
+        if "micro_batches" in batch:
+            tokens, positions = int(batch["num_tokens"]), int(batch["positions"])
+            trained, pairs = int(batch["trained_tokens"]), int(batch["attention_pairs"])
+        else:
+            tokens = int(batch.pop(REAL_TOKENS))
+            trained, pairs = int(batch.pop(TRAINED)), int(batch.pop(PAIRS))
+            positions = batch["input_ids"].numel()
+        self.tokens += tokens
+        self.positions += positions
+        if self.flops is not None:
+            self.model_flops += self.flops.step(tokens, trained, pairs)
 
 
 @dataclass
@@ -73,11 +89,14 @@ class PaddedCollator:
             input_ids[row, :n] = torch.tensor(feature["input_ids"])
             labels[row, :n] = torch.tensor(feature["labels"])
             attention_mask[row, :n] = 1
+        lengths = [len(f["input_ids"]) for f in features]
         return {
             "input_ids": input_ids,
             "labels": labels,
             "attention_mask": attention_mask,
-            REAL_TOKENS: int(attention_mask.sum()),
+            REAL_TOKENS: sum(lengths),
+            TRAINED: int((labels[:, 1:] != IGNORE_INDEX).sum()),
+            PAIRS: sum(n * n for n in lengths),
         }
 
 

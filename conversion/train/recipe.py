@@ -41,10 +41,14 @@ class TrainConfig:
     seed: int = 42
     max_steps: int = 0  # 0: run the epochs
     limit: int = 0  # 0: every record
-    packing: bool = True
-    pack_length: int = 0  # tokens per packed row (0: max_length); flash-attention packs one row
+    packing: bool = True  # False: Stanford's padded batches of per_device_batch examples
+    tokens_per_micro_batch: int = 0  # 0: what fits the device's memory (packing only)
+    attention: str = "auto"  # auto (flash-attention, else FlexAttention on CUDA, else sdpa rows)
+    pack_length: int = 0  # tokens per packed row for sdpa (0: max_length)
+    compile: bool = False  # torch.compile each decoder layer
     group_by_length: bool = False
     precision: str = "auto"  # auto (bf16 + tf32 where the hardware has them), bf16, fp16, fp32
+    lean: bool = False  # bf16 weights + Kahan-summed AdamW (10 bytes per parameter, one device)
     gradient_checkpointing: bool = False
     lora: bool = False
     lora_r: int = ALPACA_LORA["lora_r"]
@@ -77,11 +81,23 @@ class TrainConfig:
             )
         return self.global_batch // per_step
 
+    def examples_per_process(self, world_size: int) -> int:
+        """With token-sized micro-batches each process takes its share of a step at once."""
+        if self.global_batch % world_size:
+            raise TrainingError(
+                f"A global batch of {self.global_batch} cannot be split over {world_size} "
+                "processes.",
+                "Choose --global-batch as a multiple of the number of processes.",
+            )
+        return self.global_batch // world_size
+
     def check(self) -> None:
         problems = []
-        for name in ("global_batch", "per_device_batch", "max_length", "save_steps"):
+        for name in ("global_batch", "per_device_batch", "max_length"):
             if getattr(self, name) <= 0:
                 problems.append(f"--{name.replace('_', '-')} must be positive")
+        if self.save_steps < 0:
+            problems.append("--save-steps must be positive (or 0: no checkpoints)")
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("--epochs or --max-steps must be positive")
         if self.lr <= 0:
@@ -90,6 +106,12 @@ class TrainConfig:
             problems.append("choose FSDP or DeepSpeed, not both")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("--precision must be auto, bf16, fp16 or fp32")
+        if self.attention not in ("auto", "flash", "flex", "sdpa"):
+            problems.append("--attention must be auto, flash, flex or sdpa")
+        if self.tokens_per_micro_batch < 0:
+            problems.append("--tokens-per-micro-batch must be positive (or 0: automatic)")
+        elif 0 < self.tokens_per_micro_batch < self.max_length:
+            problems.append("--tokens-per-micro-batch must hold one example of --max-length")
         if problems:
             raise TrainingError("; ".join(problems).capitalize() + ".")
 
@@ -98,5 +120,7 @@ class TrainConfig:
 
     def run_identity(self) -> dict[str, Any]:
         """What must match for a second start with the same --out to be a resume of this run."""
+        # how micro-batches are laid out changes the speed, not the steps
         ignored = {"out", "threads", "export_gguf", "name", "save_steps", "save_total_limit"}
+        ignored |= {"tokens_per_micro_batch", "attention", "pack_length", "compile"}
         return {k: v for k, v in self.to_dict().items() if k not in ignored}

@@ -18,27 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import PrinterCallback, Trainer, TrainingArguments
+from transformers import PrinterCallback, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging as transformers_logging
 
 from conversion import alpaca
 from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
-from conversion.train import distributed, lora
+from conversion.train import distributed, layout, lora
 from conversion.train.callbacks import ReportingCallback, TrainStatus
 from conversion.train.data import TrainingData, load_training_data
 from conversion.train.examples import Example, build_examples
-from conversion.train.model import (
-    accepts_logits_to_keep,
-    add_pad_token,
-    choose_precision,
-    clean_for_saving,
-    decoder_layer_classes,
-    load_model,
-    load_tokenizer,
-)
-from conversion.train.packing import PackedCollator, PaddedCollator, TokenCounter
+from conversion.train.loss import remove_response_loss
+from conversion.train.model import add_pad_token, clean_for_saving, load_model, load_tokenizer
+from conversion.train.packing import TokenCounter
+from conversion.train.precision import PrecisionPlan, fold_kahan_into_fp32, plan_precision
 from conversion.train.recipe import TrainConfig
 from conversion.train.run_record import (
     LOSS_PLOT,
@@ -52,6 +46,8 @@ from conversion.train.run_record import (
     read_manifest,
     write_manifest,
 )
+from conversion.train.speed import ModelFlops, peak_tflops
+from conversion.train.trainer import StepTrainer
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +64,6 @@ class TrainResult:
     final_loss: float
     resumed_from: int  # the step the run resumed at (0 for a fresh start)
     examples: int
-
-
-class CountingTrainer(Trainer):
-    """The Trainer, counting the tokens of each micro-batch it trains on (for tokens/s; the
-    data loader runs ahead of training, so the collator cannot count them)."""
-
-    def __init__(self, *args, counter: TokenCounter, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.counter = counter
-
-    def training_step(self, model, inputs, num_items_in_batch=None):  # type: ignore[no-untyped-def]
-        self.counter.count(inputs)
-        return super().training_step(model, inputs, num_items_in_batch)
 
 
 class ExampleDataset(torch.utils.data.Dataset):
@@ -109,11 +92,21 @@ def train(
             "On CPUs, launch the same command without it: several processes train with DDP.",
         )
     transformers_logging.disable_progress_bar()  # we show our own progress
+    # transformers ≥ 5.2x (which installs `kernels`) fetches kernels from the Hub on CUDA and
+    # refused them on the H200 ("could not verify publisher trust status"): a training run uses
+    # its own kernels and must work offline. The user can still turn them on.
+    os.environ.setdefault("USE_HUB_KERNELS", "NO")
     if config.threads:
         torch.set_num_threads(config.threads)
     world = distributed.world_size()
-    accumulation = config.accumulation_steps(world)
-    precision = choose_precision(config.precision)
+    plan = plan_precision(
+        config.precision,
+        lora=config.lora,
+        fsdp=config.fsdp,
+        deepspeed=bool(config.deepspeed),
+        lean=config.lean,
+    )
+    batches = layout.plan_layout(config, world)
     progress(0.0, "reading the data")
     data = load_training_data(config.data, config.limit)
     tokenizer = load_tokenizer(config.base)
@@ -122,13 +115,8 @@ def train(
     cancel.check()
 
     main = distributed.is_main_process()
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        manifest = _manifest(config, data, precision.name, world, accumulation)
-        manifest["resumed_from_step"] = resume_step
-        write_manifest(out, manifest)
     progress(0.01, f"loading {config.base}")
-    model = load_model(config.base, precision.dtype)
+    model = load_model(config.base, plan.torch_load_dtype, batches.attention)
     if config.lora:
         lora.use_existing_pad_token(tokenizer)
     else:
@@ -144,29 +132,35 @@ def train(
         )
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    layout.prepare(model, config, batches, plan, world)
+    counter = TokenCounter(flops=ModelFlops.of(model))
+    causal_lm = model  # the model whose forward trains on micro-batches (LoRA wraps it)
     if config.lora:
         model = lora.wrap(model, config)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = _manifest(config, data, plan, batches, world)
+        manifest["resumed_from_step"] = resume_step
+        write_manifest(out, manifest)
 
-    counter = TokenCounter()
-    if config.packing:
-        one_row = "flash" in str(getattr(model.config, "_attn_implementation", ""))
-        collator = PackedCollator(
-            tokenizer.pad_token_id,
-            None if one_row else config.pack_length or config.max_length,
-            accepts_logits_to_keep(model),
-        )
-    else:
-        collator = PaddedCollator(tokenizer.pad_token_id)
     metrics = MetricsFile(out / METRICS) if main else None
     reporter = ReportingCallback(
-        counter, metrics, sub_range(progress, 0.03, 0.97), cancel, on_status
+        counter,
+        metrics,
+        sub_range(progress, 0.03, 0.97),
+        cancel,
+        on_status,
+        peak_tflops=peak_tflops(plan.mixed),
     )
-    trainer = CountingTrainer(
+    trainer = StepTrainer(
         counter=counter,
+        plan=plan,
+        lean=config.lean,
+        fsdp=config.fsdp,
         model=model,
-        args=_arguments(config, out, precision, accumulation, model),
+        args=_arguments(config, out, plan, batches),
         train_dataset=ExampleDataset(trainable),
-        data_collator=collator,
+        data_collator=layout.collator(batches, tokenizer.pad_token_id),
         processing_class=tokenizer,
         callbacks=[reporter],
     )
@@ -183,7 +177,10 @@ def train(
     tokenizer.chat_template = alpaca.CHAT_TEMPLATE  # what the model was trained on
     clean_for_saving(tokenizer)
     trainer.model.config.use_cache = True  # turned off for training; inference wants it
-    trainer.save_model(str(model_dir))
+    if config.lean:  # weight + Kahan compensation: the fp32 values the optimizer summed
+        fold_kahan_into_fp32(trainer.model, trainer.optimizer)
+    _save(trainer, config, model_dir)
+    remove_response_loss(causal_lm)
     final_loss = metrics.rows[-1].loss if metrics and metrics.rows else float(output.training_loss)
     if main:
         plot_loss(out / METRICS, out / LOSS_PLOT, f"{Path(config.base).name} on {data.source}")
@@ -196,12 +193,25 @@ def train(
             examples=len(trainable),
             examples_without_response=len(examples) - len(trainable),
             padding_fraction=round(counter.padding_fraction, 4),
+            **reporter.summary(),
         )
         write_manifest(out, manifest)
     progress(1.0, f"done: {trainer.state.global_step} steps, loss {final_loss:.4f}")
     return TrainResult(
         out, model_dir, trainer.state.global_step, final_loss, resume_step, len(trainable)
     )
+
+
+def _save(trainer: StepTrainer, config: TrainConfig, model_dir: Path) -> None:
+    if not config.deepspeed:
+        trainer.save_model(str(model_dir))
+        return
+    state = distributed.fp32_state_dict(trainer.model_wrapped)  # every process takes part
+    if trainer.args.should_save:
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model_wrapped)
+        unwrapped.save_pretrained(model_dir, state_dict=state)
+        if trainer.processing_class is not None:
+            trainer.processing_class.save_pretrained(model_dir)
 
 
 def finished_run(config: TrainConfig) -> TrainResult | None:
@@ -224,40 +234,45 @@ def finished_run(config: TrainConfig) -> TrainResult | None:
     )
 
 
-def _arguments(
-    config: TrainConfig, out: Path, precision, accumulation: int, model
-) -> TrainingArguments:  # type: ignore[no-untyped-def]
+def _arguments(config: TrainConfig, out: Path, plan: PrecisionPlan, batches: layout.Layout):  # type: ignore[no-untyped-def]
     extra: dict = {}  # type: ignore[type-arg]
+    cuda = torch.cuda.is_available()
     if config.fsdp:
-        extra.update(distributed.fsdp_arguments(decoder_layer_classes(model)))
+        extra.update(distributed.fsdp_arguments(batches.layer_classes))
     if config.deepspeed:
         extra["deepspeed"] = distributed.deepspeed_config(config.deepspeed)
-    if distributed.world_size() > 1 and not torch.cuda.is_available():
-        # several CPU processes: without use_cpu, accelerate would not set up DDP at all
-        extra.update(use_cpu=True, ddp_backend="gloo")
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if not cuda and (distributed.world_size() > 1 or (plan.mixed == "bf16" and not mps)):
+        # several CPU processes (without use_cpu accelerate would not set up DDP at all), or
+        # bf16 autocast on the CPU, which the Trainer only allows with use_cpu
+        extra["use_cpu"] = True
+        if distributed.world_size() > 1:
+            extra["ddp_backend"] = "gloo"
+    if cuda and batches.packing:  # steps built ahead, in a worker, copied while the GPU works
+        extra.update(dataloader_num_workers=1, dataloader_prefetch_factor=2)
     return TrainingArguments(
         output_dir=str(out / CHECKPOINTS),
-        per_device_train_batch_size=config.per_device_batch,
-        gradient_accumulation_steps=accumulation,
+        per_device_train_batch_size=batches.examples_per_batch,
+        gradient_accumulation_steps=batches.accumulation,
         learning_rate=config.lr,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # below 1: a ratio of the total steps
         lr_scheduler_type=config.scheduler,
-        bf16=precision.name == "bf16",
-        fp16=precision.name == "fp16",
-        tf32=True if precision.tf32 else None,
+        bf16=plan.mixed == "bf16",
+        fp16=plan.mixed == "fp16",
+        tf32=True if plan.tf32 else None,
         logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_steps,
+        save_strategy="steps" if config.save_steps else "no",
+        save_steps=config.save_steps or 1,
         save_total_limit=config.save_total_limit,
         seed=config.seed,
         data_seed=config.seed,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         remove_unused_columns=False,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=cuda,
+        accelerator_config={"non_blocking": cuda},
         report_to="none",
         disable_tqdm=True,
         ddp_find_unused_parameters=False,
@@ -314,7 +329,7 @@ def _last_complete_checkpoint(folder: Path) -> tuple[int, str | None]:
     return 0, None
 
 
-def _manifest(config, data: TrainingData, precision: str, world: int, accumulation: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _manifest(config, data: TrainingData, plan: PrecisionPlan, batches, world: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
     return {
         "status": "running",
         "started_at": now(),
@@ -324,9 +339,10 @@ def _manifest(config, data: TrainingData, precision: str, world: int, accumulati
         "data": {"source": data.source, "files": data.files, "revision": data.revision},
         "data_sha256": data.sha256,
         "records": len(data.records),
-        "precision": precision,
+        "precision": plan.to_dict(),
+        "batches": batches.describe(),
         "world_size": world,
-        "gradient_accumulation_steps": accumulation,
+        "gradient_accumulation_steps": batches.accumulation,
         "versions": package_versions(),
         "git_revision": git_revision(),
         "hardware": hardware(),

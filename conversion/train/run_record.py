@@ -22,6 +22,7 @@ MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
 LOSS_PLOT = "loss.png"
 METRIC_COLUMNS = ("step", "loss", "learning_rate", "tokens_per_second", "epoch")
+SPEED_COLUMNS = ("mfu", "peak_memory_gib", "seconds")  # empty where unknown (MFU on a CPU)
 PACKAGES = ("huacaya", "torch", "transformers", "peft", "accelerate", "deepspeed", "tokenizers")
 
 
@@ -104,6 +105,9 @@ class MetricRow:
     learning_rate: float
     tokens_per_second: float
     epoch: float
+    mfu: float | None = None  # model FLOPs utilisation, 0–1
+    peak_memory_gib: float | None = None
+    seconds: float | None = None  # the step's wall time
 
 
 class MetricsFile:
@@ -121,10 +125,14 @@ class MetricsFile:
         self.rows = [r for r in self.rows if r.step < row.step] + [row]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(METRIC_COLUMNS)
+        writer.writerow(METRIC_COLUMNS + SPEED_COLUMNS)
         for r in self.rows:
             rate, speed = f"{r.learning_rate:.6e}", f"{r.tokens_per_second:.1f}"
-            writer.writerow([r.step, f"{r.loss:.6f}", rate, speed, f"{r.epoch:.4f}"])
+            extra = [
+                "" if value is None else f"{value:.{digits}f}"
+                for value, digits in ((r.mfu, 4), (r.peak_memory_gib, 2), (r.seconds, 3))
+            ]
+            writer.writerow([r.step, f"{r.loss:.6f}", rate, speed, f"{r.epoch:.4f}", *extra])
         atomic_write_text(self.path, buffer.getvalue())
 
 
@@ -136,9 +144,16 @@ def read_metrics(path: Path) -> list[MetricRow]:
     rows = []
     for record in csv.DictReader(io.StringIO(text)):
         try:
-            rows.append(MetricRow(*(float(record[c]) for c in METRIC_COLUMNS)))
+            row = MetricRow(*(float(record[c]) for c in METRIC_COLUMNS))
         except (KeyError, TypeError, ValueError):
             continue
+        for column in SPEED_COLUMNS:  # absent in runs recorded before these columns
+            value = record.get(column) or ""
+            try:
+                setattr(row, column, float(value) if value else None)
+            except ValueError:
+                continue
+        rows.append(row)
     for row in rows:
         row.step = int(row.step)
     return rows

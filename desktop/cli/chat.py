@@ -13,7 +13,7 @@ from typing import TextIO
 
 from conversion.progress import cancel_on_interrupt
 from desktop.cli import docs
-from desktop.cli.arguments import positive
+from desktop.cli.arguments import positive, sampling
 from desktop.core import settings as settings_store
 from desktop.core.chat.answer import run_answer
 from desktop.core.chat.engine import ChatEngine
@@ -40,9 +40,13 @@ def add_chat_options(parser: argparse.ArgumentParser) -> None:
         "default model, else the starter model)",
     )
     parser.add_argument("--ctx", type=positive, help="context length in tokens")
-    parser.add_argument("--temperature", "-t", type=float, help="0 answers greedily")
-    parser.add_argument("--max-tokens", "-n", type=positive, help="longest answer in tokens")
-    parser.add_argument("--seed", type=int, help="fixed seed for repeatable answers")
+    parser.add_argument(
+        "--temperature", "-t", type=sampling("temperature"), help="0 answers greedily"
+    )
+    parser.add_argument(
+        "--max-tokens", "-n", type=sampling("max_tokens"), help="longest answer in tokens"
+    )
+    parser.add_argument("--seed", type=sampling("seed"), help="fixed seed for repeatable answers")
     parser.add_argument("--system", default="", help="system prompt")
     parser.add_argument(
         "--format",
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         session.configure(system_prompt=args.system, prompt_format=args.format)
         if args.docs:
             documents = docs.documents_for_chat(
-                session, args.docs, info.context_length, generation.max_tokens
+                session, args.docs, info.context_length, generation.max_tokens, info.parameter_count
             )
         interactive = args.question is None and sys.stdin.isatty()
         chat = TerminalChat(engine, session, show_stats=args.stats or interactive)

@@ -16,9 +16,10 @@ from conversion.progress import ProgressBar, cancel_on_interrupt
 from desktop.cli.arguments import positive
 from desktop.core import secrets
 from desktop.core.chat.session import ChatSession
-from desktop.core.documents.context import budget_chars
+from desktop.core.documents.context import budget_for
 from desktop.core.documents.indexer import IndexReport
 from desktop.core.documents.library import Documents
+from desktop.core.documents.reranker_model import installed_reranker
 from desktop.core.hub.client import HubClient
 from desktop.core.hub.download import human_bytes
 from desktop.core.models.embedding_model import (
@@ -62,6 +63,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     reindex.add_argument("collection")
     reindex.add_argument("--full", action="store_true", help="read and embed every file again")
+    reranker = actions.add_parser(
+        "reranker",
+        help="rerank searches with a cross-encoder from the Hugging Face Hub (or --off)",
+    )
+    reranker.add_argument(
+        "model",
+        nargs="?",
+        default="",
+        metavar="REPO",
+        help="e.g. cross-encoder/ms-marco-MiniLM-L-6-v2 (downloaded and converted once); "
+        "without it: say which one is used",
+    )
+    reranker.add_argument("--off", action="store_true", help="search without a reranker")
     search = actions.add_parser(
         "search", help="the best passages: path, page (- for files without pages), text"
     )
@@ -75,8 +89,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     store = SettingsStore()
-    wanted = getattr(args, "model", "")
-    if wanted and store.settings.offline and needs_download(wanted):
+    wanted = getattr(args, "model", "") if not getattr(args, "off", False) else ""
+    if args.docs_command == "reranker":
+        missing = bool(wanted) and installed_reranker(check_model_name(wanted)) is None
+    else:
+        missing = bool(wanted) and needs_download(wanted)
+    if missing and store.settings.offline:
         store.update(offline=False)  # as `models pull`: asking for a download ends offline mode
         print("huacaya: offline mode is now off (you asked to use the Hub).", file=sys.stderr)
     hub = HubClient(secrets.get_token, lambda: store.settings.offline)
@@ -91,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             documents.remove(args.collection)
             print(f"Removed the collection “{args.collection}” (your files are untouched).")
             return 0
+        if command == "reranker":
+            return _reranker(documents, args.model, args.off)
         if command == "search":
             for hit in documents.search([args.collection], args.query, args.limit, args.method):
                 text = " ".join(hit.chunk.text.split())
@@ -105,6 +125,22 @@ def run(args: argparse.Namespace) -> int:
         return index(documents, args.collection)
     finally:
         documents.close()
+
+
+def _reranker(documents: Documents, model: str, off: bool) -> int:
+    if off or model:
+        bar = ProgressBar(message_width=None)
+        with cancel_on_interrupt() as cancel:
+            try:
+                documents.use_reranker("" if off else model, bar, cancel)
+            except Cancelled:
+                bar.finish()
+                print("Stopped. Run the same command again to continue.", file=sys.stderr)
+                return 130
+        bar.finish()
+    name = documents.reranker_name
+    print(f"Searches are reranked by {name}." if name else "Searches are not reranked.")
+    return 0
 
 
 def _add(documents: Documents, name: str, paths: list[str], model: str) -> bool:
@@ -192,9 +228,14 @@ def _models(documents: Documents, remove: str) -> int:
 
 
 def documents_for_chat(
-    session: ChatSession, names: list[str], context_tokens: int, answer_tokens: int
+    session: ChatSession,
+    names: list[str],
+    context_tokens: int,
+    answer_tokens: int,
+    parameters: int = 0,
 ) -> Documents:
-    """Let ``session`` answer from the collections ``names`` (checked to exist)."""
+    """Let ``session`` answer from the collections ``names`` (checked to exist), with as many
+    and as long passages as a model of ``parameters`` reads well."""
     documents = Documents(threads=1)  # one question at a time
     try:
         for name in names:
@@ -202,7 +243,7 @@ def documents_for_chat(
     except BaseException:
         documents.close()
         raise
-    room = budget_chars(context_tokens, answer_tokens)
-    session.find_passages = lambda question, chosen: documents.citations(question, chosen, room)
+    budget = budget_for(parameters, context_tokens, answer_tokens)
+    session.find_passages = lambda question, chosen: documents.passages(question, chosen, budget)
     session.configure(collections=names)
     return documents

@@ -54,8 +54,14 @@ def _check_window() -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from desktop.ui.app import create_application
+    from desktop.ui.binding_check import probe_binding
     from desktop.ui.main_window import MainWindow
 
+    binding = probe_binding()  # a binding that would abort the window fails the self-test
+    _say(f"Qt binding: {binding.describe()}")
+    problem = binding.problem()
+    if problem:
+        raise HuacayaError(problem)
     app = create_application()
     window = MainWindow()
     window.show()

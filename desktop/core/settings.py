@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from conversion.errors import SettingsError
 from conversion.output import atomic_write_text
@@ -31,33 +31,132 @@ SCHEMA_VERSION = 1
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
 
+@dataclass(frozen=True)
+class SamplingOption:
+    """One sampling setting's limits and how a person sets it: the range every front end keeps
+    to (the settings dialog's spin box, the chat export's schema, the local API's request
+    bodies, ``GenerationSettings.validated``), the dialog's step and decimals, its label and
+    its help."""
+
+    low: float
+    high: float
+    label: str
+    help: str
+    step: float = 1
+    decimals: int = 0  # 0: whole numbers
+    at_low: str = ""  # what the lowest value means, shown in its place ("off", "random")
+
+    @property
+    def whole(self) -> bool:
+        return self.decimals == 0
+
+    @property
+    def bounds(self) -> str:
+        """The range in words: "a number from 0 to 2", "a whole number from 1 to 131,072"."""
+        if self.whole:
+            return f"a whole number from {int(self.low):,} to {int(self.high):,}"
+        return f"a number from {self.low:g} to {self.high:g}"
+
+    def clamped(self, value: float, default: float) -> float:
+        """``value`` moved into the range (a value that is no number at all: ``default``)."""
+        number = float(value)
+        if not math.isfinite(number):
+            number = float(default)
+        number = min(max(number, self.low), self.high)
+        return int(number) if self.whole else number
+
+
+N = TypeVar("N", int, float)
+
+
+def _option(default: N, low: N, high: N, label: str, help: str, **shown: Any) -> N:
+    """A field of ``GenerationSettings`` with its default and its ``SamplingOption``."""
+    return field(
+        default=default, metadata={"sampling": SamplingOption(low, high, label, help, **shown)}
+    )
+
+
 @dataclass
 class GenerationSettings:
-    """Sampling parameters for one answer."""
+    """Sampling parameters for one answer. Each field carries its limits, read by every place
+    that sets or checks it (``SAMPLING`` lists them): to add a sampling option, add a field here.
 
-    temperature: float = 0.7
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.1
-    max_tokens: int = 1024
-    seed: int = -1  # -1: a new random seed for every answer
+    The limits are what llama.cpp does something sensible with, and where OpenAI's API documents
+    a range (temperature, top_p), that range, so a request the API refuses is one OpenAI would
+    refuse too. Past them llama.cpp either changes nothing (top-k beyond the vocabulary) or
+    produces noise (temperature above 2; a repeat penalty below 1 rewards repeating).
+    """
+
+    # OpenAI: 0 to 2. 0 is greedy in llama.cpp; above 2 every model's answer is noise.
+    temperature: float = _option(
+        0.7, 0.0, 2.0, "Temperature",
+        "How adventurous the wording is: 0 always takes the likeliest next word (the same answer "
+        "every time), 0.7 suits most chats, towards 2 the answer wanders off.",
+        step=0.05, decimals=2,
+    )  # fmt: skip
+    # OpenAI: 0 to 1; llama.cpp keeps at least one token, and 1 turns the filter off.
+    top_p: float = _option(
+        0.95, 0.0, 1.0, "Top-p",
+        "Choose only among the likeliest next words that together make up this share of the "
+        "probability. 1 turns it off.",
+        step=0.01, decimals=2,
+    )  # fmt: skip
+    # llama.cpp: 0 (or less) turns it off, and a k beyond the vocabulary changes nothing; past a
+    # thousand the words left out carry no probability worth a sample.
+    top_k: int = _option(
+        40, 0, 1000, "Top-k",
+        "Choose only among this many of the likeliest next words. Off considers them all.",
+        at_low="off",
+    )  # fmt: skip
+    # llama.cpp: a fraction of the likeliest token's probability, 0 turns it off.
+    min_p: float = _option(
+        0.05, 0.0, 1.0, "Min-p",
+        "Leave out words less likely than this fraction of the likeliest one. 0 turns it off.",
+        step=0.01, decimals=2,
+    )  # fmt: skip
+    # llama.cpp divides a repeated token's logit by it: below 1 repeating is rewarded (0 makes
+    # every repeated token infinitely likely), 1 turns it off, at 2 even "the" is halved.
+    repeat_penalty: float = _option(
+        1.1, 1.0, 2.0, "Repeat penalty",
+        "Make words used in the last 64 tokens less likely. 1 turns it off, 1.1 is usual; much "
+        "more garbles the answer.",
+        step=0.01, decimals=2,
+    )  # fmt: skip
+    # No answer is longer than the largest context the app opens (Settings → App: 131,072).
+    max_tokens: int = _option(
+        1024, 1, 131_072, "Max new tokens",
+        "The longest answer, in tokens (a token is about three quarters of an English word).",
+        step=64,
+    )  # fmt: skip
+    # llama.cpp's seeds are 32-bit, and 0xFFFFFFFF means "random" to it; a spin box holds a C
+    # int. -1: a new random seed for every answer.
+    seed: int = _option(
+        -1, -1, 2**31 - 1, "Seed",
+        "The same seed, settings and question give the same answer again. Random picks a new "
+        "one for every answer.",
+        at_low="random",
+    )  # fmt: skip
 
     def overridden(self, **values: float | int | None) -> GenerationSettings:
         """A copy with the values given (``None``: not given, the setting stays)."""
         return replace(self, **{name: v for name, v in values.items() if v is not None})
 
     def validated(self) -> GenerationSettings:
-        """A copy with every value clamped into its meaningful range."""
-        return GenerationSettings(
-            temperature=min(max(float(self.temperature), 0.0), 5.0),
-            top_p=min(max(float(self.top_p), 0.0), 1.0),
-            top_k=min(max(int(self.top_k), 0), 1_000_000),
-            min_p=min(max(float(self.min_p), 0.0), 1.0),
-            repeat_penalty=min(max(float(self.repeat_penalty), 0.0), 5.0),
-            max_tokens=min(max(int(self.max_tokens), 1), 1 << 24),
-            seed=int(self.seed) if -1 <= int(self.seed) < 2**32 else -1,
+        """A copy with every value moved into its range (``SAMPLING``)."""
+        defaults = GenerationSettings()
+        return replace(
+            self,
+            **{
+                name: option.clamped(getattr(self, name), getattr(defaults, name))
+                for name, option in SAMPLING.items()
+            },
         )
+
+
+# Every sampling option's limits, by field name, in the order the dialog shows them.
+SAMPLING: dict[str, SamplingOption] = {
+    item.name: item.metadata["sampling"] for item in fields(GenerationSettings)
+}
 
 
 @dataclass

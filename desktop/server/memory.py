@@ -6,7 +6,7 @@ from __future__ import annotations
 import psutil
 
 from conversion.errors import NotEnoughMemoryError
-from conversion.gguf_file import GGUFInfo
+from conversion.gguf_info import GGUFInfo
 
 OVERHEAD_BYTES = 256 * 1024 * 1024  # llama.cpp's compute buffers and the process around it
 

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from desktop.core.settings import SAMPLING
+
 
 class ApiError(Exception):
     """An answer in OpenAI's error shape: ``{"error": {message, type, param, code}}``."""
@@ -54,16 +56,26 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+def _within(option: str) -> Any:
+    """A request field refused outside the range the app's own setting keeps to."""
+    limit = SAMPLING[option]
+    return Field(None, ge=limit.low, le=limit.high)
+
+
 class Sampling(_Request):
     """The sampling fields chat and text completions share."""
 
     model: str = ""
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, ge=0.0, le=1.0)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = _within("temperature")
+    top_p: float | None = _within("top_p")
+    # not OpenAI's, but llama.cpp's server, LM Studio and Ollama take them in the same bodies
+    top_k: int | None = _within("top_k")
+    min_p: float | None = _within("min_p")
+    repeat_penalty: float | None = _within("repeat_penalty")
+    max_tokens: int | None = _within("max_tokens")
+    max_completion_tokens: int | None = _within("max_tokens")
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = _within("seed")
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     n: int | None = Field(None, ge=1)
@@ -80,6 +92,11 @@ class Sampling(_Request):
 
     def requested_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling settings this request sets (None: the app's setting stays), but for
+        the answer's length (``requested_tokens``)."""
+        return {name: getattr(self, name) for name in SAMPLING if name != "max_tokens"}
 
     def include_usage(self) -> bool:
         return bool((self.stream_options or {}).get("include_usage"))

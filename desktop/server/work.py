@@ -35,10 +35,7 @@ def generation_for(request: Sampling, base: GenerationSettings, limit: int) -> G
             code="max_tokens_too_large",
         )
     return base.overridden(
-        max_tokens=min(wanted or base.max_tokens, limit),
-        temperature=request.temperature,
-        top_p=request.top_p,
-        seed=request.seed,
+        max_tokens=min(wanted or base.max_tokens, limit), **request.sampling()
     ).validated()
 
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import APP_ID, APP_NAME, __version__
+from desktop.ui.binding_check import binding_problem
 from desktop.ui.errors import show_error
 from desktop.ui.theme import apply_theme
 
@@ -64,6 +65,12 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 
 
 def platform_problem() -> str | None:
+    """Why the window cannot run here, or None: a Qt binding that would crash it (see
+    binding_check), or Qt's X11 plugin without its system libraries."""
+    return binding_problem() or _x11_problem()
+
+
+def _x11_problem() -> str | None:
     """Why Qt's X11 plugin cannot start here, or None.
 
     Without its system libraries (libxcb-cursor0 and friends) Qt aborts the whole process, so

@@ -1,14 +1,19 @@
 """The main window: conversations on the left; the model picker, transcript, composer and
-status bar on the right; every action also in the menu bar (``menus.py``). The work happens
-elsewhere: the conversation in ChatSession (through ConversationController), the model on its
-engine thread (``ModelSlot``), jobs in child processes, settings in the one SettingsStore."""
+status bar on the right; every action also in the menu bar (``menus.py``).
+
+The window builds its parts and wires them; it decides little itself. The conversation lives in
+ChatSession (through ``chat.conversation``), what a person does to it in ``chat.actions``, the
+model on its engine thread (``models.slot``), documents in ``documents.feature``, jobs in child
+processes, settings in the one SettingsStore. Each part is given only what it uses and speaks
+through signals; none of them imports this module (``tests/core/test_boundaries.py``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -27,25 +32,25 @@ from desktop.core.chat.session import ChatMessage
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
-from desktop.ui.chat_panel import ChatPanel
-from desktop.ui.conversation import ConversationController
-from desktop.ui.documents_feature import DocumentsFeature
-from desktop.ui.engine_worker import EngineController
+from desktop.ui.background.engine_thread import EngineController
+from desktop.ui.chat.actions import ChatActions
+from desktop.ui.chat.conversation import ConversationController
+from desktop.ui.chat.panel import ChatPanel
+from desktop.ui.chat.sidebar import Sidebar
+from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
-from desktop.ui.job_process import JobManager
-from desktop.ui.local_api import LocalApi
 from desktop.ui.menus import build_menus
-from desktop.ui.model_picker import ModelPicker
-from desktop.ui.model_slot import ModelSlot
-from desktop.ui.models_dialog import ModelsDialog
-from desktop.ui.settings_dialog import SettingsDialog
-from desktop.ui.sidebar import Sidebar
+from desktop.ui.models.dialog import ModelsDialog
+from desktop.ui.models.jobs import JobManager
+from desktop.ui.models.picker import ModelPicker
+from desktop.ui.models.slot import ModelSlot
+from desktop.ui.settings.dialog import SettingsDialog, open_settings
+from desktop.ui.settings.local_api import LocalApi
 from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
 CLOSE_GRACE_MS = 5_000  # how long closing waits for a stopped answer to end
-THINKING, ANSWERING = "Thinking…", "Answering…"
 
 
 class MainWindow(QMainWindow):
@@ -65,34 +70,12 @@ class MainWindow(QMainWindow):
         self.library = library or library_for(self.settings.models_folder)
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
-        self._editing: int | None = None  # key of the question being edited
         self._closing = self._shut_down = False
         self.models_dialog: ModelsDialog | None = None
-
         self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
-        self._build()
-        self.conversation = ConversationController(
-            self.history, self.chat_view, self.engine, self.store
-        )
-        self.docs = DocumentsFeature(self)  # the Documents menu, sources, indexing
-        self.models = ModelSlot(self, initial_model or self.settings.default_model)
-        self.models.ready.connect(self._on_model_ready)
-        self.models.status.connect(self._set_status)
-        self.jobs.installed.connect(self.models.on_installed)
-        self.conversation.conversations_changed.connect(self.refresh_sidebar)
-        self.conversation.answer_started.connect(self._on_answer_started)
-        self.conversation.answer_finished.connect(self._on_answer_finished)
-        self.conversation.answer_failed.connect(self._on_answer_failed)
-        self.conversation.question_returned.connect(self._return_question)
-        self.engine.delta.connect(self._on_first_delta)
-        self.store.subscribe(self._on_settings_changed)
-        self.local_api = LocalApi(self.store, self.library, self)
-        self.local_api.changed.connect(self._set_status)
-        self.local_api.failed.connect(lambda exc: show_error(self, exc))
-        self._close_timer = QTimer(self)
-        self._close_timer.setSingleShot(True)
-        self._close_timer.timeout.connect(self._force_close)
+        self._build(initial_model or self.settings.default_model)
+        self._wire()
         self._restore_state()
         self._update_controls()
         self.models.prepare()
@@ -119,11 +102,36 @@ class MainWindow(QMainWindow):
     def model_entry(self):  # type: ignore[no-untyped-def]
         return self.models.entry
 
-    # -- layout ----------------------------------------------------------------------------
+    # -- the parts -------------------------------------------------------------------------
 
-    def _build(self) -> None:
-        self.actions = build_menus(self)
+    def _build(self, preferred_model: str) -> None:
+        self.model_picker = ModelPicker(self)  # (made in the order Tab visits them)
+        self.sidebar = Sidebar(self.history, self)
+        chat = ChatPanel(self)
+        self.chat_view, self.composer, self.send_button = chat.view, chat.composer, chat.send
+        self.conversation = ConversationController(
+            self.history, self.chat_view, self.engine, self.store
+        )
+        self.chat_actions = ChatActions(
+            self.conversation, self.engine, chat, lambda: self.model_info is not None, self
+        )
+        self.models = ModelSlot(
+            self.library,
+            self.engine,
+            self.model_picker,
+            self.store,
+            preferred_model,
+            self,
+        )
+        self.docs = DocumentsFeature(
+            self.conversation.session, self.store, lambda: self.models.info, self
+        )
+        self.local_api = LocalApi(self.store, self.library, self)
+        self.actions = build_menus(self.menuBar(), self._menu_slots())
         self.actions.offline.setChecked(self.settings.offline)
+        help_menu = self.menuBar().actions()[-1]
+        self.menuBar().insertMenu(help_menu, self.docs.menu)
+
         bar = QToolBar("Main", self)
         bar.setObjectName("mainToolbar")
         bar.setMovable(False)
@@ -132,26 +140,9 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
         bar.addWidget(QLabel("Model ", self))
-        self.model_picker = ModelPicker(self)
         bar.addWidget(self.model_picker)
         bar.addAction(self.actions.models)
         bar.addAction(self.actions.settings)
-
-        self.sidebar = Sidebar(self.history, self)
-        self.sidebar.conversation_chosen.connect(self.open_conversation)
-        self.sidebar.new_chat_clicked.connect(self.new_chat)
-        self.sidebar.deleted.connect(self._on_deleted)
-        self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
-
-        chat = ChatPanel(self)
-        self.chat_view, self.composer, self.send_button = chat.view, chat.composer, chat.send
-        self.chat_view.action_requested.connect(self._on_message_action)
-        self.chat_view.copied.connect(
-            lambda what: self.statusBar().showMessage("Copied to the clipboard.", 2500)
-        )
-        self.composer.submitted.connect(self.send)
-        self.composer.edit_last_requested.connect(self.edit_last_question)
-        self.send_button.clicked.connect(self._on_send_button)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.sidebar)
@@ -161,31 +152,80 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.status_label = QLabel(self)
         self.status_label.setObjectName("statusLabel")
-        self.stats_label = QLabel(self)
-        self.stats_label.setObjectName("statsLabel")
+        self.stats_label = self.chat_actions.stats_label
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.stats_label)
+        self.statusBar().addPermanentWidget(self.docs.label)
         self.composer.setFocus()
+
+    def _menu_slots(self) -> dict[str, Callable[[], object]]:
+        """What each menu item does: the window's own methods, or its parts'."""
+
+        def on_chat(action: Callable[[int], object]) -> Callable[[], object]:
+            return lambda: self._on_current_chat(action)
+
+        return {
+            "new_chat": self.new_chat,
+            "import_chat": self.sidebar.import_conversation,
+            "export_markdown": on_chat(lambda c: self.sidebar.export_conversation(c, "markdown")),
+            "export_json": on_chat(lambda c: self.sidebar.export_conversation(c, "json")),
+            "open_model": self.models.choose_file,
+            "quit": self.close,
+            "find": self.sidebar.focus_search,
+            "copy_answer": self.chat_actions.copy_last_answer,
+            "settings": self.open_settings,
+            "stop": self.chat_actions.stop,
+            "regenerate": self.chat_actions.regenerate,
+            "edit_last": self.chat_actions.edit_last_question,
+            "rename_chat": on_chat(self.sidebar.rename),
+            "delete_chat": on_chat(self.sidebar.delete),
+            "models": self.open_models,
+            "offline": lambda: self.store.update(offline=self.actions.offline.isChecked()),
+        }
+
+    def _wire(self) -> None:
+        """Each part's news to the parts that act on it."""
+        self.sidebar.conversation_chosen.connect(self.open_conversation)
+        self.sidebar.new_chat_clicked.connect(self.new_chat)
+        self.sidebar.deleted.connect(self._on_deleted)
+        self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
+        self.chat_view.source_requested.connect(self.docs.show_source)
+        self.conversation.conversations_changed.connect(self.docs.show_chosen)
+        self.conversation.conversations_changed.connect(self.refresh_sidebar)
+        self.conversation.answer_finished.connect(self._on_answer_finished)
+        self.conversation.answer_failed.connect(self._on_answer_failed)
+        self.chat_actions.changed.connect(self._update_controls)
+        self.chat_actions.status.connect(self._set_status)
+        self.chat_actions.notice.connect(lambda text: self.statusBar().showMessage(text, 2500))
+        self.models.ready.connect(self._on_model_ready)
+        self.models.status.connect(self._set_status)
+        self.models.changed.connect(self._update_controls)
+        self.models.model_changed.connect(self.conversation.set_model)
+        self.jobs.installed.connect(self.models.on_installed)
+        self.local_api.changed.connect(self._set_status)
+        self.local_api.failed.connect(lambda exc: show_error(self, exc))
+        self.store.subscribe(self._on_settings_changed)
+        self._close_timer = QTimer(self)
+        self._close_timer.setSingleShot(True)
+        self._close_timer.timeout.connect(self._force_close)
 
     def _set_status(self, text: str) -> None:
         self.status_label.setText(text)
 
     def _update_controls(self) -> None:
-        generating = self.engine.generating
-        ready = self.model_info is not None and not self.engine.busy
-        has_chat = self.conversation.conversation_id is not None
-        has_answer = self.conversation.session.last_answer() is not None
+        generating, busy = self.engine.generating, self.engine.busy
+        ready = self.model_info is not None and not busy
         self.send_button.setText("Stop" if generating else "Send")
         self.send_button.setEnabled(generating or ready)
-        self.model_picker.setEnabled(not self.engine.busy)
+        self.model_picker.setEnabled(not busy)
         self.sidebar.setEnabled(not generating)
         self.actions.update(
             generating=generating,
-            busy=self.engine.busy,
+            busy=busy,
             ready=ready,
-            has_chat=has_chat,
-            has_answer=has_answer,
-            editing=self._editing is not None,
+            has_chat=self.conversation.conversation_id is not None,
+            has_answer=self.conversation.session.last_answer() is not None,
+            editing=self.chat_actions.editing,
         )
 
     # -- window state ----------------------------------------------------------------------
@@ -229,25 +269,25 @@ class MainWindow(QMainWindow):
         self.sidebar.refresh(self.conversation.conversation_id)
         self._update_controls()
 
-    def _on_current_chat(self, action) -> None:  # type: ignore[no-untyped-def]
+    def _on_current_chat(self, action: Callable[[int], object]) -> None:
         if self.conversation.conversation_id is not None and not self.engine.generating:
             action(self.conversation.conversation_id)
 
     def new_chat(self) -> None:
         if self.engine.generating:
             return
-        self._cancel_edit()
+        self.chat_actions.cancel_edit()
         self.conversation.new()
         self.docs.show_chosen()
         self.sidebar.select(None)
-        self.stats_label.clear()
+        self.chat_actions.clear_stats()
         self._update_controls()
         self.composer.setFocus()
 
     def open_conversation(self, conversation_id: int) -> None:
         if self.engine.generating:
             return
-        self._cancel_edit()
+        self.chat_actions.cancel_edit()
         try:
             self.conversation.open(conversation_id)
         except HuacayaError as exc:
@@ -255,7 +295,7 @@ class MainWindow(QMainWindow):
             return
         self.sidebar.select(conversation_id)
         self.docs.show_chosen()
-        self.stats_label.clear()
+        self.chat_actions.clear_stats()
         self._update_controls()
         search = self.sidebar.search.text().strip()
         if self.sidebar.searching and search:
@@ -285,128 +325,22 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""
-        session = self.conversation.session
-        dialog = SettingsDialog(
-            self,
-            self.settings,
-            session.system_prompt,
-            session.prompt_format,
-            session.generation,
-            self.conversation.defaults_for(model_id),
-            self.local_api.status,
-        )
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self._apply_settings(dialog, model_id))
-        dialog.open()
-        return dialog
+        defaults = self.conversation.defaults_for(model_id)
+        session, status = self.conversation.session, self.local_api.status
+        return open_settings(self, self.store, session, model_id, defaults, status)
 
-    def _apply_settings(self, dialog: SettingsDialog, model_id: str) -> None:
-        self.conversation.session.configure(
-            system_prompt=dialog.system_prompt.toPlainText(),
-            prompt_format=dialog.prompt_format.currentData(),
-            generation=dialog.generation(),
-        )
-        try:
-            self.store.update(**dialog.app_changes(self.settings, model_id))
-        except HuacayaError as exc:
-            show_error(self, exc)
+    # -- answers and closing ---------------------------------------------------------------
 
-    # -- chatting --------------------------------------------------------------------------
-
-    def _on_send_button(self) -> None:
-        if self.engine.generating:
-            self.stop_answer()
-        else:
-            self.composer.submit()
-
-    def send(self, text: str) -> None:
-        if self.engine.busy or self.model_info is None:
-            if self.model_info is None:
-                self._set_status("Load a model before asking.")
-            return
-        self.composer.clear()
-        editing, self._editing = self._editing, None
-        if editing is not None:
-            self._set_status("")
-            self.conversation.edit_and_resend(editing, text)
-        else:
-            self.conversation.send(text)
-
-    def regenerate(self) -> None:
-        if not self.engine.busy and self.model_info is not None and self.messages:
-            self._cancel_edit()
-            self.conversation.regenerate()
-
-    def stop_answer(self) -> None:
-        if self.engine.generating:
-            self.conversation.stop()
-        elif self._editing is not None:
-            self._cancel_edit()
-
-    def copy_last_answer(self) -> None:
-        answer = self.conversation.session.last_answer()
-        if answer is not None:
-            QGuiApplication.clipboard().setText(answer.content)
-            self.statusBar().showMessage("Copied the last answer to the clipboard.", 2500)
-
-    def edit_last_question(self) -> None:
-        question = self.conversation.session.last_question()
-        if question is not None:
-            self._start_edit(question.key)
-
-    def _start_edit(self, key: int) -> None:
-        if self.engine.busy:
-            return
-        self._editing = key
-        self.composer.setPlainText(self.conversation.session.find(key).content)
-        self.composer.setFocus()
-        self._set_status(
-            "Editing a question: Enter resends it (later turns are replaced), Esc cancels."
-        )
-        self._update_controls()
-
-    def _cancel_edit(self) -> None:
-        if self._editing is not None:
-            self._editing = None
-            self.composer.clear()
-            self._set_status("")
-            self._update_controls()
-
-    def _on_message_action(self, action: str, key: int) -> None:
-        if action == "edit":
-            self._start_edit(key)
-        elif action == "regenerate":
-            self.regenerate()
-
-    def _on_answer_started(self) -> None:
-        self.stats_label.setText(THINKING)
-        self._update_controls()
-
-    def _on_first_delta(self, _text: str) -> None:
-        if self.stats_label.text() == THINKING:
-            self.stats_label.setText(ANSWERING)
-
-    def _on_answer_finished(self, answer: ChatMessage, stats: GenerationStats | None) -> None:
-        self.stats_label.setText(answer.speed)
-        self._update_controls()
-        self.composer.setFocus()
+    def _on_answer_finished(self, _answer: ChatMessage, stats: GenerationStats | None) -> None:
         self.answer_finished.emit(stats)
         if self._closing:
             QTimer.singleShot(0, self.close)
 
     def _on_answer_failed(self, error: HuacayaError) -> None:
-        self.stats_label.clear()
-        self._update_controls()
         if self._closing:
             QTimer.singleShot(0, self.close)
             return
         show_error(self, error)
-
-    def _return_question(self, question: str) -> None:
-        if not self.composer.toPlainText().strip():
-            self.composer.setPlainText(question)
-
-    # -- shutdown --------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.engine.generating and not self._shut_down:
@@ -425,7 +359,6 @@ class MainWindow(QMainWindow):
         if self.engine.generating:
             log.warning("the answer did not stop within %d ms; closing anyway", CLOSE_GRACE_MS)
             self.conversation.abandon()
-            self.engine.generating = self.engine.busy = False
         self.close()
 
     def _shutdown(self) -> None:
@@ -437,6 +370,7 @@ class MainWindow(QMainWindow):
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.docs.shutdown()  # interrupted indexing continues at the next start
+        self.models.shutdown()
         self.engine.shutdown()
         self.local_api.shutdown()
         self.history.close()

@@ -3,23 +3,22 @@
 Menus make every action reachable from the keyboard (Alt, or F10 on some desktops) as well as
 the mouse, and give each shortcut one owner, so none is lost to a platform whose standard key
 is empty (Preferences has none on Linux: Ctrl+, is set explicitly).
+
+What each item does is the window's to say: :func:`build_menus` takes the menu bar and one
+callable per item (named as :class:`WindowActions`' fields), and knows nothing of the window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QMenuBar
 
 from desktop.core import paths
 from desktop.ui import dialogs
-
-if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
 
 
 @dataclass
@@ -80,38 +79,24 @@ def _add(
     return action
 
 
-def _slots(window: MainWindow) -> dict[str, Callable[[], object]]:
-    """What each action does: the window's own methods, or its parts'."""
+# What the menus do by themselves; the window gives the rest.
+OWN_ITEMS = ("about", "log_folder")
 
-    def on_chat(action: Callable[[int], object]) -> Callable[[], object]:
-        return lambda: window._on_current_chat(action)
 
+def _own_slots(bar: QMenuBar) -> dict[str, Callable[[], object]]:
     return {
-        "new_chat": window.new_chat,
-        "import_chat": lambda: window.sidebar.import_conversation(),
-        "export_markdown": on_chat(lambda c: window.sidebar.export_conversation(c, "markdown")),
-        "export_json": on_chat(lambda c: window.sidebar.export_conversation(c, "json")),
-        "open_model": lambda: window.models.choose_file(),
-        "quit": window.close,
-        "find": lambda: window.sidebar.focus_search(),
-        "copy_answer": window.copy_last_answer,
-        "settings": window.open_settings,
-        "stop": window.stop_answer,
-        "regenerate": window.regenerate,
-        "edit_last": window.edit_last_question,
-        "rename_chat": on_chat(lambda c: window.sidebar.rename(c)),
-        "delete_chat": on_chat(lambda c: window.sidebar.delete(c)),
-        "models": window.open_models,
-        "offline": lambda: window.store.update(offline=window.actions.offline.isChecked()),
-        "about": lambda: dialogs.about(window),
+        "about": lambda: dialogs.about(bar.window()),
         "log_folder": lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir()))),
     }
 
 
-def build_menus(window: MainWindow) -> WindowActions:
-    """The menu bar of ``window``, every item wired to what it does."""
-    on = _slots(window)
-    bar = window.menuBar()
+def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> WindowActions:
+    """Fill ``bar``, each item wired to its entry in ``slots`` (one per field of
+    :class:`WindowActions`, but for the menus' own ``OWN_ITEMS``)."""
+    wanted = {f.name for f in fields(WindowActions)} - set(OWN_ITEMS)
+    if set(slots) != wanted:
+        raise ValueError(f"menu items without an action or unknown: {set(slots) ^ wanted}")
+    on = {**slots, **_own_slots(bar)}
     file = bar.addMenu("&File")
     new_chat = _add(file, "&New chat", on["new_chat"], QKeySequence.StandardKey.New)
     import_chat = _add(file, "&Import chat…", on["import_chat"])

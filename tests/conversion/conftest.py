@@ -15,40 +15,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
+from benchmarks.architectures import train_sentencepiece
+
 # The scoring helpers live in tests/scoring.py; the names stay importable from here too.
 from tests.scoring import agreement, llama_cpp_logits  # noqa: F401
-
-CORPUS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Alpacas are domesticated camelids from South America, kept for their soft fleece.",
-    "Paris is the capital of France; Rome is the capital of Italy.",
-    "Instruction: write a poem about the sea. Response: The sea is wide and deep.",
-    "Numbers like 12, 345 and 6789 appear in text too, as do symbols: %, $ and #.",
-] * 40
-
-
-def train_sentencepiece(folder: Path, vocab_size: int = 400, **options: object) -> Path:
-    import sentencepiece as spm
-
-    corpus = folder / "corpus.txt"
-    corpus.write_text("\n".join(CORPUS), encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(corpus),
-        model_prefix=str(folder / "tokenizer"),
-        vocab_size=vocab_size,
-        model_type="bpe",
-        byte_fallback=True,
-        character_coverage=1.0,
-        bos_id=1,
-        eos_id=2,
-        unk_id=0,
-        pad_id=-1,
-        minloglevel=2,
-        **options,
-    )
-    corpus.unlink()
-    (folder / "tokenizer.vocab").unlink()
-    return folder / "tokenizer.model"
 
 
 def save_tiny_llama(folder: Path, model: LlamaForCausalLM, tokenizer_model: Path) -> Path:

@@ -11,11 +11,12 @@ import gguf
 import pytest
 from transformers import AutoTokenizer
 
+from benchmarks.architectures import ARCHITECTURES
 from conversion.convert import convert
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.response import AnswerRequest
 from desktop.core.settings import GenerationSettings
-from tests.conversion.architectures import ARCHITECTURES, TEXT, build_checkpoint
+from tests.conversion.architectures import TEXT, build_checkpoint
 from tests.conversion.conftest import hf_logits
 from tests.scoring import agreement, llama_cpp_logits
 
@@ -147,14 +148,13 @@ def test_chat_template_renders_like_transformers(converted) -> None:  # type: ig
 
 
 def test_an_unknown_bpe_split_is_refused_naming_its_hash(tmp_path: Path) -> None:
+    from benchmarks.architectures import qwen_tokenizer
     from conversion.errors import UnsupportedModelError
     from conversion.vocab import pre_tokenizer_name
-    from tests.conversion.architectures import qwen_tokenizer
 
     folder = tmp_path / "odd"
     qwen_tokenizer(folder)
     data = json.loads((folder / "tokenizer.json").read_text())
     data["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\s+|\S+"
-    (folder / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(UnsupportedModelError, match=r"pre-tokenizer hash [0-9a-f]{16}"):
-        pre_tokenizer_name(folder / "tokenizer.json")
+        pre_tokenizer_name(data)

@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from conversion import llama_log
 from desktop.core.models.embedding_model import embedding_checkpoint, ensure_embedding_model
 
 SUBJECTS = ["The alpaca", "My neighbour's cat", "A small startup", "The river", "Our teacher"]
@@ -65,6 +66,7 @@ def test_embeddings_match_sentence_transformers(minilm) -> None:  # type: ignore
 
     assert len(SENTENCES) == 100
     expected = reference_embeddings(embedding_checkpoint(), SENTENCES)
+    llama_log.install()  # llama.cpp as the app runs it
     llm = llama_cpp.Llama(
         model_path=str(minilm.path), embedding=True, n_ctx=512, n_threads=2, verbose=False
     )

@@ -150,3 +150,178 @@ def test_the_pass_through_check_catches_a_shim(tmp_path: Path) -> None:
     assert _pass_through(shim) == "holds nothing but imports"
     shim.write_text("from conversion.output import atomic_write_text as atomic_write_text\nX = 1\n")
     assert _pass_through(shim) == "re-exports with `import X as X`"
+
+
+def test_benchmarks_do_not_import_the_test_suite() -> None:
+    """What the benchmarks and the tests share lives in ``benchmarks/`` (or the package): a
+    benchmark runs from a checkout without the tests' fixtures and conftest files."""
+    offenders = [
+        f"{source.relative_to(ROOT)} imports {name}"
+        for source in (ROOT / "benchmarks").rglob("*.py")
+        for name in sorted(_imported_modules(source))
+        if name.split(".")[0] == "tests"
+    ]
+    assert offenders == []
+
+
+# Import cycles still being removed, each a set of modules; no other cycle may appear.
+KNOWN_CYCLES: list[set[str]] = []
+PROJECT_PACKAGES = ("desktop", "conversion", "benchmarks")
+
+
+def _modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
+    found = {}
+    for package in packages:
+        for source in (root / package).rglob("*.py"):
+            parts = source.relative_to(root).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = source
+    return found
+
+
+def _imports_of(name: str, source: Path, modules: dict[str, Path]) -> set[str]:
+    """The project's modules ``name`` imports anywhere in it: at the top, in a function, under
+    ``TYPE_CHECKING``. ``from a.b import c`` imports the module ``a.b.c`` if there is one, else
+    ``a.b``; and importing ``a.b.c`` from outside the package ``a.b`` runs ``a/b/__init__.py``
+    (and ``a/__init__.py``) first, so it imports those too."""
+    package = name if source.name == "__init__.py" else name.rpartition(".")[0]
+    named: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            named.update(f"{base}.{alias.name}" for alias in node.names)
+            named.add(base)
+    imported = set()
+    for target in named:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        if not target or target == name:
+            continue
+        imported.add(target)
+        parts = target.split(".")
+        for depth in range(1, len(parts)):
+            parent = ".".join(parts[:depth])
+            if parent in modules and not (name == parent or name.startswith(parent + ".")):
+                imported.add(parent)
+    return imported
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The groups of modules that import each other, directly or around a circle (Tarjan's
+    strongly connected components, without recursion)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for start in graph:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(sorted(graph[successor]))))
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = set()
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        group.add(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        found.append(group)
+    return found
+
+
+def _import_cycles(root: Path, packages: tuple[str, ...]) -> list[set[str]]:
+    modules = _modules(root, packages)
+    graph = {name: _imports_of(name, source, modules) for name, source in modules.items()}
+    return _cycles(graph)
+
+
+def test_no_import_cycles_among_the_projects_modules() -> None:
+    """A cycle makes import order matter (a lazy import in a function hides it only until
+    someone moves it) and means neither module can be understood without the other; a
+    ``TYPE_CHECKING`` import counts too."""
+    cycles = _import_cycles(ROOT, PROJECT_PACKAGES)
+    new = [sorted(cycle) for cycle in cycles if cycle not in KNOWN_CYCLES]
+    gone = [sorted(cycle) for cycle in KNOWN_CYCLES if cycle not in cycles]
+    assert new == [], "modules that import each other"
+    assert gone == [], "no longer a cycle: remove it from KNOWN_CYCLES"
+
+
+def test_the_cycle_check_sees_lazy_type_only_and_package_imports(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "a.py": "def f():\n    from pkg import b\n",  # inside a function
+        "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import f\n",
+        "c.py": "from pkg.sub.d import g\n",  # runs pkg/sub/__init__.py, which imports c
+        "sub/__init__.py": "from .. import c\n",
+        "sub/d.py": "g = 1\n",
+        "e.py": "from pkg.sub import d\n",  # a submodule, not the package: no cycle with sub
+    }
+    for name, text in files.items():
+        (package / name).write_text(text, encoding="utf-8")
+    cycles = _import_cycles(tmp_path, ("pkg",))
+    assert sorted(sorted(cycle) for cycle in cycles) == [["pkg.a", "pkg.b"], ["pkg.c", "pkg.sub"]]
+
+
+WINDOW = "desktop.ui.main_window"
+WINDOW_IMPORTERS = {"desktop.ui.app"}  # the app's entry creates the window
+
+
+def _window_importers(root: Path) -> set[str]:
+    modules = _modules(root, ("desktop",))
+    return {
+        name
+        for name, source in modules.items()
+        if name.startswith("desktop.ui.") and WINDOW in _imports_of(name, source, modules)
+    }
+
+
+def test_no_ui_module_but_the_apps_entry_imports_the_window() -> None:
+    """The window's parts are given what they use; none reaches back into the window, not even
+    for a type (that is how a hub grows: a part that holds the window can touch all of it)."""
+    assert _window_importers(ROOT) <= WINDOW_IMPORTERS
+
+
+def test_the_window_check_sees_a_part_that_holds_the_window(tmp_path: Path) -> None:
+    ui = tmp_path / "desktop" / "ui"
+    (ui / "documents").mkdir(parents=True)
+    for package in (tmp_path / "desktop", ui, ui / "documents"):
+        (package / "__init__.py").write_text("", encoding="utf-8")
+    (ui / "main_window.py").write_text("from desktop.ui.documents import feature\n")
+    (ui / "app.py").write_text("def run():\n    from desktop.ui.main_window import MainWindow\n")
+    ways = {
+        "typed": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from desktop.ui.main_window import MainWindow\n",
+        "relative": "from ..main_window import MainWindow\n",
+        "lazy": "def later():\n    from desktop.ui import main_window\n",
+        "plain": "import desktop.ui.main_window\n",
+    }
+    for way, text in ways.items():
+        (ui / "documents" / f"{way}.py").write_text(text, encoding="utf-8")
+    found = _window_importers(tmp_path)
+    assert found - WINDOW_IMPORTERS == {f"desktop.ui.documents.{way}" for way in ways}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conversion.errors import ModelFileError, ModelLoadError
+from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine
-from desktop.core.models.probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import ARRAY, STRING, variant
 
@@ -28,7 +28,7 @@ REFUSED = {
 
 @pytest.fixture(autouse=True)
 def own_model_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "checks.json"))
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
@@ -40,7 +40,7 @@ def test_damaged_metadata_is_refused_before_llama_cpp(
     with pytest.raises(ModelFileError) as refused:
         ChatEngine(path).load()
     assert named in refused.value.message and "bad.gguf" in refused.value.message
-    assert not (tmp_path / "checks.json").exists()  # refused before any child was started
+    assert not (tmp_path / "cache" / "model-checks.json").exists()  # refused before any child
 
 
 HOSTILE_TEMPLATES = {
@@ -80,12 +80,24 @@ def test_a_file_that_aborts_llama_cpp_costs_a_message_not_the_app(
         assert "crashed" in refused.value.message and "SIGABRT" in refused.value.message
 
 
+def test_the_cache_folder_is_huacaya_cache_else_the_homes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path / "home"))
+    assert paths.cache_dir() == tmp_path / "cache"  # HUACAYA_CACHE (this module's fixture)
+    monkeypatch.delenv(paths.CACHE_ENV)
+    assert paths.cache_dir() == tmp_path / "home" / "cache"
+    assert paths.cache_dir() != paths.data_dir()  # nothing in it needs a backup
+
+
 def test_a_model_is_probed_once(starter_path: Path, tmp_path: Path) -> None:
     path = variant(starter_path, tmp_path / "m.gguf")
     ChatEngine(path).load()
-    checks = (tmp_path / "checks.json").read_text()
+    verdicts = paths.cache_dir() / "model-checks.json"
+    assert verdicts.parent == tmp_path / "cache"  # HUACAYA_CACHE, not the home's data
+    checks = verdicts.read_text()
     assert "m.gguf" in checks
     remembered = checks.replace('"template_problem": ""', '"template_problem": "remembered"')
-    (tmp_path / "checks.json").write_text(remembered.replace('"chatml"', '"llama3"'))
+    verdicts.write_text(remembered.replace('"chatml"', '"llama3"'))
     info = ChatEngine(path).load()  # from memory: no second child
     assert info.prompt_format == "llama3" and "remembered" in info.notice

@@ -81,7 +81,7 @@ def test_ill_typed_values_fall_back_per_key_and_values_are_clamped() -> None:
     loaded = store.load()
     assert loaded.context_length == store.Settings().context_length
     assert loaded.threads == 4
-    assert loaded.generation.temperature == 5.0
+    assert loaded.generation.temperature == store.SAMPLING["temperature"].high
     assert loaded.generation.top_k == 5
 
 

@@ -19,7 +19,7 @@ from desktop.core import paths
 from desktop.core.chat.answer import run_answer
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.session import ChatSession
-from desktop.core.documents.context import budget_chars
+from desktop.core.documents.context import budget_for
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
 from desktop.core.history.store import History
@@ -46,8 +46,8 @@ def test_the_answer_cites_the_right_file_and_page(
 
     history = History()
     session = ChatSession(history, lambda model: GenerationSettings(temperature=0.0, max_tokens=24))
-    room = budget_chars(engine.info.context_length, 24)
-    session.find_passages = lambda q, names: documents.citations(q, names, room)
+    budget = budget_for(engine.info.parameter_count, engine.info.context_length, 24)
+    session.find_passages = lambda q, names: documents.passages(q, names, budget)
     session.configure(collections=["farm"])
     request = session.ask(QUESTION)
     answer = run_answer(session, engine, request)
@@ -70,7 +70,8 @@ def test_the_answer_cites_the_right_file_and_page(
 def test_a_missing_collection_gives_the_question_back(documents: Documents) -> None:
     history = History()
     session = ChatSession(history)
-    session.find_passages = lambda q, names: documents.citations(q, names, 1000)
+    budget = budget_for(0, 2048, 256)
+    session.find_passages = lambda q, names: documents.passages(q, names, budget)
     session.configure(collections=["nowhere"])
     with pytest.raises(Exception, match="no collection named"):
         session.ask("Anything?")

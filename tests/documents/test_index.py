@@ -12,8 +12,8 @@ import pytest
 
 from conversion.errors import Cancelled, DocumentError
 from conversion.progress import CancelToken
+from desktop.core.documents import fulltext as fulltext_module
 from desktop.core.documents import indexer as indexer_module
-from desktop.core.documents import store as store_module
 from desktop.core.documents import watcher as watcher_module
 from desktop.core.documents.library import Documents
 from desktop.core.documents.retrieval import fts_terms, reciprocal_rank_fusion
@@ -191,7 +191,7 @@ def test_a_collection_keeps_its_embedding_model(
 def test_full_text_looks_up_the_telling_words(
     docs: Documents, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_module, "COMMON_FLOOR", 100)  # as in a large index
+    monkeypatch.setattr(fulltext_module, "COMMON_FLOOR", 100)  # as in a large index
     assert fts_terms("What is the torque of the M8 bolt?") == ["torque", "m8", "bolt"]
     assert fts_terms('Who is "it"?') == ["who", "is", "it"]  # nothing but stopwords
     folder = tmp_path / "t"

@@ -100,6 +100,17 @@ def test_add_a_folder_ask_and_open_the_citation(
     assert given.windowTitle() == "What the model was given"
     assert given.text.toPlainText().startswith("[1] farm-handbook.pdf, page 2\n")
     given.close()
+
+    # Nothing in the collection answers this: said plainly, the nearest passages still there
+    with qtbot.waitSignal(window.answer_finished, timeout=ANSWER_MS):
+        type_and_send(qtbot, window, "How do I install Python packages with pip?")
+    answer = window.conversation.session.last_answer()
+    assert answer is not None and answer.content.startswith("I found nothing about this in “farm”")
+    assert answer.citations
+    click_link(window.chat_view, f"source:{answer.key}:0")
+    nearest = dialog_named(qtbot, "passageDialog")
+    assert nearest.windowTitle() == "The nearest passages"
+    nearest.close()
     window.close()
 
 
@@ -225,7 +236,7 @@ def test_closing_the_window_while_indexing_news_is_on_its_way(qtbot, minilm: Emb
 def test_reindex_asked_while_a_cancel_finishes_is_not_lost(qtbot) -> None:  # type: ignore[no-untyped-def]
     """Reindex clicked just after Cancel, before the indexer's thread has moved on: the
     collection still counts as current then, and the request used to be dropped as a double."""
-    from desktop.ui.documents_worker import DocumentIndexer
+    from desktop.ui.background.indexer_thread import DocumentIndexer
 
     indexer = DocumentIndexer()
     indexer.current = "many"  # its thread is between the cancelled run and the next

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.kill9_scenarios import (
+from benchmarks.kill9_scenarios import (
     CONVERT_MOMENTS,
     IMPORT_MOMENTS,
     Tally,
@@ -19,7 +19,7 @@ from tests.e2e.kill9_scenarios import (
     import_try,
     window_try,
 )
-from tests.killing import ROOT, command
+from benchmarks.killing import ROOT, command
 
 
 @pytest.mark.skipif(not hasattr(os, "killpg"), reason="POSIX signals")

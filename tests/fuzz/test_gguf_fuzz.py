@@ -19,8 +19,8 @@ import pytest
 
 from conversion.errors import HuacayaError, ModelLoadError
 from conversion.gguf_file import read_gguf_info
+from desktop.core import paths
 from desktop.core.chat.engine import ChatEngine
-from desktop.core.models.probe import CACHE_ENV
 from tests.conftest import greedy
 from tests.fuzz.gguf_mutator import mutate, read_header, write
 
@@ -56,7 +56,7 @@ def _children() -> set[str]:
 def test_mutated_starter_models_are_refused_clearly_or_work(
     starter_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "checks.json"))  # every variant probed afresh
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))  # every variant probed afresh
     base = read_header(starter_path)
     rng = random.Random(20261122)
     before = _children()
@@ -88,7 +88,7 @@ def test_mutated_starter_models_are_refused_clearly_or_work(
     assert not failures, "\n".join(failures[:20])
     left = _children() - before
     assert not left, f"processes left running: {left}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checks.json"], "files left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"], "files left behind"
     # the run must exercise every path, not only the cheap refusals
     assert outcomes["refused before llama.cpp"] > TRIES / 4
     assert outcomes["refused by llama.cpp in the child"] >= 3

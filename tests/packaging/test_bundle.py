@@ -54,6 +54,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     print(result.stdout[-4000:], result.stderr[-4000:])
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "self-test: passed" in result.stdout
+    assert "== Qt binding" in result.stdout  # checked before anything was built (issue 29)
     assert "bundle size:" in result.stdout and "cold start to window shown:" in result.stdout
     return dist
 
@@ -87,6 +88,9 @@ def test_bundle_runs_from_a_read_only_folder_with_a_space(built: Path, tmp_path:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "self-test: passed" in result.stdout
         assert "Traceback" not in result.stderr
+        # the frozen app probed its own Qt binding: a leaking one fails the self-test (issue 29)
+        binding = next(line for line in result.stdout.splitlines() if "Qt binding:" in line)
+        assert binding.endswith("(ok)") or "immortal" in binding, binding
         # the OS keychain works in the frozen app too (tokens outlive the session)
         assert "keychain: SecretService backend loaded" in result.stdout, result.stdout
         assert snapshot(place) == before  # it wrote nothing into its own folder

@@ -65,14 +65,21 @@ def test_full_fine_tune_loss_falls_and_the_run_is_recorded(full_run) -> None:  #
     assert manifest["status"] == "finished" and manifest["steps"] == STEPS
     assert len(manifest["data_sha256"]) == 64 and manifest["versions"]["transformers"]
     assert manifest["arguments"]["learning_rate"] == 1e-4
-    assert manifest["arguments"]["weight_decay"] == 0.0 and manifest["precision"] == "fp32"
+    assert manifest["arguments"]["weight_decay"] == 0.0
+    assert manifest["precision"]["compute"] == manifest["precision"]["weights"] == "fp32"
+    # speed as the field reports it: peak memory everywhere, MFU where the peak is known
+    rows = read_metrics(out / "metrics.csv")
+    assert all(r.peak_memory_gib and r.peak_memory_gib > 0.1 and r.seconds for r in rows)
+    assert manifest["peak_memory_gib"] > 0.1 and "mfu" in manifest
+    if not torch.cuda.is_available():
+        assert all(r.mfu is None for r in rows) and manifest["mfu"] is None
     assert "cpu_count" in manifest["hardware"] and manifest["padding_fraction"] < 0.05
     assert (out / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # progress: the same figures through the callback and the progress message
     assert [s.step for s in statuses] == list(range(1, STEPS + 1))
     assert all(s.tokens_per_second > 0 and s.total_steps == STEPS for s in statuses)
     assert statuses[-1].seconds_left == 0 and statuses[0].seconds_left > 0
-    assert any("tokens/s" in m and "left" in m and "loss" in m for _, m in progress)
+    assert any("tokens/s" in m and "left" in m and "loss" in m and "GiB" in m for _, m in progress)
     fractions = [f for f, _ in progress]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     # the model's own chat template is now Stanford's prompt

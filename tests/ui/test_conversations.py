@@ -232,8 +232,8 @@ def test_settings_from_the_keyboard_change_this_chat_and_model_defaults(
     dialog = dialog_named(qtbot, "settingsDialog")
     click(dialog.system_prompt)
     qtbot.keyClicks(dialog.system_prompt, "Answer in one word.")
-    dialog.max_tokens.selectAll()
-    qtbot.keyClicks(dialog.max_tokens, "16")
+    dialog.sampling["max_tokens"].selectAll()
+    qtbot.keyClicks(dialog.sampling["max_tokens"], "16")
     toggle(dialog.save_as_default)
     qtbot.keyClick(dialog, Qt.Key.Key_Return)  # OK is the default button
     assert window.conversation.session.system_prompt == "Answer in one word."

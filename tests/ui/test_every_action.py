@@ -75,8 +75,8 @@ class Walk:
     def ensure_conversation(self) -> None:
         """Actions like New chat or Delete leave no chat open: open one again, by clicking."""
         window = self.window
-        if window._editing is not None:
-            window.stop_answer()
+        if window.chat_actions.editing:
+            window.chat_actions.stop()
         chats = window.sidebar.list
         if window.conversation.conversation_id is None:
             if window.sidebar.undo_bar.isVisible():

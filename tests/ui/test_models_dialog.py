@@ -17,8 +17,8 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from desktop.core.models.catalog import load_catalog
 from desktop.core.models.library import ModelLibrary
-from desktop.ui.hub_tab import COLUMNS
 from desktop.ui.main_window import MainWindow
+from desktop.ui.models.hub_tab import COLUMNS
 from tests.hub_server import LoopbackHub
 from tests.ui.conftest import LOAD_MS, ask, open_window
 from tests.ui.person import choose_in_combo, click, dialog_named, toggle, type_into_dialog

@@ -5,7 +5,7 @@ recorded by the session and shown, and the answer is saved — a stopped one too
 came and marked stopped — or, when anything fails, the conversation is put back as it was. The
 terminal chat and the local API call it as it is. The window runs the same steps split across two
 threads (its engine thread iterates the :class:`Response`; its GUI thread, which owns the
-session, takes the deltas and the finished response by signal): ``desktop/ui/conversation.py``
+session, takes the deltas and the finished response by signal): ``desktop/ui/chat/conversation.py``
 calls :func:`record_delta`, then :meth:`ChatSession.finish` or :meth:`ChatSession.fail`, exactly
 as this loop does.
 """

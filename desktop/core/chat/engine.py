@@ -28,7 +28,8 @@ from conversion.decoding.model import GgufModel
 from conversion.decoding.sampler import SamplerSettings
 from conversion.decoding.stream import DecodeJob
 from conversion.errors import GenerationError, PromptTooLongError
-from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.progress import CancelToken
 from desktop.core import hardware
 from desktop.core.chat.context_window import Fitted, fit_to_context
@@ -256,7 +257,10 @@ class ChatEngine:
 
         Cancelling the request's token (from any thread) or closing the response early ends
         generation; the model stays usable. Raises PromptTooLongError before anything is
-        generated when even the latest question does not fit."""
+        generated when even the latest question does not fit. A request whose reply the session
+        already decided (documents: nothing found) gets that reply, without the model."""
+        if request.reply:
+            return Response.fixed(request.reply)
         _, decoder = self._require()
         settings = request.settings.validated()
         fitted = self.fit(request)

@@ -37,6 +37,7 @@ class AnswerRequest:
     stop: tuple[str, ...] = ()
     json_mode: bool = False
     window_anchor: WindowAnchor | None = None
+    reply: str = ""  # the answer, decided without the model (documents: nothing found)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ class Response:
 
     def close(self) -> None:
         self._deltas.close()
+
+    @classmethod
+    def fixed(cls, text: str) -> Response:
+        """The answer ``text``, given whole, without a model (``AnswerRequest.reply``)."""
+
+        def produce(response: Response) -> Iterator[str]:
+            yield text
+            response.stats = GenerationStats(0, 0, 0, 0.0, 0.0, "stop")
+
+        return cls(produce)
 
     def text(self) -> str:
         """Everything that is left of the answer, waiting for it to end."""

@@ -19,6 +19,7 @@ message, keys do not).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,12 @@ from typing import Any
 from conversion.errors import HistoryError
 from desktop.core.chat.prompts import Message, Role
 from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
-from desktop.core.documents.context import Citation, prompt_with_passages
+from desktop.core.documents.context import (
+    Citation,
+    Retriever,
+    not_found_reply,
+    prompt_with_passages,
+)
 from desktop.core.history.store import Conversation, History, NewMessage
 from desktop.core.settings import GenerationSettings, generation_from
 
@@ -125,9 +131,9 @@ class ChatSession:
         self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
         self._pending: _Pending | None = None
         # Documents Q&A: the collections this chat searches, and who finds the passages
-        # (question, collections) → citations; set by whoever drives the session.
+        # (question, collections) → Passages; set by whoever drives the session.
         self.collections: list[str] = []
-        self.find_passages: Callable[[str, list[str]], list[Citation]] | None = None
+        self.find_passages: Retriever | None = None
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -274,13 +280,24 @@ class ChatSession:
         if self.collections and self.find_passages is not None and messages:
             question = messages[-1]["content"]
             try:
-                citations = self.find_passages(question, self.collections)
+                passages = self.find_passages(question, self.collections)
             except BaseException:
                 self.fail()  # undo asking, as for a failed answer
                 raise
+            if not passages.found:
+                # Nothing relevant: say so rather than let the model make an answer up from
+                # the nearest passages, which the user can still open under the answer.
+                request = dataclasses.replace(
+                    request, reply=not_found_reply(passages.collections or self.collections)
+                )
+                self._pending = _Pending(request, **undo, citations=passages.nearest)
+                return request
             # Only the latest question carries passages: the budget is spent on what is asked now.
-            messages[-1] = {"role": "user", "content": prompt_with_passages(question, citations)}
-            self._pending.citations = citations
+            messages[-1] = {
+                "role": "user",
+                "content": prompt_with_passages(question, passages.given),
+            }
+            self._pending.citations = passages.given
         return request
 
     def stop(self) -> None:
@@ -305,7 +322,9 @@ class ChatSession:
         self._pending = None
         stats = response.stats if response is not None else None
         record = stats.record() if stats else {"finish_reason": "cancelled"}
-        if response is not None:
+        if pending.request.reply:  # no model ran: say so, not how fast nothing was generated
+            record = {"finish_reason": "stop", "not_found": True}
+        elif response is not None:
             self.window_anchor = response.window_anchor
         if pending.citations:
             record["sources"] = [c.record() for c in pending.citations]

@@ -15,11 +15,21 @@ from typing import TYPE_CHECKING
 
 from conversion.errors import DocumentError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
-from desktop.core.documents.context import Citation, citations_within
+from desktop.core.documents.context import (
+    NEAREST_SHOWN,
+    PassageBudget,
+    Passages,
+    citation,
+    focus,
+)
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.indexer import IndexReport, IndexStatus, PauseToken, index_collection
-from desktop.core.documents.retrieval import Hit, Method, search
+from desktop.core.documents.relevance import relevant_hits, threshold_for
+from desktop.core.documents.reranker import Reranker
+from desktop.core.documents.reranker_model import install_hub_reranker, installed_reranker
+from desktop.core.documents.retrieval import Hit, Method, Search, find
 from desktop.core.documents.store import Collection, DocumentStore, FileRecord
+from desktop.core.documents.terms import analyse
 from desktop.core.models.embedding_model import EMBEDDING_NAME, check_model_name, embedding_model
 
 if TYPE_CHECKING:
@@ -44,7 +54,58 @@ class Documents:
         self._embedders: dict[str, Embedder] = {}
         self._threads = threads
         self.hub = hub
+        self._reranker: Reranker | None = None
+        self._reranker_name = ""
+        self._borrowed = False  # a reranker given by the caller, who closes it
         self.closed = False
+
+    # -- the reranker ----------------------------------------------------------------------
+
+    @property
+    def reranker_name(self) -> str:
+        """The cross-encoder chosen for searches ("" for none)."""
+        return self.store.option("reranker")
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The chosen cross-encoder, loaded on first use (None: none chosen, or not installed
+        here any more)."""
+        name = self.reranker_name
+        if name != self._reranker_name:
+            self._close_reranker()
+            found = installed_reranker(name) if name else None
+            if found is not None:
+                self._reranker = Reranker(found.path, name, self._threads)
+            self._reranker_name = name
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, reranker: Reranker | None) -> None:
+        """Use this loaded one (the caller closes it), whatever is chosen."""
+        self._close_reranker()
+        self._reranker, self._reranker_name = reranker, self.reranker_name
+        self._borrowed = reranker is not None
+
+    def use_reranker(
+        self,
+        name: str,
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Rerank searches with the Hub cross-encoder ``name`` (downloaded and converted now
+        if need be, with ``hub``), or with none (``name`` empty)."""
+        if name.strip():
+            name = check_model_name(name)
+            if installed_reranker(name) is None:
+                if self.hub is None:
+                    raise DocumentError(f"The reranker “{name}” is not installed here.")
+                install_hub_reranker(name, self.hub, progress, cancel)
+        self.store.set_option("reranker", name.strip())
+
+    def _close_reranker(self) -> None:
+        if self._reranker is not None and not self._borrowed:
+            self._reranker.close()
+        self._reranker, self._borrowed = None, False
 
     @property
     def embedder(self) -> Embedder:
@@ -65,6 +126,7 @@ class Documents:
         return self._embedders[model]
 
     def close(self) -> None:
+        self._close_reranker()
         for embedder in self._embedders.values():
             embedder.close()
         self._embedders = {}
@@ -133,16 +195,32 @@ class Documents:
         embedder = self.embedder_for(self.store.collection(name).embedding_model, progress, cancel)
         return index_collection(self.store, name, embedder, progress, cancel, pause, on_status)
 
+    def find(
+        self, names: Sequence[str], query: str, limit: int = 5, method: Method = "hybrid"
+    ) -> Search:
+        embedder_for = (lambda c: self.embedder_for(c.embedding_model)) if method != "fts" else None
+        reranker = self.reranker if method == "hybrid" else None
+        return find(self.store, names, query, embedder_for, limit, method, reranker)
+
     def search(
         self, names: Sequence[str], query: str, limit: int = 5, method: Method = "hybrid"
     ) -> list[Hit]:
-        embedder_for = (lambda c: self.embedder_for(c.embedding_model)) if method != "fts" else None
-        return search(self.store, names, query, embedder_for, limit, method)
+        return self.find(names, query, limit, method).hits
 
-    def citations(
-        self, question: str, names: Sequence[str], max_chars: int, limit: int = 8
-    ) -> list[Citation]:
-        """The passages for a question, numbered and cut to the budget."""
+    def passages(self, question: str, names: Sequence[str], budget: PassageBudget) -> Passages:
+        """What to give the model for ``question``: the relevant passages, as many and as long
+        as ``budget`` says; or none, with the nearest ones to show."""
         if not names:
-            return []
-        return citations_within(self.search(names, question, limit), max_chars)
+            return Passages([])
+        found = self.find(names, question, max(budget.count, NEAREST_SHOWN))
+        model = {c.name: c.embedding_model for c in self.store.collections()}
+        relevant = relevant_hits(found, lambda hit: threshold_for(model[hit.chunk.collection]))
+        if not relevant:
+            nearest = [citation(n, hit) for n, hit in enumerate(found.hits, start=1)]
+            return Passages([], nearest[:NEAREST_SHOWN], tuple(names))
+        words = set(analyse(question).words)
+        given = [
+            citation(n, hit, *focus(hit.chunk.text, words, budget.chars))
+            for n, hit in enumerate(relevant[: budget.count], start=1)
+        ]
+        return Passages(given, [], tuple(names))

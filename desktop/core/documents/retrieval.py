@@ -1,44 +1,45 @@
 """Hybrid retrieval: BM25 over FTS5 and cosine similarity over the embeddings, fused by
-reciprocal rank (RRF, Cormack et al. 2009: ``score = Σ 1 / (k + rank)``).
+reciprocal rank (RRF, Cormack et al. 2009: ``score = Σ 1 / (k + rank)``), with exact rare
+codes and numbers first, and an optional cross-encoder reranker over the fused top 50.
 
 Full-text search finds exact names, numbers and rare words that an embedding blurs; vectors
 find paraphrases that share no word with the passage. RRF needs no score calibration between
-the two, which is why it is the usual choice.
+the two, which is why it is the usual choice. It treats every list alike, though: a chunk
+holding the only occurrence of the code the user typed is first in the full-text list and
+nowhere in the vector list (an embedding does not know ``Q731-B``), and chunks ranked
+moderately in both overtake it. So a chunk holding one of the question's *anchors* (its codes
+and numbers, terms.py) found in at most ``ANCHOR_LIMIT`` chunks comes first.
 
 Vector search is exact: one matrix product over the collection's vectors held in memory
 (float32; 100,000 chunks of 384 dimensions are 150 MB and a product takes a few milliseconds
-with numpy's BLAS, measured in benchmarks/documents.py).
+with numpy's BLAS, measured in benchmarks/documents.py). Every hit also carries its cosine
+similarity to the question, which relevance.py compares with a calibrated threshold.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.store import Collection, DocumentStore, StoredChunk
+from desktop.core.documents.terms import STOPWORDS, QueryTerms, analyse, fts_terms
+
+if TYPE_CHECKING:
+    from desktop.core.documents.reranker import Reranker
+
+__all__ = ["STOPWORDS", "Hit", "Search", "find", "fts_terms", "reciprocal_rank_fusion", "search"]
 
 Method = Literal["hybrid", "fts", "vector"]
 RRF_K = 60
-CANDIDATES = 50
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words of a question that say nothing about its subject. Left out of the full-text query,
-# they would match most chunks, which BM25 then has to score (slow at 100,000 chunks) for
-# nothing; the vectors still see the whole question.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how i if in into is it its itself just
-    me more most my no nor not of off on once only or other our out over own same she should so
-    some such than that the their them then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your
-    please tell explain describe""".split()
-)
+CANDIDATES = 50  # from each list; also how many fused passages the reranker sees
+ANCHOR_LIMIT = 3
+FTS_WEIGHT = 1.0
+FTS_ADAPTIVE = True
+FTS_WEIGHT_FLOOR = 0.25  # a code or number in at most this many chunks points at them
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,32 @@ class Hit:
     score: float
     fts_rank: int | None  # 1-based rank in each list, None when absent from it
     vector_rank: int | None
+    similarity: float | None = None  # cosine with the question (None: no vectors asked)
+    anchors: tuple[str, ...] = ()  # the question's rare codes and numbers this chunk holds
+    rerank: float | None = None  # the cross-encoder's score, when one reranked
 
 
-def fts_terms(text: str) -> list[str]:
-    """A question → the words to look up: its words but stopwords (all of them when nothing
-    else is left), lower-cased, each once. BM25 ranks chunks holding more and rarer ones first;
-    the store quotes each, so no FTS5 syntax leaks through."""
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))
-    return [w for w in words if w not in STOPWORDS] or words
+@dataclass(frozen=True)
+class Search:
+    """What a search found, and what relevance needs to judge it."""
+
+    hits: list[Hit]
+    terms: QueryTerms  # what was looked up
+    missing: tuple[str, ...]  # the question's identifiers (codes, names) no chunk holds
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
     """Ids ordered by Σ 1/(k + rank) over the rankings (ties: first seen first)."""
+    scores = _rrf_scores(rankings, k)
+    return sorted(scores, key=lambda item: -scores[item])
+
+
+def _rrf_scores(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
     scores: dict[int, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return sorted(scores, key=lambda item: -scores[item])
+    return scores
 
 
 def nearest(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, limit: int) -> list[int]:
@@ -89,6 +99,128 @@ def vector_ranking(
     return [chunk_id for _, chunk_id in pairs[:limit]]
 
 
+def similarities(
+    store: DocumentStore,
+    collections: Sequence[Collection],
+    query: np.ndarray,
+    chunk_ids: Sequence[int],
+) -> dict[int, float]:
+    """The cosine of ``query`` with each of ``chunk_ids`` found in ``collections``."""
+    found: dict[int, float] = {}
+    wanted = np.asarray(sorted(set(chunk_ids)), dtype=np.int64)
+    for collection in collections:
+        ids, matrix = store.vectors(collection)
+        if len(ids) == 0 or len(wanted) == 0:
+            continue
+        places = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
+        present = ids[places] == wanted
+        for chunk_id, place in zip(wanted[present], places[present], strict=True):
+            found[int(chunk_id)] = float(matrix[place] @ query)
+    return found
+
+
+def _anchored(
+    store: DocumentStore, collection_ids: list[int], terms: QueryTerms
+) -> tuple[dict[int, set[str]], tuple[str, ...]]:
+    """chunk id → the rare anchors it holds; and the identifiers the collections lack."""
+    frequency = store.frequencies([*terms.anchors, *terms.identifiers])
+    held: dict[int, set[str]] = {}
+    for anchor in terms.anchors:
+        if 0 < frequency[anchor] <= ANCHOR_LIMIT:  # more: it points at nothing in particular
+            for chunk_id in store.holding(anchor, collection_ids, ANCHOR_LIMIT):
+                held.setdefault(chunk_id, set()).add(anchor)
+    for name in terms.names:  # a full name asked for points at the few chunks that hold it
+        chunks = store.holding(name, collection_ids, ANCHOR_LIMIT + 1)
+        if len(chunks) <= ANCHOR_LIMIT:
+            for chunk_id in chunks:
+                held.setdefault(chunk_id, set()).add(name)
+    missing = tuple(
+        name
+        for name in terms.identifiers
+        if not frequency[name] or not store.holding(name, collection_ids, 1)
+    )
+    return held, missing
+
+
+def find(
+    store: DocumentStore,
+    collection_names: Sequence[str],
+    query: str,
+    embedder_for: Callable[[Collection], Embedder] | None,
+    limit: int = 5,
+    method: Method = "hybrid",
+    reranker: Reranker | None = None,
+) -> Search:
+    """The best ``limit`` chunks of the collections for ``query``. Collections indexed with
+    different embedding models get one vector ranking per model (their similarities are not
+    comparable), all fused with the full-text ranking."""
+    collections = [store.collection(name) for name in collection_names]
+    for collection in collections:
+        if store.needs_full_text_upgrade(collection.id):
+            store.upgrade_full_text(collection.id)  # indexing does it first, with progress
+    ids = [c.id for c in collections]
+    terms = analyse(query)
+    candidates = max(CANDIDATES, limit)
+    fts: list[int] = []
+    held: dict[int, set[str]] = {}
+    missing: tuple[str, ...] = ()
+    vectors: list[list[int]] = []
+    similarity: dict[int, float] = {}
+    questions: list[tuple[list[Collection], np.ndarray]] = []
+    if method in ("hybrid", "fts"):
+        fts = store.full_text(ids, terms.words, candidates)
+        held, missing = _anchored(store, ids, terms)
+    if method in ("hybrid", "vector") and embedder_for is not None:
+        by_model: dict[str, list[Collection]] = {}
+        for collection in collections:
+            by_model.setdefault(collection.embedding_model, []).append(collection)
+        for group in by_model.values():
+            question = embedder_for(group[0]).embed_query(query)
+            questions.append((group, question))
+            vectors.append(vector_ranking(store, group, question, candidates))
+    scores = _rrf_scores([fts, *vectors])
+    for chunk_id, anchors in held.items():
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + len(anchors)  # above any RRF sum
+    fused = sorted(scores, key=lambda item: -scores[item])
+    shortlist = fused[: max(candidates if reranker else limit, limit) * len(collections)]
+    for group, question in questions:
+        similarity.update(similarities(store, group, question, shortlist))
+    chunks = store.chunks(shortlist)
+    fts_rank = {item: rank for rank, item in enumerate(fts, start=1)}
+    vec_rank = {item: rank for ranking in vectors for rank, item in enumerate(ranking, start=1)}
+    hits: list[Hit] = []
+    seen: set[tuple[str, int, int, int]] = set()
+    for item in shortlist:
+        chunk = chunks.get(item)
+        place = (chunk.path, chunk.page, chunk.start, chunk.end) if chunk else None
+        if chunk is None or place in seen:
+            continue  # the same passage from two collections that share a folder: once
+        seen.add(place)  # type: ignore[arg-type]
+        hits.append(
+            Hit(
+                chunk,
+                scores[item],
+                fts_rank.get(item),
+                vec_rank.get(item),
+                similarity.get(item),
+                tuple(sorted(held.get(item, ()))),
+            )
+        )
+    if reranker is not None and hits:
+        hits = rerank(reranker, query, hits[:CANDIDATES])
+    return Search(hits[:limit], terms, missing)
+
+
+def rerank(reranker: Reranker, query: str, hits: list[Hit]) -> list[Hit]:
+    """Order the hits by the cross-encoder's score; those holding an anchor stay first."""
+    scores = reranker.score(query, [hit.chunk.text for hit in hits])
+    scored = [
+        Hit(h.chunk, h.score, h.fts_rank, h.vector_rank, h.similarity, h.anchors, float(s))
+        for h, s in zip(hits, scores, strict=True)
+    ]
+    return sorted(scored, key=lambda h: (-len(h.anchors), -(h.rerank or 0.0)))
+
+
 def search(
     store: DocumentStore,
     collection_names: Sequence[str],
@@ -96,37 +228,7 @@ def search(
     embedder_for: Callable[[Collection], Embedder] | None,
     limit: int = 5,
     method: Method = "hybrid",
+    reranker: Reranker | None = None,
 ) -> list[Hit]:
-    """The best ``limit`` chunks of the collections for ``query``. Collections indexed with
-    different embedding models get one vector ranking per model (their similarities are not
-    comparable), all fused with the full-text ranking."""
-    collections = [store.collection(name) for name in collection_names]
-    candidates = max(CANDIDATES, limit)
-    fts: list[int] = []
-    vectors: list[list[int]] = []
-    if method in ("hybrid", "fts"):
-        fts = store.full_text([c.id for c in collections], fts_terms(query), candidates)
-    if method in ("hybrid", "vector") and embedder_for is not None:
-        by_model: dict[str, list[Collection]] = {}
-        for collection in collections:
-            by_model.setdefault(collection.embedding_model, []).append(collection)
-        for group in by_model.values():
-            question = embedder_for(group[0]).embed_query(query)
-            vectors.append(vector_ranking(store, group, question, candidates))
-    fused = reciprocal_rank_fusion([fts, *vectors])
-    fts_rank = {item: rank for rank, item in enumerate(fts, start=1)}
-    vec_rank = {item: rank for ranking in vectors for rank, item in enumerate(ranking, start=1)}
-    chunks = store.chunks(fused[: limit * len(collections)])
-    hits: list[Hit] = []
-    seen: set[tuple[str, int, int, int]] = set()
-    for item in fused:
-        chunk = chunks.get(item)
-        place = (chunk.path, chunk.page, chunk.start, chunk.end) if chunk else None
-        if chunk is None or place in seen:
-            continue  # the same passage from two collections that share a folder: once
-        seen.add(place)  # type: ignore[arg-type]
-        score = sum(1.0 / (RRF_K + r[item]) for r in (fts_rank, vec_rank) if item in r)
-        hits.append(Hit(chunk, score, fts_rank.get(item), vec_rank.get(item)))
-        if len(hits) == limit:
-            break
-    return hits
+    """The hits of :func:`find`."""
+    return find(store, collection_names, query, embedder_for, limit, method, reranker).hits

@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from conversion.errors import DocumentError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core import paths
+from desktop.core.documents import fulltext
 from desktop.core.documents.chunker import Chunk
 from desktop.core.documents.schema import migrate
+from desktop.core.documents.terms import index_terms
 from desktop.core.history.schema import connect
 from desktop.core.sqlite_store import write_transaction
 
 DB_FILE = "documents.sqlite3"
-COMMON_FRACTION = 0.02  # a word in more chunks than this says little about any of them
-COMMON_FLOOR = 2000  # below this many chunks, scoring every match costs a few ms: keep all
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class DocumentStore:
         with self._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO collections (name, embedding_model, dimensions, "
-                "created_at) VALUES (?, ?, ?, ?)",
+                "created_at, full_text) VALUES (?, ?, ?, ?, 1)",
                 (name, embedding_model, dimensions, time.time()),
             )
         return self.collection(name)
@@ -205,10 +206,10 @@ class DocumentStore:
             )
             db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
             db.executemany(
-                'INSERT INTO chunks (file_id, page, start, "end", text, vector) '
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                'INSERT INTO chunks (file_id, page, start, "end", text, vector, terms) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (file_id, c.page, c.start, c.end, c.text, v.tobytes())
+                    (file_id, c.page, c.start, c.end, c.text, v.tobytes(), index_terms(c.text))
                     for c, v in zip(chunks, vectors, strict=True)
                 ],
             )
@@ -309,63 +310,28 @@ class DocumentStore:
     def full_text(
         self, collection_ids: Sequence[int], words: Sequence[str], limit: int
     ) -> list[int]:
-        """Chunk ids holding any of ``words``, best BM25 first.
+        """Chunk ids holding any of ``words``, best BM25 first (fulltext.ranked)."""
+        return fulltext.ranked(self.db, collection_ids, words, limit)
 
-        In a large index, words found in more than ``COMMON_FRACTION`` of all chunks (and in
-        more than ``COMMON_FLOOR``) are left out, unless every word is that common: then the
-        two rarest stay. Their BM25 weight is small, yet scoring every chunk that holds them is
-        what makes full-text search slow (benchmarks/documents.py: at 100,000 chunks, hundreds
-        of milliseconds instead of a few).
-        """
-        words = list(dict.fromkeys(words))
-        if not words or not collection_ids:
-            return []
-        marks = ", ".join("?" * len(words))
-        frequency = dict(
-            self.db.execute(
-                f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", words
-            ).fetchall()
-        )
-        (total,) = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-        common = max(total * COMMON_FRACTION, COMMON_FLOOR)
-        kept = [w for w in words if frequency.get(w, 0) <= common]
-        kept = kept or sorted(words, key=lambda w: frequency.get(w, 0))[:2]
-        query = " OR ".join('"' + w.replace('"', "") + '"' for w in kept)
-        # The best matches of the whole index first, then those of the chosen collections;
-        # when other collections crowd them out, ask again with the collections joined in.
-        wide = limit * 4
-        ranked = [
-            row[0]
-            for row in self.db.execute(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-                (query, wide),
-            )
-        ]
-        inside = self._in_collections(ranked, collection_ids)
-        if len(inside) >= limit or len(ranked) < wide:
-            return [i for i in ranked if i in inside][:limit]
-        places = ", ".join("?" * len(collection_ids))
-        rows = self.db.execute(
-            f"SELECT chunks_fts.rowid FROM chunks_fts "
-            f"JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-            f"WHERE chunks_fts MATCH ? AND f.collection_id IN ({places}) "
-            f"ORDER BY rank LIMIT ?",
-            (query, *collection_ids, limit),
-        ).fetchall()
-        return [row[0] for row in rows]
+    def frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """How many chunks of the whole index hold each word."""
+        return fulltext.frequencies(self.db, words)
 
-    def _in_collections(self, ids: Sequence[int], collection_ids: Sequence[int]) -> set[int]:
-        if not ids:
-            return set()
-        id_marks = ", ".join("?" * len(ids))
-        places = ", ".join("?" * len(collection_ids))
-        rows = self.db.execute(
-            # CROSS JOIN keeps chunks the outer loop: a few lookups by id, not a scan of files
-            f"SELECT c.id FROM chunks c CROSS JOIN files f ON f.id = c.file_id "
-            f"WHERE c.id IN ({id_marks}) AND f.collection_id IN ({places})",
-            (*ids, *collection_ids),
-        )
-        return {row[0] for row in rows}
+    def holding(self, word: str, collection_ids: Sequence[int], limit: int) -> list[int]:
+        """The chunks of the collections holding ``word`` (for rare words)."""
+        return fulltext.holding(self.db, word, collection_ids, limit)
+
+    def upgrade_full_text(
+        self,
+        collection_id: int,
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> int:
+        """Bring chunks indexed by an older Huacaya into the full-text index (once)."""
+        return fulltext.upgrade_full_text(self.db, collection_id, progress, cancel)
+
+    def needs_full_text_upgrade(self, collection_id: int) -> bool:
+        return fulltext.needs_upgrade(self.db, collection_id)
 
     def vectors(self, collection: Collection) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, their vectors as one float32 matrix), cached until the collection's
@@ -388,6 +354,19 @@ class DocumentStore:
         )
         self._vectors[collection.id] = (revision, ids, matrix)
         return ids, matrix
+
+    def option(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM options WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def set_option(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            if value:
+                db.execute(
+                    "INSERT OR REPLACE INTO options (key, value) VALUES (?, ?)", (key, value)
+                )
+            else:
+                db.execute("DELETE FROM options WHERE key = ?", (key,))
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -15,22 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversion.errors import HistoryError
+from desktop.core.settings import SAMPLING
 
 # Seconds since 1970, up to the year 5000: a time a computer clock could have written.
 LATEST_TIME = 95_617_584_000.0
 LONGEST_TEXT = 64 << 20  # characters of one message, title or system prompt
 LONGEST_NAME = 1024  # characters of a model name
 MAX_STATS = 64
-# generation setting → (lowest, highest, whole numbers only)
-GENERATION: dict[str, tuple[float, float, bool]] = {
-    "temperature": (0.0, 5.0, False),
-    "top_p": (0.0, 1.0, False),
-    "top_k": (0, 1_000_000, True),
-    "min_p": (0.0, 1.0, False),
-    "repeat_penalty": (0.0, 5.0, False),
-    "max_tokens": (1, 1 << 24, True),
-    "seed": (-1, 2**32 - 1, True),
-}
 ROLES = ("system", "user", "assistant")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HINT = "Nothing was imported. Export the chat again from Huacaya, or fix that field."
@@ -87,7 +78,8 @@ def _number(value: Any, where: str, low: float, high: float, whole: bool = False
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise _refuse(where, "a whole number" if whole else "a number", value)
     if not (math.isfinite(value) and low <= value <= high):
-        raise _refuse(where, f"a number from {low:g} to {high:g}", value)
+        shown = [f"{n:,}" if isinstance(n, int) else f"{n:g}" for n in (low, high)]
+        raise _refuse(where, f"a number from {shown[0]} to {shown[1]}", value)
     return value
 
 
@@ -132,8 +124,8 @@ def _settings(value: Any) -> dict[str, Any]:
             if not isinstance(item, dict):
                 raise _refuse(where, "an object", item)
             settings[key] = {
-                name: _number(item[name], f"{where}.{name}", *GENERATION[name])
-                for name in GENERATION
+                name: _number(item[name], f"{where}.{name}", limit.low, limit.high, limit.whole)
+                for name, limit in SAMPLING.items()
                 if item.get(name) is not None
             }
         elif key == "prompt_format":

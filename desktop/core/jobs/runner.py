@@ -19,7 +19,8 @@ from pathlib import Path
 import gguf
 
 from conversion import archs
-from conversion.checkpoint import inspect_checkpoint, is_lora_adapter
+from conversion.archs import inspect_checkpoint
+from conversion.checkpoint import is_lora_adapter
 from conversion.convert import convert
 from conversion.errors import (
     Cancelled,
@@ -32,7 +33,8 @@ from conversion.errors import (
     ModelFileError,
     UnsupportedModelError,
 )
-from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.ownership import Owner, die_with_parent
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.quantize import quantize

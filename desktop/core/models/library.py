@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from conversion.errors import HuacayaError, LibraryError, ModelFileError, ModelNotFoundError
-from conversion.gguf_file import GGUFInfo, read_gguf_info
+from conversion.gguf_file import read_gguf_info
+from conversion.gguf_info import GGUFInfo
 from conversion.output import atomic_write_text
 from desktop.core import paths
 from desktop.core.models import starter

@@ -4,8 +4,9 @@
 else makes llama.cpp ``abort()`` (a C++ exception escaping, an assertion) would take the whole
 window down with it. So the first time a file is opened, a child process loads it with a small
 context, evaluates a few tokens and renders the chat template once with a probe conversation,
-then reports. The verdict is remembered by the file's path, size and modification time, so the
-check costs one extra second once per file, never per load.
+then reports. The verdict is remembered by the file's path, size and modification time (in the
+cache folder, ``paths.cache_dir``), so the check costs one extra second once per file, never
+per load.
 
 What the child does with the file is given by the caller (``answer``: the chat engine's own
 answering path, see :func:`desktop.core.chat.engine.check_model`), so this module runs and
@@ -32,7 +33,6 @@ from desktop.core import paths
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "HUACAYA_MODEL_CHECKS"  # another verdict file (the tests share one across homes)
 PROBE_CONTEXT = 256
 
 
@@ -43,8 +43,7 @@ class ProbeVerdict:
 
 
 def _cache_file() -> Path:
-    override = os.environ.get(CACHE_ENV)
-    return Path(override) if override else paths.data_dir() / "model-checks.json"
+    return paths.cache_dir() / "model-checks.json"
 
 
 def _key(path: Path) -> str:

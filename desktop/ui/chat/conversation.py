@@ -1,0 +1,141 @@
+"""The open conversation in the window: a ChatSession shown in the transcript, answered by the
+engine thread.
+
+The session (``desktop.core.chat.session``) decides what is saved, sent and shown as stopped; this
+adapter only forwards: a question to the session and its request to the engine, the engine's
+text back to the session and the transcript, and tells the window when things change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from conversion.errors import HuacayaError
+from desktop.core.chat.answer import record_delta
+from desktop.core.chat.response import AnswerRequest, Response
+from desktop.core.chat.session import ChatMessage, ChatSession
+from desktop.core.history.store import Conversation, History
+from desktop.core.settings import GenerationSettings, SettingsStore, generation_from
+from desktop.ui.background.engine_thread import EngineController
+from desktop.ui.chat.view import ChatView
+
+log = logging.getLogger(__name__)
+
+
+class ConversationController(QObject):
+    conversations_changed = Signal()
+    answer_started = Signal()
+    answer_finished = Signal(object, object)  # the saved ChatMessage, its GenerationStats
+    answer_failed = Signal(object)  # HuacayaError
+    question_returned = Signal(str)  # a failed question goes back to the composer
+
+    def __init__(
+        self, history: History, view: ChatView, engine: EngineController, store: SettingsStore
+    ) -> None:
+        super().__init__()
+        self.view = view
+        self.engine = engine
+        self.store = store
+        self.session = ChatSession(history, self.defaults_for)
+        engine.delta.connect(self._on_delta)
+        engine.finished.connect(self._on_finished)
+        engine.failed.connect(self._on_failed)
+
+    # -- which conversation ----------------------------------------------------------------
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.session.conversation_id
+
+    @property
+    def messages(self) -> list[ChatMessage]:
+        return self.session.messages
+
+    def defaults_for(self, model_id: str) -> GenerationSettings:
+        settings = self.store.settings
+        return generation_from(settings.model_defaults.get(model_id), settings.generation)
+
+    def label_for(self, message: ChatMessage) -> str:
+        if message.role == "user":
+            return "You"
+        if message.role == "system":
+            return "System"
+        return message.model or self.session.model_label
+
+    def new(self) -> None:
+        self.session.new()
+        self.view.clear_conversation()
+
+    def open(self, conversation_id: int) -> Conversation:
+        conversation = self.session.open(conversation_id)
+        self.refresh_view()
+        return conversation
+
+    def refresh_view(self) -> None:
+        self.view.show_messages(self.session.messages, self.label_for)
+
+    def set_model(self, model_id: str, label: str) -> None:
+        self.session.set_model(model_id, label)
+
+    # -- asking ----------------------------------------------------------------------------
+
+    def send(self, text: str) -> None:
+        request = self.session.ask(text)
+        self.view.add_message(self.session.messages[-1], "You")
+        self.conversations_changed.emit()  # a new chat appears in the sidebar
+        self._start(request)
+
+    def regenerate(self) -> None:
+        request = self.session.regenerate()
+        self.refresh_view()
+        self._start(request)
+
+    def edit_and_resend(self, key: int, text: str) -> None:
+        request = self.session.edit(key, text)
+        self.refresh_view()
+        self._start(request)
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+    def abandon(self) -> None:
+        """The window closes and the engine did not end the answer in time: keep what arrived,
+        as stopped, and ignore the engine from now on."""
+        for signal, slot in (
+            (self.engine.delta, self._on_delta),
+            (self.engine.finished, self._on_finished),
+            (self.engine.failed, self._on_failed),
+        ):
+            signal.disconnect(slot)
+        self.engine.abandon()
+        if self.session.answering:
+            self.session.finish(None)
+
+    def _start(self, request: AnswerRequest) -> None:
+        self.view.begin_answer(self.session.model_label)
+        self.engine.generate(request)
+        self.answer_started.emit()
+
+    # -- the engine's replies --------------------------------------------------------------
+
+    # The steps of ``desktop.core.chat.answer.run_answer``, as the engine thread reports them.
+
+    def _on_delta(self, text: str) -> None:
+        if self.session.answering:
+            record_delta(self.session, text, self.view.append_delta)
+
+    def _on_finished(self, response: Response) -> None:
+        answer = self.session.finish(response)
+        self.view.end_answer(answer)
+        self.conversations_changed.emit()
+        self.answer_finished.emit(answer, response.stats)
+
+    def _on_failed(self, error: HuacayaError) -> None:
+        question = self.session.fail()
+        self.refresh_view()
+        if question:
+            self.question_returned.emit(question)
+        self.conversations_changed.emit()
+        self.answer_failed.emit(error)

@@ -1,0 +1,225 @@
+"""Settings: this chat's system prompt, prompt format and sampling; the app's threads, context
+length, GPU layers, theme and font size; the local API. "Reset" goes back to the model's
+defaults, "Use as default for this model" makes them so for new chats."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from conversion.errors import HuacayaError
+from desktop.core import hardware
+from desktop.core.chat.prompts import FORMAT_CHOICES
+from desktop.core.chat.session import ChatSession
+from desktop.core.settings import (
+    SAMPLING,
+    GenerationSettings,
+    SamplingOption,
+    Settings,
+    SettingsStore,
+)
+from desktop.ui.errors import show_error
+from desktop.ui.settings.local_api_tab import LocalApiTab
+
+FORMAT_LABELS = {
+    "auto": "Automatic (the model's template)",
+    "alpaca": "Alpaca (Stanford)",
+    "chatml": "ChatML",
+    "llama3": "Llama 3",
+}
+THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+
+def _double(low: float, high: float, step: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    return box
+
+
+def _int(low: int, high: int, special: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def _sampling_box(option: SamplingOption) -> QSpinBox | QDoubleSpinBox:
+    """A spin box that keeps to the option's range (one past it cannot be typed)."""
+    if option.whole:
+        box: QSpinBox | QDoubleSpinBox = _int(int(option.low), int(option.high), option.at_low)
+        box.setSingleStep(int(option.step))
+    else:
+        box = _double(option.low, option.high, option.step, option.decimals)
+    box.setToolTip(option.help)
+    return box
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        parent: QWidget | None,
+        settings: Settings,
+        system_prompt: str,
+        prompt_format: str,
+        generation: GenerationSettings,
+        model_defaults: GenerationSettings,
+        local_api_status: str = "",
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.model_defaults = model_defaults
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("settingsTabs")
+        self.tabs.addTab(self._chat_tab(system_prompt, prompt_format, generation), "This chat")
+        self.tabs.addTab(self._app_tab(settings), "App")
+        self.local_api = LocalApiTab(settings, local_api_status)
+        self.tabs.addTab(self.local_api, "Local API")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(buttons)
+
+    def _chat_tab(
+        self, system_prompt: str, prompt_format: str, generation: GenerationSettings
+    ) -> QWidget:
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.system_prompt = QPlainTextEdit(system_prompt)
+        self.system_prompt.setPlaceholderText("Optional: how the assistant should behave")
+        self.system_prompt.setMaximumHeight(90)
+        form.addRow("System prompt", self.system_prompt)
+        self.prompt_format = QComboBox()
+        for name in FORMAT_CHOICES:
+            self.prompt_format.addItem(FORMAT_LABELS.get(name, name), name)
+        self.prompt_format.setCurrentIndex(max(0, self.prompt_format.findData(prompt_format)))
+        form.addRow("Prompt format", self.prompt_format)
+        # one spin box per sampling option, by its name in GenerationSettings
+        self.sampling = {name: _sampling_box(option) for name, option in SAMPLING.items()}
+        for name, box in self.sampling.items():
+            form.addRow(SAMPLING[name].label, box)
+        self._show_generation(generation)
+        reset = QPushButton("Reset to the model's defaults")
+        reset.setAutoDefault(False)  # Enter anywhere in the dialog means OK, never Reset
+        reset.clicked.connect(lambda: self._show_generation(self.model_defaults))
+        form.addRow("", reset)
+        self.save_as_default = QCheckBox("Use these as the default for new chats with this model")
+        form.addRow("", self.save_as_default)
+        return tab
+
+    def _show_generation(self, generation: GenerationSettings) -> None:
+        for name, box in self.sampling.items():
+            box.setValue(getattr(generation, name))
+
+    def _app_tab(self, settings: Settings) -> QWidget:
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.threads = _int(0, 256, f"automatic ({hardware.default_threads()})")
+        self.threads.setToolTip(
+            "CPU threads for answering. Automatic leaves a core free, so the answer keeps its "
+            "speed when another program is busy."
+        )
+        self.threads.setValue(settings.threads)
+        form.addRow("CPU threads", self.threads)
+        self.context_length = _int(256, 131072)
+        self.context_length.setSingleStep(512)
+        self.context_length.setValue(settings.context_length)
+        form.addRow("Context length (tokens)", self.context_length)
+        self.gpu_layers = _int(-1, 999, "automatic")
+        self.gpu_layers.setValue(settings.gpu_layers)
+        self.gpu_layers.setToolTip("Layers on the GPU (Metal on Apple silicon); 0 = CPU only")
+        form.addRow("GPU layers", self.gpu_layers)
+        self.theme = QComboBox()
+        for name, label in THEMES.items():
+            self.theme.addItem(label, name)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        form.addRow("Theme", self.theme)
+        self.font_size = _int(0, 32, "system")
+        self.font_size.setValue(settings.font_size)
+        form.addRow("Font size", self.font_size)
+        return tab
+
+    # -- results ---------------------------------------------------------------------------
+
+    def generation(self) -> GenerationSettings:
+        values: dict[str, Any] = {name: box.value() for name, box in self.sampling.items()}
+        return GenerationSettings(**values).validated()
+
+    def app_changes(self, settings: Settings, model_id: str) -> dict[str, Any]:
+        """The app-wide settings as the dialog shows them, for the settings owner to apply."""
+        changes: dict[str, Any] = {
+            "threads": self.threads.value(),
+            "context_length": self.context_length.value(),
+            "gpu_layers": self.gpu_layers.value(),
+            "theme": self.theme.currentData(),
+            "font_size": self.font_size.value(),
+            **self.local_api.changes(),
+        }
+        if self.save_as_default.isChecked() and model_id:
+            changes["model_defaults"] = {
+                **settings.model_defaults,
+                model_id: asdict(self.generation()),
+            }
+        return changes
+
+
+def open_settings(
+    parent: QWidget,
+    store: SettingsStore,
+    session: ChatSession,
+    model_id: str,
+    model_defaults: GenerationSettings,
+    local_api_status: str,
+) -> SettingsDialog:
+    """Open Settings for ``session`` (its own sampling) and the app; OK applies both: the
+    session's to the session, the app's through the settings' one owner."""
+    dialog = SettingsDialog(
+        parent,
+        store.settings,
+        session.system_prompt,
+        session.prompt_format,
+        session.generation,
+        model_defaults,
+        local_api_status,
+    )
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def apply() -> None:
+        session.configure(
+            system_prompt=dialog.system_prompt.toPlainText(),
+            prompt_format=dialog.prompt_format.currentData(),
+            generation=dialog.generation(),
+        )
+        try:
+            store.update(**dialog.app_changes(store.settings, model_id))
+        except HuacayaError as exc:
+            show_error(parent, exc)
+
+    dialog.accepted.connect(apply)
+    dialog.open()
+    return dialog
