@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, cancel: CancelToken) -> int:
         converted = convert(
             args.src, intermediate, "f16", sub_range(bar, 0.0, 0.5), cancel, **common
         )
-        result = quantize(
+        quantized = quantize(
             intermediate,
             args.output,
             args.outtype,
@@ -100,14 +100,14 @@ def run(args: argparse.Namespace, cancel: CancelToken) -> int:
         )
     bar.finish()
     print(
-        f"Wrote {result.path} ({result.bytes_written / 1e6:,.1f} MB, {args.outtype.upper()}) "
-        f"in {converted.seconds + result.seconds:.1f} s"
+        f"Wrote {quantized.path} ({quantized.bytes_written / 1e6:,.1f} MB, "
+        f"{args.outtype.upper()}) in {converted.seconds + quantized.seconds:.1f} s"
     )
     _report_integrity(converted.integrity)
     return 0
 
 
-def _report_integrity(integrity: dict) -> None:  # type: ignore[type-arg]
+def _report_integrity(integrity: dict) -> None:
     if integrity:
         verdict = "PASSED" if integrity["passed"] else "FAILED"
         print(

@@ -77,10 +77,10 @@ def check_config(config: dict[str, Any], folder: str) -> None:
             raise refuse(key, value, "it should be a whole number")
         if not low <= value <= high:
             raise refuse(key, value, f"no real model has that (expected {low:,} to {high:,})")
-    for key, (low, high) in FLOAT_BOUNDS.items():
+    for key, (flow, fhigh) in FLOAT_BOUNDS.items():
         value = config.get(key)
-        if value is not None and not (_is_number(value) and low <= value <= high):
-            raise refuse(key, value, f"it should be a number from {low:g} to {high:g}")
+        if value is not None and not (_is_number(value) and flow <= value <= fhigh):
+            raise refuse(key, value, f"it should be a number from {flow:g} to {fhigh:g}")
     architectures = config.get("architectures")
     if architectures is not None and not (
         isinstance(architectures, list) and all(isinstance(a, str) for a in architectures)

@@ -210,7 +210,7 @@ def convert(
     )
 
 
-def _tensors(plan: list[PlannedTensor], qtypes: list[gguf.GGMLQuantizationType]):  # type: ignore[no-untyped-def]
+def _tensors(plan: list[PlannedTensor], qtypes: list[gguf.GGMLQuantizationType]):
     for tensor, qtype in zip(plan, qtypes, strict=True):
         yield encode(tensor.load(), qtype)
 
@@ -218,7 +218,7 @@ def _tensors(plan: list[PlannedTensor], qtypes: list[gguf.GGMLQuantizationType])
 def _write_atomically(
     dst: Path,
     writer: gguf.GGUFWriter,
-    tensors: Callable,  # type: ignore[type-arg]
+    tensors: Callable,
     progress: Progress,
     cancel: CancelToken,
     total: int,

@@ -26,7 +26,7 @@ class HuacayaError(Exception):
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self):
         # Pickled whole (class, message and hint) so an error raised in a job's process reaches
         # the window as the same typed error; subclasses may have other __init__ signatures.
         return (_rebuild, (type(self), self.message, self.hint))

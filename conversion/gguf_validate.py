@@ -120,7 +120,7 @@ def _check_hyperparameters(info: GGUFInfo, arch: str) -> dict[str, int | None]:
         if key not in info.value_types:
             continue
         value = info.metadata.get(key)
-        if info.value_types[key] not in _FLOAT_TYPES or not math.isfinite(value):
+        if info.value_types[key] not in _FLOAT_TYPES or not math.isfinite(float(value or 0)):
             raise _damaged(info, f"{key} must be a finite number")
     experts, used = values["expert_count"], values["expert_used_count"]
     if used and (experts is None or used > experts):

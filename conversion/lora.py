@@ -23,7 +23,7 @@ _LORA = re.compile(r"^(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
 
 
 class LoraMerged:
-    def __init__(self, base, adapter: WeightFiles, config: dict, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, base, adapter: WeightFiles, config: dict, folder: Path) -> None:
         self.base = base
         self.adapter = adapter
         self.pairs: dict[str, dict[str, str]] = {}  # base weight name → {"A": name, "B": name}
@@ -57,7 +57,7 @@ class LoraMerged:
             raise CheckpointError(f"“{folder.name}” holds no LoRA weights.")
 
     @classmethod
-    def open(cls, base, folder: Path, opened: list) -> LoraMerged:  # type: ignore[no-untyped-def]
+    def open(cls, base, folder: Path, opened: list) -> LoraMerged:
         folder = Path(folder).expanduser()
         config = read_json(folder / "adapter_config.json")
         if str(config.get("peft_type", "LORA")).upper() != "LORA":

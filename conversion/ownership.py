@@ -163,10 +163,11 @@ def _watch_parent(parent_pid: int) -> None:
 _windows_job: int | None = None
 
 
-def adopt_child(pid: int) -> None:
+def adopt_child(pid: int | None) -> None:
     """On Windows, tie the child ``pid`` to this process's lifetime (a kill-on-close job
-    object, made once); elsewhere ``die_with_parent`` in the child does it."""
-    if os.name != "nt":
+    object, made once); elsewhere ``die_with_parent`` in the child does it. ``None`` (a
+    process that did not start) is ignored."""
+    if sys.platform != "win32" or pid is None:
         return
     import ctypes
     from ctypes import wintypes
@@ -207,7 +208,7 @@ def adopt_child(pid: int) -> None:
     kernel32.CloseHandle(handle)
 
 
-def _extended_limit_information():  # type: ignore[no-untyped-def]
+def _extended_limit_information():
     import ctypes
     from ctypes import wintypes
 
@@ -250,8 +251,11 @@ def _extended_limit_information():  # type: ignore[no-untyped-def]
     return ExtendedLimits()
 
 
-def kill_tree(pid: int, timeout: float = 2.0) -> None:
-    """Terminate process ``pid`` and all its descendants, killing what outlives ``timeout``."""
+def kill_tree(pid: int | None, timeout: float = 2.0) -> None:
+    """Terminate process ``pid`` and all its descendants, killing what outlives ``timeout``
+    (``None``, a process that never started, has none)."""
+    if pid is None:
+        return
     try:
         parent = psutil.Process(pid)
         family = [*parent.children(recursive=True), parent]

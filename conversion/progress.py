@@ -89,7 +89,7 @@ def cancel_on_interrupt(token: CancelToken | None = None) -> Iterator[CancelToke
 class ProgressBar:
     """One self-rewriting line on a terminal; plain lines every 10% otherwise."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30, message_width: int | None = 50) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, stream=sys.stderr, width: int = 30, message_width: int | None = 50) -> None:
         """``message_width`` None: as wide as the terminal leaves room for."""
         self.stream = stream
         self.width = width

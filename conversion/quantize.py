@@ -44,7 +44,7 @@ class QuantizeResult:
 
 def _child(
     src: str, dst: str, ftype: int, threads: int, requantize: bool, out, parent: int
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Runs in the spawned process: quantize, reporting each tensor and the outcome."""
     import ctypes
 
@@ -134,7 +134,7 @@ def quantize(
     return QuantizeResult(dst, qtype, dst.stat().st_size, time.perf_counter() - started)
 
 
-def _follow(worker, messages, progress: Progress, cancel: CancelToken) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def _follow(worker, messages, progress: Progress, cancel: CancelToken) -> tuple[int, str]:
     while True:
         if cancel.cancelled:
             worker.terminate()

@@ -24,7 +24,11 @@ from conversion.input_files import open_regular
 
 MAX_HEADER = 100 * 1024 * 1024
 MAX_DIMS = 8
-_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
+_DTYPES: dict[str, np.dtype] = {
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),
+}
 _ITEM_SIZE = {
     "F32": 4,
     "F16": 2,

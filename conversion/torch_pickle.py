@@ -22,7 +22,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -164,7 +164,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 class _SafeUnpickler(pickle.Unpickler):
     """Resolves only ``_ALLOWED`` globals; storages become ``StorageRef``s."""
 
-    def __init__(self, file: io.BufferedIOBase, file_name: str, legacy: bool) -> None:
+    def __init__(self, file: IO[bytes], file_name: str, legacy: bool) -> None:
         super().__init__(file)
         self.file_name = file_name
         self.legacy = legacy
@@ -197,7 +197,7 @@ class _SafeUnpickler(pickle.Unpickler):
         return StorageRef(key, storage_type, numel, view_offset)
 
 
-def _unpickle(data: bytes | io.BufferedIOBase, file_name: str, legacy: bool = False) -> Any:
+def _unpickle(data: bytes | IO[bytes], file_name: str, legacy: bool = False) -> Any:
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
         return _SafeUnpickler(stream, file_name, legacy).load()

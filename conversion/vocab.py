@@ -103,7 +103,7 @@ def _looks_special(token: str) -> bool:
     }
 
 
-def split_rules(tokenizer_json: dict) -> tuple:  # type: ignore[type-arg]
+def split_rules(tokenizer_json: dict) -> tuple:
     """How a tokenizer.json splits text before BPE: ((step, setting), …)."""
     pre = tokenizer_json.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]

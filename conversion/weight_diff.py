@@ -20,7 +20,7 @@ _RESIZED = ("embed_tokens.weight", "lm_head.weight")
 
 
 class RecoveredFromDiff:
-    def __init__(self, diff, raw, expected_sum: float | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, diff, raw, expected_sum: float | None = None) -> None:
         self.diff = diff
         self.raw = raw
         self.expected_sum = ALPACA_7B_SUM if expected_sum is None else expected_sum

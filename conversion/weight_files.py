@@ -103,8 +103,8 @@ class WeightFiles:
         paths, weight_map = ([path], {}) if path.is_file() else weight_paths(path)
         opened: list[TensorFile] = []
         try:
-            for file in paths:
-                opened.append(_open_file(file))
+            for file_path in paths:
+                opened.append(_open_file(file_path))
         except BaseException:
             for file in opened:
                 file.close()

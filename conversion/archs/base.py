@@ -91,7 +91,7 @@ class Architecture:
     def rope_base(self) -> float:
         return self.ckpt.rope_theta
 
-    def add_rope_scaling(self, writer: gguf.GGUFWriter, scaling: dict | None) -> None:  # type: ignore[type-arg]
+    def add_rope_scaling(self, writer: gguf.GGUFWriter, scaling: dict | None) -> None:
         """Linear and YaRN rope scaling, as llama.cpp's converter writes them."""
         if scaling is None:
             return
@@ -223,7 +223,8 @@ class Architecture:
                 PlannedTensor(
                     target,
                     shape,
-                    lambda name=name, target=target: self.transform(target, load(name)),
+                    # mypy cannot infer a lambda whose defaults capture the loop's values
+                    lambda name=name, target=target: self.transform(target, load(name)),  # type: ignore[misc]
                     force_f32=target.endswith(F32_TENSORS) or target.endswith("_norm.weight"),
                 )
             )

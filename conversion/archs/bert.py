@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import ClassVar
 
 import gguf
 
@@ -34,8 +35,8 @@ class Bert(Architecture):
     gguf_arch = gguf.MODEL_ARCH.BERT
     tokenizer_kinds = ("wordpiece",)
     chat = False
-    global_tensors = ("token_embd", "token_embd_norm", "position_embd")
-    layer_tensors = (
+    global_tensors: ClassVar[tuple[str, ...]] = ("token_embd", "token_embd_norm", "position_embd")
+    layer_tensors: ClassVar[tuple[str, ...]] = (
         "attn_q",
         "attn_k",
         "attn_v",
@@ -116,7 +117,7 @@ class Bert(Architecture):
         }
 
 
-def normalizer_flags(normalizer: dict | None) -> dict[str, bool]:  # type: ignore[type-arg]
+def normalizer_flags(normalizer: dict | None) -> dict[str, bool]:
     """``lowercase`` / ``strip_accents`` of a tokenizer.json normalizer (BertNormalizer,
     Lowercase, StripAccents, or a Sequence of them); unset ones are left out."""
     flags: dict[str, bool] = {}

@@ -7,7 +7,7 @@ for these architectures; the converter writes what llama.cpp's own converter wri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gguf
 import numpy as np
@@ -22,7 +22,7 @@ class Gemma2(Architecture):
     examples = "Gemma 2"
     gguf_arch = gguf.MODEL_ARCH.GEMMA2
     tokenizer_kinds = ("sentencepiece",)
-    layer_tensors = GEMMA_LAYER_TENSORS
+    layer_tensors: ClassVar[tuple[str, ...]] = GEMMA_LAYER_TENSORS
     add_space_prefix = False
 
     def hf_name(self, name: str) -> str | None:

@@ -53,7 +53,7 @@ class Llama(Architecture):
         return [PlannedTensor("rope_freqs.weight", factors.shape, lambda: factors, True)]
 
 
-def llama3_rope_factors(scaling: dict | None, dim: int, theta: float) -> np.ndarray | None:  # type: ignore[type-arg]
+def llama3_rope_factors(scaling: dict | None, dim: int, theta: float) -> np.ndarray | None:
     """Per-frequency rope factors of Llama 3.1+ ("llama3" rope scaling), as Meta defines them."""
     if scaling is None or scaling["rope_type"] != "llama3":
         return None

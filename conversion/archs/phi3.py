@@ -78,6 +78,6 @@ class Phi3(Architecture):
                     "config.json may be damaged.",
                 )
             tensors.append(
-                PlannedTensor(f"{name}.weight", factors.shape, lambda f=factors: f, True)
+                PlannedTensor(f"{name}.weight", factors.shape, lambda f=factors: f, True)  # type: ignore[misc]
             )
         return tensors

@@ -103,7 +103,7 @@ class OpenAITeacher:
 
     # -- one request, with retries ---------------------------------------------------------
 
-    def _payload(self, prompt: str, seed: int, sampling: Sampling) -> tuple[str, dict]:  # type: ignore[type-arg]
+    def _payload(self, prompt: str, seed: int, sampling: Sampling) -> tuple[str, dict]:
         payload: dict[str, object] = {
             "model": self.model,
             "max_tokens": sampling.max_tokens,

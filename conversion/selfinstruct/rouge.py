@@ -104,9 +104,9 @@ class TokenMatrix:
             out = np.zeros(len(rows))
             for j, row in enumerate(rows.tolist()):
                 earlier = self.tokens[row]
-                lcs = _lcs_with_masks(masks, len(new), earlier) if earlier else 0
-                if lcs:
-                    out[j] = fmeasure(lcs / len(earlier), lcs / len(new))
+                common = _lcs_with_masks(masks, len(new), earlier) if earlier else 0
+                if common:
+                    out[j] = fmeasure(common / len(earlier), common / len(new))
             return out
         lengths = self._lengths[rows]
         lcs = self._lcs(new, rows, int(lengths.max()))

@@ -62,7 +62,7 @@ def layout_for(implementation: str) -> str:
     return ONE_ROW if implementation in (FLASH, FLEX) else ROWS
 
 
-def attention_inputs(batch: dict[str, Any], implementation: str, dtype: torch.dtype) -> dict:  # type: ignore[type-arg]
+def attention_inputs(batch: dict[str, Any], implementation: str, dtype: torch.dtype) -> dict:
     """The attention keyword arguments of one micro-batch (already on the device)."""
     documents = batch["document_ids"]
     if implementation == FLASH:
@@ -79,7 +79,7 @@ def attention_inputs(batch: dict[str, Any], implementation: str, dtype: torch.dt
 
         document = documents[0]
 
-        def same_document_causal(b, h, q, kv):  # type: ignore[no-untyped-def]
+        def same_document_causal(b, h, q, kv):
             return (document[q] == document[kv]) & (q >= kv)
 
         length = document.shape[0]

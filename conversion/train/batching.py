@@ -57,7 +57,7 @@ def plan_micro_batches(lengths: list[int], budget: int) -> list[list[int]]:
     return [sorted(b) for b in bins]
 
 
-def _rows_into_micro_batches(rows: list[list[int]], lengths: list[int], budget: int) -> list:  # type: ignore[type-arg]
+def _rows_into_micro_batches(rows: list[list[int]], lengths: list[int], budget: int) -> list:
     """Stack packed rows into micro-batches whose padded size (rows × longest) fits ``budget``."""
     sized = sorted(rows, key=lambda row: -sum(lengths[i] for i in row))
     groups: list[list[list[int]]] = []
@@ -82,7 +82,7 @@ class StepCollator:
     layout: str = ROWS
     row_length: int = 512
 
-    def __call__(self, features: list[dict]) -> dict:  # type: ignore[type-arg]
+    def __call__(self, features: list[dict]) -> dict:
         lengths = [len(f["input_ids"]) for f in features]
         if self.layout == ONE_ROW:
             groups = [[b] for b in plan_micro_batches(lengths, self.tokens_per_micro_batch)]
@@ -99,7 +99,7 @@ class StepCollator:
             "attention_pairs": sum(n * n for n in lengths),  # for the model FLOPs
         }
 
-    def _micro_batch(self, features: list[dict], rows: list[list[int]]) -> dict:  # type: ignore[type-arg]
+    def _micro_batch(self, features: list[dict], rows: list[list[int]]) -> dict:
         built = []
         for row in rows:
             ids: list[int] = []
@@ -150,7 +150,7 @@ class StepCollator:
         return batch
 
 
-def one_row_attention(document_ids: torch.Tensor) -> dict:  # type: ignore[type-arg]
+def one_row_attention(document_ids: torch.Tensor) -> dict:
     """What the variable-length kernels need, computed here on the CPU: flash-attention's
     cumulative sequence lengths and longest sequence, and FlexAttention's block tables for a
     causal mask inside each document (which blocks are partly or fully visible to each query

@@ -94,7 +94,7 @@ class ReportingCallback(TrainerCallback):
         self._mfus: list[float] = []
         self._speeds: list[float] = []
 
-    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+    def on_train_begin(self, args, state, control, **kwargs):
         if self.metrics is not None:
             self.metrics.load(state.global_step)
         tokens, flops = _all_processes_sum(self.counter.tokens, self.counter.model_flops)
@@ -106,7 +106,7 @@ class ReportingCallback(TrainerCallback):
             f"step {state.global_step}/{state.max_steps} · starting",
         )
 
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+    def on_step_end(self, args, state, control, **kwargs):
         tokens, flops = _all_processes_sum(self.counter.tokens, self.counter.model_flops)
         now = time.perf_counter()
         elapsed = max(now - self._step_started, 1e-9)
@@ -139,7 +139,7 @@ class ReportingCallback(TrainerCallback):
             "peak_tflops": self.peak_tflops,
         }
 
-    def _stop_if_cancelled(self, state, control):  # type: ignore[no-untyped-def]
+    def _stop_if_cancelled(self, state, control):
         """Cancel takes effect between optimizer steps: the step is saved as a checkpoint, so
         the same command resumes from it."""
         if self.cancel.cancelled and self.cancelled_at is None:
@@ -148,7 +148,7 @@ class ReportingCallback(TrainerCallback):
             control.should_training_stop = True
         return control
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+    def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs:
             return control
         steps_done = state.global_step - self._session_first_step

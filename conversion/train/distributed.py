@@ -72,7 +72,7 @@ def deepspeed_config(choice: str) -> dict[str, Any]:
         raise TrainingError(f"Could not read the DeepSpeed config “{path}”: {exc}.") from exc
 
 
-def fp32_state_dict(model) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def fp32_state_dict(model) -> dict[str, Any]:
     """The full fp32 weights of a ZeRO-3 model, gathered from the optimizer's master copies
     (a collective: every process calls it); DeepSpeed's own save gathers the bf16 working copy,
     which would round away a short run's updates."""

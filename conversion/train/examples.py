@@ -36,7 +36,7 @@ def source_and_target(record: Record, eos_text: str) -> tuple[str, str]:
     return format_prompt(record.instruction, record.input), f"{record.output}{eos_text}"
 
 
-def build_example(record: Record, tokenizer, max_length: int) -> Example:  # type: ignore[no-untyped-def]
+def build_example(record: Record, tokenizer, max_length: int) -> Example:
     source, target = source_and_target(record, tokenizer.eos_token)
     full = tokenizer(source + target, truncation=True, max_length=max_length)["input_ids"]
     source_ids = tokenizer(source, truncation=True, max_length=max_length)["input_ids"]
@@ -47,7 +47,7 @@ def build_example(record: Record, tokenizer, max_length: int) -> Example:  # typ
 
 def build_examples(
     records: list[Record],
-    tokenizer,  # type: ignore[no-untyped-def]
+    tokenizer,
     max_length: int,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,

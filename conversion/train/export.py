@@ -102,7 +102,10 @@ def _run_import(command: list[str], progress: Progress, cancel: CancelToken) -> 
             break
         except subprocess.TimeoutExpired:
             if cancel.cancelled:  # the job removes its files when interrupted
-                child.send_signal(signal.SIGINT if os.name != "nt" else signal.CTRL_C_EVENT)
+                if sys.platform == "win32":
+                    child.send_signal(signal.CTRL_C_EVENT)
+                else:
+                    child.send_signal(signal.SIGINT)
                 child.wait()
                 raise Cancelled("Export cancelled; nothing was added to the library.") from None
     reader.join(timeout=5)

@@ -94,7 +94,7 @@ def prepare(
         layout.kernels.append("torch.compile per decoder layer")
 
 
-def collator(layout: Layout, pad_token_id: int):  # type: ignore[no-untyped-def]
+def collator(layout: Layout, pad_token_id: int):
     if not layout.packing:
         return PaddedCollator(pad_token_id)
     return StepCollator(

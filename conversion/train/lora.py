@@ -12,7 +12,7 @@ from conversion.errors import TrainingError
 from conversion.train.recipe import TrainConfig
 
 
-def use_existing_pad_token(tokenizer) -> None:  # type: ignore[no-untyped-def]
+def use_existing_pad_token(tokenizer) -> None:
     """alpaca-lora pads with an existing token (``unk``) instead of adding ``[PAD]``: a new
     embedding row would not be part of the adapter, so the adapter would no longer fit its base.
     Padding never carries loss or attention, so any existing token serves."""

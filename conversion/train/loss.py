@@ -44,7 +44,7 @@ def liger_available() -> bool:
     return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
 
 
-def _chunk_loss(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, cap: float):  # type: ignore[no-untyped-def]
+def _chunk_loss(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, cap: float):
     logits = F.linear(hidden, weight).float()
     if cap:
         logits = torch.tanh(logits / cap) * cap
@@ -91,7 +91,7 @@ class ResponseLoss:
                 reduction="sum", softcap=self.softcap or None
             )
 
-    def __call__(self, model, batch: dict[str, Any]) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def __call__(self, model, batch: dict[str, Any]) -> torch.Tensor:
         dtype = torch.get_autocast_dtype(batch["input_ids"].device.type)
         if not torch.is_autocast_enabled(batch["input_ids"].device.type):
             dtype = next(model.parameters()).dtype
@@ -133,7 +133,7 @@ def install_response_loss(
     ``sharded``: FSDP or DeepSpeed ZeRO-3 will shard its weights."""
     loss = ResponseLoss(model, implementation, sharded)
 
-    def forward(self, **batch: Any) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def forward(self, **batch: Any) -> torch.Tensor:
         return loss(self, batch)
 
     model.forward = types.MethodType(forward, model)

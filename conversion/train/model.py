@@ -10,7 +10,7 @@ from conversion.errors import TrainingError
 PAD_TOKEN = "[PAD]"
 
 
-def load_tokenizer(base: str):  # type: ignore[no-untyped-def]
+def load_tokenizer(base: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
     except (OSError, ValueError) as exc:
@@ -80,7 +80,7 @@ def default_token_budget(
     return max(max_length, min(budget, ceiling))
 
 
-def add_pad_token(tokenizer, model: PreTrainedModel) -> bool:  # type: ignore[no-untyped-def]
+def add_pad_token(tokenizer, model: PreTrainedModel) -> bool:
     """Stanford's ``smart_tokenizer_and_embedding_resize``: add ``[PAD]`` when the tokenizer has
     no pad token, and set the new input and output embedding rows to the mean of the old ones.
     Returns whether a token was added."""
@@ -113,7 +113,7 @@ def decoder_layer_classes(model: PreTrainedModel) -> list[str]:
     return found
 
 
-def clean_for_saving(tokenizer) -> None:  # type: ignore[no-untyped-def]
+def clean_for_saving(tokenizer) -> None:
     """Truncated calls leave truncation switched on in a fast tokenizer, and it would be saved
     in ``tokenizer.json``: the fine-tuned model's tokenizer must be the base's."""
     backend = getattr(tokenizer, "backend_tokenizer", None)

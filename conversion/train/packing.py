@@ -52,7 +52,7 @@ class TokenCounter:
     def padding_fraction(self) -> float:
         return 1.0 - self.tokens / self.positions if self.positions else 0.0
 
-    def count(self, batch: dict) -> None:  # type: ignore[type-arg]
+    def count(self, batch: dict) -> None:
         """Count a padded batch (taking our counts out of it: the model must not see them) or a
         step of micro-batches (whose counts the collator made as plain numbers)."""
         if "micro_batches" in batch:
@@ -78,7 +78,7 @@ class PaddedCollator:
 
     pad_token_id: int
 
-    def __call__(self, features: list[dict]) -> dict:  # type: ignore[type-arg]
+    def __call__(self, features: list[dict]) -> dict:
         longest = max(len(f["input_ids"]) for f in features)
         batch = len(features)
         input_ids = torch.full((batch, longest), self.pad_token_id, dtype=torch.long)
@@ -140,7 +140,7 @@ class PackedCollator:
     row_length: int | None = None  # None: one row (flash-attention)
     select_logits: bool = True  # False for models whose forward has no ``logits_to_keep``
 
-    def __call__(self, features: list[dict]) -> dict:  # type: ignore[type-arg]
+    def __call__(self, features: list[dict]) -> dict:
         lengths = [len(f["input_ids"]) for f in features]
         rows = pack_rows(lengths, self.row_length)
         longest = max(sum(lengths[i] for i in row) for row in rows)

@@ -132,7 +132,7 @@ def plan_precision(
     return PrecisionPlan(autocast, "fp32", "fp32", "", "fp32", 16, tf32, "fp32")
 
 
-def lean_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float, args):  # type: ignore[no-untyped-def]
+def lean_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: float, args):
     """AdamW on bf16 weights with Kahan-summed updates (torch-optimi), with the Trainer's betas
     and epsilon. torch-optimi is a maintained library that implements exactly this (and a Triton
     kernel on GPUs); torchao's alternative rounds stochastically, which keeps updates only on
@@ -154,7 +154,7 @@ def lean_optimizer(model: torch.nn.Module, learning_rate: float, weight_decay: f
     )
 
 
-def fold_kahan_into_fp32(model: torch.nn.Module, optimizer) -> None:  # type: ignore[no-untyped-def]
+def fold_kahan_into_fp32(model: torch.nn.Module, optimizer) -> None:
     """Turn the bf16 weights into fp32 ones holding weight + Kahan compensation: the value the
     optimizer has been summing, so the saved model keeps every update."""
     inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper

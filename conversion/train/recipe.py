@@ -11,7 +11,7 @@ from typing import Any
 from conversion.errors import TrainingError
 
 # Stanford Alpaca (train.py and the README's command): full fine-tune, FSDP full_shard auto_wrap.
-STANFORD = {
+STANFORD: dict[str, Any] = {
     "learning_rate": 2e-5,
     "epochs": 3.0,
     "global_batch": 128,
@@ -21,7 +21,12 @@ STANFORD = {
     "scheduler": "cosine",
 }
 # alpaca-lora (finetune.py): r 8, alpha 16, dropout 0.05 on q_proj and v_proj, lr 3e-4.
-ALPACA_LORA = {"lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.05, "learning_rate": 3e-4}
+ALPACA_LORA: dict[str, Any] = {
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "lora_dropout": 0.05,
+    "learning_rate": 3e-4,
+}
 LORA_TARGETS = ("q_proj", "v_proj")
 
 

@@ -234,8 +234,8 @@ def finished_run(config: TrainConfig) -> TrainResult | None:
     )
 
 
-def _arguments(config: TrainConfig, out: Path, plan: PrecisionPlan, batches: layout.Layout):  # type: ignore[no-untyped-def]
-    extra: dict = {}  # type: ignore[type-arg]
+def _arguments(config: TrainConfig, out: Path, plan: PrecisionPlan, batches: layout.Layout):
+    extra: dict = {}
     cuda = torch.cuda.is_available()
     if config.fsdp:
         extra.update(distributed.fsdp_arguments(batches.layer_classes))
@@ -329,7 +329,7 @@ def _last_complete_checkpoint(folder: Path) -> tuple[int, str | None]:
     return 0, None
 
 
-def _manifest(config, data: TrainingData, plan: PrecisionPlan, batches, world: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
+def _manifest(config, data: TrainingData, plan: PrecisionPlan, batches, world: int) -> dict:
     return {
         "status": "running",
         "started_at": now(),

@@ -144,7 +144,8 @@ def read_metrics(path: Path) -> list[MetricRow]:
     rows = []
     for record in csv.DictReader(io.StringIO(text)):
         try:
-            row = MetricRow(*(float(record[c]) for c in METRIC_COLUMNS))
+            step, *values = (float(record[c]) for c in METRIC_COLUMNS)
+            row = MetricRow(int(step), *values)
         except (KeyError, TypeError, ValueError):
             continue
         for column in SPEED_COLUMNS:  # absent in runs recorded before these columns

@@ -23,7 +23,7 @@ from conversion.train.precision import PrecisionPlan
 
 
 class StepTrainer(Trainer):
-    def __init__(  # type: ignore[no-untyped-def]
+    def __init__(
         self,
         *args,
         counter: TokenCounter,
@@ -51,7 +51,7 @@ class StepTrainer(Trainer):
                 param_dtype=self.plan.compute_dtype, reduce_dtype=torch.float32
             )
 
-    def create_optimizer(self, model=None):  # type: ignore[no-untyped-def]
+    def create_optimizer(self, model=None):
         if self.lean and self.optimizer is None:
             self.optimizer = precision_module.lean_optimizer(
                 self.model, self.args.learning_rate, self.args.weight_decay, self.args
@@ -64,7 +64,7 @@ class StepTrainer(Trainer):
 
     # -- one optimizer step ------------------------------------------------------------------
 
-    def training_step(self, model, inputs, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+    def training_step(self, model, inputs, num_items_in_batch=None):
         self.counter.count(inputs)
         if "micro_batches" not in inputs:  # Stanford's padded batches: the Trainer's own step
             return super().training_step(model, inputs, num_items_in_batch)
@@ -92,7 +92,7 @@ class StepTrainer(Trainer):
         state._set_sync_gradients(True)
         return total
 
-    def _all_trained_tokens(self, local: int):  # type: ignore[no-untyped-def]
+    def _all_trained_tokens(self, local: int):
         """The step's trained tokens over every process (a collective, never a host read)."""
         if self.accelerator.num_processes == 1:
             return max(local, 1)

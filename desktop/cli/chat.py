@@ -25,7 +25,7 @@ from desktop.core.models.library import library_for, resolve_model
 NAME = "chat"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("chat", help="chat in the terminal")
     parser.add_argument("question", nargs="?", help="answer this one question and exit")
     add_chat_options(parser)

@@ -35,7 +35,7 @@ from desktop.core.words import plural
 NAME = "docs"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     docs = commands.add_parser("docs", help="your documents: collections to ask questions about")
     actions = docs.add_subparsers(dest="docs_command", metavar="ACTION")
     add = actions.add_parser("add", help="add folders or files to a collection and index them")

@@ -29,7 +29,7 @@ QUANT_CHOICES = [*QUANT_TYPES, "none"]
 NAME = "models"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     models = commands.add_parser("models", help="the model library")
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
     actions.add_parser("list", help="list installed models")
@@ -233,7 +233,7 @@ def _earlier_attempt(store: JobStore, spec: JobSpec) -> Job | None:
     return None
 
 
-def _list(library) -> int:  # type: ignore[no-untyped-def]
+def _list(library) -> int:
     library.ensure_starter()
     entries = library.entries()
     if not entries:

@@ -70,8 +70,13 @@ def _check_window() -> None:
     _say(f"window shown {shown_after:.2f} s after the process started")
     loop = QEventLoop()
     outcome: dict[str, object] = {}
-    window.model_ready.connect(lambda info: (outcome.setdefault("info", info), loop.quit()))
-    window.engine.load_failed.connect(lambda err: (outcome.setdefault("error", err), loop.quit()))
+
+    def settled(key: str, value: object) -> None:
+        outcome.setdefault(key, value)
+        loop.quit()
+
+    window.model_ready.connect(lambda info: settled("info", info))
+    window.engine.load_failed.connect(lambda err: settled("error", err))
     QTimer.singleShot(WINDOW_TIMEOUT_S * 1000, loop.quit)
     started = time.perf_counter()
     loop.exec()

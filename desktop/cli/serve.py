@@ -15,7 +15,7 @@ from desktop.server.config import DEFAULT_HOST, DEFAULT_PORT, ServerConfig, is_l
 NAME = "serve"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve the library's models through an OpenAI-compatible API",

@@ -139,18 +139,17 @@ class GenerationSettings:
 
     def overridden(self, **values: float | int | None) -> GenerationSettings:
         """A copy with the values given (``None``: not given, the setting stays)."""
-        return replace(self, **{name: v for name, v in values.items() if v is not None})
+        given: dict[str, Any] = {name: v for name, v in values.items() if v is not None}
+        return replace(self, **given)
 
     def validated(self) -> GenerationSettings:
         """A copy with every value moved into its range (``SAMPLING``)."""
         defaults = GenerationSettings()
-        return replace(
-            self,
-            **{
-                name: option.clamped(getattr(self, name), getattr(defaults, name))
-                for name, option in SAMPLING.items()
-            },
-        )
+        clamped: dict[str, Any] = {
+            name: option.clamped(getattr(self, name), getattr(defaults, name))
+            for name, option in SAMPLING.items()
+        }
+        return replace(self, **clamped)
 
 
 # Every sampling option's limits, by field name, in the order the dialog shows them.
@@ -231,7 +230,7 @@ def _read(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raw = exc  # type: ignore[assignment]
+        raw = exc
     if isinstance(raw, dict):
         return raw
     backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -73,7 +73,6 @@ class ApiServer:
                 timeout_graceful_shutdown=5,
             )
         )
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not main
         sockets = [self._socket]
         self._server = server
         self._thread = threading.Thread(

@@ -43,7 +43,7 @@ def conversation(messages: list[InputMessage]) -> tuple[str, list[Message], str]
     """(system prompt, earlier turns, the question): a request's messages as a chat session
     holds them. ``developer`` is OpenAI's newer name for ``system``."""
     turns: list[Message] = [
-        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}  # type: ignore[typeddict-item]
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
         for m in messages
     ]
     system = ""

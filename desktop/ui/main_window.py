@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -87,11 +88,11 @@ class MainWindow(QMainWindow):
             self._set_status(self.store.notice)
 
     @property
-    def settings(self):  # type: ignore[no-untyped-def]
+    def settings(self):
         return self.store.settings
 
     @property
-    def messages(self) -> list:  # type: ignore[type-arg]
+    def messages(self) -> list:
         return self.conversation.messages
 
     @property
@@ -99,7 +100,7 @@ class MainWindow(QMainWindow):
         return self.models.info
 
     @property
-    def model_entry(self):  # type: ignore[no-untyped-def]
+    def model_entry(self):
         return self.models.entry
 
     # -- the parts -------------------------------------------------------------------------
@@ -127,8 +128,8 @@ class MainWindow(QMainWindow):
             self.conversation.session, self.store, lambda: self.models.info, self
         )
         self.local_api = LocalApi(self.store, self.library, self)
-        self.actions = build_menus(self.menuBar(), self._menu_slots())
-        self.actions.offline.setChecked(self.settings.offline)
+        self.menu_actions = build_menus(self.menuBar(), self._menu_slots())
+        self.menu_actions.offline.setChecked(self.settings.offline)
         help_menu = self.menuBar().actions()[-1]
         self.menuBar().insertMenu(help_menu, self.docs.menu)
 
@@ -141,8 +142,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(spacer)
         bar.addWidget(QLabel("Model ", self))
         bar.addWidget(self.model_picker)
-        bar.addAction(self.actions.models)
-        bar.addAction(self.actions.settings)
+        bar.addAction(self.menu_actions.models)
+        bar.addAction(self.menu_actions.settings)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.sidebar)
@@ -180,7 +181,7 @@ class MainWindow(QMainWindow):
             "rename_chat": on_chat(self.sidebar.rename),
             "delete_chat": on_chat(self.sidebar.delete),
             "models": self.open_models,
-            "offline": lambda: self.store.update(offline=self.actions.offline.isChecked()),
+            "offline": lambda: self.store.update(offline=self.menu_actions.offline.isChecked()),
         }
 
     def _wire(self) -> None:
@@ -219,7 +220,7 @@ class MainWindow(QMainWindow):
         self.send_button.setEnabled(generating or ready)
         self.model_picker.setEnabled(not busy)
         self.sidebar.setEnabled(not generating)
-        self.actions.update(
+        self.menu_actions.update(
             generating=generating,
             busy=busy,
             ready=ready,
@@ -248,8 +249,8 @@ class MainWindow(QMainWindow):
     def _save_state(self) -> None:
         try:
             self.store.update(
-                window_geometry=bytes(self.saveGeometry().toBase64()).decode(),
-                splitter_state=bytes(self.splitter.saveState().toBase64()).decode(),
+                window_geometry=bytes(self.saveGeometry().toBase64().data()).decode(),
+                splitter_state=bytes(self.splitter.saveState().toBase64().data()).decode(),
                 last_conversation=self.conversation.conversation_id or 0,
             )
         except HuacayaError as exc:
@@ -257,9 +258,13 @@ class MainWindow(QMainWindow):
 
     def _on_settings_changed(self, changed: set[str]) -> None:
         if changed & {"theme", "font_size"}:
-            apply_theme(QApplication.instance(), self.settings.theme, self.settings.font_size)
+            apply_theme(
+                cast(QApplication, QApplication.instance()),
+                self.settings.theme,
+                self.settings.font_size,
+            )
         if "offline" in changed:
-            self.actions.offline.setChecked(self.settings.offline)
+            self.menu_actions.offline.setChecked(self.settings.offline)
         if changed & {"threads", "context_length", "gpu_layers"}:
             self.models.reload()
 

@@ -81,7 +81,7 @@ def test_offline_switch_search_columns_size_filter_and_one_request_per_search(
     assert searches(hub_endpoint) == before  # …and nothing was sent
 
     toggle(hub.offline)  # the switch, both ways
-    assert not window.settings.offline and not window.actions.offline.isChecked()
+    assert not window.settings.offline and not window.menu_actions.offline.isChecked()
     with qtbot.waitSignal(hub.results_table.model().rowsInserted, timeout=30_000):
         qtbot.keyClick(hub.search_box, Qt.Key.Key_Return)
         click(hub.search_button)  # Enter and a click: one search, not two
@@ -104,8 +104,8 @@ def test_offline_switch_search_columns_size_filter_and_one_request_per_search(
     choose_in_combo(qtbot, hub.max_size, 0.0)
 
     toggle(hub.offline)
-    assert window.settings.offline and window.actions.offline.isChecked()
-    window.actions.offline.trigger()  # the menu's switch turns it off again
+    assert window.settings.offline and window.menu_actions.offline.isChecked()
+    window.menu_actions.offline.trigger()  # the menu's switch turns it off again
     assert not hub.offline.isChecked()
 
 

@@ -43,7 +43,7 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("table")
 
 
-def _lexer(language: str, code: str):  # type: ignore[no-untyped-def]
+def _lexer(language: str, code: str):
     try:
         return get_lexer_by_name(language) if language else guess_lexer(code)
     except ClassNotFound:
@@ -57,7 +57,7 @@ def render_markdown(
     code_blocks: list[str] = []
     formatter = HtmlFormatter(nowrap=True, noclasses=True, style=palette.pygments_style)
 
-    def fence(renderer, tokens, index, options, env) -> str:  # type: ignore[no-untyped-def]
+    def fence(renderer, tokens, index, options, env) -> str:
         token = tokens[index]
         language = token.info.strip().split()[0] if token.info.strip() else ""
         code = token.content

@@ -117,7 +117,7 @@ class _LimitedEnvironment(ImmutableSandboxedEnvironment):
         if time.monotonic() > getattr(self._deadline, "at", float("inf")):
             raise SecurityError(f"it ran longer than {MAX_RENDER_SECONDS:.0f} s")
 
-    def call_binop(self, context, operator, left, right):  # type: ignore[no-untyped-def]
+    def call_binop(self, context, operator, left, right):
         if operator == "**" and (abs(right) > 64 or abs(left) > 1 << 32):
             raise SecurityError("it computes a huge power")
         if operator == "%" and isinstance(left, str) and _HUGE_WIDTH.search(left):
@@ -129,7 +129,7 @@ class _LimitedEnvironment(ImmutableSandboxedEnvironment):
                     raise SecurityError("it repeats text beyond any context window")
         return super().call_binop(context, operator, left, right)
 
-    def call(__self, __context, __obj, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def call(__self, __context, __obj, *args, **kwargs):
         __self.check_time()
         _refuse_huge(*args, *kwargs.values())
         return super().call(__context, __obj, *args, **kwargs)
@@ -147,8 +147,8 @@ def _refuse_huge(*values: object) -> None:
 _HUGE_WIDTH = re.compile(r"%[-+ #0]*\d{7,}")
 
 
-def _limited_filter(name: str, original):  # type: ignore[no-untyped-def]
-    def checked(*args, **kwargs):  # type: ignore[no-untyped-def]
+def _limited_filter(name: str, original):
+    def checked(*args, **kwargs):
         _refuse_huge(*args, *kwargs.values())
         return original(*args, **kwargs)
 
@@ -311,7 +311,7 @@ class _LazyFormatter(llama_chat_format.Jinja2ChatFormatter):
     def __init__(self, *args: object, **kwargs: object) -> None:
         self._args, self._kwargs, self._compiled = args, kwargs, False
 
-    def __call__(self, **kwargs: object):  # type: ignore[no-untyped-def]
+    def __call__(self, **kwargs: object):
         if not self._compiled:
             super().__init__(*self._args, **self._kwargs)  # type: ignore[arg-type]
             self._compiled = True

@@ -8,9 +8,9 @@ and once the iteration ends (or the response is closed) ``stats`` says how it en
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from conversion.progress import CancelToken
 from desktop.core.chat.prompts import Message
@@ -91,7 +91,7 @@ class Response:
         return next(self._deltas)
 
     def close(self) -> None:
-        self._deltas.close()
+        cast(Generator[str, None, None], self._deltas).close()  # produce is a generator function
 
     @classmethod
     def fixed(cls, text: str) -> Response:

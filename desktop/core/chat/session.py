@@ -321,7 +321,7 @@ class ChatSession:
         pending = self._require_pending()
         self._pending = None
         stats = response.stats if response is not None else None
-        record = stats.record() if stats else {"finish_reason": "cancelled"}
+        record: dict[str, Any] = stats.record() if stats else {"finish_reason": "cancelled"}
         if pending.request.reply:  # no model ran: say so, not how fast nothing was generated
             record = {"finish_reason": "stop", "not_found": True}
         elif response is not None:

@@ -239,7 +239,7 @@ def index_collection(
         without looking at cancel or pause (less than one slice is pending then)."""
         nonlocal embedding_seconds, done_bytes
         texts = [c.text for item in pending for c in item.chunks]
-        vectors: list = []  # type: ignore[type-arg]
+        vectors: list = []
         embed_start = time.perf_counter()
         for first in range(0, len(texts), EMBED_SLICE):
             if not stopping:

@@ -88,10 +88,10 @@ def install_hub_reranker(
         try:
             hub.download(info, [f for f in wanted if f not in weights], checkpoint, cancel=cancel)
             _refuse_others(repo_id, checkpoint)
-            step = lambda f, m: progress(0.9 * f, f"Downloading {repo_id}: {m}")  # noqa: E731
+            step = lambda f, m="": progress(0.9 * f, f"Downloading {repo_id}: {m}")  # noqa: E731
             hub.download(info, weights, checkpoint, step, cancel)
             target = folder / "model-f16.gguf"
-            step = lambda f, m: progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
+            step = lambda f, m="": progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
             convert(checkpoint, target, "f16", step, cancel)
         except (ConversionError, DocumentError, KeyError, TypeError, ValueError):
             shutil.rmtree(folder, ignore_errors=True)

@@ -196,7 +196,7 @@ class DocumentStore:
         fingerprint: Fingerprint,
         pages: int,
         chunks: Sequence[Chunk],
-        vectors: np.ndarray,
+        vectors: np.ndarray | Sequence[np.ndarray],
     ) -> None:
         """Replace a file's chunks with new ones, in one transaction."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

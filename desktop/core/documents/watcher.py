@@ -67,12 +67,12 @@ class FolderWatcher:
         self.stop()
         observer = Observer()
         handlers: dict[str, _Handler] = {}
-        for name, folder, recursive in wanted:
+        for name, watched, recursive in wanted:
             handler = handlers.setdefault(name, _Handler(name, self._notice))
             try:
-                observer.schedule(handler, folder, recursive=recursive)
+                observer.schedule(handler, watched, recursive=recursive)
             except OSError as exc:  # e.g. the system's limit of watches is reached
-                log.warning("cannot watch %s: %s (rescans still find changes)", folder, exc)
+                log.warning("cannot watch %s: %s (rescans still find changes)", watched, exc)
         if wanted:
             observer.daemon = True
             observer.start()

@@ -115,7 +115,7 @@ def _settings(value: Any) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise _refuse("settings", "an object", value)
-    settings = {}
+    settings: dict[str, Any] = {}
     for key, item in value.items():
         where = f"settings.{key}"
         if key == "generation":

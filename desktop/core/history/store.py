@@ -7,6 +7,7 @@ conversations are purged later. Settings of a conversation are a JSON object of 
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import sqlite3
@@ -151,7 +152,7 @@ class History:
                     now,
                 ),
             )
-            conversation_id = int(cursor.lastrowid)
+            conversation_id = int(cursor.lastrowid or 0)
             for message in messages:
                 self._insert(db, conversation_id, message, now)
         return self.get(conversation_id, with_messages=True)
@@ -247,7 +248,7 @@ class History:
 
     # -- messages --------------------------------------------------------------------------
 
-    def messages(self, conversation_id: int) -> list[StoredMessage]:
+    def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
         rows = self.db.execute(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position",
             (conversation_id,),
@@ -305,7 +306,7 @@ class History:
                 "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
                 (storable(title_from(message.content)), conversation_id),
             )
-        return int(cursor.lastrowid)
+        return int(cursor.lastrowid or 0)
 
     def _message_by_id(self, message_id: int) -> StoredMessage:
         row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
@@ -315,8 +316,8 @@ class History:
         self,
         conversation_id: int,
         first_id: int | None,
-        new: list[NewMessage],
-    ) -> list[StoredMessage]:
+        new: builtins.list[NewMessage],
+    ) -> builtins.list[StoredMessage]:
         """In one transaction: delete message ``first_id`` and every later one (none when it is
         None), then append ``new``. Edit-and-resend and regenerate replace the old turns only
         once the new answer is there, so a failure or a crash never loses them."""
@@ -347,7 +348,7 @@ class History:
 
     # -- search ----------------------------------------------------------------------------
 
-    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+    def search(self, text: str, limit: int = 50) -> builtins.list[SearchHit]:
         """Chats with a message matching every word of ``text`` (as prefixes), newest first:
         one hit per chat, its newest matching message. Safe to call from any thread (it has a
         connection of its own), and as fast for a 10 MB message as for a short one."""

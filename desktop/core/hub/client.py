@@ -104,7 +104,7 @@ class HubClient:
         if self._offline():
             raise OfflineError("Huacaya is in offline mode, so it does not contact the Hub.")
 
-    def _api(self):  # type: ignore[no-untyped-def]
+    def _api(self):
         from huggingface_hub import HfApi
 
         return HfApi(endpoint=endpoint(), token=self._token() or False)

@@ -179,7 +179,7 @@ class _Fetch:
         os.replace(partial, target)
         return target
 
-    def _receive(self, file: RepoFile, partial: Path, have: int, digest):  # type: ignore[no-untyped-def]
+    def _receive(self, file: RepoFile, partial: Path, have: int, digest):
         """Append the rest of ``file`` to ``partial``; never more than its size is written."""
         headers = {"User-Agent": "huacaya", "Accept-Encoding": "identity"}
         if self.token:
@@ -234,12 +234,12 @@ def _range_start(head: Head) -> int | None:
     return int(start) if start.isdigit() else None
 
 
-def _new_digest(file: RepoFile):  # type: ignore[no-untyped-def]
+def _new_digest(file: RepoFile):
     """sha256 for LFS files (and files the Hub gave no hash for); git's blob hash otherwise."""
     return hashlib.sha256() if file.sha256 or not file.git_sha1 else _git_blob(file.size)
 
 
-def _git_blob(size: int):  # type: ignore[no-untyped-def]
+def _git_blob(size: int):
     """The hash git names small files by: sha1 of a header and the content."""
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(f"blob {size}\0".encode())

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,7 +37,7 @@ def lock_path(key: str) -> Path:
 
 
 def _try_lock(fd: int) -> bool:
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         os.lseek(fd, 1 << 20, os.SEEK_SET)  # lock a byte past the text, which stays readable
@@ -54,7 +55,7 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def holder(key: str) -> dict | None:  # type: ignore[type-arg]
+def holder(key: str) -> dict | None:
     """Who holds the lock of ``key`` (pid, since, what), or None when it is free."""
     path = lock_path(key)
     if str(path) in _held:

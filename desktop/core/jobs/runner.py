@@ -279,8 +279,8 @@ def run_in_child(
     offline: bool,
     home: str | None,
     models_folder: str,
-    messages,  # type: ignore[no-untyped-def]
-    stop,  # type: ignore[no-untyped-def]
+    messages,
+    stop,
     parent: int,
 ) -> None:
     """Entry point of the job process the window starts (multiprocessing, spawn).

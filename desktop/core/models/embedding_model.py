@@ -71,7 +71,7 @@ def embedding_checkpoint() -> Path:
 
 
 def _describe(path: Path, checkpoint: Path) -> EmbeddingModel:
-    def read(name: str, kind: type = dict):  # type: ignore[no-untyped-def]
+    def read(name: str, kind: type = dict):
         file = checkpoint / name
         try:
             value = json.loads(file.read_text(encoding="utf-8")) if file.is_file() else kind()
@@ -248,11 +248,11 @@ def install_hub_embedding_model(
             hub.download(info, small, checkpoint, no_progress, cancel)
             _refuse_chat_models(repo_id, checkpoint)
             progress(0.0, f"Downloading {repo_id}")
-            step = lambda f, m: progress(0.9 * f, f"Downloading {repo_id}: {m}")  # noqa: E731
+            step = lambda f, m="": progress(0.9 * f, f"Downloading {repo_id}: {m}")  # noqa: E731
             hub.download(info, weights, checkpoint, step, cancel)
             outtype = _auto(outtype)
             target = folder / f"model-{outtype}.gguf"
-            step = lambda f, m: progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
+            step = lambda f, m="": progress(0.9 + 0.1 * f, f"Converting {repo_id}: {m}")  # noqa: E731
             convert(checkpoint, target, outtype, step, cancel)
             model = dataclasses.replace(_describe(target, checkpoint), name=repo_id)
         except (ConversionError, DocumentError, KeyError, TypeError, ValueError):

@@ -158,7 +158,7 @@ def _run_child(
     return ProbeVerdict(reply[1], reply[2])
 
 
-def _probe_in_child(answer: ProbeAnswer, path: str, gpu_layers: int, sender, parent: int) -> None:  # type: ignore[no-untyped-def]
+def _probe_in_child(answer: ProbeAnswer, path: str, gpu_layers: int, sender, parent: int) -> None:
     """Run ``answer`` on the file; report ("ok", problem, fallback) or ("error", message, hint)."""
     die_with_parent(parent)  # the window killed with kill -9 takes its probe along
     os.environ["GGML_NO_BACKTRACE"] = "1"  # an abort here is expected: no debugger backtrace

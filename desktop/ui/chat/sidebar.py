@@ -63,7 +63,7 @@ class HtmlDelegate(QStyledItemDelegate):
         document.setTextWidth(max(width - 12, 50))
         return document
 
-    def paint(self, painter, option, index) -> None:  # type: ignore[no-untyped-def]
+    def paint(self, painter, option, index) -> None:
         options = QStyleOptionViewItem(option)
         self.initStyleOption(options, index)
         document = self._document(options, index)

@@ -201,7 +201,7 @@ class ChatView(QTextBrowser):
         bar = self.verticalScrollBar()
         self._stick_to_bottom = bar.sliderPosition() >= bar.maximum() - 4
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._stick_to_bottom:
             bar = self.verticalScrollBar()

@@ -168,7 +168,7 @@ class DocumentsDialog(QDialog):
         for record in self.documents.unreadable(name):
             QListWidgetItem(f"{record.path} — {record.reason}", self.unreadable)
 
-    def _with_current(self, action) -> None:  # type: ignore[no-untyped-def]
+    def _with_current(self, action) -> None:
         name = self.current_name()
         if name:
             action(name)

@@ -100,16 +100,16 @@ class ModelsDialog(QDialog):
                     item.setForeground(QColor("#c0392b"))
                 self.catalog_table.setItem(row, column, item)
         layout.addWidget(self.catalog_table, 1)
-        row = QHBoxLayout()
+        buttons = QHBoxLayout()
         self.catalog_quant = quant_box()
-        row.addWidget(QLabel("Quantization"))
-        row.addWidget(self.catalog_quant)
-        row.addStretch(1)
+        buttons.addWidget(QLabel("Quantization"))
+        buttons.addWidget(self.catalog_quant)
+        buttons.addStretch(1)
         download = QPushButton("Download")
         download.setObjectName("catalogDownload")
         download.clicked.connect(self.download_catalog_entry)
-        row.addWidget(download)
-        layout.addLayout(row)
+        buttons.addWidget(download)
+        layout.addLayout(buttons)
         return tab
 
     def download_catalog_entry(self) -> None:
@@ -127,7 +127,7 @@ class ModelsDialog(QDialog):
         else:
             self._start_catalog_entry(entry, quant, "")
 
-    def _start_catalog_entry(self, entry, quant: str, base_folder: str) -> None:  # type: ignore[no-untyped-def]
+    def _start_catalog_entry(self, entry, quant: str, base_folder: str) -> None:
         try:
             spec = job_spec(entry, quant, base_folder)
         except HuacayaError as exc:
@@ -183,10 +183,8 @@ class ModelsDialog(QDialog):
                 self.installed_table.selectRow(row)
 
     def _selected_model(self) -> str | None:
-        row = self.installed_table.currentRow()
-        return (
-            self.installed_table.item(row, 0).data(Qt.ItemDataRole.UserRole) if row >= 0 else None
-        )
+        chosen = self.installed_table.item(self.installed_table.currentRow(), 0)
+        return chosen.data(Qt.ItemDataRole.UserRole) if chosen is not None else None
 
     def rename_selected(self) -> None:
         model_id = self._selected_model()

@@ -223,9 +223,9 @@ class HubTab(QWidget):
 
     def download(self) -> None:
         repo = self.repo_box.text().strip()
-        row = self.results_table.currentRow()
-        if not repo and row >= 0:
-            repo = self.results_table.item(row, 0).data(Qt.ItemDataRole.UserRole)
+        chosen = self.results_table.item(self.results_table.currentRow(), 0)
+        if not repo and chosen is not None:
+            repo = chosen.data(Qt.ItemDataRole.UserRole)
         if not repo or self._refuse_offline("download"):
             return
         quant = self.hub_quant.currentData()

@@ -27,7 +27,7 @@ STATE_LABELS = {
 }
 
 
-def _button(text: str, slot) -> QPushButton:  # type: ignore[no-untyped-def]
+def _button(text: str, slot) -> QPushButton:
     button = QPushButton(text)
     button.setAutoDefault(False)
     button.clicked.connect(lambda _checked=False: slot())
