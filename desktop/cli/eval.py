@@ -32,7 +32,7 @@ from desktop.core.evaluation.votes import VoteSession
 NAME = "eval"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "eval", help="compare two models blindly (answer sets, votes, an automatic judge)"
     )

@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +72,15 @@ class AnswerCache:
         )
 
     def put(self, answer: Generated, settings: AnswerSettings) -> None:
-        record = {
-            "key": self.key(answer.item, settings),
+        key = self.key(answer.item, settings)
+        record: dict[str, Any] = {
+            "key": key,
             "response": answer.response,
             "finish_reason": answer.finish_reason,
             "generated_tokens": answer.generated_tokens,
         }
         self.journal.append(record)
-        self._known[record["key"]] = record
+        self._known[key] = record
 
 
 def _digest(value: object) -> str:
@@ -141,7 +142,7 @@ class AnswerRun:
             "prompts": self.prompts_name,
             "items": len(self.items),
             "complete": complete,
-            "written": datetime.now(UTC).isoformat(timespec="seconds"),
+            "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
 
     def _check_out(self) -> None:

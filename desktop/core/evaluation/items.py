@@ -103,7 +103,7 @@ def _element_lines(text: str, count: int) -> list[int]:
 
 
 def _from_json_lines(path: Path, text: str) -> list[EvalItem]:
-    items = []
+    items: list[EvalItem] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -147,7 +147,7 @@ class JudgeRun:
         for pair in self.pairs:
             key = pair.item.key
             verdicts = (read_verdict(replies[f"{key}:0"]), read_verdict(replies[f"{key}:1"]))
-            preference = {("A", "B"): 1.0, ("B", "A"): 0.0}.get(verdicts, 0.5)
+            preference = 1.0 if verdicts == ("A", "B") else 0.0 if verdicts == ("B", "A") else 0.5
             judgments.append(Judgment(pair.item.id, key, verdicts, preference))
         preferences = [j.preference for j in judgments]
         names = (self.sides[0].name, self.sides[1].name)
