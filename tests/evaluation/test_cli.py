@@ -13,10 +13,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from benchmarks.killing import run_and_kill
 from desktop.core.evaluation.answer_files import load_answer_set
 from tests.evaluation.judge_server import LoopbackJudge
 from tests.helpers import truncated_copy, with_architecture
-from tests.killing import run_and_kill
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = 20
