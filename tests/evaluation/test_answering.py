@@ -76,3 +76,39 @@ def test_an_item_longer_than_the_context_leaves_the_others_answered(
     answers = load_answer_set(tmp_path / "a.jsonl").answers
     assert [a.finish_reason == TOO_LONG for a in answers] == [False, True, False]
     assert answers[0].response and answers[2].response and not answers[1].response
+
+
+def test_an_alpaca_model_is_asked_with_stanfords_prompt_and_its_input_block(
+    tmp_path: Path, starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conversion import alpaca
+    from desktop.core.chat.engine import ChatEngine
+    from tests.helpers import without_chat_template
+
+    model = without_chat_template(starter_path, tmp_path / "alpaca-style.gguf")
+    prompts = tmp_path / "set.jsonl"
+    prompts.write_text(
+        '{"instruction": "Translate the sentence into French.", "input": "Good morning."}\n'
+        '{"instruction": "Name the days of the week."}\n'
+    )
+    asked: list[str] = []
+    complete = ChatEngine.complete
+
+    def recording(self: ChatEngine, prompt: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        asked.append(prompt)
+        return complete(self, prompt, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ChatEngine, "complete", recording)
+    answerer = LocalAnswerer(model, parallel=2, threads=1)
+    out = tmp_path / "a.jsonl"
+    AnswerRun(
+        answerer, load_prompts(prompts), out, AnswerSettings(max_tokens=8), cache_dir=tmp_path
+    ).run()
+    answerer.close()
+    assert sorted(asked) == sorted(
+        [
+            alpaca.format_prompt("Translate the sentence into French.", "Good morning."),
+            alpaca.format_prompt("Name the days of the week."),
+        ]
+    )
+    assert load_answer_set(out).meta["prompt_format_used"] == "alpaca"
