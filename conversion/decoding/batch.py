@@ -28,13 +28,13 @@ class TokenBatch:
         for i in range(capacity):
             self._seq[i] = ctypes.cast(base + i * width, ctypes.POINTER(ctypes.c_int32))
         self._logits = (ctypes.c_int8 * capacity)()
-        self.tokens = np.frombuffer(self._token, dtype=np.int32)
-        self.positions = np.frombuffer(self._pos, dtype=np.int32)
-        self.sequence_counts = np.frombuffer(self._n_seq, dtype=np.int32)
-        self.sequences = np.frombuffer(self._seq_store, dtype=np.int32).reshape(
+        self.tokens = np.frombuffer(memoryview(self._token), dtype=np.int32)
+        self.positions = np.frombuffer(memoryview(self._pos), dtype=np.int32)
+        self.sequence_counts = np.frombuffer(memoryview(self._n_seq), dtype=np.int32)
+        self.sequences = np.frombuffer(memoryview(self._seq_store), dtype=np.int32).reshape(
             capacity, max_sequences
         )
-        self.logits = np.frombuffer(self._logits, dtype=np.int8)
+        self.logits = np.frombuffer(memoryview(self._logits), dtype=np.int8)
         self.size = 0
         self._batch = llama_cpp.llama_batch(
             n_tokens=0,

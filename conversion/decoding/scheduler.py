@@ -176,7 +176,7 @@ class Scheduler:
         sequence.stream.put(Delta("", 0, 0.0, reuse))
         return True
 
-    def _problem_with(self, tokens: list[int]) -> GenerationError | None:
+    def _problem_with(self, tokens: list[int]) -> GenerationError | PromptTooLongError | None:
         if not tokens:
             return GenerationError("There is nothing to answer: the prompt is empty.")
         if len(tokens) >= self.context:

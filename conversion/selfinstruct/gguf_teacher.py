@@ -109,7 +109,7 @@ class GgufTeacher:
             rendered = (
                 self._chat(messages=messages)  # type: ignore[arg-type]
                 if self._chat is not None
-                else format_llama2(messages)  # type: ignore[arg-type]  # llama-cpp-python's fallback
+                else format_llama2(messages)  # llama-cpp-python's fallback
             )
             tokens = self._model.tokenize(
                 rendered.prompt, add_special=not rendered.added_special, special=True

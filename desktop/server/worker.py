@@ -209,12 +209,12 @@ class ModelWorker:
             self._models.notify_all()  # a request waiting to switch models gives up
         while True:
             try:
-                job = self._queue.get_nowait()
+                waiting = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(job, Job):
-                job.cancel.cancel()
-                job.report(Failed(Stopped()))
+            if isinstance(waiting, Job):
+                waiting.cancel.cancel()
+                waiting.report(Failed(Stopped()))
                 self._done()
         for _ in self._threads:
             self._queue.put(_STOP)  # room: the queue was just emptied
