@@ -323,3 +323,38 @@ class UnreadableDocument(HuacayaError):
     """One file of a collection cannot be indexed; the reason is kept and shown in the list."""
 
     default_hint = "The file was skipped; the rest of the collection is indexed."
+
+
+# -- evaluation (desktop/core/evaluation): answer sets, blind votes, the judge --
+
+
+class EvaluationError(HuacayaError):
+    """An evaluation could not run: its sides, sets or sessions do not fit together."""
+
+
+class PromptFileError(EvaluationError):
+    """An instruction set cannot be read; the message names the line."""
+
+    default_hint = (
+        "Give Alpaca JSON or JSON Lines (instruction, input), the Self-Instruct format "
+        "(instruction, instances), or a plain text file with one question per line."
+    )
+
+
+class AnswerFileError(EvaluationError):
+    """An answer file cannot be read, or does not answer the instructions it is paired with."""
+
+    default_hint = (
+        "An answer file is JSON Lines (or a JSON list) with instruction, input and response "
+        "(or output) per line, as `huacaya eval answer` writes it."
+    )
+
+
+class VoteSessionError(EvaluationError):
+    """A vote session file is damaged or belongs to other answer sets."""
+
+    default_hint = "Start a new session with another --session file."
+
+
+class JudgeError(EvaluationError):
+    """The judge could not be asked, or its verdicts cannot be read."""

@@ -268,6 +268,7 @@ def run(
             f"Installed “{exported.name}” ({config.export_gguf.upper()}) as {exported.model_id}. "
             f"Chat with it: huacaya chat --model {exported.model_id}"
         )
+        print(compare_with_base(exported.model_id, config.base))
     return 0
 
 
@@ -280,6 +281,27 @@ def default_gguf_cache() -> Path:
         "Huacaya", appauthor=False
     )
     return Path(root).expanduser() / BASE_CHECKPOINTS
+
+
+def compare_with_base(model_id: str, base: str) -> str:
+    """The ``huacaya eval`` commands that compare a newly exported model with its base."""
+    path = Path(base)
+    if path.is_dir() or path.is_file():  # a checkpoint folder or a GGUF file: import it once
+        base_name = path.stem if path.is_file() else path.name
+        install = f" (install the base once: huacaya models import {base})"
+    elif "/" in base:  # a Hub id
+        base_name = base.rsplit("/", 1)[-1]
+        install = f" (install the base once: huacaya models pull {base})"
+    else:  # a model of the library: installed already
+        base_name, install = base, ""
+    prompts = "user_oriented_instructions.jsonl"
+    return (
+        f"Is it better than its base? Compare them blindly{install}:\n"
+        f"  huacaya eval vote {model_id} {base_name} --prompts {prompts}\n"
+        f"  huacaya eval judge --judge JUDGE_MODEL_OR_URL {model_id} {base_name} "
+        f"--prompts {prompts}\n"
+        f"({prompts}: the Self-Instruct user-oriented set, or any instruction file of yours.)"
+    )
 
 
 def main(

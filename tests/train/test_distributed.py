@@ -107,4 +107,6 @@ def test_a_killed_run_resumes_from_its_last_checkpoint_with_the_same_curve(
     export = ("--export-gguf", "f16", "--name", "Tiny resumed")
     output = _finish(huacaya_train(*_args(tiny_model, data, out, *options, *export)))
     assert "Already trained: 40 steps" in output and "Installed “Tiny resumed”" in output
+    model_id = ModelLibrary().get("Tiny resumed").id
+    assert f"huacaya eval vote {model_id} " in output  # how to compare it with its base
     assert ModelLibrary().get("Tiny resumed").quantization.upper() == "F16"

@@ -168,6 +168,9 @@ def _probe_in_child(answer: ProbeAnswer, path: str, gpu_layers: int, sender, par
     """Run ``answer`` on the file; report ("ok", problem, fallback) or ("error", message, hint)."""
     die_with_parent(parent)  # the window killed with kill -9 takes its probe along
     os.environ["GGML_NO_BACKTRACE"] = "1"  # an abort here is expected: no debugger backtrace
+    # llama.cpp's error lines reach the user inside the message sent back; without a handler
+    # here, Python's last-resort handler would print them raw on the terminal as well.
+    logging.getLogger("llama.cpp").addHandler(logging.NullHandler())
     from conversion.errors import HuacayaError
 
     try:
