@@ -268,7 +268,7 @@ def run(
             f"Installed “{exported.name}” ({config.export_gguf.upper()}) as {exported.model_id}. "
             f"Chat with it: huacaya chat --model {exported.model_id}"
         )
-        print(compare_with_base(exported.model_id, config.base))
+        print(compare_with_base(exported.model_id, config.base_source or config.base))
     return 0
 
 

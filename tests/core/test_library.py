@@ -85,6 +85,18 @@ def test_resolve_model(starter_path: Path, tmp_path: Path) -> None:
         resolve_model("llama-9000")
 
 
+def test_a_bare_name_means_the_library_model_even_beside_a_folder_of_that_name(
+    starter_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """huacaya-train --out run1 installs "run1" and prints `huacaya chat --model run1`, run in
+    the folder that holds run1/: the name means the installed model, not the training folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / STARTER_ID).mkdir()  # a folder named like the model, where the command runs
+    assert resolve_model(STARTER_ID) == starter_path
+    (tmp_path / "mine.bin").write_bytes(b"")  # a bare name nothing installed has: the file
+    assert resolve_model("mine.bin") == Path("mine.bin")
+
+
 def test_damaged_manifest_is_skipped(tmp_path: Path) -> None:
     library = ModelLibrary()
     library.ensure_starter()

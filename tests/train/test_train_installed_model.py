@@ -58,6 +58,9 @@ def test_a_lora_on_the_installed_starter_merges_back_into_its_quantization(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Installed “My starter” (Q4_1)" in done.stdout
+    # the compare hint names the base as the person did (installed: nothing to import)
+    assert " smollm2-135m-instruct --prompts " in done.stdout
+    assert "huacaya models import" not in done.stdout
 
     library = ModelLibrary(huacaya_home / "data" / "models")
     entry = library.get("My starter")

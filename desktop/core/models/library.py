@@ -332,7 +332,14 @@ def resolve_model(spec: str, library: ModelLibrary | None = None, preferred: str
             )
         return library.path_of(entry)
     candidate = Path(spec).expanduser()
-    if candidate.suffix.lower() == ".gguf" or candidate.exists() or "/" in spec or "\\" in spec:
+    if candidate.suffix.lower() == ".gguf" or "/" in spec or "\\" in spec:
         return candidate
     library.ensure_starter()
-    return library.path_of(library.get(spec))
+    try:
+        # a bare name is the library's first: huacaya-train's --out folder is often named like
+        # the model it installs, and `chat --model NAME` run beside it means the model
+        return library.path_of(library.get(spec))
+    except ModelNotFoundError:
+        if candidate.exists():
+            return candidate
+        raise
