@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from conversion.errors import Cancelled
+from conversion.errors import Cancelled, EvaluationError
 from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt
 from desktop.cli.arguments import positive
 from desktop.cli.eval_vote import run_vote
@@ -26,7 +26,7 @@ from desktop.core.evaluation.answerers import AnswerSettings
 from desktop.core.evaluation.answering import AnswerRun
 from desktop.core.evaluation.items import EvalItem, load_prompts
 from desktop.core.evaluation.judging import JudgeRun, human_preferences
-from desktop.core.evaluation.sides import answer_set_for, open_answerer
+from desktop.core.evaluation.sides import answer_set_for, check_sides, open_answerer
 from desktop.core.evaluation.votes import VoteSession
 
 NAME = "eval"
@@ -143,6 +143,7 @@ def _answer(args: argparse.Namespace, cancel: CancelToken) -> int:
 
 def _sides(args: argparse.Namespace, cancel: CancelToken) -> tuple[Any, Any, Any]:
     items = _items(args.prompts, args.limit)
+    check_sides(list(args.sides), items is not None, args.base_url)
     sides = []
     for spec in args.sides:
         bar = ProgressBar(message_width=None)
@@ -193,6 +194,11 @@ def _vote(args: argparse.Namespace, cancel: CancelToken) -> int:
 def _judge(args: argparse.Namespace, cancel: CancelToken) -> int:
     first, second, items = _sides(args, cancel)
     human = None
+    if args.votes and not args.votes.is_file():
+        raise EvaluationError(
+            f"The vote session “{args.votes}” does not exist.",
+            "Give the session file `huacaya eval vote` wrote (its path is printed when it stops).",
+        )
     if args.votes:
         votes = VoteSession(args.votes, *_session_sides(args.votes, first, second), items)
         human = human_preferences(votes.sides[0].name, votes.preferences(), first.name)

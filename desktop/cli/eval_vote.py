@@ -51,7 +51,8 @@ def run_vote(session: VoteSession, stdin: TextIO, out: TextIO) -> int:
         elif key == "s":
             session.skip()
         elif key == "u":
-            out.write("Took back the last vote.\n" if session.undo() else "Nothing to undo.\n")
+            undone = session.undo()
+            out.write(f"Took back the last {undone}.\n" if undone else "Nothing to undo.\n")
         elif key == "r":
             out.write(session.results().describe() + "\n")
         elif key == "q":

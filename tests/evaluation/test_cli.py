@@ -173,3 +173,42 @@ def test_a_model_that_fails_to_load_ends_with_one_clear_message_and_nothing_is_l
     assert "broken.gguf" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (
+            ["vote", "{answers}", "{tmp}/nope.jsonl"],
+            "The answer file “{tmp}/nope.jsonl” does not exist.",
+        ),
+        (["vote", "{answers}", "{tmp}/plain.txt"], "is neither an answer file"),
+        (["vote", "{answers}", "{answers}"], "Both sides are"),
+        (["vote", "{answers}", "no-such-model", "--prompts", "{answers}"], "no-such-model"),
+        (
+            [
+                "judge",
+                "--judge",
+                "{answers}",
+                "{answers}",
+                "{other}",
+                "--votes",
+                "{tmp}/gone.jsonl",
+            ],
+            "The vote session “{tmp}/gone.jsonl” does not exist.",
+        ),
+    ],
+)
+def test_sides_that_cannot_be_compared_are_refused_before_anything_is_answered(
+    huacaya_home: Path, tmp_path: Path, command: list[str], said: str
+) -> None:
+    answers, other = tmp_path / "answers.jsonl", tmp_path / "other.jsonl"
+    for path, text in ((answers, "Yes."), (other, "No.")):
+        path.write_text(json.dumps({"instruction": "Say yes.", "response": text}) + "\n")
+    (tmp_path / "plain.txt").write_text("not answers\n")
+    fill = {"answers": str(answers), "other": str(other), "tmp": str(tmp_path)}
+    result = huacaya("eval", *(part.format(**fill) for part in command), home=huacaya_home)
+    assert result.returncode == 1, result.stdout
+    assert said.format(**fill) in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (huacaya_home / "data" / "evaluation" / "answer-sets").exists()  # nothing answered

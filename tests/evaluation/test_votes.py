@@ -53,7 +53,7 @@ def test_votes_skip_undo_and_resume_after_a_restart(tmp_path: Path) -> None:
     session.vote(a_is("base"))  # q1: base wins
     session.skip()  # q2 comes back at the end
     session.vote("tie")  # q3
-    assert session.undo()  # takes back the tie on q3
+    assert session.undo() == "vote"  # takes back the tie on q3
     assert session.current().item.key == keys[3]
     session.vote("both_bad")  # q3
     # A restart: everything cast so far comes back, in the same place.

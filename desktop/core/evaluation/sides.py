@@ -102,6 +102,42 @@ def _display_name(spec: str, path: Path) -> str:
     return path.stem if spec.endswith(".gguf") or "/" in spec or not spec else spec
 
 
+def check_sides(specs: list[str], have_items: bool, base_url: str = "") -> None:
+    """Refuse, before anything is answered, sides that cannot be: an answer file that does not
+    exist, a file that is neither answers nor a model, a model that is not installed, the same
+    side twice, or a model side with no instruction set to answer."""
+    if len(specs) == 2 and specs[0] == specs[1]:
+        raise EvaluationError(
+            f"Both sides are “{specs[0]}”: a comparison needs two different sides.",
+            "Give two different models or answer files.",
+        )
+    for spec in specs:
+        path = Path(spec).expanduser()
+        if is_answer_file(spec) or endpoint_of(spec, base_url) is not None:
+            continue
+        if path.suffix.lower() in ANSWER_SUFFIXES:
+            where = "is a folder, not an answer file" if path.is_dir() else "does not exist"
+            raise EvaluationError(
+                f"The answer file “{spec}” {where}.",
+                "Check the path, or answer first with `huacaya eval answer`.",
+            )
+        if path.is_file() and path.suffix.lower() != ".gguf":
+            raise EvaluationError(
+                f"“{spec}” is neither an answer file (.jsonl or .json) nor a model (.gguf).",
+                "Give an installed model's name, a .gguf file, or an answer file.",
+            )
+        if not model_path(spec).is_file():
+            raise EvaluationError(
+                f"The model “{spec}” is not installed and no such file exists.",
+                "Run `huacaya models list` to see the installed models, or give a .gguf path.",
+            )
+        if not have_items:
+            raise EvaluationError(
+                f"“{spec}” is a model, not an answer file: it needs an instruction set to answer.",
+                "Pass --prompts FILE, or answer first with `huacaya eval answer`.",
+            )
+
+
 def answers_folder() -> Path:
     """Where the answers of a side named by its model (not a file) are kept."""
     return paths.data_dir() / "evaluation" / "answer-sets"

@@ -194,12 +194,14 @@ class VoteSession:
         if shown is not None:
             self._record({"item": shown.item.key, "skip": True, "at": _now()})
 
-    def undo(self) -> bool:
-        """Take back the last vote or skip; False when there is none."""
+    def undo(self) -> str:
+        """Take back the last vote or skip: says which ("vote" or "skip"), "" when there is
+        none (so it reads as a truth value too)."""
         if not self._actions:
-            return False
+            return ""
+        undone = "skip" if self._actions[-1].get("skip") else "vote"
         self._record({"undo": True, "at": _now()})
-        return True
+        return undone
 
     def _record(self, event: dict[str, Any]) -> None:
         self.journal.append(event)
