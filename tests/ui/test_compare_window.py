@@ -128,6 +128,8 @@ def test_compare_two_models_blind_with_keys_and_mouse_resume_and_results(
         for r in map(json.loads, instruction_set.read_text().splitlines())
     }
     expected = {starter: [0, 0, 0], SECOND: [0, 0, 0]}  # wins, losses, ties
+    differ = sum(answers[starter][k] != answers[SECOND][k] for k in questions)
+    assert differ >= 2  # so A and B really are told apart below
 
     def current_key() -> str:
         shown = text_of(compare, "instruction").split("\n\nInput:\n")[0]
