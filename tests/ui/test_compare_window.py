@@ -9,6 +9,7 @@ answer files each side wrote."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from desktop.core.models.library import ModelLibrary
 from desktop.ui.compare.setup import MODEL, SidePicker
 from desktop.ui.compare.window import CompareWindow
 from desktop.ui.main_window import MainWindow
-from tests.ui.person import choose_in_combo, click, from_menu
+from tests.ui.person import choose_in_combo, click, from_menu, pick_file
 
 ALPACA = Path(__file__).resolve().parents[2].parent / "shared" / "alpaca"
 ANSWER_MS = 240_000
@@ -102,6 +103,7 @@ def test_compare_two_models_blind_with_keys_and_mouse_resume_and_results(
     window: MainWindow,
     variant: Path,
     instruction_set: Path,
+    tmp_path: Path,
 ) -> None:
     starter = ModelLibrary().entries()[0].name
     ModelLibrary().add_managed(variant, SECOND)
@@ -201,3 +203,11 @@ def test_compare_two_models_blind_with_keys_and_mouse_resume_and_results(
         assert row[1:4] == [str(wins), str(losses), str(ties)], (name, row, expected)
         assert row[5] == f"{rate:.1%}"
     assert "5 of 5 items voted" in label(compare, "resultsSummary")
+
+    # Export CSV: one row per vote, the winners named as the table counts them.
+    click(compare.findChild(QPushButton, "exportCsv"))
+    pick_file(qtbot, tmp_path / "votes.csv")
+    rows = list(csv.DictReader((tmp_path / "votes.csv").open(encoding="utf-8")))
+    assert len(rows) == 5
+    for name, (wins, _losses, _ties) in expected.items():
+        assert sum(r["winner"] == name for r in rows) == wins
