@@ -26,7 +26,12 @@ from desktop.core.evaluation.answerers import AnswerSettings
 from desktop.core.evaluation.answering import AnswerRun
 from desktop.core.evaluation.items import EvalItem, load_prompts
 from desktop.core.evaluation.judging import JudgeRun, human_preferences
-from desktop.core.evaluation.sides import answer_set_for, check_sides, open_answerer
+from desktop.core.evaluation.sides import (
+    answer_set_for,
+    check_sides,
+    default_session,
+    open_answerer,
+)
 from desktop.core.evaluation.votes import VoteSession
 
 NAME = "eval"
@@ -165,15 +170,6 @@ def _sides(args: argparse.Namespace, cancel: CancelToken) -> tuple[Any, Any, Any
         first = sides[0]
         items = [EvalItem(a.id, a.instruction, a.input) for a in first.answers[: args.limit]]
     return sides[0], sides[1], items
-
-
-def default_session(first: str, second: str) -> Path:
-    from desktop.core.evaluation.sides import answers_folder
-
-    slug = "-vs-".join(
-        "".join(c if c.isalnum() or c in "._-" else "-" for c in n)[:40] for n in (first, second)
-    )
-    return answers_folder().parent / "votes" / f"{slug}.jsonl"
 
 
 def _vote(args: argparse.Namespace, cancel: CancelToken) -> int:

@@ -39,6 +39,7 @@ from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.sidebar import Sidebar
+from desktop.ui.compare.window import CompareWindow
 from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
 from desktop.ui.menus import build_menus
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self._closing = self._shut_down = False
         self._deleted_open = False  # the chat whose delete can be undone was the open one
         self.models_dialog: ModelsDialog | None = None
+        self.compare_window: CompareWindow | None = None
         self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
         self._build(initial_model or self.settings.default_model)
@@ -189,6 +191,7 @@ class MainWindow(QMainWindow):
             "rename_chat": on_chat(self.sidebar.rename),
             "delete_chat": on_chat(self.sidebar.delete),
             "models": self.open_models,
+            "compare": self.open_compare,
             "offline": lambda: self.store.update(offline=self.menu_actions.offline.isChecked()),
         }
 
@@ -373,6 +376,19 @@ class MainWindow(QMainWindow):
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._update_controls()
         self.model_ready.emit(info)
+
+    def open_compare(self) -> CompareWindow:
+        """The Compare models window (one at a time; closing it keeps every vote)."""
+        if self.compare_window is None:
+            self.compare_window = CompareWindow(self.library, self)
+            self.compare_window.destroyed.connect(self._forget_compare_window)
+        self.compare_window.show()
+        self.compare_window.raise_()
+        self.compare_window.activateWindow()
+        return self.compare_window
+
+    def _forget_compare_window(self) -> None:
+        self.compare_window = None
 
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""

@@ -39,6 +39,7 @@ class WindowActions:
     rename_chat: QAction
     delete_chat: QAction
     models: QAction
+    compare: QAction
     offline: QAction
     about: QAction
     log_folder: QAction
@@ -128,6 +129,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
 
     models = bar.addMenu("&Models")
     manage = _add(models, "&Manage models…", on["models"], "Ctrl+M")
+    compare = _add(models, "&Compare models…", on["compare"])
     offline = _add(models, "&Offline mode", on["offline"])
     offline.setCheckable(True)
 
@@ -153,6 +155,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         rename_chat,
         delete_chat,
         manage,
+        compare,
         offline,
         about,
         log_folder,

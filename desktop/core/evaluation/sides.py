@@ -143,6 +143,18 @@ def answers_folder() -> Path:
     return paths.data_dir() / "evaluation" / "answer-sets"
 
 
+def default_session(first: str, second: str, items: list[EvalItem] | None = None) -> Path:
+    """Where the vote session of sides ``first`` and ``second`` is kept (so the same sides
+    resume the same session). With ``items``, the instruction set is part of the name, so
+    another set over the same sides is another session rather than a refused one."""
+    slug = "-vs-".join(
+        "".join(c if c.isalnum() or c in "._-" else "-" for c in n)[:40] for n in (first, second)
+    )
+    if items is not None:
+        slug += "-" + hashlib.sha256("\n".join(i.key for i in items).encode()).hexdigest()[:8]
+    return answers_folder().parent / "votes" / f"{slug}.jsonl"
+
+
 def answer_set_for(
     spec: str,
     items: list[EvalItem] | None,
