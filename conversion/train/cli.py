@@ -208,6 +208,7 @@ def run(
 ) -> int:
     try:
         from conversion.quant_merge import is_quantized
+        from conversion.train.data import load_training_data, looks_like_hub_id
         from conversion.train.export import EXPORT_TYPES, export_to_library, export_type_for
         from conversion.train.run import finished_run, train
     except ImportError as exc:
@@ -219,6 +220,10 @@ def run(
         raise TrainingError(
             f"Unknown GGUF type “{config.export_gguf}”.", f"Choose one of {EXPORT_HELP}, or base."
         )
+    if not looks_like_hub_id(config.data):
+        # data here is checked first: a bad record is reported before a base is looked up or
+        # converted from a GGUF (minutes), and before --out is made
+        load_training_data(config.data, config.limit)
     main_process = int(os.environ.get("RANK", "0")) == 0
     bar = ProgressBar() if main_process else lambda fraction, message="": None
     base = resolve_base(

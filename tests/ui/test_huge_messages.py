@@ -26,7 +26,7 @@ from desktop.core.history.store import History, NewMessage
 from desktop.ui.background import engine_thread
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import ANSWER_MS, import_chat, open_window
-from tests.ui.person import click, click_link, dialog_named, pick_file
+from tests.ui.person import click, click_link, dialog_named, pick_file, status_line
 from tests.ui.quick_engine import QuickEngine
 
 MB = 1 << 20
@@ -123,7 +123,7 @@ def test_pasting_a_50_mb_log_is_refused_in_one_line_and_a_long_one_is_folded(
     qtbot.keyClick(window.composer, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     pasted_after = time.perf_counter() - started
     assert window.composer.toPlainText() == ""
-    said = window.status_label.text()
+    said = status_line(window)
     assert f"{50 * MB:,} characters" in said and f"at most {LONGEST_QUESTION:,}" in said, said
     assert pasted_after < SHOWN_WITHIN_S and rss_mb() < normal + MEMORY_MARGIN_MB
 

@@ -13,7 +13,7 @@ from conversion.gguf_file import read_gguf_info
 from desktop.core.models.library import ModelLibrary
 from desktop.ui.main_window import MainWindow
 from tests.ui.conftest import LOAD_MS
-from tests.ui.person import choose_in_combo
+from tests.ui.person import choose_in_combo, status_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def test_a_model_installed_in_a_terminal_appears_in_the_open_window(
 
     qtbot.waitUntil(lambda: picker.findData(model_id) >= 0, timeout=10_000)
     assert picker.count() == before + 1
-    assert "From the terminal was added" in window.status_label.text()
+    assert "From the terminal was added" in status_line(window)
     with qtbot.waitSignal(window.model_ready, timeout=LOAD_MS):
         choose_in_combo(qtbot, picker, model_id)
     assert window.model_entry.id == model_id
