@@ -36,15 +36,6 @@ class TokenBatch:
         )
         self.logits = np.frombuffer(memoryview(self._logits), dtype=np.int8)
         self.size = 0
-        self._batch = llama_cpp.llama_batch(
-            n_tokens=0,
-            token=ctypes.cast(self._token, ctypes.POINTER(llama_cpp.llama_token)),
-            embd=None,
-            pos=ctypes.cast(self._pos, ctypes.POINTER(llama_cpp.llama_pos)),
-            n_seq_id=ctypes.cast(self._n_seq, ctypes.POINTER(ctypes.c_int32)),
-            seq_id=ctypes.cast(self._seq, ctypes.POINTER(ctypes.POINTER(llama_cpp.llama_seq_id))),
-            logits=ctypes.cast(self._logits, ctypes.POINTER(ctypes.c_int8)),
-        )
 
     @property
     def room(self) -> int:
