@@ -78,17 +78,27 @@ def _avoid_amx_buffers() -> None:
     with ``use_extra_bufts`` off keeps the weights in plain CPU buffers (AVX-512 still does the
     work). ``Llama()`` has no argument for it, so the default model parameters it starts from
     are wrapped once, process-wide; builds without AMX are left alone."""
-    if b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info():
+    if not _has_amx():
         return
-    defaults = llama_cpp.llama_cpp.llama_model_default_params
-
-    def without_extra_buffers() -> llama_cpp.llama_model_params:
-        params = defaults()
-        params.use_extra_bufts = False
-        return params
-
-    llama_cpp.llama_cpp.llama_model_default_params = without_extra_buffers
+    llama_cpp.llama_cpp.llama_model_default_params = model_params
     log.info("AMX present: llama.cpp loads models without extra weight buffers (issue #20824)")
+
+
+_LLAMA_DEFAULTS = llama_cpp.llama_cpp.llama_model_default_params  # before any wrapping
+
+
+def _has_amx() -> bool:
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+def model_params() -> llama_cpp.llama_model_params:
+    """llama.cpp's default model parameters, without extra weight buffers where the CPU has
+    AMX (see :func:`_avoid_amx_buffers`): what every model this project loads starts from,
+    through ``Llama()`` or :func:`load_model` (batched decoding)."""
+    params = _LLAMA_DEFAULTS()
+    if _has_amx():
+        params.use_extra_bufts = False
+    return params
 
 
 def take_recent_errors() -> list[str]:
@@ -141,7 +151,7 @@ def load_model(
             llama_cpp.llama_backend_init()
             _state["backend"] = True
     take_recent_errors()
-    params = llama_cpp.llama_model_default_params()
+    params = model_params()
     params.n_gpu_layers = 0x7FFFFFFF if gpu_layers < 0 else gpu_layers  # int32 max: every layer
     params.load_mode = llama_cpp.LLAMA_LOAD_MODE_MMAP
     model = None
