@@ -51,7 +51,7 @@ _LIGHT = {
 }
 
 _system: tuple[str, QPalette, QFont] | None = None  # the look before any theme was applied
-_style: QProxyStyle | None = None  # the themes' style (kept: the application does not own it)
+_style: QProxyStyle | None = None  # the themes' style now (the application owns it)
 
 
 _INDICATORS = (
@@ -136,8 +136,9 @@ def apply_theme(app: QApplication, theme: str, font_size: int = 0) -> None:
     style_name, system_palette, system_font = _system
     if theme in ("light", "dark"):
         global _style
-        if _style is None:
-            _style = _VisibleIndicators(QStyleFactory.create("Fusion"))
+        # a new one each time: QApplication deletes the style it had when another is set, so a
+        # kept one is a dangling object after a switch to the system theme and back
+        _style = _VisibleIndicators(QStyleFactory.create("Fusion"))
         app.setStyle(_style)
         app.setPalette(palette_for(theme))
     else:
