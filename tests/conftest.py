@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,22 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop(paths.CACHE_ENV, None)
     else:
         os.environ[paths.CACHE_ENV] = previous
+
+
+@pytest.fixture(autouse=True)
+def system_theme_after() -> Iterator[None]:
+    """Theme and font belong to the one QApplication of the test process: a test that changes
+    them in Settings must not leave the next tests' windows dark, in a larger font (rows taller,
+    buttons below the fold) — as app.py sets them from each user's settings at start."""
+    yield
+    if "desktop.ui.theme" in sys.modules:
+        from PySide6.QtWidgets import QApplication
+
+        from desktop.ui.theme import apply_theme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, "system", 0)
 
 
 @pytest.fixture(autouse=True)
