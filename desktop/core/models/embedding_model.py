@@ -148,16 +148,22 @@ def remove_hub_embedding_model(name: str, root: Path | None = None) -> int:
     return size
 
 
-def installed_embedding_models(root: Path | None = None) -> list[str]:
-    """The built-in model's name, then the Hub models installed here."""
-    hub = (root or paths.models_dir() / "embeddings") / "hub"
+def installed_hub_models(hub: Path, description_name: str) -> list[str]:
+    """The names of the Hub models installed under ``hub``, one folder each with a
+    ``description_name`` JSON file (embedding models, rerankers)."""
     names = []
-    for description in sorted(hub.glob(f"*/{DESCRIPTION}")) if hub.is_dir() else []:
+    for description in sorted(hub.glob(f"*/{description_name}")) if hub.is_dir() else []:
         try:
             names.append(str(json.loads(description.read_text(encoding="utf-8"))["name"]))
         except (OSError, ValueError, KeyError):
             continue  # half-written or damaged: not installed (installing again repairs it)
-    return [EMBEDDING_NAME, *names]
+    return names
+
+
+def installed_embedding_models(root: Path | None = None) -> list[str]:
+    """The built-in model's name, then the Hub models installed here."""
+    hub = (root or paths.models_dir() / "embeddings") / "hub"
+    return [EMBEDDING_NAME, *installed_hub_models(hub, DESCRIPTION)]
 
 
 def needs_download(name: str, root: Path | None = None) -> bool:
