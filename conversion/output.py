@@ -6,8 +6,12 @@ the converters alike."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from conversion.errors import ConversionError, OutputExistsError
 from conversion.ownership import owned_name, sweep
@@ -51,3 +55,47 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_text_file(path: Path) -> Iterator[TextIO]:
+    """A text file (UTF-8) to write ``path``'s new content into, piece by piece: renamed into
+    place when the block ends, removed if it raises (a cancel, a full disk), so ``path`` is the
+    old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=owned_name(f".{path.name}."), suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path: Path, replace_files: bool = False) -> Iterator[Path]:
+    """A new folder to fill with ``path``'s files: it becomes ``path`` when the block ends, and
+    is removed if it raises. Where ``path`` already has files (``replace_files``: the person
+    agreed), the new files are moved in, each replacing one of the same name; the others stay."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=owned_name(f".{path.name}."), suffix=".partial", dir=path.parent)
+    )
+    try:
+        yield tmp
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        if not path.exists():
+            os.replace(tmp, path)
+            return
+        if not (replace_files and path.is_dir()):
+            raise OutputExistsError(f"“{path}” already exists.")
+        for item in tmp.iterdir():
+            os.replace(item, path / item.name)
+        tmp.rmdir()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

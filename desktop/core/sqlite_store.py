@@ -57,3 +57,15 @@ def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextmanager
+def read_snapshot(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN`` … ``COMMIT`` around reads: with WAL, every read inside sees the database as it
+    was at the first one, while other connections go on writing (an export of every chat is
+    one moment of the history, not a mix of before and after)."""
+    db.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        db.execute("COMMIT")

@@ -39,6 +39,7 @@ from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.sidebar import Sidebar
+from desktop.ui.chat.transfers import ChatTransfers
 from desktop.ui.compare.window import CompareWindow
 from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
     def _build(self, preferred_model: str) -> None:
         self.model_picker = ModelPicker(self)  # (made in the order Tab visits them)
         self.sidebar = Sidebar(self.history, self)
+        self.transfers = ChatTransfers(self.history, self)
         chat = ChatPanel(self)
         self.chat_view, self.composer, self.send_button = chat.view, chat.composer, chat.send
         self.conversation = ConversationController(
@@ -177,9 +179,10 @@ class MainWindow(QMainWindow):
 
         return {
             "new_chat": self.new_chat,
-            "import_chat": self.sidebar.import_conversation,
+            "import_chat": self.transfers.choose_import,
             "export_markdown": on_chat(lambda c: self.sidebar.export_conversation(c, "markdown")),
             "export_json": on_chat(lambda c: self.sidebar.export_conversation(c, "json")),
+            "export_all": self.transfers.export_all,
             "open_model": self.models.choose_file,
             "quit": self.close,
             "find": self.sidebar.focus_search,
@@ -202,6 +205,11 @@ class MainWindow(QMainWindow):
         self.sidebar.deleted.connect(self._on_deleted)
         self.sidebar.restored.connect(self._on_restored)
         self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
+        self.sidebar.import_clicked.connect(self.transfers.choose_import)
+        self.transfers.running.connect(self.sidebar.set_importing)
+        self.transfers.running.connect(lambda _running: self._update_controls())
+        self.transfers.imported.connect(self._on_imported)
+        self.transfers.notice.connect(self._set_status)
         self.chat_view.source_requested.connect(self.docs.show_source)
         self.docs.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.conversation.conversations_changed.connect(self.docs.show_chosen)
@@ -250,6 +258,7 @@ class MainWindow(QMainWindow):
             has_chat=self.conversation.conversation_id is not None,
             has_answer=self.conversation.session.last_answer() is not None,
             editing=self.chat_actions.editing,
+            transferring=self.transfers.busy,
         )
 
     # -- window state ----------------------------------------------------------------------
@@ -340,6 +349,12 @@ class MainWindow(QMainWindow):
         search = self.sidebar.search.text().strip()
         if self.sidebar.searching and search:  # show the message the search found
             self.chat_view.show_match(search.split()[0], self.sidebar.hit_in(conversation_id))
+
+    def _on_imported(self, chats: list[int]) -> None:
+        """Imported chats are listed; the one chat of a single-chat file opens."""
+        self.refresh_sidebar()
+        if len(chats) == 1:
+            self.open_conversation(chats[0])
 
     def _on_deleted(self, conversation_id: int) -> None:
         self._deleted_open = conversation_id == self.conversation.conversation_id

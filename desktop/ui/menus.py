@@ -28,6 +28,7 @@ class WindowActions:
     import_chat: QAction
     export_markdown: QAction
     export_json: QAction
+    export_all: QAction
     open_model: QAction
     quit: QAction
     find: QAction
@@ -55,6 +56,7 @@ class WindowActions:
         has_chat: bool,
         has_answer: bool,
         editing: bool,
+        transferring: bool = False,
     ) -> None:
         """Enable what makes sense now (a disabled item says so; nothing fails silently)."""
         self.stop.setEnabled(generating or editing)
@@ -64,7 +66,8 @@ class WindowActions:
         for action in (self.rename_chat, self.delete_chat, self.export_markdown, self.export_json):
             action.setEnabled(has_chat and not generating)
         self.new_chat.setEnabled(not generating)
-        self.import_chat.setEnabled(not generating)
+        self.import_chat.setEnabled(not generating and not transferring)
+        self.export_all.setEnabled(not generating and not transferring)
 
 
 def _add(
@@ -104,9 +107,10 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
     on = {**slots, **_own_slots(bar)}
     file = bar.addMenu("&File")
     new_chat = _add(file, "&New chat", on["new_chat"], QKeySequence.StandardKey.New)
-    import_chat = _add(file, "&Import chat…", on["import_chat"])
+    import_chat = _add(file, "&Import chats…", on["import_chat"])
     export_markdown = _add(file, "Export chat as &Markdown…", on["export_markdown"])
     export_json = _add(file, "Export chat as &JSON…", on["export_json"])
+    export_all = _add(file, "Export &all chats…", on["export_all"])
     file.addSeparator()
     open_model = _add(file, "&Open model file…", on["open_model"], QKeySequence.StandardKey.Open)
     file.addSeparator()
@@ -144,6 +148,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         import_chat,
         export_markdown,
         export_json,
+        export_all,
         open_model,
         quit_action,
         find,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 from conversion.errors import HistoryError, NotARegularFileError
 from conversion.input_files import read_text
-from desktop.core.history.export_schema import validated_export
-from desktop.core.history.store import Conversation, History, NewMessage
+from desktop.core.history.export_schema import CheckedExport, validated_export
+from desktop.core.history.store import Conversation, History, NewConversation, NewMessage
 
 EXPORT_FORMAT = "huacaya-conversation"
 EXPORT_VERSION = 1
@@ -75,9 +74,10 @@ def read_export(path: Path) -> Any:
         ) from exc
 
 
-def import_json(history: History, data: Any) -> Conversation:
-    """A conversation from :meth:`export_json` output. Every field is checked (type and range)
-    before anything is written; anything else is refused with one line naming the field."""
+def checked_conversation(data: Any) -> CheckedExport:
+    """One conversation of :func:`export_json` output, checked in full (type and range of every
+    field) before anything is written; anything else is refused with one line naming the
+    field."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise HistoryError(
             "This file is not a Huacaya conversation export.",
@@ -86,19 +86,31 @@ def import_json(history: History, data: Any) -> Conversation:
     version = data.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
         raise HistoryError("This export comes from a newer Huacaya.", "Update to import it.")
-    export = validated_export(data)
-    now = time.time()
+    return validated_export(data)
+
+
+def new_conversation(export: CheckedExport) -> NewConversation:
+    """What a checked export stores: its times as they were (its place in the sidebar too)."""
+    times = [export.created_at, *(m.created_at for m in export.messages)]
+    known = [t for t in times if t is not None]
+    return NewConversation(
+        title=export.title,
+        model=export.model,
+        system_prompt=export.system_prompt,
+        settings=export.settings,
+        created_at=export.created_at,
+        updated_at=max(known) if known else None,
+        messages=[
+            NewMessage(m.role, m.content, m.model, m.stats, m.created_at) for m in export.messages
+        ],
+    )
+
+
+def import_json(history: History, data: Any) -> Conversation:
+    """A new conversation from :func:`export_json` output (see :func:`checked_conversation`)."""
+    new = new_conversation(checked_conversation(data))
     try:
-        return history.add_conversation(
-            title=export.title,
-            model=export.model,
-            system_prompt=export.system_prompt,
-            settings=export.settings,
-            created_at=export.created_at if export.created_at is not None else now,
-            messages=[
-                NewMessage(m.role, m.content, m.model, m.stats, m.created_at)
-                for m in export.messages
-            ],
-        )
+        (conversation_id,) = history.add_conversations([new])  # none skipped: all are added
     except sqlite3.Error as exc:
         raise HistoryError(f"The conversation could not be saved: {exc}.") from exc
+    return history.get(int(conversation_id or 0), with_messages=True)

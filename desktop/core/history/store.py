@@ -13,13 +13,16 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conversion.errors import HistoryError
+from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core import paths
+from desktop.core.history.duplicates import StoredChats
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
 from desktop.core.history.titles import automatic_title, is_automatic
@@ -29,6 +32,7 @@ __all__ = [
     "MIGRATIONS",
     "Conversation",
     "History",
+    "NewConversation",
     "NewMessage",
     "SearchHit",
     "StoredMessage",
@@ -64,6 +68,19 @@ class NewMessage:
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
     created_at: float | None = None  # now, unless it is older (an import)
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    """A whole conversation to store (an import)."""
+
+    title: str
+    model: str = ""
+    system_prompt: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: float | None = None  # now, unless it is older
+    updated_at: float | None = None  # its last activity: now, unless it is older
+    messages: list[NewMessage] = field(default_factory=list)
 
 
 @dataclass
@@ -139,27 +156,63 @@ class History:
         system_prompt: str,
         settings: dict[str, Any],
         created_at: float,
-        messages: list[NewMessage],
+        messages: builtins.list[NewMessage],
     ) -> Conversation:
         """A whole conversation at once (an import), in one transaction: all of it or nothing."""
-        now = time.time()
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    storable(title),
-                    storable(model),
-                    storable(system_prompt),
-                    json.dumps(settings),
-                    created_at,
-                    now,
-                ),
-            )
-            conversation_id = int(cursor.lastrowid or 0)
-            for message in messages:
-                self._insert(db, conversation_id, message, now)
+        new = NewConversation(title, model, system_prompt, settings, created_at, None, messages)
+        (conversation_id,) = self.add_conversations([new])
         return self.get(conversation_id, with_messages=True)
+
+    def add_conversations(
+        self,
+        conversations: Sequence[NewConversation],
+        *,
+        skip_present: bool = False,
+        progress: Progress = no_progress,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> builtins.list[int | None]:
+        """Whole conversations (an import of many), in ONE transaction: all of them or none,
+        also when ``cancel`` stops it (``Cancelled``). With ``skip_present``, one that is
+        already here (``duplicates.py``) is not added again: None in its place."""
+        now = time.time()
+        added: builtins.list[int | None] = []
+        with self._tx() as db:
+            present = StoredChats(db) if skip_present else None
+            for number, new in enumerate(conversations):
+                cancel.check()
+                progress(number / max(len(conversations), 1), f"Saving chat {number + 1:,}")
+                if present is not None and present.copy_of(new) is not None:
+                    added.append(None)
+                    continue
+                conversation_id = self._add(db, new, now)
+                if present is not None:
+                    present.add(conversation_id, new)
+                added.append(conversation_id)
+            cancel.check()
+        return added
+
+    def _add(self, db: sqlite3.Connection, new: NewConversation, now: float) -> int:
+        cursor = db.execute(
+            "INSERT INTO conversations (title, model, system_prompt, settings, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                storable(new.title),
+                storable(new.model),
+                storable(new.system_prompt),
+                json.dumps(new.settings),
+                new.created_at if new.created_at is not None else now,
+                now,
+            ),
+        )
+        conversation_id = int(cursor.lastrowid or 0)
+        for message in new.messages:
+            self._insert(db, conversation_id, message, now)
+        if new.updated_at is not None:  # an import keeps its place in time (the sidebar's order)
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?",
+                (new.updated_at, conversation_id),
+            )
+        return conversation_id
 
     def list(self, limit: int = 500, offset: int = 0) -> list[Conversation]:
         rows = self.db.execute(

@@ -1,6 +1,7 @@
 """The conversations panel: newest first, New chat, search over every message (one row per
 chat, its best hit highlighted), rename, delete with a few seconds to undo, export (Markdown,
-JSON) and import (JSON). Right-click (or the context-menu key) on a chat offers them all."""
+JSON) and import (JSON: ``transfers.py`` does it). Right-click (or the context-menu key) on a
+chat offers them all."""
 
 from __future__ import annotations
 
@@ -31,13 +32,7 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from conversion.output import atomic_write_text
-from desktop.core.hardware import release_freed_memory
-from desktop.core.history.export import (
-    export_json,
-    export_markdown,
-    import_json,
-    read_export,
-)
+from desktop.core.history.export import export_json, export_markdown
 from desktop.core.history.store import (
     LONGEST_TITLE,
     Conversation,
@@ -128,6 +123,7 @@ class Sidebar(QWidget):
     deleted = Signal(int)
     restored = Signal(int)  # a deleted chat came back (Undo)
     renamed = Signal(int)
+    import_clicked = Signal()  # the window imports (``transfers.py``)
 
     def __init__(self, history: History, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,7 +139,8 @@ class Sidebar(QWidget):
         self.new_button.clicked.connect(self.new_chat_clicked)
         buttons.addWidget(self.new_button, 1)
         self.import_button = QPushButton("Import…", self)
-        self.import_button.clicked.connect(lambda _checked=False: self.import_conversation())
+        self.import_button.setToolTip("Import chats from a Huacaya export (one chat or all)")
+        self.import_button.clicked.connect(lambda _checked=False: self.import_clicked.emit())
         buttons.addWidget(self.import_button)
         layout.addLayout(buttons)
         self.search = QLineEdit(self)
@@ -330,35 +327,10 @@ class Sidebar(QWidget):
         except OSError as exc:
             show_error(self, HuacayaError(f"Could not write “{path}”: {exc.strerror}."))
 
-    def import_conversation(self) -> None:
-        """Ask for a JSON export and add it as a new chat."""
-        dialogs.open_file(self, "Import chat", self.import_from, "JSON (*.json)")
-
-    def import_from(self, path: Path) -> None:
-        """Import off the GUI thread (a large export takes seconds to index for search), on a
-        connection of its own; the chat opens when it is in."""
-        history_path = self.history.path
-
-        def work(_progress: object, _cancel: object) -> int:
-            history = History(history_path)
-            try:
-                return import_json(history, read_export(path)).id
-            finally:
-                history.close()
-
-        self.import_button.setEnabled(False)
-        self.import_button.setText("Importing…")
-        run_in_background(work, self._imported, self._imported, owner=self)
-
-    def _imported(self, outcome: int | BaseException) -> None:
-        self.import_button.setEnabled(True)
-        self.import_button.setText("Import…")
-        release_freed_memory()  # what parsing and indexing a large export took
-        if isinstance(outcome, BaseException):
-            show_error(self, outcome)
-            return
-        self.refresh(self.current)
-        self.conversation_chosen.emit(outcome)
+    def set_importing(self, importing: bool) -> None:
+        """An import runs (``transfers.py``): the button says so and waits for it."""
+        self.import_button.setEnabled(not importing)
+        self.import_button.setText("Importing…" if importing else "Import…")
 
     def hit_in(self, conversation_id: int) -> int | None:
         """The message a search result of ``conversation_id`` found (None: no search)."""

@@ -1,0 +1,294 @@
+"""Every chat out at once (File → Export all chats…) and chats back in (File → Import chats…,
+the sidebar's Import…): what is written, checked and skipped is ``core/history/all_chats.py``'s;
+this module asks where, shows progress with a Cancel button, and says what happened.
+
+The work runs as a background task on a connection of its own (``run_in_background``), so the
+window keeps drawing; the dialog is window-modal meanwhile, so nothing changes the chats under
+an import. An import of one chat that ends quickly shows no dialog: the chat simply opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from conversion.progress import CancelToken, Progress
+from desktop.core.hardware import release_freed_memory
+from desktop.core.history import all_chats
+from desktop.core.history.all_chats import ImportReport
+from desktop.core.history.store import History
+from desktop.core.words import plural
+from desktop.ui import dialogs
+from desktop.ui.background.tasks import Task, run_in_background
+from desktop.ui.errors import show_error
+from desktop.ui.open_path import open_path
+from desktop.ui.screen_fit import keep_fitted
+
+SHOW_AFTER_MS = 400  # an import that ends sooner shows no dialog
+
+
+class TransferDialog(QDialog):
+    """Export all chats: the format, then progress with Cancel, then the result. An import
+    uses the progress and result parts only."""
+
+    def __init__(self, parent: QWidget, title: str, exporting: bool) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatsTransferDialog")
+        self.setWindowTitle(title)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        self.intro = QLabel(self)
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
+        self.as_json = QRadioButton("One JSON file — Huacaya can import it again", self)
+        self.as_markdown = QRadioButton("A folder of Markdown files, one per chat — to read", self)
+        self.formats = QButtonGroup(self)
+        for button in (self.as_json, self.as_markdown):
+            self.formats.addButton(button)
+            button.setVisible(exporting)
+            layout.addWidget(button)
+        self.as_json.setChecked(True)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+        self.status = QLabel(self)
+        self.status.setObjectName("transferStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.show_folder = QPushButton("Show in folder", self)
+        self.show_folder.hide()
+        self.start = QPushButton("Export…", self)
+        self.start.setDefault(True)
+        self.start.setVisible(exporting)
+        self.stop = QPushButton("Cancel", self)
+        for button in (self.show_folder, self.start, self.stop):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.task: Task | None = None
+        self.stop.clicked.connect(self._stop)
+
+    def running(self, text: str) -> None:
+        for button in (self.as_json, self.as_markdown, self.start):
+            button.setEnabled(False)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.status.setText(text)
+        self.stop.setText("Cancel")
+
+    def step(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        if message:
+            self.status.setText(message)
+
+    def finished_with(self, text: str, folder: Path | None = None) -> None:
+        self.task = None
+        self.progress.setValue(1000)
+        self.status.setText(text)
+        self.stop.setText("Close")
+        self.stop.setDefault(True)
+        self.start.hide()
+        if folder is not None:
+            self.show_folder.show()
+            self.show_folder.clicked.connect(lambda: open_path(self, folder))
+        if not self.isVisible():
+            keep_fitted(self)
+            self.open()
+
+    def _stop(self) -> None:
+        if self.task is not None and self.task.running:
+            self.task.cancel()
+            self.stop.setEnabled(False)
+            self.status.setText("Stopping…")
+        else:
+            self.reject()
+
+    def reject(self) -> None:  # Esc or the close button: cancel what runs, close once stopped
+        if self.task is not None and self.task.running:
+            self._stop()
+        else:
+            super().reject()
+
+
+class ChatTransfers(QObject):
+    """Export all chats and import chats, for the window. ``imported`` carries the new chats'
+    ids (the window lists them, and opens the one of a single-chat file); ``notice`` a line for
+    the status bar; ``running`` is True while one runs."""
+
+    imported = Signal(list)
+    notice = Signal(str)
+    running = Signal(bool)
+
+    def __init__(self, history: History, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.parent_widget = parent
+        self.busy = False
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_all(self) -> TransferDialog:
+        """The Export all chats dialog: JSON or Markdown, then where."""
+        dialog = TransferDialog(self.parent_widget, "Export all chats", exporting=True)
+        count = len(self.history.list(limit=-1))
+        dialog.intro.setText(
+            f"Save your {plural(count, 'chat')} (deleted chats are left out) as:"
+            if count
+            else "There are no chats to export yet."
+        )
+        dialog.start.setEnabled(count > 0)
+        dialog.start.clicked.connect(lambda: self._ask_where(dialog))
+        keep_fitted(dialog)
+        dialog.open()
+        return dialog
+
+    def _ask_where(self, dialog: TransferDialog) -> None:
+        today = date.today().isoformat()
+        if dialog.as_json.isChecked():
+            dialogs.save_file(
+                dialog,
+                "Export all chats",
+                lambda path: self._export(dialog, path, markdown=False),
+                "JSON (*.json)",
+                Path.home() / f"huacaya-chats-{today}.json",
+            )
+        else:
+            dialogs.choose_folder(
+                dialog,
+                "Folder for the Markdown files",
+                lambda folder: self._export_markdown(dialog, folder),
+            )
+
+    def _export_markdown(self, dialog: TransferDialog, folder: Path) -> None:
+        if not all_chats.folder_has_files(folder):
+            self._export(dialog, folder, markdown=True)
+            return
+        dialogs.confirm(
+            dialog,
+            "Folder not empty",
+            f"“{folder.name}” already has files in it. Put the chats there anyway?",
+            lambda: self._export(dialog, folder, markdown=True, replace_files=True),
+            "Files with the same names as the chats and index.md are replaced; other files "
+            "are left as they are. Choose No to pick an empty or new folder.",
+            "folderNotEmptyDialog",
+        )
+
+    def _export(
+        self, dialog: TransferDialog, path: Path, markdown: bool, replace_files: bool = False
+    ) -> None:
+        history_path = self.history.path
+
+        def work(progress: Progress, cancel: CancelToken) -> int:
+            history = History(history_path)
+            try:
+                if markdown:
+                    return all_chats.export_all_markdown(
+                        history, path, replace_files=replace_files, progress=progress, cancel=cancel
+                    )
+                return all_chats.export_all_json(history, path, progress, cancel)
+            finally:
+                history.close()
+
+        def done(count: int) -> None:
+            where = f"the folder “{path}”" if markdown else f"“{path}”"
+            dialog.finished_with(f"Exported {plural(count, 'chat')} to {where}.", path.parent)
+
+        dialog.running(f"Exporting to “{path.name}”…")
+        dialog.task = self._run(
+            work, done, dialog, "Export cancelled: nothing was written.", "Export"
+        )
+
+    # -- import ----------------------------------------------------------------------------
+
+    def choose_import(self) -> None:
+        dialogs.open_file(
+            self.parent_widget, "Import chats", self.import_from, "Huacaya chats (*.json)"
+        )
+
+    def import_from(self, path: Path) -> None:
+        """Import ``path`` (an all-chats or a single-chat export) off the GUI thread."""
+        history_path = self.history.path
+        dialog = TransferDialog(self.parent_widget, "Import chats", exporting=False)
+        dialog.running(f"Importing “{path.name}”…")
+        shown = QTimer(dialog)
+        shown.setSingleShot(True)
+        shown.timeout.connect(lambda: (keep_fitted(dialog), dialog.open()))
+        shown.start(SHOW_AFTER_MS)
+
+        def work(progress: Progress, cancel: CancelToken) -> ImportReport:
+            history = History(history_path)
+            try:
+                return all_chats.import_chats(history, path, progress, cancel)
+            finally:
+                history.close()
+
+        def done(report: ImportReport) -> None:
+            shown.stop()
+            release_freed_memory()  # what parsing and indexing a large export took
+            self.imported.emit(report.imported)
+            whole = len(report.imported) + report.already_here
+            if whole == 1 and not dialog.isVisible():
+                self.notice.emit(report.summary)
+                dialog.close()
+            else:
+                dialog.finished_with(report.summary)
+
+        dialog.task = self._run(
+            work, done, dialog, "Import cancelled: nothing was imported.", "Import"
+        )
+
+    # -- both ------------------------------------------------------------------------------
+
+    def _run(
+        self,
+        work: Callable[[Progress, CancelToken], object],
+        done: Callable[..., None],
+        dialog: TransferDialog,
+        cancelled: str,
+        what: str,
+    ) -> Task:
+        self._set_busy(True)
+
+        def ended(callback: Callable[[], None]) -> None:
+            self._set_busy(False)
+            callback()
+
+        def failed(exc: BaseException) -> None:
+            dialog.close()
+            show_error(self.parent_widget, exc, f"{what} failed")
+
+        def stopped() -> None:
+            dialog.close()
+            self.notice.emit(cancelled)
+
+        return run_in_background(
+            work,
+            lambda result: ended(lambda: done(result)),
+            lambda exc: ended(lambda: failed(exc)),
+            on_progress=dialog.step,
+            on_cancelled=lambda: ended(stopped),
+            owner=self,  # the window: closing it stops the work
+        )
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
+        self.running.emit(busy)
