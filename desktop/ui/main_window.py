@@ -30,6 +30,7 @@ from desktop import APP_NAME
 from desktop.core.chat.engine import ModelInfo
 from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import GenerationStats
+from desktop.core.history.all_chats import ImportReport
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
@@ -350,11 +351,12 @@ class MainWindow(QMainWindow):
         if self.sidebar.searching and search:  # show the message the search found
             self.chat_view.show_match(search.split()[0], self.sidebar.hit_in(conversation_id))
 
-    def _on_imported(self, chats: list[int]) -> None:
-        """Imported chats are listed; the one chat of a single-chat file opens."""
+    def _on_imported(self, report: ImportReport) -> None:
+        """Imported chats are listed; the one chat of a single-chat file opens (also when it
+        was already here)."""
         self.refresh_sidebar()
-        if len(chats) == 1:
-            self.open_conversation(chats[0])
+        if len(report.chats) == 1:
+            self.open_conversation(report.chats[0])
 
     def _on_deleted(self, conversation_id: int) -> None:
         self._deleted_open = conversation_id == self.conversation.conversation_id

@@ -138,12 +138,22 @@ def _escaped(text: str) -> str:
 @dataclass(frozen=True)
 class ImportReport:
     imported: list[int]  # the new chats' ids, in the file's order
-    already_here: int  # chats of the file that were here already (not added again)
+    already_here: list[int]  # the chats the file holds that were here already (not added again)
+    title: str = ""  # the chat's, when the file holds one
+
+    @property
+    def chats(self) -> list[int]:
+        """Every chat of the file, as it is here now."""
+        return self.imported + self.already_here
 
     @property
     def summary(self) -> str:
+        if len(self.chats) == 1 and self.title:
+            name = title_from(self.title, 60)
+            return f"Imported “{name}”." if self.imported else f"“{name}” is already here."
         done = f"{plural(len(self.imported), 'chat')} imported"
-        return f"{done}, {self.already_here:,} already here." if self.already_here else f"{done}."
+        here = len(self.already_here)
+        return f"{done}, {here:,} already here." if here else f"{done}."
 
 
 def checked_chats(data: Any) -> list[CheckedExport]:
@@ -193,5 +203,5 @@ def import_chats(
         )
     except sqlite3.Error as exc:
         raise HistoryError(f"The chats could not be saved: {exc}.", _HINT) from exc
-    imported = [i for i in added if i is not None]
-    return ImportReport(imported, len(added) - len(imported))
+    title = history.get(added[0].id).title if len(added) == 1 else ""
+    return ImportReport([a.id for a in added if a.new], [a.id for a in added if not a.new], title)

@@ -110,7 +110,7 @@ def import_json(history: History, data: Any) -> Conversation:
     """A new conversation from :func:`export_json` output (see :func:`checked_conversation`)."""
     new = new_conversation(checked_conversation(data))
     try:
-        (conversation_id,) = history.add_conversations([new])  # none skipped: all are added
+        (added,) = history.add_conversations([new])
     except sqlite3.Error as exc:
         raise HistoryError(f"The conversation could not be saved: {exc}.") from exc
-    return history.get(int(conversation_id or 0), with_messages=True)
+    return history.get(added.id, with_messages=True)

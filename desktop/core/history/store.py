@@ -83,6 +83,14 @@ class NewConversation:
     messages: list[NewMessage] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Added:
+    """A conversation of an import: ``new``, or the copy that was already here."""
+
+    id: int
+    new: bool
+
+
 @dataclass
 class Conversation:
     id: int
@@ -160,8 +168,8 @@ class History:
     ) -> Conversation:
         """A whole conversation at once (an import), in one transaction: all of it or nothing."""
         new = NewConversation(title, model, system_prompt, settings, created_at, None, messages)
-        (conversation_id,) = self.add_conversations([new])
-        return self.get(conversation_id, with_messages=True)
+        (added,) = self.add_conversations([new])
+        return self.get(added.id, with_messages=True)
 
     def add_conversations(
         self,
@@ -170,24 +178,25 @@ class History:
         skip_present: bool = False,
         progress: Progress = no_progress,
         cancel: CancelToken = NEVER_CANCELLED,
-    ) -> builtins.list[int | None]:
+    ) -> builtins.list[Added]:
         """Whole conversations (an import of many), in ONE transaction: all of them or none,
         also when ``cancel`` stops it (``Cancelled``). With ``skip_present``, one that is
-        already here (``duplicates.py``) is not added again: None in its place."""
+        already here (``duplicates.py``) is not added again: its copy is named instead."""
         now = time.time()
-        added: builtins.list[int | None] = []
+        added: builtins.list[Added] = []
         with self._tx() as db:
             present = StoredChats(db) if skip_present else None
             for number, new in enumerate(conversations):
                 cancel.check()
                 progress(number / max(len(conversations), 1), f"Saving chat {number + 1:,}")
-                if present is not None and present.copy_of(new) is not None:
-                    added.append(None)
+                copy = present.copy_of(new) if present is not None else None
+                if copy is not None:
+                    added.append(Added(copy, new=False))
                     continue
                 conversation_id = self._add(db, new, now)
                 if present is not None:
                     present.add(conversation_id, new)
-                added.append(conversation_id)
+                added.append(Added(conversation_id, new=True))
             cancel.check()
         return added
 

@@ -130,11 +130,11 @@ class TransferDialog(QDialog):
 
 
 class ChatTransfers(QObject):
-    """Export all chats and import chats, for the window. ``imported`` carries the new chats'
-    ids (the window lists them, and opens the one of a single-chat file); ``notice`` a line for
-    the status bar; ``running`` is True while one runs."""
+    """Export all chats and import chats, for the window. ``imported`` carries the
+    :class:`ImportReport` (the window lists the chats, and opens the one of a single-chat file);
+    ``notice`` a line for the status bar; ``running`` is True while one runs."""
 
-    imported = Signal(list)
+    imported = Signal(object)
     notice = Signal(str)
     running = Signal(bool)
 
@@ -244,9 +244,8 @@ class ChatTransfers(QObject):
         def done(report: ImportReport) -> None:
             shown.stop()
             release_freed_memory()  # what parsing and indexing a large export took
-            self.imported.emit(report.imported)
-            whole = len(report.imported) + report.already_here
-            if whole == 1 and not dialog.isVisible():
+            self.imported.emit(report)
+            if len(report.chats) == 1 and not dialog.isVisible():
                 self.notice.emit(report.summary)
                 dialog.close()
             else:
