@@ -37,12 +37,16 @@ from desktop.core.history.export_schema import CheckedExport
 from desktop.core.history.file_names import unique_names
 from desktop.core.history.store import Conversation, History, title_from
 from desktop.core.sqlite_store import read_snapshot
-from desktop.core.words import plural
 
 ALL_FORMAT = "huacaya-conversations"
 ALL_VERSION = 1
 INDEX_NAME = "index.md"
 _HINT = "Nothing was imported. Export the chats again from Huacaya, or fix that chat."
+
+
+def chats_count(count: int) -> str:
+    """``1 chat``, ``2,000 chats``."""
+    return f"{count:,} chat{'' if count == 1 else 's'}"
 
 
 def _chats(history: History) -> list[Conversation]:
@@ -116,14 +120,15 @@ def export_all_markdown(
 
 def _index(history: History, chats: list[Conversation], names: list[str]) -> str:
     when = datetime.now().strftime("%d %b %Y %H:%M")
-    lines = ["# Huacaya chats", "", f"{plural(len(chats), 'chat')}, exported {when}.", ""]
+    lines = ["# Huacaya chats", "", f"{chats_count(len(chats))}, exported {when}.", ""]
     for chat, name in zip(chats, names, strict=True):
         title = _escaped(title_from(chat.title, 200) or "Conversation")
         count = history.db.execute(
             "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (chat.id,)
         ).fetchone()[0]
         day = datetime.fromtimestamp(chat.updated_at).strftime("%d %b %Y")
-        lines.append(f"- [{title}]({quote(name)}) — {day}, {plural(count, 'message')}")
+        messages = f"{count:,} message{'' if count == 1 else 's'}"
+        lines.append(f"- [{title}]({quote(name)}) — {day}, {messages}")
     return "\n".join(lines) + "\n"
 
 
@@ -151,7 +156,7 @@ class ImportReport:
         if len(self.chats) == 1 and self.title:
             name = title_from(self.title, 60)
             return f"Imported “{name}”." if self.imported else f"“{name}” is already here."
-        done = f"{plural(len(self.imported), 'chat')} imported"
+        done = f"{chats_count(len(self.imported))} imported"
         here = len(self.already_here)
         return f"{done}, {here:,} already here." if here else f"{done}."
 

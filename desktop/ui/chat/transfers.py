@@ -31,7 +31,6 @@ from desktop.core.hardware import release_freed_memory
 from desktop.core.history import all_chats
 from desktop.core.history.all_chats import ImportReport
 from desktop.core.history.store import History
-from desktop.core.words import plural
 from desktop.ui import dialogs
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
@@ -151,7 +150,7 @@ class ChatTransfers(QObject):
         dialog = TransferDialog(self.parent_widget, "Export all chats", exporting=True)
         count = len(self.history.list(limit=-1))
         dialog.intro.setText(
-            f"Save your {plural(count, 'chat')} (deleted chats are left out) as:"
+            f"Save your {all_chats.chats_count(count)} (deleted chats are left out) as:"
             if count
             else "There are no chats to export yet."
         )
@@ -210,7 +209,8 @@ class ChatTransfers(QObject):
 
         def done(count: int) -> None:
             where = f"the folder “{path}”" if markdown else f"“{path}”"
-            dialog.finished_with(f"Exported {plural(count, 'chat')} to {where}.", path.parent)
+            text = f"Exported {all_chats.chats_count(count)} to {where}."
+            dialog.finished_with(text, path if markdown else path.parent)
 
         dialog.running(f"Exporting to “{path.name}”…")
         dialog.task = self._run(
