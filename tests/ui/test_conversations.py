@@ -97,11 +97,19 @@ def test_rename_export_import_and_delete_with_undo_from_the_chat_menu(
         "Adding numbers"
     )
 
-    import_chat(qtbot, window, tmp_path / "chat.json")
+    import_chat(qtbot, window, tmp_path / "chat.json")  # the same chat: not added twice
+    assert len(sidebar_titles(window)) == 1
+    assert status_line(window) == "“Adding numbers” is already here."
+    assert window.conversation.conversation_id == original
+    export = json.loads((tmp_path / "chat.json").read_text(encoding="utf-8"))
+    export["messages"].append({"role": "user", "content": "And three numbers?"})
+    (tmp_path / "longer.json").write_text(json.dumps(export), encoding="utf-8")
+    import_chat(qtbot, window, tmp_path / "longer.json")  # a chat that went on: a new one
     imported = window.conversation.conversation_id
     assert imported != original
+    assert status_line(window) == "Imported “Adding numbers”."
     strip = lambda ms: [(m.role, m.content, m.model) for m in ms]  # noqa: E731
-    assert strip(window.history.messages(imported)) == strip(window.history.messages(original))
+    assert strip(window.history.messages(imported))[:2] == strip(window.history.messages(original))
     assert len(sidebar_titles(window)) == 2
 
     choose(qtbot, chat_menu(window, 0), "Delete")
@@ -117,7 +125,7 @@ def test_rename_export_import_and_delete_with_undo_from_the_chat_menu(
 
     (tmp_path / "bad.json").write_text(json.dumps({"hello": "world"}))
     import_chat(qtbot, window, tmp_path / "bad.json")
-    box = window.sidebar.findChild(QMessageBox, "errorDialog")
+    box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "not a Huacaya conversation" in box.text()
 
 

@@ -187,7 +187,7 @@ def test_a_huge_title_is_refused_on_import_and_a_stored_one_is_shown_short(
         tmp_path / "title.json", [{"role": "user", "content": "hi"}], title="T" * (20 * MB)
     )
     import_chat(qtbot, window, export)
-    box = window.sidebar.findChild(QMessageBox, "errorDialog")
+    box = window.findChild(QMessageBox, "errorDialog")
     assert box is not None and "“title”" in box.text() and "at most 1,000" in box.text()
 
 
