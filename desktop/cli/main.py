@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from conversion.errors import HuacayaError
 from desktop import __version__
-from desktop.cli import chat, docs, eval, models, serve
+from desktop.cli import chat, chats, docs, eval, models, serve
 from desktop.core import logs
 from desktop.core.hub.download import human_bytes
 from desktop.core.jobs.leftovers import remove_leftovers
@@ -19,7 +19,7 @@ from desktop.core.jobs.leftovers import remove_leftovers
 log = logging.getLogger(__name__)
 
 # The subcommands: each module has ``NAME``, ``add_parser(commands)`` and ``run(args) -> int``.
-COMMANDS = (chat, models, serve, docs, eval)
+COMMANDS = (chat, chats, models, serve, docs, eval)
 COMMANDS_BY_NAME = {command.NAME: command for command in COMMANDS}
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from conversion.errors import Cancelled, HistoryError
 from conversion.progress import CancelToken
+from desktop.cli.main import main
 from desktop.core.history import all_chats
 from desktop.core.history.export import export_json
 from desktop.core.history.file_names import LONGEST_STEM_BYTES, unique_names
@@ -232,3 +233,26 @@ def test_file_names_are_short_unique_and_never_split_a_character() -> None:
         assert len(name.encode("utf-8")) <= LONGEST_STEM_BYTES + len(" (2).md")
         name.encode("utf-8")  # whole characters only
         assert not name[:-3].endswith("\u200d")
+
+
+def test_the_terminal_exports_every_chat_and_imports_it_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = History()  # the data folder's, as `huacaya chats` sees it
+    fill(history)
+    before = contents(history)
+    history.close()
+    out = tmp_path / "all.json"
+    assert main(["chats", "export", "--all", str(out)]) == 0
+    assert capsys.readouterr().out == f"Exported 3 chats to {out}.\n"
+    assert main(["chats", "export", str(out)]) == 1  # never replaced without --force
+    assert main(["chats", "import", str(out)]) == 0
+    assert capsys.readouterr().out.endswith("0 chats imported, 3 already here.\n")
+    assert main(["chats", "export", "--markdown", str(tmp_path / "md")]) == 0
+    assert len(os.listdir(tmp_path / "md")) == 4
+    data = json.loads(out.read_text(encoding="utf-8"))
+    data["conversations"][0]["messages"] = "none"
+    out.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["chats", "import", str(out)]) == 1
+    assert "Chat 1 of 3" in capsys.readouterr().err
+    assert contents(History()) == before
