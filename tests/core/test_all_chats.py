@@ -15,7 +15,7 @@ from conversion.progress import CancelToken
 from desktop.cli.main import main
 from desktop.core.history import all_chats
 from desktop.core.history.export import export_json
-from desktop.core.history.file_names import LONGEST_STEM_BYTES, unique_names
+from desktop.core.history.file_names import LONGEST_STEM, LONGEST_STEM_BYTES, unique_names
 from desktop.core.history.store import History, NewMessage, title_from
 
 NON_ASCII = "Ünïcødé 中文 عربى 😀👩‍👩‍👧 \u200b"
@@ -166,13 +166,22 @@ def test_a_cancelled_export_leaves_no_file_and_no_partial_one(tmp_path: Path) ->
         lambda p, c: all_chats.export_all_markdown(history, out / "md", progress=p, cancel=c),
     ):
         token = CancelToken()
+        after_cancel: list[float] = []
 
-        def progress(fraction: float, message: str = "", token: CancelToken = token) -> None:
-            if fraction > 0.5:
+        def progress(
+            fraction: float,
+            message: str = "",
+            token: CancelToken = token,
+            after: list[float] = after_cancel,
+        ) -> None:
+            if token.cancelled:
+                after.append(fraction)
+            if fraction > 0:  # the second of three chats
                 token.cancel()
 
         with pytest.raises(Cancelled):
             export(progress, token)
+        assert after_cancel == []  # it stopped at once, not after every chat
         assert sorted(os.listdir(out)) == ["all.json"]
     assert (out / "all.json").read_text(encoding="utf-8") == "the previous export"
 
@@ -229,6 +238,7 @@ def test_file_names_are_short_unique_and_never_split_a_character() -> None:
     names = unique_names(["é" * 500, "é" * 500, "👩‍👩‍👧" * 100, "Index"], taken=["index.md"])
     assert names[1] == names[0][:-3] + " (2).md"
     assert names[3] == "Index (2).md"
+    assert names[0] == "é" * LONGEST_STEM + ".md"
     for name in names:
         assert len(name.encode("utf-8")) <= LONGEST_STEM_BYTES + len(" (2).md")
         name.encode("utf-8")  # whole characters only
