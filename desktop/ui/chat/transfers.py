@@ -53,6 +53,7 @@ class TransferDialog(QDialog):
         layout = QVBoxLayout(self)
         self.intro = QLabel(self)
         self.intro.setWordWrap(True)
+        self.intro.setVisible(exporting)
         layout.addWidget(self.intro)
         self.as_json = QRadioButton("One JSON file — Huacaya can import it again", self)
         self.as_markdown = QRadioButton("A folder of Markdown files, one per chat — to read", self)
@@ -80,8 +81,8 @@ class TransferDialog(QDialog):
         self.start.setDefault(True)
         self.start.setVisible(exporting)
         self.stop = QPushButton("Cancel", self)
-        for button in (self.show_folder, self.start, self.stop):
-            buttons.addWidget(button)
+        for push in (self.show_folder, self.start, self.stop):
+            buttons.addWidget(push)
         layout.addLayout(buttons)
         self.task: Task | None = None
         self.stop.clicked.connect(self._stop)
@@ -231,7 +232,7 @@ class ChatTransfers(QObject):
         dialog.running(f"Importing “{path.name}”…")
         shown = QTimer(dialog)
         shown.setSingleShot(True)
-        shown.timeout.connect(lambda: (keep_fitted(dialog), dialog.open()))
+        shown.timeout.connect(lambda: self._show(dialog))
         shown.start(SHOW_AFTER_MS)
 
         def work(progress: Progress, cancel: CancelToken) -> ImportReport:
@@ -256,6 +257,11 @@ class ChatTransfers(QObject):
         )
 
     # -- both ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _show(dialog: TransferDialog) -> None:
+        keep_fitted(dialog)
+        dialog.open()
 
     def _run(
         self,
