@@ -207,7 +207,9 @@ class MainWindow(QMainWindow):
         self.sidebar.restored.connect(self._on_restored)
         self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
         self.sidebar.import_clicked.connect(self.transfers.choose_import)
-        self.transfers.running.connect(self.sidebar.set_importing)
+        self.transfers.running.connect(
+            lambda busy: self.sidebar.set_transferring(busy, self.transfers.importing)
+        )
         self.transfers.running.connect(lambda _running: self._update_controls())
         self.transfers.imported.connect(self._on_imported)
         self.transfers.notice.connect(self._set_status)

@@ -105,7 +105,8 @@ def test_export_all_to_json_then_import_into_a_fresh_data_folder(
     assert "2 chats" in dialog.intro.text() and dialog.as_json.isChecked()
     click(button(dialog, "Export…"))
     pick_file(qtbot, tmp_path / "all.json")
-    assert wait_for_result(qtbot, dialog) == f"Exported 2 chats to “{tmp_path / 'all.json'}”."
+    assert wait_for_result(qtbot, dialog) == "Exported 2 chats to “all.json”:"
+    assert dialog.location.text() == str(tmp_path / "all.json")  # the whole path, to copy
     assert json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["count"] == 2
     click(button(dialog, "Close"))
     qtbot.waitUntil(lambda: closed(dialog), timeout=WAIT_MS)
@@ -216,6 +217,8 @@ def test_cancelling_a_large_export_leaves_no_file(
     pick_file(qtbot, tmp_path / "all.json")
     qtbot.waitUntil(reached.is_set, timeout=WAIT_MS)
     assert not window.menu_actions.export_all.isEnabled()  # one at a time
+    import_button = window.sidebar.import_button
+    assert (import_button.isEnabled(), import_button.text()) == (False, "Import…")
     click(button(dialog, "Cancel"))
     release.set()
     qtbot.waitUntil(lambda: closed(dialog), timeout=WAIT_MS)

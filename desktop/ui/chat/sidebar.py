@@ -327,10 +327,11 @@ class Sidebar(QWidget):
         except OSError as exc:
             show_error(self, HuacayaError(f"Could not write “{path}”: {exc.strerror}."))
 
-    def set_importing(self, importing: bool) -> None:
-        """An import runs (``transfers.py``): the button says so and waits for it."""
-        self.import_button.setEnabled(not importing)
-        self.import_button.setText("Importing…" if importing else "Import…")
+    def set_transferring(self, busy: bool, importing: bool) -> None:
+        """An import or an export of all chats runs (``transfers.py``): the button waits for
+        it, and says so when it is an import."""
+        self.import_button.setEnabled(not busy)
+        self.import_button.setText("Importing…" if busy and importing else "Import…")
 
     def hit_in(self, conversation_id: int) -> int | None:
         """The message a search result of ``conversation_id`` found (None: no search)."""

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QRadioButton,
@@ -38,6 +39,7 @@ from desktop.ui.open_path import open_path
 from desktop.ui.screen_fit import keep_fitted
 
 SHOW_AFTER_MS = 400  # an import that ends sooner shows no dialog
+WIDTH_CHARACTERS = 52  # the dialog is at least this many average characters wide
 
 
 class TransferDialog(QDialog):
@@ -72,6 +74,11 @@ class TransferDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
+        self.location = QLineEdit(self)
+        self.location.setObjectName("transferLocation")
+        self.location.setReadOnly(True)
+        self.location.hide()
+        layout.addWidget(self.location)
         layout.addStretch(1)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -100,10 +107,20 @@ class TransferDialog(QDialog):
         if message:
             self.status.setText(message)
 
-    def finished_with(self, text: str, folder: Path | None = None) -> None:
+    def sizeHint(self) -> QSize:  # room for a result line without squeezing it
+        hint = super().sizeHint()
+        return hint.expandedTo(QSize(self.fontMetrics().averageCharWidth() * WIDTH_CHARACTERS, 0))
+
+    def finished_with(
+        self, text: str, folder: Path | None = None, written: Path | None = None
+    ) -> None:
         self.task = None
         self.progress.setValue(1000)
         self.status.setText(text)
+        if written is not None:  # the whole path, to read or copy (a label cannot wrap it)
+            self.location.setText(str(written))
+            self.location.setCursorPosition(0)
+            self.location.show()
         self.stop.setText("Close")
         self.stop.setDefault(True)
         self.start.hide()
@@ -132,7 +149,8 @@ class TransferDialog(QDialog):
 class ChatTransfers(QObject):
     """Export all chats and import chats, for the window. ``imported`` carries the
     :class:`ImportReport` (the window lists the chats, and opens the one of a single-chat file);
-    ``notice`` a line for the status bar; ``running`` is True while one runs."""
+    ``notice`` a line for the status bar; ``running`` is True while one runs (``importing``
+    says which)."""
 
     imported = Signal(object)
     notice = Signal(str)
@@ -142,7 +160,7 @@ class ChatTransfers(QObject):
         super().__init__(parent)
         self.history = history
         self.parent_widget = parent
-        self.busy = False
+        self.busy = self.importing = False
 
     # -- export ----------------------------------------------------------------------------
 
@@ -209,9 +227,9 @@ class ChatTransfers(QObject):
                 history.close()
 
         def done(count: int) -> None:
-            where = f"the folder “{path}”" if markdown else f"“{path}”"
-            text = f"Exported {all_chats.chats_count(count)} to {where}."
-            dialog.finished_with(text, path if markdown else path.parent)
+            where = f"the folder “{path.name}”" if markdown else f"“{path.name}”"
+            text = f"Exported {all_chats.chats_count(count)} to {where}:"
+            dialog.finished_with(text, path if markdown else path.parent, path)
 
         dialog.running(f"Exporting to “{path.name}”…")
         dialog.task = self._run(
@@ -252,6 +270,7 @@ class ChatTransfers(QObject):
             else:
                 dialog.finished_with(report.summary)
 
+        self.importing = True
         dialog.task = self._run(
             work, done, dialog, "Import cancelled: nothing was imported.", "Import"
         )
@@ -296,4 +315,5 @@ class ChatTransfers(QObject):
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
+        self.importing = self.importing and busy
         self.running.emit(busy)
