@@ -36,7 +36,7 @@ from desktop.ui import dialogs
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
 from desktop.ui.open_path import open_path
-from desktop.ui.screen_fit import keep_fitted
+from desktop.ui.screen_fit import fit_to_screen, keep_fitted
 
 SHOW_AFTER_MS = 400  # an import that ends sooner shows no dialog
 WIDTH_CHARACTERS = 52  # the dialog is at least this many average characters wide
@@ -130,6 +130,11 @@ class TransferDialog(QDialog):
         if not self.isVisible():
             keep_fitted(self)
             self.open()
+        else:  # taller now (the path, a wrapped line): grown to fit, never squeezed
+            layout = self.layout()
+            layout.activate()
+            needed = QSize(self.width(), layout.totalHeightForWidth(self.width()))
+            fit_to_screen(self, self.size().expandedTo(needed))
 
     def _stop(self) -> None:
         if self.task is not None and self.task.running:
