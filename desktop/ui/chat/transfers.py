@@ -4,7 +4,8 @@ this module asks where, shows progress with a Cancel button, and says what happe
 
 The work runs as a background task on a connection of its own (``run_in_background``), so the
 window keeps drawing; the dialog is window-modal meanwhile, so nothing changes the chats under
-an import. An import of one chat that ends quickly shows no dialog: the chat simply opens.
+an import. An import of one chat shows no result (the chat simply opens), and no dialog at
+all when it ends quickly.
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ class ChatTransfers(QObject):
             shown.stop()
             release_freed_memory()  # what parsing and indexing a large export took
             self.imported.emit(report)
-            if len(report.chats) == 1 and not dialog.isVisible():
+            if len(report.chats) == 1:  # the chat opens: that says it all
                 self.notice.emit(report.summary)
                 dialog.close()
             else:
