@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QPushButton
 
 from desktop.core.history import all_chats
 from desktop.core.history.store import History, NewMessage
@@ -74,6 +74,12 @@ def export_dialog(qtbot, window: MainWindow) -> TransferDialog:  # type: ignore[
 def closed(dialog) -> bool:  # type: ignore[no-untyped-def]
     """Closed (and so deleted) or hidden."""
     return not shiboken6.isValid(dialog) or not dialog.isVisible()
+
+
+def squeezed(dialog: TransferDialog) -> list[str]:
+    """Labels shown shorter than their wrapped text needs (cut off at the top or bottom)."""
+    labels = [w for w in dialog.findChildren(QLabel) if w.isVisible() and w.text()]
+    return [w.text() for w in labels if w.height() < w.heightForWidth(w.width())]
 
 
 def wait_for_result(qtbot, dialog: TransferDialog) -> str:  # type: ignore[no-untyped-def]
@@ -211,11 +217,15 @@ def test_cancelling_a_large_export_leaves_no_file(
 
     monkeypatch.setattr(all_chats, "export_json", slow_at_the_tenth)
     window = open_window(qtbot)
+    window.store.update(font_size=16)  # the dialog's lines wrap, and it grows as parts appear
+    qtbot.wait(50)  # as test_screen_fit: the change reaches every widget and the menu bar
     dialog = export_dialog(qtbot, window)
     assert "2,000 chats" in dialog.intro.text()
     click(button(dialog, "Export…"))
     pick_file(qtbot, tmp_path / "all.json")
     qtbot.waitUntil(reached.is_set, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.progress.value() > 0, timeout=WAIT_MS)
+    assert not squeezed(dialog)
     assert not window.menu_actions.export_all.isEnabled()  # one at a time
     import_button = window.sidebar.import_button
     assert (import_button.isEnabled(), import_button.text()) == (False, "Import…")

@@ -102,6 +102,7 @@ class TransferDialog(QDialog):
         self.progress.show()
         self.status.setText(text)
         self.stop.setText("Cancel")
+        self._grow()
 
     def step(self, fraction: float, message: str) -> None:
         self.progress.setValue(int(fraction * 1000))
@@ -131,7 +132,12 @@ class TransferDialog(QDialog):
         if not self.isVisible():
             keep_fitted(self)
             self.open()
-        else:  # taller now (the path, a wrapped line): grown to fit, never squeezed
+        else:
+            self._grow()
+
+    def _grow(self) -> None:
+        """Taller now (a progress bar, the path, a wrapped line): grown to fit, never squeezed."""
+        if self.isVisible():
             layout = self.layout()
             layout.activate()
             needed = QSize(self.width(), layout.totalHeightForWidth(self.width()))
