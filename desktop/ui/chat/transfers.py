@@ -137,8 +137,8 @@ class TransferDialog(QDialog):
 
     def _grow(self) -> None:
         """Taller now (a progress bar, the path, a wrapped line): grown to fit, never squeezed."""
-        if self.isVisible():
-            layout = self.layout()
+        layout = self.layout()
+        if self.isVisible() and layout is not None:
             layout.activate()
             needed = QSize(self.width(), layout.totalHeightForWidth(self.width()))
             fit_to_screen(self, self.size().expandedTo(needed))
