@@ -67,6 +67,9 @@ class _Picker(QComboBox):
         super().__init__(parent)
         self._last = 0
         self.activated.connect(self._on_activated)
+        # As narrow as the window needs (a long path or URL is elided, its list shows it whole).
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(24)
 
     def _ask(self, data: str) -> None:
         """Open the question for the "add" entry ``data`` (it adds the answer)."""
