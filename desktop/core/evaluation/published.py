@@ -89,7 +89,7 @@ def published(name: str, kind: str) -> PublishedFile | None:
     """The published file ``name`` stands for (of ``kind``), or None. A file of that name in
     the current folder wins: a person who has a file called so means it."""
     found = PUBLISHED.get(name.strip().lower())
-    if found is None or found.kind != kind or Path(name).expanduser().exists():
+    if found is None or found.kind != kind or Path(name).expanduser().is_file():
         return None
     return found
 
