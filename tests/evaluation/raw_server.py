@@ -3,8 +3,9 @@ serves ``/{owner}/{repo}/{commit}/{path}`` from files on disk, with HTTP ranges,
 listens on 127.0.0.1.
 
 Knobs: ``corrupt`` flips one byte of every file sent; ``stall_after`` sends that many bytes of a
-file, then nothing until the test ends (``release``) — a download in progress, to cancel.
-Every request's path is recorded.
+file, then nothing until the test ends — a download in progress, to cancel; ``drop_after``
+closes the connection after that many bytes, once. Every request's path and Range header are
+recorded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class LoopbackRaw:
         self.requests: list[str] = []
         self.corrupt = False
         self.stall_after: int | None = None
+        self.drop_after: int | None = None
+        self.ranges: list[str | None] = []
         self.released = threading.Event()
         raw = self
 
@@ -50,6 +53,7 @@ class LoopbackRaw:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         path = urllib.parse.unquote(urllib.parse.urlsplit(handler.path).path).lstrip("/")
         self.requests.append(path)
+        self.ranges.append(handler.headers.get("Range"))
         source = self.files.get(path)
         if source is None:
             body = b"404: Not Found"
@@ -72,6 +76,12 @@ class LoopbackRaw:
             handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         handler.end_headers()
         try:
+            if self.drop_after is not None:
+                cut, self.drop_after = self.drop_after, None
+                handler.wfile.write(body[:cut])
+                handler.close_connection = True
+                handler.connection.shutdown(2)
+                return
             if self.stall_after is None:
                 handler.wfile.write(body)
                 return

@@ -109,6 +109,15 @@ def test_a_cancel_mid_download_leaves_no_partial_file(raw: LoopbackRaw) -> None:
     assert fetch(SELF_INSTRUCT, policy=FAST).stat().st_size == SELF_INSTRUCT.size
 
 
+def test_a_dropped_connection_continues_where_it_stopped(
+    raw: LoopbackRaw, user_oriented: Path
+) -> None:
+    raw.drop_after = 100_000
+    path = fetch(SELF_INSTRUCT, policy=FAST)
+    assert path.read_bytes() == user_oriented.read_bytes()
+    assert raw.ranges == [None, "bytes=100000-"]  # the rest only, then verified whole
+
+
 def _dead_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
