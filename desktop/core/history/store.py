@@ -20,9 +20,11 @@ from typing import Any
 
 from conversion.errors import HistoryError
 from desktop.core import paths
+from desktop.core.history import versions
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
 from desktop.core.history.titles import automatic_title, is_automatic
+from desktop.core.history.versions import SELECT_WITH_VERSIONS
 from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
@@ -53,17 +55,25 @@ class StoredMessage:
     created_at: float
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    parent_id: int | None = None  # the message it follows (None: the first)
+    chosen: bool = True  # the version shown of its turn
+    version: int = 1  # its number among its turn's versions (versions.py), from 1
+    versions: int = 1  # how many versions its turn has
 
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: the history gives it its id, position and time."""
+    """A message to store: the history gives it its id, position and time. An import's may
+    carry its turn's other versions, each a list of messages (that version, then what
+    followed it), and its own number among them (``version``)."""
 
     role: str
     content: str
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
     created_at: float | None = None  # now, unless it is older (an import)
+    version: int = 1
+    other_versions: tuple[tuple[NewMessage, ...], ...] = ()
 
 
 @dataclass
@@ -157,8 +167,9 @@ class History:
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)
-            for message in messages:
-                self._insert(db, conversation_id, message, now)
+            versions.insert_turns(db, conversation_id, (None, 0), messages, now)
+            versions.refresh_shown(db, conversation_id)
+            _title_untitled(db, conversation_id)
         return self.get(conversation_id, with_messages=True)
 
     def list(self, limit: int = 500, offset: int = 0) -> list[Conversation]:
@@ -253,8 +264,18 @@ class History:
     # -- messages --------------------------------------------------------------------------
 
     def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
+        """The shown messages: the chosen version of each turn, in order."""
         rows = self.db.execute(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position",
+            f"{SELECT_WITH_VERSIONS} WHERE m.conversation_id = ? AND m.shown = 1 "
+            "ORDER BY m.position",
+            (conversation_id,),
+        ).fetchall()
+        return [self._message(row) for row in rows]
+
+    def all_messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
+        """Every message, shown or not (every version), in the order they were made."""
+        rows = self.db.execute(
+            f"{SELECT_WITH_VERSIONS} WHERE m.conversation_id = ? ORDER BY m.id",
             (conversation_id,),
         ).fetchall()
         return [self._message(row) for row in rows]
@@ -269,6 +290,10 @@ class History:
             created_at=row["created_at"],
             model=row["model"],
             stats=_json_object(row["stats"], "stats", row["id"]),
+            parent_id=row["parent_id"],
+            chosen=bool(row["chosen"]),
+            version=row["version"],
+            versions=row["versions"],
         )
 
     def add_message(
@@ -279,79 +304,79 @@ class History:
         model: str = "",
         stats: dict[str, Any] | None = None,
     ) -> StoredMessage:
-        (stored,) = self.replace_from(
-            conversation_id, None, [NewMessage(role, content, model, stats or {})]
-        )
+        (stored,) = self.append(conversation_id, [NewMessage(role, content, model, stats or {})])
         return stored
 
-    def _insert(
-        self, db: sqlite3.Connection, conversation_id: int, message: NewMessage, now: float
-    ) -> int:
-        (position,) = db.execute(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
-            (conversation_id,),
-        ).fetchone()
-        cursor = db.execute(
-            "INSERT INTO messages (conversation_id, position, role, content, created_at, "
-            "model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                position,
-                message.role,
-                storable(message.content),
-                message.created_at if message.created_at is not None else now,
-                storable(message.model),
-                json.dumps(message.stats),
-            ),
-        )
-        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-        if message.role == "user":
-            db.execute(
-                "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                (storable(automatic_title(message.content)), conversation_id),
-            )
-        return int(cursor.lastrowid or 0)
-
     def _message_by_id(self, message_id: int) -> StoredMessage:
-        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.db.execute(f"{SELECT_WITH_VERSIONS} WHERE m.id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise HistoryError(f"Message {message_id} does not exist.")
         return self._message(row)
 
-    def replace_from(
-        self,
-        conversation_id: int,
-        first_id: int | None,
-        new: builtins.list[NewMessage],
+    def append(
+        self, conversation_id: int, new: builtins.list[NewMessage]
     ) -> builtins.list[StoredMessage]:
-        """In one transaction: delete message ``first_id`` and every later one (none when it is
-        None), then append ``new``. Edit-and-resend and regenerate replace the old turns only
-        once the new answer is there, so a failure or a crash never loses them."""
+        """``new`` after the last shown message, in one transaction."""
         now = time.time()
-        ids = []
         with self._tx() as db:
-            first_question = _first_question(db, conversation_id)
-            if first_id is not None:
-                row = db.execute(
-                    "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
-                    (first_id, conversation_id),
-                ).fetchone()
-                if row is None:
-                    raise HistoryError(
-                        f"Message {first_id} is not in conversation {conversation_id}."
-                    )
-                db.execute(
-                    "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-                    (conversation_id, row[0]),
-                )
+            place = versions.shown_end(db, conversation_id)
+            ids = []
             for message in new:
-                ids.append(self._insert(db, conversation_id, message, now))
-            if first_id is not None and first_question is not None:
-                _retitle(db, conversation_id, first_question)
+                ids.append(versions.insert(db, conversation_id, message, now, place, shown=True))
+                place = (ids[-1], place[1] + 1)
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            _title_untitled(db, conversation_id)
         return [self._message_by_id(i) for i in ids]
 
-    def delete_message(self, message_id: int) -> None:
-        """Remove one message (a question whose answer failed)."""
+    def add_version(
+        self, conversation_id: int, of_id: int, new: builtins.list[NewMessage]
+    ) -> builtins.list[StoredMessage]:
+        """A new version of message ``of_id``'s turn (a regenerated answer; an edited question
+        and its answer), shown from now on; the earlier versions stay, with what followed
+        them. One transaction, once the new answer is there: a failure loses nothing."""
+        now = time.time()
         with self._tx() as db:
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            first_question = _first_question(db, conversation_id)
+            place = versions.version_place(db, conversation_id, of_id)
+            db.execute(
+                "UPDATE messages SET chosen = 0 WHERE conversation_id = ? AND position = ? "
+                "AND parent_id IS ?",
+                (conversation_id, place[1], place[0]),
+            )
+            ids = versions.insert_turns(db, conversation_id, place, new, now)
+            versions.refresh_shown(db, conversation_id)
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            _retitle(db, conversation_id, first_question)
+            _title_untitled(db, conversation_id)
+        return [self._message_by_id(i) for i in ids]
+
+    def choose_version(self, conversation_id: int, message_id: int, number: int) -> None:
+        """Show version ``number`` (from 1) of message ``message_id``'s turn, and what followed
+        that version; the automatic title follows the first question shown."""
+        with self._tx() as db:
+            first_question = _first_question(db, conversation_id)
+            versions.choose_number(db, conversation_id, message_id, number)
+            _retitle(db, conversation_id, first_question)
+
+    def drop_version(self, conversation_id: int, message_id: int, then: int | None = None) -> None:
+        """Delete version ``message_id`` of its turn and what followed it; version ``then``
+        (by default the one before) is shown instead."""
+        with self._tx() as db:
+            first_question = _first_question(db, conversation_id)
+            versions.drop(db, conversation_id, message_id, then)
+            _retitle(db, conversation_id, first_question)
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (a question whose answer failed) and anything after it."""
+        row = self.db.execute(
+            "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if row is not None:
+            self.drop_version(int(row[0]), message_id)
 
     # -- search ----------------------------------------------------------------------------
 
@@ -371,17 +396,27 @@ class History:
 def _first_question(db: sqlite3.Connection, conversation_id: int) -> str | None:
     row = db.execute(
         "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' "
-        "ORDER BY position LIMIT 1",
+        "AND shown = 1 ORDER BY position LIMIT 1",
         (conversation_id,),
     ).fetchone()
     return row[0] if row is not None else None
 
 
-def _retitle(db: sqlite3.Connection, conversation_id: int, old_question: str) -> None:
-    """The first question was replaced (an edit, or undoing one): an automatic title follows
-    it; a title the person gave stays."""
+def _title_untitled(db: sqlite3.Connection, conversation_id: int) -> None:
+    """A chat without a title takes one from its first question."""
     question = _first_question(db, conversation_id)
-    if question is None or question == old_question:
+    if question is not None:
+        db.execute(
+            "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+            (storable(automatic_title(question)), conversation_id),
+        )
+
+
+def _retitle(db: sqlite3.Connection, conversation_id: int, old_question: str | None) -> None:
+    """The first question shown changed (an edit, undoing one, another version shown): an
+    automatic title follows it; a title the person gave stays."""
+    question = _first_question(db, conversation_id)
+    if question is None or old_question is None or question == old_question:
         return
     (title,) = db.execute(
         "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
