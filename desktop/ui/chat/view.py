@@ -46,7 +46,8 @@ CONTEXT_BEFORE_HIT = 2  # messages shown above a message jumped to
 
 
 class ChatView(QTextBrowser):
-    action_requested = Signal(str, int)  # ("edit" | "regenerate", message key)
+    # ("edit" | "regenerate" | "older-version" | "newer-version", message key)
+    action_requested = Signal(str, int)
     copied = Signal(str)  # what went to the clipboard: "message" or "code"
     source_requested = Signal(int, int)  # message key, citation number (0: all that was given)
 
@@ -272,9 +273,13 @@ class ChatView(QTextBrowser):
     # -- public API ------------------------------------------------------------------------
 
     def show_messages(
-        self, messages: Sequence[ChatMessage], label_for: Callable[[ChatMessage], str]
+        self,
+        messages: Sequence[ChatMessage],
+        label_for: Callable[[ChatMessage], str],
+        around: int | None = None,
     ) -> None:
-        """Replace the transcript with ``messages``, opened at the latest one."""
+        """Replace the transcript with ``messages``, opened at the latest one (``around``: at
+        the end of the message with that key, where its links are, e.g. after ‹ or ›)."""
         self.entries = [
             Entry(
                 m.key,
@@ -284,13 +289,35 @@ class ChatView(QTextBrowser):
                 m.note,
                 citations=m.citations,
                 message_id=m.id,
+                version=m.version,
+                versions=m.versions,
             )
             for m in messages
         ]
         self._find_last_answer()
         end = len(self.entries)
-        self._show_range(folding.page_before(self._sizes(), end), end)
-        self.scroll_to_bottom()
+        index = None if around is None else self._index(around)
+        if index is None or index == end - 1:
+            self._show_range(folding.page_before(self._sizes(), end), end)
+            self.scroll_to_bottom()
+            return
+        start = max(0, index - CONTEXT_BEFORE_HIT)
+        self._show_range(start, max(folding.page_after(self._sizes(), start), index + 1))
+        self._stick_to_bottom = False
+        frame = self.entries[index].frame
+        if frame is not None:
+            self.setTextCursor(frame.lastCursorPosition())
+            self.ensureCursorVisible()
+
+    def update_versions(self, messages: Sequence[ChatMessage]) -> None:
+        """The messages' version numbers changed (an edit made a new version of a question
+        shown above): their ‹ n/m › lines are drawn again."""
+        numbers = {m.key: (m.version, m.versions) for m in messages}
+        for index, entry in enumerate(self.entries):
+            now = numbers.get(entry.key)
+            if now is not None and now != (entry.version, entry.versions):
+                entry.version, entry.versions = now
+                self._render(index)
 
     def _append_entry(self, entry: Entry) -> None:
         """A new message at the end (the latest page is shown first)."""
@@ -352,6 +379,7 @@ class ChatView(QTextBrowser):
             False,
         )
         entry.citations, entry.message_id = message.citations, message.id
+        entry.version, entry.versions = message.version, message.versions
         entry.forget_rendering()
         if folding.fold(entry.content).folded and len(entry.content) <= folding.EXPAND_CHARS:
             # The reader watched all of it arrive: it stays whole (it was rendered whole at
