@@ -167,8 +167,7 @@ class History:
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)
-            versions.insert_turns(db, conversation_id, (None, 0), messages, now)
-            versions.refresh_shown(db, conversation_id)
+            versions.insert_turns(db, conversation_id, (None, 0), messages, now, shown=True)
             _title_untitled(db, conversation_id)
         return self.get(conversation_id, with_messages=True)
 

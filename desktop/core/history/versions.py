@@ -114,10 +114,11 @@ def insert_turns(
     place: Place,
     turns: Sequence[Turn],
     now: float,
+    shown: bool = False,
 ) -> list[int]:
     """``turns`` one after the other from ``place``, each turn with its other versions (an
-    import's) in their order, the given one chosen; returns the ids of ``turns``. The caller
-    marks the shown path afterwards."""
+    import's) in their order, the given one chosen; returns the ids of ``turns``. ``shown``:
+    they are the shown path (a whole chat imported), else the caller marks it afterwards."""
     ids = []
     parent, position = place
     for message in turns:
@@ -126,7 +127,7 @@ def insert_turns(
         chosen = 0
         for slot in range(1, len(others) + 2):
             if slot == number:
-                chosen = insert(db, conversation_id, message, now, (parent, position))
+                chosen = insert(db, conversation_id, message, now, (parent, position), shown=shown)
                 continue
             first, *rest = others.pop(0)
             other = insert(db, conversation_id, first, now, (parent, position), chosen=False)

@@ -151,11 +151,13 @@ def versions_html(key: int, version: int, versions: int, palette: Palette) -> st
         return ""
 
     def arrow(name: str, glyph: str, title: str, enabled: bool) -> str:
+        # larger than the small line around it: a target a person can hit
+        shown = f'<span style="font-size:x-large;"><b>&nbsp;{glyph}&nbsp;</b></span>'
         if not enabled:
-            return f'<span style="color:{palette.muted};">&nbsp;{glyph}&nbsp;</span>'
+            return f'<span style="color:{palette.muted};">{shown}</span>'
         return (
             f'<a href="action:{name}:{key}" title="{title}" '
-            f'style="color:{palette.link}; text-decoration:none;"><b>&nbsp;{glyph}&nbsp;</b></a>'
+            f'style="color:{palette.link}; text-decoration:none;">{shown}</a>'
         )
 
     return (
