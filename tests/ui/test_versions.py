@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from desktop.ui.background import engine_thread
 from desktop.ui.main_window import MainWindow
@@ -69,6 +70,8 @@ def test_regenerate_keeps_the_earlier_answer_and_the_arrows_page_through_them(
     click_message_link(qtbot, window, "older-version", 1)
     assert first in seen(window) and second not in seen(window)
     assert "‹ 1/2 ›" in seen(window)
+    click_message_link(qtbot, window, "copy", 1)
+    assert heading(QApplication.clipboard().text()) == first  # Copy copies the version shown
     ask(qtbot, window, "Another one?")  # asked after version 1: it follows version 1
     follow_up = heading(window.messages[3].content)
     assert [heading(m.content) for m in window.messages[:2]] == ["Name a colour.", first]
