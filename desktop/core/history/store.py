@@ -23,7 +23,7 @@ from desktop.core import paths
 from desktop.core.history import versions
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
-from desktop.core.history.titles import automatic_title, is_automatic
+from desktop.core.history.titles import first_question, retitle, title_untitled
 from desktop.core.history.versions import SELECT_WITH_VERSIONS
 from desktop.core.sqlite_store import write_transaction
 
@@ -168,7 +168,7 @@ class History:
             )
             conversation_id = int(cursor.lastrowid or 0)
             versions.insert_turns(db, conversation_id, (None, 0), messages, now, shown=True)
-            _title_untitled(db, conversation_id)
+            title_untitled(db, conversation_id)
         return self.get(conversation_id, with_messages=True)
 
     def list(self, limit: int = 500, offset: int = 0) -> list[Conversation]:
@@ -326,7 +326,7 @@ class History:
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
             )
-            _title_untitled(db, conversation_id)
+            title_untitled(db, conversation_id)
         return [self._message_by_id(i) for i in ids]
 
     def add_version(
@@ -337,7 +337,7 @@ class History:
         them. One transaction, once the new answer is there: a failure loses nothing."""
         now = time.time()
         with self._tx() as db:
-            first_question = _first_question(db, conversation_id)
+            old_question = first_question(db, conversation_id)
             place = versions.version_place(db, conversation_id, of_id)
             db.execute(
                 "UPDATE messages SET chosen = 0 WHERE conversation_id = ? AND position = ? "
@@ -349,25 +349,25 @@ class History:
             db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
             )
-            _retitle(db, conversation_id, first_question)
-            _title_untitled(db, conversation_id)
+            retitle(db, conversation_id, old_question)
+            title_untitled(db, conversation_id)
         return [self._message_by_id(i) for i in ids]
 
     def choose_version(self, conversation_id: int, message_id: int, number: int) -> None:
         """Show version ``number`` (from 1) of message ``message_id``'s turn, and what followed
         that version; the automatic title follows the first question shown."""
         with self._tx() as db:
-            first_question = _first_question(db, conversation_id)
+            old_question = first_question(db, conversation_id)
             versions.choose_number(db, conversation_id, message_id, number)
-            _retitle(db, conversation_id, first_question)
+            retitle(db, conversation_id, old_question)
 
     def drop_version(self, conversation_id: int, message_id: int, then: int | None = None) -> None:
         """Delete version ``message_id`` of its turn and what followed it; version ``then``
         (by default the one before) is shown instead."""
         with self._tx() as db:
-            first_question = _first_question(db, conversation_id)
+            old_question = first_question(db, conversation_id)
             versions.drop(db, conversation_id, message_id, then)
-            _retitle(db, conversation_id, first_question)
+            retitle(db, conversation_id, old_question)
 
     def delete_message(self, message_id: int) -> None:
         """Remove one message (a question whose answer failed) and anything after it."""
@@ -390,41 +390,6 @@ class History:
             if self._search_db is None:
                 self._search_db = connect(self.path, check_same_thread=False)
             return newest_matches(self._search_db, query, text, limit)
-
-
-def _first_question(db: sqlite3.Connection, conversation_id: int) -> str | None:
-    row = db.execute(
-        "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' "
-        "AND shown = 1 ORDER BY position LIMIT 1",
-        (conversation_id,),
-    ).fetchone()
-    return row[0] if row is not None else None
-
-
-def _title_untitled(db: sqlite3.Connection, conversation_id: int) -> None:
-    """A chat without a title takes one from its first question."""
-    question = _first_question(db, conversation_id)
-    if question is not None:
-        db.execute(
-            "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-            (storable(automatic_title(question)), conversation_id),
-        )
-
-
-def _retitle(db: sqlite3.Connection, conversation_id: int, old_question: str | None) -> None:
-    """The first question shown changed (an edit, undoing one, another version shown): an
-    automatic title follows it; a title the person gave stays."""
-    question = _first_question(db, conversation_id)
-    if question is None or old_question is None or question == old_question:
-        return
-    (title,) = db.execute(
-        "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
-    ).fetchone()
-    if is_automatic(title, old_question):
-        db.execute(
-            "UPDATE conversations SET title = ? WHERE id = ?",
-            (storable(automatic_title(question)), conversation_id),
-        )
 
 
 def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:
