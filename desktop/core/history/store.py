@@ -24,7 +24,6 @@ from desktop.core.history import versions
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
 from desktop.core.history.titles import first_question, retitle, title_untitled
-from desktop.core.history.versions import SELECT_WITH_VERSIONS
 from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
@@ -265,19 +264,30 @@ class History:
     def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
         """The shown messages: the chosen version of each turn, in order."""
         rows = self.db.execute(
-            f"{SELECT_WITH_VERSIONS} WHERE m.conversation_id = ? AND m.shown = 1 "
-            "ORDER BY m.position",
+            "SELECT * FROM messages WHERE conversation_id = ? AND shown = 1 ORDER BY position",
             (conversation_id,),
         ).fetchall()
-        return [self._message(row) for row in rows]
+        return self._numbered(conversation_id, rows)
 
     def all_messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
         """Every message, shown or not (every version), in the order they were made."""
         rows = self.db.execute(
-            f"{SELECT_WITH_VERSIONS} WHERE m.conversation_id = ? ORDER BY m.id",
-            (conversation_id,),
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
         ).fetchall()
-        return [self._message(row) for row in rows]
+        return self._numbered(conversation_id, rows)
+
+    def _numbered(
+        self, conversation_id: int, rows: builtins.list[sqlite3.Row]
+    ) -> builtins.list[StoredMessage]:
+        """``rows`` as messages, with their numbers among their turns' versions (the turns
+        with versions are found in one pass over an index: a long chat costs no more)."""
+        turns = versions.turns_with_versions(self.db, conversation_id)
+        messages = [self._message(row) for row in rows]
+        for message in messages:
+            ids = turns.get((message.parent_id, message.position))
+            if ids is not None and message.id in ids:
+                message.version, message.versions = ids.index(message.id) + 1, len(ids)
+        return messages
 
     def _message(self, row: sqlite3.Row) -> StoredMessage:
         return StoredMessage(
@@ -291,8 +301,6 @@ class History:
             stats=_json_object(row["stats"], "stats", row["id"]),
             parent_id=row["parent_id"],
             chosen=bool(row["chosen"]),
-            version=row["version"],
-            versions=row["versions"],
         )
 
     def add_message(
@@ -307,10 +315,13 @@ class History:
         return stored
 
     def _message_by_id(self, message_id: int) -> StoredMessage:
-        row = self.db.execute(f"{SELECT_WITH_VERSIONS} WHERE m.id = ?", (message_id,)).fetchone()
+        row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
         if row is None:
             raise HistoryError(f"Message {message_id} does not exist.")
-        return self._message(row)
+        message = self._message(row)
+        ids = versions.siblings(self.db, message.conversation_id, message_id)
+        message.version, message.versions = ids.index(message_id) + 1, len(ids)
+        return message
 
     def append(
         self, conversation_id: int, new: builtins.list[NewMessage]

@@ -44,16 +44,17 @@ class Turn(Protocol):
     def other_versions(self) -> Sequence[Sequence[Turn]]: ...
 
 
-# A message row with its number among its versions, and how many there are.
-SELECT_WITH_VERSIONS = """
-    SELECT m.*,
-        (SELECT COUNT(*) FROM messages s WHERE s.conversation_id = m.conversation_id
-            AND s.position = m.position AND s.parent_id IS m.parent_id AND s.id <= m.id)
-            AS version,
-        (SELECT COUNT(*) FROM messages s WHERE s.conversation_id = m.conversation_id
-            AND s.position = m.position AND s.parent_id IS m.parent_id) AS versions
-    FROM messages m
-"""
+def turns_with_versions(
+    db: sqlite3.Connection, conversation_id: int
+) -> dict[tuple[int | None, int], list[int]]:
+    """The turns of a chat that have more than one version: (parent, position) → the ids of
+    their versions, in order."""
+    rows = db.execute(
+        "SELECT parent_id, position, group_concat(id) FROM messages WHERE conversation_id = ? "
+        "GROUP BY parent_id, position HAVING COUNT(*) > 1",
+        (conversation_id,),
+    ).fetchall()
+    return {(row[0], int(row[1])): sorted(int(i) for i in row[2].split(",")) for row in rows}
 
 
 def refresh_shown(db: sqlite3.Connection, conversation_id: int) -> None:
