@@ -266,3 +266,33 @@ def test_the_terminal_exports_every_chat_and_imports_it_once(
     assert main(["chats", "import", str(out)]) == 1
     assert "Chat 1 of 3" in capsys.readouterr().err
     assert contents(History()) == before
+
+
+def test_answer_versions_travel_with_every_chat_and_count_for_duplicates(tmp_path: Path) -> None:
+    history = History(tmp_path / "h.sqlite3")
+    chat = history.create()
+    question = history.add_message(chat.id, "user", "Name a colour.")
+    first = history.add_message(chat.id, "assistant", "Red.")
+    history.add_version(chat.id, first.id, [NewMessage("assistant", "Blue.")])  # Regenerate
+    history.add_version(
+        chat.id,
+        question.id,
+        [NewMessage("user", "Name a fruit."), NewMessage("assistant", "Pear.")],
+    )  # Edit
+    all_chats.export_all_json(history, tmp_path / "all.json")
+    (exported,) = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["conversations"]
+    assert exported == export_json(history, chat.id)
+    assert exported["messages"][0]["other_versions"]  # the earlier question, and its answers
+
+    copy = History(tmp_path / "copy.sqlite3")
+    (new_id,) = all_chats.import_chats(copy, tmp_path / "all.json").imported
+    assert export_json(copy, new_id) == exported  # every version, and which one is shown
+    assert all_chats.import_chats(copy, tmp_path / "all.json").already_here == [new_id]
+
+    # the same shown messages but without the earlier versions: another chat, imported
+    exported["messages"] = [
+        {k: v for k, v in m.items() if k not in ("version", "other_versions")}
+        for m in exported["messages"]
+    ]
+    (tmp_path / "shown.json").write_text(json.dumps(exported), encoding="utf-8")
+    assert len(all_chats.import_chats(copy, tmp_path / "shown.json").imported) == 1

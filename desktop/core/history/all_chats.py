@@ -124,7 +124,7 @@ def _index(history: History, chats: list[Conversation], names: list[str]) -> str
     for chat, name in zip(chats, names, strict=True):
         title = _escaped(title_from(chat.title, 200) or "Conversation")
         count = history.db.execute(
-            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (chat.id,)
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND shown = 1", (chat.id,)
         ).fetchone()[0]
         day = datetime.fromtimestamp(chat.updated_at).strftime("%d %b %Y")
         messages = f"{count:,} message{'' if count == 1 else 's'}"

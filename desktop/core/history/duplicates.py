@@ -1,10 +1,11 @@
 """Whether a chat being imported is already in the history, so that importing the same export
 twice adds nothing the second time.
 
-A chat is already here when a chat that is not deleted has the same system prompt and the same
-messages (role and text, in order) and began at the same moment; where the file does not say
-when the chat began (a file written by hand), the same title stands in for it. Titles given
-later (a rename) and stats do not count: the conversation is what was said.
+A chat is already here when a chat that is not deleted has the same system prompt, the same
+messages shown (role and text, in order) and as many messages in all (the versions of its turns
+count) and began at the same moment; where the file does not say when the chat began (a file
+written by hand), the same title stands in for it. Titles given later (a rename) and stats do
+not count: the conversation is what was said.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ class _Message(Protocol):
     def role(self) -> str: ...
     @property
     def content(self) -> str: ...
+    @property
+    def other_versions(self) -> Sequence[Sequence[_Message]]: ...
 
 
 class _Chat(Protocol):
@@ -65,21 +68,29 @@ class StoredChats:
         else:
             candidates = self._by_title.get(_stored_title(chat), [])
         wanted = [(m.role, m.content) for m in chat.messages]
+        size = sum(_size(m) for m in chat.messages)
         for chat_id in candidates:
             (system_prompt, count) = self.db.execute(
                 "SELECT system_prompt, (SELECT COUNT(*) FROM messages WHERE conversation_id = ?) "
                 "FROM conversations WHERE id = ?",
                 (chat_id, chat_id),
             ).fetchone()
-            if system_prompt != chat.system_prompt or count != len(wanted):
+            if system_prompt != chat.system_prompt or count != size:
                 continue
             stored = self.db.execute(
-                "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY position",
+                "SELECT role, content FROM messages WHERE conversation_id = ? AND shown = 1 "
+                "ORDER BY position",
                 (chat_id,),
-            )
-            if all(tuple(row) == pair for row, pair in zip(stored, wanted, strict=True)):
+            ).fetchall()
+            if [tuple(row) for row in stored] == wanted:
                 return int(chat_id)
         return None
+
+
+def _size(message: _Message) -> int:
+    """How many messages ``message`` stores: itself, and its turn's other versions with what
+    followed them."""
+    return 1 + sum(_size(m) for other in message.other_versions for m in other)
 
 
 def _stored_title(chat: _Chat) -> str:

@@ -37,7 +37,7 @@ from desktop.ui.background.tasks import run_in_background
 from desktop.ui.chat import frames
 from desktop.ui.chat.entry import STREAMING_KEY, Entry
 from desktop.ui.chat.message_viewer import MessageViewer
-from desktop.ui.chat.paging import PagedTranscript
+from desktop.ui.chat.paging import CONTEXT_BEFORE_HIT, PagedTranscript
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ FLUSH_INTERVAL_MS = 30
 
 
 class ChatView(PagedTranscript):
-    action_requested = Signal(str, int)  # ("edit" | "regenerate", message key)
+    # ("edit" | "regenerate" | "older-version" | "newer-version", message key)
+    action_requested = Signal(str, int)
     copied = Signal(str)  # what went to the clipboard: "message" or "code"
     source_requested = Signal(int, int)  # message key, citation number (0: all that was given)
 
@@ -107,9 +108,13 @@ class ChatView(PagedTranscript):
     # -- public API ------------------------------------------------------------------------
 
     def show_messages(
-        self, messages: Sequence[ChatMessage], label_for: Callable[[ChatMessage], str]
+        self,
+        messages: Sequence[ChatMessage],
+        label_for: Callable[[ChatMessage], str],
+        around: int | None = None,
     ) -> None:
-        """Replace the transcript with ``messages``, opened at the latest one."""
+        """Replace the transcript with ``messages``, opened at the latest one (``around``: at
+        the end of the message with that key, where its links are, e.g. after ‹ or ›)."""
         self.entries = [
             Entry(
                 m.key,
@@ -119,13 +124,35 @@ class ChatView(PagedTranscript):
                 m.note,
                 citations=m.citations,
                 message_id=m.id,
+                version=m.version,
+                versions=m.versions,
             )
             for m in messages
         ]
         self._find_last_answer()
         end = len(self.entries)
-        self._show_range(folding.page_before(self._sizes(), end), end)
-        self.scroll_to_bottom()
+        index = None if around is None else self._index(around)
+        if index is None or index == end - 1:
+            self._show_range(folding.page_before(self._sizes(), end), end)
+            self.scroll_to_bottom()
+            return
+        start = max(0, index - CONTEXT_BEFORE_HIT)
+        self._show_range(start, max(folding.page_after(self._sizes(), start), index + 1))
+        self._stick_to_bottom = False
+        frame = self.entries[index].frame
+        if frame is not None:
+            self.setTextCursor(frame.lastCursorPosition())
+            self.ensureCursorVisible()
+
+    def update_versions(self, messages: Sequence[ChatMessage]) -> None:
+        """The messages' version numbers changed (an edit made a new version of a question
+        shown above): their ‹ n/m › lines are drawn again."""
+        numbers = {m.key: (m.version, m.versions) for m in messages}
+        for index, entry in enumerate(self.entries):
+            now = numbers.get(entry.key)
+            if now is not None and now != (entry.version, entry.versions):
+                entry.version, entry.versions = now
+                self._render(index)
 
     def _append_entry(self, entry: Entry) -> None:
         """A new message at the end (the latest page is shown first)."""
@@ -187,6 +214,7 @@ class ChatView(PagedTranscript):
             False,
         )
         entry.citations, entry.message_id = message.citations, message.id
+        entry.version, entry.versions = message.version, message.versions
         entry.forget_rendering()
         if folding.fold(entry.content).folded and len(entry.content) <= folding.EXPAND_CHARS:
             # The reader watched all of it arrive: it stays whole (it was rendered whole at
