@@ -53,7 +53,7 @@ def seen(window: MainWindow) -> str:
 
 
 def test_regenerate_keeps_the_earlier_answer_and_the_arrows_page_through_them(
-    qtbot, quick_window: MainWindow, tmp_path: Path
+    qtbot, quick_window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     window = quick_window
     ask(qtbot, window, "Name a colour.")
@@ -95,12 +95,18 @@ def test_regenerate_keeps_the_earlier_answer_and_the_arrows_page_through_them(
     assert heading(exported["messages"][1]["content"]) == first
     assert [heading(m["content"]) for m in exported["messages"][1]["other_versions"][0]] == [second]
 
-    import_chat(qtbot, again, tmp_path / "chat.json")
-    assert again.conversation.conversation_id != chat
-    assert first in seen(again) and "‹ 1/2 ›" in seen(again)
-    click_message_link(qtbot, again, "newer-version", 1)
-    assert second in seen(again) and "‹ 2/2 ›" in seen(again)
+    import_chat(qtbot, again, tmp_path / "chat.json")  # the same chat: already here
+    assert again.conversation.conversation_id == chat and len(again.history.list()) == 1
     again.close()
+
+    monkeypatch.setenv("HUACAYA_HOME", str(tmp_path / "fresh-home"))  # another computer
+    fresh = open_window(qtbot)
+    import_chat(qtbot, fresh, tmp_path / "chat.json")
+    assert fresh.conversation.conversation_id is not None
+    assert first in seen(fresh) and "‹ 1/2 ›" in seen(fresh)
+    click_message_link(qtbot, fresh, "newer-version", 1)
+    assert second in seen(fresh) and "‹ 2/2 ›" in seen(fresh)
+    fresh.close()
 
 
 def test_an_edited_question_keeps_the_earlier_one_and_what_followed_it(
