@@ -1,0 +1,88 @@
+"""The context meter under the transcript: "1,234 / 8,192 tokens", and when the next question
+would push earlier messages out of the model's view, "· 2 earlier messages will be left out" in
+a warning colour.
+
+It counts what the engine would be given if the draft were sent now
+(``desktop.core.chat.context_meter``), with the loaded model's tokenizer, on the engine's own
+thread (``EngineController.measure``): typing never waits for it. A pause in typing
+(:data:`TYPING_PAUSE_MS`) starts a count, as do a finished answer, another chat, new settings or
+another model; while the engine answers, the latest draft waits. With no model loaded it hides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QTimer
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QWidget
+
+from desktop.core.chat.context_meter import ContextUse, Draft
+from desktop.ui.background.engine_thread import EngineController
+from desktop.ui.chat.composer import Composer
+
+TYPING_PAUSE_MS = 250
+# Amber that reads as a warning and keeps a 4.5:1 contrast with each theme's window colour.
+WARNING_ON_LIGHT, WARNING_ON_DARK = "#8a5a00", "#f0b429"
+
+
+class ContextMeter(QLabel):
+    def __init__(
+        self,
+        composer: Composer,
+        engine: EngineController,
+        draft: Callable[[str], Draft],
+        model_loaded: Callable[[], bool],
+        parent: QWidget | None = None,
+    ) -> None:
+        """``draft(text)``: the open chat with ``text`` asked next (``ChatSession.draft``)."""
+        super().__init__(parent)
+        self.setObjectName("contextMeter")
+        self.setAccessibleName("Context meter")
+        self.composer = composer
+        self.engine = engine
+        self.draft = draft
+        self.model_loaded = model_loaded
+        self.use: ContextUse | None = None  # the latest count shown
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(TYPING_PAUSE_MS)
+        self._timer.timeout.connect(self.count_now)
+        composer.textChanged.connect(self._timer.start)
+        engine.measured.connect(self._show)
+        self.hide()
+
+    def recount(self) -> None:
+        """Count again after a pause (the chat, its settings or the model changed)."""
+        self._timer.start()
+
+    def count_now(self) -> None:
+        self._timer.stop()
+        if not self.model_loaded():
+            self._show(None)
+            return
+        self.engine.measure(self.draft(self.composer.toPlainText()))
+
+    def _show(self, use: object) -> None:
+        if not isinstance(use, ContextUse) or not self.model_loaded():
+            self.use = None
+            self.hide()
+            return
+        self.use = use
+        self.setText(use.text)
+        self.setToolTip(use.explanation)
+        self.setAccessibleDescription(use.explanation)
+        self._paint()
+        self.show()
+
+    def _paint(self) -> None:
+        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        warning = WARNING_ON_DARK if dark else WARNING_ON_LIGHT
+        style = f"color: {warning}; font-weight: bold;" if self.use and self.use.warning else ""
+        if self.styleSheet() != style:
+            self.setStyleSheet(style)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._paint()
