@@ -67,7 +67,10 @@ def fit_to_context(
         )
     kept = system + older + latest
     dropped = len(messages) - len(kept)
-    new_anchor = (older[0]["role"], older[0]["content"]) if dropped and older else None
+    # The next window starts where this one does: at its oldest turn, or at the latest question
+    # when no earlier turn fits (not from the beginning again, dropping the same turns anew).
+    first = (older or latest)[0]
+    new_anchor = (first["role"], first["content"]) if dropped else None
     return Fitted(kept, tokens, dropped, new_anchor)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from desktop.core.chat.context_meter import ContextUse, Draft
 from desktop.ui.background.engine_thread import EngineController
@@ -76,7 +76,8 @@ class ContextMeter(QLabel):
         self.show()
 
     def _paint(self) -> None:
-        dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
+        # the application's palette: this label's own follows its style sheet, not the theme
+        dark = QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
         warning = WARNING_ON_DARK if dark else WARNING_ON_LIGHT
         style = f"color: {warning}; font-weight: bold;" if self.use and self.use.warning else ""
         if self.styleSheet() != style:
@@ -84,5 +85,11 @@ class ContextMeter(QLabel):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._paint()
+        if event.type() in (
+            QEvent.Type.PaletteChange,
+            QEvent.Type.ApplicationPaletteChange,
+            QEvent.Type.StyleChange,
+        ):
+            # Once the theme is applied: a style sheet set while Qt delivers the change of
+            # style is overridden by it.
+            QTimer.singleShot(0, self, self._paint)
