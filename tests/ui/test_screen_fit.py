@@ -1,9 +1,9 @@
 """Every window fits a 1280×800 screen at font sizes 9 to 20, and shrinks back when the font
 does: Models (each tab, and the jobs list with a failed job's Retry and Remove), Settings (each
-tab), Collections, About and Keyboard shortcuts, each opened with its key or menu item. Nothing
-may lie off-screen or outside its window, and no button may be squeezed below the width its text
-needs. (The font is set through the settings store between rounds: choosing it in Settings is
-tested in test_settings_dialog.)"""
+tab), Collections, About, Keyboard shortcuts and Presets, each opened with its key or menu item.
+Nothing may lie off-screen or outside its window, and no button may be squeezed below the width
+its text needs. (The font is set through the settings store between rounds: choosing it in
+Settings is tested in test_settings_dialog.)"""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ OPENERS: dict[str, Callable] = {  # type: ignore[type-arg]
     "documentsDialog": lambda qtbot, w: key(qtbot, w, "Ctrl+Shift+D"),
     "aboutDialog": lambda qtbot, w: from_menu(qtbot, w, "Help", "About Huacaya"),
     "shortcutsDialog": lambda qtbot, w: key(qtbot, w, "Ctrl+/"),
+    "presetsDialog": lambda qtbot, w: from_menu(qtbot, w, "Chat", "Presets…"),
 }
 
 
