@@ -72,6 +72,17 @@ class ContextUse:
         return f"{self.figures} · {self.notice}" if self.notice else self.figures
 
     @property
+    def short_text(self) -> str:
+        """The same in fewer words, where the room is short: "474 / 512 · 2 out next"."""
+        used = f"{self.used:,}" if self.used is not None else f">{self.context:,}"
+        figures = f"{used} / {self.context:,}"
+        if self.too_long:
+            return f"{figures} · too long"
+        if self.will_leave_out:
+            return f"{figures} · {self.will_leave_out} out next"
+        return f"{figures} · {self.left_out} out" if self.left_out else figures
+
+    @property
     def explanation(self) -> str:
         """The longer story, for a tooltip."""
         lines = [

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QTimer
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
 from desktop.core.chat.context_meter import ContextUse, Draft
@@ -27,6 +27,10 @@ WARNING_ON_LIGHT, WARNING_ON_DARK = "#8a5a00", "#f0b429"
 
 
 class ContextMeter(QLabel):
+    """Its text shortens where the room is short (a small window at a large font): the long
+    form, else the short one ("474 / 512 · 2 out next"), else that cut with "…"; the whole
+    story is its tooltip."""
+
     def __init__(
         self,
         composer: Composer,
@@ -74,6 +78,27 @@ class ContextMeter(QLabel):
         self.setAccessibleDescription(use.explanation)
         self._paint()
         self.show()
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance("…") * 4, hint.height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(
+            self.fontMetrics().horizontalAdvance(self.text()) + 4, super().sizeHint().height()
+        )
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        rect = self.contentsRect()
+        metrics = self.fontMetrics()
+        shown = self.text()
+        if self.use is not None and metrics.horizontalAdvance(shown) > rect.width():
+            shown = self.use.short_text
+        shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(rect, int(align), shown)
 
     def _paint(self) -> None:
         # the application's palette: this label's own follows its style sheet, not the theme

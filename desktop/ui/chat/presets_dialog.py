@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -117,7 +117,8 @@ class PresetsDialog(QDialog):
         layout.addLayout(row, 1)
         layout.addWidget(close)
         self.show_presets()
-        keep_fitted(self)
+        metrics = self.fontMetrics()  # room for a system prompt of a few lines, where it fits
+        keep_fitted(self, QSize(metrics.averageCharWidth() * 110, metrics.lineSpacing() * 26))
 
     # -- what is shown ---------------------------------------------------------------------
 
