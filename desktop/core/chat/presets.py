@@ -44,7 +44,8 @@ class Preset:
 
     def generation(self, defaults: GenerationSettings) -> GenerationSettings:
         """``defaults`` with this preset's values."""
-        return replace(defaults, **self.sampling).validated()
+        values: dict[str, Any] = dict(self.sampling)  # (each field's type checked on reading)
+        return replace(defaults, **values).validated()
 
     def matches(self, system_prompt: str, generation: GenerationSettings,
                 defaults: GenerationSettings) -> bool:  # fmt: skip

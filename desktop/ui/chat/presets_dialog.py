@@ -210,11 +210,16 @@ class PresetsDialog(QDialog):
 
     def _delete(self) -> None:
         name = self._current_name()
+
+        def delete() -> None:
+            self.presets.delete(name)
+            self._changed()
+
         dialogs.confirm(
             self,
             "Delete preset",
             f"Delete the preset “{name}”?",
-            lambda: self._attempt(lambda: (self.presets.delete(name), self._changed())),
+            lambda: self._attempt(delete),
             detail="Chats that use it keep their settings.",
         )
 
