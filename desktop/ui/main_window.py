@@ -436,7 +436,14 @@ class MainWindow(QMainWindow):
         defaults = self.conversation.defaults_for(model_id)
         session, api = self.conversation.session, self.local_api
         dialog = open_settings(
-            self, self.store, session, model_id, defaults, api.status, api.requests
+            self,
+            self.store,
+            session,
+            model_id,
+            defaults,
+            api.status,
+            api.requests,
+            self.presets.presets,
         )
         dialog.accepted.connect(self._on_chat_settings_changed)  # after its own apply
         return dialog

@@ -127,6 +127,28 @@ def test_a_bad_preset_file_is_named_and_presets_go_out_to_a_file_and_come_back(
     # …and it is offered in the chat's picker
     combo = window.preset_picker.combo
     assert "Precise copy" in [combo.itemText(i) for i in range(combo.count())]
+    # One's own preset takes the open chat's settings (a new chat: Default, greedy answers).
+    click_row(dialog, "Precise copy")
+    click(dialog.buttons["Update from chat"])
+    updated = window.presets.get("Precise copy")
+    assert updated is not None and updated.system_prompt == ""
+    assert updated.sampling["temperature"] == 0.0 and updated.sampling["max_tokens"] == 64
+
+
+def test_a_preset_picked_in_settings_fills_the_chats_settings(
+    qtbot, window: MainWindow, asked: list[AnswerRequest]
+) -> None:
+    concise = next(p for p in BUILTIN_PRESETS if p.name == "Concise")
+    qtbot.keySequence(window, "Ctrl+,")
+    dialog = dialog_named(qtbot, "settingsDialog")
+    choose_in_combo(qtbot, dialog.preset, "Concise")
+    assert dialog.system_prompt.toPlainText() == concise.system_prompt
+    assert dialog.sampling["max_tokens"].value() == concise.sampling["max_tokens"]
+    click(dialog.ok_button)
+    qtbot.waitUntil(lambda: window.preset_picker.shown == "Concise", timeout=WAIT_MS)
+    ask(qtbot, window, COUNT)
+    assert asked[-1].messages[0] == {"role": "system", "content": concise.system_prompt}
+    assert asked[-1].settings.max_tokens == concise.sampling["max_tokens"]
 
 
 def count(window: MainWindow) -> int:

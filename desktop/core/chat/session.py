@@ -200,8 +200,12 @@ class ChatSession:
         prompt_format: str | None = None,
         generation: GenerationSettings | None = None,
         collections: list[str] | None = None,
+        preset: str | None = None,
     ) -> None:
-        """Change this chat's settings; a saved chat keeps them."""
+        """Change this chat's settings; a saved chat keeps them. ``preset``: the name of the
+        preset they were taken from ("" none; the values are given with it)."""
+        if preset is not None:
+            self.preset = preset
         if collections is not None:
             self.collections = list(dict.fromkeys(collections))
         if system_prompt is not None:

@@ -1,13 +1,14 @@
 """Chat → Presets… (or "Presets…" beside the picker): the presets, what each one sets, and New
-(from this chat's settings), Duplicate, Rename, Delete, Import and Export (JSON files), and "Use
-in this chat". Built-in presets can only be duplicated. Every change is saved at once by the
-preset store (``desktop.core.chat.preset_store``); a file that cannot be imported is named with
-its first problem, and nothing of it is added."""
+(from this chat's settings), Duplicate, Update from chat (one's own preset takes the chat's
+settings), Rename, Delete, Import and Export (JSON files), and "Use in this chat". Built-in
+presets can only be duplicated. Every change is saved at once by the preset store
+(``desktop.core.chat.preset_store``); a file that cannot be imported is named with its first
+problem, and nothing of it is added."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -95,6 +96,11 @@ class PresetsDialog(QDialog):
             ("Use in this chat", self._use, "The open chat takes this preset's settings"),
             ("New…", self._new, "A preset made of the open chat's system prompt and sampling"),
             ("Duplicate", self._duplicate, "A copy of this preset, to change"),
+            (
+                "Update from chat",
+                self._update,
+                "This preset takes the open chat's system prompt and sampling",
+            ),
             ("Rename…", self._rename, ""),
             ("Delete", self._delete, ""),
             ("Import…", self._import, "Add the presets of a JSON file"),
@@ -155,6 +161,7 @@ class PresetsDialog(QDialog):
         own = preset is not None and not preset.builtin
         self.buttons["Rename"].setEnabled(own)
         self.buttons["Delete"].setEnabled(own)
+        self.buttons["Update from chat"].setEnabled(own)
         self.buttons["Use in this chat"].setEnabled(preset is not None)
         self.buttons["Duplicate"].setEnabled(preset is not None)
         self.buttons["Export"].setEnabled(bool(self._selected_names()) or preset is not None)
@@ -195,6 +202,15 @@ class PresetsDialog(QDialog):
             make,
             name="presetNameDialog",
         )
+
+    def _update(self) -> None:
+        preset = self.presets.get(self._current_name())
+        if preset is None:
+            return
+        system_prompt, generation = self.chat_settings()
+        sampling = {key: value for key, value in asdict(generation).items() if key in SAMPLING}
+        changed = replace(preset, system_prompt=system_prompt, sampling=sampling)
+        self._attempt(lambda: self._changed(self.presets.update(changed).name))
 
     def _duplicate(self) -> None:
         name = self._current_name()
