@@ -41,7 +41,6 @@ from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.preset_picker import PresetPicker
-from desktop.ui.chat.presets_dialog import PresetsDialog
 from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.compare.window import CompareWindow
 from desktop.ui.documents.feature import DocumentsFeature
@@ -82,7 +81,6 @@ class MainWindow(QMainWindow):
         self._closing = self._shut_down = False
         self._deleted_open = False  # the chat whose delete can be undone was the open one
         self.models_dialog: ModelsDialog | None = None
-        self.presets_dialog: PresetsDialog | None = None
         self.compare_window: CompareWindow | None = None
         self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
@@ -202,7 +200,7 @@ class MainWindow(QMainWindow):
             "stop": self.chat_actions.stop,
             "regenerate": self.chat_actions.regenerate,
             "edit_last": self.chat_actions.edit_last_question,
-            "presets": self.open_presets,
+            "presets": self.preset_picker.open_manager,
             "rename_chat": on_chat(self.sidebar.rename),
             "delete_chat": on_chat(self.sidebar.delete),
             "models": self.open_models,
@@ -227,7 +225,6 @@ class MainWindow(QMainWindow):
         self.conversation.chat_changed.connect(self._on_chat_settings_changed)
         self.conversation.answer_finished.connect(lambda *_: self.context_meter.count_now())
         self.preset_picker.chosen.connect(lambda _name: self.context_meter.recount())
-        self.preset_picker.manage_requested.connect(self.open_presets)
         self.chat_actions.status.connect(self._set_status)
         self.chat_actions.notice.connect(lambda text: self.statusBar().showMessage(text, 2500))
         self.models.ready.connect(self._on_model_ready)
@@ -402,21 +399,6 @@ class MainWindow(QMainWindow):
         """Another chat, its settings or its model: the picker and the meter follow."""
         self.preset_picker.refresh()
         self.context_meter.recount()
-
-    def open_presets(self) -> PresetsDialog:
-        """Chat → Presets… (one window; it follows the open chat)."""
-        if self.presets_dialog is None:
-            session = self.conversation.session
-            self.presets_dialog = PresetsDialog(
-                self.presets, lambda: (session.system_prompt, session.generation), self
-            )
-            self.presets_dialog.changed.connect(self.preset_picker.refresh)
-            self.presets_dialog.use_requested.connect(self.preset_picker.use)
-        self.presets_dialog.show_presets(self.conversation.session.preset)
-        self.presets_dialog.show()
-        self.presets_dialog.raise_()
-        self.presets_dialog.activateWindow()
-        return self.presets_dialog
 
     def open_compare(self) -> CompareWindow:
         """The Compare models window (one at a time; closing it keeps every vote)."""

@@ -195,7 +195,7 @@ def test_every_action_of_the_window_and_its_dialogs_works(
     walk.buttons(dialog.jobs_view, keep=(dialog,))
     dialog.close()
 
-    presets = window.open_presets()
+    presets = window.preset_picker.open_manager()
     walk.buttons(presets, keep=(presets,))
     presets.close()
 

@@ -1,9 +1,10 @@
 """The preset picker above the composer: which preset this chat uses ("Precise", or
 "Precise (changed)" once its settings were changed), and "Presets…" to manage them.
 
-Picking a preset gives the chat its system prompt and sampling (``ChatSession.use_preset``); the
-one picked last is what new chats start with. Picking the preset a chat already uses, when it
-shows "(changed)", puts the preset's values back.
+"Presets…" (and Chat → Presets…) opens the Presets window. Picking a preset gives the chat its
+system prompt and sampling (``ChatSession.use_preset``); the one picked last is what new chats
+start with. Picking the preset a chat already uses, when it shows "(changed)", puts the preset's
+values back.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from desktop.core.chat.preset_store import PresetStore
 from desktop.core.chat.presets import shown_name
 from desktop.core.chat.session import ChatSession
 from desktop.core.settings import SettingsStore
+from desktop.ui.chat.presets_dialog import PresetsDialog
 from desktop.ui.errors import show_error
 
 NO_PRESET = "No preset"
@@ -23,7 +25,6 @@ NO_PRESET = "No preset"
 
 class PresetPicker(QWidget):
     chosen = Signal(str)  # a preset was applied to the chat (its name)
-    manage_requested = Signal()
 
     def __init__(
         self,
@@ -51,7 +52,8 @@ class PresetPicker(QWidget):
         self.manage.setObjectName("managePresetsButton")
         self.manage.setAutoDefault(False)
         self.manage.setToolTip("Make, duplicate, rename, delete, import and export presets")
-        self.manage.clicked.connect(lambda _checked=False: self.manage_requested.emit())
+        self.manage.clicked.connect(lambda _checked=False: self.open_manager())
+        self.dialog: PresetsDialog | None = None
         layout.addWidget(self.manage)
         self.combo.activated.connect(self._on_activated)
         self.refresh()
@@ -91,6 +93,21 @@ class PresetPicker(QWidget):
             show_error(self, exc)
         self.refresh()
         self.chosen.emit(preset.name)
+
+    def open_manager(self) -> PresetsDialog:
+        """The Presets window (one; it shows the open chat's preset)."""
+        if self.dialog is None:
+            session = self.session
+            self.dialog = PresetsDialog(
+                self.presets, lambda: (session.system_prompt, session.generation), self.window()
+            )
+            self.dialog.changed.connect(self.refresh)
+            self.dialog.use_requested.connect(self.use)
+        self.dialog.show_presets(self.session.preset)
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        return self.dialog
 
     def _on_activated(self, index: int) -> None:
         name = self.combo.itemData(index)
