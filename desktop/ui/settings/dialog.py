@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from desktop.core import hardware
-from desktop.core.chat.presets import Preset
+from desktop.core.chat.presets import Preset, shown_name
 from desktop.core.chat.prompts import FORMAT_CHOICES
 from desktop.core.chat.session import ChatSession
 from desktop.core.settings import (
@@ -123,6 +123,7 @@ class SettingsDialog(QDialog):
         api_requests: Callable[[], list[LoggedRequest]] = list,
         presets: Sequence[Preset] = (),
         preset: str = "",
+        preset_changed: bool = False,
     ) -> None:
         """``api_requests``: what the local API was asked (its request log), read while shown;
         ``presets``: those offered for this chat, ``preset``: the one it uses ("": none)."""
@@ -132,6 +133,7 @@ class SettingsDialog(QDialog):
         self.model_defaults = model_defaults
         self.presets = {p.name: p for p in presets}
         self.preset_name = preset if preset in self.presets else ""
+        self.preset_changed = preset_changed
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("settingsTabs")
         page = self._chat_tab(system_prompt, prompt_format, generation)
@@ -169,7 +171,8 @@ class SettingsDialog(QDialog):
         if not self.preset_name:
             self.preset.addItem("No preset", "")
         for name, preset in self.presets.items():
-            self.preset.addItem(name, name)
+            changed = self.preset_changed and name == self.preset_name
+            self.preset.addItem(shown_name(name, changed), name)
             self.preset.setItemData(
                 self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole
             )
@@ -288,6 +291,7 @@ def open_settings(
         api_requests,
         presets,
         session.preset,
+        any(p.name == session.preset and session.preset_changed(p) for p in presets),
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
