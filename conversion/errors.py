@@ -359,6 +359,13 @@ class AnswerFileError(EvaluationError):
     )
 
 
+class PublishedSetUnavailable(EvaluationError):
+    """A published evaluation file (the Self-Instruct set, text-davinci-003's answers) is not
+    in the cache and its server cannot be reached. The hint names the file to give instead."""
+
+    default_hint = "give the file with --prompts FILE."
+
+
 class VoteSessionError(EvaluationError):
     """A vote session file is damaged or belongs to other answer sets."""
 

@@ -299,13 +299,14 @@ def compare_with_base(model_id: str, base: str) -> str:
         install = f" (install the base once: huacaya models pull {base})"
     else:  # a model of the library: installed already
         base_name, install = base, ""
-    prompts = "user_oriented_instructions.jsonl"
+    prompts = "self-instruct"
     return (
         f"Is it better than its base? Compare them blindly{install}:\n"
         f"  huacaya eval vote {model_id} {base_name} --prompts {prompts}\n"
         f"  huacaya eval judge --judge JUDGE_MODEL_OR_URL {model_id} {base_name} "
         f"--prompts {prompts}\n"
-        f"({prompts}: the Self-Instruct user-oriented set, or any instruction file of yours.)"
+        f"({prompts}: the Self-Instruct user-oriented set, downloaded the first time; or give "
+        "any instruction file of yours.)"
     )
 
 

@@ -4,10 +4,11 @@
     huacaya eval vote SIDE_A SIDE_B [--prompts FILE]      (blind, in the terminal)
     huacaya eval judge --judge MODEL_OR_URL SIDE_A SIDE_B
 
-A side is an answer file (ours, or any with a ``response`` per item, such as text-davinci-003's
-published answers), an installed model, or an OpenAI-compatible endpoint (``openai:MODEL`` with
-``--base-url``, or the URL). This module reads and prints; the work is in
-``desktop/core/evaluation``.
+A side is an answer file (ours, or any with a ``response`` per item), ``text-davinci-003`` (its
+published answers to the Self-Instruct set, downloaded once), an installed model, or an
+OpenAI-compatible endpoint (``openai:MODEL`` with ``--base-url``, or the URL). ``--prompts
+self-instruct`` is the Self-Instruct user-oriented set (252 instructions, downloaded once).
+This module reads and prints; the work is in ``desktop/core/evaluation``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from desktop.core.evaluation.answerers import AnswerSettings
 from desktop.core.evaluation.answering import AnswerRun
 from desktop.core.evaluation.items import EvalItem, load_prompts
 from desktop.core.evaluation.judging import JudgeRun, human_preferences
+from desktop.core.evaluation.published import PUBLISHED, prompts_path
 from desktop.core.evaluation.sides import (
     answer_set_for,
     check_sides,
@@ -35,6 +37,8 @@ from desktop.core.evaluation.sides import (
 from desktop.core.evaluation.votes import VoteSession
 
 NAME = "eval"
+PROMPTS_HELP = "the instruction set: a file, or self-instruct (downloaded once)"
+SIDE_HELP = "answer file, text-davinci-003 (downloaded once), model or endpoint"
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,26 +49,26 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     answer = actions.add_parser("answer", help="run a model over an instruction set")
     answer.add_argument("--model", "-m", required=True, help="installed model, .gguf, or endpoint")
-    answer.add_argument("--prompts", required=True, type=Path, help="the instruction set")
+    answer.add_argument("--prompts", required=True, help=PROMPTS_HELP)
     answer.add_argument("--out", required=True, type=Path, help="the answer file (JSON Lines)")
     answer.add_argument("--force", action="store_true", help="replace --out if it holds others")
     _answer_options(answer)
 
     vote = actions.add_parser("vote", help="vote blindly in the terminal")
-    vote.add_argument("sides", nargs=2, metavar="SIDE", help="answer file, model or endpoint")
+    vote.add_argument("sides", nargs=2, metavar="SIDE", help=SIDE_HELP)
     vote.add_argument("--session", type=Path, help="the vote session file (resumed if it exists)")
     vote.add_argument("--seed", type=int, help="seed of a new session's A/B orders")
     vote.add_argument("--results", action="store_true", help="print the results and exit")
     vote.add_argument("--export", type=Path, metavar="FILE", help="votes to .csv or .json, exit")
-    vote.add_argument("--prompts", type=Path, help="instruction set (needed for a model side)")
+    vote.add_argument("--prompts", help=PROMPTS_HELP + " (needed for a model side)")
     _answer_options(vote)
 
     judge = actions.add_parser("judge", help="an automatic judge compares two answer sets")
     judge.add_argument("--judge", required=True, help="installed model, .gguf, or endpoint")
-    judge.add_argument("sides", nargs=2, metavar="SIDE", help="answer file, model or endpoint")
+    judge.add_argument("sides", nargs=2, metavar="SIDE", help=SIDE_HELP)
     judge.add_argument("--votes", type=Path, help="a vote session: agreement with people")
     judge.add_argument("--out", type=Path, help="write the report and every verdict (JSON)")
-    judge.add_argument("--prompts", type=Path, help="instruction set (needed for a model side)")
+    judge.add_argument("--prompts", help=PROMPTS_HELP + " (needed for a model side)")
     _answer_options(judge)
 
 
@@ -106,11 +110,30 @@ def _answerer_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _items(path: Path | None, limit: int | None) -> list[EvalItem] | None:
-    if path is None:
+def _items(spec: str | None, limit: int | None, cancel: CancelToken) -> list[EvalItem] | None:
+    """The instruction set ``--prompts`` names; a published one is downloaded first (once)."""
+    if spec is None:
         return None
+    bar = ProgressBar(message_width=None)
+    shown: list[float] = []
+
+    def progress(fraction: float, message: str = "") -> None:
+        shown.append(fraction)  # (a set already in the cache prints nothing)
+        bar(fraction, message)
+
+    try:
+        path = prompts_path(spec, progress, cancel)
+    finally:
+        if shown:
+            bar.finish()
     items = load_prompts(path)
     return items[:limit] if limit else items
+
+
+def _prompts_name(spec: str | None) -> str:
+    if not spec:
+        return ""
+    return spec if spec.strip().lower() in PUBLISHED else Path(spec).name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,13 +152,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _answer(args: argparse.Namespace, cancel: CancelToken) -> int:
-    items = _items(args.prompts, args.limit)
+    items = _items(args.prompts, args.limit, cancel)
     assert items is not None
     answerer = open_answerer(args.model, **_answerer_options(args))
     bar = ProgressBar(message_width=None)
     try:
         run = AnswerRun(
-            answerer, items, args.out, _settings(args), prompts_name=args.prompts.name,
+            answerer, items, args.out, _settings(args), prompts_name=_prompts_name(args.prompts),
             force=args.force,
         )  # fmt: skip
         report = run.run(bar, cancel)
@@ -147,7 +170,7 @@ def _answer(args: argparse.Namespace, cancel: CancelToken) -> int:
 
 
 def _sides(args: argparse.Namespace, cancel: CancelToken) -> tuple[Any, Any, Any]:
-    items = _items(args.prompts, args.limit)
+    items = _items(args.prompts, args.limit, cancel)
     check_sides(list(args.sides), items is not None, args.base_url)
     sides = []
     for spec in args.sides:
@@ -157,7 +180,7 @@ def _sides(args: argparse.Namespace, cancel: CancelToken) -> tuple[Any, Any, Any
                 answer_set_for(
                     spec,
                     items,
-                    prompts_name=args.prompts.name if args.prompts else "",
+                    prompts_name=_prompts_name(args.prompts),
                     settings=_settings(args),
                     progress=bar,
                     cancel=cancel,

@@ -13,16 +13,12 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QLabel,
     QMainWindow,
-    QSizePolicy,
     QSplitter,
-    QToolBar,
-    QWidget,
 )
 
 from conversion.errors import HuacayaError
@@ -34,6 +30,7 @@ from desktop.core.chat.response import GenerationStats
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
+from desktop.ui import window_state
 from desktop.ui.background.engine_thread import EngineController
 from desktop.ui.chat.actions import EDITING, ChatActions
 from desktop.ui.chat.context_meter import ContextMeter
@@ -45,7 +42,7 @@ from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.compare.window import CompareWindow
 from desktop.ui.documents.feature import DocumentsFeature
 from desktop.ui.errors import show_error
-from desktop.ui.menus import build_menus
+from desktop.ui.menus import build_menus, build_toolbar
 from desktop.ui.models.dialog import ModelsDialog
 from desktop.ui.models.jobs import JobManager
 from desktop.ui.models.picker import ModelPicker
@@ -155,17 +152,7 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().actions()[-1]
         self.menuBar().insertMenu(help_menu, self.docs.menu)
 
-        bar = QToolBar("Main", self)
-        bar.setObjectName("mainToolbar")
-        bar.setMovable(False)
-        self.addToolBar(bar)
-        spacer = QWidget(self)
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        bar.addWidget(spacer)
-        bar.addWidget(QLabel("Model ", self))
-        bar.addWidget(self.model_picker)
-        bar.addAction(self.menu_actions.models)
-        bar.addAction(self.menu_actions.settings)
+        self.addToolBar(build_toolbar(self, self.model_picker, self.menu_actions))
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.sidebar)
@@ -224,6 +211,8 @@ class MainWindow(QMainWindow):
         self.chat_actions.changed.connect(self._update_controls)
         self.conversation.chat_changed.connect(self._on_chat_settings_changed)
         self.conversation.answer_finished.connect(lambda *_: self.context_meter.count_now())
+        # (another version shown, an edit undone: the conversation the model sees changed)
+        self.conversation.conversations_changed.connect(self.context_meter.recount)
         self.preset_picker.chosen.connect(lambda _name: self.context_meter.recount())
         self.chat_actions.status.connect(self._set_status)
         self.chat_actions.notice.connect(lambda text: self.statusBar().showMessage(text, 2500))
@@ -272,10 +261,7 @@ class MainWindow(QMainWindow):
     # -- window state ----------------------------------------------------------------------
 
     def _restore_state(self) -> None:
-        if self.settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
-        if self.settings.splitter_state:
-            self.splitter.restoreState(QByteArray.fromBase64(self.settings.splitter_state.encode()))
+        window_state.restore(self, self.splitter, self.settings)
         self.refresh_sidebar()
         last = self.settings.last_conversation
         if last and self.sidebar.item_for(last) is not None:
@@ -301,8 +287,7 @@ class MainWindow(QMainWindow):
     def _save_state(self) -> None:
         try:
             self.store.update(
-                window_geometry=bytes(self.saveGeometry().toBase64().data()).decode(),
-                splitter_state=bytes(self.splitter.saveState().toBase64().data()).decode(),
+                **window_state.saved(self, self.splitter),
                 last_conversation=self.conversation.conversation_id or 0,
             )
         except HuacayaError as exc:
@@ -376,15 +361,7 @@ class MainWindow(QMainWindow):
     def open_models(self) -> ModelsDialog:
         if self.models_dialog is None:
             self.models_dialog = ModelsDialog(self, self.store, self.library, self.jobs)
-            self.models_dialog.library_changed.connect(self.models.on_library_changed)
-            self.models_dialog.unload_requested.connect(self.models.unload_then)
-            self.models_dialog.load_requested.connect(self.models.load_id)
-            self.models_dialog.eject_requested.connect(self.models.unload)
-            self.models_dialog.loaded_model = lambda: self.models.entry
-            self.models_dialog.loaded_info = lambda: self.models.info
-            self.models.changed.connect(self.models_dialog.show_installed)
-            self.models.ready.connect(lambda _info: self.models_dialog.show_installed())
-            self.models_dialog.show_installed()
+            self.models.attach(self.models_dialog)
         self.models_dialog.show()
         self.models_dialog.raise_()
         self.models_dialog.activateWindow()

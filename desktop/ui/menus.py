@@ -1,4 +1,5 @@
-"""The main window's menu bar: every action of the window, with its shortcut, in one place.
+"""The main window's menu bar (every action of the window, with its shortcut, in one place) and
+its toolbar.
 
 Menus make every action reachable from the keyboard (Alt, or F10 on some desktops) as well as
 the mouse, and give each shortcut one owner, so none is lost to a platform whose standard key
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QMenuBar
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMenuBar, QSizePolicy, QToolBar, QWidget
 
 from desktop.core import paths
 from desktop.ui import help_windows
@@ -165,3 +166,18 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         shortcuts,
         editing,
     )
+
+
+def build_toolbar(window: QMainWindow, picker: QWidget, actions: WindowActions) -> QToolBar:
+    """The toolbar: the model picker at the right, with Models and Settings beside it."""
+    bar = QToolBar("Main", window)
+    bar.setObjectName("mainToolbar")
+    bar.setMovable(False)
+    spacer = QWidget(window)
+    spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    bar.addWidget(spacer)
+    bar.addWidget(QLabel("Model ", window))
+    bar.addWidget(picker)
+    bar.addAction(actions.models)
+    bar.addAction(actions.settings)
+    return bar

@@ -72,13 +72,13 @@ def test_conversation_lifecycle_and_titles(tmp_path: Path) -> None:
     messages = store.messages(first.id)
     assert [m.role for m in messages] == ["user", "assistant"]
     assert messages[1].stats == {"tokens": 3} and messages[1].model == "smol"
-    store.replace_from(first.id, messages[1].id, [NewMessage("assistant", "Paris!", "smol")])
-    assert [(m.role, m.content) for m in store.messages(first.id)] == [
-        ("user", messages[0].content),
-        ("assistant", "Paris!"),
+    store.add_version(first.id, messages[1].id, [NewMessage("assistant", "Paris!", "smol")])
+    assert [(m.role, m.content, m.version, m.versions) for m in store.messages(first.id)] == [
+        ("user", messages[0].content, 1, 1),
+        ("assistant", "Paris!", 2, 2),
     ]
-    store.delete_message(messages[0].id)
-    assert [m.content for m in store.messages(first.id)] == ["Paris!"]
+    store.delete_message(messages[0].id)  # a message goes with what followed it
+    assert store.messages(first.id) == [] and store.all_messages(first.id) == []
 
 
 def test_delete_undo_and_purge(tmp_path: Path) -> None:

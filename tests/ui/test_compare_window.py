@@ -11,28 +11,52 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QGroupBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
 )
 
 from conversion.quantize import quantize
+from desktop.core import secrets
 from desktop.core.evaluation.answer_files import load_answer_set
+from desktop.core.evaluation.answering import cache_folder
 from desktop.core.evaluation.items import item_key
+from desktop.core.evaluation.journal import JsonLines
+from desktop.core.evaluation.published import (
+    BASE_URL_ENV,
+    COMMIT,
+    REPOSITORY,
+    SELF_INSTRUCT,
+    TEXT_DAVINCI_003,
+)
 from desktop.core.evaluation.sides import answers_folder
 from desktop.core.models.library import ModelLibrary
-from desktop.ui.compare.setup import MODEL, SidePicker
+from desktop.ui.compare.setup import (
+    ADD_ENDPOINT,
+    ADD_FILE,
+    FILE,
+    MODEL,
+    PUBLISHED,
+    SELF_INSTRUCT_LABEL,
+    SidePicker,
+)
 from desktop.ui.compare.window import CompareWindow
 from desktop.ui.main_window import MainWindow
-from tests.ui.person import choose_in_combo, click, from_menu, pick_file
+from tests.evaluation.judge_server import LoopbackJudge
+from tests.evaluation.raw_server import LoopbackRaw
+from tests.ui.person import choose_in_combo, click, dialog_named, from_menu, pick_file
 
 ALPACA = Path(__file__).resolve().parents[2].parent / "shared" / "alpaca"
 ANSWER_MS = 240_000
@@ -74,16 +98,38 @@ def open_compare(qtbot, window: MainWindow) -> CompareWindow:  # type: ignore[no
     return found[0]
 
 
+def type_number(qtbot, compare: CompareWindow, name: str, value: int) -> None:  # type: ignore[no-untyped-def]
+    box = compare.findChild(QSpinBox, name).findChild(QLineEdit)
+    click(box)
+    qtbot.keyClick(box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(box, str(value))
+
+
+def choose_file(qtbot, combo: QComboBox, add: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Choose a drop-down's "… file…" entry and the file in the dialog that opens."""
+    choose_in_combo(qtbot, combo, add)
+    pick_file(qtbot, path)
+    qtbot.waitUntil(lambda: combo.currentData() == FILE + str(path), timeout=5_000)
+
+
+def pick(  # type: ignore[no-untyped-def]
+    qtbot, compare: CompareWindow, first: str, second: str, prompts: Path | None,
+    tokens: int = 16, limit: int = 0,
+) -> None:  # fmt: skip
+    """Set the page up as a person does; ``prompts`` None keeps the Self-Instruct set."""
+    if first:
+        choose_in_combo(qtbot, compare.findChild(SidePicker, "firstSide"), first)
+    if second:
+        choose_in_combo(qtbot, compare.findChild(SidePicker, "secondSide"), second)
+    if prompts is not None:
+        choose_file(qtbot, compare.findChild(QComboBox, "instructionSet"), ADD_FILE, prompts)
+    type_number(qtbot, compare, "maxTokens", tokens)
+    if limit:
+        type_number(qtbot, compare, "questionLimit", limit)
+
+
 def start(qtbot, compare: CompareWindow, first: str, second: str, prompts: Path) -> None:  # type: ignore[no-untyped-def]
-    choose_in_combo(qtbot, compare.findChild(SidePicker, "firstSide"), MODEL + first)
-    choose_in_combo(qtbot, compare.findChild(SidePicker, "secondSide"), MODEL + second)
-    edit = compare.findChild(QLineEdit, "instructionSet")
-    click(edit)
-    qtbot.keyClicks(edit, str(prompts))
-    tokens = compare.findChild(QLineEdit, "qt_spinbox_lineedit")
-    click(tokens)
-    qtbot.keyClick(tokens, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(tokens, "16")
+    pick(qtbot, compare, MODEL + first, MODEL + second, prompts)
     with qtbot.waitSignal(compare.session_opened, timeout=ANSWER_MS):
         click(compare.findChild(QPushButton, "startComparison"))
 
@@ -211,3 +257,144 @@ def test_compare_two_models_blind_with_keys_and_mouse_resume_and_results(
     assert len(rows) == 5
     for name, (wins, _losses, _ties) in expected.items():
         assert sum(r["winner"] == name for r in rows) == wins
+
+
+@pytest.fixture
+def sixty_items(tmp_path: Path) -> Path:
+    source = ALPACA / "user_oriented_instructions.jsonl"
+    if not source.is_file():
+        pytest.skip("the evaluation set ../shared/alpaca/ is not beside this checkout")
+    path = tmp_path / "sixty-items.jsonl"
+    path.write_text("\n".join(source.read_text(encoding="utf-8").splitlines()[:60]) + "\n")
+    return path
+
+
+def cached_answers() -> list[dict[str, object]]:
+    """Every answer the answer cache holds (one record per answer decoded)."""
+    return [r for p in cache_folder().glob("*.jsonl") for r in JsonLines(p).read()]
+
+
+def test_cancel_while_answering_stops_keeps_the_answers_and_starting_again_goes_on(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    sixty_items: Path,
+) -> None:
+    starter = ModelLibrary().entries()[0].name
+    compare = open_compare(qtbot, window)
+    pick(qtbot, compare, MODEL + starter, "", sixty_items, tokens=64, limit=40)
+    second = compare.findChild(SidePicker, "secondSide")
+    choose_file(qtbot, second, ADD_FILE, ALPACA / "text-davinci-003_predictions.jsonl")
+    progress = compare.findChild(QLabel, "answeringMessage")
+    start_button = compare.findChild(QPushButton, "startComparison")
+    click(start_button)
+    # The first answers are in (the line counts them): the person presses Cancel.
+    qtbot.waitUntil(lambda: "answers (" in progress.text(), timeout=ANSWER_MS)
+    click(compare.findChild(QPushButton, "cancelAnswering"))
+    said = compare.findChild(QLabel, "setupMessage")
+    qtbot.waitUntil(lambda: said.isVisible() and said.text().startswith("Stopped"), timeout=60_000)
+    assert compare.task is None  # the work has ended, not just the page
+    (kept_file,) = answers_folder().glob("*.jsonl")
+    kept = load_answer_set(kept_file)
+    assert not kept.complete and 1 <= len(kept.answers) < 40, len(kept.answers)
+    assert len(cached_answers()) == len(kept.answers)  # nothing decoded after the stop
+
+    # Start again: the kept answers are not decoded again, the rest are.
+    with qtbot.waitSignal(compare.session_opened, timeout=ANSWER_MS):
+        click(start_button)
+    assert label(compare, "itemPosition") == "Item 1 of 40"
+    records = cached_answers()
+    assert len(records) == 40 and len({r["key"] for r in records}) == 40
+    done = {a.key: a.response for a in load_answer_set(kept_file).answers}
+    assert len(done) == 40 and all(done[a.key] == a.response for a in kept.answers)
+
+
+def _dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again: nothing listens there
+
+
+@pytest.fixture
+def published_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackRaw]:
+    """raw.githubusercontent.com played on 127.0.0.1, with this test's own cache."""
+    if not (ALPACA / "user_oriented_instructions.jsonl").is_file():
+        pytest.skip("the evaluation set ../shared/alpaca/ is not beside this checkout")
+    monkeypatch.setenv("HUACAYA_CACHE", str(tmp_path / "cache"))
+    files = {
+        f"{REPOSITORY}/{COMMIT}/{SELF_INSTRUCT.path}": ALPACA / "user_oriented_instructions.jsonl",
+        f"{REPOSITORY}/{COMMIT}/{TEXT_DAVINCI_003.path}": ALPACA
+        / "text-davinci-003_predictions.jsonl",
+    }
+    with LoopbackRaw(files) as server:
+        monkeypatch.setenv(BASE_URL_ENV, server.url)
+        yield server
+
+
+def test_an_endpoint_against_text_davinci_003_on_the_downloaded_set(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    published_server: LoopbackRaw,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(secrets, "_session", {})  # no keychain here: the key lives in memory
+    compare = open_compare(qtbot, window)
+    first = compare.findChild(SidePicker, "firstSide")
+    with LoopbackJudge() as server:
+        choose_in_combo(qtbot, first, ADD_ENDPOINT)
+        dialog = dialog_named(qtbot, "endpointDialog")
+        url = dialog.findChild(QLineEdit, "endpointUrl")
+        click(url)
+        qtbot.keyClicks(url, "localhost:8080")  # no scheme: refused, the dialog stays
+        click(dialog.findChild(QPushButton, "addEndpoint"))
+        assert "http://" in dialog.findChild(QLabel, "endpointMessage").text()
+        assert dialog.isVisible()
+        qtbot.keyClick(url, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(url, server.url)
+        for name, text in (("endpointModel", "big-model"), ("endpointKey", "sk-typed")):
+            box = dialog.findChild(QLineEdit, name)
+            click(box)
+            qtbot.keyClicks(box, text)
+        click(dialog.findChild(QPushButton, "addEndpoint"))
+        qtbot.waitUntil(lambda: first.currentText() == f"big-model at {server.url}", timeout=5_000)
+        choose_in_combo(
+            qtbot, compare.findChild(SidePicker, "secondSide"), PUBLISHED + "text-davinci-003"
+        )
+        assert compare.findChild(QComboBox, "instructionSet").currentText() == SELF_INSTRUCT_LABEL
+        type_number(qtbot, compare, "questionLimit", 3)
+        with qtbot.waitSignal(compare.session_opened, timeout=ANSWER_MS):
+            click(compare.findChild(QPushButton, "startComparison"))
+        assert label(compare, "itemPosition") == "Item 1 of 3"
+        assert len(server.requests) == 3 and set(server.keys) == {"Bearer sk-typed"}
+        assert {b["model"] for b in server.requests} == {"big-model"}
+    assert sorted(published_server.requests) == sorted(
+        f"{REPOSITORY}/{COMMIT}/{f.path}" for f in (SELF_INSTRUCT, TEXT_DAVINCI_003)
+    )
+    first_item = json.loads((ALPACA / "user_oriented_instructions.jsonl").open().readline())
+    assert text_of(compare, "instruction").startswith(first_item["instruction"].strip())
+    davinci = json.loads((ALPACA / "text-davinci-003_predictions.jsonl").open().readline())
+    shown = {text_of(compare, "answerA"), text_of(compare, "answerB")}
+    assert davinci["response"].strip() in shown
+    assert any(text.startswith("Echo: ") for text in shown)  # the endpoint's answer
+
+
+def test_offline_the_window_says_which_file_to_choose_instead(
+    qtbot,  # type: ignore[no-untyped-def]
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HUACAYA_CACHE", str(tmp_path / "cache"))
+    port = _dead_port()
+    monkeypatch.setenv(BASE_URL_ENV, f"http://127.0.0.1:{port}")
+    compare = open_compare(qtbot, window)
+    choose_in_combo(
+        qtbot, compare.findChild(SidePicker, "secondSide"), PUBLISHED + "text-davinci-003"
+    )
+    click(compare.findChild(QPushButton, "startComparison"))
+    said = compare.findChild(QLabel, "setupMessage")
+    qtbot.waitUntil(lambda: said.isVisible() and said.text() != "", timeout=60_000)
+    assert said.text() == (
+        f"Could not reach 127.0.0.1:{port}: choose a copy of user_oriented_instructions.jsonl "
+        "with “Instruction file…”."
+    )

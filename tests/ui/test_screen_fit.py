@@ -1,9 +1,9 @@
 """Every window fits a 1280×800 screen at font sizes 9 to 20, and shrinks back when the font
 does: Models (each tab, and the jobs list with a failed job's Retry and Remove), Settings (each
-tab), Collections, About, Keyboard shortcuts and Presets, each opened with its key or menu item.
-Nothing may lie off-screen or outside its window, and no button may be squeezed below the width
-its text needs. (The font is set through the settings store between rounds: choosing it in
-Settings is tested in test_settings_dialog.)"""
+tab), Collections, About, Keyboard shortcuts, Compare models and its endpoint dialog, Presets,
+each opened with its key or menu item. Nothing may lie off-screen or outside its window, and no
+button may be squeezed below the width its text needs. (The font is set through the settings
+store between rounds: choosing it in Settings is tested in test_settings_dialog.)"""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QAbstractButton, QDialog, QPushButton, QTabWidget
+from PySide6.QtWidgets import QAbstractButton, QComboBox, QDialog, QPushButton, QTabWidget
 
+from desktop.ui.compare.setup import ADD_ENDPOINT
 from desktop.ui.main_window import MainWindow
-from tests.ui.person import click, dialog_named, from_menu, type_into_dialog
+from tests.ui.person import choose_in_combo, click, dialog_named, from_menu, type_into_dialog
 
 FONT_SIZES = range(9, 21)
 
@@ -33,8 +34,17 @@ OPENERS: dict[str, Callable] = {  # type: ignore[type-arg]
     "documentsDialog": lambda qtbot, w: key(qtbot, w, "Ctrl+Shift+D"),
     "aboutDialog": lambda qtbot, w: from_menu(qtbot, w, "Help", "About Huacaya"),
     "shortcutsDialog": lambda qtbot, w: key(qtbot, w, "Ctrl+/"),
+    "compareWindow": lambda qtbot, w: from_menu(qtbot, w, "Models", "Compare models…"),
+    "endpointDialog": lambda qtbot, w: open_endpoint_dialog(qtbot, w),
     "presetsDialog": lambda qtbot, w: from_menu(qtbot, w, "Chat", "Presets…"),
 }
+
+
+def open_endpoint_dialog(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Compare models, then "OpenAI-compatible endpoint…" as the first side."""
+    from_menu(qtbot, window, "Models", "Compare models…")
+    compare = dialog_named(qtbot, "compareWindow")
+    choose_in_combo(qtbot, compare.findChild(QComboBox, "firstSide"), ADD_ENDPOINT)
 
 
 def set_font(qtbot, window: MainWindow, size: int) -> None:  # type: ignore[no-untyped-def]

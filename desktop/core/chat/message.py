@@ -31,6 +31,13 @@ class ChatMessage:
     model: str = ""  # who answered
     stats: dict[str, Any] = field(default_factory=dict)
     key: int = field(default_factory=lambda: next(_keys))
+    version: int = 1  # which version of its turn this is (Regenerate and Edit make more)…
+    versions: int = 1  # …of how many
+
+    @property
+    def version_label(self) -> str:
+        """``2/3`` for the second of three versions; "" for a turn with one."""
+        return f"{self.version}/{self.versions}" if self.versions > 1 else ""
 
     @property
     def dropped(self) -> int:

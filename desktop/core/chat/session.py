@@ -10,24 +10,31 @@ An answer is asked for with :meth:`ask`, :meth:`regenerate` or :meth:`edit`, whi
 :class:`AnswerRequest` carrying its own :class:`CancelToken`, its prompt format and where the
 conversation's window starts; the text comes back through :meth:`add_delta` and the answer ends
 with :meth:`finish` (given the engine's :class:`Response`) or :meth:`fail`. One function drives
-these steps for every front end: :func:`desktop.core.chat.answer.run_answer`. Regenerate and
-edit replace the old turns only when the new answer is there: a failed answer puts them back,
-and the history replaces them in one transaction; what an edit replaced can be put back with
-:meth:`undo_edit` until the conversation changes again. Messages are found by their ``key``, which
-never changes while the session lives (positions shift when a conversation has a system
-message, keys do not).
+these steps for every front end: :func:`desktop.core.chat.answer.run_answer`.
+
+Regenerate and edit keep what they replace as an earlier version of the turn (ChatGPT's
+branches): a regenerated answer is a new version of the answer, an edited question a new
+version of the question with its own answer, and each version keeps what followed it.
+:meth:`show_version` pages through a turn's versions; the version shown is what the model sees
+next, what is copied and exported, and what the history reopens (``history/versions.py``).
+The new version is stored only when its answer is there (one transaction): a failed answer
+changes nothing. What an edit replaced can be shown again with :meth:`undo_edit` (the new
+version goes) until the conversation changes again. A session without a history keeps no
+versions: regenerate and edit replace. Messages are found by their ``key``, which never changes
+while the session lives (positions shift when a conversation has a system message, keys do
+not).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conversion.errors import GenerationError, HistoryError
 from desktop.core.chat.context_meter import Draft
-from desktop.core.chat.edit_undo import EditUndo, adopt_ids, saved_turns
+from desktop.core.chat.edit_undo import EditUndo
 from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.presets import Preset
 from desktop.core.chat.prompts import FORMAT_CHOICES, Message
@@ -38,7 +45,7 @@ from desktop.core.documents.context import (
     not_found_reply,
     prompt_with_passages,
 )
-from desktop.core.history.store import Conversation, History, NewMessage
+from desktop.core.history.store import Conversation, History, NewMessage, StoredMessage
 from desktop.core.settings import GenerationSettings, generation_from
 
 
@@ -53,6 +60,19 @@ class _Pending:
     replaced: list[ChatMessage] = field(default_factory=list)  # edit/regenerate
     created_conversation: bool = False
     citations: list[Citation] = field(default_factory=list)  # passages given with the question
+
+
+def _from_row(row: StoredMessage, known: ChatMessage | None = None) -> ChatMessage:
+    """A stored message as the session holds it (``known``: the object it already was)."""
+    message = known or ChatMessage(
+        row.role,  # type: ignore[arg-type]  # the schema allows the three roles only
+        row.content,
+        row.id,
+        row.model,
+        row.stats,
+    )
+    message.version, message.versions = row.version, row.versions
+    return message
 
 
 def _valid_text(text: str) -> str:
@@ -147,10 +167,7 @@ class ChatSession:
         self.generation = generation_from(
             settings.get("generation"), self.defaults_for(conversation.model)
         )
-        self.messages = [
-            ChatMessage(m.role, m.content, m.id, m.model, m.stats)  # type: ignore[arg-type]
-            for m in conversation.messages
-        ]
+        self.messages = [_from_row(m) for m in conversation.messages]
         self.window_anchor = None
         return conversation
 
@@ -297,12 +314,29 @@ class ChatSession:
         if undo is None:
             raise ValueError("no edit to undo")
         start = self.messages.index(undo.new[0])
-        first_new = undo.new[0].id
-        if self.history is not None and self.conversation_id is not None and first_new:
-            stored = self.history.replace_from(self.conversation_id, first_new, undo.saved)
-            adopt_ids(undo.replaced, [row.id for row in stored])
-        self.messages[start:] = undo.replaced
+        first_new, first_old = undo.new[0].id, undo.replaced[0].id
         self.window_anchor = None
+        if self.history is not None and self.conversation_id is not None and first_new:
+            self.history.drop_version(self.conversation_id, first_new, then=first_old)
+            self._reload(also=undo.replaced)
+        else:
+            self.messages[start:] = undo.replaced
+
+    def show_version(self, key: int, step: int) -> bool:
+        """Show the version ``step`` away (-1: the one before, 1: the next) of message ``key``'s
+        turn, and what followed that version; False where there is none."""
+        self._refuse_while_answering()
+        message = self.find(key)
+        number = message.version + step
+        if not 1 <= number <= message.versions or message.id is None:
+            return False
+        if self.history is None or self.conversation_id is None:
+            return False
+        self.history.choose_version(self.conversation_id, message.id, number)
+        self._edit_undo = None  # the conversation changed
+        self.window_anchor = None
+        self._reload()
+        return True
 
     def _begin(self, **undo: Any) -> AnswerRequest:
         self._edit_undo = None  # the conversation changes: an earlier edit stays
@@ -366,15 +400,14 @@ class ChatSession:
             "assistant", pending.text.strip(), model=self.model_label, stats=record
         )
         new = [m for m in (pending.new_question, answer) if m is not None]
-        saved: list[NewMessage] = []
+        self.messages.append(answer)
         if self.history is not None and self.conversation_id is not None:
-            first_replaced = next((m.id for m in pending.replaced if m.id is not None), None)
-            if pending.new_question is not None and first_replaced is not None:
-                saved = saved_turns(self.history, self.conversation_id, first_replaced)
-            stored = self.history.replace_from(
-                self.conversation_id,
-                first_replaced,
-                [NewMessage(m.role, m.content, m.model, m.stats) for m in new],
+            rows = [NewMessage(m.role, m.content, m.model, m.stats) for m in new]
+            replaced = pending.replaced[0].id if pending.replaced else None
+            stored = (
+                self.history.add_version(self.conversation_id, replaced, rows)
+                if replaced is not None
+                else self.history.append(self.conversation_id, rows)
             )
             for message, row in zip(new, stored, strict=True):
                 message.id = row.id
@@ -382,9 +415,9 @@ class ChatSession:
                 # the chat goes on with the model that answered last (a restart reloads it)
                 self.history.update_settings(self.conversation_id, model=self.model_id)
                 self.conversation_model = self.model_id
-        self.messages.append(answer)
+            self._reload()  # the new version's number, and how many its turn has now
         if pending.new_question is not None:
-            self._edit_undo = EditUndo(pending.replaced, saved, new)
+            self._edit_undo = EditUndo(pending.replaced, new)
         return answer
 
     def fail(self) -> str | None:
@@ -412,6 +445,14 @@ class ChatSession:
         return question.content
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _reload(self, also: Sequence[ChatMessage] = ()) -> None:
+        """The shown messages again, as the history has them now (a version was made, shown or
+        dropped); a message still shown keeps its object and key (and ``also``'s, if shown)."""
+        assert self.history is not None and self.conversation_id is not None
+        known = {m.id: m for m in [*self.messages, *also] if m.id is not None}
+        rows = self.history.messages(self.conversation_id)
+        self.messages = [_from_row(row, known.get(row.id)) for row in rows]
 
     def _settings_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {

@@ -37,9 +37,6 @@ Method = Literal["hybrid", "fts", "vector"]
 RRF_K = 60
 CANDIDATES = 50  # from each list; also how many fused passages the reranker sees
 ANCHOR_LIMIT = 3
-FTS_WEIGHT = 1.0
-FTS_ADAPTIVE = True
-FTS_WEIGHT_FLOOR = 0.25  # a code or number in at most this many chunks points at them
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""What the user names as a side (or a judge): an answer file, an installed model (or a .gguf
-path), or an OpenAI-compatible endpoint (``openai:MODEL`` with a base URL, or the URL itself).
+"""What the user names as a side (or a judge): an answer file, a published answer file by its
+name (``text-davinci-003``: downloaded once, see ``published.py``), an installed model (or a
+.gguf path), or an OpenAI-compatible endpoint (``openai:MODEL`` with a base URL, or the URL).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from desktop.core.evaluation.answerers import (
 )
 from desktop.core.evaluation.answering import AnswerRun
 from desktop.core.evaluation.items import EvalItem
+from desktop.core.evaluation.published import fetch, published
 from desktop.core.models.library import library_for, resolve_model
 
 ANSWER_SUFFIXES = (".jsonl", ".json")
@@ -113,7 +115,11 @@ def check_sides(specs: list[str], have_items: bool, base_url: str = "") -> None:
         )
     for spec in specs:
         path = Path(spec).expanduser()
-        if is_answer_file(spec) or endpoint_of(spec, base_url) is not None:
+        if (
+            is_answer_file(spec)
+            or published(spec, "answers") is not None
+            or endpoint_of(spec, base_url) is not None
+        ):
             continue
         if path.suffix.lower() in ANSWER_SUFFIXES:
             where = "is a folder, not an answer file" if path.is_dir() else "does not exist"
@@ -165,10 +171,14 @@ def answer_set_for(
     cancel: CancelToken = NEVER_CANCELLED,
     **answerer_options: Any,
 ) -> AnswerSet:
-    """The answers of a side: read from an answer file, or made by a model (or endpoint) over
-    ``items`` — cached, so a side answered before comes back at once."""
+    """The answers of a side: read from an answer file (a published one downloaded first, once),
+    or made by a model (or endpoint) over ``items`` — cached, so a side answered before comes
+    back at once."""
     if is_answer_file(spec):
         return load_answer_set(Path(spec).expanduser())
+    reference = published(spec, "answers")
+    if reference is not None:
+        return load_answer_set(fetch(reference, progress, cancel), name=reference.name)
     if items is None:
         raise EvaluationError(
             f"“{spec}” is a model, not an answer file: it needs an instruction set to answer.",

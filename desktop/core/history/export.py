@@ -1,4 +1,11 @@
-"""Conversations to and from files: Markdown to read, JSON to import again."""
+"""Conversations to and from files: Markdown to read, JSON to import again.
+
+A chat's JSON lists the messages it shows (``messages``), so a reader that knows nothing of
+versions reads the chat as it was shown. A turn with several versions (Regenerate, Edit) says
+which one is shown (``version``, from 1) and carries the others in ``other_versions``, in their
+order: each a list of messages, that version first, then what followed it (whose turns may
+have versions of their own). Markdown shows the chosen versions, each marked "version 2 of 3".
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,55 @@ from typing import Any
 
 from conversion.errors import HistoryError, NotARegularFileError
 from conversion.input_files import read_text
-from desktop.core.history.export_schema import validated_export
-from desktop.core.history.store import Conversation, History, NewMessage
+from desktop.core.history.export_schema import CheckedMessage, validated_export
+from desktop.core.history.store import Conversation, History, NewMessage, StoredMessage
 
 EXPORT_FORMAT = "huacaya-conversation"
 EXPORT_VERSION = 1
 MAX_EXPORT_BYTES = 512 << 20
 
 
+def _message_record(message: StoredMessage) -> dict[str, Any]:
+    return {
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at,
+        "model": message.model,
+        "stats": message.stats,
+    }
+
+
+def _turns(
+    children: dict[int | None, list[StoredMessage]], versions: list[StoredMessage]
+) -> list[dict[str, Any]]:
+    """The chosen version of each turn from ``versions`` (a turn's versions) on, each with its
+    turn's other versions and what followed them."""
+    records = []
+    while versions:
+        chosen = next((m for m in versions if m.chosen), versions[-1])
+        record = _message_record(chosen)
+        if len(versions) > 1:
+            record["version"] = versions.index(chosen) + 1
+            record["other_versions"] = [
+                [_message_record(m), *_turns(children, children.get(m.id, []))]
+                for m in versions
+                if m is not chosen
+            ]
+        records.append(record)
+        versions = children.get(chosen.id, [])
+    return records
+
+
+def conversation_messages(history: History, conversation_id: int) -> list[dict[str, Any]]:
+    """A chat's messages as its JSON export lists them: shown, with every other version."""
+    children: dict[int | None, list[StoredMessage]] = {}
+    for message in history.all_messages(conversation_id):  # in the order made
+        children.setdefault(message.parent_id, []).append(message)
+    return _turns(children, children.get(None, []))
+
+
 def export_json(history: History, conversation_id: int) -> dict[str, Any]:
-    conversation = history.get(conversation_id, with_messages=True)
+    conversation = history.get(conversation_id)
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -28,16 +74,7 @@ def export_json(history: History, conversation_id: int) -> dict[str, Any]:
         "system_prompt": conversation.system_prompt,
         "settings": conversation.settings,
         "created_at": conversation.created_at,
-        "messages": [
-            {
-                "role": m.role,
-                "content": m.content,
-                "created_at": m.created_at,
-                "model": m.model,
-                "stats": m.stats,
-            }
-            for m in conversation.messages
-        ],
+        "messages": conversation_messages(history, conversation_id),
     }
 
 
@@ -50,6 +87,8 @@ def export_markdown(history: History, conversation_id: int) -> str:
         parts.append(f"> **System:** {conversation.system_prompt}\n")
     for message in conversation.messages:
         who = "You" if message.role == "user" else message.model or "Assistant"
+        if message.versions > 1:
+            who += f" (version {message.version} of {message.versions})"
         parts.append(f"## {who}\n\n{message.content}\n")
     return "\n".join(parts)
 
@@ -95,10 +134,19 @@ def import_json(history: History, data: Any) -> Conversation:
             system_prompt=export.system_prompt,
             settings=export.settings,
             created_at=export.created_at if export.created_at is not None else now,
-            messages=[
-                NewMessage(m.role, m.content, m.model, m.stats, m.created_at)
-                for m in export.messages
-            ],
+            messages=[_new_message(m) for m in export.messages],
         )
     except sqlite3.Error as exc:
         raise HistoryError(f"The conversation could not be saved: {exc}.") from exc
+
+
+def _new_message(message: CheckedMessage) -> NewMessage:
+    return NewMessage(
+        message.role,
+        message.content,
+        message.model,
+        message.stats,
+        message.created_at,
+        message.version,
+        tuple(tuple(_new_message(m) for m in other) for other in message.other_versions),
+    )

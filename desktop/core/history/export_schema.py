@@ -2,6 +2,10 @@
 anything: every field's type and range, so that nothing the window reads later (a chat's
 settings, its messages' times and stats) can be of a shape it does not expect.
 
+A message may carry its turn's other versions (``other_versions``: lists of messages, each that
+version and what followed it, as ``export.py`` writes them) and its own number among them
+(``version``); older exports have neither, and older Huacayas read the shown messages only.
+
 Written out here rather than with a validation library: the app bundle deliberately leaves
 pydantic out, and a dozen fields need no more than these few checks. The first bad field is
 named in one line, e.g. ``messages[2].created_at``.
@@ -26,6 +30,8 @@ LONGEST_SYSTEM_PROMPT = LONGEST_QUESTION  # what Settings edits, and is sent wit
 LONGEST_NAME = 1024  # characters of a model name
 MAX_STATS = 64
 ROLES = ("system", "user", "assistant")
+MAX_VERSIONS = 1_000  # versions of one turn
+MAX_VERSION_DEPTH = 100  # versions within a version within a version…
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HINT = "Nothing was imported. Export the chat again from Huacaya, or fix that field."
 
@@ -37,6 +43,8 @@ class CheckedMessage:
     created_at: float | None
     model: str
     stats: dict[str, Any]
+    version: int = 1  # its number among its turn's versions
+    other_versions: tuple[tuple[CheckedMessage, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,45 @@ def _settings(value: Any) -> dict[str, Any]:
     return settings
 
 
-def _message(value: Any, where: str) -> CheckedMessage:
+def _versions(value: dict[str, Any], where: str, depth: int) -> tuple[int, tuple[Any, ...]]:
+    """A message's number among its turn's versions, and the other versions checked."""
+    others = value.get("other_versions")
+    if others is None or others == []:
+        if value.get("version") not in (None, 1):
+            raise _refuse(
+                f"{where}.version", "1 (the turn has no other versions)", value["version"]
+            )
+        return 1, ()
+    if not isinstance(others, list) or len(others) > MAX_VERSIONS:
+        raise _refuse(f"{where}.other_versions", f"a list of at most {MAX_VERSIONS:,}", others)
+    if depth >= MAX_VERSION_DEPTH:
+        raise _refuse(
+            f"{where}.other_versions",
+            f"at most {MAX_VERSION_DEPTH} versions deep",
+            _Found("deeper"),
+        )
+    checked = []
+    for number, other in enumerate(others):
+        at = f"{where}.other_versions[{number}]"
+        if not isinstance(other, list) or not other:
+            raise _refuse(at, "a list of messages (that version, then what followed)", other)
+        first = other[0]
+        if isinstance(first, dict) and first.get("other_versions"):
+            raise _refuse(
+                f"{at}[0].other_versions", "absent (they are this list's)", _Found("a list")
+            )
+        messages = tuple(_message(m, f"{at}[{i}]", depth + 1) for i, m in enumerate(other))
+        if messages[0].role != value.get("role"):
+            raise _refuse(
+                f"{at}[0].role", f"{value.get('role')}, as the version shown", first["role"]
+            )
+        checked.append(messages)
+    total = len(checked) + 1
+    version = value.get("version", total)
+    return int(_number(version, f"{where}.version", 1, total, whole=True)), tuple(checked)
+
+
+def _message(value: Any, where: str, depth: int = 0) -> CheckedMessage:
     if not isinstance(value, dict):
         raise _refuse(where, "an object", value)
     if value.get("role") not in ROLES:
@@ -153,7 +199,10 @@ def _message(value: Any, where: str) -> CheckedMessage:
     stats = value.get("stats") or {}
     if not isinstance(stats, dict) or len(stats) > MAX_STATS:
         raise _refuse(f"{where}.stats", f"an object of at most {MAX_STATS} values", stats)
+    version, other_versions = _versions(value, where, depth)
     return CheckedMessage(
+        version=version,
+        other_versions=other_versions,
         role=value["role"],
         content=_text(value, "content", f"{where}.content"),
         created_at=_time(value, "created_at", f"{where}.created_at"),

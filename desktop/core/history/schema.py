@@ -84,6 +84,59 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         WHERE title LIKE '%…' AND title = legacy_title({_FIRST_QUESTION});
     """,
     ),
+    (
+        5,
+        "versions of a turn",
+        # Regenerate and Edit keep the earlier answers (and questions) as versions: messages
+        # form a tree. ``parent_id`` is the message a message follows (NULL: the first); the
+        # versions of a turn share it and their position, in the order they were made (id).
+        # ``chosen`` marks the version shown among them (remembered in hidden branches too),
+        # ``shown`` the conversation's shown path (chosen all the way from the first message),
+        # kept in step by the store. The table is made anew (SQLite cannot drop the old
+        # UNIQUE (conversation_id, position)); ids, and so the full-text index, stay.
+        """
+        DROP TRIGGER messages_ai;
+        DROP TRIGGER messages_ad;
+        DROP TRIGGER messages_au;
+        CREATE TABLE messages_v5 (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            parent_id INTEGER,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            stats TEXT NOT NULL DEFAULT '{}',
+            chosen INTEGER NOT NULL DEFAULT 1,
+            shown INTEGER NOT NULL DEFAULT 1
+        );
+        INSERT INTO messages_v5 (id, conversation_id, parent_id, position, role, content,
+            created_at, model, stats, chosen, shown)
+        SELECT id, conversation_id,
+            (SELECT p.id FROM messages p WHERE p.conversation_id = m.conversation_id
+                AND p.position < m.position ORDER BY p.position DESC LIMIT 1),
+            position, role, content, created_at, model, stats, 1, 1
+        FROM messages m;
+        DROP TABLE messages;
+        ALTER TABLE messages_v5 RENAME TO messages;
+        CREATE UNIQUE INDEX messages_shown_path ON messages(conversation_id, position)
+            WHERE shown = 1;
+        CREATE INDEX messages_versions ON messages(conversation_id, parent_id, position);
+        CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+        CREATE TRIGGER messages_ad AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+        END;
+        CREATE TRIGGER messages_au AFTER UPDATE OF content ON messages BEGIN
+            INSERT INTO messages_fts(messages_fts, rowid, content)
+                VALUES ('delete', old.id, old.content);
+            INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+        END;
+    """,
+    ),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -33,15 +33,16 @@ class SearchHit:
 
 
 def newest_matches(db: sqlite3.Connection, query: str, text: str, limit: int) -> list[SearchHit]:
-    """One hit per chat (not deleted) with a message matching the FTS5 ``query``: its newest
-    matching message, newest chats first; ``text`` is what the user typed (for the snippet)."""
+    """One hit per chat (not deleted) with a shown message (the version of each turn the chat
+    shows) matching the FTS5 ``query``: its newest matching message, newest chats first;
+    ``text`` is what the user typed (for the snippet)."""
     # Newest matches first: FTS5 walks its index in rowid order, so a common word costs
     # no more than a rare one (ranking would score every match).
     newest = db.execute(
         "SELECT m.conversation_id, MAX(m.id) AS message_id FROM messages_fts "
         "JOIN messages m ON m.id = messages_fts.rowid "
         "JOIN conversations c ON c.id = m.conversation_id "
-        "WHERE messages_fts MATCH ? AND c.deleted_at IS NULL "
+        "WHERE messages_fts MATCH ? AND m.shown = 1 AND c.deleted_at IS NULL "
         "GROUP BY m.conversation_id ORDER BY message_id DESC LIMIT ?",
         (query, limit),
     ).fetchall()

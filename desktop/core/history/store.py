@@ -20,9 +20,10 @@ from typing import Any
 
 from conversion.errors import HistoryError
 from desktop.core import paths
+from desktop.core.history import versions
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
-from desktop.core.history.titles import automatic_title, is_automatic
+from desktop.core.history.titles import first_question, retitle, title_untitled
 from desktop.core.sqlite_store import write_transaction
 
 __all__ = [
@@ -53,17 +54,25 @@ class StoredMessage:
     created_at: float
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    parent_id: int | None = None  # the message it follows (None: the first)
+    chosen: bool = True  # the version shown of its turn
+    version: int = 1  # its number among its turn's versions (versions.py), from 1
+    versions: int = 1  # how many versions its turn has
 
 
 @dataclass(frozen=True)
 class NewMessage:
-    """A message to store: the history gives it its id, position and time."""
+    """A message to store: the history gives it its id, position and time. An import's may
+    carry its turn's other versions, each a list of messages (that version, then what
+    followed it), and its own number among them (``version``)."""
 
     role: str
     content: str
     model: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
     created_at: float | None = None  # now, unless it is older (an import)
+    version: int = 1
+    other_versions: tuple[tuple[NewMessage, ...], ...] = ()
 
 
 @dataclass
@@ -157,8 +166,8 @@ class History:
                 ),
             )
             conversation_id = int(cursor.lastrowid or 0)
-            for message in messages:
-                self._insert(db, conversation_id, message, now)
+            versions.insert_turns(db, conversation_id, (None, 0), messages, now, shown=True)
+            title_untitled(db, conversation_id)
         return self.get(conversation_id, with_messages=True)
 
     def list(self, limit: int = 500, offset: int = 0) -> list[Conversation]:
@@ -253,11 +262,32 @@ class History:
     # -- messages --------------------------------------------------------------------------
 
     def messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
+        """The shown messages: the chosen version of each turn, in order."""
         rows = self.db.execute(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY position",
+            "SELECT * FROM messages WHERE conversation_id = ? AND shown = 1 ORDER BY position",
             (conversation_id,),
         ).fetchall()
-        return [self._message(row) for row in rows]
+        return self._numbered(conversation_id, rows)
+
+    def all_messages(self, conversation_id: int) -> builtins.list[StoredMessage]:
+        """Every message, shown or not (every version), in the order they were made."""
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,)
+        ).fetchall()
+        return self._numbered(conversation_id, rows)
+
+    def _numbered(
+        self, conversation_id: int, rows: builtins.list[sqlite3.Row]
+    ) -> builtins.list[StoredMessage]:
+        """``rows`` as messages, with their numbers among their turns' versions (the turns
+        with versions are found in one pass over an index: a long chat costs no more)."""
+        turns = versions.turns_with_versions(self.db, conversation_id)
+        messages = [self._message(row) for row in rows]
+        for message in messages:
+            ids = turns.get((message.parent_id, message.position))
+            if ids is not None and message.id in ids:
+                message.version, message.versions = ids.index(message.id) + 1, len(ids)
+        return messages
 
     def _message(self, row: sqlite3.Row) -> StoredMessage:
         return StoredMessage(
@@ -269,6 +299,8 @@ class History:
             created_at=row["created_at"],
             model=row["model"],
             stats=_json_object(row["stats"], "stats", row["id"]),
+            parent_id=row["parent_id"],
+            chosen=bool(row["chosen"]),
         )
 
     def add_message(
@@ -279,79 +311,82 @@ class History:
         model: str = "",
         stats: dict[str, Any] | None = None,
     ) -> StoredMessage:
-        (stored,) = self.replace_from(
-            conversation_id, None, [NewMessage(role, content, model, stats or {})]
-        )
+        (stored,) = self.append(conversation_id, [NewMessage(role, content, model, stats or {})])
         return stored
-
-    def _insert(
-        self, db: sqlite3.Connection, conversation_id: int, message: NewMessage, now: float
-    ) -> int:
-        (position,) = db.execute(
-            "SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?",
-            (conversation_id,),
-        ).fetchone()
-        cursor = db.execute(
-            "INSERT INTO messages (conversation_id, position, role, content, created_at, "
-            "model, stats) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                conversation_id,
-                position,
-                message.role,
-                storable(message.content),
-                message.created_at if message.created_at is not None else now,
-                storable(message.model),
-                json.dumps(message.stats),
-            ),
-        )
-        db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
-        if message.role == "user":
-            db.execute(
-                "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
-                (storable(automatic_title(message.content)), conversation_id),
-            )
-        return int(cursor.lastrowid or 0)
 
     def _message_by_id(self, message_id: int) -> StoredMessage:
         row = self.db.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-        return self._message(row)
+        if row is None:
+            raise HistoryError(f"Message {message_id} does not exist.")
+        message = self._message(row)
+        ids = versions.siblings(self.db, message.conversation_id, message_id)
+        message.version, message.versions = ids.index(message_id) + 1, len(ids)
+        return message
 
-    def replace_from(
-        self,
-        conversation_id: int,
-        first_id: int | None,
-        new: builtins.list[NewMessage],
+    def append(
+        self, conversation_id: int, new: builtins.list[NewMessage]
     ) -> builtins.list[StoredMessage]:
-        """In one transaction: delete message ``first_id`` and every later one (none when it is
-        None), then append ``new``. Edit-and-resend and regenerate replace the old turns only
-        once the new answer is there, so a failure or a crash never loses them."""
+        """``new`` after the last shown message, in one transaction."""
         now = time.time()
-        ids = []
         with self._tx() as db:
-            first_question = _first_question(db, conversation_id)
-            if first_id is not None:
-                row = db.execute(
-                    "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
-                    (first_id, conversation_id),
-                ).fetchone()
-                if row is None:
-                    raise HistoryError(
-                        f"Message {first_id} is not in conversation {conversation_id}."
-                    )
-                db.execute(
-                    "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-                    (conversation_id, row[0]),
-                )
+            place = versions.shown_end(db, conversation_id)
+            ids = []
             for message in new:
-                ids.append(self._insert(db, conversation_id, message, now))
-            if first_id is not None and first_question is not None:
-                _retitle(db, conversation_id, first_question)
+                ids.append(versions.insert(db, conversation_id, message, now, place, shown=True))
+                place = (ids[-1], place[1] + 1)
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            title_untitled(db, conversation_id)
         return [self._message_by_id(i) for i in ids]
 
-    def delete_message(self, message_id: int) -> None:
-        """Remove one message (a question whose answer failed)."""
+    def add_version(
+        self, conversation_id: int, of_id: int, new: builtins.list[NewMessage]
+    ) -> builtins.list[StoredMessage]:
+        """A new version of message ``of_id``'s turn (a regenerated answer; an edited question
+        and its answer), shown from now on; the earlier versions stay, with what followed
+        them. One transaction, once the new answer is there: a failure loses nothing."""
+        now = time.time()
         with self._tx() as db:
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            old_question = first_question(db, conversation_id)
+            place = versions.version_place(db, conversation_id, of_id)
+            db.execute(
+                "UPDATE messages SET chosen = 0 WHERE conversation_id = ? AND position = ? "
+                "AND parent_id IS ?",
+                (conversation_id, place[1], place[0]),
+            )
+            ids = versions.insert_turns(db, conversation_id, place, new, now)
+            versions.refresh_shown(db, conversation_id)
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id)
+            )
+            retitle(db, conversation_id, old_question)
+            title_untitled(db, conversation_id)
+        return [self._message_by_id(i) for i in ids]
+
+    def choose_version(self, conversation_id: int, message_id: int, number: int) -> None:
+        """Show version ``number`` (from 1) of message ``message_id``'s turn, and what followed
+        that version; the automatic title follows the first question shown."""
+        with self._tx() as db:
+            old_question = first_question(db, conversation_id)
+            versions.choose_number(db, conversation_id, message_id, number)
+            retitle(db, conversation_id, old_question)
+
+    def drop_version(self, conversation_id: int, message_id: int, then: int | None = None) -> None:
+        """Delete version ``message_id`` of its turn and what followed it; version ``then``
+        (by default the one before) is shown instead."""
+        with self._tx() as db:
+            old_question = first_question(db, conversation_id)
+            versions.drop(db, conversation_id, message_id, then)
+            retitle(db, conversation_id, old_question)
+
+    def delete_message(self, message_id: int) -> None:
+        """Remove one message (a question whose answer failed) and anything after it."""
+        row = self.db.execute(
+            "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+        if row is not None:
+            self.drop_version(int(row[0]), message_id)
 
     # -- search ----------------------------------------------------------------------------
 
@@ -366,31 +401,6 @@ class History:
             if self._search_db is None:
                 self._search_db = connect(self.path, check_same_thread=False)
             return newest_matches(self._search_db, query, text, limit)
-
-
-def _first_question(db: sqlite3.Connection, conversation_id: int) -> str | None:
-    row = db.execute(
-        "SELECT content FROM messages WHERE conversation_id = ? AND role = 'user' "
-        "ORDER BY position LIMIT 1",
-        (conversation_id,),
-    ).fetchone()
-    return row[0] if row is not None else None
-
-
-def _retitle(db: sqlite3.Connection, conversation_id: int, old_question: str) -> None:
-    """The first question was replaced (an edit, or undoing one): an automatic title follows
-    it; a title the person gave stays."""
-    question = _first_question(db, conversation_id)
-    if question is None or question == old_question:
-        return
-    (title,) = db.execute(
-        "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
-    ).fetchone()
-    if is_automatic(title, old_question):
-        db.execute(
-            "UPDATE conversations SET title = ? WHERE id = ?",
-            (storable(automatic_title(question)), conversation_id),
-        )
 
 
 def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:

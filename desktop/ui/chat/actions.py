@@ -1,5 +1,6 @@
 """What a person does to the open conversation from the window: ask (Enter or Send), stop the
-answer (Stop or Esc), regenerate it, edit a question and resend it, copy the last answer; and
+answer (Stop or Esc), regenerate it, edit a question and resend it, page through a turn's
+versions (‹ ›), copy the last answer; and
 what the status bar says about the answer on its way (Thinking…, Answering…, then its speed).
 
 It is given the conversation, the engine thread (is it busy?), the chat panel it listens to and
@@ -21,10 +22,13 @@ from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.response import GenerationStats
 from desktop.ui.background.engine_thread import EngineController
 from desktop.ui.chat.conversation import ConversationController
+from desktop.ui.chat.entry import NEWER, OLDER
 from desktop.ui.chat.panel import ChatPanel
 
 THINKING, ANSWERING = "Thinking…", "Answering…"
-EDITING = "Editing a question: Enter resends it (later turns are replaced, with Undo), Esc cancels."
+EDITING = (
+    "Editing a question: Enter sends it as a new version (the earlier one stays, ‹ ›), Esc cancels."
+)
 
 
 class ChatActions(QObject):
@@ -145,6 +149,10 @@ class ChatActions(QObject):
             self._start_edit(key)
         elif action == "regenerate":
             self.regenerate()
+        elif action in (OLDER, NEWER) and not self.engine.busy:
+            self.cancel_edit()  # the question being edited may be another version's
+            self.conversation.show_version(key, -1 if action == OLDER else 1)
+            self.changed.emit()
 
     # -- the answer on its way -------------------------------------------------------------
 

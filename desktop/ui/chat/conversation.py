@@ -89,8 +89,8 @@ class ConversationController(QObject):
         self.chat_changed.emit()
         return conversation
 
-    def refresh_view(self) -> None:
-        self.view.show_messages(self.session.messages, self.label_for)
+    def refresh_view(self, around: int | None = None) -> None:
+        self.view.show_messages(self.session.messages, self.label_for, around)
 
     def set_model(self, model_id: str, label: str) -> None:
         self.session.set_model(model_id, label)
@@ -122,6 +122,15 @@ class ConversationController(QObject):
         self.refresh_view()
         self.edit_undo_offered.emit(0)
         self.conversations_changed.emit()  # the title may have followed the first question back
+
+    def show_version(self, key: int, step: int) -> None:
+        """Show another version of message ``key``'s turn (the session decides which, and
+        keeps the choice); the transcript shows that version and what followed it."""
+        if self.engine.busy or not self.session.show_version(key, step):
+            return
+        self.refresh_view(around=key)
+        self.edit_undo_offered.emit(0)
+        self.conversations_changed.emit()  # the title follows the first question shown
 
     def stop(self) -> None:
         self.engine.stop()
@@ -156,6 +165,7 @@ class ConversationController(QObject):
     def _on_finished(self, response: Response) -> None:
         answer = self.session.finish(response)
         self.view.end_answer(answer)
+        self.view.update_versions(self.session.messages)  # an edited question: ‹ 2/2 ›
         self.conversations_changed.emit()
         self.edit_undo_offered.emit(self.session.edit_to_undo)
         self.answer_finished.emit(answer, response.stats)

@@ -1,7 +1,8 @@
 """The offer to undo an edit, between the transcript and the box where questions are typed.
 
-After an edited question is answered, the bar says how many messages the edit replaced, with
-Undo (they come back, as they were) and Keep (the offer goes). It goes by itself when the chat
+After an edited question is answered, the bar says how many messages the edit replaced (they
+stay as the question's earlier version), with Undo (the new version goes, and they are shown
+again, as they were) and Keep (the offer goes). It goes by itself when the chat
 changes again: the core (``ChatSession.edit_to_undo``) decides how long an edit can be undone,
 the bar only shows it.
 """
@@ -44,8 +45,8 @@ class EditUndoBar(QFrame):
             self.hide()
             return
         self.label.setText(
-            f"The edit replaced {plural(count, 'message')} (the question and what followed). "
-            "Undo puts them back."
+            f"The edit replaced {plural(count, 'message')} (the question and what followed); "
+            "they stay as the question's earlier version (‹ ›). Undo edit removes the new one."
         )
         self.show()
 

@@ -34,6 +34,8 @@ class Entry:
     expanding: bool = False  # …is being rendered, off the GUI thread
     rendered: Rendered | None = None  # the Markdown of what was last shown, kept for re-renders
     rendered_as: tuple[Palette, bool] | None = None  # (palette, whole) it was rendered for
+    version: int = 1  # which version of its turn is shown…
+    versions: int = 1  # …of how many (‹ 2/3 › pages through them)
 
     @property
     def link_prefix(self) -> str:
@@ -88,7 +90,8 @@ class Entry:
                 links.append(("edit", "Edit"))
             elif regenerable:
                 links.append(("regenerate", "Regenerate"))
-            parts.append(actions_html(self.key, links, palette))
+            switcher = versions_html(self.key, self.version, self.versions, palette)
+            parts.append(actions_html(self.key, links, palette, switcher))
         return "".join(parts)
 
 
@@ -138,8 +141,37 @@ def sources_html(key: int, citations: Sequence[Citation], palette: Palette) -> s
     )
 
 
-def actions_html(key: int, actions: Sequence[tuple[str, str]], palette: Palette) -> str:
+OLDER, NEWER = "older-version", "newer-version"  # the links of ‹ and ›
+
+
+def versions_html(key: int, version: int, versions: int, palette: Palette) -> str:
+    """``‹ 2/3 ›`` for a turn with versions ("" for one without): ‹ shows the version before,
+    › the next; at either end the arrow is drawn muted, without a link."""
+    if versions <= 1:
+        return ""
+
+    def arrow(name: str, glyph: str, title: str, enabled: bool) -> str:
+        # larger than the small line around it: a target a person can hit
+        shown = f'<span style="font-size:x-large;"><b>&nbsp;{glyph}&nbsp;</b></span>'
+        if not enabled:
+            return f'<span style="color:{palette.muted};">{shown}</span>'
+        return (
+            f'<a href="action:{name}:{key}" title="{title}" '
+            f'style="color:{palette.link}; text-decoration:none;">{shown}</a>'
+        )
+
+    return (
+        arrow(OLDER, "‹", "Show the earlier version", version > 1)
+        + f'<span style="color:{palette.muted};">{version}/{versions}</span>'
+        + arrow(NEWER, "›", "Show the next version", version < versions)
+    )
+
+
+def actions_html(
+    key: int, actions: Sequence[tuple[str, str]], palette: Palette, versions: str = ""
+) -> str:
     """``actions``: (name, label) pairs, e.g. ("copy", "Copy"); each link is
-    ``action:{name}:{key}``."""
+    ``action:{name}:{key}``; ``versions``: the ‹ 2/3 › switcher, first on the line."""
     anchors = " · ".join(_link(f"action:{name}:{key}", label, palette) for name, label in actions)
-    return f'<p style="font-size:small; margin-top:2px;">{anchors}</p>'
+    separator = " · " if versions else ""
+    return f'<p style="font-size:small; margin-top:2px;">{versions}{separator}{anchors}</p>'

@@ -8,10 +8,9 @@ so nothing above it moves; the view follows the answer while the reader is at th
 conversation opens at its latest message. A change of theme or font size re-renders what is
 shown at once (the colours of code and links come from the palette).
 
-What it costs is bounded by what is shown, never by the conversation (``core/chat/folding.py``
-has the figures): a conversation opens with its latest page of messages rendered; "Show earlier
-messages" at the top (or scrolling up to it) adds the page before, and a jump to an older message
-(a search hit) shows the page around it, with "Show later messages" below. A long message shows
+What it costs is bounded by what is shown, never by the conversation: a conversation opens with
+its latest page of messages rendered, and pages come in as the reader scrolls (``paging.py``,
+which also follows the end of the transcript). A long message shows
 its beginning; "Show all" renders the rest in place, its Markdown rendered off the GUI thread,
 and a message too long even for that opens in the message viewer, which loads it piece by piece.
 """
@@ -22,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QEvent, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, Qt, QUrl, Signal
 from PySide6.QtGui import (
     QGuiApplication,
     QKeyEvent,
@@ -38,15 +37,16 @@ from desktop.ui.background.tasks import run_in_background
 from desktop.ui.chat import frames
 from desktop.ui.chat.entry import STREAMING_KEY, Entry
 from desktop.ui.chat.message_viewer import MessageViewer
+from desktop.ui.chat.paging import CONTEXT_BEFORE_HIT, PagedTranscript
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_MS = 30
-CONTEXT_BEFORE_HIT = 2  # messages shown above a message jumped to
 
 
-class ChatView(QTextBrowser):
-    action_requested = Signal(str, int)  # ("edit" | "regenerate", message key)
+class ChatView(PagedTranscript):
+    # ("edit" | "regenerate" | "older-version" | "newer-version", message key)
+    action_requested = Signal(str, int)
     copied = Signal(str)  # what went to the clipboard: "message" or "code"
     source_requested = Signal(int, int)  # message key, citation number (0: all that was given)
 
@@ -60,24 +60,10 @@ class ChatView(QTextBrowser):
         )
         self.document().setDocumentMargin(16)
         self.anchorClicked.connect(self._on_link)
-        self.entries: list[Entry] = []
-        self._start = self._end = 0  # entries[_start:_end] are in the document
         self._last_answer = -1  # index of the last answer (the one Regenerate replaces)
-        self._pending = False
-        self._stick_to_bottom = True
-        self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self.flush)
-        bar = self.verticalScrollBar()
-        bar.rangeChanged.connect(self._on_range_changed)
-        bar.valueChanged.connect(self._keep_following)
-        bar.actionTriggered.connect(self._on_reader_scrolled)
-
-    @property
-    def shown(self) -> range:
-        """The indexes of the entries in the document now."""
-        return range(self._start, self._end)
 
     # -- look ------------------------------------------------------------------------------
 
@@ -119,162 +105,16 @@ class ChatView(QTextBrowser):
             self._expand(entry)  # rendered whole for another palette: again, off the GUI thread
         frames.fill(entry.frame, entry.html(palette, index == self._last_answer))
 
-    def _show_range(self, start: int, end: int) -> None:
-        """Replace the document by entries[start:end]."""
-        for entry in self.entries[self._start : self._end]:
-            entry.frame = None  # (after a new conversation came in, these may be others)
-        self._flush_timer.stop()
-        self._pending = False
-        entries = self.entries
-        self.clear()
-        self.entries = entries
-        self._start, self._end = start, end
-        for index in self.shown:
-            self._add_frame(index, frames.at_end(self.document()))
-        self._update_edges()
-
-    def _sizes(self) -> list[int]:
-        return [len(entry.content) for entry in self.entries]
-
-    def _update_edges(self) -> None:
-        """ "Show earlier messages" in the document's first block, "Show later messages" in its
-        last, when there are any."""
-        document, colour = self.document(), self.palette_for_markdown().link
-        earlier, later = self._start, len(self.entries) - self._end
-        frames.set_links(
-            document.firstBlock(),
-            [("more:earlier", f"Show earlier messages ({earlier:,} more)")] if earlier else [],
-            colour,
-        )
-        if document.blockCount() > 1:  # with no message shown there is one block, and no edge
-            frames.set_links(
-                document.lastBlock(),
-                [
-                    ("more:later", f"Show later messages ({later:,} more)"),
-                    ("more:latest", "Go to the latest"),
-                ]
-                if later
-                else [],
-                colour,
-            )
-
-    # -- pages -----------------------------------------------------------------------------
-
-    def show_earlier(self) -> None:
-        """Add the page of messages before the first one shown, keeping the reader's place."""
-        if self._start == 0:
-            return
-        start = folding.page_before(self._sizes(), self._start)
-        bar, document = self.verticalScrollBar(), self.document()
-        first = self.entries[self._start].frame
-        offset = frames.top_of(document, first) - bar.value() if first else 0.0
-        frames.set_links(document.firstBlock(), [], "")
-        for index in range(self._start - 1, start - 1, -1):  # each goes above the others
-            self._add_frame(index, frames.at_top(document))
-        self._start = start
-        self._update_edges()
-        if first is not None:
-            bar.setValue(int(frames.top_of(document, first) - offset))
-
-    def show_later(self) -> None:
-        """Add the page of messages after the last one shown."""
-        if self._end >= len(self.entries):
-            return
-        end = folding.page_after(self._sizes(), self._end)
-        frames.set_links(self.document().lastBlock(), [], "")
-        for index in range(self._end, end):
-            self._add_frame(index, frames.at_end(self.document()))
-        self._end = end
-        self._update_edges()
-
-    def show_latest(self) -> None:
-        """Show the latest page, opened at the end (where new messages go)."""
-        end = len(self.entries)
-        if self._end != end:
-            self._show_range(folding.page_before(self._sizes(), end), end)
-        self.scroll_to_bottom()
-
-    def show_match(self, text: str, message_id: int | None = None) -> bool:
-        """Show the message with history id ``message_id`` (else the latest one containing
-        ``text``), with the page around it, and select ``text`` in it where it is shown."""
-        index = next(
-            (i for i, e in enumerate(self.entries) if message_id and e.message_id == message_id),
-            None,
-        )
-        wanted = text.casefold()
-        if index is None and wanted:
-            index = next(
-                (
-                    i
-                    for i in range(len(self.entries) - 1, -1, -1)
-                    if wanted in self.entries[i].content.casefold()
-                ),
-                None,
-            )
-        if index is None:
-            return False
-        if index not in self.shown:
-            start = max(0, index - CONTEXT_BEFORE_HIT)
-            self._show_range(start, max(folding.page_after(self._sizes(), start), index + 1))
-        self._stick_to_bottom = False
-        frame = self.entries[index].frame
-        assert frame is not None
-        found = self.document().find(text, frame.firstPosition()) if text else QTextCursor()
-        if found.isNull() or found.position() > frame.lastPosition():
-            found = frame.firstCursorPosition()
-        self.setTextCursor(found)
-        self.ensureCursorVisible()
-        return True
-
-    # -- following the end -----------------------------------------------------------------
-
-    def _at_bottom(self) -> bool:
-        bar = self.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 4
-
-    def _on_range_changed(self, _minimum: int, maximum: int) -> None:
-        if self._stick_to_bottom:
-            self.verticalScrollBar().setValue(maximum)
-
-    def _keep_following(self, value: int) -> None:
-        # While following the end, layout passes and resizes (which keep the top line in
-        # place) must not leave the view above it.
-        bar = self.verticalScrollBar()
-        if self._stick_to_bottom and value != bar.maximum():
-            bar.setValue(bar.maximum())
-
-    def _on_reader_scrolled(self, _action: int) -> None:
-        """The reader moved the scroll bar (drag, wheel, arrows): follow the end only if they
-        went back to it. Layout and resizes move it too, but do not change what to follow.
-        At either end of what is shown, the next page comes in."""
-        bar = self.verticalScrollBar()
-        self._stick_to_bottom = bar.sliderPosition() >= bar.maximum() - 4
-        self._load_at_edges(bar.sliderPosition())
-
-    def _load_at_edges(self, position: int) -> None:
-        bar = self.verticalScrollBar()
-        if position <= bar.minimum() and self._start > 0:
-            QTimer.singleShot(0, self.show_earlier)
-        elif position >= bar.maximum() and self._end < len(self.entries):
-            QTimer.singleShot(0, self.show_later)
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        if self._stick_to_bottom:
-            bar = self.verticalScrollBar()
-            bar.setValue(bar.maximum())
-
-    def scroll_to_bottom(self) -> None:
-        self._stick_to_bottom = True
-        bar = self.verticalScrollBar()
-        bar.setValue(bar.maximum())
-
     # -- public API ------------------------------------------------------------------------
 
     def show_messages(
-        self, messages: Sequence[ChatMessage], label_for: Callable[[ChatMessage], str]
+        self,
+        messages: Sequence[ChatMessage],
+        label_for: Callable[[ChatMessage], str],
+        around: int | None = None,
     ) -> None:
-        """Replace the transcript with ``messages``, opened at the latest one."""
+        """Replace the transcript with ``messages``, opened at the latest one (``around``: at
+        the end of the message with that key, where its links are, e.g. after ‹ or ›)."""
         self.entries = [
             Entry(
                 m.key,
@@ -284,13 +124,35 @@ class ChatView(QTextBrowser):
                 m.note,
                 citations=m.citations,
                 message_id=m.id,
+                version=m.version,
+                versions=m.versions,
             )
             for m in messages
         ]
         self._find_last_answer()
         end = len(self.entries)
-        self._show_range(folding.page_before(self._sizes(), end), end)
-        self.scroll_to_bottom()
+        index = None if around is None else self._index(around)
+        if index is None or index == end - 1:
+            self._show_range(folding.page_before(self._sizes(), end), end)
+            self.scroll_to_bottom()
+            return
+        start = max(0, index - CONTEXT_BEFORE_HIT)
+        self._show_range(start, max(folding.page_after(self._sizes(), start), index + 1))
+        self._stick_to_bottom = False
+        frame = self.entries[index].frame
+        if frame is not None:
+            self.setTextCursor(frame.lastCursorPosition())
+            self.ensureCursorVisible()
+
+    def update_versions(self, messages: Sequence[ChatMessage]) -> None:
+        """The messages' version numbers changed (an edit made a new version of a question
+        shown above): their ‹ n/m › lines are drawn again."""
+        numbers = {m.key: (m.version, m.versions) for m in messages}
+        for index, entry in enumerate(self.entries):
+            now = numbers.get(entry.key)
+            if now is not None and now != (entry.version, entry.versions):
+                entry.version, entry.versions = now
+                self._render(index)
 
     def _append_entry(self, entry: Entry) -> None:
         """A new message at the end (the latest page is shown first)."""
@@ -352,6 +214,7 @@ class ChatView(QTextBrowser):
             False,
         )
         entry.citations, entry.message_id = message.citations, message.id
+        entry.version, entry.versions = message.version, message.versions
         entry.forget_rendering()
         if folding.fold(entry.content).folded and len(entry.content) <= folding.EXPAND_CHARS:
             # The reader watched all of it arrive: it stays whole (it was rendered whole at

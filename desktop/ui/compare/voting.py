@@ -65,7 +65,9 @@ class VotingPage(QWidget):
             answers.addWidget(group)
 
         self.buttons: dict[str, QPushButton] = {}
-        row = QHBoxLayout()
+        # Two rows: the votes, then skip, undo and the results (one row of seven buttons
+        # would not fit a small screen at a large font).
+        votes, others = QHBoxLayout(), QHBoxLayout()
         for text, name, key, what in ACTIONS:
             shown_key = QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
             button = QPushButton(f"{text}  ({shown_key})", self)
@@ -75,13 +77,14 @@ class VotingPage(QWidget):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.activated.connect(lambda w=what: self.act(w))
             self.buttons[what] = button
-            row.addWidget(button)
-        row.addStretch(1)
+            (others if what in ("skip", "undo") else votes).addWidget(button)
+        votes.addStretch(1)
+        others.addStretch(1)
         self.show_results = QPushButton("Show results", self)
         self.show_results.setObjectName("showResults")
         self.show_results.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.show_results.clicked.connect(self.results_requested)
-        row.addWidget(self.show_results)
+        others.addWidget(self.show_results)
         self.notice = QLabel(self)
         self.notice.setObjectName("voteNotice")
 
@@ -89,7 +92,8 @@ class VotingPage(QWidget):
         layout.addWidget(self.position)
         layout.addWidget(self.instruction)
         layout.addWidget(answers, 1)
-        layout.addLayout(row)
+        layout.addLayout(votes)
+        layout.addLayout(others)
         layout.addWidget(self.notice)
 
     def show_session(self, session: VoteSession, notice: str = "") -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -15,8 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from conversion.errors import PublishedSetUnavailable
 from conversion.progress import CancelToken, Progress, sub_range
 from desktop.core.evaluation.items import load_prompts
+from desktop.core.evaluation.published import SELF_INSTRUCT, TEXT_DAVINCI_003, prompts_path
 from desktop.core.evaluation.sides import answer_set_for, default_session
 from desktop.core.evaluation.votes import VoteSession
 from desktop.core.models.library import ModelLibrary
@@ -25,26 +27,39 @@ from desktop.ui.compare.results import ResultsPage
 from desktop.ui.compare.setup import Choice, SetupPage
 from desktop.ui.compare.voting import VotingPage
 from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
+
+SET_HINT = f"choose a copy of {SELF_INSTRUCT.file_name} with “Instruction file…”."
+SIDE_HINT = f"choose a copy of {TEXT_DAVINCI_003.file_name} with “Answer file…”."
 
 
 def open_session(choice: Choice, progress: Progress, cancel: CancelToken) -> VoteSession:
     """Both sides' answers (made or read, cached) and their vote session, new or resumed: the
-    background task's work, all of it the core's."""
-    items = load_prompts(choice.prompts)
-    sides = [
-        answer_set_for(
-            spec,
-            items,
-            prompts_name=choice.prompts.name,
-            settings=choice.settings,
-            progress=sub_range(progress, index / 2, (index + 1) / 2),
-            cancel=cancel,
-        )
-        for index, spec in enumerate((choice.first, choice.second))
-    ]
-    path = default_session(sides[0].name, sides[1].name, items)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return VoteSession(path, sides[0], sides[1], items)
+    background task's work, all of it the core's. A published set or side is downloaded first
+    (once); where its server cannot be reached, the error says which file to choose instead."""
+    path = prompts_path(choice.prompts, sub_range(progress, 0.0, 0.05), cancel, hint=SET_HINT)
+    items = load_prompts(path)
+    if choice.limit:
+        items = items[: choice.limit]
+    sides = []
+    for index, side in enumerate((choice.first, choice.second)):
+        start = 0.05 + 0.475 * index
+        try:
+            answers = answer_set_for(
+                side.spec,
+                items,
+                prompts_name=path.name,
+                settings=choice.settings,
+                progress=sub_range(progress, start, start + 0.475),
+                cancel=cancel,
+                base_url=side.base_url,
+            )
+        except PublishedSetUnavailable as exc:
+            raise PublishedSetUnavailable(exc.message, SIDE_HINT) from exc
+        sides.append(answers)
+    session_path = default_session(sides[0].name, sides[1].name, items)
+    session_path.parent.mkdir(parents=True, exist_ok=True)
+    return VoteSession(session_path, sides[0], sides[1], items)
 
 
 class AnsweringPage(QWidget):
@@ -87,7 +102,6 @@ class CompareWindow(QDialog):
         self.setWindowTitle("Compare models")
         self.setWindowFlag(Qt.WindowType.Window)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.resize(1000, 680)
         self.session: VoteSession | None = None
         self.task: Task | None = None
         library.ensure_starter()
@@ -107,6 +121,7 @@ class CompareWindow(QDialog):
         self.voting.results_requested.connect(self._show_results)
         self.results.back_requested.connect(self._show_voting)
         self.results.new_requested.connect(lambda: self.pages.setCurrentWidget(self.setup))
+        keep_fitted(self, QSize(1000, 680))
 
     def _start(self, choice: Choice) -> None:
         self.answering.show_progress(0.0, "Reading the instructions…")
@@ -146,6 +161,9 @@ class CompareWindow(QDialog):
     def _on_failed(self, exc: BaseException) -> None:
         self.task = None
         self.pages.setCurrentWidget(self.setup)
+        if isinstance(exc, PublishedSetUnavailable):  # one line where the choice is made
+            self.setup.message.setText(str(exc))
+            return
         show_error(self, exc)
 
     def _on_cancelled(self) -> None:

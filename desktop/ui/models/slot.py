@@ -28,6 +28,7 @@ from desktop.ui import dialogs
 from desktop.ui.background.engine_thread import EngineController, LoadRequest
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
+from desktop.ui.models.dialog import ModelsDialog
 from desktop.ui.models.library_watcher import LibraryWatcher
 from desktop.ui.models.picker import OPEN_FILE, ModelPicker
 
@@ -107,6 +108,19 @@ class ModelSlot(QObject):
         except HuacayaError:
             return
         self.status.emit(f"{name} is installed: pick it in the list.")
+
+    def attach(self, dialog: ModelsDialog) -> None:
+        """Let the Models window load, unload and list what this slot holds, and keep its
+        list of installed models current as the slot changes."""
+        dialog.library_changed.connect(self.on_library_changed)
+        dialog.unload_requested.connect(self.unload_then)
+        dialog.load_requested.connect(self.load_id)
+        dialog.eject_requested.connect(self.unload)
+        dialog.loaded_model = lambda: self.entry
+        dialog.loaded_info = lambda: self.info
+        self.changed.connect(dialog.show_installed)
+        self.ready.connect(lambda _info: dialog.show_installed())
+        dialog.show_installed()
 
     def on_library_changed(self) -> None:
         """Models were added, renamed or deleted (in the Models window or elsewhere)."""
