@@ -210,6 +210,15 @@ class SettingsError(HuacayaError):
     default_hint = "Your previous settings file was kept; check the permissions of its folder."
 
 
+class PresetError(HuacayaError):
+    """A preset file could not be read, or a preset is not valid (its name, a value)."""
+
+    default_hint = (
+        "Fix the file (a preset has a name, a description, a system prompt and sampling values "
+        "within their ranges), or export the presets again from Huacaya."
+    )
+
+
 class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
 

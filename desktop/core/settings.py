@@ -177,6 +177,7 @@ class Settings:
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_state: str = ""
     last_conversation: int = 0
+    chat_preset: str = "Default"  # the preset new chats start with: the one picked last
     # the local OpenAI-compatible API (Settings → Local API); off until the user turns it on
     local_api_enabled: bool = False
     local_api_port: int = 8765

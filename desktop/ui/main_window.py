@@ -25,6 +25,7 @@ from conversion.errors import HuacayaError
 from desktop import APP_NAME
 from desktop.core.chat.engine import ModelInfo
 from desktop.core.chat.message import ChatMessage
+from desktop.core.chat.preset_store import PresetStore
 from desktop.core.chat.response import GenerationStats
 from desktop.core.history.all_chats import ImportReport
 from desktop.core.history.store import History
@@ -33,9 +34,11 @@ from desktop.core.settings import SettingsStore
 from desktop.ui import window_state
 from desktop.ui.background.engine_thread import EngineController
 from desktop.ui.chat.actions import EDITING, ChatActions
+from desktop.ui.chat.context_meter import ContextMeter
 from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
+from desktop.ui.chat.preset_picker import PresetPicker
 from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.chat.transfers import ChatTransfers
 from desktop.ui.compare.window import CompareWindow
@@ -118,14 +121,23 @@ class MainWindow(QMainWindow):
         self.transfers = ChatTransfers(self.history, self)
         chat = ChatPanel(self)
         self.chat_view, self.composer, self.send_button = chat.view, chat.composer, chat.send
+        self.presets = PresetStore()
         self.conversation = ConversationController(
-            self.history, self.chat_view, self.engine, self.store
+            self.history, self.chat_view, self.engine, self.store, self.presets
         )
         self.chat_actions = ChatActions(
             self.conversation, self.engine, chat, lambda: self.model_info is not None, self
         )
         self.edit_undo_bar = EditUndoBar(self.conversation, chat)
         chat.bars.addWidget(self.edit_undo_bar)
+        session = self.conversation.session
+        self.preset_picker = PresetPicker(self.presets, session, self.store, chat)
+        self.context_meter = ContextMeter(
+            self.composer, self.engine, session.draft, lambda: self.model_info is not None, chat
+        )
+        chat.tools.addWidget(self.preset_picker)
+        chat.tools.addStretch(1)
+        chat.tools.addWidget(self.context_meter)
         self.models = ModelSlot(
             self.library,
             self.engine,
@@ -179,6 +191,7 @@ class MainWindow(QMainWindow):
             "stop": self.chat_actions.stop,
             "regenerate": self.chat_actions.regenerate,
             "edit_last": self.chat_actions.edit_last_question,
+            "presets": self.preset_picker.open_manager,
             "rename_chat": on_chat(self.sidebar.rename),
             "delete_chat": on_chat(self.sidebar.delete),
             "models": self.open_models,
@@ -207,11 +220,17 @@ class MainWindow(QMainWindow):
         self.conversation.answer_finished.connect(self._on_answer_finished)
         self.conversation.answer_failed.connect(self._on_answer_failed)
         self.chat_actions.changed.connect(self._update_controls)
+        self.conversation.chat_changed.connect(self._on_chat_settings_changed)
+        self.conversation.answer_finished.connect(lambda *_: self.context_meter.count_now())
+        # (another version shown, an edit undone: the conversation the model sees changed)
+        self.conversation.conversations_changed.connect(self.context_meter.recount)
+        self.preset_picker.chosen.connect(lambda _name: self.context_meter.recount())
         self.chat_actions.status.connect(self._set_status)
         self.chat_actions.notice.connect(lambda text: self.statusBar().showMessage(text, 2500))
         self.models.ready.connect(self._on_model_ready)
         self.models.status.connect(self._set_status)
         self.models.changed.connect(self._update_controls)
+        self.models.changed.connect(self.context_meter.recount)  # none loaded: it hides
         self.models.model_changed.connect(self.conversation.set_model)
         self.jobs.installed.connect(self.models.on_installed)
         self.local_api.changed.connect(self._set_status)
@@ -369,7 +388,13 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._update_controls()
+        self.context_meter.recount()
         self.model_ready.emit(info)
+
+    def _on_chat_settings_changed(self) -> None:
+        """Another chat, its settings or its model: the picker and the meter follow."""
+        self.preset_picker.refresh()
+        self.context_meter.recount()
 
     def open_compare(self) -> CompareWindow:
         """The Compare models window (one at a time; closing it keeps every vote)."""
@@ -388,9 +413,18 @@ class MainWindow(QMainWindow):
         model_id = self.model_entry.id if self.model_entry else ""
         defaults = self.conversation.defaults_for(model_id)
         session, api = self.conversation.session, self.local_api
-        return open_settings(
-            self, self.store, session, model_id, defaults, api.status, api.requests
+        dialog = open_settings(
+            self,
+            self.store,
+            session,
+            model_id,
+            defaults,
+            api.status,
+            api.requests,
+            self.presets.presets,
         )
+        dialog.accepted.connect(self._on_chat_settings_changed)  # after its own apply
+        return dialog
 
     # -- answers and closing ---------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class WindowActions:
     stop: QAction
     regenerate: QAction
     edit_last: QAction
+    presets: QAction
     rename_chat: QAction
     delete_chat: QAction
     models: QAction
@@ -128,6 +129,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
     stop = _add(chat, "S&top answer", on["stop"], "Esc")
     regenerate = _add(chat, "&Regenerate answer", on["regenerate"], "Ctrl+R")
     edit_last = _add(chat, "&Edit last question", on["edit_last"], "Ctrl+E")
+    presets = _add(chat, "&Presets…", on["presets"])
     chat.addSeparator()
     rename_chat = _add(chat, "Re&name chat…", on["rename_chat"], "F2")
     delete_chat = _add(chat, "&Delete chat", on["delete_chat"], "Ctrl+Shift+Backspace")
@@ -158,6 +160,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         stop,
         regenerate,
         edit_last,
+        presets,
         rename_chat,
         delete_chat,
         manage,

@@ -73,6 +73,20 @@ def test_the_next_question_starts_where_the_window_started() -> None:
     assert second.messages[1] == first.messages[1]
 
 
+def test_when_no_earlier_turn_fits_the_next_window_starts_at_that_question() -> None:
+    messages = conversation(11)
+    long_question = "word " * (CONTEXT - RESERVE - 40)  # more than half the room alone
+    messages[-1] = {"role": "user", "content": long_question}
+    first = fit_to_context(messages, CountingTokenizer(), CONTEXT, RESERVE)
+    assert first.messages == [messages[0], messages[-1]] and first.dropped == 10
+    assert first.anchor == ("user", long_question)
+    # The next question keeps that question and its answer: nothing more is left out.
+    longer = [*messages, {"role": "assistant", "content": "An answer."}]
+    longer.append({"role": "user", "content": "One more?"})
+    second = fit_to_context(longer, CountingTokenizer(), CONTEXT, RESERVE, first.anchor)
+    assert second.messages == [messages[0], *longer[-3:]] and second.dropped == 10
+
+
 def test_a_question_too_long_alone_is_refused_after_a_few_renderings() -> None:
     messages = conversation(20_001)
     messages[-1] = {"role": "user", "content": "word " * CONTEXT}

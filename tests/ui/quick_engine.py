@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from conversion.gguf_file import read_gguf_info
+from desktop.core.chat.context_meter import ContextUse, Draft, measure
 from desktop.core.chat.engine import ModelInfo
+from desktop.core.chat.prompts import Message
 from desktop.core.chat.response import AnswerRequest, GenerationStats, Response
 
 
@@ -85,6 +87,15 @@ class QuickEngine:
 
     def close(self) -> None:
         self.info = None
+
+    def measure(self, draft: Draft) -> ContextUse:
+        """The context meter, counting a token per word of each message (and two around it)."""
+        assert self.info is not None
+
+        def tokens(messages: list[Message]) -> list[int]:
+            return [0] * sum(len(m["content"].split()) + 2 for m in messages)
+
+        return measure(draft, tokens, self.info.context_length)
 
     def respond(self, request: AnswerRequest) -> Response:
         QuickEngine.answers += 1

@@ -1,7 +1,7 @@
 """Every action a person can reach, found by enumeration rather than a hand-kept list: each item
 of the menu bar and of a chat's right-click menu, each toolbar button and push button, and each
-shortcut of the main window, and every button of the Models and Settings windows. Each is
-triggered as a person would (clicked, or its keys pressed) with a conversation and a model
+shortcut of the main window, and every button of the Models, Presets and Settings windows. Each
+is triggered as a person would (clicked, or its keys pressed) with a conversation and a model
 present. None may raise (pytest-qt fails the test on an exception in a slot) or show "Something
 unexpected went wrong"; dialogs an action opens are answered with Cancel."""
 
@@ -194,6 +194,10 @@ def test_every_action_of_the_window_and_its_dialogs_works(
         walk.buttons(dialog.tabs.widget(index), keep=(dialog,))
     walk.buttons(dialog.jobs_view, keep=(dialog,))
     dialog.close()
+
+    presets = window.preset_picker.open_manager()
+    walk.buttons(presets, keep=(presets,))
+    presets.close()
 
     settings = window.open_settings()
     for index in range(settings.tabs.count()):

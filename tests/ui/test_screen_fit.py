@@ -1,9 +1,9 @@
 """Every window fits a 1280×800 screen at font sizes 9 to 20, and shrinks back when the font
 does: Models (each tab, and the jobs list with a failed job's Retry and Remove), Settings (each
-tab), Collections, About, Keyboard shortcuts, Compare models and its endpoint dialog, Export all
-chats, each opened with its key or menu item. Nothing may lie off-screen or outside its window,
-and no button may be squeezed below the width its text needs. (The font is set through the
-settings store between rounds: choosing it in Settings is tested in test_settings_dialog.)"""
+tab), Collections, About, Keyboard shortcuts, Compare models and its endpoint dialog, Presets,
+Export all chats, each opened with its key or menu item. Nothing may lie off-screen or outside its
+window, and no button may be squeezed below the width its text needs. (The font is set through
+the settings store between rounds: choosing it in Settings is tested in test_settings_dialog.)"""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ OPENERS: dict[str, Callable] = {  # type: ignore[type-arg]
     "shortcutsDialog": lambda qtbot, w: key(qtbot, w, "Ctrl+/"),
     "compareWindow": lambda qtbot, w: from_menu(qtbot, w, "Models", "Compare models…"),
     "endpointDialog": lambda qtbot, w: open_endpoint_dialog(qtbot, w),
+    "presetsDialog": lambda qtbot, w: from_menu(qtbot, w, "Chat", "Presets…"),
     "chatsTransferDialog": lambda qtbot, w: from_menu(qtbot, w, "File", "Export all chats…"),
 }
 

@@ -51,15 +51,7 @@ def fit_to_context(
     older, latest = list(messages[len(system) : -1]), list(messages[-1:])
     # Starting where the last window started keeps the prompt's prefix identical, so llama.cpp's
     # cache still holds it.
-    start = next(
-        (
-            i
-            for i, m in enumerate(older)
-            if anchor is not None and (m["role"], m["content"]) == anchor
-        ),
-        0,
-    )
-    older = older[start:]
+    older = older[window_start(older, anchor) :]
     whole = system + older + latest
     tokens: Tokens | None = None
     if sum(len(m["content"]) for m in whole) <= budget * MOST_CHARACTERS_PER_TOKEN:
@@ -75,8 +67,19 @@ def fit_to_context(
         )
     kept = system + older + latest
     dropped = len(messages) - len(kept)
-    new_anchor = (older[0]["role"], older[0]["content"]) if dropped and older else None
+    # The next window starts where this one does: at its oldest turn, or at the latest question
+    # when no earlier turn fits (not from the beginning again, dropping the same turns anew).
+    first = (older or latest)[0]
+    new_anchor = (first["role"], first["content"]) if dropped else None
     return Fitted(kept, tokens, dropped, new_anchor)
+
+
+def window_start(older: Sequence[Message], anchor: WindowAnchor | None) -> int:
+    """Where in ``older`` (the turns before the latest question, no system prompt) the window
+    that started at ``anchor`` starts: the messages before it are left out already."""
+    if anchor is None:
+        return 0
+    return next((i for i, m in enumerate(older) if (m["role"], m["content"]) == anchor), 0)
 
 
 def _drop_oldest(

@@ -32,6 +32,8 @@ from conversion.gguf_file import read_gguf_info
 from conversion.gguf_info import GGUFInfo
 from conversion.progress import CancelToken
 from desktop.core import hardware
+from desktop.core.chat.context_meter import ContextUse, Draft
+from desktop.core.chat.context_meter import measure as measure_draft
 from desktop.core.chat.context_window import Fitted, fit_to_context
 from desktop.core.chat.prompts import (
     PROBE_CONVERSATION,
@@ -243,6 +245,13 @@ class ChatEngine:
             context,
             min(settings.max_tokens, context // 2),
             request.window_anchor,
+        )
+
+    def measure(self, draft: Draft) -> ContextUse:
+        """How the question being typed would fit the context (the context meter)."""
+        context = self._require()[1].context_length
+        return measure_draft(
+            draft, lambda messages: self.prompt_tokens(messages, draft.prompt_format)[0], context
         )
 
     # -- generation ------------------------------------------------------------------------

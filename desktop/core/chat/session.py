@@ -33,8 +33,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conversion.errors import GenerationError, HistoryError
+from desktop.core.chat.context_meter import Draft
 from desktop.core.chat.edit_undo import EditUndo
 from desktop.core.chat.message import ChatMessage
+from desktop.core.chat.presets import Preset
 from desktop.core.chat.prompts import FORMAT_CHOICES, Message
 from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
 from desktop.core.documents.context import (
@@ -89,11 +91,15 @@ class ChatSession:
         self,
         history: History | None,
         defaults_for: Callable[[str], GenerationSettings] = lambda model: GenerationSettings(),
+        starting_preset: Callable[[], Preset | None] = lambda: None,
     ) -> None:
         """``history``: where conversations are kept (None: nothing is saved).
-        ``defaults_for(model_id)``: the generation settings new chats with a model start from."""
+        ``defaults_for(model_id)``: the generation settings new chats with a model start from;
+        ``starting_preset()``: the preset a new chat starts with (None: none)."""
         self.history = history
         self.defaults_for = defaults_for
+        self.starting_preset = starting_preset
+        self.preset = ""  # the name of the preset this chat uses ("": none)
         self.conversation_id: int | None = None
         self.system_prompt = ""
         self.prompt_format = "auto"
@@ -109,6 +115,7 @@ class ChatSession:
         # (question, collections) → Passages; set by whoever drives the session.
         self.collections: list[str] = []
         self.find_passages: Retriever | None = None
+        self._start_with_preset()
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -134,7 +141,9 @@ class ChatSession:
         self.system_prompt = ""
         self.prompt_format = "auto"
         self.collections = []
+        self.preset = ""
         self.generation = self.defaults_for(self.model_id)
+        self._start_with_preset()
 
     def open(self, conversation_id: int) -> Conversation:
         self._refuse_while_answering()
@@ -153,6 +162,8 @@ class ChatSession:
         collections = settings.get("collections", [])
         listed = collections if isinstance(collections, list) else []
         self.collections = [c for c in listed if isinstance(c, str)]
+        preset = settings.get("preset", "")
+        self.preset = preset if isinstance(preset, str) else ""
         self.generation = generation_from(
             settings.get("generation"), self.defaults_for(conversation.model)
         )
@@ -173,6 +184,31 @@ class ChatSession:
         self.model_id, self.model_label = model_id, label
         if self.conversation_id is None and not self.messages:
             self.generation = self.defaults_for(model_id)
+            self._start_with_preset()
+
+    # -- presets ---------------------------------------------------------------------------
+
+    def use_preset(self, preset: Preset) -> None:
+        """This chat takes ``preset``'s system prompt and sampling (over the model's defaults),
+        and remembers its name; a saved chat keeps them."""
+        self.preset = preset.name
+        self.configure(
+            system_prompt=preset.system_prompt,
+            generation=preset.generation(self.defaults_for(self.model_id)),
+        )
+
+    def preset_changed(self, preset: Preset) -> bool:
+        """Whether this chat's system prompt or sampling differ from ``preset``'s now."""
+        return not preset.matches(
+            self.system_prompt, self.generation, self.defaults_for(self.model_id)
+        )
+
+    def _start_with_preset(self) -> None:
+        preset = self.starting_preset()
+        if preset is not None:
+            self.preset = preset.name
+            self.system_prompt = preset.system_prompt.strip()
+            self.generation = preset.generation(self.defaults_for(self.model_id))
 
     def configure(
         self,
@@ -181,8 +217,12 @@ class ChatSession:
         prompt_format: str | None = None,
         generation: GenerationSettings | None = None,
         collections: list[str] | None = None,
+        preset: str | None = None,
     ) -> None:
-        """Change this chat's settings; a saved chat keeps them."""
+        """Change this chat's settings; a saved chat keeps them. ``preset``: the name of the
+        preset they were taken from ("" none; the values are given with it)."""
+        if preset is not None:
+            self.preset = preset
         if collections is not None:
             self.collections = list(dict.fromkeys(collections))
         if system_prompt is not None:
@@ -215,6 +255,17 @@ class ChatSession:
             [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         )
         return system + [m.as_prompt() for m in self.messages]
+
+    def draft(self, text: str) -> Draft:
+        """What the context meter measures: this chat as the model sees it, and ``text``
+        asked next."""
+        return Draft(
+            self.prompt_messages(),
+            text.strip(),
+            self.prompt_format,
+            self.generation.validated().max_tokens,
+            self.window_anchor,
+        )
 
     # -- asking ----------------------------------------------------------------------------
 
@@ -410,6 +461,8 @@ class ChatSession:
         }
         if self.collections:
             record["collections"] = self.collections
+        if self.preset:
+            record["preset"] = self.preset
         return record
 
     def _ensure_conversation(self) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from conversion.errors import HuacayaError
+from desktop.core.chat.context_meter import Draft
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.response import AnswerRequest
 from desktop.ui.errors import as_user_error
@@ -43,6 +44,7 @@ class _EngineWorker(QObject):
     delta = Signal(str)
     finished = Signal(object)  # the Response, ended
     failed = Signal(object)  # HuacayaError
+    measured = Signal(object)  # ContextUse, or None: no model to count with
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,6 +83,19 @@ class _EngineWorker(QObject):
             return
         self.finished.emit(response)
 
+    @Slot(object)
+    def measure(self, draft: Draft) -> None:
+        """Count the context meter's tokens (here: the engine's tokenizer is this thread's)."""
+        if self.engine is None:
+            self.measured.emit(None)
+            return
+        try:
+            use = self.engine.measure(draft)
+        except HuacayaError as exc:
+            log.warning("the context meter could not count: %s", exc)
+            use = None
+        self.measured.emit(use)
+
     @Slot()
     def unload(self) -> None:
         self._close()
@@ -106,11 +121,13 @@ class EngineController(QObject):
     delta = Signal(str)
     finished = Signal(object)
     failed = Signal(object)
+    measured = Signal(object)  # ContextUse, or None: no model loaded
 
     _request_load = Signal(object)
     _request_unload = Signal()
     _request_generate = Signal(object)
     _request_shutdown = Signal()
+    _request_measure = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -122,6 +139,8 @@ class EngineController(QObject):
         self._request_unload.connect(self._worker.unload)
         self._request_generate.connect(self._worker.generate)
         self._request_shutdown.connect(self._worker.shutdown)
+        self._request_measure.connect(self._worker.measure)
+        self._worker.measured.connect(self._on_measured)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.unloaded.connect(self._on_unloaded)
@@ -131,6 +150,10 @@ class EngineController(QObject):
         self._busy = False  # loading or answering
         self._generating = False
         self._request: AnswerRequest | None = None
+        # The context meter: one count at a time, and only the latest draft waits (typing
+        # faster than counting never queues work); none is sent while the engine is busy.
+        self._measuring = False
+        self._next_draft: Draft | None = None
         self._thread.start()
 
     @property
@@ -157,6 +180,25 @@ class EngineController(QObject):
         self._request = request
         self._request_generate.emit(request)
 
+    def measure(self, draft: Draft) -> None:
+        """Count ``draft`` for the context meter on the engine's thread; ``measured`` tells.
+        While the engine loads or answers, the latest draft waits until it is free."""
+        self._next_draft = draft
+        self._send_draft()
+
+    def _send_draft(self) -> None:
+        if self._measuring or self._busy or self._next_draft is None:
+            return
+        draft, self._next_draft = self._next_draft, None
+        self._measuring = True
+        self._request_measure.emit(draft)
+
+    def _on_measured(self, use: object) -> None:
+        self._measuring = False
+        if self._next_draft is None:
+            self.measured.emit(use)
+        self._send_draft()  # a newer draft came meanwhile: this count is already out of date
+
     def stop(self) -> None:
         """Stop the answer being produced (its request's token; a no-op when none is)."""
         if self._request is not None:
@@ -181,21 +223,26 @@ class EngineController(QObject):
     def _on_loaded(self, info: object) -> None:
         self._busy = False
         self.loaded.emit(info)
+        self._send_draft()
 
     def _on_load_failed(self, error: object) -> None:
         self._busy = False
         self.load_failed.emit(error)
+        self._send_draft()
 
     def _on_unloaded(self) -> None:
         self._busy = self._generating = False
         self.unloaded.emit()
+        self._send_draft()
 
     def _on_finished(self, response: object) -> None:
         self._busy = self._generating = False
         self._request = None
         self.finished.emit(response)
+        self._send_draft()
 
     def _on_failed(self, error: object) -> None:
         self._busy = self._generating = False
         self._request = None
         self.failed.emit(error)
+        self._send_draft()

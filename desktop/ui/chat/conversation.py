@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from conversion.errors import HuacayaError
 from desktop.core.chat.answer import record_delta
 from desktop.core.chat.message import ChatMessage
+from desktop.core.chat.preset_store import PresetStore
 from desktop.core.chat.response import AnswerRequest, Response
 from desktop.core.chat.session import ChatSession
 from desktop.core.history.store import Conversation, History
@@ -32,15 +33,24 @@ class ConversationController(QObject):
     answer_failed = Signal(object)  # HuacayaError
     question_returned = Signal(str)  # a failed question goes back to the composer
     edit_undo_offered = Signal(int)  # how many messages an edit replaced, while undoable (0: none)
+    chat_changed = Signal()  # another chat (or a new one) is open, or a new chat took a model
 
     def __init__(
-        self, history: History, view: ChatView, engine: EngineController, store: SettingsStore
+        self,
+        history: History,
+        view: ChatView,
+        engine: EngineController,
+        store: SettingsStore,
+        presets: PresetStore,
     ) -> None:
         super().__init__()
         self.view = view
         self.engine = engine
         self.store = store
-        self.session = ChatSession(history, self.defaults_for)
+        self.presets = presets
+        self.session = ChatSession(
+            history, self.defaults_for, lambda: presets.get(store.settings.chat_preset)
+        )
         engine.delta.connect(self._on_delta)
         engine.finished.connect(self._on_finished)
         engine.failed.connect(self._on_failed)
@@ -70,11 +80,13 @@ class ConversationController(QObject):
         self.session.new()
         self.view.clear_conversation()
         self.edit_undo_offered.emit(0)
+        self.chat_changed.emit()
 
     def open(self, conversation_id: int) -> Conversation:
         conversation = self.session.open(conversation_id)
         self.refresh_view()
         self.edit_undo_offered.emit(0)
+        self.chat_changed.emit()
         return conversation
 
     def refresh_view(self, around: int | None = None) -> None:
@@ -82,6 +94,7 @@ class ConversationController(QObject):
 
     def set_model(self, model_id: str, label: str) -> None:
         self.session.set_model(model_id, label)
+        self.chat_changed.emit()  # a new chat took the model's defaults
 
     # -- asking ----------------------------------------------------------------------------
 

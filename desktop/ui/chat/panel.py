@@ -1,5 +1,6 @@
 """The right side of the window: the transcript above the box where questions are typed, with
-the Send button (which turns into Stop while an answer streams)."""
+the Send button (which turns into Stop while an answer streams); between them, the chat's tools
+(the preset picker, the context meter)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class ChatPanel(QWidget):
         self.bars = QVBoxLayout()  # offers shown above the composer (undo an edit)
         self.bars.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.bars)
+        self.tools = QHBoxLayout()  # the preset picker on the left, the context meter right
+        self.tools.setContentsMargins(12, 6, 12, 0)
+        layout.addLayout(self.tools)
         row = QHBoxLayout()
         row.setContentsMargins(12, 8, 12, 12)
         self.composer = Composer(self)

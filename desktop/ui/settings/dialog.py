@@ -4,7 +4,7 @@ defaults, "Use as default for this model" makes them so for new chats."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from desktop.core import hardware
+from desktop.core.chat.presets import Preset, shown_name
 from desktop.core.chat.prompts import FORMAT_CHOICES
 from desktop.core.chat.session import ChatSession
 from desktop.core.settings import (
@@ -120,12 +121,19 @@ class SettingsDialog(QDialog):
         model_defaults: GenerationSettings,
         local_api_status: str = "",
         api_requests: Callable[[], list[LoggedRequest]] = list,
+        presets: Sequence[Preset] = (),
+        preset: str = "",
+        preset_changed: bool = False,
     ) -> None:
-        """``api_requests``: what the local API was asked (its request log), read while shown."""
+        """``api_requests``: what the local API was asked (its request log), read while shown;
+        ``presets``: those offered for this chat, ``preset``: the one it uses ("": none)."""
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.model_defaults = model_defaults
+        self.presets = {p.name: p for p in presets}
+        self.preset_name = preset if preset in self.presets else ""
+        self.preset_changed = preset_changed
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("settingsTabs")
         page = self._chat_tab(system_prompt, prompt_format, generation)
@@ -157,6 +165,21 @@ class SettingsDialog(QDialog):
     ) -> QWidget:
         tab = QWidget()
         form = QFormLayout(tab)
+        self.preset = QComboBox()
+        self.preset.setObjectName("settingsPreset")
+        self.preset.setToolTip("Fills in the system prompt and the sampling values below")
+        if not self.preset_name:
+            self.preset.addItem("No preset", "")
+        for name, preset in self.presets.items():
+            changed = self.preset_changed and name == self.preset_name
+            self.preset.addItem(shown_name(name, changed), name)
+            self.preset.setItemData(
+                self.preset.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.preset.setCurrentIndex(max(0, self.preset.findData(self.preset_name)))
+        self.preset.activated.connect(lambda index: self._show_preset(self.preset.itemData(index)))
+        if self.presets:
+            form.addRow("Preset", self.preset)
         self.system_prompt = QPlainTextEdit(system_prompt)
         self.system_prompt.setPlaceholderText("Optional: how the assistant should behave")
         self.system_prompt.setMaximumHeight(90)
@@ -178,6 +201,16 @@ class SettingsDialog(QDialog):
         self.save_as_default = QCheckBox("Use these as the default for new chats with this model")
         form.addRow("", self.save_as_default)
         return tab
+
+    def _show_preset(self, name: str) -> None:
+        preset = self.presets.get(name)
+        if preset is not None:
+            self.system_prompt.setPlainText(preset.system_prompt)
+            self._show_generation(preset.generation(self.model_defaults))
+
+    def chosen_preset(self) -> str:
+        """The preset picked here ("": none)."""
+        return str(self.preset.currentData() or "")
 
     def _show_generation(self, generation: GenerationSettings) -> None:
         for name, box in self.sampling.items():
@@ -243,6 +276,7 @@ def open_settings(
     model_defaults: GenerationSettings,
     local_api_status: str,
     api_requests: Callable[[], list[LoggedRequest]] = list,
+    presets: Sequence[Preset] = (),
 ) -> SettingsDialog:
     """Open Settings for ``session`` (its own sampling) and the app; OK applies both: the
     session's to the session, the app's through the settings' one owner."""
@@ -255,6 +289,9 @@ def open_settings(
         model_defaults,
         local_api_status,
         api_requests,
+        presets,
+        session.preset,
+        any(p.name == session.preset and session.preset_changed(p) for p in presets),
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
@@ -263,6 +300,7 @@ def open_settings(
             system_prompt=dialog.system_prompt.toPlainText(),
             prompt_format=dialog.prompt_format.currentData(),
             generation=dialog.generation(),
+            preset=dialog.chosen_preset(),
         )
         try:
             store.update(**dialog.app_changes(store.settings, model_id))
