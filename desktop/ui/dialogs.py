@@ -1,5 +1,5 @@
 """Small questions to the user that never block the window: a file or folder, a line of text,
-one of a few choices, a yes/no confirmation.
+one of a few choices, a yes/no confirmation; and bringing a window already made to the front.
 
 Each dialog is opened with ``open()`` (window-modal, no nested event loop), so an answer that
 finishes or a job that reports progress meanwhile is handled as usual; the reply arrives through
@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+
+W = TypeVar("W", bound=QWidget)
 
 FIELD_CHARACTERS = 48  # a text field is at least this many average characters wide
 
@@ -168,3 +171,12 @@ def inform(parent: QWidget, text: str, title: str = "Huacaya") -> QMessageBox:
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def present(window: W) -> W:
+    """Show ``window`` (a window kept open between uses, or a new one) in front, with the
+    keyboard focus."""
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window

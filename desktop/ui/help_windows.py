@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from conversion import llama_log
 from desktop import APP_NAME, __version__
 from desktop.core import paths
+from desktop.ui import dialogs
 from desktop.ui.open_path import open_path
 from desktop.ui.screen_fit import keep_fitted
 
@@ -190,7 +191,4 @@ def show_shortcuts(bar: QMenuBar) -> ShortcutsDialog:
 def _show(dialog: _D) -> _D:
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     keep_fitted(dialog)
-    dialog.show()
-    dialog.raise_()
-    dialog.activateWindow()
-    return dialog
+    return dialogs.present(dialog)

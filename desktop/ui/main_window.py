@@ -31,14 +31,13 @@ from desktop.core.history.all_chats import ImportReport
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
-from desktop.ui import window_state
+from desktop.ui import dialogs, window_state
 from desktop.ui.background.engine_thread import EngineController
 from desktop.ui.chat.actions import EDITING, ChatActions
-from desktop.ui.chat.context_meter import ContextMeter
+from desktop.ui.chat.chat_tools import ChatTools
 from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
 from desktop.ui.chat.panel import ChatPanel
-from desktop.ui.chat.preset_picker import PresetPicker
 from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.chat.transfers import ChatTransfers
 from desktop.ui.compare.window import CompareWindow
@@ -87,7 +86,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_state()
         if not initial_model:  # the model the last chat used, as it was left
-            self.models.preferred = self._last_chat_model() or self.models.preferred
+            self.models.preferred = self.conversation.last_chat_model() or self.models.preferred
         self._update_controls()
         self.models.prepare()
         self.local_api.start_if_enabled()
@@ -130,14 +129,15 @@ class MainWindow(QMainWindow):
         )
         self.edit_undo_bar = EditUndoBar(self.conversation, chat)
         chat.bars.addWidget(self.edit_undo_bar)
-        session = self.conversation.session
-        self.preset_picker = PresetPicker(self.presets, session, self.store, chat)
-        self.context_meter = ContextMeter(
-            self.composer, self.engine, session.draft, lambda: self.model_info is not None, chat
+        self.chat_tools = ChatTools(
+            self.presets,
+            self.conversation,
+            self.engine,
+            self.store,
+            chat,
+            lambda: self.model_info is not None,
         )
-        chat.tools.addWidget(self.preset_picker)
-        chat.tools.addStretch(1)
-        chat.tools.addWidget(self.context_meter)
+        self.preset_picker, self.context_meter = self.chat_tools.picker, self.chat_tools.meter
         self.models = ModelSlot(
             self.library,
             self.engine,
@@ -220,11 +220,6 @@ class MainWindow(QMainWindow):
         self.conversation.answer_finished.connect(self._on_answer_finished)
         self.conversation.answer_failed.connect(self._on_answer_failed)
         self.chat_actions.changed.connect(self._update_controls)
-        self.conversation.chat_changed.connect(self._on_chat_settings_changed)
-        self.conversation.answer_finished.connect(lambda *_: self.context_meter.count_now())
-        # (another version shown, an edit undone: the conversation the model sees changed)
-        self.conversation.conversations_changed.connect(self.context_meter.recount)
-        self.preset_picker.chosen.connect(lambda _name: self.context_meter.recount())
         self.chat_actions.status.connect(self._set_status)
         self.chat_actions.notice.connect(lambda text: self.statusBar().showMessage(text, 2500))
         self.models.ready.connect(self._on_model_ready)
@@ -283,18 +278,6 @@ class MainWindow(QMainWindow):
                 # stored by an older version in a shape this one cannot show: start afresh
                 log.exception("could not reopen conversation %s; starting a new chat", last)
                 self.new_chat()
-
-    def _last_chat_model(self) -> str:
-        """The model of the chat reopened at start, else of the newest chat ("" if none)."""
-        chat = self.conversation.conversation_id
-        try:
-            if chat is not None:
-                return self.history.get(chat).model
-            newest = self.history.list(limit=1)
-            return newest[0].model if newest else ""
-        except HuacayaError as exc:
-            log.warning("could not read which model the last chat used: %s", exc)
-            return ""
 
     def _save_state(self) -> None:
         try:
@@ -381,30 +364,19 @@ class MainWindow(QMainWindow):
         if self.models_dialog is None:
             self.models_dialog = ModelsDialog(self, self.store, self.library, self.jobs)
             self.models.attach(self.models_dialog)
-        self.models_dialog.show()
-        self.models_dialog.raise_()
-        self.models_dialog.activateWindow()
-        return self.models_dialog
+        return dialogs.present(self.models_dialog)
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self._update_controls()
         self.context_meter.recount()
         self.model_ready.emit(info)
 
-    def _on_chat_settings_changed(self) -> None:
-        """Another chat, its settings or its model: the picker and the meter follow."""
-        self.preset_picker.refresh()
-        self.context_meter.recount()
-
     def open_compare(self) -> CompareWindow:
         """The Compare models window (one at a time; closing it keeps every vote)."""
         if self.compare_window is None:
             self.compare_window = CompareWindow(self.library, self)
             self.compare_window.destroyed.connect(self._forget_compare_window)
-        self.compare_window.show()
-        self.compare_window.raise_()
-        self.compare_window.activateWindow()
-        return self.compare_window
+        return dialogs.present(self.compare_window)
 
     def _forget_compare_window(self) -> None:
         self.compare_window = None
@@ -423,7 +395,7 @@ class MainWindow(QMainWindow):
             api.requests,
             self.presets.presets,
         )
-        dialog.accepted.connect(self._on_chat_settings_changed)  # after its own apply
+        dialog.accepted.connect(self.chat_tools.follow_chat)  # after its own apply
         return dialog
 
     # -- answers and closing ---------------------------------------------------------------

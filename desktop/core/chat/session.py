@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from conversion.errors import GenerationError, HistoryError
+from desktop.core.chat.chat_settings import ChatSettings
 from desktop.core.chat.context_meter import Draft
 from desktop.core.chat.edit_undo import EditUndo
 from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.presets import Preset
-from desktop.core.chat.prompts import FORMAT_CHOICES, Message
+from desktop.core.chat.prompts import Message
 from desktop.core.chat.response import AnswerRequest, Response, WindowAnchor
 from desktop.core.documents.context import (
     Citation,
@@ -46,7 +47,7 @@ from desktop.core.documents.context import (
     prompt_with_passages,
 )
 from desktop.core.history.store import Conversation, History, NewMessage, StoredMessage
-from desktop.core.settings import GenerationSettings, generation_from
+from desktop.core.settings import GenerationSettings
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _valid_text(text: str) -> str:
     return text
 
 
-class ChatSession:
+class ChatSession(ChatSettings):
     def __init__(
         self,
         history: History | None,
@@ -97,25 +98,18 @@ class ChatSession:
         ``defaults_for(model_id)``: the generation settings new chats with a model start from;
         ``starting_preset()``: the preset a new chat starts with (None: none)."""
         self.history = history
-        self.defaults_for = defaults_for
-        self.starting_preset = starting_preset
-        self.preset = ""  # the name of the preset this chat uses ("": none)
         self.conversation_id: int | None = None
-        self.system_prompt = ""
-        self.prompt_format = "auto"
         self.model_id = ""
         self.model_label = "Assistant"
         self.conversation_model = ""  # the model the saved conversation last answered with
-        self.generation = defaults_for("")
         self.messages: list[ChatMessage] = []
         self.window_anchor: WindowAnchor | None = None  # where the model's view starts, if trimmed
         self._pending: _Pending | None = None
         self._edit_undo: EditUndo[ChatMessage] | None = None  # what the last edit replaced
-        # Documents Q&A: the collections this chat searches, and who finds the passages
-        # (question, collections) → Passages; set by whoever drives the session.
-        self.collections: list[str] = []
+        # Documents Q&A: who finds the passages, (question, collections) → Passages; set by
+        # whoever drives the session.
         self.find_passages: Retriever | None = None
-        self._start_with_preset()
+        super().__init__(defaults_for, starting_preset)
 
     # -- which conversation ----------------------------------------------------------------
 
@@ -138,12 +132,7 @@ class ChatSession:
         self.conversation_id = None
         self.messages = []
         self.window_anchor = None
-        self.system_prompt = ""
-        self.prompt_format = "auto"
-        self.collections = []
-        self.preset = ""
-        self.generation = self.defaults_for(self.model_id)
-        self._start_with_preset()
+        self.reset_settings()
 
     def open(self, conversation_id: int) -> Conversation:
         self._refuse_while_answering()
@@ -151,22 +140,9 @@ class ChatSession:
             raise HistoryError("This chat is not saved, so no earlier chat can be opened.")
         conversation = self.history.get(conversation_id, with_messages=True)
         self._edit_undo = None
-        settings = conversation.settings if isinstance(conversation.settings, dict) else {}
-        prompt_format = settings.get("prompt_format", "auto")
         self.conversation_id = conversation.id
         self.conversation_model = conversation.model
-        self.system_prompt = conversation.system_prompt
-        # A format this version does not know (an imported or newer chat's) would fail every
-        # question: the model's own template is used instead.
-        self.prompt_format = prompt_format if prompt_format in FORMAT_CHOICES else "auto"
-        collections = settings.get("collections", [])
-        listed = collections if isinstance(collections, list) else []
-        self.collections = [c for c in listed if isinstance(c, str)]
-        preset = settings.get("preset", "")
-        self.preset = preset if isinstance(preset, str) else ""
-        self.generation = generation_from(
-            settings.get("generation"), self.defaults_for(conversation.model)
-        )
+        self.read_settings(conversation)
         self.messages = [_from_row(m) for m in conversation.messages]
         self.window_anchor = None
         return conversation
@@ -184,59 +160,7 @@ class ChatSession:
         self.model_id, self.model_label = model_id, label
         if self.conversation_id is None and not self.messages:
             self.generation = self.defaults_for(model_id)
-            self._start_with_preset()
-
-    # -- presets ---------------------------------------------------------------------------
-
-    def use_preset(self, preset: Preset) -> None:
-        """This chat takes ``preset``'s system prompt and sampling (over the model's defaults),
-        and remembers its name; a saved chat keeps them."""
-        self.preset = preset.name
-        self.configure(
-            system_prompt=preset.system_prompt,
-            generation=preset.generation(self.defaults_for(self.model_id)),
-        )
-
-    def preset_changed(self, preset: Preset) -> bool:
-        """Whether this chat's system prompt or sampling differ from ``preset``'s now."""
-        return not preset.matches(
-            self.system_prompt, self.generation, self.defaults_for(self.model_id)
-        )
-
-    def _start_with_preset(self) -> None:
-        preset = self.starting_preset()
-        if preset is not None:
-            self.preset = preset.name
-            self.system_prompt = preset.system_prompt.strip()
-            self.generation = preset.generation(self.defaults_for(self.model_id))
-
-    def configure(
-        self,
-        *,
-        system_prompt: str | None = None,
-        prompt_format: str | None = None,
-        generation: GenerationSettings | None = None,
-        collections: list[str] | None = None,
-        preset: str | None = None,
-    ) -> None:
-        """Change this chat's settings; a saved chat keeps them. ``preset``: the name of the
-        preset they were taken from ("" none; the values are given with it)."""
-        if preset is not None:
-            self.preset = preset
-        if collections is not None:
-            self.collections = list(dict.fromkeys(collections))
-        if system_prompt is not None:
-            self.system_prompt = system_prompt.strip()
-        if prompt_format is not None:
-            self.prompt_format = prompt_format
-        if generation is not None:
-            self.generation = generation.validated()
-        if self.history is not None and self.conversation_id is not None:
-            self.history.update_settings(
-                self.conversation_id,
-                system_prompt=self.system_prompt,
-                settings=self._settings_record(),
-            )
+            self.start_with_preset()
 
     def find(self, key: int) -> ChatMessage:
         for message in self.messages:
@@ -454,24 +378,13 @@ class ChatSession:
         rows = self.history.messages(self.conversation_id)
         self.messages = [_from_row(row, known.get(row.id)) for row in rows]
 
-    def _settings_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "generation": asdict(self.generation),
-            "prompt_format": self.prompt_format,
-        }
-        if self.collections:
-            record["collections"] = self.collections
-        if self.preset:
-            record["preset"] = self.preset
-        return record
-
     def _ensure_conversation(self) -> bool:
         if self.history is None or self.conversation_id is not None:
             return False
         conversation = self.history.create(
             model=self.model_id,
             system_prompt=self.system_prompt,
-            settings=self._settings_record(),
+            settings=self.settings_record(),
         )
         self.conversation_id, self.conversation_model = conversation.id, self.model_id
         return True

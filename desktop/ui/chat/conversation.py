@@ -48,6 +48,7 @@ class ConversationController(QObject):
         self.engine = engine
         self.store = store
         self.presets = presets
+        self.history = history
         self.session = ChatSession(
             history, self.defaults_for, lambda: presets.get(store.settings.chat_preset)
         )
@@ -68,6 +69,19 @@ class ConversationController(QObject):
     def defaults_for(self, model_id: str) -> GenerationSettings:
         settings = self.store.settings
         return generation_from(settings.model_defaults.get(model_id), settings.generation)
+
+    def last_chat_model(self) -> str:
+        """The model of the open chat, else of the newest chat ("" if none): the one to load at
+        start."""
+        chat = self.conversation_id
+        try:
+            if chat is not None:
+                return self.history.get(chat).model
+            newest = self.history.list(limit=1)
+            return newest[0].model if newest else ""
+        except HuacayaError as exc:
+            log.warning("could not read which model the last chat used: %s", exc)
+            return ""
 
     def label_for(self, message: ChatMessage) -> str:
         if message.role == "user":

@@ -17,6 +17,7 @@ from desktop.core.chat.preset_store import PresetStore
 from desktop.core.chat.presets import shown_name
 from desktop.core.chat.session import ChatSession
 from desktop.core.settings import SettingsStore
+from desktop.ui import dialogs
 from desktop.ui.chat.presets_dialog import PresetsDialog
 from desktop.ui.errors import show_error
 
@@ -104,10 +105,7 @@ class PresetPicker(QWidget):
             self.dialog.changed.connect(self.refresh)
             self.dialog.use_requested.connect(self.use)
         self.dialog.show_presets(self.session.preset)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        return self.dialog
+        return dialogs.present(self.dialog)
 
     def _on_activated(self, index: int) -> None:
         name = self.combo.itemData(index)

@@ -24,6 +24,7 @@ from desktop.core.documents.library import Documents
 from desktop.core.documents.watcher import FolderWatcher
 from desktop.core.hub.client import HubClient
 from desktop.core.settings import SettingsStore
+from desktop.ui import dialogs
 from desktop.ui.background.indexer_thread import DocumentIndexer
 from desktop.ui.documents.dialog import DocumentsDialog
 from desktop.ui.documents.passages import PassageDialog
@@ -138,10 +139,7 @@ class DocumentsFeature(QObject):
                 lambda: self.session.collections,
             )
             self.dialog.use_requested.connect(self.use_collection)
-        self.dialog.show()
-        self.dialog.raise_()
-        self.dialog.activateWindow()
-        return self.dialog
+        return dialogs.present(self.dialog)
 
     def rescan_all(self) -> None:
         """At start: bring every collection up to date (only changes are read), then watch."""
