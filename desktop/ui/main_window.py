@@ -27,7 +27,6 @@ from desktop.core.chat.engine import ModelInfo
 from desktop.core.chat.message import ChatMessage
 from desktop.core.chat.preset_store import PresetStore
 from desktop.core.chat.response import GenerationStats
-from desktop.core.history.all_chats import ImportReport
 from desktop.core.history.store import History
 from desktop.core.models.library import ModelLibrary, library_for
 from desktop.core.settings import SettingsStore
@@ -37,6 +36,7 @@ from desktop.ui.chat.actions import EDITING, ChatActions
 from desktop.ui.chat.chat_tools import ChatTools
 from desktop.ui.chat.conversation import ConversationController
 from desktop.ui.chat.edit_undo_bar import EditUndoBar
+from desktop.ui.chat.navigator import ChatNavigator
 from desktop.ui.chat.panel import ChatPanel
 from desktop.ui.chat.sidebar import Sidebar
 from desktop.ui.chat.transfers import ChatTransfers
@@ -77,7 +77,6 @@ class MainWindow(QMainWindow):
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
         self._closing = self._shut_down = False
-        self._deleted_open = False  # the chat whose delete can be undone was the open one
         self.models_dialog: ModelsDialog | None = None
         self.compare_window: CompareWindow | None = None
         self.jobs = JobManager(self.store, self)
@@ -150,6 +149,14 @@ class MainWindow(QMainWindow):
             self.conversation.session, self.store, lambda: self.models.info, self
         )
         self.local_api = LocalApi(self.store, self.library, self)
+        self.chats = ChatNavigator(
+            self.sidebar,
+            self.conversation,
+            self.chat_actions,
+            self.docs,
+            self.engine,
+            self.composer,
+        )
         self.menu_actions = build_menus(self.menuBar(), self._menu_slots())
         self.menu_actions.offline.setChecked(self.settings.offline)
         help_menu = self.menuBar().actions()[-1]
@@ -175,10 +182,10 @@ class MainWindow(QMainWindow):
         """What each menu item does: the window's own methods, or its parts'."""
 
         def on_chat(action: Callable[[int], object]) -> Callable[[], object]:
-            return lambda: self._on_current_chat(action)
+            return lambda: self.chats.on_current(action)
 
         return {
-            "new_chat": self.new_chat,
+            "new_chat": self.chats.new,
             "import_chat": self.transfers.choose_import,
             "export_markdown": on_chat(lambda c: self.sidebar.export_conversation(c, "markdown")),
             "export_json": on_chat(lambda c: self.sidebar.export_conversation(c, "json")),
@@ -201,22 +208,17 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         """Each part's news to the parts that act on it."""
-        self.sidebar.conversation_chosen.connect(self.open_conversation)
-        self.sidebar.new_chat_clicked.connect(self.new_chat)
-        self.sidebar.deleted.connect(self._on_deleted)
-        self.sidebar.restored.connect(self._on_restored)
-        self.sidebar.renamed.connect(lambda _id: self.refresh_sidebar())
+        self.chats.changed.connect(self._update_controls)
         self.sidebar.import_clicked.connect(self.transfers.choose_import)
         self.transfers.running.connect(
             lambda busy: self.sidebar.set_transferring(busy, self.transfers.importing)
         )
         self.transfers.running.connect(lambda _running: self._update_controls())
-        self.transfers.imported.connect(self._on_imported)
+        self.transfers.imported.connect(self.chats.show_imported)
         self.transfers.notice.connect(self._set_status)
         self.chat_view.source_requested.connect(self.docs.show_source)
         self.docs.notice.connect(lambda text: self.statusBar().showMessage(text, 15_000))
         self.conversation.conversations_changed.connect(self.docs.show_chosen)
-        self.conversation.conversations_changed.connect(self.refresh_sidebar)
         self.conversation.answer_finished.connect(self._on_answer_finished)
         self.conversation.answer_failed.connect(self._on_answer_failed)
         self.chat_actions.changed.connect(self._update_controls)
@@ -269,15 +271,15 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         window_state.restore(self, self.splitter, self.settings)
-        self.refresh_sidebar()
+        self.chats.refresh()
         last = self.settings.last_conversation
         if last and self.sidebar.item_for(last) is not None:
             try:
-                self.open_conversation(last)
+                self.chats.open(last)
             except (ValueError, TypeError, KeyError, AttributeError):
                 # stored by an older version in a shape this one cannot show: start afresh
                 log.exception("could not reopen conversation %s; starting a new chat", last)
-                self.new_chat()
+                self.chats.new()
 
     def _save_state(self) -> None:
         try:
@@ -299,64 +301,6 @@ class MainWindow(QMainWindow):
             self.menu_actions.offline.setChecked(self.settings.offline)
         if changed & {"threads", "context_length", "gpu_layers"}:
             self.models.reload()
-
-    # -- conversations ---------------------------------------------------------------------
-
-    def refresh_sidebar(self) -> None:
-        self.sidebar.refresh(self.conversation.conversation_id)
-        self._update_controls()
-
-    def _on_current_chat(self, action: Callable[[int], object]) -> None:
-        if self.conversation.conversation_id is not None and not self.engine.generating:
-            action(self.conversation.conversation_id)
-
-    def new_chat(self) -> None:
-        if self.engine.generating:
-            return
-        self.chat_actions.cancel_edit()
-        self.conversation.new()
-        self.docs.show_chosen()
-        self.sidebar.select(None)
-        self.chat_actions.clear_stats()
-        self._update_controls()
-        self.composer.setFocus()
-
-    def open_conversation(self, conversation_id: int) -> None:
-        if self.engine.generating:
-            return
-        self.chat_actions.cancel_edit()
-        try:
-            self.conversation.open(conversation_id)
-        except HuacayaError as exc:
-            show_error(self, exc)
-            return
-        self.sidebar.select(conversation_id)
-        self.docs.show_chosen()
-        self.chat_actions.clear_stats()
-        self._update_controls()
-        search = self.sidebar.search.text().strip()
-        if self.sidebar.searching and search:  # show the message the search found
-            self.chat_view.show_match(search.split()[0], self.sidebar.hit_in(conversation_id))
-
-    def _on_imported(self, report: ImportReport) -> None:
-        """Imported chats are listed; the one chat of a single-chat file opens (also when it
-        was already here)."""
-        self.refresh_sidebar()
-        if len(report.chats) == 1:
-            self.open_conversation(report.chats[0])
-
-    def _on_deleted(self, conversation_id: int) -> None:
-        self._deleted_open = conversation_id == self.conversation.conversation_id
-        if self._deleted_open:
-            self.new_chat()
-        self._update_controls()
-
-    def _on_restored(self, conversation_id: int) -> None:
-        """Undo of a delete: the chat that was open comes back into view, unless another one
-        was started meanwhile."""
-        if self._deleted_open and not self.messages and not self.engine.generating:
-            self.open_conversation(conversation_id)
-        self._deleted_open = False
 
     # -- models and settings ---------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Conversations in SQLite (WAL, full-text search with FTS5; the schema is history_schema.py).
+"""Conversations in SQLite (WAL, full-text search with FTS5; the schema is schema.py, the
+records read and written are records.py).
 
 Every write is one transaction, so a crash (even ``kill -9``) leaves every committed message
 in place. Deleting is soft first (``deleted_at``) so the window can offer Undo; deleted
@@ -15,7 +16,6 @@ import threading
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,14 @@ from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progr
 from desktop.core import paths
 from desktop.core.history import versions
 from desktop.core.history.duplicates import StoredChats
+from desktop.core.history.records import (
+    Added,
+    Conversation,
+    NewConversation,
+    NewMessage,
+    StoredMessage,
+    json_object,
+)
 from desktop.core.history.schema import MIGRATIONS, connect, migrate
 from desktop.core.history.search import SearchHit, fts_query, newest_matches, storable
 from desktop.core.history.titles import first_question, retitle, title_untitled
@@ -46,70 +54,6 @@ log = logging.getLogger(__name__)
 DB_FILE = "history.sqlite3"
 TITLE_LENGTH = 60  # a title made from the first question
 LONGEST_TITLE = 1_000  # a title given by a rename or an import (longer ones are cut or refused)
-
-
-@dataclass
-class StoredMessage:
-    id: int
-    conversation_id: int
-    position: int
-    role: str
-    content: str
-    created_at: float
-    model: str = ""
-    stats: dict[str, Any] = field(default_factory=dict)
-    parent_id: int | None = None  # the message it follows (None: the first)
-    chosen: bool = True  # the version shown of its turn
-    version: int = 1  # its number among its turn's versions (versions.py), from 1
-    versions: int = 1  # how many versions its turn has
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """A message to store: the history gives it its id, position and time. An import's may
-    carry its turn's other versions, each a list of messages (that version, then what
-    followed it), and its own number among them (``version``)."""
-
-    role: str
-    content: str
-    model: str = ""
-    stats: dict[str, Any] = field(default_factory=dict)
-    created_at: float | None = None  # now, unless it is older (an import)
-    version: int = 1
-    other_versions: tuple[tuple[NewMessage, ...], ...] = ()
-
-
-@dataclass(frozen=True)
-class NewConversation:
-    """A whole conversation to store (an import)."""
-
-    title: str
-    model: str = ""
-    system_prompt: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
-    created_at: float | None = None  # now, unless it is older
-    updated_at: float | None = None  # its last activity: now, unless it is older
-    messages: list[NewMessage] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Added:
-    """A conversation of an import: ``new``, or the copy that was already here."""
-
-    id: int
-    new: bool
-
-
-@dataclass
-class Conversation:
-    id: int
-    title: str
-    model: str
-    system_prompt: str
-    settings: dict[str, Any]
-    created_at: float
-    updated_at: float
-    messages: list[StoredMessage] = field(default_factory=list)
 
 
 # -- the store ----------------------------------------------------------------------------------
@@ -257,7 +201,7 @@ class History:
             title=row["title"],
             model=row["model"],
             system_prompt=row["system_prompt"],
-            settings=_json_object(row["settings"], "settings", row["id"]),
+            settings=json_object(row["settings"], "settings", row["id"]),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -360,7 +304,7 @@ class History:
             content=row["content"],
             created_at=row["created_at"],
             model=row["model"],
-            stats=_json_object(row["stats"], "stats", row["id"]),
+            stats=json_object(row["stats"], "stats", row["id"]),
             parent_id=row["parent_id"],
             chosen=bool(row["chosen"]),
         )
@@ -463,16 +407,3 @@ class History:
             if self._search_db is None:
                 self._search_db = connect(self.path, check_same_thread=False)
             return newest_matches(self._search_db, query, text, limit)
-
-
-def _json_object(text: str | None, what: str, row_id: int) -> dict[str, Any]:
-    """A stored JSON object; damaged or ill-typed data (an older version's import) reads as
-    empty rather than breaking the window that shows it."""
-    try:
-        value = json.loads(text or "{}")
-    except (ValueError, RecursionError):
-        value = None
-    if not isinstance(value, dict):
-        log.warning("ignoring the damaged %s of row %s: %.80r", what, row_id, text)
-        return {}
-    return value
