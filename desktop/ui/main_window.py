@@ -71,7 +71,6 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.resize(1100, 720)
         self.store = store or SettingsStore()
         self.library = library or library_for(self.settings.models_folder)
         self.history = History()

@@ -224,3 +224,20 @@ def test_check_boxes_show_and_the_input_hint_fits_at_font_16_in_900_by_600(
     size = box.style().pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, box)
     assert size >= box.fontMetrics().height() * 0.6  # and grows with the font
     dialog.close()
+
+
+def test_the_first_window_fits_a_small_screen(qtbot, monkeypatch, huacaya_home) -> None:  # type: ignore[no-untyped-def]
+    """On a 900×600 screen (a small laptop, a VM), the window a person sees at the first start
+    fits the screen, title bar and borders included (it opened at 1100×720, partly off it)."""
+    from desktop.ui import screen_fit
+
+    monkeypatch.setattr(screen_fit, "screen_area", lambda _widget: QRect(0, 0, 900, 600))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    frame = screen_fit.FRAME
+    assert window.width() + frame.width() <= 900, window.width()
+    assert window.height() + frame.height() <= 600, window.height()
+    assert window.x() >= 0 and window.y() >= 0
+    window.close()

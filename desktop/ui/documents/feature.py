@@ -143,6 +143,8 @@ class DocumentsFeature(QObject):
 
     def rescan_all(self) -> None:
         """At start: bring every collection up to date (only changes are read), then watch."""
+        if self._shut_down:  # the window closed before it came to this
+            return
         for collection in self.documents.collections():
             self.indexer.index(collection.name)
         self._watch()
