@@ -9,9 +9,9 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, TextIO, cast
 
 from conversion.errors import ConversionError, OutputExistsError
 from conversion.ownership import owned_name, sweep
@@ -40,32 +40,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
     A crash at any moment leaves either the old file or the new one, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=owned_name(f".{path.name}."), suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _atomic_handle(path, "wb") as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[TextIO]:
+def atomic_text_file(path: Path) -> AbstractContextManager[TextIO]:
     """A text file (UTF-8) to write ``path``'s new content into, piece by piece: renamed into
     place when the block ends, removed if it raises (a cancel, a full disk), so ``path`` is the
     old file or the whole new one, never a part."""
+    return cast(
+        AbstractContextManager[TextIO],
+        _atomic_handle(path, "w", encoding="utf-8", newline="\n"),
+    )
+
+
+@contextmanager
+def _atomic_handle(path: Path, mode: str, **options: Any) -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=owned_name(f".{path.name}."), suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with os.fdopen(fd, mode, **options) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
