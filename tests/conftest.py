@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,20 @@ QUESTIONS = [
 def greedy(max_tokens: int = 64) -> GenerationSettings:
     """Pure greedy decoding (no repeat penalty), so scored margins describe what was chosen."""
     return GenerationSettings(temperature=0.0, repeat_penalty=1.0, max_tokens=max_tokens, seed=1)
+
+
+@contextmanager
+def scratch_folder(factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A module fixture's own temporary folder, removed when the module is done with it.
+
+    Checkpoints, training runs and bundles are hundreds of MB each; kept to the end of the
+    session (pytest's default for ``mktemp``), they added up to 15 GB and filled a CI machine's
+    disk. Per-test ``tmp_path`` folders go as each test passes (``tmp_path_retention_policy``)."""
+    folder = factory.mktemp(name)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

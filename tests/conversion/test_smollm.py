@@ -3,6 +3,7 @@ converter, and vs transformers' logits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import gguf
@@ -12,6 +13,7 @@ import pytest
 from conversion.convert import convert
 from conversion.quantize import quantize
 from desktop.core.chat.engine import ChatEngine
+from tests.conftest import scratch_folder
 from tests.conversion.conftest import hf_logits
 from tests.scoring import CAPITAL_OF_FRANCE, PARIS_MARGIN, Scorer, agreement, llama_cpp_logits
 
@@ -53,11 +55,14 @@ def fields(path: Path) -> tuple[dict, dict]:  # type: ignore[type-arg]
 
 
 @pytest.fixture(scope="module")
-def converted_f16(smollm_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("f16") / "smollm2-f16.gguf"
-    result = convert(smollm_checkpoint, out, "f16")
-    assert result.chat_template == "model"
-    return out
+def converted_f16(
+    smollm_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    with scratch_folder(tmp_path_factory, "f16") as folder:
+        out = folder / "smollm2-f16.gguf"
+        result = convert(smollm_checkpoint, out, "f16")
+        assert result.chat_template == "model"
+        yield out
 
 
 def test_f16_matches_llama_cpps_own_conversion(converted_f16: Path, starter_path: Path) -> None:

@@ -8,12 +8,13 @@ import stat
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from desktop import __version__
-from tests.conftest import COUNT
+from tests.conftest import COUNT, scratch_folder
 from tests.helpers import greedy_by_default
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +42,15 @@ def make_read_only(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
-    work = tmp_path_factory.mktemp("build")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with (
+        scratch_folder(tmp_path_factory, "dist") as dist,
+        scratch_folder(tmp_path_factory, "build") as work,
+    ):
+        yield _build(dist, work)
+
+
+def _build(dist: Path, work: Path) -> Path:
     result = subprocess.run(
         [sys.executable, "packaging/build.py", "--dist", str(dist), "--work", str(work)],
         cwd=ROOT,

@@ -18,6 +18,7 @@ from conversion.errors import Cancelled, ModelNotFoundError, TrainingError
 from conversion.progress import CancelToken
 from conversion.train.bases import WHAT_TO_GIVE, resolve_base
 from conversion.train.gguf_base import SOURCE_RECORD, checkpoint_from_gguf
+from tests.conftest import scratch_folder
 from tests.scoring import Scorer, agreement, log_softmax
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +42,9 @@ MAX_KL = 0.05
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory, starter_path: Path):  # type: ignore[no-untyped-def]
     messages: list[str] = []
-    cache = tmp_path_factory.mktemp("base-checkpoints")
-    base = checkpoint_from_gguf(starter_path, cache, lambda f, m="": messages.append(m))
-    return base, messages
+    with scratch_folder(tmp_path_factory, "base-checkpoints") as cache:
+        base = checkpoint_from_gguf(starter_path, cache, lambda f, m="": messages.append(m))
+        yield base, messages
 
 
 def test_the_checkpoint_scores_like_llama_cpp_on_the_same_gguf(made, starter_path: Path) -> None:  # type: ignore[no-untyped-def]

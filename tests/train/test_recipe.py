@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from conversion.train.run import TrainResult, train
 from conversion.train.run_record import read_metrics
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.models.library import ModelLibrary
-from tests.conftest import greedy
+from tests.conftest import greedy, scratch_folder
 from tests.train.conftest import ROOT, write_records
 
 STEPS = 6
@@ -45,14 +46,14 @@ def _quick(base: Path, data: Path, out: Path, **overrides) -> TrainConfig:  # ty
 @pytest.fixture(scope="module")
 def full_run(
     smollm_checkpoint: Path, trained_records: list[Record], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[TrainResult, list[TrainStatus], list[tuple[float, str]]]:
-    folder = tmp_path_factory.mktemp("full")
-    data = write_records(folder / "seed.jsonl", trained_records)
-    statuses: list[TrainStatus] = []
-    progress: list[tuple[float, str]] = []
-    config = _quick(smollm_checkpoint, data, folder / "run", learning_rate=1e-4)
-    result = train(config, lambda f, m="": progress.append((f, m)), on_status=statuses.append)
-    return result, statuses, progress
+) -> Iterator[tuple[TrainResult, list[TrainStatus], list[tuple[float, str]]]]:
+    with scratch_folder(tmp_path_factory, "full") as folder:
+        data = write_records(folder / "seed.jsonl", trained_records)
+        statuses: list[TrainStatus] = []
+        progress: list[tuple[float, str]] = []
+        config = _quick(smollm_checkpoint, data, folder / "run", learning_rate=1e-4)
+        result = train(config, lambda f, m="": progress.append((f, m)), on_status=statuses.append)
+        yield result, statuses, progress
 
 
 def test_full_fine_tune_loss_falls_and_the_run_is_recorded(full_run) -> None:  # type: ignore[no-untyped-def]
