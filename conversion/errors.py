@@ -219,6 +219,12 @@ class PresetError(HuacayaError):
     )
 
 
+class StudioError(HuacayaError):
+    """A "Make your own" project could not be created, read or changed."""
+
+    default_hint = "Choose another name, or check that the data folder can be written."
+
+
 class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
 

@@ -51,6 +51,8 @@ from desktop.ui.models.slot import ModelSlot
 from desktop.ui.settings.dialog import SettingsDialog, open_settings
 from desktop.ui.settings.local_api import LocalApi
 from desktop.ui.status_text import ElidedLabel
+from desktop.ui.studio.parts import StudioParts
+from desktop.ui.studio.window import StudioWindow
 from desktop.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class MainWindow(QMainWindow):
         self._closing = self._shut_down = False
         self.models_dialog: ModelsDialog | None = None
         self.compare_window: CompareWindow | None = None
+        self.studio_window: StudioWindow | None = None
         self.jobs = JobManager(self.store, self)
         self.engine = EngineController(self)
         self._build(initial_model or self.settings.default_model)
@@ -202,6 +205,7 @@ class MainWindow(QMainWindow):
             "delete_chat": on_chat(self.sidebar.delete),
             "models": self.open_models,
             "compare": self.open_compare,
+            "studio": self.open_studio,
             "offline": lambda: self.store.update(offline=self.menu_actions.offline.isChecked()),
         }
 
@@ -323,6 +327,21 @@ class MainWindow(QMainWindow):
 
     def _forget_compare_window(self) -> None:
         self.compare_window = None
+
+    def open_studio(self) -> StudioWindow:
+        """The "Make your own" window (one at a time; its training runs outlive it)."""
+        if self.studio_window is None:
+            parts = StudioParts(self.library, self._chat_with, lambda: self.settings.offline)
+            self.studio_window = StudioWindow(parts, self)
+            self.studio_window.destroyed.connect(self._forget_studio_window)
+        return dialogs.present(self.studio_window)
+
+    def _forget_studio_window(self) -> None:
+        self.studio_window = None
+
+    def _chat_with(self, model_id: str) -> None:
+        self.models.on_disk_change()  # a model just added: the list shows it first
+        self.models.load_id(model_id)
 
     def open_settings(self) -> SettingsDialog:
         model_id = self.model_entry.id if self.model_entry else ""

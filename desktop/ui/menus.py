@@ -43,6 +43,7 @@ class WindowActions:
     delete_chat: QAction
     models: QAction
     compare: QAction
+    studio: QAction
     offline: QAction
     about: QAction
     log_folder: QAction
@@ -137,6 +138,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
     models = bar.addMenu("&Models")
     manage = _add(models, "&Manage models…", on["models"], "Ctrl+M")
     compare = _add(models, "&Compare models…", on["compare"])
+    studio = _add(models, "Make &your own model…", on["studio"])
     offline = _add(models, "&Offline mode", on["offline"])
     offline.setCheckable(True)
 
@@ -165,6 +167,7 @@ def build_menus(bar: QMenuBar, slots: Mapping[str, Callable[[], object]]) -> Win
         delete_chat,
         manage,
         compare,
+        studio,
         offline,
         about,
         log_folder,

@@ -1,0 +1,143 @@
+"""A "Make your own" project: one folder in the data folder, its files named in one place."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from conversion.errors import StudioError
+from conversion.output import atomic_write_text
+from desktop.core import paths
+
+STUDIO_FOLDER = "studio"
+PROJECT_FILE = "project.json"
+MAX_NAME = 80
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """What ``project.json`` holds: plain data, written atomically."""
+
+    name: str
+    base: str = ""  # the library model (id or name) the fine-tune starts from
+    teacher: str = ""  # an installed model's id, or an endpoint URL; "" until chosen
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+
+
+def studio_dir() -> Path:
+    return paths.data_dir() / STUDIO_FOLDER
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:40] or "project"
+
+
+def check_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise StudioError("A project needs a name.", "Type a name, such as “Cooking assistant”.")
+    if len(name) > MAX_NAME:
+        raise StudioError(f"A project name has at most {MAX_NAME} characters.", "Shorten it.")
+    return name
+
+
+class StudioProject:
+    """One project's folder. Every file of the loop is named here, so the steps agree."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.info = self._read()
+
+    # -- the files of the loop ------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def records_path(self) -> Path:
+        """The records to train on (Alpaca JSON Lines), as the person last saved them."""
+        return self.folder / "data.jsonl"
+
+    @property
+    def generation_dir(self) -> Path:
+        """Data generation's own output folder (its journal makes it resumable)."""
+        return self.folder / "generation"
+
+    @property
+    def runs_dir(self) -> Path:
+        """Training runs, one folder each (``huacaya-train --out``)."""
+        return self.folder / "runs"
+
+    @property
+    def compare_dir(self) -> Path:
+        """The base-against-fine-tune comparison's prompts and answer sets."""
+        return self.folder / "compare"
+
+    # -- project.json ---------------------------------------------------------------------------
+
+    def _read(self) -> ProjectInfo:
+        path = self.folder / PROJECT_FILE
+        try:
+            raw: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise StudioError(
+                f"The project in “{self.folder.name}” cannot be read: {exc}.",
+                f"Its {PROJECT_FILE} is missing or damaged; the rest of the folder is untouched.",
+            ) from exc
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise StudioError(
+                f"The project in “{self.folder.name}” has no name in its {PROJECT_FILE}.",
+                "Its other files are untouched; give the file a “name”.",
+            )
+        known = {k: str(raw[k]) for k in ("name", "base", "teacher", "created") if k in raw}
+        return ProjectInfo(**known)
+
+    def update(self, **changes: str) -> ProjectInfo:
+        """Change ``project.json`` (written to a temporary file and renamed)."""
+        info = replace(self.info, **changes)
+        check_name(info.name)
+        _write_info(self.folder, info)
+        self.info = info
+        return info
+
+
+def _write_info(folder: Path, info: ProjectInfo) -> None:
+    text = json.dumps(asdict(info), indent=2, ensure_ascii=False) + "\n"
+    atomic_write_text(folder / PROJECT_FILE, text)
+
+
+def create_project(name: str, base: str = "", root: Path | None = None) -> StudioProject:
+    """A new project folder, named from ``name`` and never over another project's."""
+    name = check_name(name)
+    root = root or studio_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    slug, number = _slug(name), 1
+    folder = root / slug
+    while folder.exists():
+        number += 1
+        folder = root / f"{slug}-{number}"
+    try:
+        folder.mkdir()
+        _write_info(folder, ProjectInfo(name=name, base=base))
+    except OSError as exc:
+        raise StudioError(f"The project “{name}” could not be created: {exc}.") from exc
+    return StudioProject(folder)
+
+
+def list_projects(root: Path | None = None) -> list[StudioProject]:
+    """Every readable project, newest first; a damaged one is skipped, never removed."""
+    root = root or studio_dir()
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if (folder / PROJECT_FILE).is_file():
+            try:
+                found.append(StudioProject(folder))
+            except StudioError:
+                continue
+    return sorted(found, key=lambda p: p.info.created, reverse=True)

@@ -1,0 +1,115 @@
+"""The "Make your own" window: a project chooser above four steps (Data, Train, Compare, Use).
+
+Each step is its own widget, given the project and narrow parts of the app; the work is the
+core's (``desktop/core/studio``) and the commands' own functions."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from conversion.errors import HuacayaError
+from desktop.core.studio.project import StudioProject, create_project, list_projects
+from desktop.ui.errors import show_error
+from desktop.ui.screen_fit import keep_fitted
+from desktop.ui.studio.compare_step import CompareStep
+from desktop.ui.studio.data_step import DataStep
+from desktop.ui.studio.parts import StudioParts
+from desktop.ui.studio.train_step import TrainStep
+from desktop.ui.studio.use_step import UseStep
+
+
+class StudioWindow(QDialog):
+    def __init__(self, parts: StudioParts, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Make your own model")
+        self.parts = parts
+        self.projects = QComboBox(self)
+        self.projects.setObjectName("studioProject")
+        self.projects.setAccessibleName("Project")
+        self.projects.setMinimumContentsLength(16)
+        self.projects.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.projects.activated.connect(self._on_chosen)
+        self.new_project = QPushButton("New project…", self)
+        self.new_project.clicked.connect(self.ask_new_project)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Project:", self))
+        row.addWidget(self.projects, 1)
+        row.addWidget(self.new_project)
+        self.data = DataStep(parts, self)
+        self.train = TrainStep(parts, self)
+        self.compare = CompareStep(parts, self)
+        self.use = UseStep(parts, self)
+        self.steps = QTabWidget(self)
+        self.steps.setObjectName("studioSteps")
+        for number, (step, title) in enumerate(
+            (
+                (self.data, "Data"),
+                (self.train, "Train"),
+                (self.compare, "Compare"),
+                (self.use, "Use"),
+            ),
+            start=1,
+        ):
+            self.steps.addTab(step, f"{number}  {title}")
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.steps, 1)
+        self.project: StudioProject | None = None
+        self._fill(list_projects())
+        keep_fitted(self, QSize(980, 680))
+
+    # -- projects -------------------------------------------------------------------------------
+
+    def _fill(self, projects: list[StudioProject], current: StudioProject | None = None) -> None:
+        self._projects = projects
+        self.projects.clear()
+        for project in projects:
+            self.projects.addItem(project.name, str(project.folder))
+        if not projects:
+            self.projects.addItem("No project yet: click “New project…”", "")
+        chosen = current or (projects[0] if projects else None)
+        if chosen is not None:
+            self.projects.setCurrentIndex(self.projects.findData(str(chosen.folder)))
+        self._show(chosen)
+
+    def _on_chosen(self, index: int) -> None:
+        folder = self.projects.itemData(index)
+        self._show(next((p for p in self._projects if str(p.folder) == folder), None))
+
+    def ask_new_project(self) -> QInputDialog:
+        """Ask for the new project's name (without blocking: the answer arrives by signal)."""
+        ask = QInputDialog(self)
+        ask.setObjectName("newProjectName")
+        ask.setWindowTitle("New project")
+        ask.setLabelText("Name of your model (for example “Cooking assistant”):")
+        ask.textValueSelected.connect(self._create)
+        ask.finished.connect(ask.deleteLater)
+        ask.open()
+        return ask
+
+    def _create(self, name: str) -> None:
+        try:
+            project = create_project(name)
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return
+        self._fill(list_projects(), project)
+
+    def _show(self, project: StudioProject | None) -> None:
+        self.project = project
+        self.steps.setEnabled(project is not None)
+        for step in (self.data, self.train, self.compare, self.use):
+            step.set_project(project)
