@@ -1,0 +1,107 @@
+"""A project's records: what the person reads, edits and trains on (``data.jsonl``).
+
+One JSON object per line, Alpaca's three fields first, so the file trains as it is
+(``huacaya-train --data``) and opens in any editor::
+
+    {"instruction": "...", "input": "...", "output": "...",
+     "source": "where it came from", "score": -0.42, "held_out": false}
+
+- ``source``: how the record was made: "seed tasks", "my-notes.pdf, page 3: <the passage>"
+  (grounded in a document), "imported: file.json", "written by hand".
+- ``score``: the teacher's confidence in its answer (higher is better), or absent.
+- ``held_out``: kept out of training, to compare the base model and the fine-tune on questions
+  the fine-tune never saw.
+
+Saved whole, through a temporary file and a rename: a crash leaves the old file or the new one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from conversion.errors import StudioError
+from conversion.output import atomic_text_file
+
+
+@dataclass(frozen=True)
+class StudioRecord:
+    instruction: str
+    input: str = ""
+    output: str = ""
+    source: str = ""
+    score: float | None = None
+    held_out: bool = False
+
+    def alpaca(self) -> dict[str, str]:
+        return {"instruction": self.instruction, "input": self.input, "output": self.output}
+
+
+def _record(item: Any, where: str) -> StudioRecord:
+    if not isinstance(item, dict):
+        raise StudioError(f"{where} is not a JSON object.")
+    text = {}
+    for key in ("instruction", "input", "output", "source"):
+        value = item.get(key) or ""
+        if not isinstance(value, str):
+            raise StudioError(f"{where}: “{key}” is not text.")
+        text[key] = value
+    score = item.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        raise StudioError(f"{where}: “score” is not a number.")
+    return StudioRecord(
+        **text,
+        score=None if score is None else float(score),
+        held_out=bool(item.get("held_out", False)),
+    )
+
+
+def load_records(path: Path) -> list[StudioRecord]:
+    """The records in ``path`` ([] where there is no file yet)."""
+    if not path.is_file():
+        return []
+    records = []
+    hint = "Fix that line in a text editor, or import the data again."
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    where = f"Line {number} of {path.name}"
+                    try:
+                        records.append(_record(json.loads(line), where))
+                    except json.JSONDecodeError as exc:
+                        raise StudioError(f"{where} is not JSON: {exc.msg}.", hint) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudioError(f"{path.name} cannot be read: {exc}.") from exc
+    except StudioError as exc:
+        raise StudioError(exc.message, hint) from exc
+    return records
+
+
+def save_records(path: Path, records: Iterable[StudioRecord]) -> None:
+    """Write every record to ``path`` (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_text_file(path) as handle:
+        for record in records:
+            row = {k: v for k, v in asdict(record).items() if v not in ("", None, False)}
+            row.setdefault("input", "")
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def training_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:
+    """The records to train on: complete ones not held out."""
+    return [r for r in records if not r.held_out and r.instruction.strip() and r.output.strip()]
+
+
+def held_out_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:
+    return [r for r in records if r.held_out and r.instruction.strip()]
+
+
+def write_alpaca(path: Path, records: Iterable[StudioRecord]) -> Path:
+    """``records`` as an Alpaca JSON file (what ``huacaya-train --data`` and
+    ``huacaya eval answer --prompts`` read), written atomically."""
+    with atomic_text_file(path) as handle:
+        json.dump([r.alpaca() for r in records], handle, ensure_ascii=False, indent=1)
+    return path
