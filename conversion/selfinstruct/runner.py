@@ -15,6 +15,7 @@ import json
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from conversion.selfinstruct.teachers import Reply, Sampling, Teacher
 SIMILAR = "similar"  # a near-duplicate by ROUGE-L
 MALFORMED = "malformed"  # a block that is not a numbered Instruction/Input/Output task
 TRUNCATED = "cut off"  # the last block of a reply that hit the length limit
+
+# (records kept, candidates dropped by reason, what the teacher is doing now or "")
+StatusCallback = Callable[[int, Counter[str], str], None]
 
 
 @dataclass
@@ -178,8 +182,13 @@ def generate(
     force: bool = False,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    on_status: StatusCallback | None = None,
 ) -> GenerationResult:
-    """Generate until ``out`` holds ``config.num`` records, continuing what its journal holds."""
+    """Generate until ``out`` holds ``config.num`` records, continuing what its journal holds.
+
+    ``progress`` gets the fraction of ``num`` kept and a status line; ``on_status``, where given,
+    gets the same as numbers — records kept, candidates dropped by reason (the filters' own
+    words: "similar", "cut off", "too short"…), and what the teacher is doing — each time."""
     _check(seed_tasks, config)
     started = time.perf_counter()
     journal, batches = Journal.open(out, config.settings(seed_tasks, teacher), force)
@@ -193,6 +202,12 @@ def generate(
         tuple(stop_sequences(config.tasks_per_prompt)),
     )
     writer = _OutputWriter(out, config.num)
+
+    def report(activity: str) -> None:
+        progress(len(run.records) / config.num, run.status(activity))
+        if on_status is not None:
+            on_status(min(len(run.records), config.num), run.dropped, activity)
+
     writer.write(run.records)
     first_request = next_request
     try:
@@ -203,7 +218,7 @@ def generate(
             ):
                 break
             cancel.check()
-            progress(len(run.records) / config.num, run.status("asking the teacher"))
+            report("asking the teacher")
             size = config.batch_size
             if config.max_requests is not None:
                 size = min(size, first_request + config.max_requests - next_request)
@@ -218,10 +233,7 @@ def generate(
             ]
             seeds = [request_seed(config.seed, r) for r in requests]
 
-            def activity(text: str) -> None:
-                progress(len(run.records) / config.num, run.status(text))
-
-            replies = teacher.generate(prompts, seeds, sampling, cancel, activity)
+            replies = teacher.generate(prompts, seeds, sampling, cancel, report)
             batch = Batch(next_request, len(requests))
             for reply in replies:
                 run.take(reply, batch)
@@ -230,7 +242,7 @@ def generate(
             run.dropped.update(batch.dropped)
             next_request += len(requests)
             writer.maybe_write(run.records)
-            progress(len(run.records) / config.num, run.status())
+            report("")
             if run.failed_in_a_row >= config.max_failed_replies:
                 raise TeacherReplyError(
                     f"The teacher's last {run.failed_in_a_row} replies held no task in the "

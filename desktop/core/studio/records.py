@@ -105,3 +105,13 @@ def write_alpaca(path: Path, records: Iterable[StudioRecord]) -> Path:
     with atomic_text_file(path) as handle:
         json.dump([r.alpaca() for r in records], handle, ensure_ascii=False, indent=1)
     return path
+
+
+def import_dataset(path: Path) -> list[StudioRecord]:
+    """The records of a dataset file (Alpaca JSON, JSON Lines, CSV, Parquet: whatever
+    ``huacaya-train --data`` reads, with the same checks and messages), marked as imported."""
+    from conversion.train.data import load_training_data  # torch-free; read only when asked
+
+    data = load_training_data(str(path))
+    source = f"imported: {path.name}"
+    return [StudioRecord(r.instruction, r.input, r.output, source) for r in data.records]
