@@ -1,0 +1,231 @@
+"""Generate records with a teacher from Stanford-style seed tasks: the same runner as
+``huacaya-generate-data`` (``desktop.core.studio.seed_generation``), as a background task with
+progress (records kept, candidates dropped by reason) and Stop. The run's output folder is in the
+project, so a stopped run continues where it stopped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from conversion.errors import HuacayaError
+from conversion.progress import CancelToken, Progress
+from conversion.selfinstruct.seeds import load_seed_tasks
+from desktop.core.models.library import resolve_model
+from desktop.core.studio.project import StudioProject
+from desktop.core.studio.seed_generation import (
+    SeedGenerationResult,
+    adopt_seed_tasks,
+    generate_from_seed_tasks,
+    open_teacher,
+    project_seed_tasks,
+    status_line,
+)
+from desktop.ui.background.tasks import Task, run_in_background
+from desktop.ui.dialogs import open_file
+from desktop.ui.errors import show_error
+from desktop.ui.studio.parts import StudioParts
+from desktop.ui.studio.teacher_choice import TeacherChoice
+
+DEFAULT_COUNT = 20
+BUSY_STEPS = 1000
+
+
+class GeneratePanel(QWidget):
+    generated = Signal(object)  # a list of new StudioRecords, to append to the table
+    message = Signal(str)  # what happened, for the step's status line
+
+    def __init__(
+        self, parts: StudioParts, teacher: TeacherChoice, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.parts = parts
+        self.teacher = teacher
+        self.project: StudioProject | None = None
+        self.task: Task | None = None
+        self.seeds = QLabel(self)
+        self.seeds.setObjectName("seedTasks")
+        self.seeds.setWordWrap(True)
+        self.choose_seeds = QPushButton("Seed tasks…", self)
+        self.choose_seeds.setToolTip(
+            "A JSON Lines file of example tasks the teacher imitates, like Stanford's "
+            "seed_tasks.jsonl (one object per line: instruction, input, output)."
+        )
+        self.choose_seeds.clicked.connect(self._ask_seeds)
+        self.count = QSpinBox(self)
+        self.count.setObjectName("generateCount")
+        self.count.setAccessibleName("Records to generate")
+        self.count.setRange(1, 100_000)
+        self.count.setValue(DEFAULT_COUNT)
+        self.count.setSuffix(" records")
+        self.start = QPushButton("Generate", self)
+        self.start.setObjectName("generateButton")
+        self.start.clicked.connect(self._start)
+        self.stop = QPushButton("Stop", self)
+        self.stop.setObjectName("stopGenerating")
+        self.stop.setVisible(False)
+        self.stop.clicked.connect(self._on_stop)
+        self.bar = QProgressBar(self)
+        self.bar.setObjectName("generateProgress")
+        self.bar.setRange(0, BUSY_STEPS)
+        self.bar.setVisible(False)
+        self.status = QLabel(self)
+        self.status.setObjectName("generateStatus")
+        self.status.setWordWrap(True)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.seeds, 0, 0, 1, 2)
+        grid.addWidget(self.choose_seeds, 0, 2)
+        grid.addWidget(QLabel("How many", self), 1, 0)
+        grid.addWidget(self.count, 1, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start)
+        buttons.addWidget(self.stop)
+        grid.addLayout(buttons, 1, 2)
+        grid.setColumnStretch(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(grid)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+
+    def set_project(self, project: StudioProject | None) -> None:
+        if self.task is not None:
+            self.task.cancel()  # its records stay in the run's folder: handed over next time
+        self.project = project
+        self._show_seeds()
+
+    def _show_seeds(self) -> None:
+        path = project_seed_tasks(self.project) if self.project is not None else None
+        if path is None or not path.is_file():
+            self.seeds.setText("Seed tasks: none yet. Choose a file of example tasks.")
+            return
+        try:
+            count = len(load_seed_tasks(path))
+        except HuacayaError as exc:
+            self.seeds.setText(f"Seed tasks: {exc.message}")
+            return
+        self.seeds.setText(f"Seed tasks: {count:,} examples ({path.name})")
+
+    def _ask_seeds(self) -> None:
+        open_file(
+            self,
+            "Seed tasks (JSON Lines)",
+            self._adopt,
+            "Seed tasks (*.jsonl *.json);;All files (*)",
+        )
+
+    def _adopt(self, path: Path) -> None:
+        if self.project is None:
+            return
+        try:
+            adopt_seed_tasks(self.project, path)
+        except (HuacayaError, OSError) as exc:
+            show_error(self, exc)
+            return
+        self._show_seeds()
+
+    # -- a run ------------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        project = self.project
+        if project is None or self.task is not None:
+            return
+        try:
+            spec, base_url = self.teacher.spec()
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return
+        if not project_seed_tasks(project).is_file():
+            self._ask_seeds()
+            return
+        key = self.teacher.api_key(base_url) if base_url else None
+        library = self.parts.library
+        count = self.count.value()
+
+        def work(progress: Progress, cancel: CancelToken) -> SeedGenerationResult:
+            progress(0.0, "Loading the teacher…")
+            teacher = open_teacher(
+                spec,
+                base_url=base_url,
+                api_key=key,
+                resolve_model=lambda name: resolve_model(name, library),
+            )
+            try:
+                return generate_from_seed_tasks(
+                    project, teacher, count, progress=progress, cancel=cancel
+                )
+            finally:
+                teacher.close()
+
+        self._running(True)
+        self.status.setText("Starting…")
+        self.task = run_in_background(
+            work,
+            self._done,
+            self._failed,
+            on_progress=self._progress,
+            on_cancelled=lambda: self._ended("Stopped."),
+            owner=self,
+        )
+
+    def _on_stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.stop.setEnabled(False)
+            self.status.setText("Stopping after the replies being written…")
+
+    def _progress(self, fraction: float, message: str) -> None:
+        if fraction <= 0:
+            self.bar.setRange(0, 0)  # busy: the teacher is working on its first records
+        else:
+            self.bar.setRange(0, BUSY_STEPS)
+            self.bar.setValue(round(fraction * BUSY_STEPS))
+        self.status.setText(message[:1].upper() + message[1:])
+
+    def _done(self, result: SeedGenerationResult) -> None:
+        self.generated.emit(result.records)
+        line = status_line(len(result.records), self.count.value(), result.dropped)
+        if result.stopped:
+            text = (
+                f"Stopped: {len(result.records):,} finished records added. “Generate” "
+                "continues the same run."
+            )
+        else:
+            text = f"Added {len(result.records):,} records from seed tasks ({line})."
+        self._ended(text)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._ended("Generation failed; what it finished is kept for the next run.")
+        show_error(self, exc)
+
+    def _ended(self, text: str) -> None:
+        self.task = None
+        self._running(False)
+        self.status.setText(text)
+        self.message.emit(text)
+
+    def _running(self, running: bool) -> None:
+        self.start.setVisible(not running)
+        self.stop.setVisible(running)
+        self.stop.setEnabled(running)
+        self.bar.setVisible(running)
+        self.bar.setRange(0, 0)
+        self.choose_seeds.setEnabled(not running)
+        self.count.setEnabled(not running)
+        self.teacher.setEnabled(not running)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None

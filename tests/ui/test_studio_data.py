@@ -1,0 +1,258 @@
+"""The Data step of "Make your own", used as a person: records generated through the real
+self-instruct runner (the teacher a loopback OpenAI-compatible server), read, edited, deleted,
+added, held out and imported in the table; bad files answered with the core's message; all of
+it still there when the window is opened again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+)
+
+from conversion.errors import HuacayaError
+from desktop.core.studio.records import import_dataset, load_records
+from desktop.ui.main_window import MainWindow
+from desktop.ui.studio.window import StudioWindow
+from tests.openai_server import LoopbackTeacher
+from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
+from tests.ui.person import (
+    choose_in_combo,
+    click,
+    dialog_named,
+    from_menu,
+    pick_file,
+    tick,
+    type_into_dialog,
+)
+
+GENERATE_MS = 60_000
+
+
+@pytest.fixture
+def server() -> Iterator[LoopbackTeacher]:
+    teacher = LoopbackTeacher().start()
+    yield teacher
+    teacher.stop()
+
+
+def _studio(qtbot, window: MainWindow) -> StudioWindow:  # type: ignore[no-untyped-def]
+    from_menu(qtbot, window, "Models", "Make your own model…")
+    studio = window.studio_window
+    assert isinstance(studio, StudioWindow)
+    qtbot.waitExposed(studio)
+    return studio
+
+
+def _new_project(qtbot, studio: StudioWindow, name: str) -> None:  # type: ignore[no-untyped-def]
+    click(_button(studio, "New project…"))
+    type_into_dialog(qtbot, "newProjectName", name)
+
+
+def _button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
+    found = [b for b in parent.findChildren(QPushButton) if b.text() == text and b.isVisible()]
+    assert found, f"no visible “{text}” button"
+    _scroll_to(found[0])
+    return found[0]
+
+
+def _child(parent, kind, name: str):  # type: ignore[no-untyped-def]
+    widget = parent.findChild(kind, name)
+    assert widget is not None, f"no {name}"
+    return widget
+
+
+def _rows(table: QTableView) -> list[list[str]]:
+    """What the table shows, row by row (its cells' text as drawn)."""
+    model = table.model()
+    return [
+        [str(model.index(r, c).data() or "") for c in range(model.columnCount())]
+        for r in range(model.rowCount())
+    ]
+
+
+def _click_cell(table: QTableView, row: int, column: int = 0) -> None:
+    index = table.model().index(row, column)
+    table.scrollTo(index)
+    click(table.viewport(), table.visualRect(index).center())
+
+
+def _scroll_to(widget) -> None:  # type: ignore[no-untyped-def]
+    """Scroll the side panel until ``widget`` is in sight, as a person would with the wheel."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
+
+
+def _type(qtbot, edit, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Click into a text box, select what it holds and type ``text`` over it."""
+    _scroll_to(edit)
+    click(edit.viewport() if isinstance(edit, QPlainTextEdit) else edit)
+    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(edit, text)
+
+
+def _side_tab(studio: StudioWindow, title: str) -> None:
+    tabs = _child(studio, QTabWidget, "dataSide")
+    index = next(i for i in range(tabs.count()) if tabs.tabText(i) == title)
+    click(tabs.tabBar(), tabs.tabBar().tabRect(index).center())
+    assert tabs.currentIndex() == index
+
+
+def _generate(qtbot, studio: StudioWindow, server: LoopbackTeacher, seeds: Path, n: int) -> None:  # type: ignore[no-untyped-def]
+    _side_tab(studio, "Generate")
+    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), "openai")
+    _type(qtbot, _child(studio, QLineEdit, "teacherUrl"), server.url)
+    _type(qtbot, _child(studio, QLineEdit, "teacherModel"), "loopback-teacher")
+    click(_button(studio, "Seed tasks…"))
+    pick_file(qtbot, seeds)
+    count = _child(studio, QSpinBox, "generateCount")
+    _type(qtbot, count.lineEdit(), str(n))
+    note = _child(studio, QLabel, "dataNote")
+    click(_button(studio, "Generate"))
+    qtbot.waitUntil(lambda: note.text().startswith("Added"), timeout=GENERATE_MS)
+
+
+def test_generate_edit_delete_add_import_and_find_them_again(
+    qtbot, window: MainWindow, server: LoopbackTeacher, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Trivia")
+    table = _child(studio, QTableView, "studioRecords")
+    seeds = write_seeds(tmp_path / "seed_tasks.jsonl", SMALL_SEEDS)
+
+    _generate(qtbot, studio, server, seeds, 5)
+    rows = _rows(table)
+    assert len(rows) == 5 and {r[3] for r in rows} == {"seed tasks"}
+    assert server.requests  # through the real runner, over HTTP
+    note = _child(studio, QLabel, "dataNote").text()
+    assert "Added 5 records" in note and "dropped" in note  # dropped, and why
+
+    # Edit the second record's output by typing in the side editor.
+    _click_cell(table, 1)
+    _side_tab(studio, "Record")
+    output = _child(studio, QPlainTextEdit, "record_output")
+    assert output.toPlainText() == load_records_of(studio)[1].output  # it shows that record
+    _type(qtbot, output, "A better answer, typed by hand.")
+    assert _rows(table)[1][2] == "A better answer, typed by hand."
+
+    # Delete the first, with the Delete button.
+    deleted = _rows(table)[0][0]
+    _click_cell(table, 0)
+    click(_button(studio, "Delete"))
+    assert len(_rows(table)) == 4 and deleted not in [r[0] for r in _rows(table)]
+
+    # Add one written by hand.
+    click(_button(studio, "Add"))
+    qtbot.keyClicks(_child(studio, QPlainTextEdit, "record_instruction"), "Name a red fruit.")
+    _type(qtbot, _child(studio, QPlainTextEdit, "record_output"), "A strawberry.")
+    assert _rows(table)[-1][:4] == ["Name a red fruit.", "", "A strawberry.", "written by hand"]
+
+    # Import a dataset file (Alpaca JSON).
+    data = tmp_path / "mine.json"
+    data.write_text(
+        json.dumps(
+            [
+                {"instruction": "Say hello in French.", "input": "", "output": "Bonjour."},
+                {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    click(_button(studio, "Import…"))
+    pick_file(qtbot, data)
+    assert [r[3] for r in _rows(table)[-2:]] == ["imported: mine.json"] * 2
+    assert len(_rows(table)) == 7
+
+    # Hold one out by ticking it.
+    tick(table, table.model().index(0, 5))
+    assert table.model().index(0, 5).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+
+    studio.close()  # saved as the window closes, whatever the timer
+    again = _studio(qtbot, window)
+    table = _child(again, QTableView, "studioRecords")
+    rows = _rows(table)
+    assert len(rows) == 7
+    assert rows[0][2] == "A better answer, typed by hand." and deleted not in [r[0] for r in rows]
+    assert rows[4][:4] == ["Name a red fruit.", "", "A strawberry.", "written by hand"]
+    assert table.model().index(0, 5).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+
+
+def load_records_of(studio: StudioWindow):  # type: ignore[no-untyped-def]
+    studio.data.save_now()
+    assert studio.project is not None
+    return load_records(studio.project.records_path)
+
+
+def test_a_bad_file_is_refused_with_the_cores_message(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Bad data")
+    bad = tmp_path / "broken.json"
+    bad.write_text('[{"instruction": "Fine.", "output": "ok"}, {"input": "no instruction"}]')
+    with pytest.raises(HuacayaError) as expected:
+        import_dataset(bad)
+    click(_button(studio, "Import…"))
+    pick_file(qtbot, bad)
+    box = dialog_named(qtbot, "errorDialog")
+    assert box.text() == expected.value.message  # type: ignore[attr-defined]
+    assert box.informativeText() == (expected.value.hint or "")  # type: ignore[attr-defined]
+    assert _rows(_child(studio, QTableView, "studioRecords")) == []
+
+
+def test_hold_out_a_tenth_and_undo_a_deletion(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Many")
+    data = tmp_path / "many.jsonl"
+    data.write_text(
+        "".join(
+            json.dumps({"instruction": f"Count to {i}.", "input": "", "output": str(i)}) + "\n"
+            for i in range(30)
+        )
+    )
+    click(_button(studio, "Import…"))
+    pick_file(qtbot, data)
+    table = _child(studio, QTableView, "studioRecords")
+    click(_button(studio, "Hold out 10%"))
+    held = [
+        r
+        for r in range(30)
+        if table.model().index(r, 5).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
+    ]
+    assert len(held) == 3
+
+    _click_cell(table, 0)
+    qtbot.keyClick(table, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(table, Qt.Key.Key_Delete)
+    assert len(_rows(table)) == 28
+    click(_button(studio, "Undo"))
+    assert len(_rows(table)) == 30 and _rows(table)[0][0] == "Count to 0."
+
+
+def test_the_starter_as_teacher_is_said_to_be_small(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Tiny teacher")
+    _side_tab(studio, "Generate")
+    teacher = _child(studio, QComboBox, "studioTeacher")
+    starter = next(e for e in window.library.entries() if e.is_starter)
+    choose_in_combo(qtbot, teacher, f"gguf:{starter.id}")
+    advice = _child(studio, QLabel, "teacherAdvice")
+    assert advice.isVisible() and "is small" in advice.text()
+    choose_in_combo(qtbot, teacher, "openai")
+    assert not advice.isVisible()
