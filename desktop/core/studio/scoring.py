@@ -70,7 +70,7 @@ def _score_gguf(
         pairs = []
         for record in records:
             if chat is not None:
-                rendered = chat(messages=[{"role": "user", "content": user_message(record)}])  # type: ignore[arg-type]  # llama-cpp-python's stub wants its own message type
+                rendered = chat(messages=[{"role": "user", "content": user_message(record)}])
                 prompt = model.tokenize(
                     rendered.prompt, add_special=not rendered.added_special, special=True
                 )
