@@ -186,3 +186,21 @@ def test_the_starter_model_as_teacher(collection: str, monkeypatch: pytest.Monke
     assert len(result.records) <= 2
     # Every reply is kept or counted, batch by batch, until two are kept or passages run out.
     assert asked == len(known) or (len(result.records) == 2 and asked <= len(known))
+
+
+def test_cancel_stops_within_a_batch(collection: str, loopback: LoopbackTeacher) -> None:
+    """A slow teacher: cancelled while the batch's replies are awaited, the run ends without
+    waiting for them."""
+    loopback.knobs.delay = 5.0
+    cancel = CancelToken()
+
+    def progress(fraction: float, message: str = "") -> None:
+        if "replies from" in message:  # the teacher's own activity, inside the batch
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        generate_from_documents(
+            collection, "openai:loopback", 100, base_url=loopback.url, batch_size=4,
+            progress=progress, cancel=cancel,
+        )  # fmt: skip
+    assert loopback.answered == 0

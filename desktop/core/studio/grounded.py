@@ -116,8 +116,8 @@ def _passages(collection: str) -> list[StoredChunk]:
         if collection not in names:
             raise DocumentError(
                 f"There is no document collection named “{collection}”.",
-                (f"Choose one of: {', '.join(names)}." if names else "There is none yet. ")
-                + " Add a folder with Documents → Add folder…, or `huacaya docs add NAME FOLDER`.",
+                (f"Choose one of: {', '.join(names)}. " if names else "There is none yet. ")
+                + "Make one in Documents → Collections…, or with `huacaya docs add NAME FOLDER`.",
             )
         found = store.collection(collection)
         by_file = store.chunks_by_file(found.id)
@@ -132,8 +132,8 @@ def _passages(collection: str) -> list[StoredChunk]:
     if not order:
         raise DocumentError(
             f"The collection “{collection}” has no indexed passages to write records from.",
-            "Index it first (Documents → the collection → Index, or `huacaya docs index "
-            f"{collection}`), and check that its files hold text.",
+            "Add folders with text to it and let it index (Documents → Collections…, or "
+            f"`huacaya docs add {collection} FOLDER`), then try again.",
         )
     return [chunks[i] for i in order]
 
