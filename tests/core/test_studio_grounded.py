@@ -88,15 +88,16 @@ def check_grounded(records: list[StudioRecord], known: dict[str, str]) -> None:
 
 
 def test_records_keep_their_passages_and_every_reply_is_counted(
-    collection: str, loopback: LoopbackTeacher
+    collection: str, loopback: LoopbackTeacher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(grounded, "ROUNDS", 1)
     known = passages(collection)
     assert len(known) >= 8  # the premise: enough passages for every kind of reply
     messages: list[str] = []
     result = generate_from_documents(
         collection,
         "openai:loopback",
-        100,  # more than the passages: every one is asked about once
+        100,  # more than the passages: every one is asked about (once: ROUNDS = 1)
         base_url=loopback.url,
         progress=lambda fraction, message="": messages.append(message),
         batch_size=4,
@@ -204,3 +205,19 @@ def test_cancel_stops_within_a_batch(collection: str, loopback: LoopbackTeacher)
             progress=progress, cancel=cancel,
         )  # fmt: skip
     assert loopback.answered == 0
+
+
+def test_later_rounds_ask_for_something_new(collection: str, loopback: LoopbackTeacher) -> None:
+    """Records still missing after every passage was asked about: each is asked again, told
+    what was already asked from it."""
+    known = passages(collection)
+    result = generate_from_documents(collection, "openai:loopback", 100, base_url=loopback.url)
+    assert len(loopback.requests) == grounded.ROUNDS * len(known)
+    assert len(result.records) + sum(result.dropped.values()) == len(loopback.requests)
+    check_grounded(result.records, known)
+    instructions = [r.instruction for r in result.records]
+    assert len(set(instructions)) == len(instructions)
+    first_round = {r.source: r.instruction for r in result.records[: len(known) // 2]}
+    later = [str(b["messages"][-1]["content"]) for b in loopback.requests[len(known) :]]  # type: ignore[index]
+    for instruction in first_round.values():
+        assert any(f"already asked:\n- {instruction}" in prompt for prompt in later)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conversion.errors import DataGenerationError, DocumentError, TeacherReplyError
@@ -40,6 +40,7 @@ from desktop.core.studio.teacher import choose_teacher, open_teacher
 BATCH_SIZE = 8  # prompts per batch (a GGUF teacher decodes them together)
 MIN_PASSAGE_CHARS = 40  # shorter chunks (a heading, a page number) answer nothing
 MAX_PASSAGE_CHARS = 1500  # of a passage shown to the teacher
+ROUNDS = 3  # times each passage is asked about at most, each time for something new
 MAX_FAILED_REPLIES = 20  # replies in a row without one usable record: a useless teacher
 SAMPLING = Sampling(temperature=0.7, top_p=0.95, max_tokens=384)
 
@@ -92,7 +93,9 @@ def generate_from_documents(
     """Up to ``count`` records grounded in passages of ``collection``, written by ``teacher``
     (a ``--teacher`` spec: ``gguf:NAME_OR_PATH`` or ``openai:MODEL`` with ``base_url``).
 
-    Fewer when the collection runs out of passages (one record per passage). ``on_batch``
+    Each passage is asked about in turn, and again (``ROUNDS`` times at most) for something
+    not asked yet while records are missing: fewer than ``count`` when a small collection runs
+    out. ``on_batch``
     gets every record kept so far after each batch (to save them as they come); cancelled,
     this raises ``Cancelled`` and what ``on_batch`` was given is all that was made.
     """
@@ -144,12 +147,18 @@ def source_of(chunk: StoredChunk) -> str:
     return f"{label}: {chunk.text.strip()}"
 
 
-def passage_prompt(chunk: StoredChunk) -> str:
+def passage_prompt(chunk: StoredChunk, asked: Sequence[str] = ()) -> str:
+    """The request about one passage; ``asked``: instructions already kept from it, which the
+    teacher is told to avoid (a later round over the same passages)."""
     label = source_of(chunk).split(":", 1)[0]
     text = chunk.text.strip()
     if len(text) > MAX_PASSAGE_CHARS:
         text = text[:MAX_PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
-    return PROMPT.format(label=label, text=text)
+    prompt = PROMPT.format(label=label, text=text)
+    if asked:
+        listed = "\n".join(f"- {instruction}" for instruction in asked)
+        prompt += f"\n\nAsk about something else than these, already asked:\n{listed}"
+    return prompt
 
 
 def parse_grounded(text: str) -> tuple[str, str] | None:
@@ -183,6 +192,7 @@ class _Run:
         self.records: list[StudioRecord] = []
         self.dropped: Counter[str] = Counter()
         self.failed_in_a_row = 0
+        self.asked: dict[int, list[str]] = {}  # passage (chunk id) → instructions kept from it
 
     def status(self, activity: str = "") -> str:
         kept = min(len(self.records), self.count)
@@ -200,17 +210,24 @@ class _Run:
         batch_size: int,
         on_batch: Callable[[list[StudioRecord]], None] | None,
     ) -> GroundedResult:
+        """Ask about every passage in turn, then again (up to ``ROUNDS`` times) for something
+        not asked yet, until ``count`` records are kept."""
         batch_size = max(1, batch_size)
+        requests = len(passages) * ROUNDS
         start = 0
-        while len(self.records) < self.count and start < len(passages):
+        while len(self.records) < self.count and start < requests:
             self.cancel.check()
-            batch = passages[start : start + batch_size]
+            numbers = range(start, min(start + batch_size, requests))
+            batch = [passages[n % len(passages)] for n in numbers]
+            round_ = start // len(passages) + 1
             self.report(
-                f"asking about passages {start + 1}–{start + len(batch)} of {len(passages)}"
+                f"asking about passages {start % len(passages) + 1}–"
+                f"{(numbers[-1]) % len(passages) + 1} of {len(passages)}"
+                + (f" (round {round_} of {ROUNDS})" if round_ > 1 else "")
             )
             replies = self.teacher.generate(
-                [passage_prompt(chunk) for chunk in batch],
-                [request_seed(self.seed, start + i) for i in range(len(batch))],
+                [passage_prompt(chunk, self.asked.get(chunk.id, ())) for chunk in batch],
+                [request_seed(self.seed, n) for n in numbers],
                 SAMPLING,
                 self.cancel,
                 self.report,
@@ -240,6 +257,7 @@ class _Run:
         parsed = parse_grounded(reply.text)
         assert parsed is not None
         self.index.add(parsed[0])
+        self.asked.setdefault(chunk.id, []).append(parsed[0])
         self.records.append(StudioRecord(parsed[0], "", parsed[1], source=source_of(chunk)))
 
     def rejection(self, chunk: StoredChunk, reply: Reply) -> str | None:
