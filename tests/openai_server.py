@@ -62,6 +62,7 @@ class Knobs:
     api_key: str | None = None  # required as a Bearer token when set
     delay: float = 0.0  # seconds before each answer
     logprobs: bool = True  # False: `echo` prompt log-probabilities are refused (HTTP 400)
+    grounded_kinds: tuple[str, ...] = ()  # the grounded replies' cycle (GROUNDED_KINDS)
 
 
 def teacher_reply(prompt: str, seed: int, max_tokens: int) -> tuple[str, str]:
@@ -193,7 +194,8 @@ class LoopbackTeacher:
             return
         if GROUNDED_MARK in prompt:
             with self._lock:
-                kind = GROUNDED_KINDS[self.grounded % len(GROUNDED_KINDS)]
+                kinds = knobs.grounded_kinds or GROUNDED_KINDS
+                kind = kinds[self.grounded % len(kinds)]
                 self.grounded += 1
             text, finish = grounded_reply(prompt, kind)
         elif JUDGE_MARK in prompt:

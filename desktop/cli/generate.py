@@ -102,6 +102,8 @@ def _from_documents(args: argparse.Namespace, cancel: CancelToken) -> int:
         raise DataGenerationError(
             f"“{out}” exists.", "Give another --out, or --force to replace it."
         )
+    if args.teacher.startswith("gguf:"):
+        _resolve(args.teacher.removeprefix("gguf:").strip())  # its advice, if it is small
     bar = ProgressBar(message_width=None)
     try:
         result = generate_from_documents(
@@ -128,7 +130,11 @@ def _from_documents(args: argparse.Namespace, cancel: CancelToken) -> int:
     print(
         f"Wrote {len(records)} records grounded in “{args.from_documents}” to {out} "
         f"(dropped {dropped} replies{': ' + reasons if reasons else ''})."
-        + ("" if len(records) >= args.num else " The collection has no more passages to ask about.")
+        + (
+            ""
+            if len(records) >= args.num
+            else f" {result.note or 'The collection has no more passages to ask about.'}"
+        )
         + (f"\nScores: {note}." if note else "")
     )
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.errors import Cancelled, DataGenerationError, DocumentError
+from conversion.errors import Cancelled, DataGenerationError, DocumentError, TeacherReplyError
 from conversion.progress import CancelToken
 from desktop.core.documents.embedder import Embedder
 from desktop.core.documents.library import Documents
@@ -180,6 +180,8 @@ def test_clear_errors(collection: str, loopback: LoopbackTeacher, minilm: Embedd
 
 def test_the_starter_model_as_teacher(collection: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(grounded, "SAMPLING", grounded.SAMPLING.__class__(0.7, 0.95, 48))
+    monkeypatch.setattr(grounded, "ROUNDS", 1)  # the 135M starter rarely follows the form:
+    monkeypatch.setattr(grounded, "MAX_FAILED_REPLIES", 1000)  # every passage once, counted
     known = passages(collection)
     result = generate_from_documents(collection, f"gguf:{STARTER_ID}", 2, batch_size=3)
     check_grounded(result.records, known)
@@ -221,3 +223,22 @@ def test_later_rounds_ask_for_something_new(collection: str, loopback: LoopbackT
     later = [str(b["messages"][-1]["content"]) for b in loopback.requests[len(known) :]]  # type: ignore[index]
     for instruction in first_round.values():
         assert any(f"already asked:\n- {instruction}" in prompt for prompt in later)
+
+
+def test_a_teacher_that_stops_following_the_form(
+    collection: str, loopback: LoopbackTeacher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replies in a row with nothing usable end the run: with what was kept and why, or, with
+    nothing kept, an error saying what to do."""
+    monkeypatch.setattr(grounded, "MAX_FAILED_REPLIES", 3)
+    loopback.knobs.grounded_kinds = ("good", "prose", "prose", "prose")
+    result = generate_from_documents(
+        collection, "openai:loopback", 100, base_url=loopback.url, batch_size=1
+    )
+    assert len(result.records) == 1 and result.dropped == {grounded.UNPARSED: 3}
+    assert "Stopped early" in result.note
+    loopback.reset()
+    loopback.knobs.grounded_kinds = ("prose",)
+    with pytest.raises(TeacherReplyError) as error:
+        generate_from_documents(collection, "openai:loopback", 100, base_url=loopback.url)
+    assert "larger teacher" in error.value.hint

@@ -75,6 +75,7 @@ _MENTIONS_PASSAGE = re.compile(
 class GroundedResult:
     records: list[StudioRecord] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # reason → replies dropped
+    note: str = ""  # why it ended before ``count`` records, when it is not the collection's size
 
 
 def generate_from_documents(
@@ -95,8 +96,9 @@ def generate_from_documents(
 
     Each passage is asked about in turn, and again (``ROUNDS`` times at most) for something
     not asked yet while records are missing: fewer than ``count`` when a small collection runs
-    out. ``on_batch``
-    gets every record kept so far after each batch (to save them as they come); cancelled,
+    out, or when the teacher's replies stop being usable (``note`` says so; with none kept at
+    all, TeacherReplyError). ``on_batch`` gets every record kept so far after each batch (to
+    save them as they come); cancelled,
     this raises ``Cancelled`` and what ``on_batch`` was given is all that was made.
     """
     if count < 1:
@@ -240,11 +242,16 @@ class _Run:
             if on_batch is not None:
                 on_batch(list(self.records))
             if self.failed_in_a_row >= MAX_FAILED_REPLIES:
-                raise TeacherReplyError(
-                    f"The teacher's last {self.failed_in_a_row} replies held no usable "
-                    "instruction and answer.",
-                    "Try a larger teacher model: a small one rarely follows the form asked.",
+                said = (
+                    f"the teacher's last {self.failed_in_a_row} replies held no usable "
+                    "instruction and answer"
                 )
+                if not self.records:
+                    raise TeacherReplyError(
+                        said[0].upper() + said[1:] + ".",
+                        "Try a larger teacher model: a small one rarely follows the form asked.",
+                    )
+                return GroundedResult(self.records, dict(self.dropped), f"Stopped early: {said}.")
         return GroundedResult(self.records, dict(self.dropped))
 
     def take(self, chunk: StoredChunk, reply: Reply) -> None:
