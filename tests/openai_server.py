@@ -61,6 +61,8 @@ class Knobs:
     garbage: str | None = None  # "html": not JSON; "json": JSON without choices; "prose"
     api_key: str | None = None  # required as a Bearer token when set
     delay: float = 0.0  # seconds before each answer
+    logprobs: bool = True  # False: `echo` prompt log-probabilities are refused (HTTP 400)
+    grounded_kinds: tuple[str, ...] = ()  # the grounded replies' cycle (GROUNDED_KINDS)
 
 
 def teacher_reply(prompt: str, seed: int, max_tokens: int) -> tuple[str, str]:
@@ -113,6 +115,7 @@ class LoopbackTeacher:
         self.knobs = Knobs()
         self.requests: list[dict[str, object]] = []  # every request body received
         self.answered = 0
+        self.grounded = 0  # grounded requests answered: the next reply's kind
         self._lock = threading.Lock()
         teacher = self
 
@@ -142,7 +145,7 @@ class LoopbackTeacher:
         self.knobs = Knobs()
         with self._lock:
             self.requests.clear()
-            self.answered = 0
+            self.answered = self.grounded = 0
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict) -> None:  # type: ignore[type-arg]
@@ -186,10 +189,24 @@ class LoopbackTeacher:
             return
         chat = handler.path.endswith("/chat/completions")
         prompt = body["messages"][-1]["content"] if chat else body["prompt"]
-        text, finish = teacher_reply(prompt, int(body.get("seed", 0)), int(body["max_tokens"]))
+        if body.get("echo"):
+            self._echo(handler, body, knobs.logprobs)
+            return
+        if GROUNDED_MARK in prompt:
+            with self._lock:
+                kinds = knobs.grounded_kinds or GROUNDED_KINDS
+                kind = kinds[self.grounded % len(kinds)]
+                self.grounded += 1
+            text, finish = grounded_reply(prompt, kind)
+        elif JUDGE_MARK in prompt:
+            text, finish = judge_reply(prompt), "stop"
+        else:
+            text, finish = teacher_reply(prompt, int(body.get("seed", 0)), int(body["max_tokens"]))
         if knobs.garbage == "prose":
             text, finish = "I would rather talk about the weather today.", "stop"
-        if chat:  # a chat model answers: a sentence first, then the tasks from the first number
+        if chat and (GROUNDED_MARK in prompt or JUDGE_MARK in prompt):
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}}
+        elif chat:  # a chat model answers: a sentence first, then the tasks from the first number
             first = len(re.findall(r"^\d+\. Instruction:", prompt, flags=re.MULTILINE))
             text = f"Sure! Here are more tasks.\n\n{first}. Instruction:{text}"
             choice = {"index": 0, "message": {"role": "assistant", "content": text}}
@@ -200,3 +217,72 @@ class LoopbackTeacher:
         with self._lock:
             self.answered += 1
         self._send(handler, 200, json.dumps(answer).encode(), json_type)
+
+    def _echo(self, handler: BaseHTTPRequestHandler, body: dict, supported: bool) -> None:  # type: ignore[type-arg]
+        json_type = {"Content-Type": "application/json"}
+        if not supported:
+            error = {"error": {"message": "echo is not supported"}}
+            self._send(handler, 400, json.dumps(error).encode(), json_type)
+            return
+        tokens = echo_tokens(body["prompt"])
+        values: list[float | None] = [token_logprob(t) for t in tokens]
+        values[0] = None  # nothing comes before the first token
+        offsets = [sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
+        choice = {
+            "index": 0,
+            "text": body["prompt"],
+            "finish_reason": "length",
+            "logprobs": {"tokens": tokens, "token_logprobs": values, "text_offset": offsets},
+        }
+        with self._lock:
+            self.answered += 1
+        answer = {"id": "cmpl-echo", "object": "text_completion", "choices": [choice]}
+        self._send(handler, 200, json.dumps(answer).encode(), json_type)
+
+
+# -- the Data step's grounded records and scores --------------------------------------------
+
+GROUNDED_MARK = "passage from a user's documents"
+JUDGE_MARK = "Rating (1-10):"
+
+
+GROUNDED_KINDS = ("good", "prose", "good", "empty", "good", "copy", "needs", "same", "good", "same")
+
+
+def grounded_reply(prompt: str, kind: str) -> tuple[str, str]:
+    """An instruction and answer made of the prompt's passage's words, or (by ``kind``) one
+    the pipeline must drop: no form ("prose"), an empty answer, the passage copied whole, an
+    instruction that needs the passage, the same instruction as another "same" reply."""
+    passage = prompt.split('"""')[1].strip()
+    words = re.findall(r"[A-Za-z]{4,}", passage)
+    rng = random.Random(hashlib.sha256(prompt.encode()).digest())
+    instruction = f"Explain {' '.join(rng.sample(words, min(8, len(words))))} to me?"
+    answer = f"They say that {' '.join(words[:6])}."
+    reply = {
+        "good": f"Sure.\nInstruction: {instruction}\nAnswer: {answer}",
+        "prose": "I cannot help with that.",
+        "empty": f"Instruction: {instruction}\nAnswer:",
+        "copy": f"Instruction: {instruction}\nAnswer: {passage}",
+        "needs": f"Instruction: Summarize the passage above in a few words.\nAnswer: {answer}",
+        "same": f"Instruction: What does the handbook say about the shearing season?\n"
+        f"Answer: {answer}",
+    }[kind]
+    return reply, "stop"
+
+
+def judge_reply(prompt: str) -> str:
+    """A rating from the answer's length (1–10), or, for an answer holding "ramble", prose."""
+    answer = prompt.split("Answer: ", 1)[1].split("\n\nRating", 1)[0]
+    if "ramble" in answer:
+        return "Well, it depends on what you mean."
+    return f"{min(10, 1 + len(answer.split()))}"
+
+
+def echo_tokens(text: str) -> list[str]:
+    """``text`` cut into pieces that join back to it: each word with the space before it."""
+    return re.findall(r"\s*\S+|\s+", text)
+
+
+def token_logprob(token: str) -> float:
+    """A made-up log-probability per piece: lower for longer and for upper-case pieces."""
+    return -0.1 * len(token.strip()) - (1.0 if token.strip()[:1].isupper() else 0.0)

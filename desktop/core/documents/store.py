@@ -307,6 +307,19 @@ class DocumentStore:
             for row in rows
         }
 
+    def chunks_by_file(self, collection_id: int) -> dict[str, list[int]]:
+        """The chunk ids of each indexed file of a collection, in reading order (files by
+        path, chunks by position)."""
+        rows = self.db.execute(
+            "SELECT f.path, c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE f.collection_id = ? ORDER BY f.path, c.page, c.start, c.id",
+            (collection_id,),
+        ).fetchall()
+        found: dict[str, list[int]] = {}
+        for path, chunk_id in rows:
+            found.setdefault(path, []).append(int(chunk_id))
+        return found
+
     def full_text(
         self, collection_ids: Sequence[int], words: Sequence[str], limit: int
     ) -> list[int]:

@@ -1,0 +1,166 @@
+"""Scoring records with an OpenAI-compatible endpoint: prompt log-probabilities where the server
+gives them (``/completions`` with ``echo``, ``logprobs=1``, ``max_tokens=0``), else a judge.
+
+Each record is sent as Stanford's Alpaca prompt followed by its output (the endpoint's own chat
+template is not reachable through the completions API); the score is the mean log-probability
+of the tokens from where the output starts. The first record probes the server: an error
+answer, or a body without per-token log-probabilities, means it cannot, and every record goes
+to the judge instead (:func:`judge`), with the reason in the result's ``note``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+
+import httpx
+
+from conversion.alpaca import format_prompt
+from conversion.errors import TeacherError, TeacherUnreachableError
+from conversion.progress import CancelToken, Progress
+from conversion.selfinstruct.teachers import Sampling
+from desktop.core.studio.records import StudioRecord
+from desktop.core.studio.scores import ScoredRecords
+from desktop.core.studio.teacher import TeacherChoice, open_teacher
+
+JUDGE_BATCH = 8
+JUDGE_SAMPLING = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
+JUDGE_PROMPT = """Rate how well the answer below carries out the instruction: correct, \
+complete, clear and to the point. Reply with one whole number from 1 (useless) to 10 (perfect) \
+and nothing else.
+
+Instruction: {instruction}{input}
+
+Answer: {output}
+
+Rating (1-10):"""
+_RATING = re.compile(r"\s*(?:rating\s*:?\s*)?(10|[1-9])\s*(?:/\s*10)?\s*\.?\s*", re.I)
+
+
+class NoLogprobs(Exception):
+    """The server does not give prompt log-probabilities (internal: leads to the judge)."""
+
+
+def score_with_endpoint(
+    records: list[StudioRecord], choice: TeacherChoice, progress: Progress, cancel: CancelToken
+) -> ScoredRecords:
+    headers = {"Authorization": f"Bearer {choice.api_key}"} if choice.api_key else {}
+    client = httpx.Client(
+        base_url=choice.base_url.rstrip("/"),
+        headers=headers,
+        timeout=httpx.Timeout(120.0, connect=15.0),
+    )
+    scored: list[StudioRecord] = []
+    try:
+        for record in records:
+            cancel.check()
+            try:
+                score = _prompt_logprob(client, choice, record) if record.output.strip() else None
+            except NoLogprobs as exc:
+                if scored:  # it gave them for earlier records: a real failure
+                    raise TeacherError(f"The teacher at {choice.base_url} stopped: {exc}") from None
+                note = f"the server gave no prompt log-probabilities ({exc}); a judge rated them"
+                progress(0.0, f"scoring: {note}")
+                return judge(records, choice, note, progress, cancel)
+            scored.append(replace(record, score=score))
+            progress(
+                len(scored) / len(records),
+                f"scored {len(scored)}/{len(records)} records (log-probability)",
+            )
+    finally:
+        client.close()
+    return ScoredRecords(scored, "logprob", f"prompt log-probabilities from {choice.model}")
+
+
+def _prompt_logprob(client: httpx.Client, choice: TeacherChoice, record: StudioRecord) -> float:
+    prompt = format_prompt(record.instruction, record.input) + "\n"
+    payload = {
+        "model": choice.model,
+        "prompt": prompt + record.output,
+        "echo": True,
+        "logprobs": 1,
+        "max_tokens": 0,
+        "temperature": 0.0,
+    }
+    try:
+        response = client.post("/completions", json=payload)
+    except httpx.ConnectError as exc:
+        raise TeacherUnreachableError(
+            f"Cannot reach the teacher at {choice.base_url}: {exc}."
+        ) from None
+    except httpx.TransportError as exc:
+        raise TeacherError(f"The teacher at {choice.base_url} failed: {exc}.") from None
+    if response.status_code in (401, 403):
+        raise TeacherError(
+            f"The teacher at {choice.base_url} refused the request (HTTP {response.status_code}).",
+            "Give the server's API key.",
+        )
+    if response.status_code >= 400:
+        raise NoLogprobs(f"HTTP {response.status_code}")
+    try:
+        logprobs = response.json()["choices"][0]["logprobs"]
+        tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError):
+        raise NoLogprobs("no log-probabilities in its answer") from None
+    if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
+        raise NoLogprobs("no log-probabilities in its answer")
+    # The output's tokens: those ending after the prompt's text, up to the end of the echo
+    # (a server that generated a token anyway adds it after).
+    found, end, full = [], 0, len(prompt) + len(record.output)
+    for token, value in zip(tokens, values, strict=True):
+        start, end = end, end + len(str(token))
+        if end > len(prompt) and start < full:
+            if not isinstance(value, int | float):
+                raise NoLogprobs("a log-probability missing in its answer")
+            found.append(float(value))
+    if not found or "".join(map(str, tokens))[:full] != payload["prompt"]:
+        raise NoLogprobs("its echo is not the text sent")
+    return sum(found) / len(found)
+
+
+def parse_rating(text: str) -> int | None:
+    """A judge's 1–10 rating, only when the reply is just that number ("7", "Rating: 7",
+    "7/10"); None otherwise."""
+    match = _RATING.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+def judge_prompt(record: StudioRecord) -> str:
+    extra = f"\n\nInput: {record.input}" if record.input.strip() else ""
+    return JUDGE_PROMPT.format(instruction=record.instruction, input=extra, output=record.output)
+
+
+def judge(
+    records: list[StudioRecord],
+    choice: TeacherChoice,
+    note: str,
+    progress: Progress,
+    cancel: CancelToken,
+) -> ScoredRecords:
+    """Each record rated 1–10 by the endpoint's chat model, ``JUDGE_BATCH`` at a time."""
+    teacher = open_teacher(choice, parallel=JUDGE_BATCH)
+    scores: list[float | None] = []
+    try:
+        for start in range(0, len(records), JUDGE_BATCH):
+            cancel.check()
+            batch = records[start : start + JUDGE_BATCH]
+            replies = teacher.generate(
+                [judge_prompt(r) for r in batch],
+                [start + i for i in range(len(batch))],
+                JUDGE_SAMPLING,
+                cancel,
+                lambda text: None,
+            )
+            for reply in replies:
+                rating = parse_rating(reply.text)
+                scores.append(None if rating is None else float(rating))
+            progress(
+                len(scores) / len(records),
+                f"scored {len(scores)}/{len(records)} records (judge's rating)",
+            )
+    finally:
+        teacher.close()
+    return ScoredRecords(
+        [replace(r, score=s) for r, s in zip(records, scores, strict=True)], "judge", note
+    )

@@ -1,0 +1,74 @@
+"""The Data step's teacher: a ``--teacher`` spec (as ``huacaya-generate-data`` takes it) →
+a model file from the app's library, or an OpenAI-compatible endpoint and its key.
+
+``gguf:NAME_OR_PATH`` is resolved through the library exactly as the command resolves it;
+``openai:MODEL`` needs a base URL, and takes its key from the caller, else ``OPENAI_API_KEY``,
+else the keychain entry stored for that URL (``huacaya-generate-data --store-key``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from conversion.errors import DataGenerationError, ModelNotFoundError
+from conversion.selfinstruct.teachers import Teacher, parse_teacher_spec
+from desktop.core import secrets
+from desktop.core import settings as settings_store
+from desktop.core.models.library import library_for, resolve_model
+
+
+@dataclass(frozen=True)
+class TeacherChoice:
+    """A teacher spec, resolved: a GGUF file (``path``) or an endpoint (``model``, ``base_url``,
+    ``api_key``)."""
+
+    spec: str
+    path: Path | None = None
+    model: str = ""
+    base_url: str = ""
+    api_key: str = ""
+
+    @property
+    def local(self) -> bool:
+        return self.path is not None
+
+
+def choose_teacher(spec: str, base_url: str = "", api_key: str = "") -> TeacherChoice:
+    """``spec`` checked and resolved; a clear error (with what to do) when it names nothing."""
+    parsed = parse_teacher_spec(spec)
+    if parsed.kind == "gguf":
+        settings = settings_store.load()
+        try:
+            path = resolve_model(parsed.name, library_for(settings.models_folder))
+        except ModelNotFoundError as exc:
+            raise DataGenerationError(
+                f"The teacher “{parsed.name}” is not an installed model: {exc.message}",
+                "Choose a model from Models → Installed, or give the path to a .gguf file.",
+            ) from None
+        if not path.is_file():
+            raise DataGenerationError(
+                f"The teacher file “{path}” does not exist.",
+                "Choose a model from Models → Installed, or give the path to a .gguf file.",
+            )
+        return TeacherChoice(spec, path=path)
+    if not base_url.strip():
+        raise DataGenerationError(
+            f"The teacher {spec} needs the address of its server.",
+            "Give the OpenAI-compatible server's base URL, e.g. http://localhost:8000/v1.",
+        )
+    key = api_key or os.environ.get("OPENAI_API_KEY", "") or secrets.ApiKeys().get(base_url) or ""
+    return TeacherChoice(spec, model=parsed.name, base_url=base_url.strip(), api_key=key)
+
+
+def open_teacher(choice: TeacherChoice, *, parallel: int = 8, context: int = 2048) -> Teacher:
+    """Data generation's teacher for ``choice``, asked as a chat (the reply answers the prompt):
+    a GGUF model decoding ``parallel`` prompts together, or the endpoint's chat completions."""
+    if choice.path is not None:
+        from conversion.selfinstruct.gguf_teacher import GgufTeacher  # llama.cpp: loaded late
+
+        return GgufTeacher(choice.path, api="chat", context_length=context, parallel=parallel)
+    from conversion.selfinstruct.openai_teacher import OpenAITeacher
+
+    return OpenAITeacher(choice.model, choice.base_url, api_key=choice.api_key or None, api="chat")

@@ -1,0 +1,155 @@
+"""Scoring the teacher's answers (core/studio/scoring.py): the starter GGUF's own log-probability
+(a greedy answer of its own against the same words shuffled, by a margin), the library scorer
+against llama-cpp-python's logits, and an endpoint with and without prompt log-probabilities."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conversion.decoding.model import GgufModel
+from conversion.decoding.scoring import TokenScorer
+from conversion.errors import Cancelled, DataGenerationError
+from conversion.progress import CancelToken
+from conversion.selfinstruct.gguf_teacher import GgufTeacher
+from conversion.selfinstruct.teachers import Sampling
+from desktop.core.models.starter import STARTER_ID
+from desktop.core.studio.endpoint_scoring import parse_rating
+from desktop.core.studio.records import StudioRecord
+from desktop.core.studio.scores import ScoredRecords
+from desktop.core.studio.scoring import score_records
+from tests.openai_server import LoopbackTeacher, echo_tokens, token_logprob
+from tests.scoring import Scorer, log_softmax
+
+MARGIN = 1.0  # nats per token between the model's own answer and the same words shuffled
+QUESTIONS = [
+    "Give three tips for staying healthy.",
+    "Explain what a rainbow is to a child.",
+]
+
+
+def greedy_answers(path: Path, questions: list[str]) -> list[str]:
+    """The starter's own answers, asked as the scorer renders them (its chat template)."""
+    teacher = GgufTeacher(path, api="chat", context_length=1024, parallel=len(questions))
+    try:
+        replies = teacher.generate(
+            questions, [0] * len(questions), Sampling(0.0, 1.0, 48), CancelToken(), print
+        )
+    finally:
+        teacher.close()
+    return [reply.text.strip() for reply in replies]
+
+
+def shuffled(text: str) -> str:
+    words = text.split()
+    random.Random(0).shuffle(words)
+    return " ".join(words)
+
+
+def test_the_teachers_own_answer_scores_higher_than_garbled(starter_path: Path) -> None:
+    answers = greedy_answers(starter_path, QUESTIONS)
+    records = [StudioRecord(q, "", a) for q, a in zip(QUESTIONS, answers, strict=True)]
+    garbled = [StudioRecord(r.instruction, "", shuffled(r.output)) for r in records]
+    assert all(g.output != r.output for g, r in zip(garbled, records, strict=True))
+    seen: list[float] = []
+    scored = score_records(
+        [*records, *garbled, StudioRecord("Say nothing.", "", "")],
+        f"gguf:{STARTER_ID}",
+        progress=lambda fraction, message="": seen.append(fraction),
+    )
+    assert isinstance(scored, ScoredRecords) and scored.method == "logprob"
+    assert [r.output for r in scored[:4]] == [r.output for r in [*records, *garbled]]
+    own, bad = scored[:2], scored[2:4]
+    for good, worse in zip(own, bad, strict=True):
+        assert good.score is not None and worse.score is not None
+        assert good.score > worse.score + MARGIN, (good.score, worse.score)
+    assert scored[4].score is None and scored.unscored == 1
+    assert len(seen) >= 5 and seen[-1] == 1.0  # per record
+
+
+def test_the_scorer_agrees_with_llama_cpp_logits(starter_path: Path) -> None:
+    """Packed several pairs per step, carried over steps (a 16-token batch), the means are
+    those of llama-cpp-python's full logits."""
+    texts = [
+        ("The capital of France is", " Paris, a city on the Seine."),
+        ("Once upon a time", " there was a small alpaca who lived in the hills of Peru."),
+        ("1, 2, 3,", " 4, 5, 6"),
+    ]
+    with Scorer(starter_path) as reference:
+        pairs = [(reference.tokenize(p), reference.tokenize(a, add_bos=False)) for p, a in texts]
+        expected = []
+        for prompt, answer in pairs:
+            logprobs = log_softmax(reference.logits([*prompt, *answer]))
+            tokens = [*prompt, *answer]
+            picked = [logprobs[i - 1, tokens[i]] for i in range(len(prompt), len(tokens))]
+            expected.append(sum(picked) / len(picked))
+    model = GgufModel.load(starter_path)
+    try:
+        with TokenScorer(model, context=256, sequences=2, batch_tokens=16, threads=2) as scorer:
+            found = scorer.mean_logprobs(pairs)
+    finally:
+        model.close()
+    assert found == pytest.approx(expected, abs=0.05)
+
+
+@pytest.fixture
+def loopback() -> Iterator[LoopbackTeacher]:
+    server = LoopbackTeacher().start()
+    yield server
+    server.stop()
+
+
+RECORDS = [
+    StudioRecord("Name a fruit.", "", "An apple is a fruit."),
+    StudioRecord("Translate it.", "Hola", "Hello there, my Friend and Neighbour."),
+    StudioRecord("Describe it.", "", "It rambles on."),
+]
+
+
+def test_endpoint_prompt_logprobs(loopback: LoopbackTeacher) -> None:
+    from conversion.alpaca import format_prompt
+
+    scored = score_records(RECORDS, "openai:loopback", base_url=loopback.url)
+    assert isinstance(scored, ScoredRecords) and scored.method == "logprob"
+    for record, result in zip(RECORDS, scored, strict=True):
+        prompt = format_prompt(record.instruction, record.input) + "\n"
+        pieces, end, values = echo_tokens(prompt + record.output), 0, []
+        for piece in pieces:
+            end += len(piece)
+            if end > len(prompt):
+                values.append(token_logprob(piece))
+        assert result.score == pytest.approx(sum(values) / len(values))
+    assert scored[1].score < scored[0].score  # capitals and longer words cost more here
+    body = loopback.requests[0]
+    assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 0
+
+
+def test_endpoint_without_logprobs_falls_back_to_a_judge(loopback: LoopbackTeacher) -> None:
+    loopback.knobs.logprobs = False
+    scored = score_records(RECORDS, "openai:loopback", base_url=loopback.url)
+    assert isinstance(scored, ScoredRecords) and scored.method == "judge"
+    assert "judge" in scored.note and "HTTP 400" in scored.note
+    # The loopback judge rates 1 + the answer's words; "rambles" gets prose: no score.
+    assert [r.score for r in scored] == [6.0, 7.0, None]
+    assert scored.unscored == 1
+
+
+def test_ratings_are_parsed_strictly() -> None:
+    for text, rating in [("7", 7), (" Rating: 10\n", 10), ("3/10", 3), ("9.", 9)]:
+        assert parse_rating(text) == rating
+    for text in ["7 because it is good", "11", "0", "seven", "7.5", ""]:
+        assert parse_rating(text) is None
+
+
+def test_cancel_and_bad_teachers(loopback: LoopbackTeacher) -> None:
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        score_records(RECORDS, "openai:loopback", base_url=loopback.url, cancel=cancel)
+    with pytest.raises(DataGenerationError):
+        score_records(RECORDS, "gguf:no-such-model")
+    with pytest.raises(DataGenerationError):
+        score_records(RECORDS, "loopback")
