@@ -115,7 +115,7 @@ def _side_tab(studio: StudioWindow, title: str) -> None:
 
 
 def _generate(qtbot, studio: StudioWindow, server: LoopbackTeacher, seeds: Path, n: int) -> None:  # type: ignore[no-untyped-def]
-    _side_tab(studio, "Generate")
+    _side_tab(studio, "Teacher")
     choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), "openai")
     _type(qtbot, _child(studio, QLineEdit, "teacherUrl"), server.url)
     _type(qtbot, _child(studio, QLineEdit, "teacherModel"), "loopback-teacher")
@@ -248,7 +248,7 @@ def test_hold_out_a_tenth_and_undo_a_deletion(qtbot, window: MainWindow, tmp_pat
 def test_the_starter_as_teacher_is_said_to_be_small(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     studio = _studio(qtbot, window)
     _new_project(qtbot, studio, "Tiny teacher")
-    _side_tab(studio, "Generate")
+    _side_tab(studio, "Teacher")
     teacher = _child(studio, QComboBox, "studioTeacher")
     starter = next(e for e in window.library.entries() if e.is_starter)
     choose_in_combo(qtbot, teacher, f"gguf:{starter.id}")

@@ -48,6 +48,7 @@ from desktop.ui.studio.records_table import (
     RecordsModel,
     SortableRecords,
 )
+from desktop.ui.studio.teacher_actions import TeacherActions
 from desktop.ui.studio.teacher_choice import TeacherChoice
 
 SAVE_DELAY_MS = 400  # typing is saved this long after the last key
@@ -88,6 +89,7 @@ class DataStep(QWidget):
         self.teacher = TeacherChoice(parts, self)
         self.generate = GeneratePanel(parts, self.teacher, self)
         self.generate.generated.connect(self._on_generated)
+        self.teacher_actions = TeacherActions(self.generate, self.model, self)
 
         self.add = self._button("Add", "Add a record written by hand", self.add_record)
         self.delete = self._button("Delete", "Delete the selected records", self.delete_selected)
@@ -192,8 +194,9 @@ class DataStep(QWidget):
         make_layout = QVBoxLayout(make)
         make_layout.addWidget(self.teacher)
         make_layout.addWidget(self.generate)
+        make_layout.addWidget(self.teacher_actions)
         make_layout.addStretch(1)
-        side.addTab(_scrolling(make, self), "Generate")
+        side.addTab(_scrolling(make, self), "Teacher")
         side.setMinimumWidth(280)
         self.side = side
 

@@ -5,7 +5,9 @@ project, so a stopped run continues where it stopped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -32,7 +34,7 @@ from desktop.core.studio.seed_generation import (
     project_seed_tasks,
     status_line,
 )
-from desktop.ui.background.tasks import Task, run_in_background
+from desktop.ui.background.tasks import Task, Work, run_in_background
 from desktop.ui.dialogs import open_file
 from desktop.ui.errors import show_error
 from desktop.ui.studio.parts import StudioParts
@@ -45,6 +47,7 @@ BUSY_STEPS = 1000
 class GeneratePanel(QWidget):
     generated = Signal(object)  # a list of new StudioRecords, to append to the table
     message = Signal(str)  # what happened, for the step's status line
+    busy = Signal(bool)  # a teacher's job started (True) or ended (False)
 
     def __init__(
         self, parts: StudioParts, teacher: TeacherChoice, parent: QWidget | None = None
@@ -136,17 +139,23 @@ class GeneratePanel(QWidget):
             return
         self._show_seeds()
 
-    # -- a run ------------------------------------------------------------------------------------
+    # -- runs -----------------------------------------------------------------------------------
+
+    def _teacher_spec(self) -> tuple[str, str] | None:
+        try:
+            return self.teacher.spec()
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return None
 
     def _start(self) -> None:
         project = self.project
         if project is None or self.task is not None:
             return
-        try:
-            spec, base_url = self.teacher.spec()
-        except HuacayaError as exc:
-            show_error(self, exc)
+        chosen = self._teacher_spec()
+        if chosen is None:
             return
+        spec, base_url = chosen
         if not project_seed_tasks(project).is_file():
             self._ask_seeds()
             return
@@ -169,11 +178,16 @@ class GeneratePanel(QWidget):
             finally:
                 teacher.close()
 
+        self.run(work, self._done)
+
+    def run(self, work: Work, on_success: Callable[[Any], None]) -> None:
+        """Run one of the teacher's jobs in the background, with this panel's progress and
+        Stop (one at a time)."""
         self._running(True)
         self.status.setText("Starting…")
         self.task = run_in_background(
             work,
-            self._done,
+            on_success,
             self._failed,
             on_progress=self._progress,
             on_cancelled=lambda: self._ended("Stopped."),
@@ -195,6 +209,7 @@ class GeneratePanel(QWidget):
         self.status.setText(message[:1].upper() + message[1:])
 
     def _done(self, result: SeedGenerationResult) -> None:
+        self.task = None
         self.generated.emit(result.records)
         line = status_line(len(result.records), self.count.value(), result.dropped)
         if result.stopped:
@@ -207,8 +222,12 @@ class GeneratePanel(QWidget):
         self._ended(text)
 
     def _failed(self, exc: BaseException) -> None:
-        self._ended("Generation failed; what it finished is kept for the next run.")
+        self._ended("It stopped with an error; what was finished is kept.")
         show_error(self, exc)
+
+    def finished(self, text: str) -> None:
+        """A job's success handler says what it did (and the panel is ready again)."""
+        self._ended(text)
 
     def _ended(self, text: str) -> None:
         self.task = None
@@ -225,6 +244,7 @@ class GeneratePanel(QWidget):
         self.choose_seeds.setEnabled(not running)
         self.count.setEnabled(not running)
         self.teacher.setEnabled(not running)
+        self.busy.emit(running)
 
     @property
     def running(self) -> bool:
