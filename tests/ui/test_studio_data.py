@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -24,12 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from conversion.errors import HuacayaError
+from desktop.core.documents.library import Documents
 from desktop.core.studio.records import import_dataset, load_records
 from desktop.ui.main_window import MainWindow
 from desktop.ui.studio.window import StudioWindow
+from tests.documents.conftest import FakeEmbedder, corpus  # noqa: F401  (a fixture)
 from tests.openai_server import LoopbackTeacher
 from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 from tests.ui.person import (
+    WAIT_MS,
     choose_in_combo,
     click,
     dialog_named,
@@ -256,3 +260,91 @@ def test_the_starter_as_teacher_is_said_to_be_small(qtbot, window: MainWindow) -
     assert advice.isVisible() and "is small" in advice.text()
     choose_in_combo(qtbot, teacher, "openai")
     assert not advice.isVisible()
+
+
+def _import(qtbot, studio: StudioWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
+    click(_button(studio, "Import…"))
+    pick_file(qtbot, path)
+
+
+def _use_endpoint(qtbot, studio: StudioWindow, server: LoopbackTeacher) -> None:  # type: ignore[no-untyped-def]
+    _side_tab(studio, "Teacher")
+    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), "openai")
+    _type(qtbot, _child(studio, QLineEdit, "teacherUrl"), server.url)
+    _type(qtbot, _child(studio, QLineEdit, "teacherModel"), "loopback-teacher")
+
+
+def _scores(table: QTableView) -> list[float]:
+    return [float(r[4]) for r in _rows(table)]
+
+
+def test_score_answers_sort_drop_the_worst_and_undo(
+    qtbot, window: MainWindow, server: LoopbackTeacher, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Scored")
+    data = tmp_path / "answers.jsonl"
+    answers = ["ok", "Fine Then", "A Very Long Answer Indeed", "yes it is", "Maybe So Friend"]
+    data.write_text(
+        "".join(
+            json.dumps({"instruction": f"Question {i}?", "input": "", "output": a}) + "\n"
+            for i, a in enumerate(answers * 2)
+        )
+    )
+    _import(qtbot, studio, data)
+    table = _child(studio, QTableView, "studioRecords")
+    _use_endpoint(qtbot, studio, server)
+    note = _child(studio, QLabel, "dataNote")
+    click(_button(studio, "Score answers"))
+    qtbot.waitUntil(lambda: note.text().startswith("Scored 10"), timeout=GENERATE_MS)
+    scores = _scores(table)
+    assert len(set(scores)) > 1  # the loopback's log-probabilities differ by answer
+
+    header = table.horizontalHeader()  # a click on the Score heading sorts by it
+    heading = header.sectionViewportPosition(4) + header.sectionSize(4) // 2
+    click(header.viewport(), QPoint(heading, header.height() // 2))
+    shown = _scores(table)
+    assert shown == sorted(scores) or shown == sorted(scores, reverse=True)
+
+    click(_button(studio, "Drop the worst…"))
+    type_into_dialog(qtbot, "dropWorstDialog", "20%")
+    box = dialog_named(qtbot, "dropWorstConfirm")
+    assert "2 records with the lowest scores" in box.text()  # type: ignore[attr-defined]
+    click(box.button(QMessageBox.StandardButton.Yes))  # type: ignore[attr-defined]
+    qtbot.waitUntil(lambda: len(_rows(table)) == 8, timeout=WAIT_MS)
+    assert sorted(_scores(table)) == sorted(scores)[2:]  # the two lowest are gone
+    assert len(load_records_of(studio)) == 8
+
+    click(table.viewport(), table.visualRect(table.model().index(0, 0)).center())
+    qtbot.keyClick(table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(_scores(table)) == sorted(scores)  # Ctrl+Z brought them back
+    assert len(load_records_of(studio)) == 10
+
+
+def test_records_from_my_documents_keep_their_source(
+    qtbot,
+    window: MainWindow,
+    server: LoopbackTeacher,
+    corpus: Path,  # noqa: F811
+) -> None:  # type: ignore[no-untyped-def]
+    documents = Documents(embedder=FakeEmbedder())  # type: ignore[arg-type]
+    try:
+        documents.add("farm", [corpus])
+        documents.index("farm")
+    finally:
+        documents.close()
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Grounded")
+    _use_endpoint(qtbot, studio, server)
+    _type(qtbot, _child(studio, QSpinBox, "generateCount").lineEdit(), "3")
+    click(_button(studio, "From my documents…"))
+    ask = dialog_named(qtbot, "collectionDialog")
+    assert "farm" in ask.comboBoxItems()  # type: ignore[attr-defined]
+    ok = next(b for b in ask.findChildren(QPushButton) if b.text() == "OK")
+    click(ok)
+    note = _child(studio, QLabel, "dataNote")
+    qtbot.waitUntil(lambda: note.text().startswith("Added"), timeout=GENERATE_MS)
+    rows = _rows(_child(studio, QTableView, "studioRecords"))
+    assert 1 <= len(rows) <= 3
+    files = {p.name for p in corpus.iterdir()}
+    assert all(any(r[3].startswith(f) for f in files) for r in rows)  # file, page and passage
