@@ -187,7 +187,11 @@ def test_generate_edit_delete_add_import_and_find_them_again(
     tick(table, table.model().index(0, 5))
     assert table.model().index(0, 5).data(Qt.ItemDataRole.CheckStateRole) == Qt.CheckState.Checked
 
-    studio.close()  # saved as the window closes, whatever the timer
+    project = studio.project
+    assert project is not None
+    studio.close()  # saved as the window closes, before the typing pause would save it
+    on_disk = load_records(project.records_path)
+    assert on_disk[0].held_out and on_disk[0].output == "A better answer, typed by hand."
     again = _studio(qtbot, window)
     table = _child(again, QTableView, "studioRecords")
     rows = _rows(table)
