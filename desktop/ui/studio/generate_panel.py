@@ -11,7 +11,6 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -73,6 +72,7 @@ class GeneratePanel(QWidget):
         self.count.setValue(DEFAULT_COUNT)
         self.count.setSuffix(" records")
         self.start = QPushButton("Generate", self)
+        self.start.setToolTip("Ask the teacher for new tasks like the seed tasks, with answers")
         self.start.setObjectName("generateButton")
         self.start.clicked.connect(self._start)
         self.stop = QPushButton("Stop", self)
@@ -86,20 +86,23 @@ class GeneratePanel(QWidget):
         self.status = QLabel(self)
         self.status.setObjectName("generateStatus")
         self.status.setWordWrap(True)
-        grid = QGridLayout()
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.seeds, 0, 0, 1, 2)
-        grid.addWidget(self.choose_seeds, 0, 2)
-        grid.addWidget(QLabel("How many", self), 1, 0)
-        grid.addWidget(self.count, 1, 1)
+        # One thing a row, so the column stays narrow on a small screen or with a large font.
+        seeds_row = QHBoxLayout()
+        seeds_row.addWidget(self.choose_seeds)
+        seeds_row.addStretch(1)
+        count_row = QVBoxLayout()
+        count_row.addWidget(QLabel("How many:", self))
+        count_row.addWidget(self.count)
         buttons = QHBoxLayout()
         buttons.addWidget(self.start)
         buttons.addWidget(self.stop)
-        grid.addLayout(buttons, 1, 2)
-        grid.setColumnStretch(1, 1)
+        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(grid)
+        layout.addWidget(self.seeds)
+        layout.addLayout(seeds_row)
+        layout.addLayout(count_row)
+        layout.addLayout(buttons)
         layout.addWidget(self.bar)
         layout.addWidget(self.status)
 
@@ -232,7 +235,7 @@ class GeneratePanel(QWidget):
     def _ended(self, text: str) -> None:
         self.task = None
         self._running(False)
-        self.status.setText(text)
+        self.status.setText("")  # the line under the table says it, seen from every tab
         self.message.emit(text)
 
     def _running(self, running: bool) -> None:

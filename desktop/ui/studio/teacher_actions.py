@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 from conversion.errors import Cancelled, HuacayaError, StudioError
 from conversion.progress import CancelToken, Progress
@@ -66,11 +67,10 @@ class TeacherActions(QWidget):
         self.drop = QPushButton("Drop the worst…", self)
         self.drop.setToolTip("Delete the records with the lowest scores (Undo brings them back)")
         self.drop.clicked.connect(self.ask_drop)
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)  # one a row: the column stays narrow
         layout.setContentsMargins(0, 0, 0, 0)
         for button in (self.documents, self.score, self.drop):
-            layout.addWidget(button)
-        layout.addStretch(1)
+            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
         panel.busy.connect(self._on_busy)
 
     def _on_busy(self, busy: bool) -> None:

@@ -39,7 +39,7 @@ class TeacherChoice(QWidget):
         self.models = QComboBox(self)
         self.models.setObjectName("studioTeacher")
         self.models.setAccessibleName("Teacher")
-        self.models.setMinimumContentsLength(14)
+        self.models.setMinimumContentsLength(10)
         self.models.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
