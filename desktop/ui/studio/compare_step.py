@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFormLayout,
+    QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -96,23 +100,50 @@ class CompareStep(QWidget):
         self.result = QLabel(self)
         self.result.setObjectName("compareResult")
         self.result.setWordWrap(True)
+        bold = self.result.font()
+        bold.setBold(True)
+        self.result.setFont(bold)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.add)
         buttons.addStretch(1)
         buttons.addWidget(self.start)
 
-        layout = QVBoxLayout(self)
+        prompts = QGroupBox("Prompts both models answer", self)
+        inside = QVBoxLayout(prompts)
+        inside.addWidget(self.held_out)
+        inside.addWidget(self.typed)
+        inside.addWidget(self.prompts, 1)
+        inside.addLayout(file_row)
+        lines = self.prompts.fontMetrics().lineSpacing()
+        self.prompts.setMinimumHeight(3 * lines)
+        self.prompts.setMaximumHeight(10 * lines)
+
+        body = QWidget(self)  # scrolls where a small window with a large font cannot hold it
+        layout = QVBoxLayout(body)
         layout.addWidget(intro)
         layout.addLayout(form)
-        layout.addWidget(self.sides)
+        sides_row = QHBoxLayout()
+        sides_row.addWidget(self.sides, 1)
+        sides_row.addWidget(self.add)
+        layout.addLayout(sides_row)
         layout.addWidget(self.panel)
-        layout.addWidget(QLabel("Prompts:", self))
-        layout.addWidget(self.held_out)
-        layout.addWidget(self.typed)
-        layout.addWidget(self.prompts, 1)
-        layout.addLayout(file_row)
-        layout.addWidget(self.result)
-        layout.addLayout(buttons)
+        layout.addWidget(prompts)
+        layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        scroll.viewport().setAutoFillBackground(False)  # the page's colour, in either theme
+        body.setAutoFillBackground(False)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll, 1)
+        below = QVBoxLayout()  # always in sight: the result and the buttons
+        margin = layout.contentsMargins()
+        below.setContentsMargins(margin.left(), 0, margin.right(), margin.bottom())
+        below.addWidget(self.result)
+        below.addLayout(buttons)
+        outer.addLayout(below)
         self.held_out.setChecked(True)
 
     def set_project(self, project: StudioProject | None) -> None:
@@ -218,6 +249,7 @@ class CompareStep(QWidget):
         window.setObjectName("studioCompareWindow")
         window.voting.finished.connect(lambda: self._show_result(window.session))
         window.voting.changed.connect(lambda: self._show_result(window.session))
+        window.session_opened.connect(lambda: self._show_result(window.session))  # resumed
         window.destroyed.connect(self._forget_window)
         self.compare_window = window
         self.result.setText("Comparing in the Compare models window…")
@@ -231,6 +263,11 @@ class CompareStep(QWidget):
         if session is None:
             return
         results = session.results()
+        if not results.voted:
+            self.result.setText(
+                f"Vote in the Compare models window: {results.total} items, names hidden."
+            )
+            return
         base, new = results.first, results.second
         low, high = new.interval
         state = "Done" if session.finished else f"{results.voted} of {results.total} voted so far"

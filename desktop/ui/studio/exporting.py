@@ -92,6 +92,7 @@ class ExportPanel(QWidget):
         return self.task is not None
 
     def _running(self, running: bool) -> None:
+        self.setVisible(running or bool(self.message.text()))  # no empty gap when idle
         self.bar.setVisible(running)
         self.cancel.setVisible(running)
         self.cancel.setEnabled(running)
@@ -112,7 +113,7 @@ class ExportPanel(QWidget):
     def _on_progress(self, fraction: float, message: str) -> None:
         self.bar.setValue(round(fraction * 1000))
         if message:
-            self.message.setText(f"{fraction:.0%} — {message}")
+            self.message.setText(message[:1].upper() + message[1:])
 
     def _cancel(self) -> None:
         if self.task is not None:
@@ -122,8 +123,8 @@ class ExportPanel(QWidget):
 
     def _finish(self, text: str) -> None:
         self.task = None
-        self._running(False)
         self.message.setText(text)
+        self._running(False)
         self.ended.emit()
 
     def _on_done(self, export: Export) -> None:
