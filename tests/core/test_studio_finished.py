@@ -28,7 +28,9 @@ from desktop.core.studio.project import StudioProject, create_project
 from desktop.core.studio.records import StudioRecord, save_records
 
 
-def _run(project: StudioProject, name: str, status: str, finished_at: str, model: bool = True):  # type: ignore[no-untyped-def]
+def _run(
+    project: StudioProject, name: str, status: str, finished_at: str, model: bool = True
+) -> Path:
     folder = project.runs_dir / name
     folder.mkdir(parents=True)
     manifest = {

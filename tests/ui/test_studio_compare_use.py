@@ -8,10 +8,11 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox, QTabWidget, QWidget
 
 from desktop.core.chat.engine import ChatEngine
 from desktop.core.models.library import ModelLibrary
@@ -27,6 +28,7 @@ from tests.scoring import greedy_reference
 from tests.ui.conftest import LOAD_MS, ask
 from tests.ui.person import click, from_menu
 
+W = TypeVar("W", bound=QWidget)
 EXPORT_MS = 300_000  # a conversion and the import job's check, on a shared 2-core machine
 ANSWER_MS = 180_000
 RECORDS = [
@@ -79,12 +81,12 @@ def _project(run: Path, held_out: int = 0) -> StudioProject:
     return project
 
 
-def _studio(qtbot, window: MainWindow, step: str) -> StudioWindow:  # type: ignore[no-untyped-def]
+def _studio(qtbot, window: MainWindow, step: str) -> StudioWindow:
     from_menu(qtbot, window, "Models", "Make your own model…")
     studio = window.studio_window
     assert isinstance(studio, StudioWindow)
     qtbot.waitExposed(studio)
-    steps = studio.findChild(QTabWidget, "studioSteps")
+    steps = _child(studio, QTabWidget, "studioSteps")
     bar = steps.tabBar()
     index = next(i for i in range(steps.count()) if steps.tabText(i).endswith(step))
     click(bar, bar.tabRect(index).center())
@@ -92,14 +94,20 @@ def _studio(qtbot, window: MainWindow, step: str) -> StudioWindow:  # type: igno
     return studio
 
 
-def _button(widget, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
+def _child(widget: QWidget, kind: type[W], name: str) -> W:
+    found = widget.findChild(kind, name)
+    assert found is not None, name
+    return found
+
+
+def _button(widget: QWidget, text: str) -> QPushButton:
     found = [b for b in widget.findChildren(QPushButton) if b.text() == text and b.isVisible()]
     assert len(found) == 1, [b.text() for b in widget.findChildren(QPushButton)]
     return found[0]
 
 
 @pytest.mark.timeout(900)
-def test_add_the_run_to_my_models_and_chat_with_it(  # type: ignore[no-untyped-def]
+def test_add_the_run_to_my_models_and_chat_with_it(
     qtbot, window: MainWindow, trained_run: Path
 ) -> None:
     project = _project(trained_run)
@@ -108,14 +116,14 @@ def test_add_the_run_to_my_models_and_chat_with_it(  # type: ignore[no-untyped-d
     runs = use.runs
     assert runs.count() == 1 and "LoRA, 2 steps, final loss" in runs.currentText()
     assert use.quantization.currentData() == "q8_0"
-    assert use.findChild(QLineEdit, "useName").text() == "Cooking assistant"
+    assert _child(use, QLineEdit, "useName").text() == "Cooking assistant"
     chat = _button(use, "Chat with it")
     assert not chat.isEnabled()  # nothing to chat with before it is added
-    assert "not in your models yet" in use.findChild(QLabel, "useState").text()
+    assert "not in your models yet" in _child(use, QLabel, "useState").text()
 
     with qtbot.waitSignal(use.panel.ended, timeout=EXPORT_MS):
         click(_button(use, "Add to my models"))
-    said = use.findChild(QLabel, "exportMessage").text()
+    said = _child(use, QLabel, "exportMessage").text()
     assert "Added to your models as “Cooking assistant” (Q8_0)" in said, said
     (export,) = exports(project)
     assert export.run == "first-run" and export.quantization == "q8_0"
@@ -144,7 +152,7 @@ def test_add_the_run_to_my_models_and_chat_with_it(  # type: ignore[no-untyped-d
 
 
 @pytest.mark.timeout(900)
-def test_compare_the_fine_tune_with_its_base_on_held_out_records(  # type: ignore[no-untyped-def]
+def test_compare_the_fine_tune_with_its_base_on_held_out_records(
     qtbot, window: MainWindow, trained_run: Path
 ) -> None:
     _project(trained_run, held_out=2)
@@ -153,14 +161,15 @@ def test_compare_the_fine_tune_with_its_base_on_held_out_records(  # type: ignor
     start = _button(compare, "Compare blindly…")
     assert compare.held_out.isChecked() and compare.held_out.text().endswith("(2)")
     assert not start.isEnabled()  # the run cannot answer before it is in my models
-    assert "not in your models yet" in compare.findChild(QLabel, "compareSides").text()
+    assert "not in your models yet" in _child(compare, QLabel, "compareSides").text()
 
     with qtbot.waitSignal(compare.panel.ended, timeout=EXPORT_MS):
         click(_button(compare, "Add to my models (Q8_0)"))
-    sides = compare.findChild(QLabel, "compareSides").text()
+    sides = _child(compare, QLabel, "compareSides").text()
     assert "SmolLM2 135M Instruct (starter)" in sides and "Cooking assistant" in sides, sides
     assert start.isEnabled()
-    box = compare.findChild(QSpinBox, "compareMaxTokens").findChild(QLineEdit)
+    box = _child(compare, QSpinBox, "compareMaxTokens").findChild(QLineEdit)
+    assert box is not None
     click(box)
     qtbot.keyClick(box, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(box, "16")
@@ -172,7 +181,10 @@ def test_compare_the_fine_tune_with_its_base_on_held_out_records(  # type: ignor
     qtbot.waitExposed(window_)
     session = window_.session
     assert session is not None and len(session.pairs) == 2  # the two held-out records
-    assert [s.name for s in session.sides] == ["SmolLM2 135M Instruct (starter)", "Cooking assistant"]
+    assert [s.name for s in session.sides] == [
+        "SmolLM2 135M Instruct (starter)",
+        "Cooking assistant",
+    ]
 
     shown = session.current()
     assert shown is not None
@@ -181,6 +193,6 @@ def test_compare_the_fine_tune_with_its_base_on_held_out_records(  # type: ignor
     qtbot.keyClick(window_, Qt.Key.Key_T)  # the second: a tie
     assert session.finished
     wins, losses = (1, 0) if fine_tune_is_a else (0, 1)
-    result = compare.findChild(QLabel, "compareResult").text()
+    result = _child(compare, QLabel, "compareResult").text()
     assert result.startswith("Done: the fine-tune “Cooking assistant”"), result
     assert f"won {wins}, lost {losses} and tied 1" in result, result
