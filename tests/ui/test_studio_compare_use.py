@@ -180,7 +180,9 @@ def test_compare_the_fine_tune_with_its_base_on_held_out_records(
     qtbot.waitUntil(lambda: window_.session is not None, timeout=ANSWER_MS)
     qtbot.waitExposed(window_)
     session = window_.session
-    assert session is not None and len(session.pairs) == 2  # the two held-out records
+    assert session is not None
+    held_out = [p.item.instruction for p in session.pairs]
+    assert held_out == [RECORDS[0][0], RECORDS[1][0]]  # the two held-out records
     assert [s.name for s in session.sides] == [
         "SmolLM2 135M Instruct (starter)",
         "Cooking assistant",
@@ -196,3 +198,22 @@ def test_compare_the_fine_tune_with_its_base_on_held_out_records(
     result = _child(compare, QLabel, "compareResult").text()
     assert result.startswith("Done: the fine-tune “Cooking assistant”"), result
     assert f"won {wins}, lost {losses} and tied 1" in result, result
+    window_.close()
+
+    # the person's own prompts, typed one per line, are another comparison
+    click(compare.prompts)
+    qtbot.keyClicks(compare.prompts, "Name the days of the week.")
+    qtbot.keyClick(compare.prompts, Qt.Key.Key_Return)
+    qtbot.keyClicks(compare.prompts, "Count from 1 to 10.")
+    assert compare.typed.isChecked()
+    click(start)
+    typed = compare.compare_window
+    assert isinstance(typed, CompareWindow) and typed is not window_
+    qtbot.waitUntil(lambda: typed.session is not None, timeout=ANSWER_MS)
+    assert typed.session is not None
+    assert [p.item.instruction for p in typed.session.pairs] == [
+        "Name the days of the week.",
+        "Count from 1 to 10.",
+    ]
+    assert "Vote in the Compare models window: 2 items" in compare.result.text()
+    typed.close()
