@@ -121,6 +121,18 @@ def test_add_the_run_to_my_models_and_chat_with_it(
     assert not chat.isEnabled()  # nothing to chat with before it is added
     assert "not in your models yet" in _child(use, QLabel, "useState").text()
 
+    models_before = {e.id for e in ModelLibrary().entries()}
+    bar = use.panel.bar
+    click(_button(use, "Add to my models"))  # then changed my mind, once it is under way
+    assert not _button(use, "Add to my models").isEnabled()
+    qtbot.waitUntil(lambda: bar.value() > 0, timeout=EXPORT_MS)
+    with qtbot.waitSignal(use.panel.ended, timeout=EXPORT_MS):
+        click(_button(use, "Cancel"))
+    assert "Cancelled: nothing was added" in _child(use, QLabel, "exportMessage").text()
+    assert {e.id for e in ModelLibrary().entries()} == models_before
+    assert exports(project) == [] and not chat.isEnabled()
+    assert not list((project.runs_dir / "first-run").glob(".export-*"))  # no half files left
+
     with qtbot.waitSignal(use.panel.ended, timeout=EXPORT_MS):
         click(_button(use, "Add to my models"))
     said = _child(use, QLabel, "exportMessage").text()
