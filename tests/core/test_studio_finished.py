@@ -52,6 +52,7 @@ def test_only_finished_runs_with_a_model_are_listed_newest_first(tmp_path: Path)
     _run(project, "full", "finished", "2026-02-01T10:00:00Z")
     _run(project, "running", "running", "")
     _run(project, "no-model", "finished", "2026-03-01T10:00:00Z", model=False)
+    _run(project, ".measure", "finished", "2026-04-01T10:00:00Z")  # the Train step's timing
     (project.runs_dir / "damaged").mkdir()
     (project.runs_dir / "damaged" / "manifest.json").write_text("{", encoding="utf-8")
     runs = finished_runs(project)

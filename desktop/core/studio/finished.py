@@ -104,9 +104,11 @@ def read_run(folder: Path) -> FinishedRun | None:
 
 
 def finished_runs(project: StudioProject) -> list[FinishedRun]:
-    """The project's finished runs, the most recent first."""
+    """The project's finished runs, the most recent first (a hidden folder, such as the Train
+    step's one-step time measurement, is not a run)."""
     root = project.runs_dir
-    runs = [read_run(f) for f in sorted(root.iterdir()) if f.is_dir()] if root.is_dir() else []
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    runs = [read_run(f) for f in folders if f.is_dir() and not f.name.startswith(".")]
     found = [r for r in runs if r is not None]
     return sorted(found, key=lambda r: (r.finished_at, r.name), reverse=True)
 
