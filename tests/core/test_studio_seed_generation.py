@@ -58,9 +58,7 @@ def test_more_records_each_time_and_progress_by_reason(
     assert not {r.instruction for r in second.records} & {r.instruction for r in first.records}
 
 
-def test_a_stopped_run_hands_over_what_it_finished(
-    tmp_path: Path, server: LoopbackTeacher
-) -> None:
+def test_a_stopped_run_hands_over_what_it_finished(tmp_path: Path, server: LoopbackTeacher) -> None:
     project = create_project("Trial", root=tmp_path / "studio")
     adopt_seed_tasks(project, write_seeds(tmp_path / "seeds.jsonl", SMALL_SEEDS))
     cancel = CancelToken()
