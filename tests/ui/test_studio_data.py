@@ -352,3 +352,30 @@ def test_records_from_my_documents_keep_their_source(
     assert 1 <= len(rows) <= 3
     files = {p.name for p in corpus.iterdir()}
     assert all(any(r[3].startswith(f) for f in files) for r in rows)  # file, page and passage
+
+
+def test_switching_project_mid_run_keeps_its_records_in_their_project(
+    qtbot, window: MainWindow, server: LoopbackTeacher, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "First")
+    first = studio.project
+    assert first is not None
+    server.knobs.delay = 0.3  # a run long enough to switch during it
+    _use_endpoint(qtbot, studio, server)
+    click(_button(studio, "Seed tasks…"))
+    pick_file(qtbot, write_seeds(tmp_path / "seed_tasks.jsonl", SMALL_SEEDS))
+    _type(qtbot, _child(studio, QSpinBox, "generateCount").lineEdit(), "500")
+    click(_button(studio, "Generate"))
+    status = _child(studio, QLabel, "generateStatus")
+    qtbot.waitUntil(
+        lambda: status.text().startswith("Kept") and not status.text().startswith("Kept 0"),
+        timeout=GENERATE_MS,
+    )
+
+    _new_project(qtbot, studio, "Second")  # the run stops; what it finished is First's
+    start = _child(studio, QPushButton, "generateButton")
+    qtbot.waitUntil(start.isVisible, timeout=GENERATE_MS)
+    assert _rows(_child(studio, QTableView, "studioRecords")) == []
+    kept = load_records(first.records_path)
+    assert kept and {r.source for r in kept} == {"seed tasks"}

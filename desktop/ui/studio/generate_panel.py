@@ -44,7 +44,8 @@ BUSY_STEPS = 1000
 
 
 class GeneratePanel(QWidget):
-    generated = Signal(object)  # a list of new StudioRecords, to append to the table
+    # (the project they were made for, the new StudioRecords): appended to its records
+    generated = Signal(object, object)
     message = Signal(str)  # what happened, for the step's status line
     busy = Signal(bool)  # a teacher's job started (True) or ended (False)
 
@@ -181,7 +182,7 @@ class GeneratePanel(QWidget):
             finally:
                 teacher.close()
 
-        self.run(work, self._done)
+        self.run(work, lambda result: self._done(project, result))
 
     def run(self, work: Work, on_success: Callable[[Any], None]) -> None:
         """Run one of the teacher's jobs in the background, with this panel's progress and
@@ -211,9 +212,9 @@ class GeneratePanel(QWidget):
             self.bar.setValue(round(fraction * BUSY_STEPS))
         self.status.setText(message[:1].upper() + message[1:])
 
-    def _done(self, result: SeedGenerationResult) -> None:
+    def _done(self, project: StudioProject, result: SeedGenerationResult) -> None:
         self.task = None
-        self.generated.emit(result.records)
+        self.generated.emit(project, result.records)
         line = status_line(len(result.records), self.count.value(), result.dropped)
         if result.stopped:
             text = (

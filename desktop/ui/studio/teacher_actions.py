@@ -15,6 +15,7 @@ from conversion.errors import Cancelled, HuacayaError, StudioError
 from conversion.progress import CancelToken, Progress
 from desktop.core.documents.store import DocumentStore
 from desktop.core.studio.grounded import GroundedResult, generate_from_documents
+from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import StudioRecord
 from desktop.core.studio.scoring import score_records
 from desktop.ui.dialogs import ask_item, ask_text, confirm
@@ -132,10 +133,11 @@ class TeacherActions(QWidget):
             except Cancelled:  # what was finished is the person's
                 return GroundedResult(records=list(kept), note="Stopped.")
 
-        self.panel.run(work, self._grounded)
+        project = self.panel.project
+        self.panel.run(work, lambda result: self._grounded(project, result))
 
-    def _grounded(self, result: GroundedResult) -> None:
-        self.model.append(result.records)
+    def _grounded(self, project: StudioProject | None, result: GroundedResult) -> None:
+        self.panel.generated.emit(project, result.records)
         dropped = sum(result.dropped.values())
         reasons = ", ".join(
             f"{r} {n:,}" for r, n in sorted(result.dropped.items(), key=lambda i: -i[1]) if n
@@ -161,11 +163,16 @@ class TeacherActions(QWidget):
         def work(progress: Progress, cancel: CancelToken) -> list[StudioRecord]:
             return score_records(records, spec, base_url=base_url, progress=progress, cancel=cancel)
 
-        self.panel.run(work, self._scored)
+        project = self.panel.project
+        self.panel.run(work, lambda scored: self._scored(project, scored))
 
-    def _scored(self, scored: list[StudioRecord]) -> None:
+    def _scored(self, project: StudioProject | None, scored: list[StudioRecord]) -> None:
         """Scores onto the records as they are now (the person may have edited meanwhile: an
         edited answer keeps no score of the old one)."""
+        shown = self.panel.project
+        if project is None or shown is None or project.folder != shown.folder:  # another one shown
+            self.panel.finished("The scores were for another project: score again there.")
+            return
         scores = {_key(r): r.score for r in scored}
         now = self.model.records()
         updated = [replace(r, score=scores[_key(r)]) if _key(r) in scores else r for r in now]
