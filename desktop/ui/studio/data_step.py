@@ -372,8 +372,16 @@ class DataStep(QWidget):
         self.model.append(records, f"import {path.name}")
         self._tell(f"Imported {len(records):,} records from {path.name}.")
 
-    def _on_generated(self, records: list[StudioRecord]) -> None:
-        self.model.append(records)
+    def _on_generated(self, project: StudioProject, records: list[StudioRecord]) -> None:
+        """New records from a teacher: into the table, or — when the person has switched to
+        another project meanwhile — into the file of the project they were made for."""
+        if self.project is not None and project.folder == self.project.folder:
+            self.model.append(records)
+            return
+        try:
+            save_records(project.records_path, load_records(project.records_path) + records)
+        except HuacayaError as exc:
+            show_error(self, exc)
 
     def _tell(self, text: str) -> None:
         self.note.setText(text)
