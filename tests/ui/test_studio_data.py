@@ -34,11 +34,13 @@ from tests.openai_server import LoopbackTeacher
 from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 from tests.ui.person import (
     WAIT_MS,
+    choose,
     choose_in_combo,
     click,
     dialog_named,
     from_menu,
     pick_file,
+    right_click,
     tick,
     type_into_dialog,
 )
@@ -251,6 +253,15 @@ def test_hold_out_a_tenth_and_undo_a_deletion(qtbot, window: MainWindow, tmp_pat
     assert len(_rows(table)) == 28
     click(_button(studio, "Undo"))
     assert len(_rows(table)) == 30 and _rows(table)[0][0] == "Count to 0."
+
+    # The context menu of a row: hold it out (or back in), delete it.
+    _click_cell(table, 5)
+    cell = table.visualRect(table.model().index(5, 0)).center()
+    was = table.model().index(5, 5).data(Qt.ItemDataRole.CheckStateRole)
+    choose(qtbot, right_click(table.viewport(), cell), "Hold out / train on")
+    assert table.model().index(5, 5).data(Qt.ItemDataRole.CheckStateRole) != was
+    choose(qtbot, right_click(table.viewport(), cell), "Delete")
+    assert len(_rows(table)) == 29 and "Count to 5." not in [r[0] for r in _rows(table)]
 
 
 def test_the_starter_as_teacher_is_said_to_be_small(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
