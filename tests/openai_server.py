@@ -62,6 +62,7 @@ class Knobs:
     api_key: str | None = None  # required as a Bearer token when set
     delay: float = 0.0  # seconds before each answer
     logprobs: bool = True  # False: `echo` prompt log-probabilities are refused (HTTP 400)
+    echo_min_tokens: int = 0  # `echo` refused (HTTP 400) with a smaller max_tokens
     grounded_kinds: tuple[str, ...] = ()  # the grounded replies' cycle (GROUNDED_KINDS)
 
 
@@ -220,7 +221,7 @@ class LoopbackTeacher:
 
     def _echo(self, handler: BaseHTTPRequestHandler, body: dict, supported: bool) -> None:  # type: ignore[type-arg]
         json_type = {"Content-Type": "application/json"}
-        if not supported:
+        if not supported or int(body["max_tokens"]) < self.knobs.echo_min_tokens:
             error = {"error": {"message": "echo is not supported"}}
             self._send(handler, 400, json.dumps(error).encode(), json_type)
             return

@@ -28,6 +28,7 @@ from conversion.errors import GenerationError, ModelLoadError
 from conversion.progress import NEVER_CANCELLED, CancelToken
 
 BATCH_TOKENS = 512
+POOL_TOKENS = 4096  # cache cells shared by the pairs in flight
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -58,13 +59,16 @@ class TokenScorer:
         sequences: int = 8,
         threads: int | None = None,
         batch_tokens: int = BATCH_TOKENS,
+        pool: int = POOL_TOKENS,
     ) -> None:
         self.model = model
         self.context = min(context, model.trained_context or context)
         self.sequences = max(1, min(sequences, int(llama_cpp.llama_max_parallel_sequences())))
         params = llama_cpp.llama_context_default_params()
-        params.n_ctx = self.context * self.sequences
-        params.n_batch = params.n_ubatch = batch_tokens
+        # One pool of cells for every sequence (kv_unified): the pairs in flight together hold
+        # at most ``pool`` tokens, so a large model's cache stays small whatever ``sequences``.
+        params.n_ctx = max(self.context, min(self.context * self.sequences, pool))
+        params.n_batch = params.n_ubatch = min(batch_tokens, params.n_ctx)
         params.n_seq_max = self.sequences
         params.kv_unified = True  # as the decoder: one pool of cells, any sequences per pass
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
@@ -76,8 +80,10 @@ class TokenScorer:
                 f"llama.cpp could not make a scoring context for “{model.path.name}”.",
                 "Close other models to free memory, and try again.",
             )
+        self.pool = int(llama_cpp.llama_n_ctx(self.ctx))
         self.memory = llama_cpp.llama_get_memory(self.ctx)
-        self.batch = TokenBatch(batch_tokens, 1)
+        # llama.cpp keeps a batch within the context: ask it what it kept (a larger batch aborts).
+        self.batch = TokenBatch(int(llama_cpp.llama_n_batch(self.ctx)), 1)
 
     def close(self) -> None:
         if self.ctx:
@@ -106,14 +112,16 @@ class TokenScorer:
                 if on_scored is not None:
                     on_scored(index, None)
                 continue
-            tokens = [*prompt, *answer][-self.context :]
+            tokens = [*prompt, *answer][-min(self.context, self.pool) :]
             first = max(1, len(tokens) - len(answer))  # the first token has nothing before it
             waiting.append(_Pair(index, tokens, first))
         active: dict[int, _Pair] = {}
         while waiting or active:
             cancel.check()
+            held = sum(len(pair.tokens) for pair in active.values())
             for slot in range(self.sequences):
-                if slot not in active and waiting:
+                if slot not in active and waiting and held + len(waiting[0].tokens) <= self.pool:
+                    held += len(waiting[0].tokens)
                     active[slot] = waiting.popleft()
             wanted = self._fill(active)
             code = llama_cpp.llama_decode(self.ctx, self.batch.as_llama_batch())

@@ -77,6 +77,10 @@ def test_the_scorer_agrees_with_llama_cpp_logits(starter_path: Path) -> None:
         ("The capital of France is", " Paris, a city on the Seine."),
         ("Once upon a time", " there was a small alpaca who lived in the hills of Peru."),
         ("1, 2, 3,", " 4, 5, 6"),
+        *[
+            (f"Story {n}:", " The herd walked up the hill in the morning rain." * 9)
+            for n in (1, 2, 3)
+        ],
     ]
     with Scorer(starter_path) as reference:
         pairs = [(reference.tokenize(p), reference.tokenize(a, add_bos=False)) for p, a in texts]
@@ -90,9 +94,14 @@ def test_the_scorer_agrees_with_llama_cpp_logits(starter_path: Path) -> None:
     try:
         with TokenScorer(model, context=256, sequences=2, batch_tokens=16, threads=2) as scorer:
             found = scorer.mean_logprobs(pairs)
+        # A cache pool smaller than the pairs together: they wait for room, one after another.
+        with TokenScorer(model, context=128, sequences=5, pool=32, threads=2) as scorer:
+            assert scorer.pool < sum(len(p) + len(a) for p, a in pairs)
+            waited = scorer.mean_logprobs(pairs)
     finally:
         model.close()
-    assert found == pytest.approx(expected, abs=0.05)
+    assert found == pytest.approx(expected, abs=0.1)  # batch shapes round differently
+    assert waited == pytest.approx(expected, abs=0.1)
 
 
 @pytest.fixture
@@ -125,6 +134,14 @@ def test_endpoint_prompt_logprobs(loopback: LoopbackTeacher) -> None:
     assert scored[1].score < scored[0].score  # capitals and longer words cost more here
     body = loopback.requests[0]
     assert body["echo"] is True and body["logprobs"] == 1 and body["max_tokens"] == 0
+
+
+def test_endpoint_wanting_one_new_token(loopback: LoopbackTeacher) -> None:
+    loopback.knobs.echo_min_tokens = 1
+    scored = score_records(RECORDS, "openai:loopback", base_url=loopback.url)
+    assert isinstance(scored, ScoredRecords) and scored.method == "logprob"
+    assert scored.unscored == 0
+    assert [b["max_tokens"] for b in loopback.requests[:2]] == [0, 1]
 
 
 def test_endpoint_without_logprobs_falls_back_to_a_judge(loopback: LoopbackTeacher) -> None:

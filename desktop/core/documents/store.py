@@ -307,13 +307,15 @@ class DocumentStore:
             for row in rows
         }
 
-    def chunks_by_file(self, collection_id: int) -> dict[str, list[int]]:
+    def chunks_by_file(self, collection_id: int, min_chars: int = 0) -> dict[str, list[int]]:
         """The chunk ids of each indexed file of a collection, in reading order (files by
-        path, chunks by position)."""
+        path, chunks by position); only chunks of at least ``min_chars`` characters besides
+        the white space around them."""
         rows = self.db.execute(
             "SELECT f.path, c.id FROM chunks c JOIN files f ON f.id = c.file_id "
-            "WHERE f.collection_id = ? ORDER BY f.path, c.page, c.start, c.id",
-            (collection_id,),
+            "WHERE f.collection_id = ? AND length(trim(c.text, char(32, 9, 10, 13))) >= ? "
+            "ORDER BY f.path, c.page, c.start, c.id",
+            (collection_id, min_chars),
         ).fetchall()
         found: dict[str, list[int]] = {}
         for path, chunk_id in rows:

@@ -52,17 +52,24 @@ def score_with_endpoint(
         timeout=httpx.Timeout(120.0, connect=15.0),
     )
     scored: list[StudioRecord] = []
+    probed = False  # has the server given log-probabilities once?
     try:
         for record in records:
             cancel.check()
-            try:
-                score = _prompt_logprob(client, choice, record) if record.output.strip() else None
-            except NoLogprobs as exc:
-                if scored:  # it gave them for earlier records: a real failure
-                    raise TeacherError(f"The teacher at {choice.base_url} stopped: {exc}") from None
-                note = f"the server gave no prompt log-probabilities ({exc}); a judge rated them"
-                progress(0.0, f"scoring: {note}")
-                return judge(records, choice, note, progress, cancel)
+            score = None
+            if record.output.strip():
+                try:
+                    score = _prompt_logprob(client, choice, record)
+                    probed = True
+                except NoLogprobs as exc:
+                    if not probed:
+                        note = (
+                            f"the server gave no prompt log-probabilities ({exc}); a judge "
+                            "rated the answers"
+                        )
+                        progress(0.0, f"scoring: {note}")
+                        return judge(records, choice, note, progress, cancel)
+                    # It gave them for earlier records: this one stays unscored.
             scored.append(replace(record, score=score))
             progress(
                 len(scored) / len(records),
@@ -83,6 +90,44 @@ def _prompt_logprob(client: httpx.Client, choice: TeacherChoice, record: StudioR
         "max_tokens": 0,
         "temperature": 0.0,
     }
+    response = _post(client, choice, payload)
+    if response.status_code in (400, 422):
+        # Some servers want at least one new token: ask for one, and leave it out below.
+        response = _post(client, choice, {**payload, "max_tokens": 1})
+    if response.status_code >= 400:
+        raise NoLogprobs(f"HTTP {response.status_code}")
+    try:
+        logprobs = response.json()["choices"][0]["logprobs"]
+        tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
+        offsets = logprobs.get("text_offset")
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError):
+        raise NoLogprobs("no log-probabilities in its answer") from None
+    if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
+        raise NoLogprobs("no log-probabilities in its answer")
+    if not (isinstance(offsets, list) and len(offsets) == len(tokens)):
+        offsets, end = [], 0  # where each token starts, from the tokens' own text
+        for token in tokens:
+            offsets.append(end)
+            end += len(str(token))
+    # The output's tokens: those ending after the prompt's text and starting before the echo's
+    # end (a token the server generated anyway comes after it).
+    full, found = len(prompt) + len(record.output), []
+    ends = [*offsets[1:], full]
+    for start, end, value in zip(offsets, ends, values, strict=True):
+        if not isinstance(start, int) or not isinstance(end, int):
+            raise NoLogprobs("token offsets that are not numbers")
+        if end > len(prompt) and start < full:
+            if not isinstance(value, int | float):
+                raise NoLogprobs("a log-probability missing in its answer")
+            found.append(float(value))
+    if not found:
+        raise NoLogprobs("no log-probabilities for the answer's tokens")
+    return sum(found) / len(found)
+
+
+def _post(
+    client: httpx.Client, choice: TeacherChoice, payload: dict[str, object]
+) -> httpx.Response:
     try:
         response = client.post("/completions", json=payload)
     except httpx.ConnectError as exc:
@@ -96,27 +141,7 @@ def _prompt_logprob(client: httpx.Client, choice: TeacherChoice, record: StudioR
             f"The teacher at {choice.base_url} refused the request (HTTP {response.status_code}).",
             "Give the server's API key.",
         )
-    if response.status_code >= 400:
-        raise NoLogprobs(f"HTTP {response.status_code}")
-    try:
-        logprobs = response.json()["choices"][0]["logprobs"]
-        tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, IndexError, TypeError):
-        raise NoLogprobs("no log-probabilities in its answer") from None
-    if not isinstance(tokens, list) or not isinstance(values, list) or len(tokens) != len(values):
-        raise NoLogprobs("no log-probabilities in its answer")
-    # The output's tokens: those ending after the prompt's text, up to the end of the echo
-    # (a server that generated a token anyway adds it after).
-    found, end, full = [], 0, len(prompt) + len(record.output)
-    for token, value in zip(tokens, values, strict=True):
-        start, end = end, end + len(str(token))
-        if end > len(prompt) and start < full:
-            if not isinstance(value, int | float):
-                raise NoLogprobs("a log-probability missing in its answer")
-            found.append(float(value))
-    if not found or "".join(map(str, tokens))[:full] != payload["prompt"]:
-        raise NoLogprobs("its echo is not the text sent")
-    return sum(found) / len(found)
+    return response
 
 
 def parse_rating(text: str) -> int | None:

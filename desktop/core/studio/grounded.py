@@ -98,49 +98,45 @@ def generate_from_documents(
     not asked yet while records are missing: fewer than ``count`` when a small collection runs
     out, or when the teacher's replies stop being usable (``note`` says so; with none kept at
     all, TeacherReplyError). ``on_batch`` gets every record kept so far after each batch (to
-    save them as they come); cancelled,
-    this raises ``Cancelled`` and what ``on_batch`` was given is all that was made.
+    save them as they come); cancelled, this raises ``Cancelled`` and what ``on_batch`` was
+    given is all that was made.
     """
     if count < 1:
         raise DataGenerationError("Ask for at least one record.")
     choice = choose_teacher(teacher, base_url, api_key)  # a bad spec fails before any work
-    passages = _passages(collection)
-    progress(0.0, f"kept 0/{count} · opening the teacher {choice.spec}")
-    model = open_teacher(choice, parallel=batch_size)
-    try:
-        return _Run(model, count, seed, progress, cancel).go(passages, batch_size, on_batch)
-    finally:
-        model.close()
-
-
-def _passages(collection: str) -> list[StoredChunk]:
-    """The collection's passages worth asking about, in the order they are asked about."""
     store = DocumentStore()
     try:
-        names = [c.name for c in store.collections()]
-        if collection not in names:
-            raise DocumentError(
-                f"There is no document collection named “{collection}”.",
-                (f"Choose one of: {', '.join(names)}. " if names else "There is none yet. ")
-                + "Make one in Documents → Collections…, or with `huacaya docs add NAME FOLDER`.",
-            )
-        found = store.collection(collection)
-        by_file = store.chunks_by_file(found.id)
-        chunks = store.chunks([i for ids in by_file.values() for i in ids])
+        order = _passage_order(store, collection)
+        progress(0.0, f"kept 0/{count} · opening the teacher {choice.spec}")
+        model = open_teacher(choice, parallel=batch_size)
+        try:
+            run = _Run(model, count, seed, progress, cancel)
+            return run.go(order, store.chunks, batch_size, on_batch)
+        finally:
+            model.close()
     finally:
         store.close()
-    usable = {
-        path: [i for i in ids if len(chunks[i].text.strip()) >= MIN_PASSAGE_CHARS]
-        for path, ids in by_file.items()
-    }
-    order = spread_order([ids for ids in usable.values() if ids])
+
+
+def _passage_order(store: DocumentStore, collection: str) -> list[int]:
+    """The ids of the collection's passages worth asking about, in the order they are asked
+    about (their text is read a batch at a time)."""
+    names = [c.name for c in store.collections()]
+    if collection not in names:
+        raise DocumentError(
+            f"There is no document collection named “{collection}”.",
+            (f"Choose one of: {', '.join(names)}. " if names else "There is none yet. ")
+            + "Make one in Documents → Collections…, or with `huacaya docs add NAME FOLDER`.",
+        )
+    found = store.collection(collection)
+    order = spread_order(list(store.chunks_by_file(found.id, MIN_PASSAGE_CHARS).values()))
     if not order:
         raise DocumentError(
             f"The collection “{collection}” has no indexed passages to write records from.",
             "Add folders with text to it and let it index (Documents → Collections…, or "
             f"`huacaya docs add {collection} FOLDER`), then try again.",
         )
-    return [chunks[i] for i in order]
+    return order
 
 
 def source_of(chunk: StoredChunk) -> str:
@@ -208,7 +204,8 @@ class _Run:
 
     def go(
         self,
-        passages: list[StoredChunk],
+        passages: list[int],
+        fetch: Callable[[list[int]], dict[int, StoredChunk]],
         batch_size: int,
         on_batch: Callable[[list[StudioRecord]], None] | None,
     ) -> GroundedResult:
@@ -220,16 +217,22 @@ class _Run:
         while len(self.records) < self.count and start < requests:
             self.cancel.check()
             numbers = range(start, min(start + batch_size, requests))
-            batch = [passages[n % len(passages)] for n in numbers]
-            round_ = start // len(passages) + 1
+            chunks = fetch(sorted({passages[n % len(passages)] for n in numbers}))
+            # (A passage re-indexed away since the run began is skipped.)
+            asked = [n for n in numbers if passages[n % len(passages)] in chunks]
+            batch = [chunks[passages[n % len(passages)]] for n in asked]
+            start += len(numbers)
+            if not batch:
+                continue
+            round_ = numbers[0] // len(passages) + 1
             self.report(
-                f"asking about passages {start % len(passages) + 1}–"
-                f"{(numbers[-1]) % len(passages) + 1} of {len(passages)}"
+                f"asking about passages {numbers[0] % len(passages) + 1}–"
+                f"{numbers[-1] % len(passages) + 1} of {len(passages)}"
                 + (f" (round {round_} of {ROUNDS})" if round_ > 1 else "")
             )
             replies = self.teacher.generate(
                 [passage_prompt(chunk, self.asked.get(chunk.id, ())) for chunk in batch],
-                [request_seed(self.seed, n) for n in numbers],
+                [request_seed(self.seed, n) for n in asked],
                 SAMPLING,
                 self.cancel,
                 self.report,
@@ -237,7 +240,6 @@ class _Run:
             for chunk, reply in zip(batch, replies, strict=True):
                 if len(self.records) < self.count:
                     self.take(chunk, reply)
-            start += len(batch)
             self.report()
             if on_batch is not None:
                 on_batch(list(self.records))
