@@ -4,7 +4,9 @@ Data step's two options, which need the app:
 
 - ``--from-documents COLLECTION``: records grounded in passages of a document collection
   (``core/studio/grounded.py``) instead of Stanford's seed tasks; ``--num`` records;
-- ``--score``: each record's score by the teacher (``core/studio/scoring.py``) in the output.
+- ``--score``: each record's score by the teacher (``core/studio/scoring.py``) in the output;
+- ``--seed-tasks stanford``: Stanford Alpaca's 175 seed tasks, downloaded once (pinned, SHA-256
+  checked: ``core/evaluation/published.py``) where no file of that name is in the folder.
 
 It lives in ``desktop`` because ``conversion`` may not import the app; everything else is in
 ``conversion.selfinstruct``, which on its own takes model files and keys from the environment.
@@ -25,6 +27,7 @@ from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt
 from conversion.selfinstruct import cli
 from desktop.core import secrets
 from desktop.core import settings as settings_store
+from desktop.core.evaluation.published import STANFORD_SEED_TASKS, fetch, published
 from desktop.core.models.library import library_for, resolve_model
 from desktop.core.models.teachers import teacher_advice
 from desktop.core.studio.grounded import generate_from_documents
@@ -47,6 +50,11 @@ def _resolve(name: str) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = cli.build_parser()
+    for action in parser._actions:  # argparse has no public way to reword an inherited option
+        if action.dest == "seed_tasks":
+            action.help = (
+                "seed tasks (JSON Lines), or `stanford`: Stanford Alpaca's 175, downloaded once"
+            )
     studio = parser.add_argument_group("the app's data step")
     studio.add_argument(
         "--from-documents",
@@ -63,8 +71,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_published_seeds(argv: list[str], args: argparse.Namespace) -> list[str]:
+    """``argv`` with ``--seed-tasks stanford`` replaced by the downloaded file's path."""
+    name = str(args.seed_tasks) if args.seed_tasks is not None else ""
+    if not name or published(name, "seeds") is None:
+        return argv
+    if settings_store.load().offline:
+        raise DataGenerationError(
+            "Offline mode is on, so Stanford's seed tasks cannot be downloaded.",
+            "Give a seed tasks file with --seed-tasks FILE, or turn Offline mode off.",
+        )
+    bar = ProgressBar(message_width=None)
+    try:
+        with cancel_on_interrupt() as cancel:
+            path = str(fetch(STANFORD_SEED_TASKS, bar, cancel))
+    finally:
+        bar.finish()
+    return [
+        path if a == name else f"--seed-tasks={path}" if a == f"--seed-tasks={name}" else a
+        for a in argv
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(argv if argv is not None else sys.argv[1:])
     args = build_parser().parse_args(argv)
+    try:
+        argv = _with_published_seeds(argv, args)
+    except HuacayaError as exc:
+        print(f"{cli.PROG}: error: {exc}", file=sys.stderr)
+        return 1
     if not (args.from_documents or args.score):
         return cli.main(argv, resolve_model=_resolve, keys=secrets.ApiKeys())
     try:
@@ -72,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.from_documents:
                 return _from_documents(args, cancel)
             code = cli.main(
-                [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--score"],
+                [a for a in argv if a != "--score"],
                 resolve_model=_resolve,
                 keys=secrets.ApiKeys(),
             )

@@ -26,10 +26,13 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from desktop.core.documents.library import Documents
+from desktop.core.evaluation.published import BASE_URL_ENV, STANFORD_SEED_TASKS
 from desktop.core.studio.records import import_dataset, load_records
 from desktop.ui.main_window import MainWindow
 from desktop.ui.studio.window import StudioWindow
 from tests.documents.conftest import FakeEmbedder, corpus  # noqa: F401  (a fixture)
+from tests.evaluation.conftest import ALPACA
+from tests.evaluation.raw_server import LoopbackRaw
 from tests.openai_server import LoopbackTeacher
 from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 from tests.ui.person import (
@@ -390,3 +393,28 @@ def test_switching_project_mid_run_keeps_its_records_in_their_project(
     assert _rows(_child(studio, QTableView, "studioRecords")) == []
     kept = load_records(first.records_path)
     assert kept and {r.source for r in kept} == {"seed tasks"}
+
+
+def test_stanfords_seed_tasks_download_with_a_click_and_not_offline(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    seeds = ALPACA / "seed_tasks.jsonl"
+    if not seeds.is_file():
+        pytest.skip("../shared/alpaca/seed_tasks.jsonl is not beside this checkout")
+    monkeypatch.setenv("HUACAYA_CACHE", str(tmp_path / "cache"))
+    file = STANFORD_SEED_TASKS
+    with LoopbackRaw({f"{file.repository}/{file.commit}/{file.path}": seeds}) as raw:
+        monkeypatch.setenv(BASE_URL_ENV, raw.url)
+        studio = _studio(qtbot, window)
+        _new_project(qtbot, studio, "Alpaca again")
+        _side_tab(studio, "Teacher")
+        note = _child(studio, QLabel, "dataNote")
+        click(_button(studio, "Stanford's 175"))  # Offline mode is on at first: no request
+        qtbot.waitUntil(lambda: "Offline mode is on" in note.text(), timeout=WAIT_MS)
+        assert raw.requests == []
+        from_menu(qtbot, window, "Models", "Offline mode")  # the person turns it off
+        click(_button(studio, "Stanford's 175"))
+        label = _child(studio, QLabel, "seedTasks")
+        qtbot.waitUntil(lambda: "175 examples" in label.text(), timeout=GENERATE_MS)
+        assert "175 are ready" in note.text()
+        assert raw.requests == [f"{file.repository}/{file.commit}/{file.path}"]

@@ -1,4 +1,5 @@
-"""The published evaluation files, downloaded when a person names them (never shipped).
+"""The published evaluation files (and Stanford's seed tasks), downloaded when a person names
+them (never shipped).
 
 Stanford compared Alpaca with text-davinci-003 on the 252 user-oriented instructions of the
 Self-Instruct paper; both the instructions and text-davinci-003's answers are in the paper's
@@ -13,6 +14,11 @@ a dropped connection continues with a range request, and the file is renamed int
 once its SHA-256 matches; a file that does not match is deleted, never used. A cancel removes
 the partial file too (the files are a few hundred KB: starting over costs nothing, and nothing
 half-fetched is left behind in the cache).
+
+Stanford's 175 seed tasks (tatsu-lab/stanford_alpaca, ``seed_tasks.jsonl``), which Alpaca's data
+generation started from, are fetched the same way for data generation (``--seed-tasks stanford``,
+the Data step's "Stanford's 175"): their data is released for research use, so they are not
+shipped either.
 
 ``HUACAYA_EVAL_SETS_URL`` (or ``base_url``) replaces ``https://raw.githubusercontent.com``, for
 a mirror, or a loopback server in the tests.
@@ -59,7 +65,9 @@ class PublishedFile:
     path: str  # in the repository
     size: int
     sha256: str
-    kind: str  # "prompts" (an instruction set) or "answers" (a side)
+    kind: str  # "prompts" (an instruction set), "answers" (a side) or "seeds" (seed tasks)
+    repository: str = REPOSITORY
+    commit: str = COMMIT
 
     @property
     def file_name(self) -> str:
@@ -82,7 +90,17 @@ TEXT_DAVINCI_003 = PublishedFile(
     "9fbf9229c917f2c832399e4d474f0ed1a4f367fae61e5eee814f3db687e0d584",
     "answers",
 )
-PUBLISHED = {f.name: f for f in (SELF_INSTRUCT, TEXT_DAVINCI_003)}
+STANFORD_SEED_TASKS = PublishedFile(
+    "stanford",
+    "Stanford Alpaca's 175 seed tasks",
+    "seed_tasks.jsonl",
+    110_934,
+    "7779004fa198fdf27cf70a159363879d8a26c53329e11b436af17b3941875f48",
+    "seeds",
+    "tatsu-lab/stanford_alpaca",
+    "761dc5bfbdeeffa89b8bff5d038781a4055f796a",  # main when pinned (May 2023)
+)
+PUBLISHED = {f.name: f for f in (SELF_INSTRUCT, TEXT_DAVINCI_003, STANFORD_SEED_TASKS)}
 
 
 def published(name: str, kind: str) -> PublishedFile | None:
@@ -113,16 +131,17 @@ def base_url() -> str:
 
 
 def url_of(file: PublishedFile, base: str | None = None) -> str:
-    return f"{(base or base_url()).rstrip('/')}/{REPOSITORY}/{COMMIT}/{file.path}"
+    return f"{(base or base_url()).rstrip('/')}/{file.repository}/{file.commit}/{file.path}"
 
 
-def cache_folder() -> Path:
-    return paths.cache_dir() / "evaluation-sets" / f"{REPOSITORY.replace('/', '+')}@{COMMIT[:12]}"
+def cache_folder(file: PublishedFile = SELF_INSTRUCT) -> Path:
+    repository = file.repository.replace("/", "+")
+    return paths.cache_dir() / "evaluation-sets" / f"{repository}@{file.commit[:12]}"
 
 
 def cached_path(file: PublishedFile) -> Path | None:
     """The verified copy in the cache, or None (a copy that no longer matches is removed)."""
-    path = cache_folder() / file.file_name
+    path = cache_folder(file) / file.file_name
     if not path.is_file():
         return None
     if path.stat().st_size == file.size and _sha256(path) == file.sha256:
@@ -149,7 +168,7 @@ def fetch(
         return found
     url = url_of(file, base)
     host = urllib.parse.urlsplit(url).netloc
-    folder = cache_folder()
+    folder = cache_folder(file)
     partial = folder / (file.file_name + ".partial")
     hint = hint if hint is not None else _default_hint(file)
     progress(0.0, f"Downloading {file.label} from {host}…")
@@ -185,6 +204,8 @@ def fetch(
 def _default_hint(file: PublishedFile) -> str:
     if file.kind == "prompts":
         return "give the file with --prompts FILE."
+    if file.kind == "seeds":
+        return "choose a copy of seed_tasks.jsonl (or your own seed tasks) instead."
     return f"give a copy of {file.file_name} as the side instead."
 
 

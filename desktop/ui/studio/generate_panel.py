@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from conversion.errors import HuacayaError
 from conversion.progress import CancelToken, Progress
 from conversion.selfinstruct.seeds import load_seed_tasks
+from desktop.core.evaluation.published import STANFORD_SEED_TASKS, fetch
 from desktop.core.models.library import resolve_model
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.seed_generation import (
@@ -66,6 +67,13 @@ class GeneratePanel(QWidget):
             "seed_tasks.jsonl (one object per line: instruction, input, output)."
         )
         self.choose_seeds.clicked.connect(self._ask_seeds)
+        self.stanford = QPushButton("Stanford's 175", self)
+        self.stanford.setObjectName("stanfordSeeds")
+        self.stanford.setToolTip(
+            "Download the 175 seed tasks Stanford Alpaca's data started from (110 KB, once; "
+            "released for research use)."
+        )
+        self.stanford.clicked.connect(self._download_stanford)
         self.count = QSpinBox(self)
         self.count.setObjectName("generateCount")
         self.count.setAccessibleName("Records to generate")
@@ -90,6 +98,7 @@ class GeneratePanel(QWidget):
         # One thing a row, so the column stays narrow on a small screen or with a large font.
         seeds_row = QHBoxLayout()
         seeds_row.addWidget(self.choose_seeds)
+        seeds_row.addWidget(self.stanford)
         seeds_row.addStretch(1)
         count_row = QVBoxLayout()
         count_row.addWidget(QLabel("How many:", self))
@@ -116,7 +125,9 @@ class GeneratePanel(QWidget):
     def _show_seeds(self) -> None:
         path = project_seed_tasks(self.project) if self.project is not None else None
         if path is None or not path.is_file():
-            self.seeds.setText("Seed tasks: none yet. Choose a file of example tasks.")
+            self.seeds.setText(
+                "Seed tasks: none yet. Download Stanford's 175, or choose a file of example tasks."
+            )
             return
         try:
             count = len(load_seed_tasks(path))
@@ -133,15 +144,36 @@ class GeneratePanel(QWidget):
             "Seed tasks (*.jsonl *.json);;All files (*)",
         )
 
-    def _adopt(self, path: Path) -> None:
-        if self.project is None:
+    def _adopt(self, path: Path, project: StudioProject | None = None) -> None:
+        project = project or self.project
+        if project is None:
             return
         try:
-            adopt_seed_tasks(self.project, path)
+            adopt_seed_tasks(project, path)
         except (HuacayaError, OSError) as exc:
             show_error(self, exc)
             return
         self._show_seeds()
+
+    def _download_stanford(self) -> None:
+        project = self.project
+        if project is None or self.task is not None:
+            return
+        if self.parts.offline():
+            self.message.emit(
+                "Offline mode is on: choose a seed tasks file, or turn Offline mode off "
+                "(Models menu) to download Stanford's 175."
+            )
+            return
+
+        def work(progress: Progress, cancel: CancelToken) -> Path:
+            return fetch(STANFORD_SEED_TASKS, progress, cancel)
+
+        def done(path: Path) -> None:
+            self._adopt(path, project)
+            self.finished(f"Seed tasks: Stanford's {len(load_seed_tasks(path))} are ready.")
+
+        self.run(work, done)
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -246,6 +278,7 @@ class GeneratePanel(QWidget):
         self.bar.setVisible(running)
         self.bar.setRange(0, 0)
         self.choose_seeds.setEnabled(not running)
+        self.stanford.setEnabled(not running)
         self.count.setEnabled(not running)
         self.teacher.setEnabled(not running)
         self.busy.emit(running)
