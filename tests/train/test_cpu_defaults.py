@@ -103,7 +103,8 @@ def test_the_bf16_default_starts_with_the_fp32_loss(
     data = write_records(tmp_path / "data.jsonl", short_seed_records[:8])
     losses = {}
     for name, requested in (("default", "auto"), ("fp32", "fp32")):
-        monkeypatch.setattr(precision, "cpu_trains_lora_in_bf16", lambda: name == "default")
+        bf16 = name == "default"
+        monkeypatch.setattr(precision, "cpu_trains_lora_in_bf16", lambda bf16=bf16: bf16)
         config = TrainConfig(
             base=str(smollm_checkpoint), data=str(data), out=str(tmp_path / name), lora=True,
             precision=requested, global_batch=8, max_length=256, max_steps=1, save_steps=0,
