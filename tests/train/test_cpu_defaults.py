@@ -98,8 +98,7 @@ def test_the_bf16_default_starts_with_the_fp32_loss(
     tmp_path: Path,
 ) -> None:
     """SmolLM2-135M, one LoRA step: the default (bf16 base and autocast, forced here so every
-    CPU runs it) against fp32 on the same examples. A regression to a wrong precision plan (an
-    fp16 or bf16-weights adapter, a base cast after loading) moves it well beyond the bound."""
+    CPU runs it) against fp32 on the same examples: the same loss to within precision's share."""
     data = write_records(tmp_path / "data.jsonl", short_seed_records[:8])
     losses = {}
     for name, requested in (("default", "auto"), ("fp32", "fp32")):
