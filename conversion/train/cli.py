@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=["auto", "bf16", "fp16", "fp32"],
         help="compute precision; weights and optimizer state stay fp32 (Stanford's). auto: bf16 "
-        "+ tf32 where the GPU has them, fp32 elsewhere; bf16 also runs on CPUs (autocast; fast "
-        "with AVX512-BF16 or AMX)",
+        "+ tf32 where the GPU has them, bf16 for --lora on a CPU with AVX512-BF16 or AMX, fp32 "
+        "elsewhere; bf16 also runs on other CPUs (autocast, slower)",
     )
     recipe.add_argument(
         "--lean",
@@ -119,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--group-by-length", action="store_true", help="batch examples of similar length"
     )
     speed.add_argument("--gradient-checkpointing", action="store_true")
-    speed.add_argument("--threads", type=int, default=0, help="CPU threads for PyTorch")
+    speed.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads for PyTorch (default on a CPU: the cores idle when the run starts)",
+    )
     lora = parser.add_argument_group("LoRA (alpaca-lora's defaults)")
     lora.add_argument("--lora", action="store_true", help="train a LoRA adapter only")
     lora.add_argument("--lora-r", type=int, default=ALPACA_LORA["lora_r"])

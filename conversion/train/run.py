@@ -27,6 +27,7 @@ from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.train import distributed, layout, lora
 from conversion.train.callbacks import ReportingCallback, TrainStatus
+from conversion.train.cpu_threads import ThreadChoice, choose_threads
 from conversion.train.data import TrainingData, load_training_data
 from conversion.train.examples import Example, build_examples
 from conversion.train.loss import remove_response_loss
@@ -96,9 +97,8 @@ def train(
     # refused them on the H200 ("could not verify publisher trust status"): a training run uses
     # its own kernels and must work offline. The user can still turn them on.
     os.environ.setdefault("USE_HUB_KERNELS", "NO")
-    if config.threads:
-        torch.set_num_threads(config.threads)
     world = distributed.world_size()
+    threads = _cpu_threads(config, world)
     plan = plan_precision(
         config.precision,
         lora=config.lora,
@@ -140,6 +140,8 @@ def train(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         manifest = _manifest(config, data, plan, batches, world)
+        if threads is not None:
+            manifest["cpu_threads"] = threads.to_dict()
         manifest["resumed_from_step"] = resume_step
         write_manifest(out, manifest)
 
@@ -204,6 +206,20 @@ def train(
     return TrainResult(
         out, model_dir, trainer.state.global_step, final_loss, resume_step, len(trainable)
     )
+
+
+def _cpu_threads(config: TrainConfig, world: int) -> ThreadChoice | None:
+    """PyTorch's thread count: --threads, or on a CPU-only run of one process the cores that are
+    idle now (``cpu_threads``); None where the run keeps torch's own choice."""
+    accelerated = torch.cuda.is_available() or (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    )
+    if not config.threads and (accelerated or world > 1):
+        return None
+    choice = choose_threads(config.threads)
+    torch.set_num_threads(choice.threads)
+    log.info("training with %d CPU threads (%s)", choice.threads, choice.reason)
+    return choice
 
 
 def _checkpoint_activations(model) -> None:

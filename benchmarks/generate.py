@@ -1,0 +1,153 @@
+"""Data generation with a local teacher: one request at a time (``--batch-size 1``) against the
+batched default, same teacher, seed tasks, seed and requests, interleaved (A, B, A, B).
+
+    python benchmarks/generate.py [--teacher FILE.gguf] [--seed-tasks seed_tasks.jsonl]
+                                  [--requests 10] [--batch-size 5] [--max-tokens 3072]
+                                  [--rounds 2]
+
+Both ways run ``conversion.selfinstruct.runner.generate`` with a ``GgufTeacher`` (the starter
+GGUF by default; Stanford's 175 seed tasks beside the checkout) on ``--requests`` requests per
+round (each round its own run seed, the same for both ways, so both ask the very same prompts with
+the very same sampling seeds). Printed per way: records kept per minute, prompts per minute and
+generated tokens per second (the replies' tokens, counted with the teacher's tokenizer), and the
+ratios of the batched way to the one-at-a-time way. Goal: ≥ 2× records per minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conversion.selfinstruct.gguf_teacher import GgufTeacher  # noqa: E402
+from conversion.selfinstruct.runner import GenerationConfig, generate  # noqa: E402
+from conversion.selfinstruct.seeds import load_seed_tasks  # noqa: E402
+from conversion.selfinstruct.teachers import Sampling  # noqa: E402
+
+
+@dataclass
+class Way:
+    label: str
+    batch_size: int
+    teacher: GgufTeacher
+    records: list[float] = field(default_factory=list)  # per minute, per round
+    prompts: list[float] = field(default_factory=list)
+    tokens: list[float] = field(default_factory=list)  # per second
+    kept: int = 0
+    asked: int = 0
+
+
+class CountingTeacher:
+    """The teacher as the runner sees it, counting the tokens of its replies."""
+
+    def __init__(self, teacher: GgufTeacher) -> None:
+        self.teacher = teacher
+        self.identity = teacher.identity
+        self.continuation = teacher.continuation
+        self.tokens = 0
+
+    def generate(self, prompts, seeds, sampling, cancel, activity):  # type: ignore[no-untyped-def]
+        replies = self.teacher.generate(prompts, seeds, sampling, cancel, activity)
+        model = self.teacher._model  # the teacher's own tokenizer
+        self.tokens += sum(len(model.tokenize(r.text, add_special=False)) for r in replies)
+        return replies
+
+    def close(self) -> None:
+        pass
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--teacher", type=Path, help="a GGUF file (default: the starter model)")
+    parser.add_argument(
+        "--seed-tasks", type=Path, default=ROOT.parent / "shared/alpaca/seed_tasks.jsonl"
+    )
+    parser.add_argument("--requests", type=int, default=10, help="per way and round")
+    parser.add_argument("--batch-size", type=int, default=5, help="the batched way's (default 5)")
+    parser.add_argument("--max-tokens", type=int, default=3072, help="per reply (the default)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="the teacher's CPU threads")
+    args = parser.parse_args()
+
+    if args.teacher is None:
+        from desktop.core.models.starter import starter_model_path
+
+        args.teacher = starter_model_path()
+    seed_tasks = load_seed_tasks(args.seed_tasks)
+    print(f"teacher {args.teacher.name}, {len(seed_tasks)} seed tasks; start: {load()}")
+    ways = [
+        Way("one at a time (--batch-size 1)", 1, GgufTeacher(args.teacher, threads=args.threads)),
+        Way(
+            f"batched (--batch-size {args.batch_size})",
+            args.batch_size,
+            GgufTeacher(args.teacher, threads=args.threads, parallel=args.batch_size),
+        ),
+    ]
+    try:
+        with tempfile.TemporaryDirectory(prefix="huacaya-bench-generate-") as tmp:
+            for round_number in range(args.rounds):
+                for way in ways:
+                    config = GenerationConfig(
+                        num=1_000_000,  # the request budget ends the run
+                        batch_size=way.batch_size,
+                        seed=round_number,
+                        sampling=Sampling(max_tokens=args.max_tokens),
+                        max_requests=args.requests,
+                    )
+                    counting = CountingTeacher(way.teacher)
+                    out = Path(tmp) / f"{round_number}-{way.batch_size}.json"
+                    started = time.perf_counter()
+                    result = generate(seed_tasks, counting, out, config)  # type: ignore[arg-type]
+                    seconds = time.perf_counter() - started
+                    way.records.append(result.records * 60 / seconds)
+                    way.prompts.append(result.requests * 60 / seconds)
+                    way.tokens.append(counting.tokens / seconds)
+                    way.kept += result.records
+                    way.asked += result.requests
+                    print(
+                        f"  round {round_number + 1} {way.label}: {result.records} kept of "
+                        f"{result.requests} prompts in {seconds:.0f} s, "
+                        f"{counting.tokens / seconds:.0f} tokens/s; {load()}",
+                        flush=True,
+                    )
+    finally:
+        for way in ways:
+            way.teacher.close()
+
+    print(f"\nend: {load()}")
+    print(f"{'way':<34}{'records/min':>12}{'prompts/min':>12}{'tokens/s':>10}{'kept':>6}")
+    for way in ways:
+        print(
+            f"{way.label:<34}{statistics.median(way.records):>12.2f}"
+            f"{statistics.median(way.prompts):>12.2f}{statistics.median(way.tokens):>10.0f}"
+            f"{way.kept:>6}"
+        )
+    alone, batched = ways
+    ratios = [
+        statistics.median(getattr(batched, name))
+        / max(statistics.median(getattr(alone, name)), 1e-9)
+        for name in ("records", "prompts", "tokens")
+    ]
+    print(
+        f"\nbatched / one at a time: {ratios[0]:.2f}× records/min (goal ≥ 2×), "
+        f"{ratios[1]:.2f}× prompts/min, {ratios[2]:.2f}× tokens/s; {args.requests} requests per "
+        f"way and round, {args.rounds} rounds, max {args.max_tokens} tokens per reply"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
