@@ -151,6 +151,7 @@ def train(
         cancel,
         on_status,
         peak_tflops=peak_tflops(plan.mixed),
+        on_begin=(lambda total: _record_total_steps(out, total)) if main else None,
     )
     trainer = StepTrainer(
         counter=counter,
@@ -204,6 +205,13 @@ def train(
     return TrainResult(
         out, model_dir, trainer.state.global_step, final_loss, resume_step, len(trainable)
     )
+
+
+def _record_total_steps(out: Path, total: int) -> None:
+    """The manifest says how many steps the run makes (a window shows "step 3 of 40")."""
+    manifest = read_manifest(out) or {}
+    manifest["total_steps"] = total
+    write_manifest(out, manifest)
 
 
 def _checkpoint_activations(model) -> None:
