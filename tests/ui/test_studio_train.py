@@ -74,7 +74,7 @@ def _choose_a_short_lora(qtbot, studio: StudioWindow, steps: int, every: int) ->
     _type_number(qtbot, studio, "Longest example", 64)
     _type_number(qtbot, studio, "Examples per step", 2)
     _type_number(qtbot, studio, "Checkpoint every", every)
-    lora = next(r for r in studio.findChildren(QRadioButton) if r.text().startswith("LoRA"))
+    lora = next(r for r in studio.findChildren(QRadioButton) if r.text() == "LoRA")
     assert lora.isChecked()
 
 

@@ -50,6 +50,7 @@ LOG_FILE = ".train.log"
 MODEL_FOLDER = "model"
 CHECKPOINTS = "checkpoints"
 CHILD_MODULE = "desktop.core.studio.train_child"
+RUN_STAMP = "%Y-%m-%d %H%M%S"  # a run folder's name: when it started, sortable
 
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
 PAUSED, INTERRUPTED, FINISHED, FAILED = "paused", "interrupted", "finished", "failed"
@@ -114,7 +115,13 @@ class RunView:
 
     @property
     def name(self) -> str:
-        return self.folder.name
+        """“5 Dec 04:12” for a folder named when it started (``new_run_folder``)."""
+        stamp, _, rest = self.folder.name.partition(" (")
+        try:
+            when = time.strptime(stamp, RUN_STAMP)
+        except ValueError:
+            return self.folder.name
+        return time.strftime("%d %b %H:%M", when).lstrip("0") + (f" ({rest}" if rest else "")
 
     @property
     def method(self) -> str:
@@ -216,7 +223,7 @@ def list_runs(project: StudioProject) -> list[RunView]:
 def new_run_folder(project: StudioProject) -> Path:
     """A fresh folder name under ``runs_dir``: the time it starts, sortable."""
     project.runs_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H%M%S")
+    stamp = time.strftime(RUN_STAMP)
     folder, number = project.runs_dir / stamp, 1
     while folder.exists():
         number += 1

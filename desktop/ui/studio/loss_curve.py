@@ -57,7 +57,7 @@ class LossCurve(QWidget):
         metrics = self.fontMetrics()
         line = metrics.height()
         left = metrics.horizontalAdvance("0.000") + line
-        plot = QRectF(left, line * 0.8, self.width() - left - line, self.height() - line * 2.6)
+        plot = QRectF(left, line * 0.8, self.width() - left - line, self.height() - line * 3.4)
         if plot.width() < 20 or plot.height() < 20:
             return
         if not self.points:

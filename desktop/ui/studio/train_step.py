@@ -15,10 +15,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTreeWidget,
@@ -53,6 +56,7 @@ class TrainStep(QWidget):
         self.shown: Path | None = None  # the run in the panel
         self._counted: tuple[tuple[Path, int] | None, int] = (None, 0)
         self._rows: list[list[str]] = []
+        self._base_ids: list[str] = []
         self._build()
         self.runs.ended.connect(self.refresh)
         self._timer = QTimer(self)
@@ -65,8 +69,15 @@ class TrainStep(QWidget):
     def _build(self) -> None:
         self.base = QComboBox(self)
         self.base.setAccessibleName("Base model")
+        self.base.setMinimumContentsLength(12)
+        self.base.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.base.activated.connect(self._base_chosen)
-        self.lora = QRadioButton("LoRA adapter (fast, little memory)", self)
+        self.lora = QRadioButton("LoRA", self)
+        self.lora.setToolTip(
+            "Train a small adapter beside the frozen base model: fast, and little memory"
+        )
         self.full = QRadioButton("Full fine-tune", self)
         self.lora.setChecked(True)
         method = QButtonGroup(self)
@@ -92,10 +103,12 @@ class TrainStep(QWidget):
         length_group = QButtonGroup(self)
         length_group.addButton(self.by_epochs)
         length_group.addButton(self.by_steps)
-        length = QHBoxLayout()
-        for widget in (self.by_epochs, self.epochs, self.by_steps, self.steps):
-            length.addWidget(widget)
-        length.addStretch(1)
+        length = QGridLayout()
+        length.addWidget(self.by_epochs, 0, 0)
+        length.addWidget(self.epochs, 0, 1)
+        length.addWidget(self.by_steps, 1, 0)
+        length.addWidget(self.steps, 1, 1)
+        length.setColumnStretch(2, 1)
         self.max_length = QSpinBox(self)
         self.max_length.setAccessibleName("Longest example")
         self.max_length.setRange(32, 32768)
@@ -115,6 +128,7 @@ class TrainStep(QWidget):
             spin.valueChanged.connect(self._update_plan)
         self.by_steps.toggled.connect(self._update_plan)
         form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # narrow: labels above
         form.addRow("Base model:", self.base)
         form.addRow("Method:", methods)
         form.addRow("How long:", length)
@@ -130,13 +144,6 @@ class TrainStep(QWidget):
         start_row = QHBoxLayout()
         start_row.addWidget(self.start_button)
         start_row.addStretch(1)
-        settings = QWidget(self)
-        left = QVBoxLayout(settings)
-        left.setContentsMargins(0, 0, 0, 0)
-        left.addLayout(form)
-        left.addWidget(self.plan)
-        left.addLayout(start_row)
-        left.addStretch(1)
         self.panel = RunPanel(self)
         self.panel.pause.connect(self._pause)
         self.panel.resume.connect(self._resume)
@@ -147,16 +154,24 @@ class TrainStep(QWidget):
         self.run_list.setHeaderLabels(["Run", "Method", "State", "Steps", "Loss"])
         self.run_list.setRootIsDecorated(False)
         self.run_list.itemSelectionChanged.connect(self._run_chosen)
-        right = QSplitter(Qt.Orientation.Vertical, self)
-        right.addWidget(self.panel)
-        right.addWidget(self.run_list)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 1)
+        settings = QWidget(self)
+        left = QVBoxLayout(settings)
+        left.setContentsMargins(0, 0, 0, 0)
+        left.addLayout(form)
+        left.addWidget(self.plan)
+        left.addLayout(start_row)
+        left.addWidget(QLabel("This project's runs:", settings))
+        left.addWidget(self.run_list, 1)
+        scroll = QScrollArea(self)  # at large fonts on small screens the settings scroll
+        scroll.setWidget(settings)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(settings)
-        split.addWidget(right)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
+        split.addWidget(scroll)
+        split.addWidget(self.panel)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
@@ -166,7 +181,7 @@ class TrainStep(QWidget):
     def set_project(self, project: StudioProject | None) -> None:
         self.project = project
         self.shown = None
-        self._fill_bases()
+        self._base_ids = []  # the project's own base is chosen again
         self.refresh()
         if project is None:
             self._timer.stop()
@@ -174,8 +189,12 @@ class TrainStep(QWidget):
             self._timer.start()
 
     def _fill_bases(self) -> None:
-        self.base.clear()
         entries: list[ModelEntry] = self.parts.library.entries()
+        ids = [e.id for e in entries]
+        if ids == self._base_ids and self.base.count():
+            return
+        self._base_ids = ids
+        self.base.clear()
         for entry in entries:
             self.base.addItem(entry.name, entry.id)
         chosen = self.project.info.base if self.project else ""
@@ -185,6 +204,8 @@ class TrainStep(QWidget):
         )
         if entries:
             self.base.setCurrentIndex(index)
+        else:
+            self.base.addItem("No model installed: add one in Models", "")
 
     def _base_chosen(self, index: int) -> None:
         if self.project is not None:
@@ -258,6 +279,8 @@ class TrainStep(QWidget):
         lines = [f"{records} records to train on · {steps} steps"]
         if devices is not None:
             lines[0] += f" · on {devices.describe()}"
+            if not full_ok and not devices.missing:
+                lines[0] += " (LoRA: a full fine-tune needs a large enough GPU)"
             if devices.missing:
                 lines.append(
                     f"Training needs PyTorch and its companions ({devices.missing} is missing): "
@@ -337,6 +360,7 @@ class TrainStep(QWidget):
             self.refresh()
 
     def refresh(self, *_: object) -> None:
+        self._fill_bases()  # the library changes on disk, whoever changes it
         runs: list[RunView] = training.list_runs(self.project) if self.project else []
         if self.shown is None and runs:
             self.shown = runs[0].folder
@@ -364,5 +388,5 @@ class TrainStep(QWidget):
             if run.folder == self.shown:
                 item.setSelected(True)
         self.run_list.blockSignals(False)
-        for column in range(1, 5):
+        for column in range(5):
             self.run_list.resizeColumnToContents(column)
