@@ -89,7 +89,7 @@ def _state(studio: StudioWindow) -> str:
 
 
 def _run_folder(project: StudioProject) -> Path:
-    (folder,) = [p for p in project.runs_dir.iterdir() if p.is_dir()]
+    (folder,) = [p for p in project.runs_dir.iterdir() if not p.name.startswith(".")]
     return folder
 
 
@@ -104,10 +104,16 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     studio = _train_tab(qtbot, window)
     plan = _label(studio, "trainPlan").text()
     assert "6 records to train on" in plan  # the held-out record is not trained on
-    assert "measured on the first step" in plan
+    assert "not measured yet" in plan
     # no checkpoint but the one Pause makes: Resume can only go on from that one
     _choose_a_short_lora(qtbot, studio, steps=4, every=100)
     assert "4 steps" in _label(studio, "trainPlan").text()
+    click(_button(studio, "Measure time"))  # one real step, before starting
+    qtbot.waitUntil(lambda: "measured:" in _label(studio, "trainPlan").text(), timeout=RUN_MS)
+    estimate = _label(studio, "trainPlan").text()
+    assert "s per step" in estimate and "peak memory" in estimate, estimate
+    measure = project.runs_dir / ".measure"
+    qtbot.waitUntil(lambda: not (measure / "model").exists(), timeout=RUN_MS)  # no weights kept
     click(_button(studio, "Start training"))
     curve = studio.findChild(LossCurve, "lossCurve")
     assert curve is not None
@@ -136,8 +142,6 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     assert manifest["steps"] == 4
     runs = studio.findChild(QTreeWidget, "trainingRuns")
     assert runs is not None and runs.topLevelItem(0).text(2) == "finished"
-    # the next run's estimate is this run's measured step time
-    assert "measured:" in _label(studio, "trainPlan").text()
 
 
 def test_a_run_ends_with_the_app_and_resumes_from_its_checkpoint_in_the_next_window(
@@ -145,12 +149,13 @@ def test_a_run_ends_with_the_app_and_resumes_from_its_checkpoint_in_the_next_win
 ) -> None:  # type: ignore[no-untyped-def]
     project = _project()
     studio = _train_tab(qtbot, window)
+    project.runs_dir.mkdir(parents=True, exist_ok=True)
     _choose_a_short_lora(qtbot, studio, steps=5, every=1)
     click(_button(studio, "Start training"))
     folder_holder: list[Path] = []
 
     def checkpointed() -> bool:
-        folders = [p for p in project.runs_dir.iterdir() if p.is_dir()]
+        folders = [p for p in project.runs_dir.iterdir() if not p.name.startswith(".")]
         folder_holder[:] = folders
         return bool(folders) and any((folders[0] / "checkpoints").glob("checkpoint-*/trainer_*"))
 

@@ -28,10 +28,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ LOG_FILE = ".train.log"
 MODEL_FOLDER = "model"
 CHECKPOINTS = "checkpoints"
 CHILD_MODULE = "desktop.core.studio.train_child"
+MEASURE = ".measure"  # the one-step run that measures a step's time and memory
 RUN_STAMP = "%Y-%m-%d %H%M%S"  # a run folder's name: when it started, sortable
 
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
@@ -214,9 +216,14 @@ def read_run(folder: Path) -> RunView:
 
 
 def list_runs(project: StudioProject) -> list[RunView]:
-    """The project's runs, newest first (a folder without the app's launch file is not one)."""
+    """The project's runs, newest first (a folder without the app's launch file is not one,
+    nor is the time measurement)."""
     root = project.runs_dir
-    folders = [p for p in root.iterdir() if (p / LAUNCH_FILE).is_file()] if root.is_dir() else []
+    folders = (
+        [p for p in root.iterdir() if (p / LAUNCH_FILE).is_file() and not p.name.startswith(".")]
+        if root.is_dir()
+        else []
+    )
     return [read_run(folder) for folder in sorted(folders, reverse=True)]
 
 
@@ -231,7 +238,7 @@ def new_run_folder(project: StudioProject) -> Path:
     return folder
 
 
-def prepare_run(project: StudioProject, options: TrainOptions) -> Path:
+def prepare_run(project: StudioProject, options: TrainOptions, folder: Path | None = None) -> Path:
     """A new run's folder with its data and launch file; ``launch`` then starts it."""
     if not options.base:
         raise StudioError("Choose the base model to fine-tune first.")
@@ -242,8 +249,8 @@ def prepare_run(project: StudioProject, options: TrainOptions) -> Path:
             "Add records in step 1 (Data): complete ones (an instruction and an output) that "
             "are not held out.",
         )
-    folder = new_run_folder(project)
-    folder.mkdir()
+    folder = folder or new_run_folder(project)
+    folder.mkdir(parents=True)
     write_alpaca(folder / DATA_FILE, records)
     _write_json(
         folder / LAUNCH_FILE,
@@ -257,6 +264,48 @@ def prepare_run(project: StudioProject, options: TrainOptions) -> Path:
         },
     )
     return folder
+
+
+def prepare_measurement(project: StudioProject, options: TrainOptions) -> Path:
+    """A one-step run of ``options`` on the project's records (``.measure`` in ``runs_dir``, in
+    place of the previous one): its step's seconds and memory estimate the real run."""
+    folder = project.runs_dir / MEASURE
+    if folder.exists():
+        shutil.rmtree(folder)
+    return prepare_run(project, replace(options, max_steps=1, save_steps=0), folder)
+
+
+def finish_measurement(folder: Path) -> None:
+    """Keep the measurement's figures, drop the weights it saved (a full fine-tune's are big)."""
+    for name in (MODEL_FOLDER, CHECKPOINTS):
+        shutil.rmtree(folder / name, ignore_errors=True)
+
+
+def measurement(project: StudioProject) -> RunView | None:
+    folder = project.runs_dir / MEASURE
+    return read_run(folder) if (folder / LAUNCH_FILE).is_file() else None
+
+
+def estimate(project: StudioProject, options: TrainOptions, steps: int) -> str:
+    """The time ``options`` will take: from the measured step of a run with the same base,
+    method and batch shape (the measurement, or an earlier run), else what to do."""
+    same = ("base", "full", "max_length", "global_batch")
+    wanted = {k: getattr(options, k) for k in same}
+    measured = measurement(project)
+    runs = ([measured] if measured else []) + list_runs(project)
+    for run in runs:
+        if run.seconds_per_step and all(run.options.get(k) == v for k, v in wanted.items()):
+            memory = f", peak memory {run.peak_memory_gib:.1f} GB" if run.peak_memory_gib else ""
+            where = "" if run is measured else f" in run {run.name}"
+            return (
+                f"Time: about {training_duration(run.seconds_per_step * steps)} (measured: "
+                f"{run.seconds_per_step:.1f} s per step{where}{memory})."
+            )
+    if measured is not None and measured.live:
+        return "Time: measuring one step…"
+    if measured is not None and measured.state == FAILED:
+        return f"Time: the measurement failed: {measured.error}"
+    return "Time: not measured yet (Measure time runs one step; or start, and see it after one)."
 
 
 def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
@@ -306,7 +355,7 @@ def log_tail(folder: Path, lines: int = 20) -> str:
     return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
 
 
-def duration(seconds: float) -> str:
+def training_duration(seconds: float) -> str:
     """“about 12 min”-style durations for the window."""
     whole = max(round(seconds), 0)
     if whole >= 3600:

@@ -38,7 +38,7 @@ def figures(run: RunView) -> str:
         parts.append(f"{run.seconds_per_step:.1f} s per step")
     left = run.seconds_left
     if run.live and left is not None:
-        parts.append(f"about {training.duration(left)} left")
+        parts.append(f"about {training.training_duration(left)} left")
     if run.peak_memory_gib is not None:
         parts.append(f"peak memory {run.peak_memory_gib:.1f} GB")
     return " · ".join(parts)

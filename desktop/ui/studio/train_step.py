@@ -141,8 +141,15 @@ class TrainStep(QWidget):
         self.start_button = QPushButton("Start training", self)
         self.start_button.setObjectName("startTraining")
         self.start_button.clicked.connect(self.start)
+        self.measure_button = QPushButton("Measure time", self)
+        self.measure_button.setToolTip(
+            "Train one step on these records with these settings, to tell how long the run "
+            "will take and how much memory it needs"
+        )
+        self.measure_button.clicked.connect(self.measure)
         start_row = QHBoxLayout()
         start_row.addWidget(self.start_button)
+        start_row.addWidget(self.measure_button)
         start_row.addStretch(1)
         self.panel = RunPanel(self)
         self.panel.pause.connect(self._pause)
@@ -289,9 +296,12 @@ class TrainStep(QWidget):
         if parameters:
             floor = training.memory_floor_gib(parameters, options.full)
             lines.append(f"Memory: at least {floor:.1f} GB for the weights, plus activations.")
-        lines.append(self._estimate(options, steps))
+        lines.append(training.estimate(self.project, options, steps))
         self.plan.setText("\n".join(lines))
-        self.start_button.setEnabled(bool(records) and not (devices and devices.missing))
+        can = bool(records) and not (devices and devices.missing) and bool(options.base)
+        self.start_button.setEnabled(can)
+        measured = training.measurement(self.project)
+        self.measure_button.setEnabled(can and not (measured and measured.live))
 
     def _record_count(self, path: Path) -> int:
         """The records to train on, read again only when the file changed."""
@@ -302,25 +312,6 @@ class TrainStep(QWidget):
         if self._counted[0] != (path, stamp):
             self._counted = ((path, stamp), len(training_records(load_records(path))))
         return self._counted[1]
-
-    def _estimate(self, options: TrainOptions, steps: int) -> str:
-        """From a measured step of an earlier run with the same base, method and batch shape;
-        otherwise the first step of this run measures it."""
-        if self.project is None:
-            return ""
-        same = {"base", "full", "max_length", "global_batch"}
-        wanted = {k: v for k, v in options.__dict__.items() if k in same}
-        for run in training.list_runs(self.project):
-            if run.seconds_per_step and all(run.options.get(k) == v for k, v in wanted.items()):
-                total = run.seconds_per_step * steps
-                memory = (
-                    f", peak memory {run.peak_memory_gib:.1f} GB" if run.peak_memory_gib else ""
-                )
-                return (
-                    f"Time: about {training.duration(total)} (measured: "
-                    f"{run.seconds_per_step:.1f} s per step in run {run.name}{memory})."
-                )
-        return "Time: measured on the first step, then shown with the run."
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -333,6 +324,15 @@ class TrainStep(QWidget):
             show_error(self, exc)
             return
         self.shown = folder
+        self.refresh()
+
+    def measure(self) -> None:
+        if self.project is None:
+            return
+        try:
+            self.runs.measure(self.project, self.options())
+        except HuacayaError as exc:
+            show_error(self, exc)
         self.refresh()
 
     def _pause(self) -> None:
