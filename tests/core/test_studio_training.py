@@ -127,3 +127,20 @@ def test_the_child_leaves_a_failure_message_in_the_run_folder(tmp_path: Path) ->
     run = read_run(folder)
     assert run.state == training.FAILED, training.log_tail(folder)
     assert "no-such-model" in run.error
+
+
+def test_the_estimate_is_a_measured_step_times_the_steps_and_only_for_the_same_shape(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    options = TrainOptions("smollm2-135m-instruct", max_length=64, global_batch=2)
+    assert "not measured yet" in training.estimate(project, options, 30)
+    folder = training.prepare_measurement(project, options)
+    launch = json.loads((folder / training.LAUNCH_FILE).read_text(encoding="utf-8"))
+    assert launch["arguments"][launch["arguments"].index("--max-steps") + 1] == "1"
+    MetricsFile(folder / "metrics.csv").add(MetricRow(1, 2.5, 1e-4, 50.0, 0.5, None, 1.4, 4.0))
+    said = training.estimate(project, options, 30)
+    assert said == "Time: about 2 min (measured: 4.0 s per step, peak memory 1.4 GB)."
+    longer = TrainOptions("smollm2-135m-instruct", max_length=512, global_batch=2)
+    assert "not measured yet" in training.estimate(project, longer, 30)  # another shape
+    assert list_runs(project) == []  # the measurement is not one of the project's runs
