@@ -122,6 +122,11 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     assert "tokens/s" in _label(studio, "runFigures").text()
     assert "peak memory" in _label(studio, "runFigures").text()
 
+    studio.close()  # the run is the app's, not the studio window's: it goes on
+    studio = _train_tab(qtbot, window)
+    assert "training" in _state(studio) or "starting" in _state(studio)
+    curve = studio.findChild(LossCurve, "lossCurve")
+    assert curve is not None and curve.points
     click(_button(studio, "Pause"))
     qtbot.waitUntil(lambda: "paused" in _state(studio), timeout=RUN_MS)
     folder = _run_folder(project)
@@ -129,9 +134,6 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     assert f"Resume goes on from step {paused_at}" in _state(studio)
     assert paused_at < 4
 
-    studio.close()  # the run is the app's, not the studio window's
-    studio = _train_tab(qtbot, window)
-    assert "paused" in _state(studio)
     click(_button(studio, "Resume"))
     qtbot.waitUntil(lambda: "finished" in _state(studio), timeout=RUN_MS)
     curve = studio.findChild(LossCurve, "lossCurve")
@@ -175,10 +177,19 @@ def test_a_run_ends_with_the_app_and_resumes_from_its_checkpoint_in_the_next_win
         assert "interrupted" in _state(studio)
         reached = max(int(line.split(",")[0]) for line in _metrics_steps(folder))
         click(_button(studio, "Resume"))
+        qtbot.waitUntil(lambda: "training" in _state(studio), timeout=RUN_MS)
+        assert 1 <= _manifest(folder)["resumed_from_step"] <= reached  # from its checkpoint
+        click(_button(studio, "Stop now"))  # ends the child at once, mid-step
+        assert "paused" in _state(studio)
+        launch = json.loads((folder / ".launch.json").read_text(encoding="utf-8"))
+        resumed_child = Owner.parse(launch["owner"])
+        assert resumed_child is not None and not resumed_child.alive()
+        click(_button(studio, "Resume"))
         qtbot.waitUntil(lambda: "finished" in _state(studio), timeout=RUN_MS)
         manifest = _manifest(folder)
-        assert 1 <= manifest["resumed_from_step"] <= reached
+        assert manifest["resumed_from_step"] >= 1
         assert manifest["steps"] == 5
+        assert [int(line.split(",")[0]) for line in _metrics_steps(folder)] == [1, 2, 3, 4, 5]
     finally:
         again.close()
 

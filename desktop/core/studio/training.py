@@ -175,6 +175,16 @@ def _seconds_per_step(rows: list[MetricRow]) -> float | None:
     return timed[len(timed) // 2] if timed else None
 
 
+def _stepped_since(folder: Path, launch: dict[str, Any]) -> bool:
+    """Whether the child launched last has finished a step (a resumed run loads its base
+    again before its first one: "starting", though its metrics hold earlier steps)."""
+    try:
+        written = (folder / METRICS).stat().st_mtime
+    except OSError:
+        return False
+    return written >= float(launch.get("launched", 0) or 0)
+
+
 def read_run(folder: Path) -> RunView:
     """What ``folder`` says of its run, whoever started it and whether or not they still run."""
     launch = _read_json(folder / LAUNCH_FILE)
@@ -187,7 +197,7 @@ def read_run(folder: Path) -> RunView:
         state = FINISHED
     elif alive:
         stopping = (folder / STOP_FILE).exists()
-        state = STOPPING if stopping else (RUNNING if rows else STARTING)
+        state = STOPPING if stopping else (RUNNING if _stepped_since(folder, launch) else STARTING)
     elif outcome.get("status") == FAILED:
         state = FAILED
     elif outcome.get("status") == PAUSED:
@@ -332,7 +342,7 @@ def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
     adopt_child(process.pid)  # Windows: it ends with the app (POSIX: die_with_parent)
     owner = Owner.of(process.pid)
     launch_record["owner"] = owner.tag if owner else ""
-    launch_record["resumed_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    launch_record["launched"] = time.time()
     _write_json(folder / LAUNCH_FILE, launch_record)
     return process
 
