@@ -109,12 +109,15 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     _choose_a_short_lora(qtbot, studio, steps=4, every=100)
     assert "4 steps" in _label(studio, "trainPlan").text()
     click(_button(studio, "Measure time"))  # one real step, before starting
+    start = _button(studio, "Start training")
+    assert not start.isEnabled()  # one training at a time: the measurement is one
     qtbot.waitUntil(lambda: "measured:" in _label(studio, "trainPlan").text(), timeout=RUN_MS)
     estimate = _label(studio, "trainPlan").text()
     assert "s per step" in estimate and "peak memory" in estimate, estimate
+    qtbot.waitUntil(start.isEnabled, timeout=RUN_MS)
     measure = project.runs_dir / ".measure"
-    qtbot.waitUntil(lambda: not (measure / "model").exists(), timeout=RUN_MS)  # no weights kept
-    click(_button(studio, "Start training"))
+    assert (measure / "metrics.csv").is_file() and not (measure / "model").exists()
+    click(start)
     curve = studio.findChild(LossCurve, "lossCurve")
     assert curve is not None
     qtbot.waitUntil(lambda: len(curve.points) >= 1, timeout=RUN_MS)

@@ -297,11 +297,14 @@ class TrainStep(QWidget):
             floor = training.memory_floor_gib(parameters, options.full)
             lines.append(f"Memory: at least {floor:.1f} GB for the weights, plus activations.")
         lines.append(training.estimate(self.project, options, steps))
-        self.plan.setText("\n".join(lines))
+        # one training at a time: two would share (and slow) the same cores or GPU
+        busy = any(self.runs.running(folder) for folder in self.runs.processes)
+        if busy:
+            lines.append("A training run is going on: start the next one when it has ended.")
         can = bool(records) and not (devices and devices.missing) and bool(options.base)
-        self.start_button.setEnabled(can)
-        measured = training.measurement(self.project)
-        self.measure_button.setEnabled(can and not (measured and measured.live))
+        self.start_button.setEnabled(can and not busy)
+        self.measure_button.setEnabled(can and not busy)
+        self.plan.setText("\n".join(lines))
 
     def _record_count(self, path: Path) -> int:
         """The records to train on, read again only when the file changed."""
