@@ -175,6 +175,23 @@ def _seconds_per_step(rows: list[MetricRow]) -> float | None:
     return timed[len(timed) // 2] if timed else None
 
 
+_read_metrics: dict[Path, tuple[tuple[int, int, int], list[MetricRow]]] = {}
+
+
+def _metrics(path: Path) -> list[MetricRow]:
+    """``metrics.csv``'s rows, parsed again only when the file changed (a window reads every
+    run's each second; a long run has thousands of rows)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return []
+    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)  # each write is a new file
+    cached = _read_metrics.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _read_metrics[path] = (stamp, read_metrics(path))
+    return cached[1]
+
+
 def _stepped_since(folder: Path, launch: dict[str, Any]) -> bool:
     """Whether the child launched last has finished a step (a resumed run loads its base
     again before its first one: "starting", though its metrics hold earlier steps)."""
@@ -190,7 +207,7 @@ def read_run(folder: Path) -> RunView:
     launch = _read_json(folder / LAUNCH_FILE)
     outcome = _read_json(folder / OUTCOME_FILE)
     manifest = read_manifest(folder) or {}
-    rows = read_metrics(folder / METRICS)
+    rows = _metrics(folder / METRICS)
     owner = Owner.parse(str(launch.get("owner", "")))
     alive = owner is not None and owner.alive()
     if manifest.get("status") == "finished" and (folder / MODEL_FOLDER).is_dir():
