@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sys
@@ -88,6 +89,21 @@ def system_theme_after() -> Iterator[None]:
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, "system", 0)
+
+
+@pytest.fixture(autouse=True)
+def app_logging_after() -> Iterator[None]:
+    """A test that sets the app's logging up (the terminal commands run in-process do) must not
+    leave later tests logging into its home's log file, removed once it passes."""
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in before]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    if hasattr(root, "_huacaya_configured"):
+        delattr(root, "_huacaya_configured")
 
 
 @pytest.fixture(autouse=True)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.evaluation.answerers import AnswerSettings
 from desktop.core.evaluation.published import SELF_INSTRUCT, TEXT_DAVINCI_003
+from desktop.core.evaluation.sides import is_answer_file
 from desktop.core.models.library import ModelLibrary
 from desktop.ui import dialogs
 from desktop.ui.compare.endpoint import ask_endpoint
@@ -220,6 +221,24 @@ class SetupPage(QWidget):
         layout.addWidget(self.message)
         layout.addStretch(1)
         layout.addLayout(buttons)
+
+    def show_choice(self, choice: Choice) -> None:
+        """Show ``choice`` in the pickers (a file set or side not listed yet is added)."""
+        for picker, side in ((self.first, choice.first), (self.second, choice.second)):
+            if side.base_url:
+                picker.add_endpoint(side.base_url, side.spec.removeprefix("openai:"))
+            elif picker.findData(MODEL + side.spec) >= 0:
+                picker.add_entry("", MODEL + side.spec)
+            elif is_answer_file(side.spec):
+                picker.add_file(Path(side.spec))
+            else:  # a .gguf path
+                picker.add_entry(Path(side.spec).name, MODEL + side.spec)
+        if self.prompts.findData(PUBLISHED + choice.prompts) >= 0:
+            self.prompts.add_entry("", PUBLISHED + choice.prompts)
+        else:
+            self.prompts.add_file(Path(choice.prompts))
+        self.limit.setValue(choice.limit or 0)
+        self.max_tokens.setValue(choice.settings.max_tokens)
 
     def _on_start(self) -> None:
         if self.prompts.is_file and not Path(self.prompts.spec).is_file():

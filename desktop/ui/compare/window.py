@@ -123,6 +123,13 @@ class CompareWindow(QDialog):
         self.results.new_requested.connect(lambda: self.pages.setCurrentWidget(self.setup))
         keep_fitted(self, QSize(1000, 680))
 
+    def start(self, choice: Choice) -> None:
+        """Answer and compare ``choice`` at once, as if picked on the first page (which shows
+        it, for a new start after a cancel): how another window opens a comparison pre-filled,
+        such as the "Make your own" window's base model against its fine-tune."""
+        self.setup.show_choice(choice)
+        self._start(choice)
+
     def _start(self, choice: Choice) -> None:
         self.answering.show_progress(0.0, "Reading the instructions…")
         self.answering.cancel.setEnabled(True)

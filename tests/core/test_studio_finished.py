@@ -1,0 +1,121 @@
+"""A project's finished runs, what each became in the library, and what its comparison names
+(the export itself, on a real run, is in tests/ui/test_studio_compare_use.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conversion.errors import StudioError
+from conversion.train.export import EXPORT_TYPES
+from desktop.core.evaluation.items import load_prompts
+from desktop.core.models.library import ModelLibrary
+from desktop.core.models.starter import STARTER_ID, STARTER_NAME
+from desktop.core.studio import comparing
+from desktop.core.studio.finished import (
+    EXPORTS_FILE,
+    QUANTIZATIONS,
+    Export,
+    export_run,
+    exports,
+    finished_runs,
+    model_of,
+    remember,
+)
+from desktop.core.studio.project import StudioProject, create_project
+from desktop.core.studio.records import StudioRecord, save_records
+
+
+def _run(
+    project: StudioProject, name: str, status: str, finished_at: str, model: bool = True
+) -> Path:
+    folder = project.runs_dir / name
+    folder.mkdir(parents=True)
+    manifest = {
+        "status": status,
+        "finished_at": finished_at,
+        "steps": 40,
+        "final_loss": 1.23456,
+        "arguments": {"lora": name != "full", "base": "/nowhere", "base_source": STARTER_ID},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    if model:
+        (folder / "model").mkdir()
+    return folder
+
+
+def test_only_finished_runs_with_a_model_are_listed_newest_first(tmp_path: Path) -> None:
+    project = create_project("Poems", root=tmp_path)
+    _run(project, "older", "finished", "2026-01-01T10:00:00Z")
+    _run(project, "full", "finished", "2026-02-01T10:00:00Z")
+    _run(project, "running", "running", "")
+    _run(project, "no-model", "finished", "2026-03-01T10:00:00Z", model=False)
+    _run(project, ".measure", "finished", "2026-04-01T10:00:00Z")  # the Train step's timing
+    (project.runs_dir / "damaged").mkdir()
+    (project.runs_dir / "damaged" / "manifest.json").write_text("{", encoding="utf-8")
+    runs = finished_runs(project)
+    assert [r.name for r in runs] == ["full", "older"]
+    assert not runs[0].lora and runs[1].lora and runs[1].base_source == STARTER_ID
+    assert runs[1].describe() == (
+        "older — LoRA, 40 steps, final loss 1.235, finished 2026-01-01 10:00:00 UTC"
+    )
+
+
+def test_which_model_a_run_became_is_remembered_while_it_is_installed(
+    tmp_path: Path, starter_path: Path
+) -> None:
+    project = create_project("Poems", root=tmp_path / "studio")
+    library = ModelLibrary(tmp_path / "models")
+    assert model_of(project, "run-1", library) is None
+    first = library.add_file(starter_path, "Poems")
+    remember(project, Export("run-1", first.id, "Poems", "q8_0", "2026-01-01T00:00:00Z"))
+    remember(project, Export("run-1", "gone", "Poems", "q4_k_m", "2026-01-02T00:00:00Z"))
+    assert [e.model_id for e in exports(project)] == [first.id, "gone"]
+    found = model_of(project, "run-1", library)  # the newest still installed
+    assert found is not None and found.model_id == first.id
+    assert model_of(project, "run-2", library) is None
+    library.remove(first.id)
+    assert model_of(project, "run-1", library) is None
+    (project.folder / EXPORTS_FILE).write_text("not json", encoding="utf-8")
+    assert exports(project) == []  # a damaged file reads as none, and is not fatal
+
+
+def test_every_export_type_is_offered_in_words_q8_0_first() -> None:
+    assert sorted(kind for kind, _ in QUANTIZATIONS) == sorted(EXPORT_TYPES)
+    assert QUANTIZATIONS[0][0] == "q8_0"
+    assert all("bits" in words for _, words in QUANTIZATIONS)
+
+
+def test_export_refuses_bad_choices_before_any_work(tmp_path: Path) -> None:
+    project = create_project("Poems", root=tmp_path)
+    _run(project, "run", "finished", "2026-01-01T10:00:00Z")
+    (run,) = finished_runs(project)
+    with pytest.raises(StudioError, match="Unknown quantization"):
+        export_run(project, run, "q9_9")
+    with pytest.raises(StudioError, match="base model this LoRA was trained on is gone"):
+        export_run(project, run, "q8_0")
+    assert not (project.folder / EXPORTS_FILE).exists()
+
+
+def test_the_comparison_names_the_base_and_the_prompts(tmp_path: Path) -> None:
+    project = create_project("Poems", base=STARTER_ID, root=tmp_path / "studio")
+    library = ModelLibrary(tmp_path / "models")
+    library.ensure_starter()
+    assert comparing.base_side(project, None, library) == STARTER_NAME
+    with pytest.raises(StudioError, match="no held-out records"):
+        comparing.held_out_prompts(project)
+    save_records(
+        project.records_path,
+        [StudioRecord("Keep me", output="x"), StudioRecord("Ask me", "with this", held_out=True)],
+    )
+    items = load_prompts(comparing.held_out_prompts(project))
+    assert [(i.instruction, i.input) for i in items] == [("Ask me", "with this")]
+    typed = comparing.own_prompts(project, "  First question\n\n[not json] second\n")
+    assert [i.instruction for i in load_prompts(typed)] == ["First question", "[not json] second"]
+    with pytest.raises(StudioError, match="No prompts"):
+        comparing.own_prompts(project, " \n ")
+    other = create_project("Other", base="not-installed", root=tmp_path / "studio")
+    with pytest.raises(StudioError, match="is not installed"):
+        comparing.base_side(other, None, library)
