@@ -14,7 +14,7 @@ import pytest
 from conversion.errors import StudioError
 from conversion.ownership import Owner
 from conversion.train.run_record import MetricRow, MetricsFile, write_manifest
-from desktop.core.studio import training
+from desktop.core.studio import training, training_devices
 from desktop.core.studio.project import StudioProject, create_project
 from desktop.core.studio.records import StudioRecord, save_records
 from desktop.core.studio.training import TrainOptions, list_runs, read_run
@@ -144,3 +144,13 @@ def test_the_estimate_is_a_measured_step_times_the_steps_and_only_for_the_same_s
     longer = TrainOptions("smollm2-135m-instruct", max_length=512, global_batch=2)
     assert "not measured yet" in training.estimate(project, longer, 30)  # another shape
     assert list_runs(project) == []  # the measurement is not one of the project's runs
+
+
+def test_the_packaged_app_says_it_cannot_train_instead_of_starting_itself_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # as PyInstaller sets it
+    assert training_devices.detect_devices().missing == "torch"
+    folder = training.prepare_run(_project(tmp_path), TrainOptions("smollm2-135m-instruct"))
+    with pytest.raises(StudioError, match="cannot train"):
+        training.launch(folder)

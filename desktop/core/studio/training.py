@@ -42,6 +42,7 @@ from conversion.ownership import Owner, adopt_child
 from conversion.train.run_record import METRICS, MetricRow, read_manifest, read_metrics
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import load_records, training_records, write_alpaca
+from desktop.core.studio.training_devices import frozen
 
 LAUNCH_FILE = ".launch.json"
 OUTCOME_FILE = ".outcome.json"
@@ -339,6 +340,11 @@ def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
     """Start (or resume) the run in ``folder`` in a child process: the arguments it was
     prepared with, so the training goes on from its last complete checkpoint. The caller polls
     the process (``poll()``) to reap it; the state is ``read_run``'s."""
+    if frozen():  # sys.executable is the app itself, which has no torch
+        raise StudioError(
+            "This installed app cannot train: it has no training libraries.",
+            "Install Huacaya with pip, with the train extra: pip install 'huacaya[train]'.",
+        )
     launch_record = _read_json(folder / LAUNCH_FILE)
     arguments = launch_record.get("arguments")
     if not isinstance(arguments, list) or not (folder / DATA_FILE).is_file():
@@ -390,70 +396,3 @@ def training_duration(seconds: float) -> str:
     if whole >= 120:
         return f"{round(whole / 60)} min"
     return f"{whole} s"
-
-
-def memory_floor_gib(parameters: int, full: bool) -> float:
-    """The memory the weights alone take in training (fp32 weights, as the recipe keeps them;
-    a full fine-tune adds fp32 gradients and AdamW's two moments: 16 bytes a parameter).
-    Activations come on top: the measured peak tells the rest."""
-    return parameters * (16 if full else 4) / 2**30
-
-
-DEVICE_PROBE = """
-import json, sys
-try:
-    import torch
-except ImportError as exc:
-    print(json.dumps({"missing": exc.name or "torch"})); sys.exit(0)
-gpus = []
-if torch.cuda.is_available():
-    for i in range(torch.cuda.device_count()):
-        p = torch.cuda.get_device_properties(i)
-        gpus.append({"name": p.name, "memory_gib": p.total_memory / 2**30})
-mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-print(json.dumps({"gpus": gpus, "mps": mps}))
-"""
-
-
-@dataclass(frozen=True)
-class TrainingDevices:
-    """What the training would run on, as its own code detects it (torch, in a child process:
-    the app does not import torch)."""
-
-    gpus: list[dict[str, Any]] = field(default_factory=list)  # CUDA: name, memory_gib
-    mps: bool = False
-    missing: str = ""  # a package of the train extra that is not installed
-
-    def describe(self) -> str:
-        if self.missing:
-            return "no training libraries"
-        if self.gpus:
-            gpu = self.gpus[0]
-            return f"{gpu['name']} ({gpu['memory_gib']:.0f} GB)"
-        return "Apple GPU (MPS)" if self.mps else "CPU"
-
-    def full_fits(self, parameters: int) -> bool:
-        """A full fine-tune is offered on a CUDA GPU whose memory holds the weights, gradients
-        and optimizer state with room for activations (LoRA elsewhere: CPU and MPS)."""
-        need = memory_floor_gib(parameters, full=True) * 1.25
-        return bool(self.gpus) and parameters > 0 and self.gpus[0]["memory_gib"] >= need
-
-
-def detect_devices(timeout: float = 120.0) -> TrainingDevices:
-    """Ask PyTorch, in a child process, what it would train on (a few seconds)."""
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", DEVICE_PROBE],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-        return TrainingDevices()  # unknown: the CPU, LoRA; the run itself says what is wrong
-    return TrainingDevices(
-        gpus=list(found.get("gpus") or []),
-        mps=bool(found.get("mps")),
-        missing=str(found.get("missing") or ""),
-    )

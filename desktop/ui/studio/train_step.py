@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from desktop.core.models.library import ModelEntry
-from desktop.core.studio import training
+from desktop.core.studio import training, training_devices
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import load_records, training_records
-from desktop.core.studio.training import RunView, TrainingDevices, TrainOptions
+from desktop.core.studio.training import RunView, TrainOptions
+from desktop.core.studio.training_devices import TrainingDevices
 from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
 from desktop.ui.studio.parts import StudioParts
@@ -245,7 +246,7 @@ class TrainStep(QWidget):
             return
         self.full.setEnabled(False)
         run_in_background(
-            lambda progress, cancel: training.detect_devices(),
+            lambda progress, cancel: training_devices.detect_devices(),
             self._devices_known,
             lambda error: self._devices_known(TrainingDevices()),
             owner=self,
@@ -294,7 +295,7 @@ class TrainStep(QWidget):
                     "pip install 'huacaya[train]'."
                 )
         if parameters:
-            floor = training.memory_floor_gib(parameters, options.full)
+            floor = training_devices.memory_floor_gib(parameters, options.full)
             lines.append(f"Memory: at least {floor:.1f} GB for the weights, plus activations.")
         lines.append(training.estimate(self.project, options, steps))
         # one training at a time: two would share (and slow) the same cores or GPU
