@@ -74,7 +74,9 @@ class ReportingCallback(TrainerCallback):
         cancel: CancelToken,
         on_status: Callable[[TrainStatus], None] | None = None,
         peak_tflops: float | None = None,  # per device, for the compute precision
+        on_begin: Callable[[int], None] | None = None,  # called with the run's total steps
     ) -> None:
+        self.on_begin = on_begin
         self.counter = counter
         self.metrics = metrics
         self.progress = progress
@@ -101,6 +103,8 @@ class ReportingCallback(TrainerCallback):
         self._tokens_before, self._flops_before = tokens, flops
         self._session_started = self._step_started = time.perf_counter()
         self._session_first_step = state.global_step
+        if self.on_begin is not None:
+            self.on_begin(state.max_steps)
         self.progress(
             state.global_step / state.max_steps if state.max_steps else 0.0,
             f"step {state.global_step}/{state.max_steps} · starting",

@@ -153,6 +153,7 @@ def train(
         cancel,
         on_status,
         peak_tflops=peak_tflops(plan.mixed),
+        on_begin=(lambda total: _record_total_steps(out, total)) if main else None,
     )
     trainer = StepTrainer(
         counter=counter,
@@ -220,6 +221,13 @@ def _cpu_threads(config: TrainConfig, world: int) -> ThreadChoice | None:
     torch.set_num_threads(choice.threads)
     log.info("training with %d CPU threads (%s)", choice.threads, choice.reason)
     return choice
+
+
+def _record_total_steps(out: Path, total: int) -> None:
+    """The manifest says how many steps the run makes (a window shows "step 3 of 40")."""
+    manifest = read_manifest(out) or {}
+    manifest["total_steps"] = total
+    write_manifest(out, manifest)
 
 
 def _checkpoint_activations(model) -> None:

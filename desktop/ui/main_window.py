@@ -52,6 +52,7 @@ from desktop.ui.settings.dialog import SettingsDialog, open_settings
 from desktop.ui.settings.local_api import LocalApi
 from desktop.ui.status_text import ElidedLabel
 from desktop.ui.studio.parts import StudioParts
+from desktop.ui.studio.training_runs import TrainingRuns
 from desktop.ui.studio.window import StudioWindow
 from desktop.ui.theme import apply_theme
 
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.compare_window: CompareWindow | None = None
         self.studio_window: StudioWindow | None = None
         self.jobs = JobManager(self.store, self)
+        self.training_runs = TrainingRuns(lambda: self.settings.offline, self)
         self.engine = EngineController(self)
         self._build(initial_model or self.settings.default_model)
         self._wire()
@@ -331,7 +333,12 @@ class MainWindow(QMainWindow):
     def open_studio(self) -> StudioWindow:
         """The "Make your own" window (one at a time; its training runs outlive it)."""
         if self.studio_window is None:
-            parts = StudioParts(self.library, self._chat_with, lambda: self.settings.offline)
+            parts = StudioParts(
+                self.library,
+                self._chat_with,
+                lambda: self.settings.offline,
+                self.training_runs,
+            )
             self.studio_window = StudioWindow(parts, self)
             self.studio_window.destroyed.connect(self._forget_studio_window)
         return dialogs.present(self.studio_window)
@@ -400,6 +407,7 @@ class MainWindow(QMainWindow):
         self._save_state()
         self.sidebar.forget_deleted()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
+        self.training_runs.shutdown()  # interrupted training runs show Resume
         self.docs.shutdown()  # interrupted indexing continues at the next start
         self.models.shutdown()
         self.engine.shutdown()

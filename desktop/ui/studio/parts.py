@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from desktop.core.models.library import ModelLibrary
+from desktop.ui.studio.training_runs import TrainingRuns
 
 
 @dataclass
@@ -13,3 +14,6 @@ class StudioParts:
     library: ModelLibrary
     select_in_chat: Callable[[str], None]  # a library model id → loaded in the chat window
     offline: Callable[[], bool]  # the app's Offline mode, as it is now
+    # the app's training runs, which outlive the studio window (None: the Train step keeps
+    # its own, ended with it)
+    training: TrainingRuns | None = None
