@@ -67,6 +67,9 @@ def _type_number(qtbot, studio: StudioWindow, name: str, value: int) -> None:  #
     assert spin.text().split()[0] == str(value)
 
 
+PAUSED_RUN_STEPS = 40
+
+
 def _choose_a_short_lora(qtbot, studio: StudioWindow, steps: int, every: int) -> None:  # type: ignore[no-untyped-def]
     by_steps = next(r for r in studio.findChildren(QRadioButton) if r.text() == "Steps")
     click(by_steps)
@@ -105,9 +108,10 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     plan = _label(studio, "trainPlan").text()
     assert "6 records to train on" in plan  # the held-out record is not trained on
     assert "not measured yet" in plan
-    # no checkpoint but the one Pause makes: Resume can only go on from that one
-    _choose_a_short_lora(qtbot, studio, steps=4, every=100)
-    assert "4 steps" in _label(studio, "trainPlan").text()
+    # No checkpoint but the one Pause makes: Resume can only go on from that one. Enough
+    # steps that Pause lands before the end where a step takes a third of a second.
+    _choose_a_short_lora(qtbot, studio, steps=PAUSED_RUN_STEPS, every=1000)
+    assert f"{PAUSED_RUN_STEPS} steps" in _label(studio, "trainPlan").text()
     click(_button(studio, "Measure time"))  # one real step, before starting
     start = _button(studio, "Start training")
     assert not start.isEnabled()  # one training at a time: the measurement is one
@@ -135,16 +139,17 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     folder = _run_folder(project)
     paused_at = max(step for step, _ in curve.points)
     assert f"Resume goes on from step {paused_at}" in _state(studio)
-    assert paused_at < 4
+    assert paused_at < PAUSED_RUN_STEPS
 
     click(_button(studio, "Resume"))
     qtbot.waitUntil(lambda: "finished" in _state(studio), timeout=RUN_MS)
     curve = studio.findChild(LossCurve, "lossCurve")
     assert curve is not None
-    assert [step for step, _ in curve.points] == [1, 2, 3, 4]  # continued, not restarted
+    steps = [step for step, _ in curve.points]
+    assert steps == list(range(1, PAUSED_RUN_STEPS + 1))  # continued, not restarted
     manifest = _manifest(folder)
     assert manifest["resumed_from_step"] == paused_at
-    assert manifest["steps"] == 4
+    assert manifest["steps"] == PAUSED_RUN_STEPS
     runs = studio.findChild(QTreeWidget, "trainingRuns")
     assert runs is not None and runs.topLevelItem(0).text(2) == "finished"
 
