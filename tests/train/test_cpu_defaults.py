@@ -19,7 +19,9 @@ from conversion.train.recipe import TrainConfig
 from conversion.train.run_record import read_manifest, read_metrics
 from tests.train.conftest import write_records
 
-BF16_FIRST_STEP_BOUND = 0.005  # relative: measured 0.0002 on SmolLM2-135M (AMX)
+# relative: measured 0.0002 and 0.0053 on SmolLM2-135M (AMX; the thread count, which follows
+# the idle cores, changes bf16's summation order); the bf16-weights bug this guards cost 0.8 nats
+BF16_FIRST_STEP_BOUND = 0.02
 
 
 def _cli_lora_config() -> TrainConfig:
