@@ -220,9 +220,8 @@ class PresetError(HuacayaError):
 
 
 class StudioError(HuacayaError):
-    """A "Make your own" project could not be created, read or changed."""
-
-    default_hint = "Choose another name, or check that the data folder can be written."
+    """A "Make your own" project could not be created, read or changed. Each one says what to
+    do in its own words (no default: one hint cannot fit a name, a file and a percentage)."""
 
 
 class LibraryError(HuacayaError):

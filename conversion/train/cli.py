@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or a Hub model id (with HF_HUB_OFFLINE=1, only what is on this computer)",
     )
     parser.add_argument(
-        "--data", required=True, help="Alpaca JSON/JSONL/Parquet file or folder, or Hub dataset id"
+        "--data",
+        required=True,
+        help="Alpaca JSON/JSONL/CSV/Parquet file or folder, or Hub dataset id",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for the run and model")
     recipe = parser.add_argument_group("recipe (Stanford Alpaca's defaults)")

@@ -1,18 +1,22 @@
-"""Instruction data for training: Alpaca JSON/JSONL/Parquet on disk, or a Hub dataset id.
+"""Instruction data for training: Alpaca JSON/JSONL/CSV/Parquet on disk, or a Hub dataset id.
 
 Every record is checked before anything is trained or written: ``instruction`` and ``output``
 must be non-empty strings, ``input`` a string (a missing ``input`` means none, as in many Alpaca
 derivatives). A file with bad records is refused with the record numbers and what is wrong.
 Stanford's seed-task format (``instruction`` + ``instances`` of input/output) is read as it is,
-one record per instance. This module needs neither torch nor transformers.
+one record per instance. A CSV file has a header row naming its ``instruction``, ``output`` and
+(optionally) ``input`` columns. This module needs neither torch nor transformers.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
 import hashlib
+import io
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +29,13 @@ from conversion.input_files import (
     read_regular,
 )
 
-DATA_SUFFIXES = (".json", ".jsonl", ".parquet")
+DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 MAX_DATA_BYTES = 4 * 1024**3  # a JSON dataset read whole; Alpaca's 52,002 records are 22 MB
 MAX_PROBLEMS_SHOWN = 10
+CSV_HINT = (
+    'A CSV file needs a header row naming its "instruction" and "output" columns, and '
+    'optionally "input"; other columns are left out.'
+)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -64,7 +72,7 @@ def _missing(source: str) -> TrainingDataError:
     """“does not exist”, with the names of what is there when the folder exists."""
     path = Path(source).expanduser()
     hint = (
-        "Give an Alpaca JSON/JSONL file, a folder of them, or a Hub dataset id such as "
+        "Give an Alpaca JSON/JSONL/CSV file, a folder of them, or a Hub dataset id such as "
         "tatsu-lab/alpaca."
     )
     if path.parent.is_dir() and str(path.parent) not in ("", "."):
@@ -182,8 +190,16 @@ def _raw_records(file: Path, raw: bytes) -> list[tuple[int, Any]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TrainingDataError(f"“{file.name}” is not UTF-8 text ({exc.reason}).") from exc
+        raise TrainingDataError(
+            f"“{file.name}” is not UTF-8 text ({exc.reason} at byte {exc.start}).",
+            "Save it again as UTF-8 (a text editor's Save as… offers the encoding), or give "
+            "the file itself rather than a document or archive holding it.",
+        ) from exc
     stripped = text.lstrip()
+    if not stripped:  # no records (one empty file alone: "holds no records", said below)
+        return []
+    if suffix == ".csv":
+        return _csv_records(file, text)
     if suffix == ".json" or (suffix != ".jsonl" and stripped.startswith("[")):
         try:
             data = parse_json(text)
@@ -208,6 +224,31 @@ def _raw_records(file: Path, raw: bytes) -> list[tuple[int, Any]]:
         shown = "; ".join(bad_lines[:MAX_PROBLEMS_SHOWN])
         raise TrainingDataError(f"“{file.name}” has {len(bad_lines)} unreadable lines: {shown}.")
     return found
+
+
+def _csv_records(file: Path, text: str) -> list[tuple[int, Any]]:
+    """The rows of a CSV file with a header, as records (numbered from the first data row)."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # an answer may be long (default: 128 KB)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = [str(c).strip() for c in reader.fieldnames or []]
+        missing = [c for c in ("instruction", "output") if c not in columns]
+        if missing:
+            raise TrainingDataError(
+                f"“{file.name}” has no {' and no '.join(f'“{c}”' for c in missing)} column "
+                f"(its header: {', '.join(columns) or 'none'}).",
+                CSV_HINT,
+            )
+        reader.fieldnames = columns
+        keep = ("instruction", "input", "output")
+        return [
+            (number, {k: v for k, v in row.items() if k in keep and v is not None})
+            for number, row in enumerate(reader, 1)
+        ]
+    except csv.Error as exc:
+        raise TrainingDataError(
+            f"“{file.name}” is not a readable CSV file (line {reader.line_num}: {exc}).", CSV_HINT
+        ) from None
 
 
 def _parquet_records(file: Path) -> list[tuple[int, Any]]:
@@ -237,7 +278,7 @@ def _data_files(folder: Path, source: str) -> list[Path]:
     if not chosen:
         raise TrainingDataError(
             f"{source} has no data files ({', '.join(DATA_SUFFIXES)}).",
-            "Give a dataset with Alpaca records in JSON, JSONL or Parquet files.",
+            "Give a dataset with Alpaca records in JSON, JSONL, CSV or Parquet files.",
         )
     return chosen
 

@@ -115,14 +115,31 @@ def export_to_library(
             merged = Path(tmp) / f"model-{outtype}.gguf"
             merge_into_quantization(gguf, keep_from, merged, sub_range(progress, 0.4, 0.5), cancel)
             gguf, quant, start = merged, "none", 0.5
-        command = [sys.executable, "-m", "desktop", "models", "import", str(gguf)]
-        command += ["--quant", quant, "--name", name]
-        stdout = _run_import(command, sub_range(progress, start, 1.0), cancel)
+        stdout = _run_import(
+            import_command(gguf, quant, name), sub_range(progress, start, 1.0), cancel
+        )
     match = _INSTALLED.search(stdout)
     if match is None:
         raise TrainingError(f"The app's import job did not report the model: {stdout.strip()}")
     progress(1.0, f"installed as {match['id']}")
     return ExportResult(match["id"], match["name"])
+
+
+def import_command(gguf: Path, quant: str, name: str) -> list[str]:
+    """The app's import job for ``gguf``, installed as ``name`` — given as ``--name=NAME`` so
+    that a name starting with "-" is the name, not another option."""
+    path = str(gguf.absolute())  # likewise: never read as an option
+    return [
+        sys.executable,
+        "-m",
+        "desktop",
+        "models",
+        "import",
+        path,
+        "--quant",
+        quant,
+        f"--name={name}",
+    ]
 
 
 def _run_import(command: list[str], progress: Progress, cancel: CancelToken) -> str:

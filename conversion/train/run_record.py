@@ -137,16 +137,16 @@ class MetricsFile:
 
 
 def read_metrics(path: Path) -> list[MetricRow]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    try:  # a window reads it every second: a damaged or unreadable file has no rows
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return []
     rows = []
     for record in csv.DictReader(io.StringIO(text)):
         try:
             step, *values = (float(record[c]) for c in METRIC_COLUMNS)
             row = MetricRow(int(step), *values)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             continue
         for column in SPEED_COLUMNS:  # absent in runs recorded before these columns
             value = record.get(column) or ""

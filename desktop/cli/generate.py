@@ -97,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(argv if argv is not None else sys.argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        argv = _with_published_seeds(argv, args)
+        if not args.from_documents:  # with it, --seed-tasks is refused, not downloaded
+            argv = _with_published_seeds(argv, args)
     except HuacayaError as exc:
         print(f"{cli.PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -118,6 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except HuacayaError as exc:
         print(f"\n{cli.PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the output could not be written (a folder, no space, no right)
+        where = f"“{exc.filename}”" if exc.filename else str(args.out)
+        print(
+            f"\n{cli.PROG}: error: cannot write {where}: {exc.strerror or exc}. "
+            "Give an --out file in a folder you can write to, with free space.",
+            file=sys.stderr,
+        )
         return 1
 
 

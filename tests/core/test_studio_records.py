@@ -53,7 +53,7 @@ def test_a_damaged_line_is_named(tmp_path: Path) -> None:
 
 def test_projects_are_listed_and_a_damaged_one_is_skipped(tmp_path: Path) -> None:
     first = create_project("Poems", root=tmp_path)
-    second = create_project("Poems", root=tmp_path)
+    second = create_project("Poems!", root=tmp_path)  # the same folder name: another one
     assert first.folder.name == "poems" and second.folder.name == "poems-2"
     (first.folder / "project.json").write_text("{", encoding="utf-8")
     assert [p.folder for p in list_projects(tmp_path)] == [second.folder]

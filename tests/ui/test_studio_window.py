@@ -41,8 +41,16 @@ def test_a_project_is_made_named_and_kept(qtbot, window: MainWindow) -> None:  #
     saved = json.loads((studio_dir() / "cooking-assistant" / "project.json").read_text())
     assert saved["name"] == "Cooking assistant"
 
-    click(new)  # the same name again: a second folder, never over the first
-    type_into_dialog(qtbot, "newProjectName", "Cooking assistant")
+    click(new)  # the same name again, in other letters: refused, the first one untouched
+    type_into_dialog(qtbot, "newProjectName", "cooking ASSISTANT")
+    box = dialog_named(qtbot, "errorDialog")
+    assert box.text() == "There is a project named “Cooking assistant” already."  # type: ignore[attr-defined]
+    assert "another name" in box.informativeText()  # type: ignore[attr-defined]
+    box.close()
+    assert [p.name for p in studio_dir().iterdir()] == ["cooking-assistant"]
+    assert projects.count() == 1
+    click(new)  # another name whose folder would be the same: a second folder, never over it
+    type_into_dialog(qtbot, "newProjectName", "Cooking assistant!")
     assert sorted(p.name for p in studio_dir().iterdir()) == [
         "cooking-assistant",
         "cooking-assistant-2",

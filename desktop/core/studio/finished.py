@@ -190,7 +190,10 @@ def export_run(
     if not name:
         raise StudioError("The model needs a name.", "Type the name it should have in the list.")
     if not run.model_dir.is_dir():
-        raise StudioError(f"The run “{run.name}” has no trained model any more.")
+        raise StudioError(
+            f"The run “{run.name}” has no trained model any more.",
+            "Choose another run, or train this one again.",
+        )
     base: Path | None = None
     keep_from: Path | None = None
     if run.lora:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,10 @@ from desktop.core import paths
 STUDIO_FOLDER = "studio"
 PROJECT_FILE = "project.json"
 MAX_NAME = 80
+# Names Windows keeps for devices: a folder called "con" or "nul" cannot be made there.
+_WRITABLE = "Check that the data folder can be written (free space, permissions)."
+_READABLE = "Check that your user may read that folder and its files."
+_RESERVED = {"con", "prn", "aux", "nul"} | {f"{d}{n}" for d in ("com", "lpt") for n in range(10)}
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,15 @@ def studio_dir() -> Path:
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug[:40] or "project"
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40].strip("-")
+    if slug in _RESERVED:  # a project may move to Windows with its data folder
+        slug += "-project"
+    return slug or "project"
 
 
 def check_name(name: str) -> str:
+    # Control characters (a pasted NUL, a tab) are not part of a name a list can show.
+    name = "".join(" " if unicodedata.category(c) == "Cc" else c for c in name)
     name = " ".join(name.split())
     if not name:
         raise StudioError("A project needs a name.", "Type a name, such as “Cooking assistant”.")
@@ -88,7 +97,8 @@ class StudioProject:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise StudioError(
                 f"The project in “{self.folder.name}” cannot be read: {exc}.",
-                f"Its {PROJECT_FILE} is missing or damaged; the rest of the folder is untouched.",
+                f"Mend or restore its {PROJECT_FILE} (a text editor shows what is wrong); its "
+                "records and runs are untouched.",
             ) from exc
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
             raise StudioError(
@@ -97,6 +107,12 @@ class StudioProject:
             )
         known = {k: str(raw[k]) for k in ("name", "base", "teacher", "created") if k in raw}
         return ProjectInfo(**known)
+
+    def keep_on_disk(self) -> None:
+        """Write ``project.json`` again if the folder (or the file) was removed while the
+        project was open, so that what is saved next still belongs to a project."""
+        if not (self.folder / PROJECT_FILE).exists():
+            _write_info(self.folder, self.info)
 
     def update(self, **changes: str) -> ProjectInfo:
         """Change ``project.json`` (written to a temporary file and renamed)."""
@@ -109,14 +125,28 @@ class StudioProject:
 
 def _write_info(folder: Path, info: ProjectInfo) -> None:
     text = json.dumps(asdict(info), indent=2, ensure_ascii=False) + "\n"
-    atomic_write_text(folder / PROJECT_FILE, text)
+    try:
+        atomic_write_text(folder / PROJECT_FILE, text)
+    except OSError as exc:
+        raise StudioError(
+            f"The project “{info.name}” could not be saved: {exc}.", _WRITABLE
+        ) from exc
 
 
 def create_project(name: str, base: str = "", root: Path | None = None) -> StudioProject:
     """A new project folder, named from ``name`` and never over another project's."""
     name = check_name(name)
     root = root or studio_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    taken = next((p for p in list_projects(root) if p.name.casefold() == name.casefold()), None)
+    if taken is not None:  # two projects of one name could not be told apart in the list
+        raise StudioError(
+            f"There is a project named “{taken.name}” already.",
+            "Choose it in the Project list, or give the new one another name.",
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StudioError(f"The project “{name}” could not be created: {exc}.", _WRITABLE) from exc
     slug, number = _slug(name), 1
     folder = root / slug
     while folder.exists():
@@ -124,20 +154,42 @@ def create_project(name: str, base: str = "", root: Path | None = None) -> Studi
         folder = root / f"{slug}-{number}"
     try:
         folder.mkdir()
-        _write_info(folder, ProjectInfo(name=name, base=base))
     except OSError as exc:
-        raise StudioError(f"The project “{name}” could not be created: {exc}.") from exc
+        raise StudioError(f"The project “{name}” could not be created: {exc}.", _WRITABLE) from exc
+    try:
+        _write_info(folder, ProjectInfo(name=name, base=base))
+    except StudioError:
+        folder.rmdir()  # empty: nothing half-made is left behind
+        raise
     return StudioProject(folder)
 
 
 def list_projects(root: Path | None = None) -> list[StudioProject]:
     """Every readable project, newest first; a damaged one is skipped, never removed."""
+    return scan_projects(root)[0]
+
+
+def scan_projects(root: Path | None = None) -> tuple[list[StudioProject], list[StudioError]]:
+    """Every readable project, newest first, and why each other folder that holds a project's
+    files could not be read (a damaged or unreadable ``project.json``): those are left as
+    they are, for the person to mend, and said so rather than silently missing."""
     root = root or studio_dir()
-    found = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if (folder / PROJECT_FILE).is_file():
-            try:
-                found.append(StudioProject(folder))
-            except StudioError:
-                continue
-    return sorted(found, key=lambda p: p.info.created, reverse=True)
+    found, damaged = [], []
+    try:
+        folders = (
+            sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
+        )
+    except OSError as exc:
+        return [], [StudioError(f"The projects folder “{root}” cannot be read: {exc}.", _READABLE)]
+    for folder in folders:
+        try:
+            if not folder.is_dir() or not any(folder.iterdir()):
+                continue  # a stray file, or an empty folder: nothing of a project's
+            found.append(StudioProject(folder))
+        except StudioError as exc:
+            damaged.append(exc)
+        except OSError as exc:
+            damaged.append(
+                StudioError(f"The project in “{folder.name}” cannot be read: {exc}.", _READABLE)
+            )
+    return sorted(found, key=lambda p: p.info.created, reverse=True), damaged

@@ -17,7 +17,7 @@ Saved whole, through a temporary file and a rename: a crash leaves the old file 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,10 @@ def load_records(path: Path) -> list[StudioRecord]:
     if not path.is_file():
         return []
     records = []
-    hint = "Fix that line in a text editor, or import the data again."
+    hint = (
+        f"The file is left as it is: fix that line in a text editor ({path}), then choose the "
+        "project again."
+    )
     try:
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
@@ -74,7 +77,11 @@ def load_records(path: Path) -> list[StudioRecord]:
                     except json.JSONDecodeError as exc:
                         raise StudioError(f"{where} is not JSON: {exc.msg}.", hint) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise StudioError(f"{path.name} cannot be read: {exc}.") from exc
+        raise StudioError(
+            f"{path.name} cannot be read: {exc}.",
+            f"The file is left as it is: check that your user may read it ({path}), or restore "
+            "it from a backup; then choose the project again.",
+        ) from exc
     except StudioError as exc:
         raise StudioError(exc.message, hint) from exc
     return records
@@ -93,6 +100,30 @@ def save_records(path: Path, records: Iterable[StudioRecord]) -> None:
 def training_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:
     """The records to train on: complete ones not held out."""
     return [r for r in records if not r.held_out and r.instruction.strip() and r.output.strip()]
+
+
+def nothing_to_train(records: Sequence[StudioRecord]) -> StudioError:
+    """Why ``records`` leave nothing to train on (``training_records`` is empty), and what to
+    do: there are none, all are held out, or the rest lack an instruction or an output."""
+    if not records:
+        return StudioError(
+            "This project has no records yet.",
+            "Add some in step 1 (Data): generate them with a teacher, import a file, or "
+            "write them.",
+        )
+    held = sum(r.held_out for r in records)
+    if held == len(records):
+        return StudioError(
+            f"All {len(records):,} records are held out (kept for Compare), so none is left "
+            "to train on.",
+            "In step 1 (Data), untick “Held out” on the records to train on.",
+        )
+    incomplete = len(records) - held
+    return StudioError(
+        f"None of the {len(records):,} records can be trained on: {held:,} are held out and "
+        f"{incomplete:,} lack an instruction or an output.",
+        "In step 1 (Data), complete those records (both boxes), or untick “Held out”.",
+    )
 
 
 def held_out_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:

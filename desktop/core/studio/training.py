@@ -25,10 +25,12 @@ No torch here: the app must start without the ``train`` extra; the child imports
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,7 +43,12 @@ from conversion.output import atomic_write_text
 from conversion.ownership import Owner, adopt_child
 from conversion.train.run_record import METRICS, MetricRow, read_manifest, read_metrics
 from desktop.core.studio.project import StudioProject
-from desktop.core.studio.records import load_records, training_records, write_alpaca
+from desktop.core.studio.records import (
+    load_records,
+    nothing_to_train,
+    training_records,
+    write_alpaca,
+)
 from desktop.core.studio.training_devices import frozen
 
 LAUNCH_FILE = ".launch.json"
@@ -247,11 +254,12 @@ def list_runs(project: StudioProject) -> list[RunView]:
     """The project's runs, newest first (a folder without the app's launch file is not one,
     nor is the time measurement)."""
     root = project.runs_dir
-    folders = (
-        [p for p in root.iterdir() if (p / LAUNCH_FILE).is_file() and not p.name.startswith(".")]
-        if root.is_dir()
-        else []
-    )
+    try:  # a window asks every second: a folder removed or unreadable meanwhile has no runs
+        folders = [
+            p for p in root.iterdir() if (p / LAUNCH_FILE).is_file() and not p.name.startswith(".")
+        ]
+    except OSError:
+        return []
     return [read_run(folder) for folder in sorted(folders, reverse=True)]
 
 
@@ -269,28 +277,34 @@ def new_run_folder(project: StudioProject) -> Path:
 def prepare_run(project: StudioProject, options: TrainOptions, folder: Path | None = None) -> Path:
     """A new run's folder with its data and launch file; ``launch`` then starts it."""
     if not options.base:
-        raise StudioError("Choose the base model to fine-tune first.")
-    records = training_records(load_records(project.records_path))
-    if not records:
         raise StudioError(
-            "There are no records to train on.",
-            "Add records in step 1 (Data): complete ones (an instruction and an output) that "
-            "are not held out.",
+            "Choose the base model to fine-tune first.",
+            "Pick one under Base model; install one in Models if the list is empty.",
         )
-    folder = folder or new_run_folder(project)
-    folder.mkdir(parents=True)
-    write_alpaca(folder / DATA_FILE, records)
-    _write_json(
-        folder / LAUNCH_FILE,
-        {
-            "options": asdict(options),
-            "arguments": options.arguments(folder),
-            "records": len(records),
-            "total_steps": options.total_steps(len(records)),
-            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "owner": "",
-        },
-    )
+    every = load_records(project.records_path)
+    records = training_records(every)
+    if not records:
+        raise nothing_to_train(every)
+    try:
+        folder = folder or new_run_folder(project)
+        folder.mkdir(parents=True)
+        write_alpaca(folder / DATA_FILE, records)
+        _write_json(
+            folder / LAUNCH_FILE,
+            {
+                "options": asdict(options),
+                "arguments": options.arguments(folder),
+                "records": len(records),
+                "total_steps": options.total_steps(len(records)),
+                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "owner": "",
+            },
+        )
+    except OSError as exc:
+        raise StudioError(
+            f"The run could not be prepared in “{project.runs_dir}”: {exc}.",
+            "Check that the data folder can be written (free space, permissions).",
+        ) from exc
     return folder
 
 
@@ -372,7 +386,42 @@ def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
 
 def request_stop(folder: Path) -> None:
     """Ask the run's child to stop at the end of its current step, saving a checkpoint."""
+    if not folder.is_dir():
+        raise _gone(folder)
     atomic_write_text(folder / STOP_FILE, "stop\n")
+
+
+def _gone(folder: Path) -> StudioError:
+    return StudioError(
+        f"The run “{folder.name}” is not on disk any more: its folder was removed.",
+        "Choose another run, or start a new one.",
+    )
+
+
+def record_exit(folder: Path, returncode: int) -> None:
+    """The run's child has exited with ``returncode``. One that ended without leaving its own
+    outcome (a crash in native code, killed by the system for memory, refused arguments) is
+    recorded as failed, with the end of its log, rather than shown as interrupted, which says
+    the app was closed."""
+    if returncode == 0 or (folder / OUTCOME_FILE).exists() or not folder.is_dir():
+        return
+    if returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"exit code {returncode}"
+    last = next((line for line in reversed(log_tail(folder).splitlines()) if line.strip()), "")
+    hint = "Resume goes on from the last checkpoint."
+    if returncode == -getattr(signal, "SIGKILL", 9):
+        hint = (
+            "The system may have ended it for want of memory: try fewer examples per step or "
+            "a shorter longest example. " + hint
+        )
+    message = f"The training process ended unexpectedly ({how})" + (f": {last}" if last else ".")
+    with contextlib.suppress(OSError):  # the folder went meanwhile: nothing left to tell
+        write_outcome(folder, FAILED, message, hint)
 
 
 def write_outcome(folder: Path, status: str, message: str = "", hint: str = "") -> None:

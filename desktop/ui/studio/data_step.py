@@ -220,6 +220,7 @@ class DataStep(QWidget):
         self.project = project
         self.setEnabled(project is not None)
         records: list[StudioRecord] = []
+        problem = ""
         if project is not None:
             try:
                 records = load_records(project.records_path)
@@ -227,10 +228,11 @@ class DataStep(QWidget):
                 show_error(self, exc)
                 self.setEnabled(False)  # never save over a file that could not be read
                 self.project = None
+                problem = f"Not opened: {exc.message} {exc.hint}".strip()  # after the dialog too
         self.model.load(records)
         self.teacher.set_project(self.project)
         self.generate.set_project(self.project)
-        self._tell("")
+        self._tell(problem)
         self._say_saved(None)
 
     def save_now(self) -> None:
@@ -238,6 +240,7 @@ class DataStep(QWidget):
         if self.project is None or not self._unsaved:
             return
         try:
+            self.project.keep_on_disk()  # its folder may have been removed meanwhile
             save_records(self.project.records_path, self.model.records())
         except (HuacayaError, OSError) as exc:
             self.saved.setText("Not saved!")

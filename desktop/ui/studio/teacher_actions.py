@@ -42,7 +42,10 @@ def worst_count(answer: str, scored: int) -> int:
     value = float(match.group(1).replace(",", "."))
     count = round(scored * value / 100) if match.group(2) else int(value)
     if match.group(2) and value > 100:
-        raise StudioError("A share of the records is at most 100%.")
+        raise StudioError(
+            "A share of the records is at most 100%.",
+            "Type a percentage up to 100%, or a number of records.",
+        )
     return min(count, scored)
 
 

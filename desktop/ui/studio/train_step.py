@@ -34,7 +34,7 @@ from conversion.errors import HuacayaError
 from desktop.core.models.library import ModelEntry
 from desktop.core.studio import training, training_devices
 from desktop.core.studio.project import StudioProject
-from desktop.core.studio.records import load_records, training_records
+from desktop.core.studio.records import load_records, nothing_to_train, training_records
 from desktop.core.studio.training import RunView, TrainOptions
 from desktop.core.studio.training_devices import TrainingDevices
 from desktop.ui.background.tasks import run_in_background
@@ -55,7 +55,8 @@ class TrainStep(QWidget):
         self.runs: TrainingRuns = parts.training or TrainingRuns(parts.offline, self)
         self.project: StudioProject | None = None
         self.shown: Path | None = None  # the run in the panel
-        self._counted: tuple[tuple[Path, int] | None, int] = (None, 0)
+        # (the file and its stamp, records to train on, why none when none)
+        self._counted: tuple[tuple[Path, int] | None, int, str] = (None, 0, "")
         self._rows: list[list[str]] = []
         self._base_ids: list[str] = []
         self._build()
@@ -285,6 +286,8 @@ class TrainStep(QWidget):
         options = self.options()
         steps = options.total_steps(records)
         lines = [f"{records} records to train on · {steps} steps"]
+        if not records:  # why, and what to do, rather than “0 records”
+            lines = [self._counted[2]]
         if devices is not None:
             lines[0] += f" · on {devices.describe()}"
             if not full_ok and not devices.missing:
@@ -294,10 +297,11 @@ class TrainStep(QWidget):
                     f"Training needs PyTorch and its companions ({devices.missing} is missing): "
                     "pip install 'huacaya[train]'."
                 )
-        if parameters:
+        if parameters and records:
             floor = training_devices.memory_floor_gib(parameters, options.full)
             lines.append(f"Memory: at least {floor:.1f} GB for the weights, plus activations.")
-        lines.append(training.estimate(self.project, options, steps))
+        if records:
+            lines.append(training.estimate(self.project, options, steps))
         # one training at a time: two would share (and slow) the same cores or GPU
         busy = any(self.runs.running(folder) for folder in self.runs.processes)
         if busy:
@@ -314,7 +318,12 @@ class TrainStep(QWidget):
         except OSError:
             stamp = 0
         if self._counted[0] != (path, stamp):
-            self._counted = ((path, stamp), len(training_records(load_records(path))))
+            every = load_records(path)
+            count, why = len(training_records(every)), ""
+            if not count:
+                problem = nothing_to_train(every)
+                why = f"{problem.message} {problem.hint}"
+            self._counted = ((path, stamp), count, why)
         return self._counted[1]
 
     # -- runs -----------------------------------------------------------------------------------
@@ -341,7 +350,10 @@ class TrainStep(QWidget):
 
     def _pause(self) -> None:
         if self.shown is not None:
-            self.runs.pause(self.shown)
+            try:
+                self.runs.pause(self.shown)
+            except HuacayaError as exc:
+                show_error(self, exc)
             self.refresh()
 
     def _resume(self) -> None:

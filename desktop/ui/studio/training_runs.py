@@ -7,12 +7,14 @@ this object only starts children, reaps them, ends them on quit and says when on
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from conversion.errors import StudioError
 from conversion.ownership import kill_tree
 from desktop.core.studio import training
 from desktop.core.studio.project import StudioProject
@@ -70,11 +72,14 @@ class TrainingRuns(QObject):
         kill_tree(process.pid)
         process.wait(5)
         step = training.last_checkpoint_step(folder)
-        training.write_outcome(
-            folder,
-            training.PAUSED,
-            f"Stopped; it resumes from step {step}." if step else "Stopped before a checkpoint.",
-        )
+        with contextlib.suppress(OSError):  # its folder was removed: nothing to resume
+            training.write_outcome(
+                folder,
+                training.PAUSED,
+                f"Stopped; it resumes from step {step}."
+                if step
+                else "Stopped before a checkpoint.",
+            )
         self._poll()
 
     def running(self, folder: Path) -> bool:
@@ -92,6 +97,12 @@ class TrainingRuns(QObject):
         self.processes.clear()
 
     def _launch(self, folder: Path) -> None:
+        if any(self.running(other) for other in self.processes if other != folder):
+            # two trainings would share (and slow) the same cores or GPU, and its memory
+            raise StudioError(
+                "Another training run is going on.",
+                "Pause it, or let it end, then start or resume this one.",
+            )
         self.processes[folder] = training.launch(folder, self.offline())
         self._timer.start()
 
@@ -99,6 +110,7 @@ class TrainingRuns(QObject):
         for folder, process in list(self.processes.items()):
             if process.poll() is not None:  # reaped
                 del self.processes[folder]
+                training.record_exit(folder, process.returncode)  # a crash says so
                 if folder.name == training.MEASURE:
                     training.finish_measurement(folder)
                 self.ended.emit(str(folder))

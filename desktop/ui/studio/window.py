@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from conversion.errors import HuacayaError
-from desktop.core.studio.project import StudioProject, create_project, list_projects
+from desktop.core.studio.project import StudioProject, create_project, scan_projects
 from desktop.ui.errors import show_error
 from desktop.ui.screen_fit import keep_fitted
 from desktop.ui.studio.compare_step import CompareStep
@@ -48,6 +48,10 @@ class StudioWindow(QDialog):
         row.addWidget(QLabel("Project:", self))
         row.addWidget(self.projects, 1)
         row.addWidget(self.new_project)
+        self.damaged = QLabel(self)  # projects that could not be read: said, never hidden
+        self.damaged.setObjectName("damagedProjects")
+        self.damaged.setWordWrap(True)
+        self.damaged.hide()
         self.data = DataStep(parts, self)
         self.train = TrainStep(parts, self)
         self.compare = CompareStep(parts, self)
@@ -66,9 +70,10 @@ class StudioWindow(QDialog):
             self.steps.addTab(step, f"{number}  {title}")
         layout = QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(self.damaged)
         layout.addWidget(self.steps, 1)
         self.project: StudioProject | None = None
-        self._fill(list_projects())
+        self._fill(self._scan())
         keep_fitted(self, QSize(980, 680))
 
     # -- projects -------------------------------------------------------------------------------
@@ -84,6 +89,17 @@ class StudioWindow(QDialog):
         if chosen is not None:
             self.projects.setCurrentIndex(self.projects.findData(str(chosen.folder)))
         self._show(chosen)
+
+    def _scan(self) -> list[StudioProject]:
+        projects, damaged = scan_projects()
+        lines = [f"{e.message} {e.hint}".strip() for e in damaged]
+        if len(lines) > 1:
+            lines.insert(0, f"{len(lines)} projects are not listed:")
+        elif lines:
+            lines[0] = f"Not listed: {lines[0]}"
+        self.damaged.setText("\n".join(lines))
+        self.damaged.setVisible(bool(lines))
+        return projects
 
     def _on_chosen(self, index: int) -> None:
         folder = self.projects.itemData(index)
@@ -106,7 +122,7 @@ class StudioWindow(QDialog):
         except HuacayaError as exc:
             show_error(self, exc)
             return
-        self._fill(list_projects(), project)
+        self._fill(self._scan(), project)
 
     def _show(self, project: StudioProject | None) -> None:
         self.project = project
