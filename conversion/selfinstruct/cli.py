@@ -248,6 +248,23 @@ def report(result: GenerationResult, num: int) -> str:
     )
 
 
+def check_out(out: Path) -> None:
+    """``--out`` names a file (not a folder), before any teacher is asked."""
+    if out.is_dir():
+        raise DataGenerationError(
+            f"“{out}” is a folder.", "Give --out a file name, such as data.json, in a folder."
+        )
+
+
+def write_failed(exc: OSError, out: Path) -> str:
+    """A file that could not be written (no room, no right, no such folder), in one line."""
+    where = exc.filename2 or exc.filename or out
+    return (
+        f"cannot write “{where}”: {exc.strerror or exc}. Give --out a file in a folder you can "
+        "write to, with free space."
+    )
+
+
 def run(
     args: argparse.Namespace,
     cancel: CancelToken,
@@ -261,6 +278,7 @@ def run(
     ]
     if missing:
         raise DataGenerationError(f"Missing {', '.join(missing)}.", f"See {PROG} --help.")
+    check_out(args.out)
     spec = parse_teacher_spec(args.teacher)
     config = config_from(args)
     seed_tasks = load_seed_tasks(args.seed_tasks)
@@ -296,6 +314,9 @@ def main(
         return 130
     except HuacayaError as exc:
         print(f"\n{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the output or its journal could not be written
+        print(f"\n{PROG}: error: {write_failed(exc, args.out)}", file=sys.stderr)
         return 1
 
 

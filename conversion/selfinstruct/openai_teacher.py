@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import httpx
 
 from conversion.errors import (
+    DataGenerationError,
     HuacayaError,
     TeacherError,
     TeacherReplyError,
@@ -30,6 +31,23 @@ from conversion.selfinstruct.teachers import Activity, Reply, Sampling
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _POLL = 0.1  # seconds between looks at the cancel token while waiting
+
+
+def check_base_url(url: str) -> str:
+    """``url`` as a server's base URL (no trailing slash), or DataGenerationError saying what is
+    wrong with it: a port that is not a number, a bracket left open, a character no URL has."""
+    url = url.strip().rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+        problem = "" if parsed.scheme in ("http", "https") and parsed.host else "no server in it"
+    except httpx.InvalidURL as exc:
+        problem = str(exc)
+    if problem:
+        raise DataGenerationError(
+            f"“{url}” is not a server's URL ({problem}).",
+            "Give the OpenAI-compatible server's base URL, such as http://localhost:8080/v1.",
+        )
+    return url
 
 
 class OpenAITeacher:
@@ -45,7 +63,7 @@ class OpenAITeacher:
         timeout: float = 600.0,
     ) -> None:
         self.model = model
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.identity = f"openai:{model}"
         self.api = api
         self.continuation = api == "completions"

@@ -120,13 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HuacayaError as exc:
         print(f"\n{cli.PROG}: error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # the output could not be written (a folder, no space, no right)
-        where = f"“{exc.filename}”" if exc.filename else str(args.out)
-        print(
-            f"\n{cli.PROG}: error: cannot write {where}: {exc.strerror or exc}. "
-            "Give an --out file in a folder you can write to, with free space.",
-            file=sys.stderr,
-        )
+    except OSError as exc:  # the output could not be written (no space, no right)
+        print(f"\n{cli.PROG}: error: {cli.write_failed(exc, args.out)}", file=sys.stderr)
         return 1
 
 
@@ -143,6 +138,7 @@ def _from_documents(args: argparse.Namespace, cancel: CancelToken) -> int:
             "--from-documents and --seed-tasks are two ways to make records: give one."
         )
     out: Path = args.out
+    cli.check_out(out)
     if out.exists() and not args.force:
         raise DataGenerationError(
             f"“{out}” exists.", "Give another --out, or --force to replace it."

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.errors import StudioError
+from conversion.errors import DataGenerationError, StudioError
 from conversion.train.export import import_command
 from conversion.train.run_record import METRIC_COLUMNS, read_metrics
 from desktop.cli.main import build_parser
@@ -24,7 +24,14 @@ from desktop.core.studio.records import (
     nothing_to_train,
     save_records,
 )
+from desktop.core.studio.seed_generation import (
+    adopt_seed_tasks,
+    generate_from_seed_tasks,
+    open_teacher,
+)
 from desktop.core.studio.training import TrainOptions, list_runs, read_run
+from tests.openai_server import LoopbackTeacher
+from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 
 BASE = "smollm2-135m-instruct"
 
@@ -289,3 +296,23 @@ def test_an_export_name_that_looks_like_an_option_is_the_name(tmp_path: Path, na
     assert command[1:3] == ["-m", "desktop"]
     args = build_parser().parse_args(command[3:])
     assert args.name == name and Path(args.path) == tmp_path / "model.gguf"
+
+
+# -- generating -----------------------------------------------------------------------------------
+
+
+def test_a_damaged_generation_journal_says_what_to_do_in_the_window(tmp_path: Path) -> None:
+    server = LoopbackTeacher().start()
+    try:
+        project = create_project("Generated", root=tmp_path)
+        adopt_seed_tasks(project, write_seeds(tmp_path / "seeds.jsonl", SMALL_SEEDS))
+        teacher = open_teacher("openai:fake", base_url=server.url, resolve_model=Path)
+        assert len(generate_from_seed_tasks(project, teacher, 2).records) == 2
+        (journal,) = project.generation_dir.glob("run-*/*.journal.jsonl")
+        journal.write_bytes(b"\xff\xfe not a journal\n")
+        with pytest.raises(DataGenerationError) as caught:
+            generate_from_seed_tasks(project, teacher, 2)
+    finally:
+        server.stop()
+    assert "is not a journal" in caught.value.message
+    assert "--force" not in caught.value.hint and str(journal.parent) in caught.value.hint

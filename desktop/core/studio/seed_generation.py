@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conversion.errors import Cancelled, DataGenerationError
+from conversion.errors import Cancelled, DataGenerationError, GenerationStateError
 from conversion.output import atomic_write_text
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from conversion.selfinstruct.runner import GenerationConfig, generate
@@ -176,6 +176,12 @@ def generate_from_seed_tasks(
         )
     except Cancelled:
         return SeedGenerationResult(_hand_over(folder, taken), +dropped, stopped=True)
+    except GenerationStateError as exc:  # the command's hint (--force, --out) is not the window's
+        raise DataGenerationError(
+            exc.message,
+            f"This run's own files are damaged; the records in your table are not. Move the "
+            f"folder “{folder}” away, then Generate again to start this run over.",
+        ) from exc
     return SeedGenerationResult(_hand_over(folder, taken), +dropped, result.requests)
 
 

@@ -58,8 +58,11 @@ def choose_teacher(spec: str, base_url: str = "", api_key: str = "") -> TeacherC
             f"The teacher {spec} needs the address of its server.",
             "Give the OpenAI-compatible server's base URL, e.g. http://localhost:8000/v1.",
         )
+    from conversion.selfinstruct.openai_teacher import check_base_url
+
+    base_url = check_base_url(base_url)  # a bad port or bracket said before any work
     key = api_key or os.environ.get("OPENAI_API_KEY", "") or secrets.ApiKeys().get(base_url) or ""
-    return TeacherChoice(spec, model=parsed.name, base_url=base_url.strip(), api_key=key)
+    return TeacherChoice(spec, model=parsed.name, base_url=base_url, api_key=key)
 
 
 def open_teacher(choice: TeacherChoice, *, parallel: int = 8, context: int = 2048) -> Teacher:
