@@ -20,6 +20,7 @@ from desktop.core.studio.project import create_project, list_projects, scan_proj
 from desktop.core.studio.records import (
     StudioRecord,
     import_dataset,
+    left_out,
     load_records,
     nothing_to_train,
     save_records,
@@ -207,7 +208,7 @@ def test_nothing_to_train_says_why() -> None:
 def test_a_run_with_every_record_held_out_is_not_started(tmp_path: Path) -> None:
     project = create_project("All held", base=BASE, root=tmp_path)
     save_records(project.records_path, [StudioRecord("Q?", "", "A.", held_out=True)])
-    with pytest.raises(StudioError, match="All 1 records are held out"):
+    with pytest.raises(StudioError, match="The one record is held out"):
         training.prepare_run(project, TrainOptions(BASE))
     assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
     with pytest.raises(StudioError) as caught:
@@ -316,3 +317,23 @@ def test_a_damaged_generation_journal_says_what_to_do_in_the_window(tmp_path: Pa
         server.stop()
     assert "is not a journal" in caught.value.message
     assert "--force" not in caught.value.hint and str(journal.parent) in caught.value.hint
+
+
+def test_what_is_not_trained_on_is_said_beside_the_count() -> None:
+    records = [
+        StudioRecord("Q?", "", "A."),
+        StudioRecord("Kept back?", "", "Yes.", held_out=True),
+        StudioRecord("No answer yet", "", ""),
+        StudioRecord(" ", "", "An answer to nothing."),
+    ]
+    assert (
+        left_out(records)
+        == "1 held out for Compare; 2 left out, lacking an instruction or an output"
+    )
+    assert left_out(records[:1]) == ""
+
+
+def test_a_name_emptied_by_hand_shows_the_folders(tmp_path: Path) -> None:
+    project = create_project("Named", root=tmp_path)
+    (project.folder / "project.json").write_text('{"name": "  "}', encoding="utf-8")
+    assert [p.name for p in list_projects(tmp_path)] == ["named"]

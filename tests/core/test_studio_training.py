@@ -76,7 +76,7 @@ def test_a_run_starts_with_the_training_records_only_and_the_arguments_to_resume
 def test_no_records_to_train_on_is_refused_with_what_to_do(tmp_path: Path) -> None:
     project = create_project("Empty", root=tmp_path)
     save_records(project.records_path, [StudioRecord("Held", "", "out", held_out=True)])
-    with pytest.raises(StudioError, match="no records to train on"):
+    with pytest.raises(StudioError, match="The one record is held out"):
         training.prepare_run(project, TrainOptions("smollm2-135m-instruct"))
     assert not project.runs_dir.exists() or not any(project.runs_dir.iterdir())
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QTableView,
@@ -29,14 +31,19 @@ from desktop.core.models.starter import STARTER_ID
 from desktop.core.studio import training
 from desktop.core.studio.project import StudioProject, create_project, list_projects
 from desktop.core.studio.records import StudioRecord, load_records, save_records
+from desktop.core.studio.seed_generation import adopt_seed_tasks
 from desktop.ui.main_window import MainWindow
 from desktop.ui.studio.window import StudioWindow
+from tests.openai_server import LoopbackTeacher
+from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
 from tests.ui.person import (
     WAIT_MS,
+    choose_in_combo,
     click,
     dialog_named,
     from_menu,
     pick_file,
+    tick,
     type_into_dialog,
 )
 
@@ -153,6 +160,15 @@ def test_nothing_to_train_says_why_in_the_train_step(qtbot, window: MainWindow) 
     assert plan.text().startswith("All 3 records are held out (kept for Compare)")
     assert "untick “Held out”" in plan.text()
     assert not _button(studio, "Start training").isEnabled()
+    _step(studio, 1)  # the person does so for one record
+    table = studio.findChild(QTableView, "studioRecords")
+    assert table is not None
+    tick(table, table.model().index(0, 5))
+    _step(studio, 2)
+    # saved a moment after the tick; the plan reads the file again each second
+    qtbot.waitUntil(lambda: "1 records to train on" in plan.text(), timeout=WAIT_MS)
+    assert "(2 held out for Compare)" in plan.text()
+    assert _button(studio, "Start training").isEnabled()
 
 
 def test_a_share_over_all_the_records_gets_its_own_hint(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -250,3 +266,53 @@ def test_a_second_training_is_not_resumed_beside_the_first(qtbot, window: MainWi
     assert "Pause it" in box.informativeText()  # type: ignore[attr-defined]
     launch = json.loads((paused / training.LAUNCH_FILE).read_text(encoding="utf-8"))
     assert launch["owner"] == ""  # never started
+
+
+def _endpoint(qtbot, studio: StudioWindow, url: str) -> None:  # type: ignore[no-untyped-def]
+    side = studio.findChild(QTabWidget, "dataSide")
+    assert side is not None
+    click(side.tabBar(), side.tabBar().tabRect(1).center())
+    teacher = studio.findChild(QComboBox, "studioTeacher")
+    assert teacher is not None
+    choose_in_combo(qtbot, teacher, "openai")
+    for name, text in (("teacherUrl", url), ("teacherModel", "loopback-teacher")):
+        edit = studio.findChild(QLineEdit, name)
+        assert edit is not None
+        click(edit)
+        edit.selectAll()
+        qtbot.keyClicks(edit, text)
+
+
+def test_bad_teacher_servers_are_said_and_a_hanging_one_stops(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    project = create_project("Teachers")
+    adopt_seed_tasks(project, write_seeds(tmp_path / "seed_tasks.jsonl", SMALL_SEEDS))
+    studio = _studio(qtbot, window)
+    note = _label(studio, "dataNote")
+
+    _endpoint(qtbot, studio, "http://127.0.0.1:abc/v1")  # a port that is not a number
+    click(_button(studio, "Generate"))
+    box = dialog_named(qtbot, "errorDialog")
+    assert box.text() == "“http://127.0.0.1:abc/v1” is not a server's URL (Invalid port: 'abc')."  # type: ignore[attr-defined]
+    box.close()
+
+    server = LoopbackTeacher().start()
+    try:
+        server.knobs.delay = 600  # answers nothing for ten minutes
+        _endpoint(qtbot, studio, server.url)
+        click(_button(studio, "Generate"))
+        qtbot.waitUntil(lambda: bool(server.requests), timeout=WAIT_MS)
+        click(_button(studio, "Stop"))  # the window is not frozen, and Stop is heard
+        qtbot.waitUntil(lambda: note.text().startswith("Stopped"), timeout=WAIT_MS)
+        assert _button(studio, "Generate").isEnabled() and _rows(studio) == []
+
+        server.knobs.delay, server.knobs.garbage = 0, "html"  # a portal page, not an answer
+        click(_button(studio, "Generate"))
+        box = dialog_named(qtbot, "errorDialog")
+        assert "teacher" in box.text().lower()  # type: ignore[attr-defined]
+        assert "Something unexpected" not in box.text()  # type: ignore[attr-defined]
+        assert note.text() == "It stopped with an error; what was finished is kept."
+    finally:
+        server.knobs.delay = 0
+        server.stop()

@@ -106,6 +106,8 @@ class StudioProject:
                 "Its other files are untouched; give the file a “name”.",
             )
         known = {k: str(raw[k]) for k in ("name", "base", "teacher", "created") if k in raw}
+        # A name emptied by hand would be an empty line in the list: the folder's stands in.
+        known["name"] = " ".join(known["name"].split()) or self.folder.name
         return ProjectInfo(**known)
 
     def keep_on_disk(self) -> None:

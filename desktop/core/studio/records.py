@@ -113,9 +113,9 @@ def nothing_to_train(records: Sequence[StudioRecord]) -> StudioError:
         )
     held = sum(r.held_out for r in records)
     if held == len(records):
+        which = "The one record is" if held == 1 else f"All {held:,} records are"
         return StudioError(
-            f"All {len(records):,} records are held out (kept for Compare), so none is left "
-            "to train on.",
+            f"{which} held out (kept for Compare), so none is left to train on.",
             "In step 1 (Data), untick “Held out” on the records to train on.",
         )
     incomplete = len(records) - held
@@ -124,6 +124,18 @@ def nothing_to_train(records: Sequence[StudioRecord]) -> StudioError:
         f"{incomplete:,} lack an instruction or an output.",
         "In step 1 (Data), complete those records (both boxes), or untick “Held out”.",
     )
+
+
+def left_out(records: Sequence[StudioRecord]) -> str:
+    """What of ``records`` is not trained on, for the line under the count ("" when nothing):
+    those held out, and incomplete ones (an empty instruction or output) that would otherwise
+    be missing without a word."""
+    held = sum(r.held_out for r in records)
+    incomplete = sum(1 for r in records if not r.held_out and r not in training_records([r]))
+    said = [f"{held:,} held out for Compare"] if held else []
+    if incomplete:
+        said.append(f"{incomplete:,} left out, lacking an instruction or an output")
+    return "; ".join(said)
 
 
 def held_out_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:

@@ -34,7 +34,12 @@ from conversion.errors import HuacayaError
 from desktop.core.models.library import ModelEntry
 from desktop.core.studio import training, training_devices
 from desktop.core.studio.project import StudioProject
-from desktop.core.studio.records import load_records, nothing_to_train, training_records
+from desktop.core.studio.records import (
+    left_out,
+    load_records,
+    nothing_to_train,
+    training_records,
+)
 from desktop.core.studio.training import RunView, TrainOptions
 from desktop.core.studio.training_devices import TrainingDevices
 from desktop.ui.background.tasks import run_in_background
@@ -55,7 +60,7 @@ class TrainStep(QWidget):
         self.runs: TrainingRuns = parts.training or TrainingRuns(parts.offline, self)
         self.project: StudioProject | None = None
         self.shown: Path | None = None  # the run in the panel
-        # (the file and its stamp, records to train on, why none when none)
+        # (the file and its stamp, records to train on, what is left out / why none)
         self._counted: tuple[tuple[Path, int] | None, int, str] = (None, 0, "")
         self._rows: list[list[str]] = []
         self._base_ids: list[str] = []
@@ -288,6 +293,8 @@ class TrainStep(QWidget):
         lines = [f"{records} records to train on · {steps} steps"]
         if not records:  # why, and what to do, rather than “0 records”
             lines = [self._counted[2]]
+        elif self._counted[2]:
+            lines[0] = f"{records} records to train on ({self._counted[2]}) · {steps} steps"
         if devices is not None:
             lines[0] += f" · on {devices.describe()}"
             if not full_ok and not devices.missing:
@@ -319,7 +326,7 @@ class TrainStep(QWidget):
             stamp = 0
         if self._counted[0] != (path, stamp):
             every = load_records(path)
-            count, why = len(training_records(every)), ""
+            count, why = len(training_records(every)), left_out(every)
             if not count:
                 problem = nothing_to_train(every)
                 why = f"{problem.message} {problem.hint}"
