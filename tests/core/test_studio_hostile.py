@@ -28,6 +28,7 @@ from desktop.core.studio.records import (
 from desktop.core.studio.seed_generation import (
     adopt_seed_tasks,
     generate_from_seed_tasks,
+    keep_taken,
     open_teacher,
 )
 from desktop.core.studio.training import TrainOptions, list_runs, read_run
@@ -337,3 +338,21 @@ def test_a_name_emptied_by_hand_shows_the_folders(tmp_path: Path) -> None:
     project = create_project("Named", root=tmp_path)
     (project.folder / "project.json").write_text('{"name": "  "}', encoding="utf-8")
     assert [p.name for p in list_projects(tmp_path)] == ["named"]
+
+
+def test_records_no_window_received_are_handed_over_again(tmp_path: Path) -> None:
+    """The app quit mid-run: the result reached no window, so its records were not kept."""
+    server = LoopbackTeacher().start()
+    try:
+        project = create_project("Quit mid-run", root=tmp_path)
+        adopt_seed_tasks(project, write_seeds(tmp_path / "seeds.jsonl", SMALL_SEEDS))
+        teacher = open_teacher("openai:fake", base_url=server.url, resolve_model=Path)
+        lost = generate_from_seed_tasks(project, teacher, 3, commit=False)  # never delivered
+        again = generate_from_seed_tasks(project, teacher, 3, commit=False)
+        assert [r.instruction for r in again.records] == [r.instruction for r in lost.records]
+        keep_taken(again)  # now in the table
+        newer = generate_from_seed_tasks(project, teacher, 2, commit=False)
+    finally:
+        server.stop()
+    assert len(newer.records) == 2
+    assert not {r.instruction for r in newer.records} & {r.instruction for r in again.records}

@@ -10,6 +10,9 @@ first ``num`` records of one run (its journal keeps the settings and every finis
   a run asks for ``taken + N`` and hands over what lies beyond ``taken``. A run that was
   stopped (or a window that closed mid-run) hands over what it had finished, at the latest on
   the next run, and the next run continues from its journal.
+- The window moves ``taken`` on itself (``keep_taken``) once the records are in its table
+  (``commit=False``): records made while the app quit, whose result reached no window, are
+  handed over again next time rather than counted as taken and lost.
 
 The seed tasks file is copied into the project (``generation_dir/seed_tasks.jsonl``) once
 chosen, so a project keeps working when the original file moves.
@@ -46,6 +49,8 @@ class SeedGenerationResult:
     dropped: Counter[str] = field(default_factory=Counter)  # the run's, by reason
     requests: int = 0  # asked in this run
     stopped: bool = False  # the person stopped it: ``records`` holds what was finished
+    folder: Path | None = None  # the run's folder, and the count handed over once ``records``
+    taken: int = 0  # are kept (``keep_taken``)
 
 
 def project_seed_tasks(project: StudioProject) -> Path:
@@ -116,8 +121,21 @@ def _output(folder: Path) -> list[dict[str, object]]:
     return data if isinstance(data, list) else []
 
 
-def _hand_over(folder: Path, start: int) -> list[StudioRecord]:
-    """The output's records from ``start`` on, and the count handed over, kept on disk."""
+def keep_taken(result: SeedGenerationResult) -> None:
+    """``result``'s records are in the project: the next run hands over only newer ones."""
+    if result.folder is not None:
+        atomic_write_text(result.folder / TAKEN_FILE, json.dumps({"taken": result.taken}) + "\n")
+
+
+def _hand_over(
+    folder: Path,
+    start: int,
+    dropped: Counter[str],
+    commit: bool,
+    stopped: bool = False,
+    requests: int = 0,
+) -> SeedGenerationResult:
+    """The output's records from ``start`` on; with ``commit``, counted as taken at once."""
     rows = _output(folder)
     new = [
         StudioRecord(
@@ -126,9 +144,10 @@ def _hand_over(folder: Path, start: int) -> list[StudioRecord]:
         for r in rows[start:]
         if isinstance(r, dict)
     ]
-    if len(rows) > start:
-        atomic_write_text(folder / TAKEN_FILE, json.dumps({"taken": len(rows)}) + "\n")
-    return new
+    result = SeedGenerationResult(new, +dropped, requests, stopped, folder, max(len(rows), start))
+    if commit and len(rows) > start:
+        keep_taken(result)
+    return result
 
 
 def generate_from_seed_tasks(
@@ -139,8 +158,10 @@ def generate_from_seed_tasks(
     *,
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    commit: bool = True,
 ) -> SeedGenerationResult:
-    """``count`` more records from the project's seed tasks (see the module's docstring).
+    """``count`` more records from the project's seed tasks (see the module's docstring);
+    ``commit=False``: the caller calls ``keep_taken`` once it has kept them.
 
     Stopped through ``cancel``, it returns what was finished (``stopped`` set) rather than
     raising, so nothing the teacher wrote is lost. A failure leaves the finished records in the
@@ -175,14 +196,14 @@ def generate_from_seed_tasks(
             seeds, teacher, folder / OUTPUT_FILE, config, cancel=cancel, on_status=status
         )
     except Cancelled:
-        return SeedGenerationResult(_hand_over(folder, taken), +dropped, stopped=True)
+        return _hand_over(folder, taken, dropped, commit, stopped=True)
     except GenerationStateError as exc:  # the command's hint (--force, --out) is not the window's
         raise DataGenerationError(
             exc.message,
             f"This run's own files are damaged; the records in your table are not. Move the "
             f"folder “{folder}” away, then Generate again to start this run over.",
         ) from exc
-    return SeedGenerationResult(_hand_over(folder, taken), +dropped, result.requests)
+    return _hand_over(folder, taken, dropped, commit, requests=result.requests)
 
 
 def status_line(kept: int, count: int, dropped: Counter[str], activity: str = "") -> str:

@@ -375,16 +375,26 @@ class DataStep(QWidget):
         self.model.append(records, f"import {path.name}")
         self._tell(f"Imported {len(records):,} records from {path.name}.")
 
-    def _on_generated(self, project: StudioProject, records: list[StudioRecord]) -> None:
+    def _on_generated(
+        self,
+        project: StudioProject,
+        records: list[StudioRecord],
+        kept: Callable[[], None] | None = None,
+    ) -> None:
         """New records from a teacher: into the table, or — when the person has switched to
-        another project meanwhile — into the file of the project they were made for."""
+        another project meanwhile — into the file of the project they were made for; ``kept``
+        is called once they are there (never when they could not be saved)."""
         if self.project is not None and project.folder == self.project.folder:
             self.model.append(records)
-            return
-        try:
-            save_records(project.records_path, load_records(project.records_path) + records)
-        except HuacayaError as exc:
-            show_error(self, exc)
+            self.save_now()  # on disk before they count as handed over
+        else:
+            try:
+                save_records(project.records_path, load_records(project.records_path) + records)
+            except (HuacayaError, OSError) as exc:
+                show_error(self, exc)
+                return
+        if kept is not None:
+            kept()
 
     def _tell(self, text: str) -> None:
         self.note.setText(text)

@@ -30,6 +30,7 @@ from desktop.core.studio.seed_generation import (
     SeedGenerationResult,
     adopt_seed_tasks,
     generate_from_seed_tasks,
+    keep_taken,
     open_teacher,
     project_seed_tasks,
     status_line,
@@ -45,8 +46,9 @@ BUSY_STEPS = 1000
 
 
 class GeneratePanel(QWidget):
-    # (the project they were made for, the new StudioRecords): appended to its records
-    generated = Signal(object, object)
+    # (the project they were made for, the new StudioRecords, a callable to call once they are
+    # kept — in the table or the project's file — or None): appended to its records
+    generated = Signal(object, object, object)
     message = Signal(str)  # what happened, for the step's status line
     busy = Signal(bool)  # a teacher's job started (True) or ended (False)
 
@@ -211,8 +213,8 @@ class GeneratePanel(QWidget):
                 resolve_model=lambda name: resolve_model(name, library),
             )
             try:
-                return generate_from_seed_tasks(
-                    project, teacher, count, progress=progress, cancel=cancel
+                return generate_from_seed_tasks(  # taken once they are in the table
+                    project, teacher, count, progress=progress, cancel=cancel, commit=False
                 )
             finally:
                 teacher.close()
@@ -249,7 +251,7 @@ class GeneratePanel(QWidget):
 
     def _done(self, project: StudioProject, result: SeedGenerationResult) -> None:
         self.task = None
-        self.generated.emit(project, result.records)
+        self.generated.emit(project, result.records, lambda: self._keep(result))
         line = status_line(len(result.records), self.count.value(), result.dropped)
         if result.stopped:
             text = (
@@ -259,6 +261,14 @@ class GeneratePanel(QWidget):
         else:
             text = f"Added {len(result.records):,} records from seed tasks ({line})."
         self._ended(text)
+
+    def _keep(self, result: SeedGenerationResult) -> None:
+        """The records are kept: the next run hands over only newer ones. (Until then, as when
+        the app quit mid-run and no window got them, they are handed over again.)"""
+        try:
+            keep_taken(result)
+        except OSError as exc:  # handed over again next time: duplicates, never losses
+            show_error(self, exc)
 
     def _failed(self, exc: BaseException) -> None:
         self._ended("It stopped with an error; what was finished is kept.")

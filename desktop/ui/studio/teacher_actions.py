@@ -140,7 +140,7 @@ class TeacherActions(QWidget):
         self.panel.run(work, lambda result: self._grounded(project, result))
 
     def _grounded(self, project: StudioProject | None, result: GroundedResult) -> None:
-        self.panel.generated.emit(project, result.records)
+        self.panel.generated.emit(project, result.records, None)
         dropped = sum(result.dropped.values())
         reasons = ", ".join(
             f"{r} {n:,}" for r, n in sorted(result.dropped.items(), key=lambda i: -i[1]) if n
