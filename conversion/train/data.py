@@ -255,10 +255,14 @@ def _parquet_records(file: Path) -> list[tuple[int, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise TrainingDataError(
-            f"Reading “{file.name}” needs pyarrow.",
-            "Install the train extra: pip install 'huacaya[train]'.",
-        ) from exc
+        how = "Install the train extra: pip install 'huacaya[train]'."
+        if getattr(sys, "frozen", False):  # the installed app leaves pyarrow out (160 MB)
+            how = (
+                "This installed app reads JSON, JSON Lines and CSV: save the file as one of "
+                "those (pandas: df.to_json(path, orient='records', lines=True)), or install "
+                "Huacaya with pip (pip install 'huacaya[train]')."
+            )
+        raise TrainingDataError(f"Reading “{file.name}” needs pyarrow.", how) from exc
     try:
         rows = pq.read_table(file).to_pylist()
     except Exception as exc:  # pyarrow raises several unrelated types for a damaged file

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.errors import DataGenerationError, StudioError
+from conversion.errors import DataGenerationError, StudioError, TrainingDataError
 from conversion.train.export import import_command
 from conversion.train.run_record import METRIC_COLUMNS, read_metrics
 from desktop.cli.main import build_parser
@@ -179,7 +179,7 @@ def test_a_csv_file_without_what_it_needs_says_what(
 ) -> None:
     data = tmp_path / "bad.csv"
     data.write_text(content, encoding="utf-8")
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(TrainingDataError) as caught:
         import_dataset(data)
     assert said in str(caught.value)
 
@@ -187,10 +187,10 @@ def test_a_csv_file_without_what_it_needs_says_what(
 def test_a_file_that_is_not_utf8_says_how_to_mend_it(tmp_path: Path) -> None:
     data = tmp_path / "latin1.jsonl"
     data.write_bytes('{"instruction": "Café?", "output": "Oui."}\n'.encode("latin-1"))
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(TrainingDataError) as caught:
         import_dataset(data)
-    assert "is not UTF-8 text" in caught.value.message  # type: ignore[attr-defined]
-    assert "UTF-8" in caught.value.hint  # type: ignore[attr-defined]
+    assert "is not UTF-8 text" in caught.value.message
+    assert "UTF-8" in caught.value.hint
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -356,3 +356,19 @@ def test_records_no_window_received_are_handed_over_again(tmp_path: Path) -> Non
         server.stop()
     assert len(newer.records) == 2
     assert not {r.instruction for r in newer.records} & {r.instruction for r in again.records}
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_parquet_without_pyarrow_says_what_to_do_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen: bool
+) -> None:
+    data = tmp_path / "train.parquet"
+    data.write_bytes(b"PAR1 not read: pyarrow is missing PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # import fails, as without it
+    if frozen:
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(TrainingDataError) as caught:
+        import_dataset(data)
+    assert caught.value.message == "Reading “train.parquet” needs pyarrow."
+    hint = caught.value.hint
+    assert ("installed app" in hint and "JSON Lines" in hint) if frozen else "pip install" in hint

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conversion.errors import DataGenerationError
 from conversion.selfinstruct.openai_teacher import check_base_url
 from desktop.cli import generate as cli_generate
 from tests.openai_server import LoopbackTeacher
@@ -35,7 +36,7 @@ def test_a_server_url_that_is_no_url_is_said(
     err = _said(capsys, ["--from-documents", "notes", *common])
     assert "is not a server's URL" in err
     assert not Path(out).exists()
-    with pytest.raises(Exception, match="is not a server's URL"):
+    with pytest.raises(DataGenerationError, match="is not a server's URL"):
         check_base_url(url)
 
 
