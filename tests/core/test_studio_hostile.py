@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,9 @@ def _unreadable(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
     for method in ("read_text", "read_bytes", "iterdir", "open"):
         real = getattr(Path, method)
 
-        def refuse(self: Path, *args: object, _real=real, **kwargs: object):  # type: ignore[no-untyped-def]
+        def refuse(
+            self: Path, *args: object, _real: Callable[..., object] = real, **kwargs: object
+        ) -> object:
             if self == path:
                 raise PermissionError(13, "Permission denied", str(self))
             return _real(self, *args, **kwargs)
