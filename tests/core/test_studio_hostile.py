@@ -4,6 +4,7 @@ answered with what is wrong and what to do, nothing of the person's lost or over
 
 from __future__ import annotations
 
+import errno
 import signal
 import subprocess
 import sys
@@ -375,3 +376,35 @@ def test_parquet_without_pyarrow_says_what_to_do_here(
     assert caught.value.message == "Reading “train.parquet” needs pyarrow."
     hint = caught.value.hint
     assert ("installed app" in hint and "JSON Lines" in hint) if frozen else "pip install" in hint
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every atomic write fails as on a full disk (a tiny tmpfs needs root to mount)."""
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("conversion.output.os.fsync", no_space)
+
+
+def test_a_full_disk_keeps_the_old_records_and_leaves_no_half_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = create_project("Full", base=BASE, root=tmp_path)
+    save_records(project.records_path, [StudioRecord("Q?", "", "A.")])
+    before = project.records_path.read_bytes()
+    with monkeypatch.context() as patched:
+        _full_disk(patched)
+        with pytest.raises(StudioError) as caught:
+            save_records(project.records_path, [StudioRecord("New?", "", "B.")] * 3)
+        assert caught.value.message == "data.jsonl could not be saved: No space left on device."
+        assert "Free some disk space" in caught.value.hint
+        with pytest.raises(StudioError, match="could not be prepared"):
+            training.prepare_run(project, TrainOptions(BASE))
+    assert project.records_path.read_bytes() == before
+    assert sorted(p.name for p in project.folder.iterdir()) == [
+        "data.jsonl",
+        "project.json",
+        "runs",
+    ]
+    assert list(project.runs_dir.iterdir()) == []

@@ -89,12 +89,19 @@ def load_records(path: Path) -> list[StudioRecord]:
 
 def save_records(path: Path, records: Iterable[StudioRecord]) -> None:
     """Write every record to ``path`` (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_text_file(path) as handle:
-        for record in records:
-            row = {k: v for k, v in asdict(record).items() if v not in ("", None, False)}
-            row.setdefault("input", "")
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_text_file(path) as handle:
+            for record in records:
+                row = {k: v for k, v in asdict(record).items() if v not in ("", None, False)}
+                row.setdefault("input", "")
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:  # a full disk, a folder made read-only: the old file is whole
+        raise StudioError(
+            f"{path.name} could not be saved: {exc.strerror or exc}.",
+            f"Free some disk space, or check that {path.parent} can be written. The file "
+            "keeps what was saved before; what the window shows is saved at the next change.",
+        ) from exc
 
 
 def training_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:

@@ -285,9 +285,11 @@ def prepare_run(project: StudioProject, options: TrainOptions, folder: Path | No
     records = training_records(every)
     if not records:
         raise nothing_to_train(every)
+    made: Path | None = None
     try:
         folder = folder or new_run_folder(project)
         folder.mkdir(parents=True)
+        made = folder
         write_alpaca(folder / DATA_FILE, records)
         _write_json(
             folder / LAUNCH_FILE,
@@ -301,6 +303,8 @@ def prepare_run(project: StudioProject, options: TrainOptions, folder: Path | No
             },
         )
     except OSError as exc:
+        if made is not None:  # no half-made run left behind
+            shutil.rmtree(made, ignore_errors=True)
         raise StudioError(
             f"The run could not be prepared in “{project.runs_dir}”: {exc}.",
             "Check that the data folder can be written (free space, permissions).",
