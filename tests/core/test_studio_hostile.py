@@ -379,7 +379,8 @@ def test_parquet_without_pyarrow_says_what_to_do_here(
 
 
 def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every atomic write fails as on a full disk (a tiny tmpfs needs root to mount)."""
+    """Every write that is synced fails as on a full disk (a tiny tmpfs needs root to mount):
+    the atomic writers' and the generation journal's."""
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -408,3 +409,25 @@ def test_a_full_disk_keeps_the_old_records_and_leaves_no_half_run(
         "runs",
     ]
     assert list(project.runs_dir.iterdir()) == []
+
+
+def test_generating_onto_a_full_disk_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = LoopbackTeacher().start()
+    try:
+        project = create_project("Full generation", root=tmp_path)
+        adopt_seed_tasks(project, write_seeds(tmp_path / "seeds.jsonl", SMALL_SEEDS))
+        teacher = open_teacher("openai:fake", base_url=server.url, resolve_model=Path)
+        first = generate_from_seed_tasks(project, teacher, 2)
+        with monkeypatch.context() as patched:
+            _full_disk(patched)
+            with pytest.raises(DataGenerationError) as caught:
+                generate_from_seed_tasks(project, teacher, 40)
+        assert "No space left on device" in caught.value.message
+        assert "Free some disk space" in caught.value.hint
+        after = generate_from_seed_tasks(project, teacher, 2)  # goes on once there is room
+    finally:
+        server.stop()
+    assert len(after.records) == 2
+    assert not {r.instruction for r in after.records} & {r.instruction for r in first.records}

@@ -177,7 +177,6 @@ def generate_from_seed_tasks(
     seeds = load_seed_tasks(path)
     config = config or GenerationConfig()
     folder = run_folder(project, config, seeds, teacher)
-    folder.mkdir(parents=True, exist_ok=True)
     taken = _taken(folder)
     config.num = taken + count
     earlier: Counter[str] | None = None  # dropped before this run (the journal's)
@@ -192,9 +191,16 @@ def generate_from_seed_tasks(
         progress(max(0, kept - taken) / count, status_line(kept - taken, count, dropped, activity))
 
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         result = generate(
             seeds, teacher, folder / OUTPUT_FILE, config, cancel=cancel, on_status=status
         )
+    except OSError as exc:  # its journal or output could not be written (a full disk)
+        raise DataGenerationError(
+            f"The generated records could not be written in “{folder}”: {exc.strerror or exc}.",
+            "Free some disk space, or check that the project's folder can be written; what "
+            "was finished is kept, and Generate goes on from it.",
+        ) from exc
     except Cancelled:
         return _hand_over(folder, taken, dropped, commit, stopped=True)
     except GenerationStateError as exc:  # the command's hint (--force, --out) is not the window's
