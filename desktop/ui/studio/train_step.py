@@ -285,8 +285,9 @@ class TrainStep(QWidget):
         try:
             records = self._record_count(self.project.records_path)
         except HuacayaError as exc:
-            self.plan.setText(exc.message)
+            self.plan.setText(f"{exc.message} {exc.hint}".strip())
             self.start_button.setEnabled(False)
+            self.measure_button.setEnabled(False)
             return
         options = self.options()
         steps = options.total_steps(records)
@@ -296,8 +297,9 @@ class TrainStep(QWidget):
         elif self._counted[2]:
             lines[0] = f"{records} records to train on ({self._counted[2]}) · {steps} steps"
         if devices is not None:
-            lines[0] += f" · on {devices.describe()}"
-            if not full_ok and not devices.missing:
+            if records:  # (else the line says why there is nothing to train on)
+                lines[0] += f" · on {devices.describe()}"
+            if records and not full_ok and not devices.missing:
                 lines[0] += " (LoRA: a full fine-tune needs a large enough GPU)"
             if devices.missing:
                 lines.append(
@@ -385,8 +387,8 @@ class TrainStep(QWidget):
     def refresh(self, *_: object) -> None:
         self._fill_bases()  # the library changes on disk, whoever changes it
         runs: list[RunView] = training.list_runs(self.project) if self.project else []
-        if self.shown is None and runs:
-            self.shown = runs[0].folder
+        if all(r.folder != self.shown for r in runs):  # none yet, or its folder was removed
+            self.shown = runs[0].folder if runs else None
         shown = next((r for r in runs if r.folder == self.shown), None)
         self.panel.show_run(shown, owned=shown is not None and self.runs.running(shown.folder))
         self._fill_run_list(runs)
