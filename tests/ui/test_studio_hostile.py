@@ -316,3 +316,22 @@ def test_bad_teacher_servers_are_said_and_a_hanging_one_stops(
     finally:
         server.knobs.delay = 0
         server.stop()
+
+
+def test_a_run_whose_folder_is_removed_stops_training(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    project = create_project("Removed run", base=STARTER_ID)
+    _records(project, 4)
+    studio = _studio(qtbot, window)
+    _step(studio, 2)
+    start = _button(studio, "Start training")
+    qtbot.waitUntil(start.isEnabled, timeout=WAIT_MS)
+    click(start)
+    (run,) = training.list_runs(project)
+    child = _child_of(run.folder)
+    qtbot.waitUntil(lambda: "going on" in _label(studio, "trainPlan").text(), timeout=WAIT_MS)
+    shutil.rmtree(run.folder)  # the person deletes it in a file manager
+    qtbot.waitUntil(lambda: not child.alive(), timeout=CHILD_MS)  # not training unseen
+    qtbot.waitUntil(start.isEnabled, timeout=WAIT_MS)
+    assert "going on" not in _label(studio, "trainPlan").text()
+    assert _label(studio, "runTitle").text() == "No training run yet."
+    assert not run.folder.exists()

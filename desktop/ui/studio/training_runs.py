@@ -8,6 +8,7 @@ this object only starts children, reaps them, ends them on quit and says when on
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -108,6 +109,12 @@ class TrainingRuns(QObject):
 
     def _poll(self) -> None:
         for folder, process in list(self.processes.items()):
+            if process.poll() is None and not (folder / training.LAUNCH_FILE).exists():
+                # Its folder was removed (the run deleted by hand): a run no window lists
+                # would train on unseen, holding the cores, with nothing to pause or stop.
+                kill_tree(process.pid)
+                process.wait(5)
+                shutil.rmtree(folder, ignore_errors=True)  # what it wrote since: not a run
             if process.poll() is not None:  # reaped
                 del self.processes[folder]
                 training.record_exit(folder, process.returncode)  # a crash says so
