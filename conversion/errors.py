@@ -140,6 +140,8 @@ class SeedTasksError(DataGenerationError):
 class TeacherError(DataGenerationError):
     """The teacher model failed, refused, or answered something unusable."""
 
+    status = 0  # the HTTP status a server refused with, where it did (401, 404…)
+
 
 class TeacherUnreachableError(TeacherError):
     default_hint = (

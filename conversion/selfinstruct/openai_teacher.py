@@ -196,6 +196,12 @@ class OpenAITeacher:
 
 
 def _refusal(response: httpx.Response, url: str, model: str) -> HuacayaError:
+    error = _refusal_error(response, url, model)
+    error.status = response.status_code  # the window words its own hint by it
+    return error
+
+
+def _refusal_error(response: httpx.Response, url: str, model: str) -> TeacherError:
     status = response.status_code
     said = _server_message(response)
     if status in (401, 403):

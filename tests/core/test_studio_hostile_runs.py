@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.errors import DataGenerationError, StudioError
+from conversion.errors import DataGenerationError, StudioError, TeacherError
 from conversion.train.export import import_command
 from conversion.train.run_record import METRIC_COLUMNS, read_metrics
 from desktop.cli.main import build_parser
@@ -30,6 +30,7 @@ from desktop.core.studio.seed_generation import (
     keep_taken,
     open_teacher,
 )
+from desktop.core.studio.teacher import in_the_window
 from desktop.core.studio.training import TrainOptions, list_runs, read_run
 from tests.core.test_studio_hostile import unreadable
 from tests.openai_server import LoopbackTeacher
@@ -250,3 +251,37 @@ def test_generating_onto_a_full_disk_says_so(
         server.stop()
     assert len(after.records) == 2
     assert not {r.instruction for r in after.records} & {r.instruction for r in first.records}
+
+
+def test_a_teachers_errors_name_the_windows_fields_not_the_commands_options(
+    tmp_path: Path,
+) -> None:
+    server = LoopbackTeacher().start()
+    said = []
+    try:
+        project = create_project("Refused", root=tmp_path)
+        adopt_seed_tasks(project, write_seeds(tmp_path / "seeds.jsonl", SMALL_SEEDS))
+        for status in (401, 404):
+            server.knobs.statuses.extend([status] * 3)
+            teacher = open_teacher("openai:fake", base_url=server.url, resolve_model=Path)
+            with pytest.raises(TeacherError) as caught:
+                generate_from_seed_tasks(project, teacher, 2)
+            said.append((caught.value, in_the_window(caught.value)))
+            server.knobs.statuses.clear()
+        server.knobs.garbage = "html"
+        teacher = open_teacher("openai:fake", base_url=server.url, resolve_model=Path)
+        with pytest.raises(TeacherError) as caught:
+            generate_from_seed_tasks(project, teacher, 2)
+        said.append((caught.value, in_the_window(caught.value)))
+    finally:
+        server.stop()
+    teacher = open_teacher("openai:fake", base_url="http://127.0.0.1:9/v1", resolve_model=Path)
+    with pytest.raises(TeacherError) as caught:
+        generate_from_seed_tasks(project, teacher, 2)
+    said.append((caught.value, in_the_window(caught.value)))
+    for command, window in said:
+        assert "--" in command.hint  # the command's own options, right for the terminal
+        assert window.message == command.message and type(window) is type(command)
+        assert "--" not in window.hint and "command" not in window.hint
+        assert "Teacher tab" in window.hint or "Server URL" in window.hint
+    assert "API key" in said[0][1].hint and "model's name" in said[1][1].hint

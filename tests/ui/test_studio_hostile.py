@@ -312,6 +312,8 @@ def test_bad_teacher_servers_are_said_and_a_hanging_one_stops(
         box = dialog_named(qtbot, "errorDialog")
         assert "teacher" in box.text().lower()  # type: ignore[attr-defined]
         assert "Something unexpected" not in box.text()  # type: ignore[attr-defined]
+        assert "Teacher tab" in box.informativeText()  # type: ignore[attr-defined]
+        assert "--" not in box.informativeText()  # type: ignore[attr-defined]  # no command's options
         assert note.text() == "It stopped with an error; what was finished is kept."
     finally:
         server.knobs.delay = 0

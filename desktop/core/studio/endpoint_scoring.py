@@ -137,10 +137,12 @@ def _post(
     except httpx.TransportError as exc:
         raise TeacherError(f"The teacher at {choice.base_url} failed: {exc}.") from None
     if response.status_code in (401, 403):
-        raise TeacherError(
+        error = TeacherError(
             f"The teacher at {choice.base_url} refused the request (HTTP {response.status_code}).",
             "Give the server's API key.",
         )
+        error.status = response.status_code
+        raise error
     return response
 
 

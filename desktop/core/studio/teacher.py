@@ -12,7 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.errors import DataGenerationError, ModelNotFoundError
+from conversion.errors import (
+    DataGenerationError,
+    ModelNotFoundError,
+    TeacherError,
+    TeacherReplyError,
+    TeacherUnreachableError,
+)
 from conversion.selfinstruct.teachers import Teacher, parse_teacher_spec
 from desktop.core import secrets
 from desktop.core import settings as settings_store
@@ -75,3 +81,33 @@ def open_teacher(choice: TeacherChoice, *, parallel: int = 8, context: int = 204
     from conversion.selfinstruct.openai_teacher import OpenAITeacher
 
     return OpenAITeacher(choice.model, choice.base_url, api_key=choice.api_key or None, api="chat")
+
+
+def in_the_window(exc: BaseException) -> BaseException:
+    """A teacher's error as the Data step says it. The data commands' hints name their options
+    (--base-url, --store-key, "run the same command"); in the window, its fields and buttons."""
+    if not isinstance(exc, TeacherError):
+        return exc
+    if isinstance(exc, TeacherUnreachableError):
+        hint = (
+            "Check that the server is running and that the Server URL in the Teacher tab is "
+            "right (OpenAI-compatible servers usually end in /v1), or try again later. What "
+            "was finished is kept."
+        )
+    elif isinstance(exc, TeacherReplyError):
+        hint = (
+            "What was finished is kept. Try a larger teacher model, or a model on a server "
+            "(Teacher tab)."
+        )
+    elif exc.status in (401, 403):
+        hint = (
+            "Type the server's API key in the Teacher tab (it is kept in the keychain), or set "
+            "OPENAI_API_KEY."
+        )
+    elif exc.status == 404:
+        hint = "Check the model's name on that server, and its Server URL (usually ending in /v1)."
+    else:
+        return exc
+    error = type(exc)(exc.message, hint)
+    error.status = exc.status
+    return error

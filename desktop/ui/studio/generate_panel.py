@@ -35,6 +35,7 @@ from desktop.core.studio.seed_generation import (
     project_seed_tasks,
     status_line,
 )
+from desktop.core.studio.teacher import in_the_window
 from desktop.ui.background.tasks import Task, Work, run_in_background
 from desktop.ui.dialogs import open_file
 from desktop.ui.errors import show_error
@@ -272,7 +273,7 @@ class GeneratePanel(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self._ended("It stopped with an error; what was finished is kept.")
-        show_error(self, exc)
+        show_error(self, in_the_window(exc))
 
     def finished(self, text: str) -> None:
         """A job's success handler says what it did (and the panel is ready again)."""
