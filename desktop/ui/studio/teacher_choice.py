@@ -13,11 +13,12 @@ import os
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
 
-from conversion.errors import ApiKeyError, DataGenerationError
+from conversion.errors import ApiKeyError, DataGenerationError, HuacayaError
 from desktop.core import secrets
 from desktop.core.models.catalog import GOOD_TEACHER, teacher_grade
 from desktop.core.models.teachers import better_installed, download_suggestion
 from desktop.core.studio.project import StudioProject
+from desktop.ui.errors import show_error
 from desktop.ui.studio.parts import StudioParts
 
 ENDPOINT = "openai"
@@ -117,7 +118,10 @@ class TeacherChoice(QWidget):
         if data == ENDPOINT:
             data = f"openai:{self.model.text().strip()}{SEPARATOR}{self.url.text().strip()}"
         if data and data != self.project.info.teacher:
-            self.project.update(teacher=data)
+            try:
+                self.project.update(teacher=data)
+            except HuacayaError as exc:  # project.json cannot be written: said, not raised
+                show_error(self, exc)
 
     # -- what the data actions use ----------------------------------------------------------------
 
