@@ -121,7 +121,7 @@ def test_a_damaged_data_file_names_its_line_and_where_it_is(tmp_path: Path) -> N
     project.records_path.write_text('{"instruction": "a", "output": "b"}\n{"instr', "utf-8")
     with pytest.raises(StudioError) as caught:
         load_records(project.records_path)
-    assert caught.value.message.startswith("Line 2 of data.jsonl is not JSON")
+    assert caught.value.message.startswith("Line 2 of data.jsonl is not valid JSON")
     assert str(project.records_path) in caught.value.hint
     project.records_path.write_bytes(b'{"instruction": "\xff"}\n')
     with pytest.raises(StudioError, match="cannot be read") as caught:
@@ -199,3 +199,22 @@ def test_parquet_without_pyarrow_says_what_to_do_here(
     assert caught.value.message == "Reading “train.parquet” needs pyarrow."
     hint = caught.value.hint
     assert ("installed app" in hint and "JSON Lines" in hint) if frozen else "pip install" in hint
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ('{"instruction": ' + "[" * 5000 + "]" * 5000 + "}", "is nested more than"),
+        ('{"instruction": "a", "score": ' + "9" * 5000 + "}", "digits"),
+    ],
+)
+def test_a_data_line_no_json_reader_takes_is_named_too(
+    tmp_path: Path, line: str, said: str
+) -> None:
+    """(Before, these escaped as RecursionError/ValueError: the window kept showing the previous
+    project's records under this one's name, and saved them over its file.)"""
+    project = create_project("Hand edited", root=tmp_path)
+    project.records_path.write_text('{"instruction": "a", "output": "b"}\n' + line + "\n")
+    with pytest.raises(StudioError) as caught:
+        load_records(project.records_path)
+    assert caught.value.message.startswith("Line 2 of data.jsonl") and said in caught.value.message

@@ -47,7 +47,7 @@ def test_a_damaged_line_is_named(tmp_path: Path) -> None:
     with pytest.raises(StudioError, match=r"Line 2 of data\.jsonl: “instruction” is not text"):
         load_records(path)
     path.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(StudioError, match=r"Line 1 of data\.jsonl is not JSON"):
+    with pytest.raises(StudioError, match=r"Line 1 of data\.jsonl is not valid JSON"):
         load_records(path)
 
 

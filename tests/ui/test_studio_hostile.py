@@ -113,7 +113,7 @@ def test_a_damaged_data_file_is_said_and_never_saved_over(qtbot, window: MainWin
     project.records_path.write_text(damaged, encoding="utf-8")
     studio = _studio(qtbot, window)
     box = dialog_named(qtbot, "errorDialog")
-    assert box.text().startswith("Line 2 of data.jsonl is not JSON")  # type: ignore[attr-defined]
+    assert box.text().startswith("Line 2 of data.jsonl is not valid JSON")  # type: ignore[attr-defined]
     assert str(project.records_path) in box.informativeText()  # type: ignore[attr-defined]
     box.close()
     note = _label(studio, "dataNote")  # still said once the dialog is gone

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conversion.errors import StudioError
+from conversion.input_files import parse_json
 from conversion.output import atomic_text_file
 
 
@@ -72,10 +73,11 @@ def load_records(path: Path) -> list[StudioRecord]:
             for number, line in enumerate(handle, 1):
                 if line.strip():
                     where = f"Line {number} of {path.name}"
-                    try:
-                        records.append(_record(json.loads(line), where))
-                    except json.JSONDecodeError as exc:
-                        raise StudioError(f"{where} is not JSON: {exc.msg}.", hint) from exc
+                    try:  # (parse_json: a line nested thousands deep is a message too)
+                        records.append(_record(parse_json(line), where))
+                    except ValueError as exc:
+                        reason = str(exc).removeprefix("it ")
+                        raise StudioError(f"{where} {reason}.", hint) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise StudioError(
             f"{path.name} cannot be read: {exc}.",
