@@ -217,18 +217,17 @@ class DataStep(QWidget):
 
     def set_project(self, project: StudioProject | None) -> None:
         self.save_now()
-        self.project = project
-        self.setEnabled(project is not None)
         records: list[StudioRecord] = []
         problem = ""
-        if project is not None:
-            try:
+        if project is not None:  # read before anything changes: the table and its project
+            try:  # stay together whatever happens
                 records = load_records(project.records_path)
             except HuacayaError as exc:
                 show_error(self, exc)
-                self.setEnabled(False)  # never save over a file that could not be read
-                self.project = None
+                project = None  # never save over a file that could not be read
                 problem = f"Not opened: {exc.message} {exc.hint}".strip()  # after the dialog too
+        self.project = project
+        self.setEnabled(project is not None)
         self.model.load(records)
         self.teacher.set_project(self.project)
         self.generate.set_project(self.project)
