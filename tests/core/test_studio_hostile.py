@@ -218,3 +218,12 @@ def test_a_data_line_no_json_reader_takes_is_named_too(
     with pytest.raises(StudioError) as caught:
         load_records(project.records_path)
     assert caught.value.message.startswith("Line 2 of data.jsonl") and said in caught.value.message
+
+
+def test_a_project_file_no_json_reader_takes_is_said_not_raised(tmp_path: Path) -> None:
+    good = create_project("Good", root=tmp_path)
+    deep = create_project("Deep", root=tmp_path)
+    (deep.folder / "project.json").write_text('{"name": ' + "[" * 5000 + "]" * 5000 + "}")
+    projects, damaged = scan_projects(tmp_path)
+    assert [p.folder for p in projects] == [good.folder]
+    assert "nested more than" in damaged[0].message

@@ -285,3 +285,10 @@ def test_a_teachers_errors_name_the_windows_fields_not_the_commands_options(
         assert "--" not in window.hint and "command" not in window.hint
         assert "Teacher tab" in window.hint or "Server URL" in window.hint
     assert "API key" in said[0][1].hint and "model's name" in said[1][1].hint
+
+
+def test_a_launch_file_no_json_reader_takes_reads_as_none(tmp_path: Path) -> None:
+    folder = _prepared(tmp_path)
+    (folder / training.LAUNCH_FILE).write_text('{"options": ' + "[" * 5000 + "]" * 5000 + "}")
+    (run,) = list_runs(list_projects(tmp_path)[0])  # no error each second in the window
+    assert run.state == training.INTERRUPTED and run.options == {}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from conversion.errors import StudioError, TrainingError
+from conversion.input_files import parse_json
 from conversion.output import atomic_write_text
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.models.library import ModelLibrary
@@ -79,7 +80,7 @@ class FinishedRun:
 def read_run(folder: Path) -> FinishedRun | None:
     """The finished run in ``folder``, or None (running, interrupted, damaged, no model)."""
     try:
-        manifest: Any = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest: Any = parse_json((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("status") != "finished":
@@ -128,7 +129,7 @@ class Export:
 def exports(project: StudioProject) -> list[Export]:
     """Every export of the project's runs, oldest first (a damaged file reads as none)."""
     try:
-        raw: Any = json.loads((project.folder / EXPORTS_FILE).read_text(encoding="utf-8"))
+        raw: Any = parse_json((project.folder / EXPORTS_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return []
     found = []
@@ -161,7 +162,7 @@ def model_of(project: StudioProject, run: str, library: ModelLibrary) -> Export 
 def _gguf_source(checkpoint: Path) -> tuple[Path, str] | None:
     """The GGUF a base checkpoint was made from, and its type (Q4_1…), or None."""
     try:
-        record: Any = json.loads((checkpoint / GGUF_SOURCE).read_text(encoding="utf-8"))
+        record: Any = parse_json((checkpoint / GGUF_SOURCE).read_text(encoding="utf-8"))
         return Path(record["gguf"]), str(record.get("quantization", ""))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None

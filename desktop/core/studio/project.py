@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conversion.errors import StudioError
+from conversion.input_files import parse_json
 from conversion.output import atomic_write_text
 from desktop.core import paths
 
@@ -93,8 +94,8 @@ class StudioProject:
     def _read(self) -> ProjectInfo:
         path = self.folder / PROJECT_FILE
         try:
-            raw: Any = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raw: Any = parse_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # (UnicodeDecodeError too)
             raise StudioError(
                 f"The project in “{self.folder.name}” cannot be read: {exc}.",
                 f"Mend or restore its {PROJECT_FILE} (a text editor shows what is wrong); its "

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conversion.errors import Cancelled, DataGenerationError, GenerationStateError
+from conversion.input_files import parse_json
 from conversion.output import atomic_write_text
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from conversion.selfinstruct.runner import GenerationConfig, generate
@@ -102,7 +103,7 @@ def run_folder(
 
 def _taken(folder: Path) -> int:
     try:
-        value = json.loads((folder / TAKEN_FILE).read_text(encoding="utf-8")).get("taken", 0)
+        value = parse_json((folder / TAKEN_FILE).read_text(encoding="utf-8")).get("taken", 0)
     except (OSError, ValueError, AttributeError):
         return 0
     return value if isinstance(value, int) and value >= 0 else 0
@@ -113,7 +114,7 @@ def _output(folder: Path) -> list[dict[str, object]]:
     if not path.is_file():
         return []
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataGenerationError(
             f"The generated records in “{path}” cannot be read: {exc}."

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from conversion.errors import StudioError
+from conversion.input_files import parse_json
 from conversion.output import atomic_write_text
 from conversion.ownership import Owner, adopt_child
 from conversion.train.run_record import METRICS, MetricRow, read_manifest, read_metrics
@@ -154,7 +155,7 @@ class RunView:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
