@@ -225,7 +225,8 @@ def parse_json(text: str | bytes) -> Any:
     except RecursionError:
         raise ValueError(f"it is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except json.JSONDecodeError as exc:
-        raise ValueError(f"it is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        reason = exc.msg.removesuffix(" at")  # "Unterminated string starting at": not "at at"
+        raise ValueError(f"it is not valid JSON ({reason} at line {exc.lineno})") from None
     except ValueError as exc:  # Python refuses to read integers of more than 4,300 digits
         if "digits" in str(exc):
             raise ValueError(

@@ -66,11 +66,12 @@ def test_damaged_projects_are_said_not_hidden_and_left_as_they_are(tmp_path: Pat
 
     projects, damaged = scan_projects(tmp_path)
     assert [p.folder for p in projects] == [good.folder]
-    said = sorted(e.message for e in damaged)
+    assert [d.folder.name for d in damaged] == ["lost", "truncated"]
+    said = sorted(d.error.message for d in damaged)
     assert len(said) == 2
     assert said[0].startswith("The project in “lost” cannot be read")
     assert said[1].startswith("The project in “truncated” cannot be read")
-    assert all("project.json" in e.hint for e in damaged)
+    assert all("project.json" in d.error.hint for d in damaged)
     assert (truncated.folder / "project.json").read_text() == '{"name": "Trunc'  # untouched
     assert load_records(lost.records_path)[0].output == "Yes."
 
@@ -99,7 +100,7 @@ def test_an_unreadable_project_file_is_said(
     unreadable(monkeypatch, shut.folder)  # the folder itself
     projects, damaged = scan_projects(tmp_path)
     assert projects == [] and len(damaged) == 2
-    assert all("Permission denied" in e.message for e in damaged)
+    assert all("Permission denied" in d.error.message for d in damaged)
 
 
 def test_a_project_folder_removed_while_open_is_a_project_again_when_saved(
@@ -121,7 +122,9 @@ def test_a_damaged_data_file_names_its_line_and_where_it_is(tmp_path: Path) -> N
     project.records_path.write_text('{"instruction": "a", "output": "b"}\n{"instr', "utf-8")
     with pytest.raises(StudioError) as caught:
         load_records(project.records_path)
-    assert caught.value.message.startswith("Line 2 of data.jsonl is not valid JSON")
+    assert caught.value.message == (
+        "Line 2 of data.jsonl is not valid JSON (Unterminated string starting at line 1)."
+    )
     assert str(project.records_path) in caught.value.hint
     project.records_path.write_bytes(b'{"instruction": "\xff"}\n')
     with pytest.raises(StudioError, match="cannot be read") as caught:
@@ -226,4 +229,4 @@ def test_a_project_file_no_json_reader_takes_is_said_not_raised(tmp_path: Path) 
     (deep.folder / "project.json").write_text('{"name": ' + "[" * 5000 + "]" * 5000 + "}")
     projects, damaged = scan_projects(tmp_path)
     assert [p.folder for p in projects] == [good.folder]
-    assert "nested more than" in damaged[0].message
+    assert "nested more than" in damaged[0].error.message

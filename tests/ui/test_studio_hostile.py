@@ -102,8 +102,11 @@ def test_a_damaged_project_is_said_and_left_as_it_is(qtbot, window: MainWindow) 
     studio = _studio(qtbot, window)
     said = _label(studio, "damagedProjects")
     assert said.isVisible()
-    assert said.text().startswith("Not listed: The project in “broken” cannot be read")
-    assert "project.json" in said.text()
+    assert said.text() == (
+        "“broken” is not listed: its project.json cannot be read (point here for why)."
+    )
+    assert said.toolTip().startswith("The project in “broken” cannot be read: it is not valid")
+    assert "Mend or restore its project.json" in said.toolTip()
     assert (broken.folder / "project.json").read_text(encoding="utf-8") == '{"name": "Bro'
 
 

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from conversion.errors import StudioError
 from conversion.input_files import parse_json
@@ -172,9 +172,16 @@ def list_projects(root: Path | None = None) -> list[StudioProject]:
     return scan_projects(root)[0]
 
 
-def scan_projects(root: Path | None = None) -> tuple[list[StudioProject], list[StudioError]]:
-    """Every readable project, newest first, and why each other folder that holds a project's
-    files could not be read (a damaged or unreadable ``project.json``): those are left as
+class Damaged(NamedTuple):
+    """A folder of the projects folder that could not be read as a project, and why."""
+
+    folder: Path
+    error: StudioError
+
+
+def scan_projects(root: Path | None = None) -> tuple[list[StudioProject], list[Damaged]]:
+    """Every readable project, newest first, and each other folder that holds a project's
+    files but could not be read (a damaged or unreadable ``project.json``): those are left as
     they are, for the person to mend, and said so rather than silently missing."""
     root = root or studio_dir()
     found, damaged = [], []
@@ -183,16 +190,16 @@ def scan_projects(root: Path | None = None) -> tuple[list[StudioProject], list[S
             sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.is_dir() else []
         )
     except OSError as exc:
-        return [], [StudioError(f"The projects folder “{root}” cannot be read: {exc}.", _READABLE)]
+        error = StudioError(f"The projects folder “{root}” cannot be read: {exc}.", _READABLE)
+        return [], [Damaged(root, error)]
     for folder in folders:
         try:
             if not folder.is_dir() or not any(folder.iterdir()):
                 continue  # a stray file, or an empty folder: nothing of a project's
             found.append(StudioProject(folder))
         except StudioError as exc:
-            damaged.append(exc)
+            damaged.append(Damaged(folder, exc))
         except OSError as exc:
-            damaged.append(
-                StudioError(f"The project in “{folder.name}” cannot be read: {exc}.", _READABLE)
-            )
+            error = StudioError(f"The project in “{folder.name}” cannot be read: {exc}.", _READABLE)
+            damaged.append(Damaged(folder, error))
     return sorted(found, key=lambda p: p.info.created, reverse=True), damaged

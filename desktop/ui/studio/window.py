@@ -92,13 +92,20 @@ class StudioWindow(QDialog):
 
     def _scan(self) -> list[StudioProject]:
         projects, damaged = scan_projects()
-        lines = [f"{e.message} {e.hint}".strip() for e in damaged]
-        if len(lines) > 1:
-            lines.insert(0, f"{len(lines)} projects are not listed:")
-        elif lines:
-            lines[0] = f"Not listed: {lines[0]}"
-        self.damaged.setText("\n".join(lines))
-        self.damaged.setVisible(bool(lines))
+        # One short line (the window stays usable on a small screen); why, in full, on hover.
+        names = [f"“{d.folder.name}”" for d in damaged]
+        if len(names) == 1:
+            text = (
+                f"{names[0]} is not listed: its project.json cannot be read (point here for why)."
+            )
+        else:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            text = (
+                f"{shown} are not listed: their project.json cannot be read (point here for why)."
+            )
+        self.damaged.setText(text if damaged else "")
+        self.damaged.setToolTip("\n\n".join(f"{d.error.message} {d.error.hint}" for d in damaged))
+        self.damaged.setVisible(bool(damaged))
         return projects
 
     def _on_chosen(self, index: int) -> None:
