@@ -125,9 +125,7 @@ STORAGE = {
 
 
 @pytest.mark.parametrize("method", ["hybrid", "rrf"])
-def test_a_match_of_the_questions_rare_words_still_comes_first(
-    tmp_path: Path, method: str
-) -> None:
+def test_a_match_of_the_questions_rare_words_still_comes_first(tmp_path: Path, method: str) -> None:
     documents = indexed(tmp_path, SPECIFIC, STORAGE)
     try:
         assert "storage.txt" not in ranked_files(documents, SPECIFIC, "vector")
