@@ -3,6 +3,7 @@ quantization and name), then into the chat window."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +23,8 @@ from desktop.ui.studio.parts import StudioParts
 
 
 class UseStep(QWidget):
+    chat_opened = Signal()  # the model was chosen in the chat window, which should be in front
+
     def __init__(self, parts: StudioParts, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.parts = parts
@@ -114,7 +117,7 @@ class UseStep(QWidget):
         elif export is not None:
             self.state.setText(
                 f"This run is in your models as “{export.name}” ({export.quantization.upper()}). "
-                "Adding it again (another quantization, another name) adds a second model."
+                "To add it again (in another quantization), give it another name."
             )
         else:
             self.state.setText("This run is not in your models yet.")
@@ -124,7 +127,7 @@ class UseStep(QWidget):
         if self.project is None or run is None or self.panel.busy:
             return
         quantization = str(self.quantization.currentData())
-        self.panel.start(self.project, run, quantization, self.name.text().strip())
+        self.panel.start(self.project, run, quantization, self.name.text(), self.parts.library)
         self._refresh()
 
     def _on_exported(self, export: Export) -> None:
@@ -134,3 +137,4 @@ class UseStep(QWidget):
         export = self.export
         if export is not None:
             self.parts.select_in_chat(export.model_id)
+            self.chat_opened.emit()
