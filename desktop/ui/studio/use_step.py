@@ -3,7 +3,7 @@ quantization and name), then into the chat window."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,13 +41,23 @@ class UseStep(QWidget):
         self.quantization = QComboBox(self)
         self.quantization.setObjectName("useQuantization")
         self.quantization.setAccessibleName("Quantization")
+        # the list says the bits; what they mean for this model is said in full below it (the
+        # whole sentence in the box was cut off in a small window at a large font)
         for kind, words in QUANTIZATIONS:
-            self.quantization.addItem(f"{kind.upper()} — {words}", kind)
-        self.quantization.setCurrentIndex(self.quantization.findData(DEFAULT_QUANTIZATION))
+            self.quantization.addItem(f"{kind.upper()} — {words.split(':')[0]}", kind)
+            self.quantization.setItemData(
+                self.quantization.count() - 1, words, Qt.ItemDataRole.ToolTipRole
+            )
         self.quantization.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.quantization.setMinimumContentsLength(30)
+        self.quantization.setMinimumContentsLength(20)
+        self.quantization_words = QLabel(self)
+        self.quantization_words.setObjectName("quantizationWords")
+        self.quantization_words.setWordWrap(True)
+        self.quantization.currentIndexChanged.connect(self._say_quantization)
+        self.quantization.setCurrentIndex(self.quantization.findData(DEFAULT_QUANTIZATION))
+        self._say_quantization()
         self.name = QLineEdit(self)
         self.name.setObjectName("useName")
         self.name.setAccessibleName("Name in your models")
@@ -55,6 +65,7 @@ class UseStep(QWidget):
         form = QFormLayout()
         form.addRow("Training run", self.runs)
         form.addRow("Quantization", self.quantization)
+        form.addRow("", self.quantization_words)
         form.addRow("Name", self.name)
         explain = QLabel(
             "Fewer bits make a smaller, faster model whose answers drift further from the "
@@ -87,6 +98,11 @@ class UseStep(QWidget):
         layout.addStretch(1)
         layout.addLayout(buttons)
         self._refresh()
+
+    def _say_quantization(self) -> None:
+        words = str(self.quantization.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        meaning = words.partition(":")[2].strip() or words  # the bits are in the box above
+        self.quantization_words.setText(meaning[:1].upper() + meaning[1:] + "." if meaning else "")
 
     def set_project(self, project: StudioProject | None) -> None:
         self.project = project
