@@ -84,7 +84,8 @@ class StudioWindow(QDialog):
         (it closes with the app); only the stacking tie goes."""
         handle = self.windowHandle()
         if handle is not None and handle.transientParent() is not None:
-            handle.setTransientParent(None)
+            # None clears it, as Qt documents; PySide6's stubs accept only a QWindow
+            handle.setTransientParent(None)  # type: ignore[arg-type]
         super().showEvent(event)
 
     def _show_chat(self) -> None:
