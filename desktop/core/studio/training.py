@@ -42,6 +42,7 @@ from conversion.ownership import Owner, adopt_child
 from conversion.train.run_record import METRICS, MetricRow, read_manifest, read_metrics
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import load_records, training_records, write_alpaca
+from desktop.core.studio.run_names import RUN_STAMP, run_label
 from desktop.core.studio.training_devices import frozen
 
 LAUNCH_FILE = ".launch.json"
@@ -53,7 +54,6 @@ MODEL_FOLDER = "model"
 CHECKPOINTS = "checkpoints"
 CHILD_MODULE = "desktop.core.studio.train_child"
 MEASURE = ".measure"  # the one-step run that measures a step's time and memory
-RUN_STAMP = "%Y-%m-%d %H%M%S"  # a run folder's name: when it started, sortable
 
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
 PAUSED, INTERRUPTED, FINISHED, FAILED = "paused", "interrupted", "finished", "failed"
@@ -118,13 +118,8 @@ class RunView:
 
     @property
     def name(self) -> str:
-        """“5 Dec 04:12” for a folder named when it started (``new_run_folder``)."""
-        stamp, _, rest = self.folder.name.partition(" (")
-        try:
-            when = time.strptime(stamp, RUN_STAMP)
-        except ValueError:
-            return self.folder.name
-        return time.strftime("%d %b %H:%M", when).lstrip("0") + (f" ({rest}" if rest else "")
+        """“5 Dec 04:12”: what every step calls the run (``run_names.run_label``)."""
+        return run_label(self.folder.name)
 
     @property
     def method(self) -> str:
@@ -349,7 +344,8 @@ def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
     arguments = launch_record.get("arguments")
     if not isinstance(arguments, list) or not (folder / DATA_FILE).is_file():
         raise StudioError(
-            f"The run “{folder.name}” cannot be started again: its launch files are missing.",
+            f"The run “{run_label(folder.name)}” cannot be started again: its launch files "
+            "are missing.",
             "Start a new run.",
         )
     for name in (STOP_FILE, OUTCOME_FILE):
