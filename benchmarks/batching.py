@@ -19,6 +19,12 @@ of the alone answer's token there (a near-tie below one logit may flip under ano
 transformers, converts it with our converter and quantizes it to Q4_K_M with our quantizer (the
 GGUF is kept in DIR for the next run; needs the ``train`` extra).
 
+Then llama.cpp's own limits for the same model and threads, without our scheduler: the tokens/s of
+bare decoding steps of 8 sequences against 1 (the most batching can give with this model's
+quantization on this CPU), and the time to evaluate 8 prompts in one batch against one (on a CPU,
+bound by compute: about 8×, so 8 questions arriving together cannot all see their first token
+as soon as one alone would).
+
 Goal: ≥ 2.5× the one-at-a-time aggregate throughput at 8, time to first token within 1.5× of one
 alone. The last line reads ``speed-up at 8 sequences: N.NN×``.
 """
@@ -174,6 +180,43 @@ def _lead(model: GgufModel, prompt: list[int], answer: list[int], threads: int) 
         llama_cpp.llama_free(ctx)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """llama.cpp's own figures for this model, threads and quantization, without our scheduler:
+    what batching can give at most."""
+
+    step_rate: dict[int, float]  # tokens/s of decoding steps with N sequences in the batch
+    prompt_seconds: dict[int, float]  # evaluating N of the questions' prompts in one batch
+
+
+def kernel_limits(model: GgufModel, prompts: list[list[int]], threads: int, steps: int) -> Limits:
+    """Time llama_decode alone: N prompts in one batch, then ``steps`` steps of N next tokens."""
+    rates, prompt_seconds = {}, {}
+    for count in (1, max(COUNTS)):
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx, params.n_batch = 1024 * count, 1024
+        params.n_ubatch, params.n_seq_max, params.kv_unified = 1024, count, True
+        params.n_threads = params.n_threads_batch = threads
+        ctx = llama_cpp.llama_init_from_model(model.handle, params)
+        try:
+            batch = TokenBatch(1024, count)
+            for i in range(count):
+                batch.add(prompts[i], 0, [i], True)
+            started = time.perf_counter()
+            assert llama_cpp.llama_decode(ctx, batch.as_llama_batch()) == 0
+            prompt_seconds[count] = time.perf_counter() - started
+            started = time.perf_counter()
+            for step in range(steps):
+                batch.clear()
+                for i in range(count):
+                    batch.add([prompts[i][-1]], len(prompts[i]) + step, [i], True)
+                assert llama_cpp.llama_decode(ctx, batch.as_llama_batch()) == 0
+            rates[count] = count * steps / (time.perf_counter() - started)
+        finally:
+            llama_cpp.llama_free(ctx)
+    return Limits(rates, prompt_seconds)
+
+
 def build_1b(folder: Path) -> Path:
     """A ~1B Llama (random weights, SmolLM2's tokenizer) converted and quantized by us."""
     gguf_path = folder / "llama-1b-random.Q4_K_M.gguf"
@@ -239,6 +282,7 @@ def main() -> int:
     model = GgufModel.load(model_path)
     try:
         agreed = agreement(model, prompts, args.tokens, args.threads)
+        limits = kernel_limits(model, prompts, args.threads, args.tokens)
     finally:
         model.close()
 
@@ -267,6 +311,15 @@ def main() -> int:
         )
     for line in agreed:
         print(line)
+    eight = max(COUNTS)
+    print(
+        f"llama.cpp alone (no scheduler, same threads): decoding steps of {eight} sequences give "
+        f"{limits.step_rate[eight]:.1f} t/s against {limits.step_rate[1]:.1f} t/s for one = "
+        f"{limits.step_rate[eight] / limits.step_rate[1]:.2f}×, the most batching can give here; "
+        f"{eight} prompts in one batch take {limits.prompt_seconds[eight] * 1000:.0f} ms against "
+        f"{limits.prompt_seconds[1] * 1000:.0f} ms for one = "
+        f"{limits.prompt_seconds[eight] / limits.prompt_seconds[1]:.2f}×"
+    )
     speed = median("together", 8, lambda r: r.rate) / median("alone", 8, lambda r: r.rate)
     first = median("together", 8, lambda r: statistics.mean(r.first_tokens)) / alone_ttft
     verdicts = (

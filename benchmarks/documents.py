@@ -15,11 +15,13 @@
    A question is answered when one of the five passages comes from that function's file.
    Goals: hybrid ≥ 0.9, and above both alone.
 4. Our question set (documents_questions.py: a corpus written for it, 25 questions of each
-   kind): recall@5 per kind for fts / vector / hybrid / hybrid+rerank (with ``--reranker``, a
-   cross-encoder GGUF or checkpoint folder), the similarity threshold's calibration, and the
-   false-answer rate on unanswerable questions. Goals: ≥ 98% on codes, numbers and names,
-   ≥ 85% on paraphrases, ≥ 90% of unanswerable questions recognised without losing answerable
-   ones.
+   kind; ``--set tuning``: documents_tuning.py, another corpus and questions on which the
+   search's constants are chosen, so they are not fitted to the set that reports them):
+   recall@5 per kind for fts / vector / rrf (the former fusion) / hybrid / hybrid+rerank
+   (with ``--reranker``, a cross-encoder GGUF or checkpoint folder), the similarity
+   threshold's calibration, and the false-answer rate on unanswerable questions. Goals:
+   ≥ 98% on codes, numbers and names, ≥ 85% on paraphrases, ≥ 90% of unanswerable questions
+   recognised without losing answerable ones.
 5. With ``--answers N``: the starter model's answers to N answerable and every unanswerable
    question, before (eight passages within the context, no threshold) and after (passages
    fitted to its size, the threshold): an answer is right when it holds the expected fact, or
@@ -247,13 +249,25 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=0, help="starter model answers to score")
     parser.add_argument("--only-questions", action="store_true", help="part 4 (and 5) only")
     parser.add_argument("--model", type=Path, help="chat GGUF for --answers (the starter's)")
+    parser.add_argument(
+        "--set",
+        choices=("benchmark", "tuning"),
+        default="benchmark",
+        help="which question set parts 4 and 5 use: the benchmark's own, or the tuning set "
+        "(documents_tuning.py) on which the search's constants are chosen",
+    )
+    parser.add_argument(
+        "--alphas", type=float, nargs="*", help="fusion weights to compare (on the tuning set)"
+    )
     args = parser.parse_args()
     if args.only_questions:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["HUACAYA_HOME"] = str(Path(tmp) / "home")
             from benchmarks.documents_set import question_set
 
-            question_set(Path(tmp), args.reranker, args.answers, model=args.model)
+            question_set(
+                Path(tmp), args.reranker, args.answers, None, args.model, args.set, args.alphas
+            )
         return
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -268,7 +282,9 @@ def main() -> None:
         quality(documents, questions(docs))
         from benchmarks.documents_set import question_set
 
-        question_set(home, args.reranker, args.answers, documents.embedder, args.model)
+        question_set(
+            home, args.reranker, args.answers, documents.embedder, args.model, args.set, args.alphas
+        )
         latency(home, documents, args.sizes)
         documents.close()
 

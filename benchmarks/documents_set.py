@@ -12,7 +12,10 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.documents_questions import KINDS, Question, write
+from benchmarks import documents_questions, documents_tuning
+from benchmarks.documents_questions import KINDS, Question
+
+SETS = {"benchmark": documents_questions.write, "tuning": documents_tuning.write}
 
 RECALL_GOALS = {"code": 0.98, "number": 0.98, "name": 0.98, "paraphrase": 0.85}
 REJECT_GOAL = 0.90
@@ -178,21 +181,45 @@ def random_cross_encoder(folder: Path) -> Path:
     return folder
 
 
+def _alphas(documents, asked: list[Question], alphas: list[float]) -> None:  # type: ignore[no-untyped-def]
+    """Recall@5 per kind at each weight of the fusion (for tuning, on the tuning set)."""
+    from desktop.core.documents import fusion
+
+    chosen = fusion.ALPHA
+    print("  fusion weight α (cosine) vs recall@5: " + "  ".join(KINDS[:4]))
+    for alpha in alphas:
+        fusion.ALPHA = alpha
+        recall = _recall(documents, asked, "hybrid")
+        marker = "  ← used" if alpha == chosen else ""
+        print(f"    α {alpha:.2f}: " + "  ".join(f"{recall[k]:.2f}" for k in KINDS[:4]) + marker)
+    fusion.ALPHA = chosen
+
+
 def question_set(  # type: ignore[no-untyped-def]
-    home: Path, reranker: Path | None, answers: int, embedder=None, model: Path | None = None
+    home: Path,
+    reranker: Path | None,
+    answers: int,
+    embedder=None,
+    model: Path | None = None,
+    which: str = "benchmark",
+    alphas: list[float] | None = None,
 ) -> None:
     from desktop.core.documents.library import Documents
 
-    folder = home / "question-set"
-    asked = write(folder)
-    documents = Documents(home / "set.sqlite3", embedder)
+    folder = home / f"question-set-{which}"
+    asked = SETS[which](folder)
+    documents = Documents(home / f"set-{which}.sqlite3", embedder)
     documents.add("set", [folder])
     report = documents.index("set")
     print(
-        f"question set: {len(report.indexed)} files, {report.chunks} chunks, {len(asked)} "
-        f"questions ({', '.join(f'{sum(q.kind == k for q in asked)} {k}' for k in KINDS)})"
+        f"question set “{which}”: {len(report.indexed)} files, {report.chunks} chunks, "
+        f"{len(asked)} questions "
+        f"({', '.join(f'{sum(q.kind == k for q in asked)} {k}' for k in KINDS)})"
     )
-    table = {method: _recall(documents, asked, method) for method in ("fts", "vector", "hybrid")}
+    methods = ("fts", "vector", "rrf", "hybrid")  # rrf: hybrid as fused before fusion.py
+    table = {method: _recall(documents, asked, method) for method in methods}
+    if alphas:
+        _alphas(documents, asked, alphas)
     added: list[float] = []
     if reranker is not None:
         from desktop.core.documents.reranker import Reranker

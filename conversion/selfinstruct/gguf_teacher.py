@@ -1,8 +1,10 @@
 """A GGUF model on this machine as the teacher, decoding a whole batch of prompts at once.
 
-The prompts of a batch (``--batch-size``) are decoded together in one llama.cpp context, one
-slot each (see ``conversion/decoding``): on a CPU that costs little more per step than one
-prompt, and the instructions every prompt starts with are evaluated once for all of them.
+``--batch-size`` prompts are decoded together in one llama.cpp context, one slot each (see
+``conversion/decoding``): on a CPU that costs little more per step than one prompt, and the
+instructions every prompt starts with are evaluated once for all of them. The runner asks each
+request on its own and the next as soon as one is answered, so no slot waits for the batch's
+longest reply.
 
 Sampling is only temperature and top-p (top-k and min-p off), as OpenAI's completions were for
 Stanford, with each request's own seed. Each request's ``max_tokens`` is shortened to what the
@@ -35,6 +37,9 @@ MAX_SLOTS = 64  # prompts decoded together at most; a larger batch waits for fre
 
 class GgufTeacher:
     continuation = True
+    # ``generate`` may be called from several threads at once, and prompts asked separately are
+    # decoded together: the runner keeps every slot busy (runner.py's ``_Asking``).
+    concurrent = True
 
     def __init__(
         self,

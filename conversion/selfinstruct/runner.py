@@ -14,8 +14,10 @@ import hashlib
 import json
 import random
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,45 +212,31 @@ def generate(
 
     writer.write(run.records)
     first_request = next_request
+    limit = None if config.max_requests is None else first_request + config.max_requests
+    asking = _Asking(teacher, seed_tasks, config, sampling, cancel, report)
     try:
-        while len(run.records) < config.num:
-            if (
-                config.max_requests is not None
-                and next_request - first_request >= config.max_requests
-            ):
-                break
-            cancel.check()
+        if len(run.records) < config.num:
             report("asking the teacher")
-            size = config.batch_size
-            if config.max_requests is not None:
-                size = min(size, first_request + config.max_requests - next_request)
-            requests = range(next_request, next_request + size)
-            prompts = [
-                encode_prompt(
-                    config.prompt_text,
-                    prompt_examples(seed_tasks, config.seed, r, config.prompt_tasks),
-                    config.tasks_per_prompt,
-                )
-                for r in requests
-            ]
-            seeds = [request_seed(config.seed, r) for r in requests]
-
-            replies = teacher.generate(prompts, seeds, sampling, cancel, report)
-            batch = Batch(next_request, len(requests))
-            for reply in replies:
-                run.take(reply, batch)
-            journal.append(batch)  # on disk before anything else claims it
-            run.records.extend(batch.records)
-            run.dropped.update(batch.dropped)
-            next_request += len(requests)
-            writer.maybe_write(run.records)
+            with closing(asking.replies(next_request, limit)) as replies:
+                for first, answers in replies:
+                    batch = Batch(first, len(answers))
+                    for reply in answers:
+                        run.take(reply, batch)
+                    journal.append(batch)  # on disk before anything else claims it
+                    run.records.extend(batch.records)
+                    run.dropped.update(batch.dropped)
+                    next_request = first + len(answers)
+                    writer.maybe_write(run.records)
+                    if run.failed_in_a_row >= config.max_failed_replies:
+                        raise TeacherReplyError(
+                            f"The teacher's last {run.failed_in_a_row} replies held no task in "
+                            f"the numbered Instruction/Input/Output form. The last one began: "
+                            f"{run.last_failed[:300]!r}"
+                        )
+                    if len(run.records) >= config.num:
+                        break
+                    report("asking the teacher")
             report("")
-            if run.failed_in_a_row >= config.max_failed_replies:
-                raise TeacherReplyError(
-                    f"The teacher's last {run.failed_in_a_row} replies held no task in the "
-                    f"numbered Instruction/Input/Output form. The last one began: "
-                    f"{run.last_failed[:300]!r}"
-                )
     finally:
         writer.write(run.records)
     return GenerationResult(
@@ -259,6 +247,108 @@ def generate(
         run.dropped,
         time.perf_counter() - started,
     )
+
+
+RUN_AHEAD = 4  # batches asked at most beyond the oldest unanswered request
+_Replies = Generator[tuple[int, list[Reply]], None, None]  # (first request, its replies)
+
+
+class _Asking:
+    """Asks the teacher for requests in order and hands back their replies in that order.
+
+    A teacher that decodes separately asked prompts together (``concurrent``: a GGUF model on
+    this machine, see ``gguf_teacher.py``) is kept busy with ``batch_size`` requests at all times:
+    each one asked alone, the next asked as soon as one is answered. Asked a batch at a time, the
+    whole batch waits for its longest reply while the slots of the shorter ones stand idle
+    (measured in benchmarks/generate.py). Replies are still taken in request order, so the
+    records kept are the same as batch by batch. Other teachers (servers) are asked a batch at a
+    time, as Stanford did."""
+
+    def __init__(
+        self,
+        teacher: Teacher,
+        seed_tasks: list[Task],
+        config: GenerationConfig,
+        sampling: Sampling,
+        cancel: CancelToken,
+        report: Callable[[str], None],
+    ) -> None:
+        self.teacher, self.seed_tasks, self.config = teacher, seed_tasks, config
+        self.sampling, self.cancel, self.report = sampling, cancel, report
+
+    def prompt(self, request: int) -> str:
+        config = self.config
+        examples = prompt_examples(self.seed_tasks, config.seed, request, config.prompt_tasks)
+        return encode_prompt(config.prompt_text, examples, config.tasks_per_prompt)
+
+    def replies(self, start: int, limit: int | None) -> _Replies:
+        """(first request, its replies) from ``start`` on, up to ``limit`` (exclusive)."""
+        if getattr(self.teacher, "concurrent", False) and self.config.batch_size > 1:
+            return self._in_flight(start, limit)
+        return self._in_batches(start, limit)
+
+    def _in_batches(self, start: int, limit: int | None) -> _Replies:
+        request = start
+        while limit is None or request < limit:
+            self.cancel.check()
+            size = self.config.batch_size
+            if limit is not None:
+                size = min(size, limit - request)
+            requests = range(request, request + size)
+            prompts = [self.prompt(r) for r in requests]
+            seeds = [request_seed(self.config.seed, r) for r in requests]
+            yield (
+                request,
+                self.teacher.generate(prompts, seeds, self.sampling, self.cancel, self.report),
+            )
+            request += size
+
+    def _in_flight(self, start: int, limit: int | None) -> _Replies:
+        size = self.config.batch_size
+        stop = CancelToken()  # the requests still in flight when this ends or is cancelled
+
+        def ask(request: int) -> list[Reply]:
+            seed = request_seed(self.config.seed, request)
+            return self.teacher.generate(
+                [self.prompt(request)], [seed], self.sampling, stop, _quiet
+            )
+
+        pool = ThreadPoolExecutor(size, thread_name_prefix="huacaya-teacher-request")
+        # In request order, answered or not. A slow reply holds back the taking, not the asking:
+        # the others run ahead, up to a few batches (asked but unused when the run has enough).
+        pending: deque[tuple[int, Future[list[Reply]]]] = deque()
+        request = start
+        try:
+            while True:
+                running = [f for _, f in pending if not f.done()]
+                while (
+                    len(running) < size
+                    and len(pending) < RUN_AHEAD * size
+                    and (limit is None or request < limit)
+                ):
+                    running.append(pool.submit(ask, request))
+                    pending.append((request, running[-1]))
+                    request += 1
+                if not pending:
+                    return
+                first, future = pending[0]
+                if future.done():
+                    pending.popleft()
+                    yield first, future.result()
+                    continue
+                if self.cancel.cancelled:
+                    stop.cancel()
+                    self.cancel.check()
+                answered, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                if not answered:
+                    self.report(f"asking the teacher: {len(running)} replies written at once")
+        finally:
+            stop.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _quiet(line: str) -> None:
+    """A request's own activity lines: the runner reports for all of them together."""
 
 
 def _check(seed_tasks: list[Task], config: GenerationConfig) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,19 @@ from desktop.core.studio.finished import (
     EXPORTS_FILE,
     QUANTIZATIONS,
     Export,
+    FinishedRun,
+    check_model_name,
     export_run,
     exports,
     finished_runs,
     model_of,
     remember,
+    suggested_model_name,
 )
 from desktop.core.studio.project import StudioProject, create_project
 from desktop.core.studio.records import StudioRecord, save_records
+from desktop.core.studio.run_names import run_label
+from desktop.core.studio.training import RunView
 
 
 def _run(
@@ -58,9 +64,39 @@ def test_only_finished_runs_with_a_model_are_listed_newest_first(tmp_path: Path)
     runs = finished_runs(project)
     assert [r.name for r in runs] == ["full", "older"]
     assert not runs[0].lora and runs[1].lora and runs[1].base_source == STARTER_ID
-    assert runs[1].describe() == (
-        "older — LoRA, 40 steps, final loss 1.235, finished 2026-01-01 10:00:00 UTC"
-    )
+    assert runs[1].describe() == "older — LoRA, 40 steps, final loss 1.235"
+
+
+def test_a_run_is_called_by_when_it_started_in_every_step() -> None:
+    december = time.strptime("2026-12-31", "%Y-%m-%d")
+    assert run_label("2026-12-05 041427", december) == "5 Dec 04:14"
+    assert run_label("2026-12-05 041427 (2)", december) == "5 Dec 04:14 (2)"
+    assert run_label("2025-01-15 230000", december) == "15 Jan 2025 23:00"  # another year's
+    assert run_label("first-run", december) == "first-run"  # not named by the app
+    folder = Path("2026-12-05 041427")
+    view = RunView(folder, "finished")  # the Train step's list and panel
+    finished = FinishedRun(folder, 2, 1.5, True, "", "", "")  # the Compare and Use steps'
+    assert view.name == finished.label == run_label(folder.name)
+    assert finished.describe().startswith(f"{view.name} — LoRA, 2 steps")
+
+
+def test_a_name_already_installed_is_refused_and_another_suggested(
+    tmp_path: Path, starter_path: Path
+) -> None:
+    project = create_project("Poems", root=tmp_path / "studio")
+    library = ModelLibrary(tmp_path / "models")
+    assert check_model_name("  Poems  again ", library) == "Poems again"
+    _run(project, "2026-12-05 041427", "finished", "2026-12-05T04:20:00Z")
+    (run,) = finished_runs(project)
+    assert suggested_model_name(project, run, library) == "Poems"
+    library.add_file(starter_path, "Poems")
+    with pytest.raises(StudioError, match="A model called “Poems” is already in your models"):
+        check_model_name("poems", library)  # as `chat --model poems` would find it
+    with pytest.raises(StudioError, match="Poems"):  # before any work
+        export_run(project, run, "q8_0", "POEMS", library=library)
+    assert suggested_model_name(project, run, library) == f"Poems ({run.label})"
+    with pytest.raises(StudioError, match="needs a name"):
+        check_model_name("   ", library)
 
 
 def test_which_model_a_run_became_is_remembered_while_it_is_installed(

@@ -73,3 +73,20 @@ def test_what_the_documents_cannot_answer_is_not_found(
     assert missed == []  # answerable lookups keep their passage
     nearest = documents.passages(UNANSWERABLE[3], ["set"], budget).nearest
     assert nearest and len(nearest) <= 3  # what the user can still open
+
+
+def test_the_tuning_set_is_another_corpus_with_every_kind() -> None:
+    """The search's constants are chosen on the tuning set (benchmarks/documents_tuning.py):
+    it must hold every kind of question, and share no file or question with the benchmark's
+    set, which only reports them."""
+    from benchmarks import documents_questions, documents_tuning
+    from benchmarks.documents_questions import KINDS
+
+    files, asked = documents_tuning.build()
+    bench_files, bench_asked = documents_questions.build()
+    assert {kind: sum(q.kind == kind for q in asked) for kind in KINDS} == dict.fromkeys(KINDS, 25)
+    assert not set(files) & set(bench_files)
+    assert not {q.text for q in asked} & {q.text for q in bench_asked}
+    for question in asked:
+        assert question.kind == "unanswerable" or question.file in files, question
+    assert len({q.text for q in asked}) == len(asked)  # no question asked twice

@@ -14,14 +14,11 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QTableView,
-    QTabWidget,
 )
 
 from conversion.errors import HuacayaError
@@ -47,8 +44,23 @@ from tests.ui.person import (
     tick,
     type_into_dialog,
 )
+from tests.ui.studio_person import GENERATE_MS, generate, use_endpoint
+from tests.ui.studio_person import button as _button
+from tests.ui.studio_person import child as _child
+from tests.ui.studio_person import click_cell as _click_cell
+from tests.ui.studio_person import new_project as _new_project
+from tests.ui.studio_person import open_studio as _studio
+from tests.ui.studio_person import rows as _rows
+from tests.ui.studio_person import side_tab as _side_tab
+from tests.ui.studio_person import type_over as _type
 
-GENERATE_MS = 60_000
+
+def _generate(qtbot, studio: StudioWindow, server: LoopbackTeacher, seeds: Path, n: int) -> None:  # type: ignore[no-untyped-def]
+    generate(qtbot, studio, server.url, seeds, n)
+
+
+def _use_endpoint(qtbot, studio: StudioWindow, server: LoopbackTeacher) -> None:  # type: ignore[no-untyped-def]
+    use_endpoint(qtbot, studio, server.url)
 
 
 @pytest.fixture
@@ -56,85 +68,6 @@ def server() -> Iterator[LoopbackTeacher]:
     teacher = LoopbackTeacher().start()
     yield teacher
     teacher.stop()
-
-
-def _studio(qtbot, window: MainWindow) -> StudioWindow:  # type: ignore[no-untyped-def]
-    from_menu(qtbot, window, "Models", "Make your own model…")
-    studio = window.studio_window
-    assert isinstance(studio, StudioWindow)
-    qtbot.waitExposed(studio)
-    return studio
-
-
-def _new_project(qtbot, studio: StudioWindow, name: str) -> None:  # type: ignore[no-untyped-def]
-    click(_button(studio, "New project…"))
-    type_into_dialog(qtbot, "newProjectName", name)
-
-
-def _button(parent, text: str) -> QPushButton:  # type: ignore[no-untyped-def]
-    found = [b for b in parent.findChildren(QPushButton) if b.text() == text and b.isVisible()]
-    assert found, f"no visible “{text}” button"
-    _scroll_to(found[0])
-    return found[0]
-
-
-def _child(parent, kind, name: str):  # type: ignore[no-untyped-def]
-    widget = parent.findChild(kind, name)
-    assert widget is not None, f"no {name}"
-    return widget
-
-
-def _rows(table: QTableView) -> list[list[str]]:
-    """What the table shows, row by row (its cells' text as drawn)."""
-    model = table.model()
-    return [
-        [str(model.index(r, c).data() or "") for c in range(model.columnCount())]
-        for r in range(model.rowCount())
-    ]
-
-
-def _click_cell(table: QTableView, row: int, column: int = 0) -> None:
-    index = table.model().index(row, column)
-    table.scrollTo(index)
-    click(table.viewport(), table.visualRect(index).center())
-
-
-def _scroll_to(widget) -> None:  # type: ignore[no-untyped-def]
-    """Scroll the side panel until ``widget`` is in sight, as a person would with the wheel."""
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-
-
-def _type(qtbot, edit, text: str) -> None:  # type: ignore[no-untyped-def]
-    """Click into a text box, select what it holds and type ``text`` over it."""
-    _scroll_to(edit)
-    click(edit.viewport() if isinstance(edit, QPlainTextEdit) else edit)
-    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClicks(edit, text)
-
-
-def _side_tab(studio: StudioWindow, title: str) -> None:
-    tabs = _child(studio, QTabWidget, "dataSide")
-    index = next(i for i in range(tabs.count()) if tabs.tabText(i) == title)
-    click(tabs.tabBar(), tabs.tabBar().tabRect(index).center())
-    assert tabs.currentIndex() == index
-
-
-def _generate(qtbot, studio: StudioWindow, server: LoopbackTeacher, seeds: Path, n: int) -> None:  # type: ignore[no-untyped-def]
-    _side_tab(studio, "Teacher")
-    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), "openai")
-    _type(qtbot, _child(studio, QLineEdit, "teacherUrl"), server.url)
-    _type(qtbot, _child(studio, QLineEdit, "teacherModel"), "loopback-teacher")
-    click(_button(studio, "Seed tasks…"))
-    pick_file(qtbot, seeds)
-    count = _child(studio, QSpinBox, "generateCount")
-    _type(qtbot, count.lineEdit(), str(n))
-    note = _child(studio, QLabel, "dataNote")
-    click(_button(studio, "Generate"))
-    qtbot.waitUntil(lambda: note.text().startswith("Added"), timeout=GENERATE_MS)
 
 
 def test_generate_edit_delete_add_import_and_find_them_again(
@@ -283,13 +216,6 @@ def test_the_starter_as_teacher_is_said_to_be_small(qtbot, window: MainWindow) -
 def _import(qtbot, studio: StudioWindow, path: Path) -> None:  # type: ignore[no-untyped-def]
     click(_button(studio, "Import…"))
     pick_file(qtbot, path)
-
-
-def _use_endpoint(qtbot, studio: StudioWindow, server: LoopbackTeacher) -> None:  # type: ignore[no-untyped-def]
-    _side_tab(studio, "Teacher")
-    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), "openai")
-    _type(qtbot, _child(studio, QLineEdit, "teacherUrl"), server.url)
-    _type(qtbot, _child(studio, QLineEdit, "teacherModel"), "loopback-teacher")
 
 
 def _scores(table: QTableView) -> list[float]:

@@ -10,13 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QLabel,
     QPushButton,
-    QRadioButton,
-    QTabWidget,
     QTreeWidget,
 )
 
@@ -27,7 +23,8 @@ from desktop.ui.main_window import MainWindow
 from desktop.ui.studio.loss_curve import LossCurve
 from desktop.ui.studio.window import StudioWindow
 from tests.ui.conftest import open_window
-from tests.ui.person import click, from_menu
+from tests.ui.person import click
+from tests.ui.studio_person import choose_a_short_lora, open_studio
 
 pytestmark = pytest.mark.timeout(900)  # real training steps on a shared 2-core machine
 RUN_MS = 300_000  # loading the base model (made once from the starter GGUF) and a few steps
@@ -42,43 +39,14 @@ def _project() -> StudioProject:
 
 
 def _train_tab(qtbot, window: MainWindow) -> StudioWindow:  # type: ignore[no-untyped-def]
-    from_menu(qtbot, window, "Models", "Make your own model…")
-    studio = window.studio_window
-    assert isinstance(studio, StudioWindow)
-    qtbot.waitExposed(studio)
-    tabs = studio.findChild(QTabWidget, "studioSteps")
-    assert tabs is not None
-    bar = tabs.tabBar()
-    click(bar, bar.tabRect(1).center())
-    assert tabs.currentIndex() == 1
-    return studio
+    return open_studio(qtbot, window, "Train")
 
 
 def _button(studio: StudioWindow, text: str) -> QPushButton:
     return next(b for b in studio.findChildren(QPushButton) if b.text() == text)
 
 
-def _type_number(qtbot, studio: StudioWindow, name: str, value: int) -> None:  # type: ignore[no-untyped-def]
-    spin = next(s for s in studio.findChildren(QAbstractSpinBox) if s.accessibleName() == name)
-    click(spin)
-    spin.selectAll()
-    qtbot.keyClicks(spin, str(value))
-    qtbot.keyClick(spin, Qt.Key.Key_Tab)
-    assert spin.text().split()[0] == str(value)
-
-
 PAUSED_RUN_STEPS = 40
-
-
-def _choose_a_short_lora(qtbot, studio: StudioWindow, steps: int, every: int) -> None:  # type: ignore[no-untyped-def]
-    by_steps = next(r for r in studio.findChildren(QRadioButton) if r.text() == "Steps")
-    click(by_steps)
-    _type_number(qtbot, studio, "Steps", steps)
-    _type_number(qtbot, studio, "Longest example", 64)
-    _type_number(qtbot, studio, "Examples per step", 2)
-    _type_number(qtbot, studio, "Checkpoint every", every)
-    lora = next(r for r in studio.findChildren(QRadioButton) if r.text() == "LoRA")
-    assert lora.isChecked()
 
 
 def _label(studio: StudioWindow, name: str) -> QLabel:
@@ -110,7 +78,7 @@ def test_a_lora_runs_with_a_live_curve_and_pauses_and_resumes_from_its_checkpoin
     assert "not measured yet" in plan
     # No checkpoint but the one Pause makes: Resume can only go on from that one. Enough
     # steps that Pause lands before the end where a step takes a third of a second.
-    _choose_a_short_lora(qtbot, studio, steps=PAUSED_RUN_STEPS, every=1000)
+    choose_a_short_lora(qtbot, studio, steps=PAUSED_RUN_STEPS, every=1000)
     assert f"{PAUSED_RUN_STEPS} steps" in _label(studio, "trainPlan").text()
     click(_button(studio, "Measure time"))  # one real step, before starting
     start = _button(studio, "Start training")
@@ -160,7 +128,7 @@ def test_a_run_ends_with_the_app_and_resumes_from_its_checkpoint_in_the_next_win
     project = _project()
     studio = _train_tab(qtbot, window)
     project.runs_dir.mkdir(parents=True, exist_ok=True)
-    _choose_a_short_lora(qtbot, studio, steps=5, every=1)
+    choose_a_short_lora(qtbot, studio, steps=5, every=1)
     click(_button(studio, "Start training"))
     folder_holder: list[Path] = []
 

@@ -10,20 +10,12 @@ from PySide6.QtWidgets import QComboBox, QPushButton, QTabWidget
 
 from desktop.core.studio.project import studio_dir
 from desktop.ui.main_window import MainWindow
-from desktop.ui.studio.window import StudioWindow
-from tests.ui.person import click, dialog_named, from_menu, type_into_dialog
-
-
-def _studio(qtbot, window: MainWindow) -> StudioWindow:  # type: ignore[no-untyped-def]
-    from_menu(qtbot, window, "Models", "Make your own model…")
-    studio = window.studio_window
-    assert isinstance(studio, StudioWindow)
-    qtbot.waitExposed(studio)
-    return studio
+from tests.ui.person import click, dialog_named, type_into_dialog
+from tests.ui.studio_person import open_studio
 
 
 def test_a_project_is_made_named_and_kept(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    studio = _studio(qtbot, window)
+    studio = open_studio(qtbot, window)
     steps = studio.findChild(QTabWidget, "studioSteps")
     assert steps is not None and not steps.isEnabled()  # nothing to work on before a project
     assert [steps.tabText(i) for i in range(steps.count())] == [
@@ -56,13 +48,13 @@ def test_a_project_is_made_named_and_kept(qtbot, window: MainWindow) -> None:  #
         "cooking-assistant-2",
     ]
     studio.close()
-    again = _studio(qtbot, window)  # a new window lists both, the newest first
+    again = open_studio(qtbot, window)  # a new window lists both, the newest first
     projects = again.findChild(QComboBox, "studioProject")
     assert projects is not None and projects.count() == 2
 
 
 def test_an_empty_name_is_refused_with_what_to_do(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    studio = _studio(qtbot, window)
+    studio = open_studio(qtbot, window)
     new = next(b for b in studio.findChildren(QPushButton) if b.text() == "New project…")
     click(new)
     type_into_dialog(qtbot, "newProjectName", "   ")

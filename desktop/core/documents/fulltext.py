@@ -7,8 +7,10 @@ is required. Each word is quoted, so no FTS5 syntax of the user's gets through.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.documents.terms import index_terms
@@ -69,47 +71,82 @@ def holding(
     return [i for i in ids if i in inside][:limit]
 
 
+def idf(total: int, holding: int) -> float:
+    """A word's inverse document frequency as FTS5's ``bm25()`` computes it (a word in more
+    than half the chunks gets almost none)."""
+    return max(math.log((total - holding + 0.5) / (holding + 0.5)), 1e-6)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What full-text search found: chunk ids best first with their BM25 scores (higher is
+    better), and ``ideal``, the score of a chunk of average length holding every word looked
+    up once (the sum of their IDFs). A score over ``ideal`` says how much of what the question
+    asks for, weighted by how rare each word is, a chunk matched: common words alone score a
+    small part of it; the question's rare words, most of it."""
+
+    ids: list[int]
+    scores: dict[int, float]  # also for chunks ranked below ``ids`` (up to 4× as many)
+    ideal: float
+
+    def specificity(self, chunk_id: int) -> float:
+        """The chunk's score over ``ideal``, at most 1 (0 when not found)."""
+        if self.ideal <= 0:
+            return 0.0
+        return min(self.scores.get(chunk_id, 0.0) / self.ideal, 1.0)
+
+
+NOTHING = Ranking([], {}, 0.0)
+
+
 def ranked(
     db: sqlite3.Connection, collection_ids: Sequence[int], words: Sequence[str], limit: int
 ) -> list[int]:
-    """Chunk ids holding any of ``words``, best BM25 first.
+    """Chunk ids holding any of ``words``, best BM25 first (see :func:`scored`)."""
+    return scored(db, collection_ids, words, limit).ids
+
+
+def scored(
+    db: sqlite3.Connection, collection_ids: Sequence[int], words: Sequence[str], limit: int
+) -> Ranking:
+    """Chunks holding any of ``words``, best BM25 first, with their scores.
 
     In a large index, words found in more than ``COMMON_FRACTION`` of all chunks (and in
     more than ``COMMON_FLOOR``) are left out, unless every word is that common: then the
     two rarest stay. Their BM25 weight is small, yet scoring every chunk that holds them is
     what makes full-text search slow (benchmarks/documents.py: at 100,000 chunks, hundreds
-    of milliseconds instead of a few).
+    of milliseconds instead of a few). Words no chunk holds count in ``ideal``: a question
+    put in other words than the documents' finds little here, and its matches weigh less.
     """
     words = list(dict.fromkeys(words))
     if not words or not collection_ids:
-        return []
+        return NOTHING
     frequency = frequencies(db, words)
     (total,) = db.execute("SELECT COUNT(*) FROM chunks").fetchone()
     common = max(total * COMMON_FRACTION, COMMON_FLOOR)
     kept = [w for w in words if frequency[w] <= common]
     kept = kept or sorted(words, key=lambda w: frequency[w])[:2]
+    ideal = sum(idf(total, frequency[w]) for w in kept)
     query = _quoted(kept)
     # The best matches of the whole index first, then those of the chosen collections;
     # when other collections crowd them out, ask again with the collections joined in.
     wide = limit * 4
-    best = [
-        row[0]
-        for row in db.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-            (query, wide),
-        )
-    ]
-    inside = in_collections(db, best, collection_ids)
-    if len(inside) >= limit or len(best) < wide:
-        return [i for i in best if i in inside][:limit]
-    rows = db.execute(
-        f"SELECT chunks_fts.rowid FROM chunks_fts "
-        f"JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
-        f"WHERE chunks_fts MATCH ? AND f.collection_id IN ({_places(collection_ids)}) "
-        f"ORDER BY rank LIMIT ?",
-        (query, *collection_ids, limit),
+    best = db.execute(
+        "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+        (query, wide),
     ).fetchall()
-    return [row[0] for row in rows]
+    inside = in_collections(db, [row[0] for row in best], collection_ids)
+    if len(inside) < limit and len(best) >= wide:
+        best = db.execute(
+            f"SELECT chunks_fts.rowid, rank FROM chunks_fts "
+            f"JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id "
+            f"WHERE chunks_fts MATCH ? AND f.collection_id IN ({_places(collection_ids)}) "
+            f"ORDER BY rank LIMIT ?",
+            (query, *collection_ids, limit),
+        ).fetchall()
+        inside = {row[0] for row in best}
+    found = [(row[0], -float(row[1])) for row in best if row[0] in inside]  # rank is -bm25
+    return Ranking([i for i, _ in found[:limit]], dict(found), ideal)
 
 
 def needs_upgrade(db: sqlite3.Connection, collection_id: int) -> bool:

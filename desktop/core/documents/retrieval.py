@@ -1,14 +1,14 @@
-"""Hybrid retrieval: BM25 over FTS5 and cosine similarity over the embeddings, fused by
-reciprocal rank (RRF, Cormack et al. 2009: ``score = Σ 1 / (k + rank)``), with exact rare
-codes and numbers first, and an optional cross-encoder reranker over the fused top 50.
+"""Hybrid retrieval: BM25 over FTS5 and cosine similarity over the embeddings, fused by their
+scores (fusion.py: a convex combination of the cosine and of BM25 over what a full match would
+score), with exact rare codes and numbers first, and an optional cross-encoder reranker over
+the fused top 50.
 
 Full-text search finds exact names, numbers and rare words that an embedding blurs; vectors
-find paraphrases that share no word with the passage. RRF needs no score calibration between
-the two, which is why it is the usual choice. It treats every list alike, though: a chunk
-holding the only occurrence of the code the user typed is first in the full-text list and
-nowhere in the vector list (an embedding does not know ``Q731-B``), and chunks ranked
-moderately in both overtake it. So a chunk holding one of the question's *anchors* (its codes
-and numbers, terms.py) found in at most ``ANCHOR_LIMIT`` chunks comes first.
+find paraphrases that share no word with the passage. A chunk holding the only occurrence of
+the code the user typed is first in the full-text list and nowhere in the vector list (an
+embedding does not know ``Q731-B``), and chunks that read like the question could overtake it.
+So a chunk holding one of the question's *anchors* (its codes and numbers, terms.py) found in
+at most ``ANCHOR_LIMIT`` chunks comes first, whatever the fusion says.
 
 Vector search is exact: one matrix product over the collection's vectors held in memory
 (float32; 100,000 chunks of 384 dimensions are 150 MB and a product takes a few milliseconds
@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from desktop.core.documents import fusion
 from desktop.core.documents.embedder import Embedder
+from desktop.core.documents.fulltext import NOTHING, Ranking
+from desktop.core.documents.fusion import reciprocal_rank_fusion, rrf_scores
 from desktop.core.documents.store import Collection, DocumentStore, StoredChunk
 from desktop.core.documents.terms import STOPWORDS, QueryTerms, analyse, fts_terms
 
@@ -33,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = ["STOPWORDS", "Hit", "Search", "find", "fts_terms", "reciprocal_rank_fusion", "search"]
 
-Method = Literal["hybrid", "fts", "vector"]
-RRF_K = 60
+# "rrf": hybrid fused by reciprocal rank, as it was before fusion.py (for comparison)
+Method = Literal["hybrid", "fts", "vector", "rrf"]
 CANDIDATES = 50  # from each list; also how many fused passages the reranker sees
 ANCHOR_LIMIT = 3
 
@@ -57,20 +60,6 @@ class Search:
     hits: list[Hit]
     terms: QueryTerms  # what was looked up
     missing: tuple[str, ...]  # the question's identifiers (codes, names) no chunk holds
-
-
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
-    """Ids ordered by Σ 1/(k + rank) over the rankings (ties: first seen first)."""
-    scores = _rrf_scores(rankings, k)
-    return sorted(scores, key=lambda item: -scores[item])
-
-
-def _rrf_scores(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> dict[int, float]:
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
-    return scores
 
 
 def nearest(matrix: np.ndarray, ids: np.ndarray, query: np.ndarray, limit: int) -> list[int]:
@@ -111,8 +100,8 @@ def similarities(
             continue
         places = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
         present = ids[places] == wanted
-        for chunk_id, place in zip(wanted[present], places[present], strict=True):
-            found[int(chunk_id)] = float(matrix[place] @ query)
+        cosines = matrix[places[present]] @ query  # one product for all of them
+        found.update(zip(wanted[present].tolist(), cosines.tolist(), strict=True))
     return found
 
 
@@ -158,33 +147,37 @@ def find(
     ids = [c.id for c in collections]
     terms = analyse(query)
     candidates = max(CANDIDATES, limit)
-    fts: list[int] = []
+    ranking: Ranking = NOTHING
     held: dict[int, set[str]] = {}
     missing: tuple[str, ...] = ()
     vectors: list[list[int]] = []
     similarity: dict[int, float] = {}
-    questions: list[tuple[list[Collection], np.ndarray]] = []
-    if method in ("hybrid", "fts"):
-        fts = store.full_text(ids, terms.words, candidates)
+    if method != "vector":
+        ranking = store.full_text_scored(ids, terms.words, candidates)
         held, missing = _anchored(store, ids, terms)
-    if method in ("hybrid", "vector") and embedder_for is not None:
+    fts = ranking.ids
+    if method != "fts" and embedder_for is not None:
         by_model: dict[str, list[Collection]] = {}
         for collection in collections:
             by_model.setdefault(collection.embedding_model, []).append(collection)
         for group in by_model.values():
             question = embedder_for(group[0]).embed_query(query)
-            questions.append((group, question))
-            vectors.append(vector_ranking(store, group, question, candidates))
-    scores = _rrf_scores([fts, *vectors])
+            ranked = vector_ranking(store, group, question, candidates)
+            vectors.append(ranked)
+            pool = {*fts, *held, *ranked}  # every candidate's cosine, for fusion and relevance
+            similarity.update(similarities(store, group, question, sorted(pool)))
+    if method == "hybrid":
+        pool_ids = dict.fromkeys([*fts, *(i for v in vectors for i in v), *held])
+        scores = fusion.convex_scores(pool_ids, ranking.specificity, similarity, fusion.ALPHA)
+    else:
+        scores = rrf_scores([fts, *vectors])  # the former fusion; one list alone: its order
     for chunk_id, anchors in held.items():
-        scores[chunk_id] = scores.get(chunk_id, 0.0) + len(anchors)  # above any RRF sum
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + len(anchors)  # above any fused score
     fused = sorted(scores, key=lambda item: -scores[item])
     shortlist = fused[: max(candidates if reranker else limit, limit) * len(collections)]
-    for group, question in questions:
-        similarity.update(similarities(store, group, question, shortlist))
     chunks = store.chunks(shortlist)
     fts_rank = {item: rank for rank, item in enumerate(fts, start=1)}
-    vec_rank = {item: rank for ranking in vectors for rank, item in enumerate(ranking, start=1)}
+    vec_rank = {item: rank for order in vectors for rank, item in enumerate(order, start=1)}
     hits: list[Hit] = []
     seen: set[tuple[str, int, int, int]] = set()
     for item in shortlist:

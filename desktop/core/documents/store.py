@@ -328,6 +328,12 @@ class DocumentStore:
         """Chunk ids holding any of ``words``, best BM25 first (fulltext.ranked)."""
         return fulltext.ranked(self.db, collection_ids, words, limit)
 
+    def full_text_scored(
+        self, collection_ids: Sequence[int], words: Sequence[str], limit: int
+    ) -> fulltext.Ranking:
+        """The same, with BM25 scores and what a full match would score (fulltext.scored)."""
+        return fulltext.scored(self.db, collection_ids, words, limit)
+
     def frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """How many chunks of the whole index hold each word."""
         return fulltext.frequencies(self.db, words)

@@ -22,6 +22,7 @@ from conversion.output import atomic_write_text
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.models.library import ModelLibrary
 from desktop.core.studio.project import StudioProject
+from desktop.core.studio.run_names import run_label
 
 EXPORTS_FILE = "exports.json"
 MODEL = "model"  # conversion.train.run.MODEL (that module imports torch)
@@ -68,13 +69,14 @@ class FinishedRun:
     def model_dir(self) -> Path:
         return self.folder / MODEL
 
+    @property
+    def label(self) -> str:
+        """What every step calls the run: “5 Dec 04:14”, when it started."""
+        return run_label(self.name)
+
     def describe(self) -> str:
         kind = "LoRA" if self.lora else "full fine-tune"
-        when = self.finished_at.replace("T", " ").removesuffix("Z")
-        return (
-            f"{self.name} — {kind}, {self.steps} steps, final loss {self.final_loss:.3f}, "
-            f"finished {when} UTC"
-        )
+        return f"{self.label} — {kind}, {self.steps} steps, final loss {self.final_loss:.3f}"
 
 
 def read_run(folder: Path) -> FinishedRun | None:
@@ -159,6 +161,25 @@ def model_of(project: StudioProject, run: str, library: ModelLibrary) -> Export 
 # -- exporting ----------------------------------------------------------------
 
 
+def check_model_name(name: str, library: ModelLibrary) -> str:
+    """``name`` with its spaces tidied, if no installed model is called so; else a StudioError
+    naming the clash and what to do. Names are matched ignoring case, as ``chat --model NAME``
+    and the teacher's ``gguf:NAME`` find a model: a second model of the same name would make
+    them pick one of the two silently. Nothing installed is replaced (a person removes or
+    renames a model in Models, where it is plain what is lost)."""
+    tidy = " ".join(name.split())
+    if not tidy:
+        raise StudioError("The model needs a name.", "Type the name it should have in the list.")
+    clash = next((e for e in library.entries() if e.name.lower() == tidy.lower()), None)
+    if clash is not None:
+        raise StudioError(
+            f"A model called “{clash.name}” is already in your models.",
+            "Choose another name for this one (step 4, Use), or rename or remove the installed "
+            "one in Models → Manage models first.",
+        )
+    return tidy
+
+
 def _gguf_source(checkpoint: Path) -> tuple[Path, str] | None:
     """The GGUF a base checkpoint was made from, and its type (Q4_1…), or None."""
     try:
@@ -168,6 +189,17 @@ def _gguf_source(checkpoint: Path) -> tuple[Path, str] | None:
         return None
 
 
+def suggested_model_name(project: StudioProject, run: FinishedRun, library: ModelLibrary) -> str:
+    """The project's name for its model, or with the run's label beside it when a model of that
+    name is installed already (another run of the project, added before)."""
+    for name in (project.name, f"{project.name} ({run.label})"):
+        try:
+            return check_model_name(name, library)
+        except StudioError:
+            continue
+    return f"{project.name} ({run.name})"
+
+
 def export_run(
     project: StudioProject,
     run: FinishedRun,
@@ -175,10 +207,13 @@ def export_run(
     name: str = "",
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    library: ModelLibrary | None = None,
 ) -> Export:
     """``run`` converted, quantized, checked and installed as ``name`` (default: the project's
     name); remembered in the project. A LoRA is merged into its base as ``huacaya-train
-    --export-gguf`` does, keeping the GGUF base's own bytes when exported back to its type."""
+    --export-gguf`` does, keeping the GGUF base's own bytes when exported back to its type.
+    ``library`` (the one the app shows): a name already in it is refused before any work
+    (``check_model_name``)."""
     from conversion.quant_merge import is_quantized
     from conversion.train.bases import Base
     from conversion.train.export import EXPORT_TYPES, export_to_library, export_type_for
@@ -190,9 +225,11 @@ def export_run(
     name = " ".join((name or project.name).split())
     if not name:
         raise StudioError("The model needs a name.", "Type the name it should have in the list.")
+    if library is not None:
+        name = check_model_name(name, library)
     if not run.model_dir.is_dir():
         raise StudioError(
-            f"The run “{run.name}” has no trained model any more.",
+            f"The run “{run.label}” has no trained model any more.",
             "Choose another run, or train this one again.",
         )
     base: Path | None = None

@@ -50,6 +50,7 @@ from desktop.core.studio.records import (
     training_records,
     write_alpaca,
 )
+from desktop.core.studio.run_names import RUN_STAMP, run_label
 from desktop.core.studio.training_devices import frozen
 
 LAUNCH_FILE = ".launch.json"
@@ -61,7 +62,6 @@ MODEL_FOLDER = "model"
 CHECKPOINTS = "checkpoints"
 CHILD_MODULE = "desktop.core.studio.train_child"
 MEASURE = ".measure"  # the one-step run that measures a step's time and memory
-RUN_STAMP = "%Y-%m-%d %H%M%S"  # a run folder's name: when it started, sortable
 
 STARTING, RUNNING, STOPPING = "starting", "running", "stopping"
 PAUSED, INTERRUPTED, FINISHED, FAILED = "paused", "interrupted", "finished", "failed"
@@ -126,13 +126,8 @@ class RunView:
 
     @property
     def name(self) -> str:
-        """“5 Dec 04:12” for a folder named when it started (``new_run_folder``)."""
-        stamp, _, rest = self.folder.name.partition(" (")
-        try:
-            when = time.strptime(stamp, RUN_STAMP)
-        except ValueError:
-            return self.folder.name
-        return time.strftime("%d %b %H:%M", when).lstrip("0") + (f" ({rest}" if rest else "")
+        """“5 Dec 04:12”: what every step calls the run (``run_names.run_label``)."""
+        return run_label(self.folder.name)
 
     @property
     def method(self) -> str:
@@ -368,7 +363,8 @@ def launch(folder: Path, offline: bool = True) -> subprocess.Popen[bytes]:
     arguments = launch_record.get("arguments")
     if not isinstance(arguments, list) or not (folder / DATA_FILE).is_file():
         raise StudioError(
-            f"The run “{folder.name}” cannot be started again: its launch files are missing.",
+            f"The run “{run_label(folder.name)}” cannot be started again: its launch files "
+            "are missing.",
             "Start a new run.",
         )
     for name in (STOP_FILE, OUTCOME_FILE):
@@ -398,7 +394,7 @@ def request_stop(folder: Path) -> None:
 
 def _gone(folder: Path) -> StudioError:
     return StudioError(
-        f"The run “{folder.name}” is not on disk any more: its folder was removed.",
+        f"The run “{run_label(folder.name)}” is not on disk any more: its folder was removed.",
         "Choose another run, or start a new one.",
     )
 

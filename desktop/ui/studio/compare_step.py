@@ -28,7 +28,7 @@ from conversion.errors import HuacayaError, StudioError
 from desktop.core.evaluation.answerers import AnswerSettings
 from desktop.core.evaluation.votes import VoteSession
 from desktop.core.studio import comparing
-from desktop.core.studio.finished import DEFAULT_QUANTIZATION, model_of
+from desktop.core.studio.finished import DEFAULT_QUANTIZATION, model_of, suggested_model_name
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import held_out_records, load_records
 from desktop.ui import dialogs
@@ -212,7 +212,9 @@ class CompareStep(QWidget):
     def _export(self) -> None:
         run = self.runs.run
         if self.project is not None and run is not None and not self.panel.busy:
-            self.panel.start(self.project, run, DEFAULT_QUANTIZATION, self.project.name)
+            library = self.parts.library
+            name = suggested_model_name(self.project, run, library)
+            self.panel.start(self.project, run, DEFAULT_QUANTIZATION, name, library)
             self._refresh()
 
     # -- the comparison ----------------------------------------------------------------

@@ -19,7 +19,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.studio.finished import Export, FinishedRun, export_run, finished_runs
+from conversion.errors import HuacayaError
+from desktop.core.models.library import ModelLibrary
+from desktop.core.studio.finished import (
+    Export,
+    FinishedRun,
+    check_model_name,
+    export_run,
+    finished_runs,
+)
 from desktop.core.studio.project import StudioProject
 from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
@@ -97,18 +105,35 @@ class ExportPanel(QWidget):
         self.cancel.setVisible(running)
         self.cancel.setEnabled(running)
 
-    def start(self, project: StudioProject, run: FinishedRun, quantization: str, name: str) -> None:
+    def start(
+        self,
+        project: StudioProject,
+        run: FinishedRun,
+        quantization: str,
+        name: str,
+        library: ModelLibrary,
+    ) -> bool:
+        """Start adding ``run`` to ``library`` as ``name``; False (and the reason shown) where
+        the name is refused before any work: one already in the library, or none."""
+        try:
+            name = check_model_name(name, library)
+        except HuacayaError as exc:
+            show_error(self, exc)
+            return False
         self.bar.setValue(0)
         self.message.setText(f"Adding “{name}” ({quantization.upper()}) to your models…")
         self._running(True)
         self.task = run_in_background(
-            lambda progress, cancel: export_run(project, run, quantization, name, progress, cancel),
+            lambda progress, cancel: export_run(
+                project, run, quantization, name, progress, cancel, library
+            ),
             on_success=self._on_done,
             on_failure=self._on_failed,
             on_progress=self._on_progress,
             on_cancelled=self._on_cancelled,
             owner=self,
         )
+        return True
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.bar.setValue(round(fraction * 1000))

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -167,6 +168,9 @@ class TrainStep(QWidget):
         self.run_list.setAccessibleName("Training runs")
         self.run_list.setHeaderLabels(["Run", "Method", "State", "Steps", "Loss"])
         self.run_list.setRootIsDecorated(False)
+        # sized to what they hold at every font (sized once, they stayed narrow and cut the
+        # words off when the font was made larger in Settings)
+        self.run_list.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.run_list.itemSelectionChanged.connect(self._run_chosen)
         settings = QWidget(self)
         left = QVBoxLayout(settings)
@@ -184,8 +188,10 @@ class TrainStep(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(scroll)
         split.addWidget(self.panel)
-        split.setStretchFactor(0, 1)
-        split.setStretchFactor(1, 1)
+        # the settings first: at a large font in a small window the base model's name and the
+        # plan need the room more than the curve does
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
@@ -413,5 +419,3 @@ class TrainStep(QWidget):
             if run.folder == self.shown:
                 item.setSelected(True)
         self.run_list.blockSignals(False)
-        for column in range(5):
-            self.run_list.resizeColumnToContents(column)

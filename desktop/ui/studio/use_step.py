@@ -3,6 +3,7 @@ quantization and name), then into the chat window."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +23,8 @@ from desktop.ui.studio.parts import StudioParts
 
 
 class UseStep(QWidget):
+    chat_opened = Signal()  # the model was chosen in the chat window, which should be in front
+
     def __init__(self, parts: StudioParts, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.parts = parts
@@ -38,13 +41,23 @@ class UseStep(QWidget):
         self.quantization = QComboBox(self)
         self.quantization.setObjectName("useQuantization")
         self.quantization.setAccessibleName("Quantization")
+        # the list says the bits; what they mean for this model is said in full below it (the
+        # whole sentence in the box was cut off in a small window at a large font)
         for kind, words in QUANTIZATIONS:
-            self.quantization.addItem(f"{kind.upper()} — {words}", kind)
-        self.quantization.setCurrentIndex(self.quantization.findData(DEFAULT_QUANTIZATION))
+            self.quantization.addItem(f"{kind.upper()} — {words.split(':')[0]}", kind)
+            self.quantization.setItemData(
+                self.quantization.count() - 1, words, Qt.ItemDataRole.ToolTipRole
+            )
         self.quantization.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.quantization.setMinimumContentsLength(30)
+        self.quantization.setMinimumContentsLength(20)
+        self.quantization_words = QLabel(self)
+        self.quantization_words.setObjectName("quantizationWords")
+        self.quantization_words.setWordWrap(True)
+        self.quantization.currentIndexChanged.connect(self._say_quantization)
+        self.quantization.setCurrentIndex(self.quantization.findData(DEFAULT_QUANTIZATION))
+        self._say_quantization()
         self.name = QLineEdit(self)
         self.name.setObjectName("useName")
         self.name.setAccessibleName("Name in your models")
@@ -52,6 +65,7 @@ class UseStep(QWidget):
         form = QFormLayout()
         form.addRow("Training run", self.runs)
         form.addRow("Quantization", self.quantization)
+        form.addRow("", self.quantization_words)
         form.addRow("Name", self.name)
         explain = QLabel(
             "Fewer bits make a smaller, faster model whose answers drift further from the "
@@ -85,6 +99,11 @@ class UseStep(QWidget):
         layout.addLayout(buttons)
         self._refresh()
 
+    def _say_quantization(self) -> None:
+        words = str(self.quantization.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        meaning = words.partition(":")[2].strip() or words  # the bits are in the box above
+        self.quantization_words.setText(meaning[:1].upper() + meaning[1:] + "." if meaning else "")
+
     def set_project(self, project: StudioProject | None) -> None:
         self.project = project
         self.name.setText(project.name if project is not None else "")
@@ -114,7 +133,7 @@ class UseStep(QWidget):
         elif export is not None:
             self.state.setText(
                 f"This run is in your models as “{export.name}” ({export.quantization.upper()}). "
-                "Adding it again (another quantization, another name) adds a second model."
+                "To add it again (in another quantization), give it another name."
             )
         else:
             self.state.setText("This run is not in your models yet.")
@@ -124,7 +143,7 @@ class UseStep(QWidget):
         if self.project is None or run is None or self.panel.busy:
             return
         quantization = str(self.quantization.currentData())
-        self.panel.start(self.project, run, quantization, self.name.text().strip())
+        self.panel.start(self.project, run, quantization, self.name.text(), self.parts.library)
         self._refresh()
 
     def _on_exported(self, export: Export) -> None:
@@ -134,3 +153,4 @@ class UseStep(QWidget):
         export = self.export
         if export is not None:
             self.parts.select_in_chat(export.model_id)
+            self.chat_opened.emit()

@@ -5,7 +5,8 @@ core's (``desktop/core/studio``) and the commands' own functions."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from conversion.errors import HuacayaError
 from desktop.core.studio.project import StudioProject, create_project, scan_projects
+from desktop.ui import dialogs
 from desktop.ui.errors import show_error
 from desktop.ui.screen_fit import keep_fitted
 from desktop.ui.studio.compare_step import CompareStep
@@ -32,6 +34,9 @@ from desktop.ui.studio.use_step import UseStep
 class StudioWindow(QDialog):
     def __init__(self, parts: StudioParts, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # A window of its own, not a dialog kept above the main window: "Chat with it" brings
+        # the chat forward, and this one stays open behind it (``_show_chat``).
+        self.setWindowFlags(Qt.WindowType.Window)
         self.setWindowTitle("Make your own model")
         self.parts = parts
         self.projects = QComboBox(self)
@@ -56,6 +61,7 @@ class StudioWindow(QDialog):
         self.train = TrainStep(parts, self)
         self.compare = CompareStep(parts, self)
         self.use = UseStep(parts, self)
+        self.use.chat_opened.connect(self._show_chat)
         self.steps = QTabWidget(self)
         self.steps.setObjectName("studioSteps")
         for number, (step, title) in enumerate(
@@ -75,6 +81,23 @@ class StudioWindow(QDialog):
         self.project: StudioProject | None = None
         self._fill(self._scan())
         keep_fitted(self, QSize(980, 680))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Qt makes a window with a parent transient for the parent's window, which window
+        managers (and Windows, which calls it owned) keep above that parent: the chat the Use
+        step opens would stay hidden behind this window. The main window still owns this one
+        (it closes with the app); only the stacking tie goes."""
+        handle = self.windowHandle()
+        if handle is not None and handle.transientParent() is not None:
+            # None clears it, as Qt documents; PySide6's stubs accept only a QWindow
+            handle.setTransientParent(None)  # type: ignore[arg-type]
+        super().showEvent(event)
+
+    def _show_chat(self) -> None:
+        """The main window, where the model was just chosen, in front and with the keyboard."""
+        main = self.parentWidget()
+        if main is not None:
+            dialogs.present(main.window())
 
     # -- projects -------------------------------------------------------------------------------
 
