@@ -230,3 +230,12 @@ def test_a_project_file_no_json_reader_takes_is_said_not_raised(tmp_path: Path) 
     projects, damaged = scan_projects(tmp_path)
     assert [p.folder for p in projects] == [good.folder]
     assert "nested more than" in damaged[0].error.message
+
+
+@pytest.mark.parametrize("name", ["empty.json", "empty.jsonl", "blank.json"])
+def test_an_empty_dataset_file_holds_no_records(tmp_path: Path, name: str) -> None:
+    data = tmp_path / name
+    data.write_text("" if name.startswith("empty") else " \n\n ", encoding="utf-8")
+    with pytest.raises(TrainingDataError) as caught:
+        import_dataset(data)
+    assert caught.value.message == f"{data} holds no records."  # not "not valid JSON"
