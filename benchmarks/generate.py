@@ -143,15 +143,17 @@ def main() -> int:
             f"{way.kept:>6}"
         )
     alone = ways[0]
+
+    def ratio(way: Way, name: str) -> str:
+        baseline = statistics.median(getattr(alone, name))
+        if baseline <= 0:  # e.g. no record kept one at a time: no ratio to give
+            return "n/a"
+        return f"{statistics.median(getattr(way, name)) / baseline:.2f}×"
+
     for way in ways[1:]:
-        ratios = [
-            statistics.median(getattr(way, name))
-            / max(statistics.median(getattr(alone, name)), 1e-9)
-            for name in ("records", "prompts", "tokens")
-        ]
         print(
-            f"{way.label} / one at a time: {ratios[0]:.2f}× records/min, "
-            f"{ratios[1]:.2f}× prompts/min, {ratios[2]:.2f}× tokens/s"
+            f"{way.label} / one at a time: {ratio(way, 'records')} records/min, "
+            f"{ratio(way, 'prompts')} prompts/min, {ratio(way, 'tokens')} tokens/s"
         )
     print(
         f"(goal: batched ≥ 2× records/min; {args.requests} requests per way and round, "
