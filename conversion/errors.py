@@ -230,6 +230,12 @@ class LibraryError(HuacayaError):
     """The model library could not be read or changed."""
 
 
+class ModelNameError(LibraryError):
+    """A new model's name is empty, or an installed model is called so already
+    (``conversion.model_names``). Each caller says what to do in its own words: a window's
+    box, or a command's option."""
+
+
 class ModelAlreadyInstalled(LibraryError):
     """The model file to add is one the library has already (the same content)."""
 

@@ -16,17 +16,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from conversion.errors import Cancelled, HuacayaError, TrainingError
+from conversion.model_names import new_model_name
 from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
 from conversion.train.bases import ModelResolver, resolve_base
 from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
 
 EXPORT_HELP = "f16, bf16, f32, q8_0, q6_k, q5_k_m, q5_1, q5_0, q4_k_m, q4_1, q4_0, q3_k_m, q2_k"
 BASE_CHECKPOINTS = "base-checkpoints"  # in the cache: checkpoints made from GGUF files
+InstalledNames = Callable[[], Iterable[str]]  # the names of the models in the app's library
+EMPTY_NAME_HINT = "Give the model a name with --name (without it: the --out folder's name)."
+TAKEN_BEFORE_TRAINING = (
+    "Give this one another name with --name, or rename or remove the installed one first "
+    "(huacaya models rename / huacaya models remove)."
+)
+TAKEN_AFTER_TRAINING = (
+    "The training is kept: run the same command with another --name, and it only adds the model."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,12 +217,29 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     )
 
 
+def model_name(
+    config: TrainConfig, installed: InstalledNames | None, taken_hint: str = TAKEN_BEFORE_TRAINING
+) -> str:
+    """The name ``--export-gguf`` installs the model as: ``--name``, else the ``--out`` folder's
+    name; refused (``conversion.model_names``, the window's check too) when it is empty or an
+    installed model has it already."""
+    name = config.name or Path(config.out).name
+    names = installed() if installed is not None else ()
+    return new_model_name(name, names, empty_hint=EMPTY_NAME_HINT, taken_hint=taken_hint)
+
+
 def run(
     config: TrainConfig,
     cancel: CancelToken,
     resolve_model: ModelResolver | None = None,
     gguf_cache: Path | None = None,
+    installed: InstalledNames | None = None,
 ) -> int:
+    """Train (or find this run finished in ``--out``), then export it when asked. ``installed``:
+    the names in the app's library, so that a name already there is refused before any
+    work (without it, only an empty name is)."""
+    if config.export_gguf:  # before anything is read, resolved, converted or trained
+        config = replace(config, name=model_name(config, installed))
     try:
         from conversion.quant_merge import is_quantized
         from conversion.train.data import load_training_data, looks_like_hub_id
@@ -260,7 +287,8 @@ def run(
         f"model in {result.model_dir}"
     )
     if config.export_gguf:
-        name = config.name or Path(config.out).name
+        # again: the library may have changed during the training (hours, maybe)
+        name = model_name(config, installed, TAKEN_AFTER_TRAINING)
         # a LoRA going back into its GGUF base's own quantization keeps that file's bytes
         keep_from = None
         if config.lora and base.gguf is not None and config.export_gguf == export_type_for(base):
@@ -321,12 +349,14 @@ def main(
     argv: Sequence[str] | None = None,
     resolve_model: ModelResolver | None = None,
     gguf_cache: Path | None = None,
+    installed: InstalledNames | None = None,
 ) -> int:
-    """The command; the app passes its library (``resolve_model``) and cache folder."""
+    """The command; the app passes its library (``resolve_model``, ``installed``: the names in
+    it) and cache folder."""
     args = build_parser().parse_args(argv)
     try:
         with cancel_on_interrupt() as cancel:
-            return run(config_from(args), cancel, resolve_model, gguf_cache)
+            return run(config_from(args), cancel, resolve_model, gguf_cache, installed)
     except Cancelled as exc:
         print(f"\nhuacaya-train: {exc}", file=sys.stderr)
         return 130

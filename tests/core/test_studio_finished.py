@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conversion.errors import StudioError
+from conversion.errors import ModelNameError, StudioError
 from conversion.train.export import EXPORT_TYPES
 from desktop.core.evaluation.items import load_prompts
 from desktop.core.models.library import ModelLibrary
@@ -90,12 +90,12 @@ def test_a_name_already_installed_is_refused_and_another_suggested(
     (run,) = finished_runs(project)
     assert suggested_model_name(project, run, library) == "Poems"
     library.add_file(starter_path, "Poems")
-    with pytest.raises(StudioError, match="A model called “Poems” is already in your models"):
+    with pytest.raises(ModelNameError, match="A model called “Poems” is already in your models"):
         check_model_name("poems", library)  # as `chat --model poems` would find it
-    with pytest.raises(StudioError, match="Poems"):  # before any work
+    with pytest.raises(ModelNameError, match="Poems"):  # before any work
         export_run(project, run, "q8_0", "POEMS", library=library)
     assert suggested_model_name(project, run, library) == f"Poems ({run.label})"
-    with pytest.raises(StudioError, match="needs a name"):
+    with pytest.raises(ModelNameError, match="needs a name"):
         check_model_name("   ", library)
 
 

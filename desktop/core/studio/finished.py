@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from conversion.errors import StudioError, TrainingError
+from conversion.errors import ModelNameError, StudioError, TrainingError
 from conversion.input_files import parse_json
+from conversion.model_names import new_model_name, tidy_name
 from conversion.output import atomic_write_text
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
 from desktop.core.models.library import ModelLibrary
@@ -161,23 +162,19 @@ def model_of(project: StudioProject, run: str, library: ModelLibrary) -> Export 
 # -- exporting ----------------------------------------------------------------
 
 
+EMPTY_NAME_HINT = "Type the name it should have in the list."
+TAKEN_NAME_HINT = (
+    "Choose another name for this one (step 4, Use), or rename or remove the installed one in "
+    "Models → Manage models first."
+)
+
+
 def check_model_name(name: str, library: ModelLibrary) -> str:
-    """``name`` with its spaces tidied, if no installed model is called so; else a StudioError
-    naming the clash and what to do. Names are matched ignoring case, as ``chat --model NAME``
-    and the teacher's ``gguf:NAME`` find a model: a second model of the same name would make
-    them pick one of the two silently. Nothing installed is replaced (a person removes or
-    renames a model in Models, where it is plain what is lost)."""
-    tidy = " ".join(name.split())
-    if not tidy:
-        raise StudioError("The model needs a name.", "Type the name it should have in the list.")
-    clash = next((e for e in library.entries() if e.name.lower() == tidy.lower()), None)
-    if clash is not None:
-        raise StudioError(
-            f"A model called “{clash.name}” is already in your models.",
-            "Choose another name for this one (step 4, Use), or rename or remove the installed "
-            "one in Models → Manage models first.",
-        )
-    return tidy
+    """``name`` with its spaces tidied, if no model of ``library`` is called so (ignoring case);
+    else a ModelNameError naming the clash and what to do in this window. The check is
+    ``conversion.model_names``', which ``huacaya-train --export-gguf --name`` makes too."""
+    installed = (entry.name for entry in library.entries())
+    return new_model_name(name, installed, empty_hint=EMPTY_NAME_HINT, taken_hint=TAKEN_NAME_HINT)
 
 
 def _gguf_source(checkpoint: Path) -> tuple[Path, str] | None:
@@ -195,7 +192,7 @@ def suggested_model_name(project: StudioProject, run: FinishedRun, library: Mode
     for name in (project.name, f"{project.name} ({run.label})"):
         try:
             return check_model_name(name, library)
-        except StudioError:
+        except ModelNameError:
             continue
     return f"{project.name} ({run.name})"
 
@@ -222,11 +219,11 @@ def export_run(
         raise StudioError(
             f"Unknown quantization “{quantization}”.", f"Choose one of {', '.join(EXPORT_TYPES)}."
         )
-    name = " ".join((name or project.name).split())
-    if not name:
-        raise StudioError("The model needs a name.", "Type the name it should have in the list.")
+    name = tidy_name(name or project.name)
     if library is not None:
         name = check_model_name(name, library)
+    elif not name:
+        raise ModelNameError("The model needs a name.", EMPTY_NAME_HINT)
     if not run.model_dir.is_dir():
         raise StudioError(
             f"The run “{run.label}” has no trained model any more.",
