@@ -103,9 +103,13 @@ class CompareStep(QWidget):
         bold = self.result.font()
         bold.setBold(True)
         self.result.setFont(bold)
+        self.why_not = QLabel(self)  # why Compare is greyed, and what to do about it
+        self.why_not.setObjectName("compareWhyNot")
+        self.why_not.setWordWrap(True)
+        self.why_not.hide()
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.start)
+        buttons.addWidget(self.why_not, 1)
+        buttons.addWidget(self.start, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
 
         prompts = QGroupBox("Prompts both models answer", self)
         inside = QVBoxLayout(prompts)
@@ -188,12 +192,25 @@ class CompareStep(QWidget):
             except HuacayaError as exc:
                 base = f"(none: {exc.message})"
             self.sides.setText(f"Base model “{base}” against the fine-tune “{export.name}”.")
-        ready = {
-            HELD_OUT: count > 0,
-            TYPED: bool(self.prompts.toPlainText().strip()),
-            FILE: self.prompt_file is not None,
-        }[self.source.checkedId()]
-        self.start.setEnabled(export is not None and ready and not busy)
+        missing = self._prompts_missing(count)
+        self.start.setEnabled(export is not None and not missing and not busy)
+        # the run not being in the models is said beside the sides, above
+        self.why_not.setText(missing if project is not None and run is not None else "")
+        self.why_not.setVisible(bool(self.why_not.text()))
+
+    def _prompts_missing(self, held_out: int) -> str:
+        """What the chosen prompts lack for a comparison, and what to do; "" when nothing."""
+        kind = self.source.checkedId()
+        if kind == HELD_OUT and held_out == 0:
+            return (
+                "No record is held out, so there is nothing to compare on. Hold out some "
+                "records in step 1, Data (“Hold out 10%”), or type your own prompts above."
+            )
+        if kind == TYPED and not self.prompts.toPlainText().strip():
+            return "Type at least one prompt above, one per line."
+        if kind == FILE and self.prompt_file is None:
+            return "Choose a file of prompts above."
+        return ""
 
     def _on_typed(self) -> None:
         if self.prompts.toPlainText().strip() and not self.typed.isChecked():
