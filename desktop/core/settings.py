@@ -176,6 +176,7 @@ class Settings:
     # window state, restored at start
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     splitter_state: str = ""
+    studio_table_share: float = 0.0  # Make your own, Data: the table's share (0: the default)
     last_conversation: int = 0
     chat_preset: str = "Default"  # the preset new chats start with: the one picked last
     # the local OpenAI-compatible API (Settings → Local API); off until the user turns it on

@@ -338,6 +338,7 @@ class MainWindow(QMainWindow):
                 self._chat_with,
                 lambda: self.settings.offline,
                 self.training_runs,
+                self.store,
             )
             self.studio_window = StudioWindow(parts, self)
             self.studio_window.destroyed.connect(self._forget_studio_window)

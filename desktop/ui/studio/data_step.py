@@ -16,15 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction, QHideEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -38,16 +35,8 @@ from desktop.ui.errors import show_error
 from desktop.ui.studio.generate_panel import GeneratePanel
 from desktop.ui.studio.parts import StudioParts
 from desktop.ui.studio.record_editor import RecordEditor
-from desktop.ui.studio.records_table import (
-    HELD_OUT,
-    INPUT,
-    INSTRUCTION,
-    OUTPUT,
-    SCORE,
-    SOURCE,
-    RecordsModel,
-    SortableRecords,
-)
+from desktop.ui.studio.records_table import INSTRUCTION, RecordsModel, SortableRecords
+from desktop.ui.studio.records_view import RecordsView
 from desktop.ui.studio.teacher_actions import TeacherActions
 from desktop.ui.studio.teacher_choice import TeacherChoice
 
@@ -56,6 +45,9 @@ HOLD_OUT_SHARE = 0.10
 HOLD_OUT_SEED = 0
 BY_HAND = "written by hand"
 DATA_FILTER = "Datasets (*.json *.jsonl *.csv *.parquet);;All files (*)"
+TABLE_SHARE = 0.68  # of the width, until the person moves the line between table and side
+SIDE_MIN_WIDTH = 260
+KEEP_SPLIT_MS = 500  # the split is kept this long after the line last moved
 
 
 def _scrolling(widget: QWidget, parent: QWidget) -> QScrollArea:
@@ -127,33 +119,9 @@ class DataStep(QWidget):
         button.clicked.connect(slot)
         return button
 
-    def _make_table(self) -> QTableView:
-        table = QTableView(self)
-        table.setObjectName("studioRecords")
-        table.setAccessibleName("Records")
-        table.setModel(self.sorted)
-        table.setSortingEnabled(True)
-        table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the file's order until clicked
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        table.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-        )
-        table.setWordWrap(False)
-        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    def _make_table(self) -> RecordsView:
+        table = RecordsView(self.sorted, self)
         table.customContextMenuRequested.connect(self._context_menu)
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(False)
-        header.setMinimumSectionSize(table.fontMetrics().horizontalAdvance("Held out") + 16)
-        for column in (INSTRUCTION, OUTPUT):  # the long ones share what the window gives
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
-        for column, characters in ((INPUT, 10), (SOURCE, 12)):
-            table.setColumnWidth(column, table.fontMetrics().averageCharWidth() * characters)
-        for column in (SCORE, HELD_OUT):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
         table.selectionModel().currentRowChanged.connect(lambda *_: self._refresh_editor())
         return table
 
@@ -198,15 +166,23 @@ class DataStep(QWidget):
         make_layout.addWidget(self.teacher_actions)
         make_layout.addStretch(1)
         side.addTab(_scrolling(make, self), "Teacher")
-        side.setMinimumWidth(280)
+        side.setMinimumWidth(SIDE_MIN_WIDTH)
         self.side = side
 
+        # The person moves the line between the table and the side to taste, and it stays where
+        # they left it (Settings: its share of the width, for any window size).
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setObjectName("dataSplitter")
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(left)
         splitter.addWidget(side)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 2)  # a wider window widens the table most
+        splitter.setStretchFactor(1, 1)
+        splitter.splitterMoved.connect(lambda *_: self.keep_split.start())
+        self.keep_split = QTimer(self)
+        self.keep_split.setSingleShot(True)
+        self.keep_split.setInterval(KEEP_SPLIT_MS)
+        self.keep_split.timeout.connect(self._keep_split)
         self.splitter = splitter
         self._balanced = False
         layout = QVBoxLayout(self)
@@ -276,11 +252,22 @@ class DataStep(QWidget):
         super().showEvent(event)
         if not self._balanced:  # the table gets most of the width, whatever the texts beside it
             self._balanced = True
+            settings = self.parts.settings
+            kept = settings.settings.studio_table_share if settings is not None else 0.0
+            share = kept if 0.0 < kept < 1.0 else TABLE_SHARE
             width = self.splitter.width()
-            self.splitter.setSizes([width * 3 // 5, width - width * 3 // 5])
+            self.splitter.setSizes([round(width * share), width - round(width * share)])
+
+    def _keep_split(self) -> None:
+        sizes = self.splitter.sizes()
+        if self.parts.settings is not None and sum(sizes) > 0:
+            self.parts.settings.update(studio_table_share=round(sizes[0] / sum(sizes), 3))
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.save_now()  # the window closing: nothing typed is lost
+        if self.keep_split.isActive():
+            self.keep_split.stop()
+            self._keep_split()
         super().hideEvent(event)
 
     # -- the table and the editor -----------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from desktop.core.models.library import ModelLibrary
+from desktop.core.settings import SettingsStore
 from desktop.ui.studio.training_runs import TrainingRuns
 
 
@@ -17,3 +18,6 @@ class StudioParts:
     # the app's training runs, which outlive the studio window (None: the Train step keeps
     # its own, ended with it)
     training: TrainingRuns | None = None
+    # the app's settings, for what the window keeps between starts (where the Data step's line
+    # between table and side was left); None: nothing kept
+    settings: SettingsStore | None = None

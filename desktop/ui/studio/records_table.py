@@ -52,6 +52,9 @@ class RecordsModel(QAbstractTableModel):
     def record(self, row: int) -> StudioRecord:
         return self._records[row]
 
+    def any_scored(self) -> bool:
+        return any(r.score is not None for r in self._records)
+
     def load(self, records: list[StudioRecord]) -> None:
         """Show ``records`` as they are on disk (not a change; nothing to undo)."""
         self.beginResetModel()
