@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtGui import QHelpEvent
-from PySide6.QtWidgets import QSplitter, QTableView, QToolTip
+from PySide6.QtWidgets import QSplitter, QStyle, QTableView, QToolTip
 
 from desktop.core.studio.project import create_project
 from desktop.core.studio.records import StudioRecord, save_records
@@ -35,7 +35,7 @@ def _shown_characters(table: QTableView, row: int, column: int) -> int:
     """How many characters of the cell a person sees (Qt cuts the rest off with “…”)."""
     index = table.model().index(row, column)
     text = str(index.data())
-    margin = 2 * (table.style().pixelMetric(table.style().PixelMetric.PM_FocusFrameHMargin) + 1)
+    margin = 2 * (table.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1)
     visible = table.visualRect(index).intersected(table.viewport().rect()).width() - margin
     shown = table.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, visible)
     return len(shown.rstrip("…"))

@@ -7,6 +7,7 @@ closes; the line under the table says when it was saved."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -48,6 +49,8 @@ DATA_FILTER = "Datasets (*.json *.jsonl *.csv *.parquet);;All files (*)"
 TABLE_SHARE = 0.68  # of the width, until the person moves the line between table and side
 SIDE_MIN_WIDTH = 260
 KEEP_SPLIT_MS = 500  # the split is kept this long after the line last moved
+
+log = logging.getLogger(__name__)
 
 
 def _scrolling(widget: QWidget, parent: QWidget) -> QScrollArea:
@@ -260,8 +263,12 @@ class DataStep(QWidget):
 
     def _keep_split(self) -> None:
         sizes = self.splitter.sizes()
-        if self.parts.settings is not None and sum(sizes) > 0:
+        if self.parts.settings is None or sum(sizes) <= 0:
+            return
+        try:
             self.parts.settings.update(studio_table_share=round(sizes[0] / sum(sizes), 3))
+        except HuacayaError as exc:  # a layout not kept is no reason to interrupt the person
+            log.info("the Data step's split was not kept: %s", exc)
 
     def hideEvent(self, event: QHideEvent) -> None:
         self.save_now()  # the window closing: nothing typed is lost
