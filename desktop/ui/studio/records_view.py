@@ -39,7 +39,7 @@ from desktop.ui.studio.records_table import (
 )
 
 LONG_MIN_CHARACTERS = 20  # Instruction and Output: below this, scroll sideways instead
-SHORT_SHARE = 0.12  # of the table's width, for each of Input and Source …
+SHORT_SHARE = 0.14  # of the table's width, for each of Input and Source …
 SHORT_MAX_CHARACTERS = 18  # … at most this wide
 INSTRUCTION_SHARE = 0.45  # of what is left for Instruction and Output (answers run longer)
 TOOLTIP_CHARACTERS = 2000
