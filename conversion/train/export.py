@@ -25,6 +25,7 @@ from pathlib import Path
 
 from conversion.convert import OUTTYPES, convert
 from conversion.errors import Cancelled, TrainingError
+from conversion.ownership import kill_tree, owned_name, sweep
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.quant_merge import merge_into_quantization
 from conversion.quantize import QUANT_TYPES
@@ -33,6 +34,8 @@ from conversion.train.bases import Base
 EXPORT_TYPES = tuple(sorted({*(t for t in OUTTYPES if t != "auto"), *QUANT_TYPES}))
 _INSTALLED = re.compile(r"Installed “(?P<name>.*)” as (?P<id>\S+)\.")
 _PERCENT = re.compile(r"^\s*(?P<percent>[\d.]+)%\s+(?P<message>.*)$")
+EXPORT_FOLDER_PREFIX = ".export."
+CANCEL_GRACE_S = 20.0  # for the import job to stop and remove its files once asked
 
 
 # A GGUF base's type → the type its fine-tune is exported as: the same type where llama.cpp can
@@ -98,7 +101,13 @@ def export_to_library(
             f"Unknown GGUF type “{outtype}”.", f"Choose one of {', '.join(EXPORT_TYPES)}."
         )
     direct = outtype in OUTTYPES  # the converter writes it; otherwise llama.cpp quantizes f16
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=model_dir.parent) as tmp:
+    # The GGUF made on the way is a temporary folder beside the model, named after this process:
+    # a process killed half-way (no cleanup runs) leaves it to the next export's sweep.
+    sweep(model_dir.parent)
+    work = tempfile.TemporaryDirectory(
+        prefix=owned_name(EXPORT_FOLDER_PREFIX), suffix=".partial", dir=model_dir.parent
+    )
+    with work as tmp:
         gguf = Path(tmp) / f"model-{outtype if direct else 'f16'}.gguf"
         source, lora = (base, model_dir) if base is not None else (model_dir, None)
         convert(
@@ -171,7 +180,10 @@ def _run_import(command: list[str], progress: Progress, cancel: CancelToken) -> 
                     child.send_signal(signal.CTRL_C_EVENT)
                 else:
                     child.send_signal(signal.SIGINT)
-                child.wait()
+                try:
+                    child.wait(timeout=CANCEL_GRACE_S)
+                except subprocess.TimeoutExpired:  # stuck: ended with what it started
+                    kill_tree(child.pid)
                 raise Cancelled("Export cancelled; nothing was added to the library.") from None
     reader.join(timeout=5)
     stdout = child.stdout.read() if child.stdout else ""

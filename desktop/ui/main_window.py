@@ -407,6 +407,8 @@ class MainWindow(QMainWindow):
         self._close_timer.stop()
         self._save_state()
         self.sidebar.forget_deleted()
+        if self.studio_window is not None:  # its exports stopped, nothing half-made left
+            self.studio_window.shutdown()
         self.jobs.shutdown()  # interrupted jobs resume at the next start
         self.training_runs.shutdown()  # interrupted training runs show Resume
         self.docs.shutdown()  # interrupted indexing continues at the next start

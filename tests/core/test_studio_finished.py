@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conversion.errors import ModelNameError, StudioError
-from conversion.train.export import EXPORT_TYPES
+from conversion.ownership import Owner
+from conversion.train.export import EXPORT_FOLDER_PREFIX, EXPORT_TYPES
 from desktop.core.evaluation.items import load_prompts
+from desktop.core.jobs.leftovers import remove_leftovers
 from desktop.core.models.library import ModelLibrary
 from desktop.core.models.starter import STARTER_ID, STARTER_NAME
 from desktop.core.studio import comparing
@@ -155,3 +159,22 @@ def test_the_comparison_names_the_base_and_the_prompts(tmp_path: Path) -> None:
     other = create_project("Other", base="not-installed", root=tmp_path / "studio")
     with pytest.raises(StudioError, match="is not installed"):
         comparing.base_side(other, None, library)
+
+
+def test_an_export_killed_half_way_is_cleared_at_the_next_start(tmp_path: Path) -> None:
+    """The app killed (kill -9, a power cut) while a run was being exported leaves the GGUF it
+    was making beside the run; the next start removes it, and never a live export's."""
+    project = create_project("Poems")  # in the app's data folder, where the app looks
+    run = _run(project, "2026-12-05 041427", "finished", "2026-12-05T04:20:00Z")
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = Owner.of(process.pid)
+    process.wait()
+    assert dead is not None and not dead.alive()
+    killed = run / f"{EXPORT_FOLDER_PREFIX}{dead.tag}.x1y2.partial"
+    killed.mkdir()
+    (killed / "model-f16.gguf").write_bytes(b"GGUF" + bytes(1000))
+    live = run / f"{EXPORT_FOLDER_PREFIX}{Owner.current().tag}.z3.partial"  # one going on now
+    live.mkdir()
+    assert remove_leftovers() >= 1004
+    assert not killed.exists() and live.is_dir()
+    assert sorted(p.name for p in run.iterdir()) == sorted([live.name, "manifest.json", "model"])

@@ -1,7 +1,8 @@
 """The "Make your own" window's Compare and Use steps, as a person, in the cases the whole flow
 (test_studio_flow.py: added to my models, compared blindly, chatted with) does not meet: an
 export cancelled half-way adds nothing; a name already in my models is refused before any work;
-"Chat with it" brings the main window forward; every step calls a run by the same name."""
+"Chat with it" brings the main window forward; every step calls a run by the same name; Compare,
+greyed, says why and what to do."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QTreeWidget,
 )
 
+from desktop.core.jobs.store import JobStore
 from desktop.core.models.library import ModelLibrary
 from desktop.core.models.starter import STARTER_ID
 from desktop.core.studio.finished import Export, exports, remember
@@ -28,8 +33,16 @@ from desktop.core.studio.records import StudioRecord, save_records
 from desktop.ui.main_window import MainWindow
 from tests.conftest import scratch_folder
 from tests.ui.conftest import LOAD_MS
-from tests.ui.person import click, dialog_named
-from tests.ui.studio_person import button, child, choose_step, open_studio, type_over
+from tests.ui.person import click, dialog_named, from_menu
+from tests.ui.studio_person import (
+    button,
+    child,
+    choose_step,
+    open_studio,
+    radio,
+    scroll_to,
+    type_over,
+)
 
 EXPORT_MS = 300_000  # a conversion and the import job's check, on a shared 2-core machine
 RECORDS = [
@@ -106,7 +119,37 @@ def test_an_export_cancelled_half_way_adds_nothing(
     assert "Cancelled: nothing was added" in child(use, QLabel, "exportMessage").text()
     assert {e.id for e in ModelLibrary().entries()} == models_before
     assert exports(project) == [] and not chat.isEnabled()
-    assert not list((project.runs_dir / "first-run").glob(".export-*"))  # no half files left
+    assert not list((project.runs_dir / "first-run").glob(".export.*"))  # no half files left
+
+
+@pytest.mark.timeout(900)
+def test_quitting_mid_export_leaves_nothing_half_made(
+    qtbot, window: MainWindow, trained_run: Path
+) -> None:
+    """File → Quit while the run is being added (the import job quantizing and checking it in
+    its own process): the export stops, its files go, and the next start finds no trace."""
+    project = _project(trained_run)
+    studio = open_studio(qtbot, window, "Use")
+    use = studio.use
+    models_before = {e.id for e in ModelLibrary().entries()}
+    click(button(use, "Add to my models"))
+    bar = use.panel.bar
+    qtbot.waitUntil(lambda: bar.value() > 450, timeout=EXPORT_MS)  # the import job's part
+    importing = [p for p in psutil.Process().children(recursive=True) if "import" in p.cmdline()]
+    assert importing, "the import job runs in a child process"
+    from_menu(qtbot, window, "File", "Quit")
+    assert not window.isVisible() and not studio.isVisible()  # Quit closes both windows
+
+    # Nothing of it goes on once the app has quit …
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in importing)
+    # … and nothing half-made is left: in my models, beside the run, in the model jobs.
+    assert {e.id for e in ModelLibrary().entries()} == models_before
+    assert exports(project) == []
+    run = project.runs_dir / "first-run"
+    assert sorted(p.name for p in run.iterdir() if p.name.startswith(".export")) == []
+    models = ModelLibrary().root
+    assert [p.name for p in models.rglob("*") if p.name.endswith((".partial", ".tmp"))] == []
+    assert JobStore().all() == []  # no interrupted import offered at the next start
 
 
 RUN = "2026-12-05 041427"  # a run folder's name: when it started (training.new_run_folder)
@@ -187,3 +230,36 @@ def test_every_step_calls_a_run_by_the_same_name(qtbot, window: MainWindow) -> N
     assert child(studio.compare, QComboBox, "compareRun").currentText().startswith(f"{name} — ")
     choose_step(studio, "Use")
     assert child(studio.use, QComboBox, "useRun").currentText().startswith(f"{name} — ")
+
+
+def test_compare_greyed_says_why_until_something_is_held_out(
+    qtbot, window: MainWindow, starter_path: Path
+) -> None:
+    project = create_project("Cooking assistant", base=STARTER_ID)
+    save_records(project.records_path, [StudioRecord(i, n, o) for i, n, o in RECORDS])
+    _finished_run(project)
+    entry = window.library.add_file(starter_path, "Cooking assistant")
+    remember(project, Export(RUN, entry.id, entry.name, "q4_1", "2026-12-05T04:20:00Z"))
+    studio = open_studio(qtbot, window, "Compare")
+    compare = button(studio.compare, "Compare blindly…")
+    why = child(studio.compare, QLabel, "compareWhyNot")
+    assert radio(studio.compare, "The project's held-out records (0)").isChecked()
+    assert not compare.isEnabled()
+    assert why.isVisible() and why.text().startswith("No record is held out")
+    assert "Hold out some records in step 1, Data" in why.text()
+    assert "type your own prompts" in why.text()
+
+    choose_step(studio, "Data")  # as the sentence says
+    click(button(studio.data, "Hold out 10%"))
+    choose_step(studio, "Compare")
+    assert radio(studio.compare, "The project's held-out records (1)").isChecked()
+    assert compare.isEnabled() and not why.isVisible()
+
+    own = radio(studio.compare, "My own prompts, one per line:")  # the other way it offers
+    scroll_to(own)
+    click(own, QPoint(own.iconSize().width() // 2 + 2, own.height() // 2))  # on its circle
+    assert own.isChecked()
+    assert not compare.isEnabled() and why.text() == "Type at least one prompt above, one per line."
+    assert why.isVisible()
+    type_over(qtbot, child(studio.compare, QPlainTextEdit, "comparePrompts"), "Make a soup.")
+    assert compare.isEnabled() and not why.isVisible()

@@ -17,6 +17,7 @@ from desktop.core import paths
 
 STUDIO_FOLDER = "studio"
 PROJECT_FILE = "project.json"
+RUNS_FOLDER = "runs"
 MAX_NAME = 80
 # Names Windows keeps for devices: a folder called "con" or "nul" cannot be made there.
 _WRITABLE = "Check that the data folder can be written (free space, permissions)."
@@ -82,7 +83,7 @@ class StudioProject:
     @property
     def runs_dir(self) -> Path:
         """Training runs, one folder each (``huacaya-train --out``)."""
-        return self.folder / "runs"
+        return self.folder / RUNS_FOLDER
 
     @property
     def compare_dir(self) -> Path:

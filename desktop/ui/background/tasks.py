@@ -31,6 +31,7 @@ computer has cores: see ``indexer_thread.py``), work that owns an object for its
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -65,6 +66,7 @@ class Task(QObject):
         self.work = work
         self.token = CancelToken()
         self.done = False
+        self._work_ended = threading.Event()  # set on the pool's thread, whatever the outcome
         self._last_progress: tuple[float, str] | None = None
         self._progress_from_worker.connect(self._on_progress)
         self._end_from_worker.connect(self._on_end)
@@ -77,6 +79,11 @@ class Task(QObject):
         """Ask the work to stop (a no-op once the task has ended)."""
         self.token.cancel()
 
+    def wait(self, seconds: float) -> bool:
+        """At shutdown only: block until the work has returned or raised (its outcome is still
+        delivered as a signal, later or never); False if it still runs after ``seconds``."""
+        return self._work_ended.wait(seconds)
+
     def start(self) -> Task:
         _running.add(self)
         self._runnable = _Runnable(self)  # kept here: Qt must not delete what Python holds
@@ -86,14 +93,16 @@ class Task(QObject):
     # -- on the pool's thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        outcome: tuple[str, object]
         try:
-            result = self.work(self._report, self.token)
+            outcome = ("succeeded", self.work(self._report, self.token))
         except Cancelled:
-            self._send(self._end_from_worker, "cancelled", None)
+            outcome = ("cancelled", None)
         except Exception as exc:  # handed to the GUI thread, which shows it
-            self._send(self._end_from_worker, "failed", exc)
-        else:
-            self._send(self._end_from_worker, "succeeded", result)
+            outcome = ("failed", exc)
+        finally:
+            self._work_ended.set()
+        self._send(self._end_from_worker, *outcome)
 
     def _report(self, fraction: float, message: str = "") -> None:
         last = self._last_progress

@@ -4,9 +4,12 @@ Exporting runs as a background task (``ui/background/tasks.py``), not a job proc
 ``core/studio/finished.export_run``, is torch-free; the in-process part is our converter (numpy,
 a minute for a small model, cancelled between tensors), and llama.cpp's quantizing and the
 answer check already run in the import job's own child process, which Cancel interrupts and
-which removes its files. Nothing is half-installed if the window closes meanwhile."""
+which removes its files. Nothing is half-installed if the window closes meanwhile; quitting the
+app stops the export and waits for it to clean up (``ExportPanel.shutdown``)."""
 
 from __future__ import annotations
+
+import logging
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -33,6 +36,9 @@ from desktop.ui.background.tasks import Task, run_in_background
 from desktop.ui.errors import show_error
 
 NO_RUN = "No finished training run yet: train one in step 2."
+SHUTDOWN_WAIT_S = 30.0  # converting stops between tensors; the import job within seconds
+
+log = logging.getLogger(__name__)
 
 
 class RunPicker(QComboBox):
@@ -134,6 +140,17 @@ class ExportPanel(QWidget):
             owner=self,
         )
         return True
+
+    def shutdown(self) -> None:
+        """The app is quitting: stop the export and wait (a few seconds) until it has ended,
+        its temporary GGUF and the import job's files removed, so that nothing half-made is
+        left in the library or beside the run, and the next start finds none of it."""
+        task = self.task
+        if task is None:
+            return
+        task.cancel()
+        if not task.wait(SHUTDOWN_WAIT_S):
+            log.warning("the export did not stop within %.0f s of quitting", SHUTDOWN_WAIT_S)
 
     def _on_progress(self, fraction: float, message: str) -> None:
         self.bar.setValue(round(fraction * 1000))

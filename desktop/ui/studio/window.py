@@ -93,6 +93,14 @@ class StudioWindow(QDialog):
             handle.setTransientParent(None)  # type: ignore[arg-type]
         super().showEvent(event)
 
+    def shutdown(self) -> None:
+        """The app is quitting: exports stopped and cleaned up, what was typed saved, and this
+        window closed with the main one (training runs belong to the app: ``TrainingRuns``)."""
+        for panel in (self.compare.panel, self.use.panel):
+            panel.shutdown()
+        self.data.save_now()
+        self.close()
+
     def _show_chat(self) -> None:
         """The main window, where the model was just chosen, in front and with the keyboard."""
         main = self.parentWidget()
