@@ -181,11 +181,11 @@ class DataStep(QWidget):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 2)  # a wider window widens the table most
         splitter.setStretchFactor(1, 1)
-        splitter.splitterMoved.connect(lambda *_: self.keep_split.start())
         self.keep_split = QTimer(self)
         self.keep_split.setSingleShot(True)
         self.keep_split.setInterval(KEEP_SPLIT_MS)
         self.keep_split.timeout.connect(self._keep_split)
+        splitter.splitterMoved.connect(lambda *_: self.keep_split.start())
         self.splitter = splitter
         self._balanced = False
         layout = QVBoxLayout(self)
