@@ -41,7 +41,8 @@ from desktop.core.studio.records import (
     nothing_to_train,
     training_records,
 )
-from desktop.core.studio.training import RunView, TrainOptions
+from desktop.core.studio.runs import RunView, list_runs
+from desktop.core.studio.training import TrainOptions
 from desktop.core.studio.training_devices import TrainingDevices
 from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
@@ -392,7 +393,7 @@ class TrainStep(QWidget):
 
     def refresh(self, *_: object) -> None:
         self._fill_bases()  # the library changes on disk, whoever changes it
-        runs: list[RunView] = training.list_runs(self.project) if self.project else []
+        runs: list[RunView] = list_runs(self.project) if self.project else []
         if all(r.folder != self.shown for r in runs):  # none yet, or its folder was removed
             self.shown = runs[0].folder if runs else None
         shown = next((r for r in runs if r.folder == self.shown), None)
