@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from conversion.errors import StudioError
 from conversion.ownership import Owner
 from conversion.train.run_record import MetricRow, MetricsFile, write_manifest
 from desktop.core.studio import runs, training, training_devices
+from desktop.core.studio.finished import finished_runs
 from desktop.core.studio.project import StudioProject, create_project
 from desktop.core.studio.records import StudioRecord, save_records
+from desktop.core.studio.run_names import RUN_STAMP
 from desktop.core.studio.runs import list_runs, read_run
 from desktop.core.studio.training import TrainOptions
 
@@ -72,6 +75,24 @@ def test_a_run_starts_with_the_training_records_only_and_the_arguments_to_resume
     # Stanford's 3 epochs of 128 examples per step: 2 steps an epoch for 200 records
     assert TrainOptions("x").total_steps(200) == 6
     assert read_run(folder).state == runs.INTERRUPTED  # prepared, never started
+
+
+def test_runs_started_in_the_same_minute_have_names_of_their_own_in_every_step(
+    tmp_path: Path,
+) -> None:
+    project = _project(tmp_path)
+    year = time.localtime().tm_year  # (another year's runs are named with their year)
+    for second in ("041427", "041450", "041450", "041503"):
+        when = time.strptime(f"{year}-12-05 {second}", RUN_STAMP)
+        folder = training.prepare_run(
+            project, TrainOptions("smollm2-135m-instruct"), training.new_run_folder(project, when)
+        )
+        write_manifest(folder, {"status": "finished", "steps": 1, "final_loss": 1.0})
+        (folder / "model").mkdir()
+    names = [run.name for run in list_runs(project)]  # the Train step's list, newest first
+    assert names == ["5 Dec 04:15", "5 Dec 04:14 (3)", "5 Dec 04:14 (2)", "5 Dec 04:14"]
+    # the Compare and Use steps' run pickers call them the same
+    assert sorted(run.label for run in finished_runs(project)) == sorted(names)
 
 
 def test_no_records_to_train_on_is_refused_with_what_to_do(tmp_path: Path) -> None:

@@ -93,12 +93,15 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def new_run_folder(project: StudioProject) -> Path:
-    """A fresh folder name under ``runs_dir``: the time it starts, sortable."""
+def new_run_folder(project: StudioProject, now: time.struct_time | None = None) -> Path:
+    """A fresh folder name under ``runs_dir``: the time it starts (``now``), sortable, with
+    “(2)”, “(3)”… where another of the project's runs started in the same minute: every step
+    calls a run by its folder's name to the minute (``run_label``), and no two may be alike."""
     project.runs_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime(RUN_STAMP)
+    stamp = time.strftime(RUN_STAMP, now or time.localtime())
+    taken = {run_label(path.name) for path in project.runs_dir.iterdir()}
     folder, number = project.runs_dir / stamp, 1
-    while folder.exists():
+    while folder.exists() or run_label(folder.name) in taken:
         number += 1
         folder = project.runs_dir / f"{stamp} ({number})"
     return folder
