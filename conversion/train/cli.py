@@ -23,7 +23,7 @@ from pathlib import Path
 from conversion.errors import Cancelled, HuacayaError, TrainingError
 from conversion.progress import CancelToken, ProgressBar, cancel_on_interrupt, sub_range
 from conversion.train.bases import ModelResolver, resolve_base
-from conversion.train.recipe import ALPACA_LORA, LORA_TARGETS, STANFORD, TrainConfig
+from conversion.train.recipe import ALPACA_LORA, LORA_DROPOUT, LORA_TARGETS, STANFORD, TrainConfig
 
 EXPORT_HELP = "f16, bf16, f32, q8_0, q6_k, q5_k_m, q5_1, q5_0, q4_k_m, q4_1, q4_0, q3_k_m, q2_k"
 BASE_CHECKPOINTS = "base-checkpoints"  # in the cache: checkpoints made from GGUF files
@@ -127,11 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="CPU threads for PyTorch (default on a CPU: the cores idle when the run starts)",
     )
-    lora = parser.add_argument_group("LoRA (alpaca-lora's defaults)")
+    lora = parser.add_argument_group("LoRA (alpaca-lora's defaults, without dropout)")
     lora.add_argument("--lora", action="store_true", help="train a LoRA adapter only")
     lora.add_argument("--lora-r", type=int, default=ALPACA_LORA["lora_r"])
     lora.add_argument("--lora-alpha", type=int, default=ALPACA_LORA["lora_alpha"])
-    lora.add_argument("--lora-dropout", type=float, default=ALPACA_LORA["lora_dropout"])
+    lora.add_argument(
+        "--lora-dropout",
+        type=float,
+        default=LORA_DROPOUT,
+        help=f"dropout on the adapters' input (default {LORA_DROPOUT}, as PEFT and Unsloth; "
+        f"alpaca-lora's is {ALPACA_LORA['lora_dropout']})",
+    )
     lora.add_argument(
         "--lora-targets", default=",".join(LORA_TARGETS), help="comma-separated module names"
     )

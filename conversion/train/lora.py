@@ -1,13 +1,14 @@
-"""LoRA for laptops: PEFT adapters with alpaca-lora's defaults (r 8, alpha 16, dropout 0.05 on
-q_proj and v_proj, lr 3e-4). The saved adapter (``adapter_config.json`` +
-``adapter_model.safetensors``) is what ``huacaya-convert --lora`` and ``huacaya models import
---base`` merge."""
+"""LoRA for laptops: PEFT adapters with alpaca-lora's defaults (r 8, alpha 16 on q_proj and v_proj,
+lr 3e-4) but no dropout (``recipe.LORA_DROPOUT`` says why; ``--lora-dropout 0.05`` is theirs).
+The saved adapter (``adapter_config.json`` + ``adapter_model.safetensors``) is what
+``huacaya-convert --lora`` and ``huacaya models import --base`` merge."""
 
 from __future__ import annotations
 
 import warnings
 
 from peft import LoraConfig, PeftModel, get_peft_model
+from peft.tuners.tuners_utils import BaseTunerLayer
 from transformers import PreTrainedModel
 
 from conversion.errors import TrainingError
@@ -22,7 +23,9 @@ def use_existing_pad_token(tokenizer) -> None:
         tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
 
 
-def wrap(model: PreTrainedModel, config: TrainConfig) -> PeftModel:
+def wrap(model: PreTrainedModel, config: TrainConfig, *, autocast: bool = False) -> PeftModel:
+    """The model with LoRA adapters on ``config.lora_targets``. ``autocast``: the run computes
+    under autocast (bf16/fp16), so the adapters take their input as it comes."""
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [target for target in config.lora_targets if target not in present]
     if missing:
@@ -45,4 +48,13 @@ def wrap(model: PreTrainedModel, config: TrainConfig) -> PeftModel:
         warnings.filterwarnings(
             "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
         )
-        return get_peft_model(model, lora_config)
+        wrapped = get_peft_model(model, lora_config)
+    if autocast:
+        # PEFT casts each adapter's input to the adapter's dtype (fp32) before its dropout, and
+        # autocast casts it back to bf16 for lora_A's product: two copies of every q/v input and a
+        # dropout in fp32, per layer and pass. Under autocast the product runs in bf16 either way,
+        # so the input stays as it comes (PEFT's own switch for this, `cast_input_dtype_enabled`).
+        for module in wrapped.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.cast_input_dtype_enabled = False
+    return wrapped

@@ -136,7 +136,7 @@ def train(
     counter = TokenCounter(flops=ModelFlops.of(model))
     causal_lm = model  # the model whose forward trains on micro-batches (LoRA wraps it)
     if config.lora:
-        model = lora.wrap(model, config)
+        model = lora.wrap(model, config, autocast=plan.mixed != "fp32")
     if main:
         out.mkdir(parents=True, exist_ok=True)
         manifest = _manifest(config, data, plan, batches, world)

@@ -140,3 +140,30 @@ def test_the_chunked_loss_has_the_plain_gradient_and_recomputes_all_but_the_last
     assert float(chunked.detach()) == pytest.approx(float(plain.detach()), rel=1e-5)
     assert torch.allclose(chunked_grad, plain_grad, atol=1e-5)
     assert recomputed == [4, 4]  # the last chunk (2 positions) kept its logits
+
+
+@pytest.mark.parametrize("autocast", [True, False])
+def test_lora_adapters_under_autocast_take_their_input_as_it_comes(
+    tiny_model: Path, autocast: bool
+) -> None:
+    """Under bf16 autocast (the CPU default where bf16 is fast) the adapters' dropout sees the
+    bf16 input: PEFT's cast to the fp32 adapters copied it twice per layer and pass for nothing
+    (autocast runs lora_A's product in bf16 anyway). Without autocast, PEFT's cast stays."""
+    from transformers import AutoModelForCausalLM
+
+    from conversion.train import lora
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.bfloat16)
+    config = TrainConfig(base=str(tiny_model), data="d", out="o", lora=True, lora_dropout=0.05)
+    wrapped = lora.wrap(model, config, autocast=autocast)
+    seen: list[torch.dtype] = []
+    for name, module in wrapped.named_modules():
+        if name.endswith("lora_dropout.default"):
+            module.register_forward_pre_hook(lambda _m, args: seen.append(args[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        logits = wrapped(input_ids=torch.tensor([[1, 2, 3, 4]])).logits
+    logits.float().sum().backward()
+    assert len(seen) == 4  # q_proj and v_proj in 2 layers
+    assert set(seen) == {torch.bfloat16 if autocast else torch.float32}
+    adapters = [p for n, p in wrapped.named_parameters() if "lora_" in n]
+    assert adapters and all(p.dtype == torch.float32 and p.grad is not None for p in adapters)

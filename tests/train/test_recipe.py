@@ -148,7 +148,7 @@ def test_lora_run_saves_a_peft_adapter_that_exports_to_the_library(
     config = _quick(
         smollm_checkpoint, data, tmp_path / "lora", lora=True, learning_rate=3e-3, max_steps=4
     )
-    assert config.lora_r == 8 and config.lora_alpha == 16 and config.lora_dropout == 0.05
+    assert config.lora_r == 8 and config.lora_alpha == 16 and config.lora_dropout == 0.0
     assert config.lora_targets == ["q_proj", "v_proj"]
     result = train(config)
     losses = [row.loss for row in read_metrics(result.out / "metrics.csv")]
