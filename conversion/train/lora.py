@@ -6,6 +6,8 @@ The saved adapter (``adapter_config.json`` + ``adapter_model.safetensors``) is w
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -41,13 +43,7 @@ def wrap(model: PreTrainedModel, config: TrainConfig, *, autocast: bool = False)
         bias="none",
         task_type="CAUSAL_LM",
     )
-    with warnings.catch_warnings():
-        # peft (0.21, the newest) asks the model `is_gradient_checkpointing`, which transformers 5
-        # renamed `is_activation_checkpointing` and warns about: a FutureWarning about peft's
-        # code, addressed to peft's authors, not to the person training. This one only.
-        warnings.filterwarnings(
-            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
-        )
+    with peft_checkpointing_warning_ignored():
         wrapped = get_peft_model(model, lora_config)
     if autocast:
         # PEFT casts each adapter's input to the adapter's dtype (fp32) before its dropout, and
@@ -58,3 +54,16 @@ def wrap(model: PreTrainedModel, config: TrainConfig, *, autocast: bool = False)
             if isinstance(module, BaseTunerLayer):
                 module.cast_input_dtype_enabled = False
     return wrapped
+
+
+@contextmanager
+def peft_checkpointing_warning_ignored() -> Iterator[None]:
+    """Wrapping a model in peft (``get_peft_model``, ``PeftModel.from_pretrained``) without one
+    warning: peft (0.21, the newest) asks the model `is_gradient_checkpointing`, which
+    transformers 5 renamed `is_activation_checkpointing` and warns about: a FutureWarning about
+    peft's code, addressed to peft's authors, not to the person training. This one only."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield

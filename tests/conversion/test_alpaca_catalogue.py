@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM
 
 from conversion import weight_diff
 from conversion.errors import ConversionError
+from conversion.train.lora import peft_checkpointing_warning_ignored
 from desktop.core.hub.client import HubClient
 from desktop.core.jobs.runner import JobRunner
 from desktop.core.jobs.store import JobStore
@@ -67,7 +68,8 @@ def alpaca_hub(tiny_llama: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
     lora = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"])
     lora.init_lora_weights = False
-    get_peft_model(model, lora).save_pretrained(adapter, safe_serialization=False)
+    with peft_checkpointing_warning_ignored():  # peft's own deprecation, as in training
+        get_peft_model(model, lora).save_pretrained(adapter, safe_serialization=False)
     (adapter / "README.md").write_text("alpaca-lora")
     assert (adapter / "adapter_model.bin").is_file()
 

@@ -14,6 +14,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from conversion.convert import convert
+from conversion.train.lora import peft_checkpointing_warning_ignored
 from conversion.weight_diff import RecoveredFromDiff
 from tests.conversion.conftest import hf_logits, save_tiny_llama, tiny_config
 from tests.scoring import agreement, llama_cpp_logits
@@ -78,14 +79,16 @@ def test_lora_merge_matches_peft(
         init_lora_weights=False,
         lora_dropout=0.0,
     )
-    adapted = get_peft_model(base, config)
+    with peft_checkpointing_warning_ignored():  # peft's own deprecation, as in training
+        adapted = get_peft_model(base, config)
     adapter_dir = tmp_path / "adapter"
     adapted.save_pretrained(adapter_dir)
     assert (adapter_dir / "adapter_model.safetensors").is_file()
 
-    reference = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32), adapter_dir
-    ).merge_and_unload()
+    with peft_checkpointing_warning_ignored():
+        reference = PeftModel.from_pretrained(
+            AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32), adapter_dir
+        ).merge_and_unload()
     out = convert(tiny_llama, tmp_path / "merged.gguf", "f32", lora=adapter_dir).path
     tokens = sample_tokens(sentencepiece_model)
     expected = hf_logits(tiny_llama, tokens, model=reference)
@@ -212,7 +215,8 @@ def test_lora_adapter_and_hf_folder_imports_go_through_the_pipeline(
         r=2, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False
     )
     adapter = tmp_path / "adapter"
-    get_peft_model(base, config).save_pretrained(adapter)
+    with peft_checkpointing_warning_ignored():  # peft's own deprecation, as in training
+        get_peft_model(base, config).save_pretrained(adapter)
     store, library = JobStore(), ModelLibrary()
     runner = JobRunner(store, library, HubClient(lambda: None, lambda: True))
     merged = runner.run(

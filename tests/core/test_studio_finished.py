@@ -35,7 +35,7 @@ from desktop.core.studio.finished import (
 from desktop.core.studio.project import StudioProject, create_project
 from desktop.core.studio.records import StudioRecord, save_records
 from desktop.core.studio.run_names import run_label
-from desktop.core.studio.training import RunView
+from desktop.core.studio.runs import RunView
 
 
 def _run(

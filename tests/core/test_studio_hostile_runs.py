@@ -16,7 +16,7 @@ from conversion.errors import DataGenerationError, StudioError, TeacherError
 from conversion.train.export import import_command
 from conversion.train.run_record import METRIC_COLUMNS, read_metrics
 from desktop.cli.main import build_parser
-from desktop.core.studio import training
+from desktop.core.studio import runs, training
 from desktop.core.studio.project import create_project, list_projects
 from desktop.core.studio.records import (
     StudioRecord,
@@ -24,6 +24,7 @@ from desktop.core.studio.records import (
     nothing_to_train,
     save_records,
 )
+from desktop.core.studio.runs import list_runs, read_run
 from desktop.core.studio.seed_generation import (
     adopt_seed_tasks,
     generate_from_seed_tasks,
@@ -31,7 +32,7 @@ from desktop.core.studio.seed_generation import (
     open_teacher,
 )
 from desktop.core.studio.teacher import in_the_window
-from desktop.core.studio.training import TrainOptions, list_runs, read_run
+from desktop.core.studio.training import TrainOptions
 from tests.core.test_studio_hostile import unreadable
 from tests.openai_server import LoopbackTeacher
 from tests.selfinstruct.conftest import SMALL_SEEDS, write_seeds
@@ -71,10 +72,10 @@ def _prepared(tmp_path: Path) -> Path:
 
 def test_a_child_that_crashed_is_shown_failed_with_its_last_words(tmp_path: Path) -> None:
     folder = _prepared(tmp_path)
-    (folder / training.LOG_FILE).write_text("loading\nFatal Python error: Segmentation fault\n\n")
+    (folder / runs.LOG_FILE).write_text("loading\nFatal Python error: Segmentation fault\n\n")
     training.record_exit(folder, -signal.SIGSEGV)
     run = read_run(folder)
-    assert run.state == training.FAILED and run.resumable
+    assert run.state == runs.FAILED and run.resumable
     assert run.error == (
         "The training process ended unexpectedly (killed by SIGSEGV): Fatal Python error: "
         "Segmentation fault"
@@ -89,18 +90,18 @@ def test_a_child_killed_for_memory_says_what_to_try(tmp_path: Path) -> None:
     child.send_signal(signal.SIGKILL)
     training.record_exit(folder, child.wait())
     run = read_run(folder)
-    assert run.state == training.FAILED and "killed by SIGKILL" in run.error
+    assert run.state == runs.FAILED and "killed by SIGKILL" in run.error
     assert "memory" in run.hint and "fewer examples per step" in run.hint
 
 
 def test_a_child_that_said_its_own_outcome_keeps_it(tmp_path: Path) -> None:
     folder = _prepared(tmp_path)
-    training.write_outcome(folder, training.PAUSED, "Stopped at step 2.")
+    training.write_outcome(folder, runs.PAUSED, "Stopped at step 2.")
     training.record_exit(folder, 130)
-    assert read_run(folder).state == training.PAUSED
+    assert read_run(folder).state == runs.PAUSED
     other = _prepared(tmp_path / "other")
     training.record_exit(other, 0)  # ended well: its manifest says so, nothing to add
-    assert not (other / training.OUTCOME_FILE).exists()
+    assert not (other / runs.OUTCOME_FILE).exists()
 
 
 def test_a_removed_run_folder_is_said_and_not_made_again(tmp_path: Path) -> None:
@@ -289,6 +290,6 @@ def test_a_teachers_errors_name_the_windows_fields_not_the_commands_options(
 
 def test_a_launch_file_no_json_reader_takes_reads_as_none(tmp_path: Path) -> None:
     folder = _prepared(tmp_path)
-    (folder / training.LAUNCH_FILE).write_text('{"options": ' + "[" * 5000 + "]" * 5000 + "}")
+    (folder / runs.LAUNCH_FILE).write_text('{"options": ' + "[" * 5000 + "]" * 5000 + "}")
     (run,) = list_runs(list_projects(tmp_path)[0])  # no error each second in the window
-    assert run.state == training.INTERRUPTED and run.options == {}
+    assert run.state == runs.INTERRUPTED and run.options == {}

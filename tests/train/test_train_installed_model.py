@@ -17,6 +17,7 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM
 
+from conversion.train.lora import peft_checkpointing_warning_ignored
 from desktop.core.models.library import ModelLibrary
 from tests.scoring import Scorer, agreement
 from tests.train.conftest import write_records
@@ -96,7 +97,8 @@ def test_a_lora_on_the_installed_starter_merges_back_into_its_quantization(
     with Scorer(starter_path) as scorer:
         before = scorer.logits(tokens)
     model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
-    trained = PeftModel.from_pretrained(model, tmp_path / "run" / "model")
+    with peft_checkpointing_warning_ignored():  # peft's own deprecation, as in training
+        trained = PeftModel.from_pretrained(model, tmp_path / "run" / "model")
     with torch.no_grad():
         reference = trained(torch.tensor([tokens])).logits[0].numpy()
     top1, kl_merged = agreement(reference, merged)

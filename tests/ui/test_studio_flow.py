@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.chat.engine import ChatEngine
-from desktop.core.studio import training
+from desktop.core.studio import runs
 from desktop.core.studio.finished import exports
 from desktop.core.studio.records import load_records
 from desktop.ui.compare.window import CompareWindow
@@ -132,7 +132,7 @@ def test_data_train_compare_and_chat_with_my_own_model(
     ended = ("finished", "failed", "paused", "interrupted")
     qtbot.waitUntil(lambda: any(word in state.text() for word in ended), timeout=RUN_MS)
     (folder,) = [p for p in project.runs_dir.iterdir() if not p.name.startswith(".")]
-    assert "finished" in state.text(), f"{state.text()}\n{training.log_tail(folder)}"
+    assert "finished" in state.text(), f"{state.text()}\n{runs.log_tail(folder)}"
     trained_on = json.loads((folder / ".data.json").read_text(encoding="utf-8"))
     assert EDITED in [r["output"] for r in trained_on] and len(trained_on) == 3
     run_list = child(studio, QTreeWidget, "trainingRuns")

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from conversion.ownership import Owner
 from desktop.core.models.starter import STARTER_ID
-from desktop.core.studio import training
+from desktop.core.studio import runs, training
 from desktop.core.studio.project import StudioProject, create_project, list_projects
 from desktop.core.studio.records import StudioRecord, load_records, save_records
 from desktop.core.studio.seed_generation import adopt_seed_tasks
@@ -218,7 +218,7 @@ def _state(studio: StudioWindow) -> str:
 
 
 def _child_of(folder: Path) -> Owner:
-    launch = json.loads((folder / training.LAUNCH_FILE).read_text(encoding="utf-8"))
+    launch = json.loads((folder / runs.LAUNCH_FILE).read_text(encoding="utf-8"))
     owner = Owner.parse(launch["owner"])
     assert owner is not None
     return owner
@@ -235,7 +235,7 @@ def test_a_training_child_that_crashes_is_shown_failed_not_interrupted(
     start = _button(studio, "Start training")
     qtbot.waitUntil(start.isEnabled, timeout=WAIT_MS)
     click(start)
-    (folder,) = training.list_runs(project)
+    (folder,) = runs.list_runs(project)
     os.kill(_child_of(folder.folder).pid, signal.SIGKILL)  # as the system does, out of memory
     qtbot.waitUntil(lambda: "failed" in _state(studio), timeout=CHILD_MS)
     assert "The training process ended unexpectedly (killed by SIGKILL)" in _state(studio)
@@ -247,27 +247,27 @@ def test_a_second_training_is_not_resumed_beside_the_first(qtbot, window: MainWi
     project = create_project("One at a time", base=STARTER_ID)
     _records(project, 4)
     paused = training.prepare_run(project, training.TrainOptions(STARTER_ID, max_steps=1))
-    training.write_outcome(paused, training.PAUSED, "Stopped before a checkpoint.")
+    training.write_outcome(paused, runs.PAUSED, "Stopped before a checkpoint.")
     studio = _studio(qtbot, window)
     _step(studio, 2)
     start = _button(studio, "Start training")
     qtbot.waitUntil(start.isEnabled, timeout=WAIT_MS)
     click(start)
-    runs = studio.findChild(QTreeWidget, "trainingRuns")
-    assert runs is not None
-    qtbot.waitUntil(lambda: runs.topLevelItemCount() == 2, timeout=WAIT_MS)
+    run_list = studio.findChild(QTreeWidget, "trainingRuns")
+    assert run_list is not None
+    qtbot.waitUntil(lambda: run_list.topLevelItemCount() == 2, timeout=WAIT_MS)
     item = next(
-        runs.topLevelItem(i)
+        run_list.topLevelItem(i)
         for i in range(2)
-        if runs.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == str(paused)
+        if run_list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == str(paused)
     )
-    click(runs.viewport(), runs.visualItemRect(item).center())
+    click(run_list.viewport(), run_list.visualItemRect(item).center())
     qtbot.waitUntil(lambda: "paused" in _state(studio), timeout=WAIT_MS)
     click(_button(studio, "Resume"))
     box = dialog_named(qtbot, "errorDialog")
     assert box.text() == "Another training run is going on."  # type: ignore[attr-defined]
     assert "Pause it" in box.informativeText()  # type: ignore[attr-defined]
-    launch = json.loads((paused / training.LAUNCH_FILE).read_text(encoding="utf-8"))
+    launch = json.loads((paused / runs.LAUNCH_FILE).read_text(encoding="utf-8"))
     assert launch["owner"] == ""  # never started
 
 
@@ -331,7 +331,7 @@ def test_a_run_whose_folder_is_removed_stops_training(qtbot, window: MainWindow)
     start = _button(studio, "Start training")
     qtbot.waitUntil(start.isEnabled, timeout=WAIT_MS)
     click(start)
-    (run,) = training.list_runs(project)
+    (run,) = runs.list_runs(project)
     child = _child_of(run.folder)
     qtbot.waitUntil(lambda: "going on" in _label(studio, "trainPlan").text(), timeout=WAIT_MS)
     shutil.rmtree(run.folder)  # the person deletes it in a file manager

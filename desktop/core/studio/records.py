@@ -106,9 +106,15 @@ def save_records(path: Path, records: Iterable[StudioRecord]) -> None:
         ) from exc
 
 
+def is_complete(record: StudioRecord) -> bool:
+    """Whether ``record`` can be trained on: it has an instruction and an output (blank space is
+    neither). ``training_records`` and ``left_out`` both decide by it."""
+    return bool(record.instruction.strip() and record.output.strip())
+
+
 def training_records(records: Iterable[StudioRecord]) -> list[StudioRecord]:
     """The records to train on: complete ones not held out."""
-    return [r for r in records if not r.held_out and r.instruction.strip() and r.output.strip()]
+    return [r for r in records if not r.held_out and is_complete(r)]
 
 
 def nothing_to_train(records: Sequence[StudioRecord]) -> StudioError:
@@ -140,7 +146,7 @@ def left_out(records: Sequence[StudioRecord]) -> str:
     those held out, and incomplete ones (an empty instruction or output) that would otherwise
     be missing without a word."""
     held = sum(r.held_out for r in records)
-    incomplete = sum(1 for r in records if not r.held_out and r not in training_records([r]))
+    incomplete = sum(1 for r in records if not r.held_out and not is_complete(r))
     said = [f"{held:,} held out for Compare"] if held else []
     if incomplete:
         said.append(f"{incomplete:,} left out, lacking an instruction or an output")

@@ -22,7 +22,8 @@ from conversion.train import cli
 from desktop.core import paths
 from desktop.core import settings as settings_store
 from desktop.core.models.library import library_for, resolve_model
-from desktop.core.studio.training import FAILED, PAUSED, STOP_FILE, write_outcome
+from desktop.core.studio.runs import FAILED, PAUSED, STOP_FILE
+from desktop.core.studio.training import write_outcome
 
 STOP_POLL_S = 0.5
 

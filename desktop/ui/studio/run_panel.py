@@ -1,23 +1,23 @@
 """One training run as the Train step shows it: its state, live loss curve, speed, time left,
-memory, and Pause / Resume / Stop now. Everything shown comes from ``training.read_run``."""
+memory, and Pause / Resume / Stop now. Everything shown comes from ``runs.read_run``."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from desktop.core.studio import training
-from desktop.core.studio.training import RunView
+from desktop.core.studio import runs
+from desktop.core.studio.runs import RunView
 from desktop.ui.studio.loss_curve import LossCurve
 
 STATE_WORDS = {
-    training.STARTING: "starting (loading the base model)",
-    training.RUNNING: "training",
-    training.STOPPING: "pausing at the end of this step…",
-    training.PAUSED: "paused",
-    training.INTERRUPTED: "interrupted (the app was closed or stopped during training)",
-    training.FINISHED: "finished",
-    training.FAILED: "failed",
+    runs.STARTING: "starting (loading the base model)",
+    runs.RUNNING: "training",
+    runs.STOPPING: "pausing at the end of this step…",
+    runs.PAUSED: "paused",
+    runs.INTERRUPTED: "interrupted (the app was closed or stopped during training)",
+    runs.FINISHED: "finished",
+    runs.FAILED: "failed",
 }
 
 
@@ -38,7 +38,7 @@ def figures(run: RunView) -> str:
         parts.append(f"{run.seconds_per_step:.1f} s per step")
     left = run.seconds_left
     if run.live and left is not None:
-        parts.append(f"about {training.training_duration(left)} left")
+        parts.append(f"about {runs.training_duration(left)} left")
     if run.peak_memory_gib is not None:
         parts.append(f"peak memory {run.peak_memory_gib:.1f} GB")
     return " · ".join(parts)
@@ -98,7 +98,7 @@ class RunPanel(QWidget):
         else:
             self.title.setText(run_title(run))
             words = STATE_WORDS.get(run.state, run.state)
-            if run.state == training.FAILED:
+            if run.state == runs.FAILED:
                 words = f"failed: {run.error} {run.hint}".strip()
             elif run.resumable and run.checkpoint_step:
                 words += f" — Resume goes on from step {run.checkpoint_step}"
@@ -107,7 +107,7 @@ class RunPanel(QWidget):
             self.state.setText(f"State: {words}")
             self.figures.setText(figures(run))
             self.curve.set_points(run.losses, run.total_steps)
-        live = run is not None and run.state in (training.STARTING, training.RUNNING)
+        live = run is not None and run.state in (runs.STARTING, runs.RUNNING)
         self.pause_button.setEnabled(live)
         self.resume_button.setEnabled(run is not None and run.resumable)
         self.stop_button.setEnabled(run is not None and run.live and owned)

@@ -1,9 +1,11 @@
 """The Train step of the "Make your own" window: the base model, LoRA or a full fine-tune, how
-long, an estimate, Start; the current run (``run_panel.py``) and the project's runs.
+long, an estimate, Start; the current run (``run_panel.py``) and the project's runs
+(``run_list.py``).
 
 A run is ``huacaya-train`` in a child process (``core/studio/training.py``), kept by the app's
-``TrainingRuns`` (it outlives this window); what is shown is read from the run's folder by a
-timer, so a window opened later, or after a restart, shows the same."""
+``TrainingRuns`` (it outlives this window); what is shown is read from the run's folder
+(``core/studio/runs.py``) by a timer, so a window opened later, or after a restart, shows the
+same."""
 
 from __future__ import annotations
 
@@ -18,15 +20,12 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QRadioButton,
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -41,12 +40,14 @@ from desktop.core.studio.records import (
     nothing_to_train,
     training_records,
 )
-from desktop.core.studio.training import RunView, TrainOptions
+from desktop.core.studio.runs import RunView, list_runs
+from desktop.core.studio.training import TrainOptions
 from desktop.core.studio.training_devices import TrainingDevices
 from desktop.ui.background.tasks import run_in_background
 from desktop.ui.errors import show_error
 from desktop.ui.studio.parts import StudioParts
-from desktop.ui.studio.run_panel import STATE_WORDS, RunPanel
+from desktop.ui.studio.run_list import RunList
+from desktop.ui.studio.run_panel import RunPanel
 from desktop.ui.studio.training_runs import TrainingRuns
 
 REFRESH_MS = 1000
@@ -63,7 +64,6 @@ class TrainStep(QWidget):
         self.shown: Path | None = None  # the run in the panel
         # (the file and its stamp, records to train on, what is left out / why none)
         self._counted: tuple[tuple[Path, int] | None, int, str] = (None, 0, "")
-        self._rows: list[list[str]] = []
         self._base_ids: list[str] = []
         self._build()
         self.runs.ended.connect(self.refresh)
@@ -163,15 +163,8 @@ class TrainStep(QWidget):
         self.panel.pause.connect(self._pause)
         self.panel.resume.connect(self._resume)
         self.panel.stop_now.connect(self._stop_now)
-        self.run_list = QTreeWidget(self)
-        self.run_list.setObjectName("trainingRuns")
-        self.run_list.setAccessibleName("Training runs")
-        self.run_list.setHeaderLabels(["Run", "Method", "State", "Steps", "Loss"])
-        self.run_list.setRootIsDecorated(False)
-        # sized to what they hold at every font (sized once, they stayed narrow and cut the
-        # words off when the font was made larger in Settings)
-        self.run_list.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.run_list.itemSelectionChanged.connect(self._run_chosen)
+        self.run_list = RunList(self)
+        self.run_list.chosen.connect(self._run_chosen)
         settings = QWidget(self)
         left = QVBoxLayout(settings)
         left.setContentsMargins(0, 0, 0, 0)
@@ -384,38 +377,16 @@ class TrainStep(QWidget):
             self.runs.stop_now(self.shown)
             self.refresh()
 
-    def _run_chosen(self) -> None:
-        items = self.run_list.selectedItems()
-        if items:
-            self.shown = Path(items[0].data(0, Qt.ItemDataRole.UserRole))
-            self.refresh()
+    def _run_chosen(self, folder: str) -> None:
+        self.shown = Path(folder)
+        self.refresh()
 
     def refresh(self, *_: object) -> None:
         self._fill_bases()  # the library changes on disk, whoever changes it
-        runs: list[RunView] = training.list_runs(self.project) if self.project else []
+        runs: list[RunView] = list_runs(self.project) if self.project else []
         if all(r.folder != self.shown for r in runs):  # none yet, or its folder was removed
             self.shown = runs[0].folder if runs else None
         shown = next((r for r in runs if r.folder == self.shown), None)
         self.panel.show_run(shown, owned=shown is not None and self.runs.running(shown.folder))
-        self._fill_run_list(runs)
+        self.run_list.show_runs(runs, self.shown)
         self._update_plan()
-
-    def _fill_run_list(self, runs: list[RunView]) -> None:
-        rows = []
-        for run in runs:
-            steps = f"{run.step}/{run.total_steps}" if run.total_steps else str(run.step)
-            loss = f"{run.losses[-1][1]:.3f}" if run.losses else ""
-            state = STATE_WORDS.get(run.state, run.state).split(" (")[0]
-            rows.append([run.name, run.method, state, steps, loss, str(run.folder == self.shown)])
-        if rows == self._rows:
-            return  # unchanged: the list keeps its scroll position
-        self._rows = rows
-        self.run_list.blockSignals(True)
-        self.run_list.clear()
-        for run, row in zip(runs, rows, strict=True):
-            item = QTreeWidgetItem(row[:5])
-            item.setData(0, Qt.ItemDataRole.UserRole, str(run.folder))
-            self.run_list.addTopLevelItem(item)
-            if run.folder == self.shown:
-                item.setSelected(True)
-        self.run_list.blockSignals(False)

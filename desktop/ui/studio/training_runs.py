@@ -2,8 +2,9 @@
 ``desktop/ui/background``: hours of native code that may crash, ended with its children on quit,
 resumed at a later start), owned by the main window so a run outlives the studio window.
 
-What a run *is* (its state, its figures) is read from its folder by ``core/studio/training.py``;
-this object only starts children, reaps them, ends them on quit and says when one ended."""
+What a run *is* (its state, its figures) is read from its folder by ``core/studio/runs.py``;
+this object only starts children (``core/studio/training.py`` prepares and launches them), reaps
+them, ends them on quit and says when one ended."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from conversion.errors import StudioError
 from conversion.ownership import kill_tree
-from desktop.core.studio import training
+from desktop.core.studio import runs, training
 from desktop.core.studio.project import StudioProject
 
 POLL_MS = 500
@@ -44,7 +45,7 @@ class TrainingRuns(QObject):
 
     def measure(self, project: StudioProject, options: training.TrainOptions) -> Path:
         """One step of ``options``, to estimate the run's time and memory before it starts."""
-        folder = project.runs_dir / training.MEASURE
+        folder = project.runs_dir / runs.MEASURE
         old = self.processes.pop(folder, None)
         if old is not None and old.poll() is None:
             kill_tree(old.pid)
@@ -72,11 +73,11 @@ class TrainingRuns(QObject):
             return
         kill_tree(process.pid)
         process.wait(5)
-        step = training.last_checkpoint_step(folder)
+        step = runs.last_checkpoint_step(folder)
         with contextlib.suppress(OSError):  # its folder was removed: nothing to resume
             training.write_outcome(
                 folder,
-                training.PAUSED,
+                runs.PAUSED,
                 f"Stopped; it resumes from step {step}."
                 if step
                 else "Stopped before a checkpoint.",
@@ -109,7 +110,7 @@ class TrainingRuns(QObject):
 
     def _poll(self) -> None:
         for folder, process in list(self.processes.items()):
-            if process.poll() is None and not (folder / training.LAUNCH_FILE).exists():
+            if process.poll() is None and not (folder / runs.LAUNCH_FILE).exists():
                 # Its folder was removed (the run deleted by hand): a run no window lists
                 # would train on unseen, holding the cores, with nothing to pause or stop.
                 kill_tree(process.pid)
@@ -118,7 +119,7 @@ class TrainingRuns(QObject):
             if process.poll() is not None:  # reaped
                 del self.processes[folder]
                 training.record_exit(folder, process.returncode)  # a crash says so
-                if folder.name == training.MEASURE:
+                if folder.name == runs.MEASURE:
                     training.finish_measurement(folder)
                 self.ended.emit(str(folder))
         if not self.processes:
