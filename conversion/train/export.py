@@ -184,6 +184,8 @@ def _run_import(command: list[str], progress: Progress, cancel: CancelToken) -> 
                     child.wait(timeout=CANCEL_GRACE_S)
                 except subprocess.TimeoutExpired:  # stuck: ended with what it started
                     kill_tree(child.pid)
+                if child.returncode == 0:  # it had added the model before the stop reached it
+                    break
                 raise Cancelled("Export cancelled; nothing was added to the library.") from None
     reader.join(timeout=5)
     stdout = child.stdout.read() if child.stdout else ""

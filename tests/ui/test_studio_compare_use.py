@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,6 +138,11 @@ def test_quitting_mid_export_leaves_nothing_half_made(
     qtbot.waitUntil(lambda: bar.value() > 450, timeout=EXPORT_MS)  # the import job's part
     importing = [p for p in psutil.Process().children(recursive=True) if "import" in p.cmdline()]
     assert importing, "the import job runs in a child process"
+    # The starter's import takes a second or two: held still while the menus are opened, so
+    # that Quit finds it under way on any machine, and let go once Quit has asked it to stop.
+    for job in importing:
+        job.suspend()
+    threading.Timer(2.0, lambda: [job.resume() for job in importing]).start()
     from_menu(qtbot, window, "File", "Quit")
     assert not window.isVisible() and not studio.isVisible()  # Quit closes both windows
 
