@@ -42,6 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import conversion  # noqa: F401  first: how llama.cpp's threads wait (conversion/openmp.py)
+
+# isort: split
 import llama_cpp
 import numpy as np
 
