@@ -59,6 +59,8 @@ from desktop.ui.theme import apply_theme
 log = logging.getLogger(__name__)
 
 CLOSE_GRACE_MS = 5_000  # how long closing waits for a stopped answer to end
+EXPORT_GRACE_MS = 30_000  # … and for a stopped export to clean up (converting stops between
+# tensors, the import job within seconds); after it, closing waits for it without painting
 MESSAGE_MS = 10_000  # how long a passing message stays in the status bar
 
 
@@ -78,7 +80,7 @@ class MainWindow(QMainWindow):
         self.library = library or library_for(self.settings.models_folder)
         self.history = History()
         self.history.purge_deleted()  # leftovers of a session that ended during an undo
-        self._closing = self._shut_down = False
+        self._closing = self._shut_down = self._forced = False
         self.models_dialog: ModelsDialog | None = None
         self.compare_window: CompareWindow | None = None
         self.studio_window: StudioWindow | None = None
@@ -242,12 +244,13 @@ class MainWindow(QMainWindow):
         self._close_timer.setSingleShot(True)
         self._close_timer.timeout.connect(self._force_close)
 
-    def _set_status(self, text: str) -> None:
-        """A passing message: it goes after MESSAGE_MS (or at the next one), and the status
-        bar shows what is loaded again (``status_label``, hidden while a message shows)."""
+    def _set_status(self, text: str, timeout_ms: int = MESSAGE_MS) -> None:
+        """A passing message: it goes after ``timeout_ms`` (0: never) or at the next one, and
+        the status bar shows what is loaded again (``status_label``, hidden while a message
+        shows)."""
         self._show_state()
         if text and text != self.status_label.text():
-            self.statusBar().showMessage(text, MESSAGE_MS)
+            self.statusBar().showMessage(text, timeout_ms)
         else:
             self.statusBar().clearMessage()
 
@@ -342,6 +345,7 @@ class MainWindow(QMainWindow):
             )
             self.studio_window = StudioWindow(parts, self)
             self.studio_window.destroyed.connect(self._forget_studio_window)
+            self.studio_window.export_ended.connect(self._close_when_stopped)
         return dialogs.present(self.studio_window)
 
     def _forget_studio_window(self) -> None:
@@ -372,8 +376,7 @@ class MainWindow(QMainWindow):
 
     def _on_answer_finished(self, _answer: ChatMessage, stats: GenerationStats | None) -> None:
         self.answer_finished.emit(stats)
-        if self._closing:
-            QTimer.singleShot(0, self.close)
+        self._close_when_stopped()
 
     def _on_answer_failed(self, error: HuacayaError) -> None:
         if self._closing:
@@ -382,22 +385,43 @@ class MainWindow(QMainWindow):
         show_error(self, error)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.engine.generating and not self._shut_down:
-            # Stop the answer and close once it has ended (and what arrived is saved).
+        waiting = [] if self._shut_down or self._forced else self._stop_before_closing()
+        if waiting:
+            # Close once they have ended (what arrived is saved; nothing half-made is left),
+            # the window painting and saying so meanwhile.
             self._closing = True
-            self.conversation.stop()
-            self._set_status("Stopping the answer before closing…")
-            self._close_timer.start(CLOSE_GRACE_MS)
+            self._set_status(f"Stopping {' and '.join(waiting)} before closing…", 0)
+            if not self._close_timer.isActive():
+                grace = EXPORT_GRACE_MS if "the export" in waiting else CLOSE_GRACE_MS
+                self._close_timer.start(grace)
             event.ignore()
             return
         self._shutdown()
         super().closeEvent(event)
 
+    def _stop_before_closing(self) -> list[str]:
+        """Ask what is under way to stop; what it was, for the status bar."""
+        waiting = []
+        if self.engine.generating:
+            self.conversation.stop()
+            waiting.append("the answer")
+        studio = self.studio_window
+        if studio is not None and studio.exporting:
+            studio.stop_exports()
+            waiting.append("the export")
+        return waiting
+
+    def _close_when_stopped(self) -> None:
+        if self._closing:
+            QTimer.singleShot(0, self.close)
+
     def _force_close(self) -> None:
-        """The engine did not end the answer in time: keep what arrived, then close."""
+        """What was stopping did not end in time: keep what arrived of an answer, then close
+        (an export is still waited for, in ``_shutdown``)."""
         if self.engine.generating:
             log.warning("the answer did not stop within %d ms; closing anyway", CLOSE_GRACE_MS)
             self.conversation.abandon()
+        self._forced = True
         self.close()
 
     def _shutdown(self) -> None:

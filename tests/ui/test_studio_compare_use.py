@@ -128,7 +128,8 @@ def test_quitting_mid_export_leaves_nothing_half_made(
     qtbot, window: MainWindow, trained_run: Path
 ) -> None:
     """File → Quit while the run is being added (the import job quantizing and checking it in
-    its own process): the export stops, its files go, and the next start finds no trace."""
+    its own process): both windows stay, painting and saying what they wait for, while the
+    export stops and its files go; then they close, and the next start finds no trace."""
     project = _project(trained_run)
     studio = open_studio(qtbot, window, "Use")
     use = studio.use
@@ -144,7 +145,11 @@ def test_quitting_mid_export_leaves_nothing_half_made(
         job.suspend()
     threading.Timer(2.0, lambda: [job.resume() for job in importing]).start()
     from_menu(qtbot, window, "File", "Quit")
-    assert not window.isVisible() and not studio.isVisible()  # Quit closes both windows
+    assert window.isVisible() and studio.isVisible()  # not frozen in a wait: still painting
+    assert window.statusBar().currentMessage() == "Stopping the export before closing…"
+    assert child(use, QLabel, "exportMessage").text() == "Stopping…"
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=EXPORT_MS)
+    assert not studio.isVisible()  # Quit closes both windows
 
     # Nothing of it goes on once the app has quit …
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in importing)

@@ -91,7 +91,7 @@ class ExportPanel(QWidget):
         self.bar.setAccessibleName("Export progress")
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setObjectName("cancelExport")
-        self.cancel.clicked.connect(self._cancel)
+        self.cancel.clicked.connect(self.stop)
         row = QHBoxLayout()
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel)
@@ -157,7 +157,9 @@ class ExportPanel(QWidget):
         if message:
             self.message.setText(message[:1].upper() + message[1:])
 
-    def _cancel(self) -> None:
+    def stop(self) -> None:
+        """Cancel the export (its Cancel button; quitting): ``ended`` follows once it has
+        cleaned up."""
         if self.task is not None:
             self.message.setText("Stopping…")
             self.cancel.setEnabled(False)

@@ -5,7 +5,7 @@ core's (``desktop/core/studio``) and the commands' own functions."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,6 +32,8 @@ from desktop.ui.studio.use_step import UseStep
 
 
 class StudioWindow(QDialog):
+    export_ended = Signal()  # an export into the library ended, whatever its outcome
+
     def __init__(self, parts: StudioParts, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         # A window of its own, not a dialog kept above the main window: "Chat with it" brings
@@ -62,6 +64,8 @@ class StudioWindow(QDialog):
         self.compare = CompareStep(parts, self)
         self.use = UseStep(parts, self)
         self.use.chat_opened.connect(self._show_chat)
+        for panel in (self.compare.panel, self.use.panel):
+            panel.ended.connect(self.export_ended)
         self.steps = QTabWidget(self)
         self.steps.setObjectName("studioSteps")
         for number, (step, title) in enumerate(
@@ -92,6 +96,15 @@ class StudioWindow(QDialog):
             # None clears it, as Qt documents; PySide6's stubs accept only a QWindow
             handle.setTransientParent(None)  # type: ignore[arg-type]
         super().showEvent(event)
+
+    @property
+    def exporting(self) -> bool:
+        return any(panel.busy for panel in (self.compare.panel, self.use.panel))
+
+    def stop_exports(self) -> None:
+        """Ask running exports to stop; ``export_ended`` follows once each has cleaned up."""
+        for panel in (self.compare.panel, self.use.panel):
+            panel.stop()
 
     def shutdown(self) -> None:
         """The app is quitting: exports stopped and cleaned up, what was typed saved, and this
