@@ -244,13 +244,13 @@ class MainWindow(QMainWindow):
         self._close_timer.setSingleShot(True)
         self._close_timer.timeout.connect(self._force_close)
 
-    def _set_status(self, text: str, timeout_ms: int = MESSAGE_MS) -> None:
-        """A passing message: it goes after ``timeout_ms`` (0: never) or at the next one, and
-        the status bar shows what is loaded again (``status_label``, hidden while a message
-        shows)."""
+    def _set_status(self, text: str, timeout_ms: int | None = None) -> None:
+        """A passing message: it goes after ``timeout_ms`` (MESSAGE_MS unless given; 0: never)
+        or at the next one, and the status bar shows what is loaded again (``status_label``,
+        hidden while a message shows)."""
         self._show_state()
         if text and text != self.status_label.text():
-            self.statusBar().showMessage(text, timeout_ms)
+            self.statusBar().showMessage(text, MESSAGE_MS if timeout_ms is None else timeout_ms)
         else:
             self.statusBar().clearMessage()
 
