@@ -25,6 +25,20 @@ class Progress(Protocol):
     def __call__(self, fraction: float, message: str = "") -> None: ...
 
 
+def duration_text(seconds: float, *, whole_minutes: bool = False) -> str:
+    """A duration for people: "45 s", "12 min 05 s", "1 h 05 min". ``whole_minutes`` rounds
+    to the minute from two minutes on ("about 12 min", where seconds would be false precision).
+    Every progress line and estimate uses it (training, indexing, the studio's estimates)."""
+    whole = max(round(seconds), 0)
+    if whole >= 3600:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    if whole_minutes:
+        return f"{round(whole / 60)} min" if whole >= 120 else f"{whole} s"
+    if whole >= 60:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole} s"
+
+
 def no_progress(fraction: float, message: str = "") -> None:
     """The default progress callback: ignores everything."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from transformers import TrainerCallback
 
-from conversion.progress import CancelToken, Progress
+from conversion.progress import CancelToken, Progress, duration_text
 from conversion.train.packing import TokenCounter
 from conversion.train.run_record import MetricRow, MetricsFile
 from conversion.train.speed import peak_memory_gib
@@ -36,22 +36,13 @@ class TrainStatus:
         return self.step / self.total_steps if self.total_steps else 0.0
 
     def message(self) -> str:
-        left = _duration(self.seconds_left)
+        left = duration_text(self.seconds_left)
         speed = f"{self.tokens_per_second:,.0f} tokens/s"
         if self.mfu is not None:
             speed += f" · MFU {self.mfu:.0%}"
         if self.peak_memory_gib is not None:
             speed += f" · {self.peak_memory_gib:.1f} GiB"
         return f"step {self.step}/{self.total_steps} · loss {self.loss:.4f} · {speed} · {left} left"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
 
 
 def _all_processes_sum(*values: float) -> list[float]:

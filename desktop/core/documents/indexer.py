@@ -27,7 +27,13 @@ from pathlib import Path
 
 from conversion.errors import DocumentError, NotARegularFileError, UnreadableDocument
 from conversion.input_files import open_regular
-from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress
+from conversion.progress import (
+    NEVER_CANCELLED,
+    CancelToken,
+    Progress,
+    duration_text,
+    no_progress,
+)
 from desktop.core.documents import parsers
 from desktop.core.documents.chunker import Chunk, chunk_pages
 from desktop.core.documents.embedder import Embedder
@@ -80,20 +86,13 @@ class IndexStatus:
     current: str = ""
 
     def describe(self) -> str:
-        left = "" if self.seconds_left is None else f" · about {_duration(self.seconds_left)} left"
+        left = ""
+        if self.seconds_left is not None:
+            left = f" · about {duration_text(self.seconds_left)} left"
         return (
             f"{self.files_done}/{plural(self.files_total, 'file')} · "
             f"{plural(self.chunks_done, 'chunk')} · {self.chunks_per_second:.1f} chunks/s{left}"
         )
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 @dataclass

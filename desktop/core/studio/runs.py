@@ -218,13 +218,3 @@ def log_tail(folder: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
-
-
-def training_duration(seconds: float) -> str:
-    """“about 12 min”-style durations for the window."""
-    whole = max(round(seconds), 0)
-    if whole >= 3600:
-        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
-    if whole >= 120:
-        return f"{round(whole / 60)} min"
-    return f"{whole} s"

@@ -24,6 +24,7 @@ from typing import Any
 from conversion.errors import StudioError
 from conversion.output import atomic_write_text
 from conversion.ownership import Owner, adopt_child
+from conversion.progress import duration_text
 from desktop.core.studio.project import StudioProject
 from desktop.core.studio.records import (
     load_records,
@@ -46,7 +47,6 @@ from desktop.core.studio.runs import (
     list_runs,
     log_tail,
     measurement,
-    training_duration,
 )
 from desktop.core.studio.training_devices import frozen
 
@@ -171,8 +171,9 @@ def estimate(project: StudioProject, options: TrainOptions, steps: int) -> str:
         if run.seconds_per_step and all(run.options.get(k) == v for k, v in wanted.items()):
             memory = f", peak memory {run.peak_memory_gib:.1f} GB" if run.peak_memory_gib else ""
             where = "" if run is measured else f" in run {run.name}"
+            total = duration_text(run.seconds_per_step * steps, whole_minutes=True)
             return (
-                f"Time: about {training_duration(run.seconds_per_step * steps)} (measured: "
+                f"Time: about {total} (measured: "
                 f"{run.seconds_per_step:.1f} s per step{where}{memory})."
             )
     if measured is not None and measured.live:

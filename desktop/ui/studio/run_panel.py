@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from conversion.progress import duration_text
 from desktop.core.studio import runs
 from desktop.core.studio.runs import RunView
 from desktop.ui.studio.loss_curve import LossCurve
@@ -38,7 +39,7 @@ def figures(run: RunView) -> str:
         parts.append(f"{run.seconds_per_step:.1f} s per step")
     left = run.seconds_left
     if run.live and left is not None:
-        parts.append(f"about {runs.training_duration(left)} left")
+        parts.append(f"about {duration_text(left, whole_minutes=True)} left")
     if run.peak_memory_gib is not None:
         parts.append(f"peak memory {run.peak_memory_gib:.1f} GB")
     return " · ".join(parts)
