@@ -27,9 +27,10 @@ _PIECE_BYTES = 64  # long enough for any token llama.cpp knows; longer ones are 
 class GgufModel:
     """The weights of one GGUF file, memory-mapped (:meth:`load`), and its vocabulary."""
 
-    def __init__(self, path: Path, handle: Any) -> None:
+    def __init__(self, path: Path, handle: Any, *, on_cpu: bool = True) -> None:
         self.path = Path(path)
         self.handle = handle  # llama_model *
+        self.on_cpu = on_cpu  # no layer offloaded to a GPU: contexts run on the CPU
         self.vocab = llama_cpp.llama_model_get_vocab(handle)
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self.trained_context = int(llama_cpp.llama_model_n_ctx_train(handle))
@@ -50,7 +51,8 @@ class GgufModel:
         error: type[HuacayaError] = ModelLoadError,
     ) -> GgufModel:
         """Load ``path`` (ModelLoadError, or ``error``, with llama.cpp's words if it cannot)."""
-        return cls(path, llama_log.load_model(path, what, error, gpu_layers))
+        on_cpu = gpu_layers == 0 or not llama_cpp.llama_supports_gpu_offload()
+        return cls(path, llama_log.load_model(path, what, error, gpu_layers), on_cpu=on_cpu)
 
     def close(self) -> None:
         """Free the weights (idempotent); every context made from them must be freed first."""

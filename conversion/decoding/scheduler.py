@@ -29,6 +29,11 @@ from conversion.errors import GenerationError, PromptTooLongError
 
 log = logging.getLogger(__name__)
 
+# Separate cells: the least a prompt must share with another entering with it to copy it
+# rather than evaluate it (copying takes the whole of the other's cells; cheap beside
+# evaluating this many tokens).
+FOLLOW_TOKENS = 16
+
 
 @dataclass
 class _Slot:
@@ -49,6 +54,10 @@ class _Sequence:
         self.position = 0  # of pending[0]
         self.cached = 0
         self.answering = False  # the prompt is evaluated; each step adds one token
+        # Separate cells per sequence: another sequence entering with it evaluates the first
+        # ``until`` tokens of its prompt, then they are copied here (``_catch_up``).
+        self.leader: _Sequence | None = None
+        self.until = 0
         self.sampled: list[int] = []  # the answer's tokens
 
     @property
@@ -68,9 +77,11 @@ class Scheduler:
         batch: int,
         name: str,
         background: bool = False,
+        separate: bool = False,
     ) -> None:
         self.model, self.ctx, self.context = model, handle, context
         self.background = background
+        self.separate = separate  # each sequence has cells of its own (kv_unified off)
         self.memory = llama_cpp.llama_get_memory(handle)
         self.batch = TokenBatch(batch, slots)
         self.slots = [_Slot(i) for i in range(slots)]
@@ -152,9 +163,8 @@ class Scheduler:
         donor = max(self.slots, key=lambda s: common_prefix(s.tokens, tokens))
         shared = min(common_prefix(donor.tokens, tokens), len(tokens) - 1)
         if donor is not slot and shared > reuse:  # another slot holds more of this prompt
-            llama_cpp.llama_memory_seq_rm(self.memory, slot.id, -1, -1)
-            llama_cpp.llama_memory_seq_cp(self.memory, donor.id, slot.id, 0, shared)
-            slot.tokens, reuse = donor.tokens[:shared], shared
+            self._copy(donor, slot, shared)
+            reuse = shared
         elif llama_cpp.llama_memory_seq_rm(self.memory, slot.id, reuse, -1):
             del slot.tokens[reuse:]
         else:  # this kind of cache cannot drop a suffix: start over
@@ -176,6 +186,15 @@ class Scheduler:
         sequence.stream.put(Delta("", 0, 0.0, reuse))
         return True
 
+    def _copy(self, source: _Slot, target: _Slot, count: int) -> None:
+        """Make ``target``'s cache the first ``count`` tokens of ``source``'s. llama.cpp copies
+        between separate cells only whole (then the rest is dropped); in one pool the cells
+        are shared, not copied."""
+        llama_cpp.llama_memory_seq_rm(self.memory, target.id, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self.memory, source.id, target.id, -1, -1)
+        llama_cpp.llama_memory_seq_rm(self.memory, target.id, count, -1)
+        target.tokens = source.tokens[:count]
+
     def _problem_with(self, tokens: list[int]) -> GenerationError | PromptTooLongError | None:
         if not tokens:
             return GenerationError("There is nothing to answer: the prompt is empty.")
@@ -190,8 +209,11 @@ class Scheduler:
         return None
 
     def _evict_idle(self) -> None:
-        """Idle slots keep their caches for prompts to come, up to one context's worth in all
-        (every cached cell lengthens every sequence's attention), least recently used first."""
+        """Idle slots keep their caches for prompts to come. In one pool of cells, up to one
+        context's worth in all (every cached cell lengthens every sequence's attention), least
+        recently used first; separate cells cost the others nothing."""
+        if self.separate:
+            return
         idle = sorted((s for s in self.slots if not s.busy and s.tokens), key=lambda s: s.last_used)
         held = sum(len(s.tokens) for s in idle)
         while idle and held > self.context:
@@ -215,6 +237,9 @@ class Scheduler:
         entering now share, then prompt chunks while there is room."""
         batch = self.batch
         batch.clear()
+        if self.separate:
+            self._follow(entering)
+            self._catch_up()
         outputs: list[tuple[_Sequence, int]] = []
         advance: dict[_Sequence, int] = {}
         for sequence in self.active:
@@ -223,9 +248,10 @@ class Scheduler:
                 index = batch.add(sequence.pending, sequence.position, [sequence.slot.id], True)
                 outputs.append((sequence, index))
                 advance[sequence] = 1
-        self._add_shared(entering, advance)
+        if not self.separate:
+            self._add_shared(entering, advance)
         for sequence in self.active:
-            if sequence.answering or batch.room == 0:
+            if sequence.answering or sequence.leader is not None or batch.room == 0:
                 continue
             assert sequence.slot is not None
             done = advance.get(sequence, 0)
@@ -235,6 +261,8 @@ class Scheduler:
             advance[sequence] = done + len(chunk)
             if last:
                 outputs.append((sequence, index))
+        if batch.size == 0:  # every sequence waits for another's prompt (not expected)
+            return
         code = llama_cpp.llama_decode(self.ctx, batch.as_llama_batch())
         if code == 1 and self._make_room():
             code = llama_cpp.llama_decode(self.ctx, batch.as_llama_batch())
@@ -267,6 +295,40 @@ class Scheduler:
                 advance[member] = run.end - member.position
                 if member is not first:  # evaluated by the first: a cache hit for the others
                     member.cached += run.end - run.begin
+
+    def _follow(self, entering: list[_Sequence]) -> None:
+        """Separate cells: a sequence entering with others whose prompt starts as an earlier
+        one's (by at least FOLLOW_TOKENS more than it has cached) waits for that one to
+        evaluate the common part, and copies it (``_catch_up``)."""
+        leaders: list[_Sequence] = []
+        for sequence in entering:
+            tokens = sequence.job.tokens
+            best, until = None, sequence.position + FOLLOW_TOKENS
+            for leader in leaders:
+                common = min(common_prefix(leader.job.tokens, tokens), len(tokens) - 1)
+                if common >= until:
+                    best, until = leader, common
+            if best is None:
+                leaders.append(sequence)
+            else:
+                sequence.leader, sequence.until = best, until
+
+    def _catch_up(self) -> None:
+        """Followers whose leader has evaluated what they share copy it; a follower whose
+        leader ended before that evaluates its prompt itself."""
+        for sequence in self.active:
+            leader = sequence.leader
+            if leader is None or sequence.slot is None:
+                continue
+            source = leader.slot
+            if source is not None and len(source.tokens) >= sequence.until:
+                self._copy(source, sequence.slot, sequence.until)
+                sequence.cached += sequence.until - sequence.position
+                sequence.pending = sequence.job.tokens[sequence.until :]
+                sequence.position = sequence.until
+                sequence.leader = None
+            elif leader not in self.active:
+                sequence.leader = None
 
     def _sample(self, sequence: _Sequence, index: int) -> None:
         assert sequence.chain is not None and sequence.assembler is not None

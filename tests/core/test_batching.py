@@ -14,11 +14,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import pytest
 
-from conversion.decoding.decoder import BatchDecoder
+from conversion.decoding.decoder import BatchDecoder, cells_and_attention
 from conversion.decoding.model import GgufModel
-from conversion.decoding.prefix import SharedRun, shared_runs
+from conversion.decoding.prefix import SharedRun, common_prefix, shared_runs
 from conversion.decoding.sampler import SamplerSettings
 from conversion.decoding.stream import DecodeJob
 from conversion.errors import GenerationError, PromptTooLongError
@@ -27,7 +28,7 @@ from desktop.core.chat.engine import ChatEngine
 from desktop.core.chat.response import AnswerRequest, Response
 from desktop.core.settings import GenerationSettings
 from tests.conftest import COUNT, QUESTIONS, greedy
-from tests.scoring import Reference
+from tests.scoring import Reference, greedy_reference
 
 STORY = "Write a very long story about a dragon who learns to bake bread."
 TIMEOUT = 120
@@ -174,6 +175,22 @@ def test_the_prompt_cache_is_reused_across_slots(batched: ChatEngine) -> None:
     assert other.stats.evaluated_prompt_tokens < other.stats.prompt_tokens - 20
 
 
+def test_a_prompt_takes_its_start_from_a_slot_still_answering(
+    batched: ChatEngine, alone: dict[str, Reference]
+) -> None:
+    """The system prompt comes from the cells of an answer in progress (on the CPU a copy of
+    that sequence's own cells), and the answer is the one asked alone."""
+    batched.forget_cache()
+    story = batched.stream(ask(STORY), greedy(64))
+    pieces = iter(story)
+    next(pieces)  # the story is being answered: its slot is busy
+    other = batched.stream(ask(QUESTIONS[1]), greedy(32))
+    alone[QUESTIONS[1]].assert_matches(other.text())
+    story.close()
+    assert other.stats is not None
+    assert other.stats.evaluated_prompt_tokens < other.stats.prompt_tokens - 20
+
+
 def test_the_engine_answers_from_any_thread_and_closing_ends_what_runs(
     starter_path: Path,
 ) -> None:
@@ -287,6 +304,62 @@ def test_sequences_join_and_leave_between_steps(
     alone[COUNT].assert_matches(long_text)
     assert short.result.submitted > long.result.first_token_at  # it came in later…
     assert short.result.ended < long.result.ended  # …and left first
+
+
+def test_on_the_cpu_each_sequence_has_cells_of_its_own_and_plain_attention() -> None:
+    """What makes decoding on the CPU fast (decoder.cells_and_attention: measured there)."""
+    params = llama_cpp.llama_context_default_params()
+    assert cells_and_attention(params, on_cpu=True)
+    assert not params.kv_unified
+    assert params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+    assert not cells_and_attention(params, on_cpu=False)  # with a GPU: llama.cpp's defaults
+    assert params.kv_unified
+    assert params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+
+
+LONG_SYSTEM = " ".join(
+    f"Rule {i}: answer plainly, in the user's language, and keep to the question asked."
+    for i in range(1, 21)
+)  # about 300 tokens that two prompts share
+
+
+def test_a_prompt_sharing_a_cancelled_answers_start_is_answered_alone(
+    starter_path: Path, batched: ChatEngine
+) -> None:
+    """On the CPU each sequence has cells of its own: a prompt entering with another that
+    starts the same way waits for that one to evaluate the common start and copies it. If that
+    one is cancelled first, the waiting one evaluates its prompt itself and gets its answer."""
+
+    def messages(question: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": LONG_SYSTEM}, *ask(question)]
+
+    reference = greedy_reference(batched, messages(QUESTIONS[2]), greedy(16))
+    leader = batched.fit(AnswerRequest(messages(QUESTIONS[1]), greedy())).tokens
+    follower = batched.fit(AnswerRequest(messages(QUESTIONS[2]), greedy())).tokens
+    shared = common_prefix(leader, follower)  # type: ignore[arg-type]
+    assert shared > 250
+    model = GgufModel.load(starter_path)
+    # 2 tokens a step: the leader takes well over a second to reach the end of the common start.
+    slow = BatchDecoder(model, context=512, slots=2, threads=1, batch_tokens=1)
+    try:
+        cancel = CancelToken()
+        streams = slow.submit_all(
+            [
+                DecodeJob(leader, GREEDY, 16, cancel=cancel),  # type: ignore[arg-type]
+                DecodeJob(follower, GREEDY, 16),  # type: ignore[arg-type]
+            ]
+        )
+        threading.Timer(0.2, cancel.cancel).start()
+        texts = in_threads(streams)
+        result = streams[1].result
+        assert result is not None and result.finish_reason in ("stop", "length")
+        assert result.cached_tokens < shared  # it did not wait for the cancelled one
+        reference.assert_matches(texts[1])
+        assert streams[0].result is not None
+        assert streams[0].result.finish_reason == "cancelled"
+    finally:
+        slow.close()
+        model.close()
 
 
 def test_a_closed_decoder_ends_its_sequences_and_takes_no_more(starter_path: Path) -> None:
