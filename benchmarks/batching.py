@@ -49,7 +49,7 @@ import llama_cpp
 import numpy as np
 
 from conversion.decoding.batch import TokenBatch
-from conversion.decoding.decoder import BatchDecoder
+from conversion.decoding.decoder import BatchDecoder, cells_and_attention
 from conversion.decoding.model import GgufModel
 from conversion.decoding.sampler import SamplerSettings
 from conversion.decoding.stream import DecodeJob
@@ -165,7 +165,8 @@ def _lead(model: GgufModel, prompt: list[int], answer: list[int], threads: int) 
     context settings."""
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = params.n_batch = params.n_ubatch = 1024
-    params.kv_unified, params.n_threads, params.n_threads_batch = True, threads, threads
+    params.n_threads = params.n_threads_batch = threads
+    cells_and_attention(params, model.on_cpu)
     ctx = llama_cpp.llama_init_from_model(model.handle, params)
     try:
         batch = TokenBatch(1024, 1)
@@ -198,8 +199,9 @@ def kernel_limits(model: GgufModel, prompts: list[list[int]], threads: int, step
     for count in (1, max(COUNTS)):
         params = llama_cpp.llama_context_default_params()
         params.n_ctx, params.n_batch = 1024 * count, 1024
-        params.n_ubatch, params.n_seq_max, params.kv_unified = 1024, count, True
+        params.n_ubatch, params.n_seq_max = 1024, count
         params.n_threads = params.n_threads_batch = threads
+        cells_and_attention(params, model.on_cpu)  # as the decoder's
         ctx = llama_cpp.llama_init_from_model(model.handle, params)
         try:
             batch = TokenBatch(1024, count)
