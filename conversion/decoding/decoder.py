@@ -45,7 +45,9 @@ def cells_and_attention(params: llama_cpp.llama_context_params, on_cpu: bool) ->
     against 34 in one shared pool. A sequence's cells then lie where they would alone, so
     identical sequences side by side get the same logits, as they do alone. Separate cells
     cannot be shared, so prompts with a common start copy it (the scheduler's followers)
-    rather than evaluate it once for several sequences. With layers on a GPU: one pool of cells
+    rather than evaluate it once for several sequences, and llama.cpp evaluates them at once
+    only for sequences whose ids follow one another in the batch (the scheduler keeps busy
+    slots together and lists them in order). With layers on a GPU: one pool of cells
     for every sequence (any set of them is one pass; a shared prefix held once) and llama.cpp's
     default, flash attention, which in one pool keeps identical sequences bit for bit equal.
     """

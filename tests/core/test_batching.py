@@ -17,10 +17,12 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
+from conversion.decoding import decoder as decoder_module
 from conversion.decoding.decoder import BatchDecoder, cells_and_attention
 from conversion.decoding.model import GgufModel
 from conversion.decoding.prefix import SharedRun, common_prefix, shared_runs
 from conversion.decoding.sampler import SamplerSettings
+from conversion.decoding.scheduler import Scheduler
 from conversion.decoding.stream import DecodeJob
 from conversion.errors import GenerationError, PromptTooLongError
 from conversion.progress import CancelToken
@@ -89,6 +91,33 @@ def in_threads(responses: list[Response]) -> list[str]:
 def test_answers_decoded_together_are_the_answers_alone(
     batched: ChatEngine, alone: dict[str, Reference]
 ) -> None:
+    check_together_equals_alone(batched, alone)
+
+
+def test_with_one_pool_of_cells_as_on_a_gpu_answers_together_are_the_answers_alone(
+    starter_path: Path, alone: dict[str, Reference], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With layers on a GPU the decoder keeps one pool of cells and flash attention, and
+    evaluates a common prompt start once as tokens of several sequences: the same checks."""
+    choose = decoder_module.cells_and_attention
+    monkeypatch.setattr(
+        decoder_module, "cells_and_attention", lambda params, on_cpu: choose(params, False)
+    )
+    engine = ChatEngine(starter_path, context_length=512, slots=4)
+    engine.load()
+    try:
+        assert not engine_scheduler(engine).separate
+        check_together_equals_alone(engine, alone)
+    finally:
+        engine.close()
+
+
+def engine_scheduler(engine: ChatEngine) -> Scheduler:
+    assert engine._decoder is not None
+    return engine._decoder._scheduler
+
+
+def check_together_equals_alone(batched: ChatEngine, alone: dict[str, Reference]) -> None:
     batched.forget_cache()
     responses = [batched.stream(ask(q), greedy(32)) for q in QUESTIONS]
     texts = in_threads(responses)
@@ -315,6 +344,48 @@ def test_on_the_cpu_each_sequence_has_cells_of_its_own_and_plain_attention() -> 
     assert not cells_and_attention(params, on_cpu=False)  # with a GPU: llama.cpp's defaults
     assert params.kv_unified
     assert params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+
+
+def test_on_the_cpu_answers_decode_in_one_pass_in_the_order_of_their_slots(
+    starter_path: Path, batched: ChatEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With separate cells llama.cpp evaluates at once only sequences whose ids follow one
+    another in the batch: a newcomer takes the lowest free slot (its cache copied from the slot
+    that suits it best), and each step lists the answering sequences in the order of their
+    slots."""
+    model = GgufModel.load(starter_path)
+    four = BatchDecoder(model, context=256, slots=4, threads=1)
+    handle = four._scheduler.ctx
+    steps: list[list[int]] = []
+    decode = llama_cpp.llama_decode
+
+    def spy(ctx: object, batch: llama_cpp.llama_batch) -> int:
+        if ctx is handle:
+            steps.append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
+        return decode(ctx, batch)
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", spy)
+    story = batched.fit(AnswerRequest(ask(STORY), greedy())).tokens
+    count = batched.fit(AnswerRequest(ask(COUNT), greedy())).tokens
+    try:
+        cancels = [CancelToken() for _ in range(4)]
+        prompts = [story, story, story, count]  # the last slot's cache suits the newcomer best
+        jobs = [DecodeJob(p, GREEDY, 200, cancel=c) for p, c in zip(prompts, cancels, strict=True)]
+        streams = four.submit_all(jobs)  # type: ignore[arg-type]
+        for stream in streams:
+            next(iter(stream))  # all four are answering, in slots 0 to 3
+        for gone in (1, 3):
+            cancels[gone].cancel()
+            streams[gone].text()
+        steps.clear()
+        newcomer = four.submit(DecodeJob(count, GREEDY, 8))  # type: ignore[arg-type]
+        newcomer.text()
+        answering = [ids for ids in steps if len(ids) == 3]
+        assert answering, steps
+        assert all(ids == [0, 1, 2] for ids in answering), answering
+    finally:
+        four.close()
+        model.close()
 
 
 LONG_SYSTEM = " ".join(
