@@ -8,7 +8,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QComboBox, QFileDialog, QLineEdit, QMessageBox, QPushButton
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+)
 
 from desktop.core.documents.embedder import Embedder
 from desktop.ui.main_window import MainWindow
@@ -288,20 +295,22 @@ def test_collections_are_ticked_in_their_window_as_in_the_menu_and_reindex_count
     assert said.endswith("3 unchanged, 0 removed, 2 cannot be read."), said  # …as listed
     assert dialog.unreadable.count() == 2
 
-    notes = dialog.collection_list.item(0)
-    assert notes.checkState() == Qt.CheckState.Unchecked
-    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes))
-    assert notes.checkState() == Qt.CheckState.Checked
+    def notes() -> QListWidgetItem:  # taken anew each time: the list is rebuilt whenever
+        return dialog.collection_list.item(0)  # the indexer finishes, a late one included
+
+    assert notes().checkState() == Qt.CheckState.Unchecked
+    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes()))
+    assert notes().checkState() == Qt.CheckState.Checked
     assert window.conversation.session.collections == ["notes"]
     assert window.docs.label.text() == "Documents: notes"
     menu = open_menu(qtbot, window, "Documents")
     assert action_in(menu, "notes").isChecked()  # the same tick in the menu
     choose(qtbot, menu, "notes")  # and unticked there…
-    assert notes.checkState() == Qt.CheckState.Unchecked  # …is unticked here
+    assert notes().checkState() == Qt.CheckState.Unchecked  # …is unticked here
     assert window.conversation.session.collections == []
 
-    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes))
+    tick(dialog.collection_list, dialog.collection_list.indexFromItem(notes()))
     assert window.conversation.session.collections == ["notes"]
     from_menu(qtbot, window, "File", "New chat")  # a new chat starts with none
-    assert notes.checkState() == Qt.CheckState.Unchecked
+    assert notes().checkState() == Qt.CheckState.Unchecked
     window.close()
