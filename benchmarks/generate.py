@@ -2,18 +2,20 @@
 with the decoder's settings of then: one pool of KV cells and llama.cpp's flash attention),
 one request at a time now (``--batch-size 1``), and the batched default (each request asked on
 its own, the next as soon as one is answered); same teacher, seed tasks, seed and requests,
-interleaved (A, B, C, A, B, C).
+interleaved (A, B, C, A, B, C). Each way has its own default threads unless ``--threads`` is
+given: today's path half the logical CPUs, as then; the others the cores idle when the teacher
+is loaded (``conversion/cpu_threads.py``).
 
     python benchmarks/generate.py [--teacher FILE.gguf] [--seed-tasks seed_tasks.jsonl]
                                   [--requests 10] [--batch-size 5] [--max-tokens 3072]
-                                  [--rounds 2]
+                                  [--rounds 2] [--seed 0]
 
 Every way runs ``conversion.selfinstruct.runner.generate`` with a ``GgufTeacher`` (the starter
 GGUF by default; Stanford's 175 seed tasks beside the checkout) on ``--requests`` requests per
-round (each round its own run seed, the same for every way, so all ask the very same prompts with
-the very same sampling seeds). Printed per way: records kept per minute, prompts per minute and
-generated tokens per second (the replies' tokens, counted with the teacher's tokenizer), and the
-ratios to today's path. Goal: ≥ 2× records per minute.
+round (each round its own run seed from ``--seed`` on, the same for every way, so all ask the
+very same prompts with the very same sampling seeds). Printed per way: records kept per minute,
+prompts per minute and generated tokens per second (the replies' tokens, counted with the
+teacher's tokenizer), and the ratios to today's path. Goal: ≥ 2× records per minute.
 """
 
 from __future__ import annotations
@@ -104,7 +106,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5, help="the batched way's (default 5)")
     parser.add_argument("--max-tokens", type=int, default=3072, help="per reply (the default)")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="the teacher's CPU threads")
+    parser.add_argument("--seed", type=int, default=0, help="the first round's run seed")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="the teacher's CPU threads in every way (default: each way's own default)",
+    )
     args = parser.parse_args()
 
     if args.teacher is None:
@@ -113,16 +121,18 @@ def main() -> int:
         args.teacher = starter_model_path()
     seed_tasks = load_seed_tasks(args.seed_tasks)
     print(f"teacher {args.teacher.name}, {len(seed_tasks)} seed tasks; start: {load()}")
-    with decoder_as_before():
-        before = GgufTeacher(args.teacher, threads=args.threads)
+    with decoder_as_before():  # and the threads of then: half the logical CPUs
+        then = args.threads or max(1, (os.cpu_count() or 2) // 2)
+        before = GgufTeacher(args.teacher, threads=then)
+    alone = GgufTeacher(args.teacher, threads=args.threads)
+    batched = GgufTeacher(args.teacher, threads=args.threads, parallel=args.batch_size)
+    print(f"  today's path: {then} threads ({'--threads' if args.threads else 'as then'})")
+    for name, teacher in (("now", alone), ("batched", batched)):
+        print(f"  {name}: {teacher.threads.threads} threads ({teacher.threads.reason})")
     ways = [
         Way("today's path (one at a time, before)", 1, before),
-        Way("one at a time (--batch-size 1)", 1, GgufTeacher(args.teacher, threads=args.threads)),
-        Way(
-            f"batched (--batch-size {args.batch_size})",
-            args.batch_size,
-            GgufTeacher(args.teacher, threads=args.threads, parallel=args.batch_size),
-        ),
+        Way("one at a time (--batch-size 1)", 1, alone),
+        Way(f"batched (--batch-size {args.batch_size})", args.batch_size, batched),
     ]
     try:
         with tempfile.TemporaryDirectory(prefix="huacaya-bench-generate-") as tmp:
@@ -131,7 +141,7 @@ def main() -> int:
                     config = GenerationConfig(
                         num=1_000_000,  # the request budget ends the run
                         batch_size=way.batch_size,
-                        seed=round_number,
+                        seed=args.seed + round_number,
                         sampling=Sampling(max_tokens=args.max_tokens),
                         max_requests=args.requests,
                         # Throughput, not yield: a weak teacher's run of task-less replies

@@ -106,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--retries", type=int, default=6, help="per request, with backoff")
     t.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     t.add_argument("--ctx", type=int, default=4096, help="context length of a gguf teacher")
-    t.add_argument("--threads", type=int, default=None, help="CPU threads of a gguf teacher")
+    t.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads of a gguf teacher (default: the cores idle when it starts)",
+    )
 
     g = p.add_argument_group("prompt")
     g.add_argument("--prompt-file", type=Path, help="our request text, replaced (see README)")
@@ -198,13 +203,20 @@ def open_teacher(
 
         path = resolve_model(spec.name)
         print(f"Loading the teacher {path.name} …", file=sys.stderr)
-        return GgufTeacher(
+        teacher = GgufTeacher(
             path,
             api=args.api,
             context_length=args.ctx,
             threads=args.threads,
             parallel=args.batch_size,
         )
+        threads = teacher.threads
+        print(
+            f"The teacher runs on {threads.threads} CPU thread{'s' * (threads.threads != 1)} "
+            f"({threads.reason}).",
+            file=sys.stderr,
+        )
+        return teacher
     from conversion.selfinstruct.openai_teacher import OpenAITeacher
 
     key = os.environ.get(args.api_key_env) or (keys.get(args.base_url) if keys else None)

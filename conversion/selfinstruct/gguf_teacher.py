@@ -15,12 +15,12 @@ block is dropped.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter, format_llama2
 
+from conversion.cpu_threads import choose_threads
 from conversion.decoding.decoder import BatchDecoder
 from conversion.decoding.model import GgufModel
 from conversion.decoding.sampler import SamplerSettings
@@ -51,20 +51,23 @@ class GgufTeacher:
         parallel: int = 1,
     ) -> None:
         """``parallel``: prompts decoded together (the run's batch size), each with its own
-        ``context_length`` tokens of cache."""
+        ``context_length`` tokens of cache. ``threads``: llama.cpp's CPU threads; by default
+        the cores idle when the teacher is loaded (``conversion/cpu_threads``: generating data
+        is a long job, like training), where a chat answer keeps a core free."""
         info = read_gguf_info(path)  # a clear error for a missing, truncated or non-GGUF file
         self.path = path
         self.identity = f"gguf:{path.name}"
         self.api = api
         self.continuation = api == "completions"
         context = min(context_length, info.context_length or context_length)
+        self.threads = choose_threads(threads or 0)
         self._model = GgufModel.load(path, error=ModelFileError)
         try:
             self._decoder = BatchDecoder(
                 self._model,
                 context=context,
                 slots=min(max(1, parallel), MAX_SLOTS),
-                threads=threads or max(1, (os.cpu_count() or 2) // 2),
+                threads=self.threads.threads,
                 name="huacaya-teacher",
             )
         except BaseException:

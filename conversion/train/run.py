@@ -23,11 +23,11 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging as transformers_logging
 
 from conversion import alpaca
+from conversion.cpu_threads import ThreadChoice, choose_threads
 from conversion.errors import Cancelled, TrainingError
 from conversion.progress import NEVER_CANCELLED, CancelToken, Progress, no_progress, sub_range
 from conversion.train import distributed, layout, lora
 from conversion.train.callbacks import ReportingCallback, TrainStatus
-from conversion.train.cpu_threads import ThreadChoice, choose_threads
 from conversion.train.data import TrainingData, load_training_data
 from conversion.train.examples import Example, build_examples
 from conversion.train.loss import remove_response_loss

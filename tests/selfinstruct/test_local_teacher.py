@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import llama_cpp
 import pytest
 from rouge_score.rouge_scorer import _score_lcs
 
+from conversion import cpu_threads
 from conversion.errors import Cancelled
 from conversion.progress import CancelToken
 from conversion.selfinstruct.filters import InstructionFilter
@@ -44,6 +46,7 @@ def test_starter_model_as_teacher(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Only" in captured.out and "of 50 so far" in captured.out
+    assert "The teacher runs on " in captured.err  # its threads, and why
     records = json.loads(out.read_text(encoding="utf-8"))
     batches = journal_path(out).read_text(encoding="utf-8").splitlines()[1:]
     # Each request journaled as it is answered (a local teacher's slots are kept busy).
@@ -129,3 +132,26 @@ def test_cancelling_stops_a_batch(starter_path: Path) -> None:
             )
     finally:
         teacher.close()
+
+
+def test_the_teacher_takes_the_idle_cores_unless_told(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generating data is a long job, like training: by default llama.cpp gets the cores that
+    are idle when the teacher is loaded (a chat answer keeps one free), ``threads`` wins."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
+
+    def threads_of(idle: float, given: int | None = None) -> tuple[int, str]:
+        monkeypatch.setattr(cpu_threads, "idle_cores", lambda: idle)
+        teacher = GgufTeacher(starter_path, context_length=256, threads=given)
+        try:
+            used = int(llama_cpp.llama_n_threads(teacher._decoder._scheduler.ctx))
+            assert used == teacher.threads.threads
+            return used, teacher.threads.reason
+        finally:
+            teacher.close()
+
+    assert threads_of(3.0) == (3, "all 3 cores were idle")
+    assert threads_of(1.2)[0] == 1  # another program holds two cores
+    assert threads_of(0.0, given=2) == (2, "--threads")

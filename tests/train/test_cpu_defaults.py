@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from conversion.train import cpu_threads, loss, precision, run
+from conversion import cpu_threads
+from conversion.train import loss, precision, run
 from conversion.train.cli import build_parser, config_from
 from conversion.train.data import Record
 from conversion.train.recipe import TrainConfig

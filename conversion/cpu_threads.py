@@ -1,12 +1,17 @@
-"""How many threads PyTorch trains with on a CPU: the cores that are free when the run starts.
+"""How many threads a long CPU job takes: the cores that are free when it starts.
+
+Used by training (PyTorch's threads) and by a local teacher generating data (llama.cpp's). Both
+are batch work the user starts and leaves running, unlike a chat answer, which keeps a core free
+(``desktop/core/hardware.default_threads``).
 
 PyTorch's default is one thread per core, and every operator waits for its slowest thread at the
 end of its parallel region. On a machine where something else keeps a core busy (a browser, a
 build, another training run), the thread sharing that core is descheduled for whole time slices
 and every one of the thousands of small operators of a step waits for it: measured on a 2-core
 machine under a load average of 5, a LoRA step of SmolLM2-135M took 2.5–4× longer with 2 threads
-than with 1. So a run takes the cores that are idle when it starts (at least 1, at most the
-physical cores it may run on); ``--threads`` (or ``OMP_NUM_THREADS``) overrides the choice.
+than with 1. llama.cpp's threads wait for each other at every layer in the same way. So a job
+takes the cores that are idle when it starts (at least 1, at most the physical cores it may run
+on); ``--threads`` (or ``OMP_NUM_THREADS``) overrides the choice.
 """
 
 from __future__ import annotations
