@@ -49,11 +49,14 @@ class GgufTeacher:
         context_length: int = DEFAULT_CONTEXT,
         threads: int | None = None,
         parallel: int = 1,
+        background: bool = False,
     ) -> None:
         """``parallel``: prompts decoded together (the run's batch size), each with its own
         ``context_length`` tokens of cache. ``threads``: llama.cpp's CPU threads; by default
         the cores idle when the teacher is loaded (``conversion/cpu_threads``: generating data
-        is a long job, like training), where a chat answer keeps a core free."""
+        is a long job, like training), where a chat answer keeps a core free. ``background``:
+        decode at a lower CPU priority, so that a chat answered in the same process (the
+        window's) keeps its pace while data is made."""
         info = read_gguf_info(path)  # a clear error for a missing, truncated or non-GGUF file
         self.path = path
         self.identity = f"gguf:{path.name}"
@@ -69,6 +72,7 @@ class GgufTeacher:
                 slots=min(max(1, parallel), MAX_SLOTS),
                 threads=self.threads.threads,
                 name="huacaya-teacher",
+                background=background,
             )
         except BaseException:
             self._model.close()

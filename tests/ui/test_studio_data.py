@@ -6,6 +6,9 @@ it still there when the window is opened again."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -344,3 +347,49 @@ def test_stanfords_seed_tasks_download_with_a_click_and_not_offline(
         qtbot.waitUntil(lambda: "175 examples" in label.text(), timeout=GENERATE_MS)
         assert "175 are ready" in note.text()
         assert raw.requests == [f"{file.repository}/{file.commit}/{file.path}"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
+@pytest.mark.parametrize("source", ["seed tasks", "documents"])
+def test_a_local_teacher_makes_data_at_a_lower_priority_than_the_chat(
+    qtbot,
+    window: MainWindow,
+    tmp_path: Path,
+    corpus: Path,  # noqa: F811
+    source: str,
+) -> None:  # type: ignore[no-untyped-def]
+    """The window's chat shares the computer with a local teacher generating data in the same
+    process; the teacher decodes at a lower CPU priority, so an answer keeps its pace."""
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Low priority")
+    _side_tab(studio, "Teacher")
+    starter = next(e for e in window.library.entries() if e.is_starter)
+    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), f"gguf:{starter.id}")
+    if source == "seed tasks":
+        click(_button(studio, "Seed tasks…"))
+        pick_file(qtbot, write_seeds(tmp_path / "seed_tasks.jsonl", SMALL_SEEDS))
+        click(_button(studio, "Generate"))
+    else:
+        documents = Documents(embedder=FakeEmbedder())  # type: ignore[arg-type]
+        try:
+            documents.add("farm", [corpus])
+            documents.index("farm")
+        finally:
+            documents.close()
+        click(_button(studio, "From my documents…"))
+        ask = dialog_named(qtbot, "collectionDialog")
+        click(next(b for b in ask.findChildren(QPushButton) if b.text() == "OK"))
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def teacher_niceness() -> int | None:
+        for thread in threading.enumerate():
+            if thread.name == "huacaya-teacher" and thread.native_id is not None:
+                try:
+                    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+                except OSError:  # ended meanwhile
+                    return None
+        return None
+
+    qtbot.waitUntil(lambda: (teacher_niceness() or ours) > ours, timeout=GENERATE_MS)
+    click(_child(studio, QPushButton, "stopGenerating"))
+    qtbot.waitUntil(_child(studio, QPushButton, "generateButton").isVisible, timeout=GENERATE_MS)

@@ -90,6 +90,7 @@ def generate_from_documents(
     batch_size: int = BATCH_SIZE,
     seed: int = 0,
     on_batch: Callable[[list[StudioRecord]], None] | None = None,
+    background: bool = False,
 ) -> GroundedResult:
     """Up to ``count`` records grounded in passages of ``collection``, written by ``teacher``
     (a ``--teacher`` spec: ``gguf:NAME_OR_PATH`` or ``openai:MODEL`` with ``base_url``).
@@ -99,7 +100,8 @@ def generate_from_documents(
     out, or when the teacher's replies stop being usable (``note`` says so; with none kept at
     all, TeacherReplyError). ``on_batch`` gets every record kept so far after each batch (to
     save them as they come); cancelled, this raises ``Cancelled`` and what ``on_batch`` was
-    given is all that was made.
+    given is all that was made. ``background``: a GGUF teacher decodes at a lower CPU priority
+    (in the window, whose chat keeps its pace).
     """
     if count < 1:
         raise DataGenerationError("Ask for at least one record.")
@@ -108,7 +110,7 @@ def generate_from_documents(
     try:
         order = _passage_order(store, collection)
         progress(0.0, f"kept 0/{count} · opening the teacher {choice.spec}")
-        model = open_teacher(choice, parallel=batch_size)
+        model = open_teacher(choice, parallel=batch_size, background=background)
         try:
             run = _Run(model, count, seed, progress, cancel)
             return run.go(order, store.chunks, batch_size, on_batch)

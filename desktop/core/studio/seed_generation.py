@@ -78,13 +78,16 @@ def open_teacher(
     api_key: str | None = None,
     resolve_model: Callable[[str], Path],
     batch_size: int = 5,
+    background: bool = False,
 ) -> Teacher:
-    """A teacher as ``huacaya-generate-data --teacher SPEC`` opens it (with its defaults)."""
+    """A teacher as ``huacaya-generate-data --teacher SPEC`` opens it (with its defaults);
+    ``background``: a GGUF teacher decodes at a lower CPU priority (in the window, whose chat
+    keeps its pace)."""
     parsed = parse_teacher_spec(spec)
     if parsed.kind == "gguf":
         from conversion.selfinstruct.gguf_teacher import GgufTeacher
 
-        return GgufTeacher(resolve_model(parsed.name), parallel=batch_size)
+        return GgufTeacher(resolve_model(parsed.name), parallel=batch_size, background=background)
     from conversion.selfinstruct.openai_teacher import OpenAITeacher
 
     if not base_url:

@@ -71,13 +71,23 @@ def choose_teacher(spec: str, base_url: str = "", api_key: str = "") -> TeacherC
     return TeacherChoice(spec, model=parsed.name, base_url=base_url, api_key=key)
 
 
-def open_teacher(choice: TeacherChoice, *, parallel: int = 8, context: int = 2048) -> Teacher:
+def open_teacher(
+    choice: TeacherChoice, *, parallel: int = 8, context: int = 2048, background: bool = False
+) -> Teacher:
     """Data generation's teacher for ``choice``, asked as a chat (the reply answers the prompt):
-    a GGUF model decoding ``parallel`` prompts together, or the endpoint's chat completions."""
+    a GGUF model decoding ``parallel`` prompts together, or the endpoint's chat completions.
+    ``background``: a GGUF teacher decodes at a lower CPU priority (in the window, whose chat
+    keeps its pace)."""
     if choice.path is not None:
         from conversion.selfinstruct.gguf_teacher import GgufTeacher  # llama.cpp: loaded late
 
-        return GgufTeacher(choice.path, api="chat", context_length=context, parallel=parallel)
+        return GgufTeacher(
+            choice.path,
+            api="chat",
+            context_length=context,
+            parallel=parallel,
+            background=background,
+        )
     from conversion.selfinstruct.openai_teacher import OpenAITeacher
 
     return OpenAITeacher(choice.model, choice.base_url, api_key=choice.api_key or None, api="chat")

@@ -212,6 +212,7 @@ class GeneratePanel(QWidget):
                 base_url=base_url,
                 api_key=key,
                 resolve_model=lambda name: resolve_model(name, library),
+                background=True,  # the window's chat keeps its pace
             )
             try:
                 return generate_from_seed_tasks(  # taken once they are in the table

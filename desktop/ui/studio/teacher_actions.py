@@ -132,6 +132,7 @@ class TeacherActions(QWidget):
                     progress=progress,
                     cancel=cancel,
                     on_batch=keep,
+                    background=True,  # the window's chat keeps its pace
                 )
             except Cancelled:  # what was finished is the person's
                 return GroundedResult(records=list(kept), note="Stopped.")

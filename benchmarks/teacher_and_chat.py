@@ -1,0 +1,133 @@
+"""The window's chat while a local teacher makes data in the same process, as in "Make your own".
+
+    python benchmarks/teacher_and_chat.py [--model PATH] [--tokens 96] [--rounds 3]
+
+The Data step's GGUF teacher takes the cores that are idle when it is loaded (every core of an
+idle computer), so a chat answer asked meanwhile shares a core with it. The window opens its
+teacher at a lower CPU priority (``background``), so the answer keeps its pace and the teacher
+slows down while it runs. This prints the chat's generation speed (tokens/s, prompt excluded)
+alone, beside a teacher at normal priority and beside one in the background, interleaved, and the
+teacher's own tokens/s over each answer. Goal: the chat beside the background teacher within 10%
+of alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conversion.errors import Cancelled  # noqa: E402
+from conversion.progress import CancelToken  # noqa: E402
+from conversion.selfinstruct.gguf_teacher import GgufTeacher  # noqa: E402
+from conversion.selfinstruct.teachers import Sampling  # noqa: E402
+from desktop.core.chat.engine import ChatEngine  # noqa: E402
+from desktop.core.models.starter import starter_model_path  # noqa: E402
+from desktop.core.settings import GenerationSettings  # noqa: E402
+
+QUESTION = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+TEACHER_PROMPT = "Come up with 20 diverse tasks, one per line:\n1."
+
+
+class Busy:
+    """The teacher kept busy as the data runner keeps it: ``slots`` requests at a time, each
+    asked on its own thread, the next as soon as one ends. Its tokens are counted as they come,
+    16 at a time (the teacher's progress reports), so the rate over a chat answer is close."""
+
+    def __init__(self, teacher: GgufTeacher, slots: int) -> None:
+        self.teacher = teacher
+        self.tokens = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._cancel = CancelToken()
+        self._threads = [
+            threading.Thread(target=self._ask, args=(slot,), daemon=True) for slot in range(slots)
+        ]
+
+    def _seen(self, _text: str) -> None:  # called every 16 pieces of a reply
+        with self._lock:
+            self.tokens += 16
+
+    def _ask(self, seed: int) -> None:
+        sampling = Sampling(max_tokens=512)
+        while not self._stop.is_set():
+            try:
+                self.teacher.generate([TEACHER_PROMPT], [seed], sampling, self._cancel, self._seen)
+            except Cancelled:  # at the end
+                return
+            seed += len(self._threads)
+
+    def __enter__(self) -> Busy:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(2.0)  # its prompts evaluated; it is decoding
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._cancel.cancel()
+        for thread in self._threads:
+            thread.join()
+
+
+def answer(chat: ChatEngine, tokens: int) -> float:
+    chat.forget_cache()
+    response = chat.stream(QUESTION, GenerationSettings(temperature=0.0, max_tokens=tokens, seed=1))
+    response.text()
+    assert response.stats is not None
+    return response.stats.tokens_per_second
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--tokens", type=int, default=96, help="per chat answer")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slots", type=int, default=5, help="the teacher's (the default 5)")
+    args = parser.parse_args()
+    path = args.model or starter_model_path()
+    chat = ChatEngine(path, context_length=1024)  # the window's defaults: one core left free
+    chat.load()
+    teachers = {
+        way: GgufTeacher(path, context_length=1024, parallel=args.slots, background=background)
+        for way, background in (("normal priority", False), ("background", True))
+    }
+    chat_rates: dict[str, list[float]] = {}
+    teacher_rates: dict[str, list[float]] = {}
+    try:
+        answer(chat, 8)  # warm-up
+        for _ in range(args.rounds):  # interleaved, so drifting load falls on every way
+            chat_rates.setdefault("alone", []).append(answer(chat, args.tokens))
+            for way, teacher in teachers.items():
+                with Busy(teacher, args.slots) as busy:
+                    before, started = busy.tokens, time.perf_counter()
+                    chat_rates.setdefault(way, []).append(answer(chat, args.tokens))
+                    seconds = time.perf_counter() - started
+                    teacher_rates.setdefault(way, []).append((busy.tokens - before) / seconds)
+    finally:
+        chat.close()
+        for teacher in teachers.values():
+            teacher.close()
+    threads = next(iter(teachers.values())).threads
+    print(
+        f"model: {path.name}; chat {chat.threads} thread(s); teacher {threads.threads} threads "
+        f"({threads.reason}), {args.slots} slots; {args.rounds} rounds of {args.tokens} tokens"
+    )
+    alone = statistics.median(chat_rates["alone"])
+    print(f"{'chat':<36}{'chat tokens/s':>14}{'vs alone':>10}{'teacher tokens/s':>18}")
+    print(f"{'alone':<36}{alone:>14.1f}{1.0:>9.2f}×{'':>18}")
+    for way in teachers:
+        rate = statistics.median(chat_rates[way])
+        made = statistics.median(teacher_rates[way])
+        print(f"{'beside a teacher, ' + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{made:>18.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
