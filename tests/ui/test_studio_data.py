@@ -268,18 +268,23 @@ def test_score_answers_sort_drop_the_worst_and_undo(
     assert len(load_records_of(studio)) == 10
 
 
+def _index_farm(folder: Path) -> None:
+    """The collection "farm": the files in ``folder``, indexed with the fake embedder."""
+    documents = Documents(embedder=FakeEmbedder())  # type: ignore[arg-type]
+    try:
+        documents.add("farm", [folder])
+        documents.index("farm")
+    finally:
+        documents.close()
+
+
 def test_records_from_my_documents_keep_their_source(
     qtbot,
     window: MainWindow,
     server: LoopbackTeacher,
     corpus: Path,  # noqa: F811
 ) -> None:  # type: ignore[no-untyped-def]
-    documents = Documents(embedder=FakeEmbedder())  # type: ignore[arg-type]
-    try:
-        documents.add("farm", [corpus])
-        documents.index("farm")
-    finally:
-        documents.close()
+    _index_farm(corpus)
     studio = _studio(qtbot, window)
     _new_project(qtbot, studio, "Grounded")
     _use_endpoint(qtbot, studio, server)
@@ -370,12 +375,7 @@ def test_a_local_teacher_makes_data_at_a_lower_priority_than_the_chat(
         pick_file(qtbot, write_seeds(tmp_path / "seed_tasks.jsonl", SMALL_SEEDS))
         click(_button(studio, "Generate"))
     else:
-        documents = Documents(embedder=FakeEmbedder())  # type: ignore[arg-type]
-        try:
-            documents.add("farm", [corpus])
-            documents.index("farm")
-        finally:
-            documents.close()
+        _index_farm(corpus)
         click(_button(studio, "From my documents…"))
         ask = dialog_named(qtbot, "collectionDialog")
         click(next(b for b in ask.findChildren(QPushButton) if b.text() == "OK"))
