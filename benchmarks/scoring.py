@@ -1,6 +1,8 @@
 """Scoring records (the Data step's teacher scores): ``TokenScorer`` packing several records per
 llama.cpp step, against one record per step, and against llama-cpp-python's ``Llama`` with
-``logits_all`` (a full vocabulary row for every prompt token too), in the same run.
+``logits_all`` (a full vocabulary row for every prompt token too), in the same run, all on
+``--threads``. Then the scorer as the Data step runs it, on its default threads (the cores idle
+when it starts), against its default before: half the logical CPUs.
 
     python benchmarks/scoring.py [--records 16] [--sequences 8] [--threads 2] [--rounds 1]
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -56,7 +59,7 @@ def with_llama(path: Path, pairs: list[tuple[list[int], list[int]]], threads: in
     llama_log.install()
     llama = llama_cpp.Llama(
         model_path=str(path), n_ctx=2048, n_batch=512, logits_all=True, verbose=False,
-        n_threads=threads, n_gpu_layers=0,
+        n_threads=threads, n_threads_batch=threads, n_gpu_layers=0,
     )  # fmt: skip
     scores = []
     try:
@@ -85,6 +88,9 @@ def main() -> None:
     tokens = sum(len(p) + len(a) for p, a in pairs)
     print(f"{len(pairs)} records, {tokens:,} tokens, {args.threads} threads, {path.name}")
     times: dict[str, list[float]] = {"llama-cpp-python": [], "one per step": [], "packed": []}
+    defaults: dict[str, list[float]] = {"before": [], "now": []}
+    before = max(1, (os.cpu_count() or 2) // 2)  # the scorer's default threads until now
+    chosen = ""
     results: dict[str, list[float | None]] = {}
     for _ in range(args.rounds):
         began = time.perf_counter()
@@ -95,6 +101,13 @@ def main() -> None:
             with TokenScorer(model, sequences=sequences, threads=args.threads) as scorer:
                 results[name] = scorer.mean_logprobs(pairs)
             times[name].append(time.perf_counter() - began)
+        for name, threads in (("before", before), ("now", None)):
+            with TokenScorer(model, sequences=args.sequences, threads=threads) as scorer:
+                began = time.perf_counter()  # after the idle cores were sampled (0.5 s)
+                scorer.mean_logprobs(pairs)
+                defaults[name].append(time.perf_counter() - began)
+                if threads is None:
+                    chosen = f"{scorer.threads.threads} ({scorer.threads.reason})"
     model.close()
     base = statistics.median(times["llama-cpp-python"])
     for name, seconds in times.items():
@@ -113,6 +126,10 @@ def main() -> None:
         print(
             f"{name:>17}: largest score difference from llama-cpp-python {max(gaps):.4f} nats/token"
         )
+    then, now = statistics.median(defaults["before"]), statistics.median(defaults["now"])
+    print(f"packed, default threads before, {before}: {len(pairs) / then:7.1f} records/s")
+    print(f"packed, default threads now, {chosen}: {len(pairs) / now:7.1f} records/s")
+    print(f"default threads now / before: {then / now:.2f}×")
 
 
 if __name__ == "__main__":

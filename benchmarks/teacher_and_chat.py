@@ -1,6 +1,6 @@
 """The window's chat while a local teacher makes data in the same process, as in "Make your own".
 
-    python benchmarks/teacher_and_chat.py [--model PATH] [--tokens 96] [--rounds 3]
+    python benchmarks/teacher_and_chat.py [--model PATH] [--tokens 96] [--rounds 3] [--scoring]
 
 The Data step's GGUF teacher takes the cores that are idle when it is loaded (every core of an
 idle computer), so a chat answer asked meanwhile shares a core with it. The window opens its
@@ -8,7 +8,8 @@ teacher at a lower CPU priority (``background``), so the answer keeps its pace a
 slows down while it runs. This prints the chat's generation speed (tokens/s, prompt excluded)
 alone, beside a teacher at normal priority and beside one in the background, interleaved, and the
 teacher's own tokens/s over each answer. Goal: the chat beside the background teacher within 10%
-of alone.
+of alone. ``--scoring``: the same with the teacher scoring answers ("Score answers": Stanford's
+seed tasks, scored over and over) rather than generating; its rate is of tokens scored.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from conversion.decoding.model import GgufModel  # noqa: E402
+from conversion.decoding.scoring import TokenScorer  # noqa: E402
 from conversion.errors import Cancelled  # noqa: E402
 from conversion.progress import CancelToken  # noqa: E402
 from conversion.selfinstruct.gguf_teacher import GgufTeacher  # noqa: E402
@@ -76,6 +79,35 @@ class Busy:
             thread.join()
 
 
+class BusyScoring:
+    """The teacher's scorer kept busy as "Score answers" keeps it, counting tokens scored."""
+
+    def __init__(self, scorer: TokenScorer, pairs: list[tuple[list[int], list[int]]]) -> None:
+        self.scorer, self.pairs = scorer, pairs
+        self.tokens = 0
+        self._cancel = CancelToken()
+        self._thread = threading.Thread(target=self._score, daemon=True)
+
+    def _seen(self, index: int, _score: float | None) -> None:
+        self.tokens += sum(len(part) for part in self.pairs[index])
+
+    def _score(self) -> None:
+        while True:
+            try:
+                self.scorer.mean_logprobs(self.pairs, self._cancel, self._seen)
+            except Cancelled:
+                return
+
+    def __enter__(self) -> BusyScoring:
+        self._thread.start()
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._cancel.cancel()
+        self._thread.join()
+
+
 def answer(chat: ChatEngine, tokens: int) -> float:
     chat.forget_cache()
     response = chat.stream(QUESTION, GenerationSettings(temperature=0.0, max_tokens=tokens, seed=1))
@@ -90,10 +122,13 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=96, help="per chat answer")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slots", type=int, default=5, help="the teacher's (the default 5)")
+    parser.add_argument("--scoring", action="store_true", help="the teacher scores answers")
     args = parser.parse_args()
     path = args.model or starter_model_path()
     chat = ChatEngine(path, context_length=1024)  # the window's defaults: one core left free
     chat.load()
+    if args.scoring:
+        return _beside_scoring(chat, path, args)
     teachers = {
         way: GgufTeacher(path, context_length=1024, parallel=args.slots, background=background)
         for way, background in (("normal priority", False), ("background", True))
@@ -126,6 +161,47 @@ def main() -> int:
         rate = statistics.median(chat_rates[way])
         made = statistics.median(teacher_rates[way])
         print(f"{'beside a teacher, ' + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{made:>18.1f}")
+    return 0
+
+
+def _beside_scoring(chat: ChatEngine, path: Path, args: argparse.Namespace) -> int:
+    from benchmarks.scoring import pairs_for
+
+    model = GgufModel.load(path)
+    pairs = pairs_for(model, 32)
+    scorers = {
+        way: TokenScorer(model, sequences=8, background=background)
+        for way, background in (("normal priority", False), ("background", True))
+    }
+    chat_rates: dict[str, list[float]] = {}
+    scored: dict[str, list[float]] = {}
+    try:
+        answer(chat, 8)  # warm-up
+        for _ in range(args.rounds):
+            chat_rates.setdefault("alone", []).append(answer(chat, args.tokens))
+            for way, scorer in scorers.items():
+                with BusyScoring(scorer, pairs) as busy:
+                    before, started = busy.tokens, time.perf_counter()
+                    chat_rates.setdefault(way, []).append(answer(chat, args.tokens))
+                    seconds = time.perf_counter() - started
+                    scored.setdefault(way, []).append((busy.tokens - before) / seconds)
+    finally:
+        chat.close()
+        for scorer in scorers.values():
+            scorer.close()
+        model.close()
+    threads = next(iter(scorers.values())).threads
+    print(
+        f"model: {path.name}; chat {chat.threads} thread(s); scorer {threads.threads} threads "
+        f"({threads.reason}); {args.rounds} rounds of {args.tokens} tokens"
+    )
+    alone = statistics.median(chat_rates["alone"])
+    print(f"{'chat':<36}{'chat tokens/s':>14}{'vs alone':>10}{'scored tokens/s':>18}")
+    print(f"{'alone':<36}{alone:>14.1f}{1.0:>9.2f}×{'':>18}")
+    for way in scorers:
+        rate = statistics.median(chat_rates[way])
+        made = statistics.median(scored[way])
+        print(f"{'beside scoring, ' + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{made:>18.1f}")
     return 0
 
 

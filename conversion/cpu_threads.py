@@ -1,8 +1,8 @@
 """How many threads a long CPU job takes: the cores that are free when it starts.
 
-Used by training (PyTorch's threads) and by a local teacher generating data (llama.cpp's). Both
-are batch work the user starts and leaves running, unlike a chat answer, which keeps a core free
-(``desktop/core/hardware.default_threads``).
+Used by training (PyTorch's threads), and by a local teacher generating or scoring data
+(llama.cpp's). All are batch work the user starts and leaves running, unlike a chat answer,
+which keeps a core free (``desktop/core/hardware.default_threads``).
 
 PyTorch's default is one thread per core, and every operator waits for its slowest thread at the
 end of its parallel region. On a machine where something else keeps a core busy (a browser, a
@@ -16,11 +16,17 @@ on); ``--threads`` (or ``OMP_NUM_THREADS``) overrides the choice.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 SAMPLE_SECONDS = 0.5  # how long the machine's idle time is sampled before the run starts
 MARGIN = 0.3  # a core counts as free when it is at least 70% idle
+BACKGROUND_NICENESS = 5  # about a third of a foreground thread's share of a busy core
 
 
 @dataclass(frozen=True)
@@ -66,3 +72,17 @@ def choose_threads(requested: int = 0, *, idle: float | None = None) -> ThreadCh
     return ThreadChoice(
         threads, f"{free:.1f} of {cores} cores were idle (busy cores slow every thread down)"
     )
+
+
+def lower_this_threads_priority() -> None:
+    """Lower the calling thread's CPU priority, for good (Linux: niceness is per thread, and
+    llama.cpp's worker threads, started from it, inherit it; an unprivileged thread cannot raise
+    it again, so call it on a thread of the job's own). Elsewhere nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        niceness = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + BACKGROUND_NICENESS))
+    except OSError as exc:
+        log.info("could not lower the thread's priority: %s", exc)

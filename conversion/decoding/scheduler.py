@@ -9,8 +9,6 @@ Everything from ``_cycle`` down runs on that thread only; ``submit``, ``drop``, 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from typing import Any
 
 import llama_cpp
 
+from conversion.cpu_threads import lower_this_threads_priority
 from conversion.decoding.batch import TokenBatch
 from conversion.decoding.model import GgufModel
 from conversion.decoding.prefix import common_prefix, shared_runs
@@ -116,7 +115,7 @@ class Scheduler:
 
     def _run(self) -> None:
         if self.background:
-            _lower_priority()
+            lower_this_threads_priority()
         try:
             while self._cycle():
                 pass
@@ -432,19 +431,3 @@ class Scheduler:
             sequence.slot = None
         if sequence in self.active:
             self.active.remove(sequence)
-
-
-BACKGROUND_NICENESS = 5  # about a third of a foreground thread's share of a busy core
-
-
-def _lower_priority() -> None:
-    """Lower this thread's CPU priority (Linux: niceness is per thread; llama.cpp's worker
-    threads, started from it, inherit it). Elsewhere nothing changes."""
-    if not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    try:
-        niceness = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness + BACKGROUND_NICENESS))
-    except OSError as exc:
-        log.info("could not lower the decoder's priority: %s", exc)

@@ -14,7 +14,7 @@ it needs, on the C API the batched decoder already uses.
 from __future__ import annotations
 
 import ctypes
-import os
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import llama_cpp
 import numpy as np
 
+from conversion.cpu_threads import choose_threads, lower_this_threads_priority
 from conversion.decoding.batch import TokenBatch
 from conversion.decoding.model import GgufModel
 from conversion.errors import GenerationError, ModelLoadError
@@ -60,8 +61,15 @@ class TokenScorer:
         threads: int | None = None,
         batch_tokens: int = BATCH_TOKENS,
         pool: int = POOL_TOKENS,
+        background: bool = False,
     ) -> None:
+        """``threads``: llama.cpp's CPU threads; by default the cores idle now (scoring a
+        dataset is a long job, like generating it: ``conversion/cpu_threads``). ``background``:
+        score on a thread of lower CPU priority, so that a chat answered in the same process
+        (the window's) keeps its pace."""
         self.model = model
+        self.threads = choose_threads(threads or 0)
+        self.background = background
         self.context = min(context, model.trained_context or context)
         self.sequences = max(1, min(sequences, int(llama_cpp.llama_max_parallel_sequences())))
         params = llama_cpp.llama_context_default_params()
@@ -72,7 +80,7 @@ class TokenScorer:
         params.n_seq_max = self.sequences
         params.kv_unified = True  # as the decoder: one pool of cells, any sequences per pass
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
-        params.n_threads = params.n_threads_batch = threads or max(1, (os.cpu_count() or 2) // 2)
+        params.n_threads = params.n_threads_batch = self.threads.threads
         params.no_perf = True
         self.ctx = llama_cpp.llama_init_from_model(model.handle, params)
         if not self.ctx:
@@ -104,7 +112,33 @@ class TokenScorer:
     ) -> list[float | None]:
         """Per (prompt tokens, answer tokens): the answer's mean log-probability per token
         (None for an empty answer). A pair longer than the context loses the start of its
-        prompt (and then of its answer). ``on_scored(index, score)`` as each pair ends."""
+        prompt (and then of its answer). ``on_scored(index, score)`` as each pair ends (on
+        the scoring thread)."""
+        if not self.background:
+            return self._score(pairs, cancel, on_scored)
+        outcome: list[list[float | None]] = []
+        failure: list[BaseException] = []
+
+        def score() -> None:
+            lower_this_threads_priority()
+            try:
+                outcome.append(self._score(pairs, cancel, on_scored))
+            except BaseException as exc:  # raised again on the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=score, name="huacaya-scorer", daemon=True)
+        worker.start()
+        worker.join()
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    def _score(
+        self,
+        pairs: Sequence[tuple[Sequence[int], Sequence[int]]],
+        cancel: CancelToken,
+        on_scored: Callable[[int, float | None], None] | None,
+    ) -> list[float | None]:
         results: list[float | None] = [None] * len(pairs)
         waiting: deque[_Pair] = deque()
         for index, (prompt, answer) in enumerate(pairs):
@@ -116,28 +150,34 @@ class TokenScorer:
             first = max(1, len(tokens) - len(answer))  # the first token has nothing before it
             waiting.append(_Pair(index, tokens, first))
         active: dict[int, _Pair] = {}
-        while waiting or active:
-            cancel.check()
-            held = sum(len(pair.tokens) for pair in active.values())
-            for slot in range(self.sequences):
-                if slot not in active and waiting and held + len(waiting[0].tokens) <= self.pool:
-                    held += len(waiting[0].tokens)
-                    active[slot] = waiting.popleft()
-            wanted = self._fill(active)
-            code = llama_cpp.llama_decode(self.ctx, self.batch.as_llama_batch())
-            if code != 0:
-                for slot in active:
-                    llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
-                raise GenerationError(f"llama.cpp failed while scoring (error {code}).")
-            self._read(wanted)
-            for slot, pair in list(active.items()):
-                if pair.fed == len(pair.tokens):
-                    llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
-                    del active[slot]
-                    results[pair.index] = pair.total / pair.count
-                    if on_scored is not None:
-                        on_scored(pair.index, results[pair.index])
+        try:
+            while waiting or active:
+                cancel.check()
+                self._admit(active, waiting)
+                wanted = self._fill(active)
+                code = llama_cpp.llama_decode(self.ctx, self.batch.as_llama_batch())
+                if code != 0:
+                    raise GenerationError(f"llama.cpp failed while scoring (error {code}).")
+                self._read(wanted)
+                for slot, pair in list(active.items()):
+                    if pair.fed == len(pair.tokens):
+                        llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
+                        del active[slot]
+                        results[pair.index] = pair.total / pair.count
+                        if on_scored is not None:
+                            on_scored(pair.index, results[pair.index])
+        finally:  # cancelled or failed: the next call starts from empty cells
+            for slot in active:
+                llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)
         return results
+
+    def _admit(self, active: dict[int, _Pair], waiting: deque[_Pair]) -> None:
+        """Waiting pairs into free slots, while their tokens fit in the pool of cells."""
+        held = sum(len(pair.tokens) for pair in active.values())
+        for slot in range(self.sequences):
+            if slot not in active and waiting and held + len(waiting[0].tokens) <= self.pool:
+                held += len(waiting[0].tokens)
+                active[slot] = waiting.popleft()
 
     def _fill(self, active: dict[int, _Pair]) -> list[tuple[int, _Pair, int]]:
         """Put the next tokens of the active pairs into the batch; (batch index, pair, token

@@ -191,6 +191,7 @@ def _scored(
         api_key=_api_key(args),
         progress=bar,
         cancel=cancel,
+        threads=args.threads,
     )
     note = scored.note if isinstance(scored, ScoredRecords) else ""
     return scored, note

@@ -4,12 +4,17 @@ against llama-cpp-python's logits, and an endpoint with and without prompt log-p
 
 from __future__ import annotations
 
+import os
 import random
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import pytest
 
+from conversion import cpu_threads
 from conversion.decoding.model import GgufModel
 from conversion.decoding.scoring import TokenScorer
 from conversion.errors import Cancelled, DataGenerationError
@@ -55,10 +60,17 @@ def test_the_teachers_own_answer_scores_higher_than_garbled(starter_path: Path) 
     garbled = [StudioRecord(r.instruction, "", shuffled(r.output)) for r in records]
     assert all(g.output != r.output for g, r in zip(garbled, records, strict=True))
     seen: list[float] = []
+    said: list[str] = []
+
+    def progress(fraction: float, message: str = "") -> None:
+        seen.append(fraction)
+        said.append(message)
+
     scored = score_records(
         [*records, *garbled, StudioRecord("Say nothing.", "", "")],
         f"gguf:{STARTER_ID}",
-        progress=lambda fraction, message="": seen.append(fraction),
+        progress=progress,
+        threads=1,
     )
     assert isinstance(scored, ScoredRecords) and scored.method == "logprob"
     assert [r.output for r in scored[:4]] == [r.output for r in [*records, *garbled]]
@@ -68,6 +80,8 @@ def test_the_teachers_own_answer_scores_higher_than_garbled(starter_path: Path) 
         assert good.score > worse.score + MARGIN, (good.score, worse.score)
     assert scored[4].score is None and scored.unscored == 1
     assert len(seen) >= 5 and seen[-1] == 1.0  # per record
+    assert any(m.endswith(" on 1 CPU thread (--threads)") for m in said), said
+    assert scored.note.endswith(", on 1 CPU thread (--threads)")  # the command prints it
 
 
 def test_the_scorer_agrees_with_llama_cpp_logits(starter_path: Path) -> None:
@@ -102,6 +116,64 @@ def test_the_scorer_agrees_with_llama_cpp_logits(starter_path: Path) -> None:
         model.close()
     assert found == pytest.approx(expected, abs=0.1)  # batch shapes round differently
     assert waited == pytest.approx(expected, abs=0.1)
+
+
+def test_scoring_takes_the_idle_cores_unless_told(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring a dataset is a long job, like generating it: by default llama.cpp gets the cores
+    idle when the scorer starts; ``threads`` wins."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
+    model = GgufModel.load(starter_path)
+
+    def threads_of(idle: float, given: int | None = None) -> tuple[int, str]:
+        monkeypatch.setattr(cpu_threads, "idle_cores", lambda: idle)
+        with TokenScorer(model, context=256, sequences=2, threads=given) as scorer:
+            used = int(llama_cpp.llama_n_threads(scorer.ctx))
+            assert used == int(llama_cpp.llama_n_threads_batch(scorer.ctx))
+            return used, scorer.threads.reason
+
+    try:
+        assert threads_of(3.0) == (3, "all 3 cores were idle")
+        assert threads_of(1.2)[0] == 1  # another program holds two cores
+        assert threads_of(0.0, given=2) == (2, "--threads")
+    finally:
+        model.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
+def test_background_scoring_runs_at_a_lower_priority(starter_path: Path) -> None:
+    """``background``: the pairs are scored on a thread of lower CPU priority (the window's
+    chat keeps its pace), with the same scores; a cancel reaches the caller, and leaves no
+    cells behind for the next call."""
+    pairs = [([1, 2, 3, 4, 5], [6, 7, 8]), ([9, 10, 11], [12, 13])]
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[tuple[str, int]] = []
+
+    def scored(index: int, score: float | None) -> None:
+        thread = threading.current_thread()
+        seen.append((thread.name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+
+    model = GgufModel.load(starter_path)
+    try:
+        with TokenScorer(model, context=256, sequences=2, threads=1, batch_tokens=16) as scorer:
+            expected = scorer.mean_logprobs(pairs)
+        with TokenScorer(
+            model, context=256, sequences=2, threads=1, batch_tokens=16, background=True
+        ) as scorer:
+            found = scorer.mean_logprobs(pairs, on_scored=scored)
+            cancel = CancelToken()
+            long = (list(range(20, 60)), [61, 62, 63])  # over several 16-token steps
+            with pytest.raises(Cancelled):  # as the first pair ends, the long one half in cells
+                scorer.mean_logprobs([pairs[1], long], cancel, lambda *_: cancel.cancel())
+            again = scorer.mean_logprobs(pairs)  # from empty cells
+    finally:
+        model.close()
+    assert found == expected and again == expected
+    assert [name for name, _ in seen] == ["huacaya-scorer"] * 2
+    assert all(niceness > ours for _, niceness in seen), (ours, seen)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's
 
 
 @pytest.fixture

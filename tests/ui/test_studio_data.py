@@ -393,3 +393,41 @@ def test_a_local_teacher_makes_data_at_a_lower_priority_than_the_chat(
     qtbot.waitUntil(lambda: (teacher_niceness() or ours) > ours, timeout=GENERATE_MS)
     click(_child(studio, QPushButton, "stopGenerating"))
     qtbot.waitUntil(_child(studio, QPushButton, "generateButton").isVisible, timeout=GENERATE_MS)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
+def test_a_local_teacher_scores_answers_at_a_lower_priority_than_the_chat(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Scoring with a local teacher shares the computer with the window's chat, as generating
+    does: it scores on a thread of lower CPU priority."""
+    studio = _studio(qtbot, window)
+    _new_project(qtbot, studio, "Scored slowly")
+    data = tmp_path / "answers.jsonl"
+    data.write_text(  # enough answers to be seen scoring before the Stop
+        "".join(
+            json.dumps({"instruction": f"Question {i}?", "input": "", "output": f"Answer {i}."})
+            + "\n"
+            for i in range(400)
+        )
+    )
+    _import(qtbot, studio, data)
+    _side_tab(studio, "Teacher")
+    starter = next(e for e in window.library.entries() if e.is_starter)
+    choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), f"gguf:{starter.id}")
+    click(_button(studio, "Score answers"))
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def scorer_niceness() -> int | None:
+        for thread in threading.enumerate():
+            if thread.name == "huacaya-scorer" and thread.native_id is not None:
+                try:
+                    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+                except OSError:  # ended meanwhile
+                    return None
+        return None
+
+    qtbot.waitUntil(lambda: (scorer_niceness() or ours) > ours, timeout=GENERATE_MS)
+    click(_child(studio, QPushButton, "stopGenerating"))
+    note = _child(studio, QLabel, "dataNote")
+    qtbot.waitUntil(lambda: "Stopped" in note.text(), timeout=GENERATE_MS)

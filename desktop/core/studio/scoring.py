@@ -34,18 +34,27 @@ def score_records(
     api_key: str = "",
     progress: Progress = no_progress,
     cancel: CancelToken = NEVER_CANCELLED,
+    background: bool = False,
+    threads: int | None = None,
 ) -> list[StudioRecord]:
-    """``records`` with ``score`` set by ``teacher`` (higher = better); see the module."""
+    """``records`` with ``score`` set by ``teacher`` (higher = better); see the module.
+    A GGUF teacher scores on ``threads`` CPU threads (by default the cores idle now), at a
+    lower CPU priority with ``background`` (in the window, whose chat shares the computer)."""
     choice = choose_teacher(teacher, base_url, api_key)
     if not records:
         return ScoredRecords([], "logprob" if choice.local else "judge")
     if choice.path is not None:
-        return _score_gguf(records, choice, progress, cancel)
+        return _score_gguf(records, choice, progress, cancel, background, threads)
     return score_with_endpoint(records, choice, progress, cancel)
 
 
 def _score_gguf(
-    records: list[StudioRecord], choice: TeacherChoice, progress: Progress, cancel: CancelToken
+    records: list[StudioRecord],
+    choice: TeacherChoice,
+    progress: Progress,
+    cancel: CancelToken,
+    background: bool,
+    threads: int | None,
 ) -> ScoredRecords:
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -85,12 +94,15 @@ def _score_gguf(
             done += 1
             progress(done / len(records), f"scored {done}/{len(records)} records (log-probability)")
 
-        with TokenScorer(model, sequences=8) as scorer:
+        with TokenScorer(model, sequences=8, threads=threads, background=background) as scorer:
+            count = scorer.threads.threads
+            cores = f"{count} CPU thread{'s' * (count != 1)} ({scorer.threads.reason})"
+            progress(0.0, f"scoring with {choice.path.name} on {cores}")
             scores = scorer.mean_logprobs(pairs, cancel, scored)
     finally:
         model.close()
     return ScoredRecords(
         [replace(r, score=s) for r, s in zip(records, scores, strict=True)],
         "logprob",
-        f"mean log-probability per token by {choice.path.name}",
+        f"mean log-probability per token by {choice.path.name}, on {cores}",
     )

@@ -165,7 +165,9 @@ class TeacherActions(QWidget):
         spec, base_url = chosen
 
         def work(progress: Progress, cancel: CancelToken) -> list[StudioRecord]:
-            return score_records(records, spec, base_url=base_url, progress=progress, cancel=cancel)
+            return score_records(
+                records, spec, base_url=base_url, progress=progress, cancel=cancel, background=True
+            )
 
         project = self.panel.project
         self.panel.run(work, lambda scored: self._scored(project, scored))
