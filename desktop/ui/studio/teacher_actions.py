@@ -188,7 +188,7 @@ class TeacherActions(QWidget):
         note = str(getattr(scored, "note", "") or "")
         self.panel.finished(
             f"Scored {count:,} answers (higher is better): click the Score heading to sort."
-            + (f" {note}" if note else "")
+            + (f" Scores: {note}." if note else "")
         )
 
     def ask_drop(self) -> None:
