@@ -27,6 +27,7 @@ import weakref
 
 import llama_cpp
 
+from conversion.cpu_threads import ThreadWatch
 from conversion.decoding.model import GgufModel
 from conversion.decoding.scheduler import Scheduler
 from conversion.decoding.stream import DecodeJob, DecodeStream
@@ -71,9 +72,12 @@ class BatchDecoder:
         batch_tokens: int = BATCH_TOKENS,
         name: str = "huacaya-decoder",
         background: bool = False,
+        follow_load: bool = False,
     ) -> None:
         """``background``: decode at a lower CPU priority than the rest of the process (where
-        the system allows it), so that another engine in the foreground keeps its speed."""
+        the system allows it), so that another engine in the foreground keeps its speed.
+        ``follow_load``: ``threads`` were the cores idle when the job started, and change with
+        the machine's load while it runs (``conversion/cpu_threads.ThreadWatch``)."""
         slots = max(1, min(slots, int(llama_cpp.llama_max_parallel_sequences())))
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = context * slots
@@ -93,8 +97,9 @@ class BatchDecoder:
         per_sequence = int(llama_cpp.llama_n_ctx(handle)) // slots
         self.context_length = per_sequence
         self.slots = slots
+        watch = ThreadWatch(threads) if follow_load else None
         self._scheduler = Scheduler(
-            model, handle, per_sequence, slots, params.n_batch, name, background, separate
+            model, handle, per_sequence, slots, params.n_batch, name, background, separate, watch
         )
         self._finalizer = weakref.finalize(self, self._scheduler.shutdown)
 

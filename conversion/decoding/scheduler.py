@@ -16,7 +16,7 @@ from typing import Any
 
 import llama_cpp
 
-from conversion.cpu_threads import lower_this_threads_priority
+from conversion.cpu_threads import ThreadWatch, lower_this_threads_priority
 from conversion.decoding.batch import TokenBatch
 from conversion.decoding.model import GgufModel
 from conversion.decoding.prefix import common_prefix, shared_runs
@@ -77,9 +77,11 @@ class Scheduler:
         name: str,
         background: bool = False,
         separate: bool = False,
+        watch: ThreadWatch | None = None,
     ) -> None:
         self.model, self.ctx, self.context = model, handle, context
         self.background = background
+        self.watch = watch  # the threads follow the machine's load
         self.separate = separate  # each sequence has cells of its own (kv_unified off)
         self.memory = llama_cpp.llama_get_memory(handle)
         self.batch = TokenBatch(batch, slots)
@@ -147,7 +149,14 @@ class Scheduler:
             self._evict_idle()
         if self.active:
             self._step(entering)
+            self._follow_load()
         return True
+
+    def _follow_load(self) -> None:
+        threads = self.watch.check() if self.watch is not None else None
+        if threads is not None:
+            llama_cpp.llama_set_n_threads(self.ctx, threads, threads)
+            log.info("%s: now %d CPU thread(s), as the load changed", self._thread.name, threads)
 
     def _admit(self, sequence: _Sequence) -> bool:
         """Give ``sequence`` a slot, its cached prefix and its sampler; False if it failed."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import llama_cpp
 import numpy as np
 
-from conversion.cpu_threads import choose_threads, lower_this_threads_priority
+from conversion.cpu_threads import ThreadWatch, choose_threads, lower_this_threads_priority
 from conversion.decoding.batch import TokenBatch
 from conversion.decoding.model import GgufModel
 from conversion.errors import GenerationError, ModelLoadError
@@ -64,7 +64,8 @@ class TokenScorer:
         background: bool = False,
     ) -> None:
         """``threads``: llama.cpp's CPU threads; by default the cores idle now (scoring a
-        dataset is a long job, like generating it: ``conversion/cpu_threads``). ``background``:
+        dataset is a long job, like generating it: ``conversion/cpu_threads``), then as many as
+        the machine's load leaves free while it scores. ``background``:
         score on a thread of lower CPU priority, so that a chat answered in the same process
         (the window's) keeps its pace."""
         self.model = model
@@ -150,6 +151,7 @@ class TokenScorer:
             first = max(1, len(tokens) - len(answer))  # the first token has nothing before it
             waiting.append(_Pair(index, tokens, first))
         active: dict[int, _Pair] = {}
+        watch = ThreadWatch(self.threads.threads) if self.threads.automatic else None
         try:
             while waiting or active:
                 cancel.check()
@@ -159,6 +161,9 @@ class TokenScorer:
                 if code != 0:
                     raise GenerationError(f"llama.cpp failed while scoring (error {code}).")
                 self._read(wanted)
+                threads = watch.check() if watch is not None else None
+                if threads is not None:  # the machine's load changed
+                    llama_cpp.llama_set_n_threads(self.ctx, threads, threads)
                 for slot, pair in list(active.items()):
                     if pair.fed == len(pair.tokens):
                         llama_cpp.llama_memory_seq_rm(self.memory, slot, -1, -1)

@@ -54,9 +54,10 @@ class GgufTeacher:
         """``parallel``: prompts decoded together (the run's batch size), each with its own
         ``context_length`` tokens of cache. ``threads``: llama.cpp's CPU threads; by default
         the cores idle when the teacher is loaded (``conversion/cpu_threads``: generating data
-        is a long job, like training), where a chat answer keeps a core free. ``background``:
-        decode at a lower CPU priority, so that a chat answered in the same process (the
-        window's) keeps its pace while data is made."""
+        is a long job, like training), then as many as the machine's load leaves free while it
+        runs; a chat answer keeps a core free instead. ``background``: decode at a lower CPU
+        priority, so that a chat answered in the same process (the window's) keeps its pace
+        while data is made."""
         info = read_gguf_info(path)  # a clear error for a missing, truncated or non-GGUF file
         self.path = path
         self.identity = f"gguf:{path.name}"
@@ -73,6 +74,7 @@ class GgufTeacher:
                 threads=self.threads.threads,
                 name="huacaya-teacher",
                 background=background,
+                follow_load=self.threads.automatic,
             )
         except BaseException:
             self._model.close()

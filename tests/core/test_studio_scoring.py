@@ -142,6 +142,36 @@ def test_scoring_takes_the_idle_cores_unless_told(
         model.close()
 
 
+def test_the_scorers_threads_follow_the_load_unless_told(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chosen from the idle cores, the scorer's threads change with the machine's load between
+    steps (the watch says how many); asked for, they stay."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 3.0)
+    looked: list[int] = []
+
+    def another_program_took_two_cores(watch: cpu_threads.ThreadWatch) -> int:
+        looked.append(watch.threads)
+        return 1
+
+    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", another_program_took_two_cores)
+    model = GgufModel.load(starter_path)
+
+    def threads_after_scoring(given: int | None) -> int:
+        with TokenScorer(model, context=256, sequences=2, threads=given) as scorer:
+            scorer.mean_logprobs([([1, 2, 3, 4], [5, 6])])
+            return int(llama_cpp.llama_n_threads(scorer.ctx))
+
+    try:
+        assert threads_after_scoring(None) == 1 and looked == [3]
+        looked.clear()
+        assert threads_after_scoring(2) == 2 and looked == []  # --threads 2: no watch
+    finally:
+        model.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
 def test_background_scoring_runs_at_a_lower_priority(starter_path: Path) -> None:
     """``background``: the pairs are scored on a thread of lower CPU priority (the window's

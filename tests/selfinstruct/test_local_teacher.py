@@ -155,3 +155,33 @@ def test_the_teacher_takes_the_idle_cores_unless_told(
     assert threads_of(3.0) == (3, "all 3 cores were idle")
     assert threads_of(1.2)[0] == 1  # another program holds two cores
     assert threads_of(0.0, given=2) == (2, "--threads")
+
+
+def test_the_teachers_threads_follow_the_load_unless_told(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chosen from the idle cores, the teacher's threads change when the machine's load does
+    (the watch says how many, the decoder sets them between steps); asked for, they stay."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 3.0)
+    looked: list[int] = []
+
+    def another_program_took_two_cores(watch: cpu_threads.ThreadWatch) -> int:
+        looked.append(watch.threads)
+        return 1
+
+    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", another_program_took_two_cores)
+    sampling = Sampling(temperature=0.0, max_tokens=4)
+
+    def threads_after_a_reply(given: int | None) -> int:
+        teacher = GgufTeacher(starter_path, context_length=256, threads=given)
+        try:
+            teacher.generate(["Name a colour."], [0], sampling, CancelToken(), lambda _: None)
+            return int(llama_cpp.llama_n_threads(teacher._decoder._scheduler.ctx))
+        finally:
+            teacher.close()
+
+    assert threads_after_a_reply(None) == 1 and looked and looked[0] == 3
+    looked.clear()
+    assert threads_after_a_reply(2) == 2 and looked == []  # --threads 2: no watch
