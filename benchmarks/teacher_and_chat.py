@@ -19,6 +19,8 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +118,42 @@ def answer(chat: ChatEngine, tokens: int) -> float:
     return response.stats.tokens_per_second
 
 
+def interleaved(
+    chat: ChatEngine, busy: dict[str, Callable[[], Busy | BusyScoring]], args: argparse.Namespace
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """The chat's tokens/s alone and beside each way's busy job, interleaved (drifting load
+    falls on every way), and the job's own tokens/s over each answer."""
+    chat_rates: dict[str, list[float]] = {}
+    job_rates: dict[str, list[float]] = {}
+    answer(chat, 8)  # warm-up
+    for _ in range(args.rounds):
+        chat_rates.setdefault("alone", []).append(answer(chat, args.tokens))
+        for way, start in busy.items():
+            with start() as job:
+                before, started = job.tokens, time.perf_counter()
+                chat_rates.setdefault(way, []).append(answer(chat, args.tokens))
+                seconds = time.perf_counter() - started
+                job_rates.setdefault(way, []).append((job.tokens - before) / seconds)
+    return chat_rates, job_rates
+
+
+def table(
+    header: str, beside: str, rates: tuple[dict[str, list[float]], dict[str, list[float]]]
+) -> None:
+    chat_rates, job_rates = rates
+    alone = statistics.median(chat_rates["alone"])
+    print(f"{'chat':<36}{'chat tokens/s':>14}{'vs alone':>10}{header:>18}")
+    print(f"{'alone':<36}{alone:>14.1f}{1.0:>9.2f}×{'':>18}")
+    for way, made in job_rates.items():
+        rate = statistics.median(chat_rates[way])
+        print(
+            f"{beside + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{statistics.median(made):>18.1f}"
+        )
+
+
+WAYS = (("normal priority", False), ("background", True))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None)
@@ -131,20 +169,12 @@ def main() -> int:
         return _beside_scoring(chat, path, args)
     teachers = {
         way: GgufTeacher(path, context_length=1024, parallel=args.slots, background=background)
-        for way, background in (("normal priority", False), ("background", True))
+        for way, background in WAYS
     }
-    chat_rates: dict[str, list[float]] = {}
-    teacher_rates: dict[str, list[float]] = {}
     try:
-        answer(chat, 8)  # warm-up
-        for _ in range(args.rounds):  # interleaved, so drifting load falls on every way
-            chat_rates.setdefault("alone", []).append(answer(chat, args.tokens))
-            for way, teacher in teachers.items():
-                with Busy(teacher, args.slots) as busy:
-                    before, started = busy.tokens, time.perf_counter()
-                    chat_rates.setdefault(way, []).append(answer(chat, args.tokens))
-                    seconds = time.perf_counter() - started
-                    teacher_rates.setdefault(way, []).append((busy.tokens - before) / seconds)
+        rates = interleaved(
+            chat, {way: partial(Busy, t, args.slots) for way, t in teachers.items()}, args
+        )
     finally:
         chat.close()
         for teacher in teachers.values():
@@ -154,13 +184,7 @@ def main() -> int:
         f"model: {path.name}; chat {chat.threads} thread(s); teacher {threads.threads} threads "
         f"({threads.reason}), {args.slots} slots; {args.rounds} rounds of {args.tokens} tokens"
     )
-    alone = statistics.median(chat_rates["alone"])
-    print(f"{'chat':<36}{'chat tokens/s':>14}{'vs alone':>10}{'teacher tokens/s':>18}")
-    print(f"{'alone':<36}{alone:>14.1f}{1.0:>9.2f}×{'':>18}")
-    for way in teachers:
-        rate = statistics.median(chat_rates[way])
-        made = statistics.median(teacher_rates[way])
-        print(f"{'beside a teacher, ' + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{made:>18.1f}")
+    table("teacher tokens/s", "beside a teacher, ", rates)
     return 0
 
 
@@ -170,21 +194,12 @@ def _beside_scoring(chat: ChatEngine, path: Path, args: argparse.Namespace) -> i
     model = GgufModel.load(path)
     pairs = pairs_for(model, 32)
     scorers = {
-        way: TokenScorer(model, sequences=8, background=background)
-        for way, background in (("normal priority", False), ("background", True))
+        way: TokenScorer(model, sequences=8, background=background) for way, background in WAYS
     }
-    chat_rates: dict[str, list[float]] = {}
-    scored: dict[str, list[float]] = {}
     try:
-        answer(chat, 8)  # warm-up
-        for _ in range(args.rounds):
-            chat_rates.setdefault("alone", []).append(answer(chat, args.tokens))
-            for way, scorer in scorers.items():
-                with BusyScoring(scorer, pairs) as busy:
-                    before, started = busy.tokens, time.perf_counter()
-                    chat_rates.setdefault(way, []).append(answer(chat, args.tokens))
-                    seconds = time.perf_counter() - started
-                    scored.setdefault(way, []).append((busy.tokens - before) / seconds)
+        rates = interleaved(
+            chat, {way: partial(BusyScoring, s, pairs) for way, s in scorers.items()}, args
+        )
     finally:
         chat.close()
         for scorer in scorers.values():
@@ -195,13 +210,7 @@ def _beside_scoring(chat: ChatEngine, path: Path, args: argparse.Namespace) -> i
         f"model: {path.name}; chat {chat.threads} thread(s); scorer {threads.threads} threads "
         f"({threads.reason}); {args.rounds} rounds of {args.tokens} tokens"
     )
-    alone = statistics.median(chat_rates["alone"])
-    print(f"{'chat':<36}{'chat tokens/s':>14}{'vs alone':>10}{'scored tokens/s':>18}")
-    print(f"{'alone':<36}{alone:>14.1f}{1.0:>9.2f}×{'':>18}")
-    for way in scorers:
-        rate = statistics.median(chat_rates[way])
-        made = statistics.median(scored[way])
-        print(f"{'beside scoring, ' + way:<36}{rate:>14.1f}{rate / alone:>9.2f}×{made:>18.1f}")
+    table("scored tokens/s", "beside scoring, ", rates)
     return 0
 
 

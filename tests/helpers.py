@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
+from conversion import cpu_threads
 from desktop.core import settings as settings_store
 from desktop.core.settings import GenerationSettings
 
@@ -58,3 +61,19 @@ def with_architecture(source: Path, target: Path, architecture: bytes) -> Path:
         handle.seek(start)
         handle.write(architecture)
     return target
+
+
+def another_program_takes_two_of_three_cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A machine of 3 idle cores (a job chosen from them takes 3 threads) whose load then
+    changes: every look of a ThreadWatch answers 1 thread. Returns the threads each look saw."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 3.0)
+    looked: list[int] = []
+
+    def one_thread_left(watch: cpu_threads.ThreadWatch) -> int:
+        looked.append(watch.threads)
+        return 1
+
+    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", one_thread_left)
+    return looked

@@ -26,6 +26,7 @@ from desktop.core.studio.endpoint_scoring import parse_rating
 from desktop.core.studio.records import StudioRecord
 from desktop.core.studio.scores import ScoredRecords
 from desktop.core.studio.scoring import score_records
+from tests.helpers import another_program_takes_two_of_three_cores
 from tests.openai_server import LoopbackTeacher, echo_tokens, token_logprob
 from tests.scoring import Scorer, log_softmax
 
@@ -147,16 +148,7 @@ def test_the_scorers_threads_follow_the_load_unless_told(
 ) -> None:
     """Chosen from the idle cores, the scorer's threads change with the machine's load between
     steps (the watch says how many); asked for, they stay."""
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
-    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 3.0)
-    looked: list[int] = []
-
-    def another_program_took_two_cores(watch: cpu_threads.ThreadWatch) -> int:
-        looked.append(watch.threads)
-        return 1
-
-    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", another_program_took_two_cores)
+    looked = another_program_takes_two_of_three_cores(monkeypatch)
     model = GgufModel.load(starter_path)
 
     def threads_after_scoring(given: int | None) -> int:

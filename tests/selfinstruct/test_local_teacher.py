@@ -28,6 +28,7 @@ from conversion.selfinstruct.seeds import load_seed_tasks
 from conversion.selfinstruct.teachers import Sampling
 from desktop.cli import generate as cli_generate
 from desktop.core.models.starter import STARTER_ID
+from tests.helpers import another_program_takes_two_of_three_cores
 from tests.scoring import Scorer
 
 
@@ -162,16 +163,7 @@ def test_the_teachers_threads_follow_the_load_unless_told(
 ) -> None:
     """Chosen from the idle cores, the teacher's threads change when the machine's load does
     (the watch says how many, the decoder sets them between steps); asked for, they stay."""
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(cpu_threads, "usable_cores", lambda: 3)
-    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 3.0)
-    looked: list[int] = []
-
-    def another_program_took_two_cores(watch: cpu_threads.ThreadWatch) -> int:
-        looked.append(watch.threads)
-        return 1
-
-    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", another_program_took_two_cores)
+    looked = another_program_takes_two_of_three_cores(monkeypatch)
     sampling = Sampling(temperature=0.0, max_tokens=4)
 
     def threads_after_a_reply(given: int | None) -> int:

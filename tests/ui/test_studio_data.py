@@ -354,6 +354,17 @@ def test_stanfords_seed_tasks_download_with_a_click_and_not_offline(
         assert raw.requests == [f"{file.repository}/{file.commit}/{file.path}"]
 
 
+def _niceness(name: str) -> int | None:
+    """The niceness of the thread called ``name`` while it runs (Linux), else None."""
+    for thread in threading.enumerate():
+        if thread.name == name and thread.native_id is not None:
+            try:
+                return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+            except OSError:  # ended meanwhile
+                return None
+    return None
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
 @pytest.mark.parametrize("source", ["seed tasks", "documents"])
 def test_a_local_teacher_makes_data_at_a_lower_priority_than_the_chat(
@@ -380,17 +391,7 @@ def test_a_local_teacher_makes_data_at_a_lower_priority_than_the_chat(
         ask = dialog_named(qtbot, "collectionDialog")
         click(next(b for b in ask.findChildren(QPushButton) if b.text() == "OK"))
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    def teacher_niceness() -> int | None:
-        for thread in threading.enumerate():
-            if thread.name == "huacaya-teacher" and thread.native_id is not None:
-                try:
-                    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
-                except OSError:  # ended meanwhile
-                    return None
-        return None
-
-    qtbot.waitUntil(lambda: (teacher_niceness() or ours) > ours, timeout=GENERATE_MS)
+    qtbot.waitUntil(lambda: (_niceness("huacaya-teacher") or ours) > ours, timeout=GENERATE_MS)
     click(_child(studio, QPushButton, "stopGenerating"))
     qtbot.waitUntil(_child(studio, QPushButton, "generateButton").isVisible, timeout=GENERATE_MS)
 
@@ -417,17 +418,7 @@ def test_a_local_teacher_scores_answers_at_a_lower_priority_than_the_chat(
     choose_in_combo(qtbot, _child(studio, QComboBox, "studioTeacher"), f"gguf:{starter.id}")
     click(_button(studio, "Score answers"))
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    def scorer_niceness() -> int | None:
-        for thread in threading.enumerate():
-            if thread.name == "huacaya-scorer" and thread.native_id is not None:
-                try:
-                    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
-                except OSError:  # ended meanwhile
-                    return None
-        return None
-
-    qtbot.waitUntil(lambda: (scorer_niceness() or ours) > ours, timeout=GENERATE_MS)
+    qtbot.waitUntil(lambda: (_niceness("huacaya-scorer") or ours) > ours, timeout=GENERATE_MS)
     click(_child(studio, QPushButton, "stopGenerating"))
     note = _child(studio, QLabel, "dataNote")
     qtbot.waitUntil(lambda: "Stopped" in note.text(), timeout=GENERATE_MS)
