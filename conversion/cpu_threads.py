@@ -67,11 +67,13 @@ def idle_cores(seconds: float = SAMPLE_SECONDS) -> float:
 
 
 def choose_threads(requested: int = 0, *, idle: float | None = None) -> ThreadChoice:
-    """``requested`` threads if given, else OMP_NUM_THREADS if set, else the idle cores."""
+    """``requested`` threads if given, else OMP_NUM_THREADS if set to a positive number, else
+    the idle cores."""
     if requested > 0:
         return ThreadChoice(requested, "--threads")
-    if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
-        return ThreadChoice(int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS")
+    given = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if given.isdigit() and int(given) > 0:  # 0 or a list ("4,2") count as unset
+        return ThreadChoice(int(given), "OMP_NUM_THREADS")
     cores = usable_cores()
     free = idle_cores() if idle is None else idle
     threads = max(1, min(cores, int(free + MARGIN)))

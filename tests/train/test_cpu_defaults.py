@@ -68,6 +68,11 @@ def test_threads_are_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cpu_threads.choose_threads(3, idle=0.0).threads == 3  # --threads wins
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cpu_threads.choose_threads(idle=4.0).threads == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "0")  # not a number of threads: as if unset
+    assert cpu_threads.choose_threads(idle=4.0).to_dict() == {
+        "threads": 4,
+        "reason": "all 4 cores were idle",
+    }
 
 
 def test_a_cpu_run_sets_and_records_its_threads(
