@@ -65,11 +65,13 @@ class TokenScorer:
     ) -> None:
         """``threads``: llama.cpp's CPU threads; by default the cores idle now (scoring a
         dataset is a long job, like generating it: ``conversion/cpu_threads``), then as many as
-        the machine's load leaves free while it scores. ``background``:
-        score on a thread of lower CPU priority, so that a chat answered in the same process
-        (the window's) keeps its pace."""
+        the machine's load leaves free while it scores. ``background``: score on a thread of
+        lower CPU priority, so that a chat answered in the same process (the window's) keeps
+        its pace."""
         self.model = model
         self.threads = choose_threads(threads or 0)
+        # One watch for the scorer's life: it knows the threads the context has now.
+        self._watch = ThreadWatch(self.threads.threads) if self.threads.automatic else None
         self.background = background
         self.context = min(context, model.trained_context or context)
         self.sequences = max(1, min(sequences, int(llama_cpp.llama_max_parallel_sequences())))
@@ -151,7 +153,6 @@ class TokenScorer:
             first = max(1, len(tokens) - len(answer))  # the first token has nothing before it
             waiting.append(_Pair(index, tokens, first))
         active: dict[int, _Pair] = {}
-        watch = ThreadWatch(self.threads.threads) if self.threads.automatic else None
         try:
             while waiting or active:
                 cancel.check()
@@ -161,7 +162,7 @@ class TokenScorer:
                 if code != 0:
                     raise GenerationError(f"llama.cpp failed while scoring (error {code}).")
                 self._read(wanted)
-                threads = watch.check() if watch is not None else None
+                threads = self._watch.check() if self._watch is not None else None
                 if threads is not None:  # the machine's load changed
                     llama_cpp.llama_set_n_threads(self.ctx, threads, threads)
                 for slot, pair in list(active.items()):

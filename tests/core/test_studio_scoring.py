@@ -164,6 +164,33 @@ def test_the_scorers_threads_follow_the_load_unless_told(
         model.close()
 
 
+def test_a_scorer_used_again_knows_the_threads_it_has(
+    starter_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One watch for the scorer's life: after a busy spell took threads away during one call,
+    the next call gives them back when the machine is idle again."""
+    another_program_takes_two_of_three_cores(monkeypatch)
+    free = [1]  # the threads the machine leaves free
+
+    def as_the_machine_is(watch: cpu_threads.ThreadWatch) -> int | None:
+        if free[0] == watch.threads:
+            return None
+        watch.threads = free[0]
+        return free[0]
+
+    monkeypatch.setattr(cpu_threads.ThreadWatch, "check", as_the_machine_is)
+    model = GgufModel.load(starter_path)
+    try:
+        with TokenScorer(model, context=256, sequences=2) as scorer:
+            scorer.mean_logprobs([([1, 2, 3, 4], [5, 6])])
+            assert llama_cpp.llama_n_threads(scorer.ctx) == 1  # a busy spell
+            free[0] = 3  # it ended
+            scorer.mean_logprobs([([1, 2, 3, 4], [5, 6])])
+            assert llama_cpp.llama_n_threads(scorer.ctx) == 3
+    finally:
+        model.close()
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness: Linux")
 def test_background_scoring_runs_at_a_lower_priority(starter_path: Path) -> None:
     """``background``: the pairs are scored on a thread of lower CPU priority (the window's
